@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from config.views import health
+
+admin.site.site_header = "Paydesk back-office"
+admin.site.site_title = "Paydesk"
+admin.site.index_title = "Payments"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("health/", health, name="health"),
+]

@@ -1,0 +1,133 @@
+"""Demo data for `make run` and the end-to-end tests. Idempotent: running it again changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import Permission, User
+from django.db import transaction
+
+from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
+from integrations.models import Integration
+from orders.models import Address, Order
+from orders.services import LineInput, order_create
+from payments.services import payment_capture, payment_purchase
+
+DEMO_PREFIX = "DEMO-"
+
+
+@dataclass(frozen=True)
+class Login:
+    role: str
+    username: str
+    password: str
+    where: str
+
+
+LOGINS = [
+    Login("Administrator", "admin", "paydesk-admin", "/admin/"),
+    Login("Sales", "sales", "paydesk-sales", "/admin/"),
+    Login("Buyer (ACME Industrial)", "buyer@acme.example", "paydesk-buyer", "/"),
+    Login("Buyer (Globex Trading)", "buyer@globex.example", "paydesk-buyer", "/"),
+]
+
+SALES_PERMISSIONS = [
+    ("orders", "view_order"),
+    ("orders", "view_address"),
+    ("payments", "view_paymenttransaction"),
+    ("customers", "view_customer"),
+]
+
+
+def _user(username: str, password: str, **fields: object) -> User:
+    user, _ = User.objects.get_or_create(username=username, defaults=fields)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def seed_demo() -> list[Login]:
+    admin = _user("admin", "paydesk-admin", email="admin@paydesk.example", is_staff=True, is_superuser=True)
+    sales = _user("sales", "paydesk-sales", email="sales@paydesk.example", is_staff=True, first_name="Sam")
+    sales.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in={a for a, _ in SALES_PERMISSIONS},
+            codename__in=[c for _, c in SALES_PERMISSIONS],
+        )
+    )
+
+    net30, _ = PaymentTerm.objects.get_or_create(label="Net 30")
+    net60, _ = PaymentTerm.objects.get_or_create(label="Net 60")
+    wholesale, _ = CustomerGroup.objects.get_or_create(name="Wholesale", defaults={"payment_term": net60})
+    retail, _ = CustomerGroup.objects.get_or_create(name="Retail")
+    acme, _ = Customer.objects.get_or_create(
+        name="ACME Industrial", defaults={"group": wholesale, "payment_term": net30, "vat_id": "DE123456789"}
+    )
+    globex, _ = Customer.objects.get_or_create(name="Globex Trading", defaults={"group": retail})
+    for email, customer, first, last in [
+        ("buyer@acme.example", acme, "Ada", "Buyer"),
+        ("buyer@globex.example", globex, "Gus", "Buyer"),
+    ]:
+        user = _user(email, "paydesk-buyer", email=email, first_name=first, last_name=last)
+        CustomerUser.objects.get_or_create(user=user, defaults={"customer": customer})
+
+    money_order, _ = Integration.objects.get_or_create(
+        provider_key="money_order",
+        name="Check / Money Order",
+        defaults={
+            "labels": {"en": "Check / Money Order", "de": "Scheck / Zahlungsanweisung"},
+            "short_labels": {"en": "Check"},
+            "settings": {
+                "pay_to": "Paydesk Demo Inc.",
+                "send_to": "1 Market Street\nSan Francisco, CA 94105",
+            },
+            "default_owner": admin,
+        },
+    )
+    terms, _ = Integration.objects.get_or_create(
+        provider_key="payment_term",
+        name="Payment Terms",
+        defaults={"labels": {"en": "Payment Terms"}, "short_labels": {"en": "Terms"}, "default_owner": admin},
+    )
+
+    if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
+        _demo_orders(acme, money_order, terms, sales)
+    return LOGINS
+
+
+def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, sales: User) -> None:
+    buyer = acme.users.first()
+    address = Address.objects.create(
+        organization="ACME Industrial",
+        street="200 Industrial Way",
+        city="Springfield",
+        region_code="US-IL",
+        region_name="Illinois",
+        postal_code="62701",
+        country="US",
+    )
+    lines = [
+        LineInput("BOLT-M8", "Hex bolt M8 (box of 100)", Decimal("4"), Decimal("12.50")),
+        LineInput("NUT-M8", "Hex nut M8 (box of 100)", Decimal("4"), Decimal("6.25")),
+    ]
+    scenarios = [(money_order, False), (money_order, True), (terms, False), (terms, True)]
+    for n, (integration, capture) in enumerate(scenarios, start=1):
+        order = order_create(
+            customer=acme,
+            customer_user=buyer,
+            currency="USD",
+            lines=lines,
+            shipping=Decimal("15.00"),
+            tax=Decimal("7.13"),
+            billing_address=address,
+            shipping_address=address,
+            number_prefix=DEMO_PREFIX,
+        )
+        method = f"{integration.provider_key}_{integration.pk}"
+        txn = payment_purchase(order_id=order.pk, method=method, key=f"demo:purchase:{n}")
+        if capture:
+            payment_capture(source_id=txn.pk, amount=None, key=f"demo:capture:{n}", actor=sales, note="Check received")

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from integrations.forms import IntegrationForm, integration_form_class
+from integrations.models import Integration
+from providers import registry
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "provider_label", "environment", "active", "default_owner", "updated_at"]
+    list_filter = ["provider_key", "environment", "active"]
+    list_select_related = ["default_owner"]
+    search_fields = ["name"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+    @admin.display(description="Type", ordering="provider_key")
+    def provider_label(self, obj: Integration) -> str:
+        return obj.provider_label
+
+    def _provider_key(self, request: HttpRequest, obj: Integration | None) -> str | None:
+        if obj is not None:
+            return obj.provider_key
+        key = request.GET.get("provider_key") or request.POST.get("provider_key")
+        return key if key in registry.PROVIDERS else None
+
+    def get_form(self, request: HttpRequest, obj: Integration | None = None, change: bool = False, **kwargs: Any):
+        key = self._provider_key(request, obj)
+        form = integration_form_class(key) if key else IntegrationForm
+        kwargs["form"] = form
+        kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None):
+        form = self._get_form_for_get_fields(request, obj)
+        common = [
+            f for f in form.base_fields if f not in form.provider_fields and not f.startswith(("label_", "short_"))
+        ]
+        labels = [f for f in form.base_fields if f.startswith(("label_", "short_label_"))]
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [(None, {"fields": common})]
+        fieldsets.append(("Storefront labels", {"fields": labels}))
+        if form.provider_fields:
+            fieldsets.append(("Provider settings", {"fields": list(form.provider_fields)}))
+        if obj is not None:
+            fieldsets.append(("Record", {"fields": ["uuid", "created_at", "updated_at"]}))
+        return fieldsets
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if self._provider_key(request, None) is None:  # first choose the type, then its own form
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Choose the integration type",
+                "providers": registry.provider_choices(),
+            }
+            return TemplateResponse(request, "admin/integrations/choose_provider.html", context)
+        return super().add_view(request, form_url, extra_context)

@@ -1,0 +1,87 @@
+"""The integration form: common fields plus the chosen provider's own settings, secrets write-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from integrations.models import Integration
+from providers import registry
+
+
+class IntegrationForm(forms.ModelForm):
+    """Built per provider by `integration_form_class`; provider fields are stored in `settings`/`secrets`."""
+
+    provider: str = ""
+    provider_fields: tuple[str, ...] = ()
+    secret_fields: tuple[str, ...] = ()
+
+    class Meta:
+        model = Integration
+        fields = ["provider_key", "name", "environment", "payment_action", "active", "default_owner"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.provider and not self.instance.provider_key:
+            self.instance.provider_key = self.provider
+        self.fields["provider_key"].disabled = True
+        self.fields["provider_key"].initial = self.instance.provider_key
+        for code, language in settings.LANGUAGES:
+            self.fields[f"label_{code}"] = forms.CharField(
+                label=f"Label ({language})", required=code == settings.LANGUAGE_CODE, max_length=200
+            )
+            self.fields[f"short_label_{code}"] = forms.CharField(
+                label=f"Short label ({language})", required=False, max_length=200
+            )
+            self.initial.setdefault(f"label_{code}", self.instance.labels.get(code, ""))
+            self.initial.setdefault(f"short_label_{code}", self.instance.short_labels.get(code, ""))
+        stored_secrets = self.instance.secrets or {}
+        for name in self.provider_fields:
+            if name in self.secret_fields:
+                field = self.fields[name]
+                field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+                is_set = bool(stored_secrets.get(name))
+                if is_set:  # kept when left empty on edit
+                    field.required = False
+                field.help_text = ("Set; leave empty to keep it. " if is_set else "Not set. ") + str(field.help_text)
+            else:
+                self.initial.setdefault(name, self.instance.settings.get(name, self.fields[name].initial))
+
+    def save(self, commit: bool = True) -> Integration:
+        integration: Integration = super().save(commit=False)
+        integration.labels = _per_language(self.cleaned_data, "label")
+        integration.short_labels = _per_language(self.cleaned_data, "short_label")
+        stored = dict(integration.secrets or {})
+        plain = dict(integration.settings or {})
+        for name in self.provider_fields:
+            value = self.cleaned_data.get(name)
+            if name in self.secret_fields:
+                if value:
+                    stored[name] = value
+            else:
+                plain[name] = value
+        integration.settings = plain
+        integration.secrets = stored
+        if commit:
+            integration.save()
+        return integration
+
+
+def _per_language(data: dict[str, Any], prefix: str) -> dict[str, str]:
+    return {code: data[f"{prefix}_{code}"] for code, _ in settings.LANGUAGES if data.get(f"{prefix}_{code}")}
+
+
+def integration_form_class(provider_key: str) -> type[IntegrationForm]:
+    """The form for one provider: its settings form's fields appended to the common ones."""
+    provider_form = registry.settings_form_class(provider_key)
+    base_fields = provider_form.base_fields
+    attrs: dict[str, Any] = {
+        **{name: field for name, field in base_fields.items()},
+        "provider": provider_key,
+        "provider_fields": tuple(base_fields),
+        "secret_fields": tuple(getattr(provider_form, "secret_fields", ())),
+        "__module__": __name__,
+    }
+    return type(f"{provider_key.title().replace('_', '')}IntegrationForm", (IntegrationForm,), attrs)

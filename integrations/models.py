@@ -1,0 +1,81 @@
+"""An integration is one configured provider account: which provider, its credentials and labels."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import get_language
+
+from integrations.crypto import EncryptedJSONField, Secrets
+from providers import registry
+from providers.base import Environment, IntegrationInfo, PaymentAction
+
+
+class Integration(models.Model):
+    class Environment(models.TextChoices):
+        SANDBOX = Environment.SANDBOX.value, "Built-in sandbox"
+        TEST = Environment.TEST.value, "Provider test"
+        LIVE = Environment.LIVE.value, "Live"
+
+    class PaymentAction(models.TextChoices):
+        AUTHORIZE = PaymentAction.AUTHORIZE.value, "Authorize only"
+        CHARGE = PaymentAction.CHARGE.value, "Authorize and capture"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider_key = models.CharField("type", max_length=40, choices=registry.provider_choices)
+    name = models.CharField(max_length=200, help_text="Shown to administrators, e.g. in payment rules.")
+    labels = models.JSONField(default=dict, blank=True, help_text="Checkout label per language code.")
+    short_labels = models.JSONField(default=dict, blank=True, help_text="Order-page label per language code.")
+    environment = models.CharField(max_length=10, choices=Environment.choices, default=Environment.SANDBOX)
+    payment_action = models.CharField(max_length=10, choices=PaymentAction.choices, default=PaymentAction.CHARGE)
+    active = models.BooleanField(default=True)
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settings = models.JSONField(default=dict, blank=True, help_text="The provider's non-secret settings.")
+    secrets = EncryptedJSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def provider_label(self) -> str:
+        spec = registry.PROVIDERS.get(self.provider_key)
+        return spec.label if spec else self.provider_key
+
+    def label(self, language: str | None = None) -> str:
+        return _localized(self.labels, language) or self.name
+
+    def short_label(self, language: str | None = None) -> str:
+        return _localized(self.short_labels, language) or self.label(language)
+
+    def as_info(self) -> IntegrationInfo:
+        return IntegrationInfo(
+            id=self.pk,
+            uuid=str(self.uuid),
+            provider_key=self.provider_key,
+            name=self.name,
+            environment=Environment(self.environment),
+            payment_action=PaymentAction(self.payment_action),
+            labels=dict(self.labels),
+            short_labels=dict(self.short_labels),
+        )
+
+    def adapter_settings(self) -> dict[str, Any]:
+        """Settings and decrypted secrets, for the adapter only."""
+        return {**self.settings, **(self.secrets or Secrets())}
+
+
+def _localized(values: dict[str, str], language: str | None) -> str:
+    if not values:
+        return ""
+    language = (language or get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return values.get(language) or values.get(settings.LANGUAGE_CODE) or next(iter(values.values()), "")

@@ -1,0 +1,158 @@
+"""Orders and their lines and addresses, snapshotted at purchase so later catalog changes do not rewrite them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from payments.money import quantize
+from providers.base import AddressInfo, CheckoutContext, CustomerUserInfo, LineItemInfo, Money
+
+
+class PaymentStatus(models.TextChoices):
+    """The eleven payment statuses of the reference; computed from the ledger by payments.status."""
+
+    FULL = "full", "Paid in full"
+    PARTIALLY = "partially", "Paid partially"
+    INVOICED = "invoiced", "Invoiced"
+    AUTHORIZED = "authorized", "Payment authorized"
+    AUTHORIZED_PARTIALLY = "authorized_partially", "Payment authorized partially"
+    DECLINED = "declined", "Payment declined"
+    PENDING = "pending", "Pending payment"
+    CANCELED = "canceled", "Payment canceled"
+    CANCELED_PARTIALLY = "canceled_partially", "Canceled partially"
+    REFUNDED = "refunded", "Refunded"
+    REFUNDED_PARTIALLY = "refunded_partially", "Refunded partially"
+
+
+class Address(models.Model):
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    organization = models.CharField(max_length=200, blank=True)
+    street = models.CharField(max_length=200)
+    street2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    region_code = models.CharField(max_length=16, blank=True, help_text='Combined code, e.g. "US-NY".')
+    region_name = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name_plural = "addresses"
+
+    def __str__(self) -> str:
+        parts = [self.organization, self.street, f"{self.postal_code} {self.city}".strip(), self.country]
+        return ", ".join(p for p in parts if p)
+
+    def as_info(self) -> AddressInfo:
+        return AddressInfo(
+            country_iso2=self.country,
+            region_code=self.region_code,
+            region_name=self.region_name,
+            postal_code=self.postal_code,
+            city=self.city,
+            street=self.street,
+            street2=self.street2,
+            organization=self.organization,
+            first_name=self.first_name,
+            last_name=self.last_name,
+        )
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
+    customer_user = models.ForeignKey(
+        "customers.CustomerUser", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    shipping = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    tax = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    total = models.DecimalField(max_digits=20, decimal_places=4, default=Decimal("0"))
+    billing_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    shipping_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment_method = models.CharField(max_length=80, blank=True, help_text="Method identifier, e.g. money_order_3")
+    payment_status = models.CharField(
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
+    )
+    payment_term = models.ForeignKey(
+        "customers.PaymentTerm",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        help_text="Copied from the customer at purchase.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") + F("shipping") + F("tax")), name="order_total_adds_up"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def total_money(self) -> Money:
+        return Money(quantize(self.total, self.currency), self.currency)
+
+    def checkout_context(self) -> CheckoutContext:
+        """The order as rules and providers see it (lines, addresses, customer)."""
+        user = self.customer_user
+        return CheckoutContext(
+            currency=self.currency,
+            subtotal=Money(quantize(self.subtotal, self.currency), self.currency),
+            total=self.total_money,
+            line_items=[line.as_info(self.currency) for line in self.lines.all()],
+            billing_address=self.billing_address.as_info() if self.billing_address else None,
+            shipping_address=self.shipping_address.as_info() if self.shipping_address else None,
+            customer=self.customer.as_info(),
+            customer_user=CustomerUserInfo(
+                id=user.pk,
+                email=user.user.email,
+                first_name=user.user.first_name,
+                last_name=user.user.last_name,
+            )
+            if user
+            else None,
+        )
+
+
+class OrderLine(models.Model):
+    """A line as bought: sku, name and price are copied, not linked, so they never change afterwards."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))])
+    unit_price = models.DecimalField(max_digits=20, decimal_places=4)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def amount(self) -> Decimal:
+        return self.quantity * self.unit_price
+
+    def as_info(self, currency: str) -> LineItemInfo:
+        return LineItemInfo(
+            sku=self.sku, name=self.name, quantity=self.quantity, unit_price=Money(self.unit_price, currency)
+        )

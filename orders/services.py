@@ -1,0 +1,68 @@
+"""Writes for orders: creating one from lines, with totals computed once and snapshotted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import uuid4
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from customers.models import Customer, CustomerUser
+from orders.models import Address, Order, OrderLine
+from payments.money import MoneyError, quantize, validate_currency
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    sku: str
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@transaction.atomic
+def order_create(
+    *,
+    customer: Customer,
+    currency: str,
+    lines: Sequence[LineInput],
+    customer_user: CustomerUser | None = None,
+    shipping: Decimal = Decimal("0"),
+    tax: Decimal = Decimal("0"),
+    billing_address: Address | None = None,
+    shipping_address: Address | None = None,
+    actor: AbstractBaseUser | None = None,
+    number_prefix: str = "PD-",
+) -> Order:
+    """Create an order with its lines; subtotal and total are computed here, in the order's currency."""
+    currency = validate_currency(currency)
+    if not lines:
+        raise MoneyError("An order needs at least one line.")
+    if any(line.quantity <= 0 for line in lines):
+        raise MoneyError("Line quantities must be greater than zero.")
+    subtotal = quantize(sum((line.quantity * line.unit_price for line in lines), Decimal("0")), currency)
+    shipping, tax = quantize(shipping, currency), quantize(tax, currency)
+    order = Order.objects.create(
+        number=f"new-{uuid4().hex}",
+        customer=customer,
+        customer_user=customer_user,
+        currency=currency,
+        subtotal=subtotal,
+        shipping=shipping,
+        tax=tax,
+        total=subtotal + shipping + tax,
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        created_by=actor,
+    )
+    # The number comes from the primary key, so it is unique and gap-free enough without a lock of its own.
+    order.number = f"{number_prefix}{order.pk:06d}"
+    order.save(update_fields=["number"])
+    OrderLine.objects.bulk_create(
+        OrderLine(order=order, sku=line.sku, name=line.name, quantity=line.quantity, unit_price=line.unit_price)
+        for line in lines
+    )
+    return order

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from payments.models import PaymentTransaction
+
+
+@admin.register(PaymentTransaction)
+class PaymentTransactionAdmin(admin.ModelAdmin):
+    """The ledger, read-only: rows are written by the payment services only."""
+
+    list_display = [
+        "id",
+        "order",
+        "action",
+        "amount",
+        "currency",
+        "state",
+        "successful",
+        "active",
+        "provider_reference",
+        "created_at",
+    ]
+    list_filter = ["action", "state", "successful", "active", "currency"]
+    list_select_related = ["order"]
+    search_fields = ["order__number", "provider_reference", "idempotency_key"]
+    exclude = ["fingerprint"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PaymentTransaction | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PaymentTransaction | None = None) -> bool:
+        return False

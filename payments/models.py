@@ -1,0 +1,108 @@
+"""The ledger: one row per payment transaction of an order, never updated by `+=` balances."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from payments.money import quantize
+from payments.status import LedgerEntry
+from providers.base import Money
+
+
+class Action(models.TextChoices):
+    VALIDATE = "validate", "Validate"
+    AUTHORIZE = "authorize", "Authorize"
+    RE_AUTHORIZE = "re_authorize", "Re-Authorize"
+    CHARGE = "charge", "Charge"
+    CAPTURE = "capture", "Capture"
+    PURCHASE = "purchase", "Purchase"
+    INVOICE = "invoice", "Invoice"
+    PENDING = "pending", "Pending"
+    CANCEL = "cancel", "Cancel"
+    REFUND = "refund", "Refund"
+    ACTIVATE = "activate", "Activate"
+    SHIPMENT = "shipment", "Shipment"
+
+
+class State(models.TextChoices):
+    """Where a row stands. `successful`/`active` are the reference's flags; this says why."""
+
+    #: Written before the provider is called; until the answer is recorded the outcome is unknown, and a
+    #: row left here (timeout, 5xx, crash) is what reconcile asks the provider about.
+    RESERVED = "reserved", "Awaiting provider"
+    ACTION_REQUIRED = "action_required", "Awaiting buyer"
+    PROCESSING = "processing", "Processing at provider"
+    SUCCEEDED = "succeeded", "Succeeded"
+    DECLINED = "declined", "Declined"
+
+
+OPEN_STATES = (State.RESERVED, State.ACTION_REQUIRED, State.PROCESSING)
+
+
+class PaymentTransaction(models.Model):
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="transactions")
+    source = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The authorization a capture or cancel acts on; the charge or capture a refund returns.",
+    )
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.PROTECT, related_name="+")
+    payment_method = models.CharField(max_length=80)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RESERVED, db_index=True)
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    successful = models.BooleanField(default=False)
+    active = models.BooleanField(default=False)
+    provider_reference = models.CharField("reference code", max_length=255, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    #: hash of what the key was first used for; the same key with other terms is refused
+    fingerprint = models.CharField(max_length=64, editable=False)
+    request = models.JSONField(default=dict, blank=True, help_text="What we asked for (scrubbed).")
+    response = models.JSONField(default=dict, blank=True, help_text="What the provider answered (scrubbed).")
+    error_code = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    reason = models.CharField(max_length=64, blank=True)
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "action"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(successful=True) | Q(state=State.SUCCEEDED), name="successful_means_succeeded"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.amount} {self.currency} ({self.get_state_display()})"
+
+    @property
+    def money(self) -> Money:
+        return Money(quantize(self.amount, self.currency), self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def as_entry(self) -> LedgerEntry:
+        return LedgerEntry(
+            id=self.pk,
+            action=self.action,
+            amount=self.amount,
+            successful=self.successful,
+            active=self.active,
+            source_id=self.source_id,
+            reference=self.provider_reference or None,
+        )

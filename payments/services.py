@@ -1,0 +1,500 @@
+"""Every money movement, in three steps (DESIGN.md):
+
+1. in a database transaction, lock the order row, check the move is allowed and the amount available, and
+   write the transaction row with its idempotency key, not yet successful;
+2. call the provider with that key, with no database transaction open;
+3. in a new database transaction, lock again and record the result (`ledger_record`), which updates the
+   source transaction and the order's payment status.
+
+A repeat with the same key returns the row it made and moves nothing. A provider that cannot be reached
+leaves the row `reserved` for reconcile; no charge can happen that the ledger does not know about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+
+from integrations.adapters import adapter_for, method_for
+from integrations.models import Integration
+from integrations.selectors import method_resolve
+from orders.models import Order, PaymentStatus
+from payments.exceptions import PaymentRefused
+from payments.models import OPEN_STATES, Action, PaymentTransaction, State
+from payments.money import quantize
+from payments.status import LedgerEntry, payment_status
+from providers.base import (
+    Adapter,
+    Capability,
+    FollowUpRequest,
+    MethodInfo,
+    Money,
+    Outcome,
+    PaymentAction,
+    PaymentRequest,
+    ProviderMisconfigured,
+    ProviderResult,
+    ProviderUnavailable,
+    UnsupportedOperation,
+    scrub,
+)
+
+logger = logging.getLogger(__name__)
+
+#: actions that bring money in, at most once per order (a new attempt needs the last one to have failed)
+PURCHASE_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PENDING, Action.PURCHASE)
+CAPTURE_SOURCES = (Action.AUTHORIZE, Action.PENDING)
+REFUND_SOURCES = (Action.CHARGE, Action.CAPTURE, Action.PURCHASE)
+
+User = AbstractBaseUser
+
+
+# --- locking and reads under the lock ------------------------------------------------------------------
+
+
+def lock_order(*, order_id: int) -> Order:
+    """SELECT … FOR UPDATE on the order row: the only lock money movements take, so locks never cross."""
+    return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+
+
+def _sum_children(source: PaymentTransaction, actions: tuple[str, ...]) -> Decimal:
+    """Amount of the source's children with these actions that succeeded or may still succeed."""
+    total = (
+        source.children.filter(action__in=actions)
+        .filter(Q(state=State.SUCCEEDED) | Q(state__in=OPEN_STATES))
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or Decimal("0")
+
+
+def capturable_amount(source: PaymentTransaction) -> Decimal:
+    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count."""
+    if source.action not in CAPTURE_SOURCES or not (source.successful and source.active):
+        return quantize(Decimal("0"), source.currency)
+    left = source.amount - _sum_children(source, (Action.CAPTURE, Action.CANCEL))
+    return quantize(max(left, Decimal("0")), source.currency)
+
+
+def refundable_amount(source: PaymentTransaction) -> Decimal:
+    """What is left to refund of a charge or capture: refunds, open ones too, count."""
+    if source.action not in REFUND_SOURCES or not source.successful:
+        return quantize(Decimal("0"), source.currency)
+    left = source.amount - _sum_children(source, (Action.REFUND,))
+    return quantize(max(left, Decimal("0")), source.currency)
+
+
+def order_payment_status_refresh(*, order: Order) -> PaymentStatus:
+    """Recompute and store the status; called inside the transaction of every ledger change."""
+    rows = PaymentTransaction.objects.filter(order_id=order.pk).values_list(
+        "id", "action", "amount", "successful", "active", "source_id", "provider_reference"
+    )
+    entries = [
+        LedgerEntry(id=i, action=a, amount=amt, successful=s, active=act, source_id=src, reference=ref or None)
+        for i, a, amt, s, act, src, ref in rows
+    ]
+    status = payment_status(entries, order.total)
+    if status != order.payment_status:
+        Order.objects.filter(pk=order.pk).update(payment_status=status)
+        order.payment_status = status
+    return status
+
+
+# --- step 1: reserve ------------------------------------------------------------------------------------
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _replay(key: str, fingerprint: str) -> PaymentTransaction | None:
+    """The row an earlier request with this key made; refused if that request asked for something else."""
+    existing = PaymentTransaction.objects.filter(idempotency_key=key).first()
+    if existing is not None and existing.fingerprint != fingerprint:
+        raise PaymentRefused(
+            "idempotency_key_reused", "This request key was already used for a different payment operation."
+        )
+    return existing
+
+
+def _check_amount(amount: Money, *, currency: str, available: Decimal) -> None:
+    if amount.currency != currency:
+        raise PaymentRefused(
+            "currency_mismatch", f"The amount is in {amount.currency} but the payment is in {currency}."
+        )
+    if amount.amount <= 0:
+        raise PaymentRefused("amount_not_positive", "The amount must be greater than zero.")
+    if amount.amount > available:
+        raise PaymentRefused(
+            "amount_exceeds_available", f"The amount {amount} exceeds the {available} {currency} available."
+        )
+
+
+def _reserve(**fields: Any) -> PaymentTransaction:
+    """Write the row before the provider is called: open (active), not successful."""
+    try:
+        with transaction.atomic():  # a savepoint, so a duplicate key leaves the outer transaction usable
+            return PaymentTransaction.objects.create(state=State.RESERVED, active=True, successful=False, **fields)
+    except IntegrityError:
+        existing = _replay(fields["idempotency_key"], fields["fingerprint"])
+        if existing is None:
+            raise
+        return existing
+
+
+# --- step 3: record ---------------------------------------------------------------------------------------
+
+
+def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapter | None = None) -> PaymentTransaction:
+    """Record a provider's answer under the order lock; the first answer wins, later ones find the row final.
+
+    Return pages, webhooks and reconcile come through here too.
+    """
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("source", "integration").get(pk=transaction_id)
+        if not txn.is_open:
+            return txn
+        adapter = adapter or adapter_for(txn.integration)
+        _apply_result(txn, result, adapter)
+        order_payment_status_refresh(order=order)
+        return txn
+
+
+def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+    if result.provider_reference:
+        txn.provider_reference = result.provider_reference
+    txn.response = dict(scrub(result.raw))
+    if result.next_action:
+        txn.response["next_action"] = dict(result.next_action)
+    txn.error_code = result.error_code or ""
+    txn.message = result.message
+    if result.outcome == Outcome.SUCCEEDED:
+        txn.state = State.SUCCEEDED
+        txn.successful = True
+        txn.active = txn.action in (Action.AUTHORIZE, Action.PENDING, Action.INVOICE)
+        _close_source(txn, adapter)
+    elif result.outcome == Outcome.DECLINED:
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+    elif result.outcome == Outcome.ACTION_REQUIRED:
+        txn.state = State.ACTION_REQUIRED
+    elif result.outcome == Outcome.PENDING:
+        txn.state = State.PROCESSING
+    # Outcome.ERROR: the provider answered something we cannot map; the row stays reserved for reconcile.
+    txn.save()
+
+
+def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
+    """A successful capture or cancel may close the authorization it acted on."""
+    source = txn.source
+    if source is None or not source.active:
+        return
+    if txn.action == Action.CANCEL:
+        source.active = False
+    elif txn.action == Action.CAPTURE:
+        remaining = capturable_amount(source)
+        if remaining <= 0 or not adapter.supports(Capability.MULTIPLE_CAPTURE) or source.action == Action.PENDING:
+            source.active = False  # without multiple captures the provider released the rest
+    else:
+        return
+    source.save(update_fields=["active", "updated_at"])
+
+
+# --- step 2: the provider call ------------------------------------------------------------------------------
+
+
+def _call_provider(
+    txn: PaymentTransaction, call: Callable[[Any], ProviderResult], request: Any, adapter: Adapter
+) -> PaymentTransaction:
+    """Call the provider with no transaction open, then record what it said."""
+    try:
+        result = call(request)
+    except ProviderUnavailable as exc:
+        logger.warning(
+            "Provider gave no answer for %s of order %s (transaction %s); left for reconcile: %s",
+            txn.action,
+            txn.order_id,
+            txn.pk,
+            exc,
+        )
+        PaymentTransaction.objects.filter(pk=txn.pk, state=State.RESERVED).update(
+            message="The payment provider did not answer; the outcome will be checked automatically."
+        )
+        txn.refresh_from_db()
+        return txn
+    except (ProviderMisconfigured, UnsupportedOperation) as exc:
+        logger.error(  # noqa: G200 - no secret reaches these messages
+            "Provider refused %s of order %s (transaction %s): %s", txn.action, txn.order_id, txn.pk, exc
+        )
+        result = ProviderResult(
+            outcome=Outcome.DECLINED,
+            provider_reference=None,
+            amount=txn.money,
+            error_code="provider_misconfigured",
+            message="The payment provider rejected the integration's settings. Please contact us.",
+        )
+    return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+
+
+def _method_info(txn: PaymentTransaction) -> MethodInfo:
+    try:
+        return method_for(txn.integration, txn.payment_method)
+    except LookupError:  # the integration no longer exposes it; old payments still work
+        return MethodInfo(
+            identifier=txn.payment_method,
+            integration_id=txn.integration_id,
+            provider_key=txn.integration.provider_key,
+        )
+
+
+# --- the services ----------------------------------------------------------------------------------------------
+
+
+def payment_purchase(
+    *,
+    order_id: int,
+    method: str,
+    key: str,
+    actor: User | None = None,
+    payment_data: Mapping[str, str] | None = None,
+    return_url: str = "",
+    options: Mapping[str, Any] | None = None,
+) -> PaymentTransaction:
+    """Pay an order's total with a method: authorize or charge per the integration, or pending (offline)."""
+    try:
+        integration, method_info = method_resolve(method)
+    except LookupError as exc:
+        raise PaymentRefused("method_unavailable", "This payment method is not available.") from exc
+    adapter = adapter_for(integration)
+
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        action = _purchase_action(adapter, integration)
+        fingerprint = _fingerprint("purchase", order.pk, method, order.total, order.currency)
+        if existing := _replay(key, fingerprint):
+            return existing
+        if (
+            order.transactions.filter(action__in=PURCHASE_ACTIONS)
+            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
+            .exists()
+        ):
+            raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
+        if order.total <= 0:
+            raise PaymentRefused("amount_not_positive", "There is nothing to pay on this order.")
+        context = order.checkout_context()
+        if not adapter.is_applicable(context):
+            raise PaymentRefused("method_not_applicable", "This payment method is not available for this order.")
+        update_fields = ["payment_method", "updated_at"]
+        order.payment_method = method
+        if adapter.supports(Capability.ON_ACCOUNT):
+            order.payment_term = order.customer.resolved_payment_term
+            update_fields.append("payment_term")
+        order.save(update_fields=update_fields)
+        txn = _reserve(
+            order=order,
+            integration=integration,
+            payment_method=method,
+            action=action,
+            amount=order.total,
+            currency=order.currency,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            request=scrub({"action": action, "return_url": return_url, "options": dict(options or {})}),
+        )
+        order_payment_status_refresh(order=order)
+
+    request = PaymentRequest(
+        amount=txn.money,
+        idempotency_key=key,
+        method=method_info,
+        reference=order.number,
+        context=context,
+        payment_data=dict(payment_data or {}),
+        return_url=return_url,
+        options=dict(options or {}),
+    )
+    call = {
+        Action.PENDING: adapter.pending,
+        Action.AUTHORIZE: adapter.authorize,
+        Action.CHARGE: adapter.charge,
+    }
+    return _call_provider(txn, call[Action(action)], request, adapter)
+
+
+def _purchase_action(adapter: Adapter, integration: Integration) -> Action:
+    if adapter.supports(Capability.PENDING):
+        return Action.PENDING
+    wants_authorize = integration.payment_action == PaymentAction.AUTHORIZE
+    if (wants_authorize and adapter.supports(Capability.AUTHORIZE)) or not adapter.supports(Capability.CHARGE):
+        return Action.AUTHORIZE
+    return Action.CHARGE
+
+
+def payment_capture(
+    *, source_id: int, amount: Money | None, key: str, actor: User | None = None, note: str = ""
+) -> PaymentTransaction:
+    """Capture all (amount None) or part of an authorization, or mark an offline promise paid."""
+    order_id = _order_id_of(source_id)
+    with transaction.atomic():
+        lock_order(order_id=order_id)
+        source = _source(source_id)
+        adapter = adapter_for(source.integration)
+        fingerprint = _fingerprint("capture", source_id, *_terms(amount))
+        if existing := _replay(key, fingerprint):
+            return existing
+        available = capturable_amount(source)
+        amount = amount or Money(available, source.currency)
+        if not adapter.supports(Capability.CAPTURE) or source.action not in CAPTURE_SOURCES:
+            raise PaymentRefused("not_capturable", "This payment cannot be captured.")
+        if available <= 0:
+            raise PaymentRefused("nothing_to_capture", "Nothing is left to capture on this payment.")
+        _check_amount(amount, currency=source.currency, available=available)
+        partial = amount.amount < available
+        if partial and (source.action == Action.PENDING or not adapter.supports(Capability.PARTIAL_CAPTURE)):
+            raise PaymentRefused(
+                "partial_capture_unsupported",
+                f"This payment can only be captured in full ({available} {source.currency}).",
+            )
+        txn = _reserve_child(source, Action.CAPTURE, amount, key=key, fingerprint=fingerprint, actor=actor, note=note)
+    return _call_provider(txn, adapter.capture, _follow_up(txn, source), adapter)
+
+
+def payment_cancel(
+    *, source_id: int, key: str, actor: User | None = None, note: str = "", reason: str = ""
+) -> PaymentTransaction:
+    """Release what is left of an authorization (the provider's void)."""
+    order_id = _order_id_of(source_id)
+    with transaction.atomic():
+        lock_order(order_id=order_id)
+        source = _source(source_id)
+        adapter = adapter_for(source.integration)
+        fingerprint = _fingerprint("cancel", source_id)
+        if existing := _replay(key, fingerprint):
+            return existing
+        available = capturable_amount(source)
+        if not adapter.supports(Capability.CANCEL) or source.action != Action.AUTHORIZE:
+            raise PaymentRefused("not_cancelable", "This payment cannot be canceled.")
+        if available <= 0:
+            raise PaymentRefused("nothing_to_cancel", "Nothing is left to cancel on this payment.")
+        txn = _reserve_child(
+            source,
+            Action.CANCEL,
+            Money(available, source.currency),
+            key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            note=note,
+            reason=reason,
+        )
+    return _call_provider(txn, adapter.cancel, _follow_up(txn, source), adapter)
+
+
+def payment_refund(
+    *,
+    source_id: int,
+    amount: Money | None,
+    key: str,
+    actor: User | None = None,
+    note: str = "",
+    reason: str = "",
+) -> PaymentTransaction:
+    """Refund all that is left (amount None) or part of a charge or capture; refunds may repeat."""
+    order_id = _order_id_of(source_id)
+    with transaction.atomic():
+        lock_order(order_id=order_id)
+        source = _source(source_id)
+        adapter = adapter_for(source.integration)
+        fingerprint = _fingerprint("refund", source_id, *_terms(amount))
+        if existing := _replay(key, fingerprint):
+            return existing
+        available = refundable_amount(source)
+        amount = amount or Money(available, source.currency)
+        if not adapter.supports(Capability.REFUND) or source.action not in REFUND_SOURCES:
+            raise PaymentRefused("not_refundable", "This payment cannot be refunded.")
+        if available <= 0:
+            raise PaymentRefused("nothing_to_refund", "Nothing is left to refund on this payment.")
+        _check_amount(amount, currency=source.currency, available=available)
+        if amount.amount < source.amount and not adapter.supports(Capability.PARTIAL_REFUND):
+            raise PaymentRefused(
+                "partial_refund_unsupported", f"This payment can only be refunded in full ({source.money})."
+            )
+        txn = _reserve_child(
+            source,
+            Action.REFUND,
+            amount,
+            key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            note=note,
+            reason=reason,
+        )
+    return _call_provider(txn, adapter.refund, _follow_up(txn, source), adapter)
+
+
+def _order_id_of(transaction_id: int) -> int:
+    try:
+        return PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    except PaymentTransaction.DoesNotExist as exc:
+        raise PaymentRefused("unknown_transaction", "This payment transaction does not exist.") from exc
+
+
+def _source(source_id: int) -> PaymentTransaction:
+    """The source row, read after the order lock so its children are current."""
+    return PaymentTransaction.objects.select_related("integration", "order").get(pk=source_id)
+
+
+def _terms(amount: Money | None) -> tuple[object, ...]:
+    """What a capture or refund request asked for: an amount, or everything that is left."""
+    return ("all",) if amount is None else (amount.amount, amount.currency)
+
+
+def _reserve_child(
+    source: PaymentTransaction,
+    action: Action,
+    amount: Money,
+    *,
+    key: str,
+    fingerprint: str,
+    actor: User | None,
+    note: str = "",
+    reason: str = "",
+) -> PaymentTransaction:
+    txn = _reserve(
+        order_id=source.order_id,
+        source=source,
+        integration=source.integration,
+        payment_method=source.payment_method,
+        action=action,
+        amount=amount.amount,
+        currency=amount.currency,
+        provider_reference=source.provider_reference,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        actor=actor,
+        note=note,
+        reason=reason,
+        request={"action": action.value, "amount": str(amount.amount), "reason": reason},
+    )
+    order_payment_status_refresh(order=source.order)
+    return txn
+
+
+def _follow_up(txn: PaymentTransaction, source: PaymentTransaction) -> FollowUpRequest:
+    return FollowUpRequest(
+        amount=txn.money,
+        idempotency_key=txn.idempotency_key,
+        provider_reference=source.provider_reference,
+        method=_method_info(txn),
+        source_amount=source.money,
+        reason=txn.reason,
+    )

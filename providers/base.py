@@ -1,0 +1,420 @@
+"""The adapter contract every payment provider implements.
+
+Adapters import nothing from the Django apps: they receive the plain dataclasses below and return
+`ProviderResult`. Amounts travel as `Money` (Decimal + ISO currency); minor units (cents; JPY has none,
+KWD has three) appear only inside adapters, through `to_minor` / `from_minor`.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from babel.numbers import get_currency_precision
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in one currency. Never a float."""
+
+    amount: Decimal
+    currency: str  # ISO 4217: "USD", "JPY", "KWD"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError(f"Money amount must be a Decimal, not {type(self.amount).__name__}")
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+def currency_exponent(currency: str) -> int:
+    """Number of minor-unit digits of a currency (USD 2, JPY 0, KWD 3), from CLDR via babel."""
+    return int(get_currency_precision(currency))
+
+
+def to_minor(money: Money) -> int:
+    """Amount in minor units, for the wire. Refuses amounts finer than the currency allows."""
+    minor = money.amount.scaleb(currency_exponent(money.currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{money.amount} has more places than {money.currency} allows")
+    return int(minor)
+
+
+def from_minor(value: int, currency: str) -> Money:
+    """Inverse of `to_minor`: 1234 USD cents -> Money(Decimal("12.34"), "USD")."""
+    return Money(Decimal(int(value)).scaleb(-currency_exponent(currency)), currency)
+
+
+class Capability(enum.StrEnum):
+    """What an adapter can do. The back-office and services offer exactly what these allow."""
+
+    AUTHORIZE = "authorize"
+    CHARGE = "charge"
+    #: Purchase records a pending promise to pay (check, money order, terms); no money moves through us,
+    #: and capture only marks it paid.
+    PENDING = "pending"
+    #: The buyer pays later on the customer's payment term; purchase copies the term onto the order.
+    ON_ACCOUNT = "on_account"
+    CAPTURE = "capture"
+    PARTIAL_CAPTURE = "partial_capture"
+    #: Several captures against one authorization; without it a capture closes the authorization.
+    MULTIPLE_CAPTURE = "multiple_capture"
+    CANCEL = "cancel"
+    REFUND = "refund"
+    PARTIAL_REFUND = "partial_refund"
+    WEBHOOKS = "webhooks"
+    FETCH_STATUS = "fetch_status"
+
+
+class Outcome(enum.StrEnum):
+    """What a provider said. A decline is a result, never an exception."""
+
+    SUCCEEDED = "succeeded"
+    #: Accepted but not final yet (bank transfer processing, review hold); a webhook or reconcile settles it.
+    PENDING = "pending"
+    #: The buyer must act (3-D Secure, redirect, lightbox); `next_action` says how.
+    ACTION_REQUIRED = "action_required"
+    DECLINED = "declined"
+    #: The provider answered but the answer cannot be mapped; the row stays open for reconcile.
+    ERROR = "error"
+
+
+class Environment(enum.StrEnum):
+    SANDBOX = "sandbox"  # the built-in simulator under /sandbox/<provider>/
+    TEST = "test"  # the provider's own test system
+    LIVE = "live"
+
+
+class PaymentAction(enum.StrEnum):
+    AUTHORIZE = "authorize"  # "Authorize only": hold now, capture later
+    CHARGE = "charge"  # "Authorize and capture" in one step
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of the adapter errors. Messages never contain secrets or card data."""
+
+
+class ProviderUnavailable(ProviderError):
+    """We cannot know whether money moved (timeout, connection error, 5xx). The row stays for reconcile."""
+
+
+class ProviderMisconfigured(ProviderError):
+    """The provider refused our credentials or settings (401, bad login): a human must fix the integration."""
+
+
+class InvalidSignature(ProviderError):
+    """A webhook whose signature, secret or timestamp does not verify. It is stored nowhere."""
+
+
+class UnsupportedOperation(ProviderError):
+    """The adapter does not implement this operation; callers check `capabilities` first."""
+
+
+# --- plain data passed to adapters ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationInfo:
+    """What an adapter may know of the integration it serves."""
+
+    id: int
+    uuid: str
+    provider_key: str
+    name: str
+    environment: Environment
+    payment_action: PaymentAction
+    labels: Mapping[str, str] = field(default_factory=dict)
+    short_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    """One payment method an integration exposes. `identifier` is stable: `<key>_<integration id>[_<variant>]`."""
+
+    identifier: str
+    integration_id: int
+    provider_key: str
+    variant: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    short_labels: Mapping[str, str] = field(default_factory=dict)
+    widget: str = ""  # template name of the storefront widget
+
+
+@dataclass(frozen=True, slots=True)
+class AddressInfo:
+    country_iso2: str = ""
+    region_code: str = ""  # combined code, e.g. "US-NY"
+    region_name: str = ""
+    postal_code: str = ""
+    city: str = ""
+    street: str = ""
+    street2: str = ""
+    organization: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentTermInfo:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerGroupInfo:
+    id: int
+    name: str
+    payment_term: PaymentTermInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInfo:
+    id: int
+    name: str
+    vat_id: str = ""
+    group: CustomerGroupInfo | None = None
+    payment_term: PaymentTermInfo | None = None  # the customer's own term, not the group's
+
+    @property
+    def resolved_payment_term(self) -> PaymentTermInfo | None:
+        """The customer's own term wins; otherwise the group's; there is no global default."""
+        if self.payment_term is not None:
+            return self.payment_term
+        return self.group.payment_term if self.group is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUserInfo:
+    id: int
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineItemInfo:
+    sku: str
+    name: str
+    quantity: Decimal
+    unit_price: Money
+    product_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutContext:
+    """Everything rules and `is_applicable` may look at: a checkout, an order or an invoice being paid."""
+
+    currency: str
+    subtotal: Money
+    total: Money
+    line_items: Sequence[LineItemInfo] = ()
+    billing_address: AddressInfo | None = None
+    shipping_address: AddressInfo | None = None
+    customer: CustomerInfo | None = None
+    customer_user: CustomerUserInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """Authorize, charge or record a pending purchase of `amount`.
+
+    `payment_data` holds what the browser produced (a token, opaque data), never a card number.
+    """
+
+    amount: Money
+    idempotency_key: str
+    method: MethodInfo
+    reference: str  # our order or invoice number, shown at the provider
+    context: CheckoutContext | None = None
+    payment_data: Mapping[str, str] = field(default_factory=dict)
+    return_url: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpRequest:
+    """Capture, cancel or refund `amount` of the transaction the provider knows as `provider_reference`."""
+
+    amount: Money
+    idempotency_key: str
+    provider_reference: str
+    method: MethodInfo
+    #: the amount of the source transaction (an authorization for capture/cancel, a charge for refund)
+    source_amount: Money | None = None
+    reason: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """Ask what became of a transaction whose outcome we do not know."""
+
+    idempotency_key: str
+    provider_reference: str | None
+    action: str
+    amount: Money
+    method: MethodInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    outcome: Outcome
+    provider_reference: str | None
+    amount: Money
+    error_code: str | None = None  # normalised: "card_declined", "expired_card" …
+    message: str = ""
+    next_action: Mapping[str, str] = field(default_factory=dict)  # redirect URL, client secret
+    raw: Mapping[str, Any] = field(default_factory=dict)  # scrubbed: no card data, no secrets
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A verified, normalised provider event."""
+
+    event_id: str
+    type: str
+    provider_reference: str | None
+    amount: Money | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "provider_reference": self.provider_reference,
+            "amount": str(self.amount.amount) if self.amount else None,
+            "currency": self.amount.currency if self.amount else None,
+            "data": dict(self.data),
+        }
+
+
+# --- the adapter ----------------------------------------------------------------------------------
+
+
+class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers override what they support
+    """One payment provider. Built per integration from its decrypted settings.
+
+    Must: carry the idempotency key on every call that can move money; raise `ProviderUnavailable` only when
+    it cannot know whether money moved; return declines as `ProviderResult`; scrub `raw`.
+    Must not: touch the database, import the Django apps, log secrets or card data, branch on other providers.
+    """
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: how long an authorization holds at this provider, in hours (None: no authorizations)
+    authorization_ttl_hours: ClassVar[int | None] = None
+    #: the provider's own addresses; the sandbox address is given by the caller
+    test_base_url: ClassVar[str] = ""
+    live_base_url: ClassVar[str] = ""
+
+    def __init__(self, settings: Mapping[str, Any], *, base_url: str = "") -> None:
+        self.settings = settings
+        self.base_url = base_url.rstrip("/")
+
+    def __repr__(self) -> str:  # settings hold secrets: never show them
+        return f"<{type(self).__name__} base_url={self.base_url!r}>"
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def methods(self, integration: IntegrationInfo) -> list[MethodInfo]:
+        """The payment methods this integration exposes; one by default."""
+        return [
+            MethodInfo(
+                identifier=f"{self.key}_{integration.id}",
+                integration_id=integration.id,
+                provider_key=self.key,
+                labels=integration.labels,
+                short_labels=integration.short_labels,
+                widget=f"{self.key}/widget.html",
+            )
+        ]
+
+    def is_applicable(self, context: CheckoutContext) -> bool:
+        """The provider's own gate on top of the payment rules."""
+        return True
+
+    def pending(self, request: PaymentRequest) -> ProviderResult:
+        """Record a promise to pay (offline methods)."""
+        raise UnsupportedOperation(f"{self.key} has no pending purchase")
+
+    def authorize(self, request: PaymentRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot authorize")
+
+    def charge(self, request: PaymentRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot charge")
+
+    def capture(self, request: FollowUpRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot capture")
+
+    def cancel(self, request: FollowUpRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot cancel")
+
+    def refund(self, request: FollowUpRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot refund")
+
+    def fetch_status(self, request: StatusRequest) -> ProviderResult:
+        raise UnsupportedOperation(f"{self.key} cannot report a transaction's status")
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        raise InvalidSignature(f"{self.key} sends no webhooks")
+
+    def check_connection(self) -> ProviderResult | None:
+        """Call the provider with the configured credentials; None when there is nothing to call."""
+        return None
+
+
+SECRET_MASK = "••••••••"  # noqa: S105 - the mask shown instead of a secret
+
+
+def scrub(data: Any, *, secrets: Sequence[str] = (), keys: Sequence[str] = ()) -> Any:
+    """Copy of `data` with given secret values and any value under a sensitive key masked, for `raw` and logs."""
+    sensitive = {k.lower() for k in keys} | _SENSITIVE_KEYS
+    values = [s for s in secrets if s]
+
+    def clean(value: Any, key: str = "") -> Any:
+        if key.lower() in sensitive:
+            return SECRET_MASK
+        if isinstance(value, Mapping):
+            return {k: clean(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            for secret in values:
+                value = value.replace(secret, SECRET_MASK)
+        return value
+
+    return clean(data)
+
+
+_SENSITIVE_KEYS = {
+    "number",
+    "card_number",
+    "cardnumber",
+    "acct",
+    "cvc",
+    "cvv",
+    "cvv2",
+    "cardcode",
+    "account_number",
+    "accountnumber",
+    "password",
+    "pwd",
+    "secret",
+    "secret_key",
+    "transaction_key",
+    "transactionkey",
+    "api_key",
+    "signature_key",
+    "webhook_secret",
+    "authorization",
+}

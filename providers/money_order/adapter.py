@@ -1,0 +1,33 @@
+"""Check / Money Order: the buyer promises to send a check; staff mark it paid when it arrives.
+
+No network: purchase records a successful, active `pending` transaction and capture marks the order paid.
+"""
+
+from typing import ClassVar
+
+from providers.base import (
+    Adapter,
+    Capability,
+    FollowUpRequest,
+    Outcome,
+    PaymentRequest,
+    ProviderResult,
+)
+
+
+class MoneyOrderAdapter(Adapter):
+    key = "money_order"
+    label = "Check / Money Order"
+    capabilities: ClassVar = frozenset({Capability.PENDING, Capability.CAPTURE})
+
+    def pending(self, request: PaymentRequest) -> ProviderResult:
+        return ProviderResult(
+            outcome=Outcome.SUCCEEDED,
+            provider_reference=None,
+            amount=request.amount,
+            raw={"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")},
+        )
+
+    def capture(self, request: FollowUpRequest) -> ProviderResult:
+        """Staff received the check: nothing to call, the capture row records it."""
+        return ProviderResult(outcome=Outcome.SUCCEEDED, provider_reference=None, amount=request.amount)

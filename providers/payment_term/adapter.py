@@ -1,0 +1,47 @@
+"""Payment Terms: the buyer pays later on the customer's term ("Net 30"); staff mark the order paid.
+
+Applicable only when the customer resolves to a term (its own, else its group's). Purchase copies that term
+onto the order (the service does it, seeing `Capability.ON_ACCOUNT`) and records a pending transaction.
+"""
+
+from typing import ClassVar
+
+from providers.base import (
+    Adapter,
+    Capability,
+    CheckoutContext,
+    FollowUpRequest,
+    Outcome,
+    PaymentRequest,
+    ProviderResult,
+)
+
+
+class PaymentTermAdapter(Adapter):
+    key = "payment_term"
+    label = "Payment Terms"
+    capabilities: ClassVar = frozenset({Capability.PENDING, Capability.ON_ACCOUNT, Capability.CAPTURE})
+
+    def is_applicable(self, context: CheckoutContext) -> bool:
+        return context.customer is not None and context.customer.resolved_payment_term is not None
+
+    def pending(self, request: PaymentRequest) -> ProviderResult:
+        term = request.context.customer.resolved_payment_term if request.context and request.context.customer else None
+        if term is None:
+            return ProviderResult(
+                outcome=Outcome.DECLINED,
+                provider_reference=None,
+                amount=request.amount,
+                error_code="no_payment_term",
+                message="This customer has no payment term.",
+            )
+        return ProviderResult(
+            outcome=Outcome.SUCCEEDED,
+            provider_reference=None,
+            amount=request.amount,
+            raw={"payment_term": term.label},
+        )
+
+    def capture(self, request: FollowUpRequest) -> ProviderResult:
+        """The invoice was paid: nothing to call, the capture row records it."""
+        return ProviderResult(outcome=Outcome.SUCCEEDED, provider_reference=None, amount=request.amount)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from integrations.models import Integration
+from payments import services
+from payments.models import PaymentTransaction
+from providers import registry
+from providers.base import Money
+from tests import factories
+from tests.fakes import FakeGateway, FakeGatewaySettingsForm
+
+
+@pytest.fixture
+def fake_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeGateway]]:
+    """Put the fake card gateway in the registry for this test."""
+    spec = registry.ProviderSpec(
+        "fakegw", "Fake gateway", "tests.fakes.FakeGateway", "tests.fakes.FakeGatewaySettingsForm"
+    )
+    monkeypatch.setitem(registry.PROVIDERS, "fakegw", spec)
+    registry.adapter_class.cache_clear()
+    registry.settings_form_class.cache_clear()
+    assert registry.settings_form_class("fakegw") is FakeGatewaySettingsForm
+    FakeGateway.reset()
+    yield FakeGateway
+    registry.adapter_class.cache_clear()
+    registry.settings_form_class.cache_clear()
+    FakeGateway.reset()
+
+
+@pytest.fixture
+def gateway_integration(fake_gateway: type[FakeGateway]) -> Integration:
+    return factories.IntegrationFactory(
+        provider_key="fakegw",
+        name="Card gateway",
+        settings={"login": "merchant"},
+        secrets={"api_key": "sk_live_supersecret_4711"},
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+    )
+
+
+def authorize(order, integration: Integration, key: str = "auth-1") -> PaymentTransaction:  # noqa: ANN001
+    return services.payment_purchase(
+        order_id=order.pk,
+        method=f"{integration.provider_key}_{integration.pk}",
+        key=key,
+        payment_data={"token": "tok_ok"},
+    )
+
+
+def usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")

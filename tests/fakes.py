@@ -1,0 +1,104 @@
+"""A card-style provider for ledger tests, until the real providers' sandboxes join the contract suite.
+
+It stands at the network edge only: the payment services, locking and ledger are the real ones. It records
+every call (so a test can count how often money moved) and honours idempotency keys like a real gateway.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import ClassVar
+
+from django import forms
+
+from providers.base import (
+    Adapter,
+    Capability,
+    FollowUpRequest,
+    Outcome,
+    PaymentRequest,
+    ProviderResult,
+    ProviderUnavailable,
+)
+from providers.forms import ProviderSettingsForm
+
+DECLINE_TOKEN = "tok_decline"
+TIMEOUT_TOKEN = "tok_timeout"
+
+
+class FakeGatewaySettingsForm(ProviderSettingsForm):
+    login = forms.CharField()
+    api_key = forms.CharField(label="API key")
+    secret_fields = ("api_key",)
+
+
+class FakeGateway(Adapter):
+    key = "fakegw"
+    label = "Fake gateway"
+    capabilities: ClassVar = frozenset(
+        {
+            Capability.AUTHORIZE,
+            Capability.CHARGE,
+            Capability.CAPTURE,
+            Capability.PARTIAL_CAPTURE,
+            Capability.MULTIPLE_CAPTURE,
+            Capability.CANCEL,
+            Capability.REFUND,
+            Capability.PARTIAL_REFUND,
+        }
+    )
+    calls: ClassVar[Counter[str]] = Counter()  # operation -> times money was asked to move
+    replies: ClassVar[dict[str, ProviderResult]] = {}  # idempotency key -> first reply
+    fail_next: ClassVar[list[str]] = []  # operations that raise ProviderUnavailable once
+    _ids = itertools.count(1)
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.calls.clear()
+        cls.replies.clear()
+        cls.fail_next.clear()
+
+    def _reply(self, operation: str, key: str, result: ProviderResult) -> ProviderResult:
+        if operation in self.fail_next:
+            self.fail_next.remove(operation)
+            raise ProviderUnavailable(f"{operation}: read timed out")
+        if key in self.replies:  # a real gateway replays the first answer to a repeated key
+            return self.replies[key]
+        self.calls[operation] += 1
+        self.replies[key] = result
+        return result
+
+    def _purchase(self, operation: str, request: PaymentRequest) -> ProviderResult:
+        token = request.payment_data.get("token", "")
+        if token == TIMEOUT_TOKEN:
+            raise ProviderUnavailable("no answer")
+        if token == DECLINE_TOKEN:
+            result = ProviderResult(
+                Outcome.DECLINED, None, request.amount, error_code="card_declined", message="Your card was declined."
+            )
+        else:
+            result = ProviderResult(Outcome.SUCCEEDED, f"fk_{next(self._ids)}", request.amount)
+        return self._reply(operation, request.idempotency_key, result)
+
+    def authorize(self, request: PaymentRequest) -> ProviderResult:
+        return self._purchase("authorize", request)
+
+    def charge(self, request: PaymentRequest) -> ProviderResult:
+        return self._purchase("charge", request)
+
+    def _follow(self, operation: str, request: FollowUpRequest) -> ProviderResult:
+        return self._reply(
+            operation,
+            request.idempotency_key,
+            ProviderResult(Outcome.SUCCEEDED, request.provider_reference, request.amount),
+        )
+
+    def capture(self, request: FollowUpRequest) -> ProviderResult:
+        return self._follow("capture", request)
+
+    def cancel(self, request: FollowUpRequest) -> ProviderResult:
+        return self._follow("cancel", request)
+
+    def refund(self, request: FollowUpRequest) -> ProviderResult:
+        return self._follow("refund", request)

@@ -1,0 +1,59 @@
+from decimal import Decimal
+
+import pytest
+
+from payments.money import MoneyError, parse_amount, quantize, validate_currency
+from providers.base import Money, from_minor, to_minor
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        ("10.15", "USD", 1015),
+        ("1200", "JPY", 1200),
+        ("30.125", "KWD", 30125),
+        ("0.001", "KWD", 1),
+    ],
+)
+def test_minor_units_round_trip(amount: str, currency: str, minor: int) -> None:
+    money = Money(Decimal(amount), currency)
+    assert to_minor(money) == minor
+    assert from_minor(minor, currency) == money
+
+
+@pytest.mark.parametrize(("value", "currency"), [("10.005", "USD"), ("5.5", "JPY"), ("1.0001", "KWD")])
+def test_more_places_than_the_currency_has_are_refused_not_rounded(value: str, currency: str) -> None:
+    with pytest.raises(MoneyError, match="decimal places"):
+        parse_amount(value, currency)
+    with pytest.raises(ValueError, match="more places"):
+        to_minor(Money(Decimal(value), currency))
+
+
+def test_floats_are_refused() -> None:
+    with pytest.raises(MoneyError, match="floating-point"):
+        parse_amount(10.15, "USD")
+    with pytest.raises(TypeError):
+        Money(10.15, "USD")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["abc", "", "NaN", "Infinity"])
+def test_garbage_is_not_an_amount(value: str) -> None:
+    with pytest.raises(MoneyError, match="not an amount"):
+        parse_amount(value, "USD")
+
+
+def test_unknown_currency_is_refused() -> None:
+    with pytest.raises(MoneyError, match="ISO 4217"):
+        validate_currency("XYZ")
+    assert validate_currency("jpy") == "JPY"
+
+
+def test_parse_amount_keeps_exact_value() -> None:
+    assert parse_amount(" 12.5 ", "USD") == Money(Decimal("12.50"), "USD")
+    assert parse_amount("100", "KWD") == Money(Decimal("100.000"), "KWD")
+
+
+def test_quantize_rounds_half_up_to_the_currency() -> None:
+    assert quantize(Decimal("2.345"), "USD") == Decimal("2.35")
+    assert quantize(Decimal("2.5"), "JPY") == Decimal("3")
+    assert quantize(Decimal("1.2345"), "KWD") == Decimal("1.235")
