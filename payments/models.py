@@ -78,6 +78,12 @@ class PaymentTransaction(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["order", "action"])]
+        permissions = [
+            ("view_payment_history", "Can view payment history"),
+            ("capture_payment", "Can capture payments"),
+            ("cancel_payment", "Can cancel payment authorizations"),
+            ("refund_payment", "Can refund payments"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),
             models.CheckConstraint(
