@@ -9,9 +9,11 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 
 from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
+from integrations.adapters import integration_methods
 from integrations.models import Integration
 from orders.models import Address, Order
 from orders.services import LineInput, order_create
+from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
 
 DEMO_PREFIX = "DEMO-"
@@ -94,9 +96,46 @@ def seed_demo() -> list[Login]:
         defaults={"labels": {"en": "Payment Terms"}, "short_labels": {"en": "Terms"}, "default_owner": admin},
     )
 
+    _demo_rules(money_order, terms)
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
     return LOGINS
+
+
+def _rule(name: str, currency: str, sort_order: int, integrations: list[Integration], **fields: object) -> PaymentRule:
+    """Create the rule once; later runs only add methods of integrations seeded since."""
+    rule, _ = PaymentRule.objects.get_or_create(
+        name=name, defaults={"currency": currency, "sort_order": sort_order, **fields}
+    )
+    for integration in integrations:
+        for method in integration_methods(integration):
+            PaymentRuleMethod.objects.get_or_create(
+                rule=rule, integration=integration, defaults={"method": method.identifier}
+            )
+            break  # one method per integration per rule
+    return rule
+
+
+def _demo_rules(money_order: Integration, terms: Integration) -> None:
+    card_and_other = list(Integration.objects.live().exclude(provider_key__in=["payment_term", "money_order"]))
+    if card_and_other:  # a rule offers at least one method
+        _rule("All online methods (USD)", "USD", 10, card_and_other)
+    checks_us = _rule("Checks for US billing addresses (USD)", "USD", 20, [money_order])
+    if not checks_us.destinations.exists():
+        PaymentRuleDestination.objects.create(rule=checks_us, country="US")
+    _rule(
+        "Payment terms for the Wholesale group (USD)",
+        "USD",
+        30,
+        [terms],
+        expression="customer.group and customer.group.name = 'Wholesale'",
+    )
+    _rule("Payment terms on orders from 5,000 (USD)", "USD", 40, [terms], expression="subtotal.value >= 5000.0")
+    euro = _rule("Checks in euros for Germany and Austria (EUR)", "EUR", 10, [money_order])
+    if not euro.destinations.exists():
+        PaymentRuleDestination.objects.bulk_create(
+            [PaymentRuleDestination(rule=euro, country="DE"), PaymentRuleDestination(rule=euro, country="AT")]
+        )
 
 
 def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, sales: User) -> None:

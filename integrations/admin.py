@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from integrations.forms import IntegrationForm, integration_form_class
 from integrations.models import Integration
+from payment_rules.services import integration_delete, rules_using_integration
 from providers import registry
 
 
@@ -22,6 +24,29 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.display(description="Type", ordering="provider_key")
     def provider_label(self, obj: Integration) -> str:
         return obj.provider_label
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
+        return super().get_queryset(request).existing()
+
+    def delete_model(self, request: HttpRequest, obj: Integration) -> None:
+        """Through the service: disable its methods in rules, keep the row if payments refer to it."""
+        integration_delete(integration=obj)
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        """Deletion keeps payments (the row stays, hidden) and edits rules, so nothing protected blocks it."""
+        to_delete = [f"Integration: {obj}" for obj in objs]
+        return to_delete, {"integrations": len(to_delete)}, set(), []
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
+        integration = self.get_object(request, object_id)
+        context = {**(extra_context or {})}
+        if integration is not None:
+            context["affected_rules"] = rules_using_integration(integration=integration)
+        return super().delete_view(request, object_id, context)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset:
+            self.delete_model(request, integration)
 
     def _provider_key(self, request: HttpRequest, obj: Integration | None) -> str | None:
         if obj is not None:

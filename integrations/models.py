@@ -14,6 +14,16 @@ from providers import registry
 from providers.base import Environment, IntegrationInfo, PaymentAction
 
 
+class IntegrationQuerySet(models.QuerySet["Integration"]):
+    def existing(self) -> IntegrationQuerySet:
+        """Integrations not deleted. Deleted ones with payments stay as rows so old payments can be refunded."""
+        return self.filter(deleted_at__isnull=True)
+
+    def live(self) -> IntegrationQuerySet:
+        """Integrations that take new payments."""
+        return self.existing().filter(active=True)
+
+
 class Integration(models.Model):
     class Environment(models.TextChoices):
         SANDBOX = Environment.SANDBOX.value, "Built-in sandbox"
@@ -39,6 +49,9 @@ class Integration(models.Model):
     secrets = EncryptedJSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = IntegrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

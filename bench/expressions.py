@@ -1,0 +1,92 @@
+"""Median time per evaluation of typical payment-rule expressions.
+
+Run from the project root: ``.venv/bin/python bench/expressions.py``. Needs no Django and no database.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from payment_rules.expression import build_variables, compile_expression  # noqa: E402
+from providers.base import (  # noqa: E402
+    AddressInfo,
+    CheckoutContext,
+    CustomerGroupInfo,
+    CustomerInfo,
+    CustomerUserInfo,
+    LineItemInfo,
+    Money,
+    PaymentTermInfo,
+)
+
+EXPRESSIONS = [
+    "total < 99999",
+    "billingAddress.countryIso2 = 'US' and subtotal.value > 1000.0",
+    "billingAddress.countryIso2 in ['US', 'CA'] and customer.group.name = 'Wholesale'",
+    'customerUser and customerUser.email = ""',
+    "customerUser.email matches '/@example\\\\.com$/i'",
+    "count(lineItems) >= 2 and lineItems.any(lineItem.quantity != 1.0)",
+    "lineItems.sum(lineItem.weight.value * lineItem.quantity) < 100",
+    "lineItems.all(lineItem.product.inventoryLevels.any(inventoryLevel.quantity > 0))",
+]
+
+ROUNDS = 15
+LOOPS = 2_000
+
+
+def sample_context(line_count: int = 3) -> CheckoutContext:
+    def usd(amount: str) -> Money:
+        return Money(Decimal(amount), "USD")
+
+    return CheckoutContext(
+        currency="USD",
+        subtotal=usd("1200.00"),
+        total=usd("1290.50"),
+        line_items=[
+            LineItemInfo(f"SKU-{n}", f"Item {n}", Decimal(n + 1), usd("100.00"), product_id=n)
+            for n in range(line_count)
+        ],
+        billing_address=AddressInfo(country_iso2="US", region_code="US-NY", city="New York", postal_code="10001"),
+        customer=CustomerInfo(
+            1, "ACME Corp", group=CustomerGroupInfo(5, "Wholesale", payment_term=PaymentTermInfo(3, "Net 30"))
+        ),
+        customer_user=CustomerUserInfo(7, "buyer@example.com", "Jane", "Doe"),
+    )
+
+
+def median_seconds(fn, rounds: int = ROUNDS, loops: int = LOOPS) -> float:  # noqa: ANN001
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        samples.append((time.perf_counter() - start) / loops)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    variables = build_variables(sample_context())
+    print(f"median of {ROUNDS} rounds x {LOOPS} evaluations, 3 line items")
+    print(f"{'per evaluation':>15}  expression")
+    for source in EXPRESSIONS:
+        compiled = compile_expression(source)
+        compiled.evaluate(variables)  # warm up; also fails loudly on a broken expression
+        seconds = median_seconds(lambda compiled=compiled: compiled.evaluate(variables))
+        print(f"{seconds * 1e6:12.2f} us  {source}")
+
+    compile_expression.cache_clear()
+    source = EXPRESSIONS[1]
+    seconds = median_seconds(lambda: (compile_expression.cache_clear(), compile_expression(source)), loops=100)
+    print(f"{seconds * 1e6:12.2f} us  compile (uncached): {source}")
+    seconds = median_seconds(lambda: build_variables(sample_context()), loops=500)
+    print(f"{seconds * 1e6:12.2f} us  build_variables (3 line items, including building the context)")
+
+
+if __name__ == "__main__":
+    main()
