@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "payment_rules",
+    "notifications",
     "demo",
 ]
 

@@ -1,11 +1,42 @@
-from django.db import connection
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+from kombu.exceptions import OperationalError
+
+from config.celery import app
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and the run script: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"database": "ok"})
+    """Database, broker and worker liveness, for operators and load balancers.
+
+    503 when the database or the broker is down; "degraded" (200) when no worker answers a ping, since the
+    site still takes payments and queued work waits for a worker. `?workers=0` skips the ping (fast readiness).
+    """
+    report: dict[str, object] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        report["database"] = "ok"
+    except DatabaseError as exc:
+        logger.error("Health: database unreachable: %s", type(exc).__name__)
+        report["database"] = "down"
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        report["broker"] = "ok"
+    except (OperationalError, OSError) as exc:
+        logger.error("Health: broker unreachable: %s", type(exc).__name__)
+        report["broker"] = "down"
+    if request.GET.get("workers") != "0" and report["broker"] == "ok":
+        replies = app.control.ping(timeout=1.0) or []
+        report["workers"] = sorted(name for reply in replies for name in reply)
+    down = report["database"] != "ok" or report["broker"] != "ok"
+    report["status"] = "down" if down else ("ok" if report.get("workers", True) else "degraded")
+    return JsonResponse(report, status=503 if down else 200)

@@ -25,11 +25,12 @@ from django.db.models import Q, Sum
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
 from integrations.selectors import method_resolve
+from notifications.services import payment_status_changed
 from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 from payments.money import quantize
-from payments.status import LedgerEntry, payment_status
+from payments.status import LedgerEntry, amount_paid, payment_status
 from providers.base import (
     Adapter,
     Capability,
@@ -90,8 +91,11 @@ def refundable_amount(source: PaymentTransaction) -> Decimal:
     return quantize(max(left, Decimal("0")), source.currency)
 
 
-def order_payment_status_refresh(*, order: Order) -> PaymentStatus:
-    """Recompute and store the status; called inside the transaction of every ledger change."""
+def order_payment_status_refresh(*, order: Order, cause: PaymentTransaction | None = None) -> PaymentStatus:
+    """Recompute and store the status; called inside the transaction of every ledger change.
+
+    A change is announced to subscribed endpoints (notifications), in the same transaction.
+    """
     rows = PaymentTransaction.objects.filter(order_id=order.pk).values_list(
         "id", "action", "amount", "successful", "active", "source_id", "provider_reference"
     )
@@ -101,8 +105,18 @@ def order_payment_status_refresh(*, order: Order) -> PaymentStatus:
     ]
     status = payment_status(entries, order.total)
     if status != order.payment_status:
+        previous = order.payment_status
         Order.objects.filter(pk=order.pk).update(payment_status=status)
         order.payment_status = status
+        payment_status_changed(
+            order=order,
+            previous=previous,
+            status=status,
+            amount_paid=amount_paid(entries),
+            transaction_id=cause.pk if cause else None,
+            transaction_action=cause.action if cause else "",
+            transaction_amount=cause.amount if cause else None,
+        )
     return status
 
 
@@ -164,7 +178,7 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             return txn
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
-        order_payment_status_refresh(order=order)
+        order_payment_status_refresh(order=order, cause=txn)
         return txn
 
 
@@ -311,7 +325,7 @@ def payment_purchase(
             actor=actor,
             request=scrub({"action": action, "return_url": return_url, "options": dict(options or {})}),
         )
-        order_payment_status_refresh(order=order)
+        order_payment_status_refresh(order=order, cause=txn)
 
     request = PaymentRequest(
         amount=txn.money,
@@ -485,7 +499,7 @@ def _reserve_child(
         reason=reason,
         request={"action": action.value, "amount": str(amount.amount), "reason": reason},
     )
-    order_payment_status_refresh(order=source.order)
+    order_payment_status_refresh(order=source.order, cause=txn)
     return txn
 
 

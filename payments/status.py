@@ -71,3 +71,10 @@ def payment_status(entries: Sequence[LedgerEntry], total: Decimal) -> PaymentSta
         return PaymentStatus.DECLINED
 
     return PaymentStatus.PENDING
+
+
+def amount_paid(entries: Sequence[LedgerEntry]) -> Decimal:
+    """Successful captures, charges and purchases less successful refunds, never below zero (reference §2.5)."""
+    paid = _sum(e for e in entries if e.successful and e.action in PAID_ACTIONS)
+    refunded = _sum(e for e in entries if e.successful and e.action == "refund")
+    return max(paid - refunded, Decimal("0"))

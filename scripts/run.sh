@@ -23,7 +23,7 @@ trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 "$BIN/gunicorn" config.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - 2>&1 | sed -u 's/^/[web]    /' &
 
 for _ in $(seq 1 60); do
-  if "$PY" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$SITE_URL/health/" 2>/dev/null; then
+  if "$PY" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$SITE_URL/health/?workers=0" 2>/dev/null; then
     cat <<BANNER
 
   Paydesk is running.

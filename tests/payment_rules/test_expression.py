@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -281,9 +283,11 @@ def test_string_operators() -> None:
 
 def test_truthiness_is_php_like() -> None:
     compiled = compile_expression("value")
-    for falsy in (None, False, "", "0", Decimal("0.00"), 0, []):
+    falsy_values: list[Any] = [None, False, "", "0", Decimal("0.00"), 0, []]
+    truthy_values: list[Any] = [True, "a", "0.0", Decimal("0.01"), 1, [0], Obj(a=1)]
+    for falsy in falsy_values:
         assert compiled.matches({"value": falsy}) is False
-    for truthy in (True, "a", "0.0", Decimal("0.01"), 1, [0], Obj(a=1)):
+    for truthy in truthy_values:
         assert compiled.matches({"value": truthy}) is True
     assert run("'x' and 1", {}) is True
     assert run("0 or ''", {}) is False
@@ -452,7 +456,7 @@ def test_syntax_error_line_and_column_on_multiline_source() -> None:
 
 
 def test_validate_expression() -> None:
-    assert validate_expression("billingAddress.countryIso2 = 'US'") is None
+    validate_expression("billingAddress.countryIso2 = 'US'")  # no exception
     with pytest.raises(ExpressionSyntaxError):
         validate_expression("billingAddress.countryIso2 =")
 
@@ -511,6 +515,9 @@ def test_view_objects_are_immutable_and_have_no_private_fields() -> None:
     assert view.a == 1
     assert view.as_dict() == {"a": 1}
     assert MoneyObj(Decimal("1.00"), "USD").value == Decimal("1.00")
+    variables = build_variables(make_context())
+    assert copy.deepcopy(variables) == variables
+    assert pickle.loads(pickle.dumps(variables)) == variables  # noqa: S301 - our own data
 
 
 # --- runtime errors --------------------------------------------------------------------------------------

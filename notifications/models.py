@@ -1,0 +1,60 @@
+"""Outbound payment-status notifications: endpoints an ERP subscribes, and each delivery to them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from integrations.crypto import EncryptedJSONField
+
+
+class Endpoint(models.Model):
+    """A URL that receives a signed POST whenever an order's payment status changes."""
+
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=500)
+    active = models.BooleanField(default=True)
+    secrets = EncryptedJSONField(default=dict, blank=True, editable=False)  # {"signing_secret": "..."}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def signing_secret(self) -> str:
+        return (self.secrets or {}).get("signing_secret", "")
+
+
+class Delivery(models.Model):
+    """One notification for one endpoint, retried until it is accepted or the attempts run out."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    topic = models.CharField(max_length=100)
+    #: one delivery per endpoint and status change, however often the change is recorded
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["endpoint", "dedupe_key"], name="one_delivery_per_change")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} → {self.endpoint} ({self.get_status_display()})"

@@ -1,0 +1,21 @@
+from celery import shared_task
+
+from notifications.services import DeliveryFailed, delivery_give_up, delivery_send
+
+MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def delivery_send_task(self, delivery_id: int) -> None:  # noqa: ANN001
+    """Send one notification; retry with backoff (30 s doubling, capped below the broker visibility timeout),
+    then mark it failed.
+
+    Redelivery after a worker crash is safe: a delivered row is not sent again.
+    """
+    try:
+        delivery_send(delivery_id=delivery_id)
+    except DeliveryFailed as exc:
+        if self.request.retries >= MAX_RETRIES:
+            delivery_give_up(delivery_id=delivery_id)
+            return
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
