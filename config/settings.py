@@ -161,7 +161,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "scheduled-captures": {"task": "payments.tasks.scheduled_captures_sweep_task", "schedule": 60.0},
+    "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
+    "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},
+}
+#: warn this long before an authorization lapses at the provider (email and back-office notice)
+AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)
+#: who is emailed about lapsing authorizations and payments nobody could settle (besides integration owners)
+PAYMENT_ALERT_EMAILS = env.list("PAYMENT_ALERT_EMAILS", default=[])
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- logging ------------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ class Integration(models.Model):
         AUTHORIZE = PaymentAction.AUTHORIZE.value, "Authorize only"
         CHARGE = PaymentAction.CHARGE.value, "Authorize and capture"
 
+    class CapturePolicy(models.TextChoices):
+        MANUAL = "manual", "Manual (staff capture from the order page)"
+        ON_SHIPMENT = "on_shipment", "When the order is marked shipped"
+        AFTER_DELAY = "after_delay", "A number of hours after authorization"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider_key = models.CharField("type", max_length=40, choices=registry.provider_choices)
     name = models.CharField(max_length=200, help_text="Shown to administrators, e.g. in payment rules.")
@@ -41,6 +46,15 @@ class Integration(models.Model):
     short_labels = models.JSONField(default=dict, blank=True, help_text="Order-page label per language code.")
     environment = models.CharField(max_length=10, choices=Environment.choices, default=Environment.SANDBOX)
     payment_action = models.CharField(max_length=10, choices=PaymentAction.choices, default=PaymentAction.CHARGE)
+    capture_policy = models.CharField(
+        max_length=12,
+        choices=CapturePolicy.choices,
+        default=CapturePolicy.MANUAL,
+        help_text="For authorize-only integrations: when authorizations are captured.",
+    )
+    capture_delay_hours = models.PositiveIntegerField(
+        default=24, help_text="Hours after authorization, with the delayed capture policy."
+    )
     active = models.BooleanField(default=True)
     default_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

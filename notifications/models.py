@@ -58,3 +58,27 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} → {self.endpoint} ({self.get_status_display()})"
+
+
+class Notice(models.Model):
+    """Something staff must look at (an authorization about to lapse, a payment nobody could settle),
+    shown on the back-office dashboard until someone marks it done."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Needs action"
+
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.WARNING)
+    message = models.TextField()
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    #: one notice per cause (e.g. "expiry-warning:<transaction id>"), however often a sweep runs
+    key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.message

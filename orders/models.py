@@ -89,6 +89,7 @@ class Order(models.Model):
         related_name="orders",
         help_text="Copied from the customer at purchase.",
     )
+    shipped_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

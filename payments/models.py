@@ -72,6 +72,13 @@ class PaymentTransaction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    #: authorizations: when the hold lapses at the provider (its authorization_ttl_hours after success)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
+    #: open rows: how often reconcile asked the provider, when it asks next, and whether staff must look
+    reconcile_attempts = models.PositiveIntegerField(default=0)
+    next_reconcile_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    needs_attention = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,3 +119,33 @@ class PaymentTransaction(models.Model):
             source_id=self.source_id,
             reference=self.provider_reference or None,
         )
+
+
+class ScheduledCapture(models.Model):
+    """A capture due at a time (N hours after authorization, or when the order ships), swept by beat.
+
+    Rows, not long countdowns in the broker: they survive restarts and broker visibility timeouts.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Due"
+        ENQUEUED = "enqueued", "Sent to a worker"
+        DONE = "done", "Captured"
+        SKIPPED = "skipped", "Nothing left to capture"
+        FAILED = "failed", "Failed"
+
+    authorization = models.OneToOneField(PaymentTransaction, on_delete=models.CASCADE, related_name="scheduled_capture")
+    due_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    capture = models.ForeignKey(PaymentTransaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Capture of {self.authorization_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
@@ -28,7 +30,7 @@ from integrations.selectors import method_resolve
 from notifications.services import payment_status_changed
 from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
-from payments.models import OPEN_STATES, Action, PaymentTransaction, State
+from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
 from payments.money import quantize
 from payments.status import LedgerEntry, amount_paid, payment_status
 from providers.base import (
@@ -173,7 +175,7 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
     order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
     with transaction.atomic():
         order = lock_order(order_id=order_id)
-        txn = PaymentTransaction.objects.select_related("source", "integration").get(pk=transaction_id)
+        txn = PaymentTransaction.objects.select_related("source", "integration", "order").get(pk=transaction_id)
         if not txn.is_open:
             return txn
         adapter = adapter or adapter_for(txn.integration)
@@ -194,17 +196,36 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
         txn.state = State.SUCCEEDED
         txn.successful = True
         txn.active = txn.action in (Action.AUTHORIZE, Action.PENDING, Action.INVOICE)
+        txn.next_reconcile_at = None
         _close_source(txn, adapter)
+        if txn.action == Action.AUTHORIZE:
+            _authorization_succeeded(txn, adapter)
     elif result.outcome == Outcome.DECLINED:
         txn.state = State.DECLINED
         txn.successful = False
         txn.active = False
+        txn.next_reconcile_at = None
     elif result.outcome == Outcome.ACTION_REQUIRED:
         txn.state = State.ACTION_REQUIRED
     elif result.outcome == Outcome.PENDING:
         txn.state = State.PROCESSING
     # Outcome.ERROR: the provider answered something we cannot map; the row stays reserved for reconcile.
     txn.save()
+
+
+def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
+    """Note when the hold lapses, and schedule its capture if the integration captures by itself."""
+    now = timezone.now()
+    if adapter.authorization_ttl_hours:
+        txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
+    policy = txn.integration.capture_policy
+    if policy == Integration.CapturePolicy.AFTER_DELAY:
+        due = now + timedelta(hours=txn.integration.capture_delay_hours)
+    elif policy == Integration.CapturePolicy.ON_SHIPMENT and txn.order.shipped_at is not None:
+        due = now
+    else:
+        return
+    ScheduledCapture.objects.get_or_create(authorization=txn, defaults={"due_at": due})
 
 
 def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:

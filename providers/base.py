@@ -363,6 +363,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         raise UnsupportedOperation(f"{self.key} cannot refund")
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
+        """What became of the operation keyed `request.idempotency_key`: SUCCEEDED, DECLINED, PENDING (still
+        processing), or ERROR with `error_code=NOT_FOUND` when the provider has no trace of it (the request never
+        arrived), so reconcile may send it again with the same key."""
         raise UnsupportedOperation(f"{self.key} cannot report a transaction's status")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
@@ -372,6 +375,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         """Call the provider with the configured credentials; None when there is nothing to call."""
         return None
 
+
+#: `error_code` of a fetch_status result when the provider never received the operation
+NOT_FOUND = "not_found"
 
 SECRET_MASK = "••••••••"  # noqa: S105 - the mask shown instead of a secret
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 from django import forms
 
 from providers.base import (
+    NOT_FOUND,
     Adapter,
     Capability,
     FollowUpRequest,
@@ -20,6 +21,7 @@ from providers.base import (
     PaymentRequest,
     ProviderResult,
     ProviderUnavailable,
+    StatusRequest,
 )
 from providers.forms import ProviderSettingsForm
 
@@ -46,11 +48,15 @@ class FakeGateway(Adapter):
             Capability.CANCEL,
             Capability.REFUND,
             Capability.PARTIAL_REFUND,
+            Capability.FETCH_STATUS,
         }
     )
+    authorization_ttl_hours = 7 * 24
     calls: ClassVar[Counter[str]] = Counter()  # operation -> times money was asked to move
     replies: ClassVar[dict[str, ProviderResult]] = {}  # idempotency key -> first reply
-    fail_next: ClassVar[list[str]] = []  # operations that raise ProviderUnavailable once
+    fail_next: ClassVar[list[str]] = []  # operations whose request is lost on the way (never arrives), once
+    lose_reply_next: ClassVar[list[str]] = []  # operations done at the provider whose answer is lost, once
+    unavailable: ClassVar[bool] = False  # the provider answers nothing at all
     _ids = itertools.count(1)
 
     @classmethod
@@ -58,16 +64,30 @@ class FakeGateway(Adapter):
         cls.calls.clear()
         cls.replies.clear()
         cls.fail_next.clear()
+        cls.lose_reply_next.clear()
+        cls.unavailable = False
 
     def _reply(self, operation: str, key: str, result: ProviderResult) -> ProviderResult:
+        if self.unavailable:
+            raise ProviderUnavailable(f"{operation}: connection refused")
         if operation in self.fail_next:
             self.fail_next.remove(operation)
-            raise ProviderUnavailable(f"{operation}: read timed out")
+            raise ProviderUnavailable(f"{operation}: connect timed out")
         if key in self.replies:  # a real gateway replays the first answer to a repeated key
             return self.replies[key]
         self.calls[operation] += 1
         self.replies[key] = result
+        if operation in self.lose_reply_next:
+            self.lose_reply_next.remove(operation)
+            raise ProviderUnavailable(f"{operation}: read timed out")
         return result
+
+    def fetch_status(self, request: StatusRequest) -> ProviderResult:
+        if self.unavailable:
+            raise ProviderUnavailable("status: connection refused")
+        if request.idempotency_key in self.replies:
+            return self.replies[request.idempotency_key]
+        return ProviderResult(Outcome.ERROR, None, request.amount, error_code=NOT_FOUND)
 
     def _purchase(self, operation: str, request: PaymentRequest) -> ProviderResult:
         token = request.payment_data.get("token", "")

@@ -1,0 +1,279 @@
+"""Work that beat sweeps find in the database: scheduled captures, lapsing authorizations, open rows to reconcile.
+
+Each sweep selects due rows in batches and hands each to a task; each task calls the same services as the
+back-office, so locking and idempotency keys apply and a task that runs twice moves money once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.adapters import adapter_for
+from integrations.models import Integration
+from notifications.models import Notice
+from orders.models import Order
+from payments.exceptions import PaymentRefused
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from payments.services import (
+    _follow_up,
+    _method_info,
+    ledger_record,
+    lock_order,
+    order_payment_status_refresh,
+    payment_capture,
+)
+from providers.base import (
+    NOT_FOUND,
+    Capability,
+    Outcome,
+    ProviderResult,
+    ProviderUnavailable,
+    StatusRequest,
+    UnsupportedOperation,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+RECONCILE_FIRST_AFTER = timedelta(minutes=2)  # calls time out well before this
+ABANDONED_ACTION_AFTER = timedelta(hours=1)  # a buyer who left the 3-D Secure page
+RECONCILE_MAX_ATTEMPTS = 12  # about seven hours of backoff, then staff are asked to look
+STALE_ENQUEUED_AFTER = timedelta(minutes=15)
+
+
+def notice_raise(*, key: str, message: str, order: Order | None = None, level: str = Notice.Level.WARNING) -> bool:
+    """A back-office notice, once per key. Returns whether it is new."""
+    try:
+        with transaction.atomic():
+            Notice.objects.create(key=key, message=message, order=order, level=level)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _alert_recipients(integration: Integration) -> list[str]:
+    recipients = list(settings.PAYMENT_ALERT_EMAILS)
+    if integration.default_owner and integration.default_owner.email:
+        recipients.append(integration.default_owner.email)
+    return sorted(set(recipients))
+
+
+# --- scheduled capture -----------------------------------------------------------------------------------------
+
+
+def order_mark_shipped(*, order_id: int) -> Order:
+    """Mark an order shipped; authorizations of integrations that capture on shipment become due now."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.shipped_at is None:
+            order.shipped_at = timezone.now()
+            order.save(update_fields=["shipped_at", "updated_at"])
+        authorizations = order.transactions.filter(
+            action=Action.AUTHORIZE,
+            successful=True,
+            active=True,
+            integration__capture_policy=Integration.CapturePolicy.ON_SHIPMENT,
+        )
+        for authorization in authorizations:
+            ScheduledCapture.objects.get_or_create(authorization=authorization, defaults={"due_at": order.shipped_at})
+    return order
+
+
+def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH) -> list[int]:
+    """Claim due captures (and ones enqueued long ago whose message may be lost) for the workers.
+
+    `skip_locked` lets two sweeps run at once without claiming the same row.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = (
+            ScheduledCapture.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=ScheduledCapture.State.PENDING, due_at__lte=now)
+                | Q(state=ScheduledCapture.State.ENQUEUED, enqueued_at__lte=now - STALE_ENQUEUED_AFTER)
+            )
+            .order_by("due_at", "id")
+            .values_list("id", flat=True)[:batch]
+        )
+        ids = list(due)
+        ScheduledCapture.objects.filter(pk__in=ids).update(state=ScheduledCapture.State.ENQUEUED, enqueued_at=now)
+    return ids
+
+
+def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
+    """Capture what is left of the authorization, with a key of its own: a second run moves nothing."""
+    schedule = ScheduledCapture.objects.get(pk=schedule_id)
+    if schedule.state in (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED):
+        return schedule
+    ScheduledCapture.objects.filter(pk=schedule.pk).update(attempts=schedule.attempts + 1)
+    try:
+        capture = payment_capture(
+            source_id=schedule.authorization_id, amount=None, key=f"capture:{schedule.authorization_id}:scheduled"
+        )
+    except PaymentRefused as exc:
+        state = ScheduledCapture.State.SKIPPED if exc.code == "nothing_to_capture" else ScheduledCapture.State.FAILED
+        ScheduledCapture.objects.filter(pk=schedule.pk).update(state=state, last_error=exc.message)
+        logger.info("Scheduled capture %s of transaction %s: %s", schedule.pk, schedule.authorization_id, exc.code)
+    else:
+        ScheduledCapture.objects.filter(pk=schedule.pk).update(
+            state=ScheduledCapture.State.DONE, capture=capture, last_error=capture.message
+        )
+    schedule.refresh_from_db()
+    return schedule
+
+
+# --- authorization expiry --------------------------------------------------------------------------------------
+
+
+def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, int]:
+    """Warn staff before authorizations lapse; mark lapsed ones inactive so the payment status is honest."""
+    now = now or timezone.now()
+    warn_before = timedelta(hours=settings.AUTHORIZATION_EXPIRY_WARNING_HOURS)
+    open_authorizations = PaymentTransaction.objects.filter(
+        action=Action.AUTHORIZE, successful=True, active=True, expires_at__isnull=False
+    ).select_related("order", "integration__default_owner")
+    warned = 0
+    for txn in open_authorizations.filter(
+        expires_at__gt=now, expires_at__lte=now + warn_before, expiry_warned_at__isnull=True
+    )[:BATCH]:
+        message = (
+            f"The authorization of {txn.money} on order {txn.order.number} (reference {txn.provider_reference}) "
+            f"expires at {txn.expires_at:%Y-%m-%d %H:%M} UTC. Capture it before then or it lapses."
+        )
+        if notice_raise(key=f"expiry-warning:{txn.pk}", message=message, order=txn.order):
+            send_mail(
+                f"Authorization expiring: order {txn.order.number}", message, None, _alert_recipients(txn.integration)
+            )
+        PaymentTransaction.objects.filter(pk=txn.pk).update(expiry_warned_at=now)
+        warned += 1
+    expired = 0
+    for txn_id, order_id in open_authorizations.filter(expires_at__lte=now).values_list("id", "order_id")[:BATCH]:
+        with transaction.atomic():
+            order = lock_order(order_id=order_id)
+            txn = PaymentTransaction.objects.select_related("order").get(pk=txn_id)
+            if not txn.active:
+                continue
+            txn.active = False
+            txn.message = f"The authorization expired at the provider on {txn.expires_at:%Y-%m-%d %H:%M} UTC."
+            txn.save(update_fields=["active", "message", "updated_at"])
+            order_payment_status_refresh(order=order, cause=txn)
+            notice_raise(key=f"expired:{txn.pk}", message=f"Order {order.number}: {txn.message}", order=order)
+        expired += 1
+    return warned, expired
+
+
+# --- reconcile ---------------------------------------------------------------------------------------------------
+
+
+def transactions_due_for_reconcile(*, now: datetime | None = None, batch: int = BATCH) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        PaymentTransaction.objects.filter(needs_attention=False)
+        .filter(
+            Q(
+                state__in=(State.RESERVED, State.PROCESSING),
+                next_reconcile_at__isnull=True,
+                updated_at__lte=now - RECONCILE_FIRST_AFTER,
+            )
+            | Q(
+                state=State.ACTION_REQUIRED,
+                next_reconcile_at__isnull=True,
+                updated_at__lte=now - ABANDONED_ACTION_AFTER,
+            )
+            | Q(state__in=(State.RESERVED, State.PROCESSING, State.ACTION_REQUIRED), next_reconcile_at__lte=now)
+        )
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:batch]
+    )
+
+
+def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
+    """Settle an open row by asking the provider; re-send a follow-up it never received, with the same key.
+
+    A row nobody can settle is flagged for staff with its provider reference after RECONCILE_MAX_ATTEMPTS.
+    """
+    txn = PaymentTransaction.objects.select_related("integration", "source", "order").get(pk=transaction_id)
+    if not txn.is_open:
+        return txn
+    adapter = adapter_for(txn.integration)
+    result: ProviderResult | None = None
+    try:
+        if adapter.supports(Capability.FETCH_STATUS):
+            result = adapter.fetch_status(
+                StatusRequest(
+                    idempotency_key=txn.idempotency_key,
+                    provider_reference=txn.provider_reference or None,
+                    action=txn.action,
+                    amount=txn.money,
+                    method=_method_info(txn),
+                )
+            )
+        if result is not None and result.error_code == NOT_FOUND and txn.state == State.RESERVED:
+            result = _resend(txn, adapter)
+    except ProviderUnavailable as exc:
+        logger.warning("Reconcile of transaction %s (order %s): provider unavailable: %s", txn.pk, txn.order_id, exc)
+        result = None
+    if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
+        return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+    return _reconcile_later(txn)
+
+
+def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
+    """The provider never got the request: send it now, with the same key, so it happens exactly once.
+
+    Purchases cannot be re-sent (the browser's token is gone): the buyer's attempt is recorded as failed.
+    """
+    calls: dict[str, Callable] = {
+        Action.CAPTURE: adapter.capture,
+        Action.CANCEL: adapter.cancel,
+        Action.REFUND: adapter.refund,
+    }
+    call = calls.get(txn.action)
+    if call is None or txn.source is None:
+        return ProviderResult(
+            Outcome.DECLINED,
+            None,
+            txn.money,
+            error_code=NOT_FOUND,
+            message="The payment request never reached the provider; no money moved.",
+        )
+    try:
+        return call(_follow_up(txn, txn.source))
+    except UnsupportedOperation:
+        return ProviderResult(Outcome.ERROR, None, txn.money, error_code=NOT_FOUND)
+
+
+def _reconcile_later(txn: PaymentTransaction) -> PaymentTransaction:
+    attempts = txn.reconcile_attempts + 1
+    if attempts >= RECONCILE_MAX_ATTEMPTS:
+        PaymentTransaction.objects.filter(pk=txn.pk).update(
+            reconcile_attempts=attempts, next_reconcile_at=None, needs_attention=True
+        )
+        notice_raise(
+            key=f"unsettled:{txn.pk}",
+            level=Notice.Level.ERROR,
+            order=txn.order,
+            message=(
+                f"Order {txn.order.number}: the {txn.get_action_display().lower()} of {txn.money} could not be "
+                f"settled automatically (provider reference {txn.provider_reference or 'none'}, request key "
+                f"{txn.idempotency_key}). Check it in the provider's dashboard."
+            ),
+        )
+        logger.error(
+            "Transaction %s of order %s needs attention after %s reconcile attempts", txn.pk, txn.order_id, attempts
+        )
+    else:
+        delay = timedelta(minutes=min(2**attempts, 60))
+        PaymentTransaction.objects.filter(pk=txn.pk).update(
+            reconcile_attempts=attempts, next_reconcile_at=timezone.now() + delay
+        )
+    txn.refresh_from_db()
+    return txn
