@@ -144,6 +144,7 @@ SPECTACULAR_SETTINGS = {"TITLE": "Paydesk API", "VERSION": "0.1.0", "SERVE_INCLU
 # --- Celery -------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / "var" / "celery")))
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -161,7 +162,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "scheduled-captures": {"task": "payments.tasks.scheduled_captures_sweep_task", "schedule": 60.0},
     "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
     "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -37,7 +37,13 @@ class Secrets(dict[str, str]):
     __str__ = __repr__
 
 
-class EncryptedJSONField(models.TextField):
+if TYPE_CHECKING:
+    _FieldBase = models.Field[dict[str, str] | Secrets | None, Secrets]
+else:
+    _FieldBase = models.TextField
+
+
+class EncryptedJSONField(_FieldBase):
     """A dict of strings stored as one Fernet token; the column never holds the plain values."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secrets:
@@ -58,6 +64,9 @@ class EncryptedJSONField(models.TextField):
     def get_prep_value(self, value: Any) -> str:
         payload = json.dumps(dict(value or {}), sort_keys=True)
         return fernet().encrypt(payload.encode()).decode()
+
+    def get_internal_type(self) -> str:
+        return "TextField"
 
     def value_to_string(self, obj: models.Model) -> str:  # serializers (dumpdata) get the ciphertext
         return self.get_prep_value(self.value_from_object(obj))

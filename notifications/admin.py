@@ -38,8 +38,16 @@ class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
     can_delete = False
-    fields = ["created_at", "topic", "order", "status", "attempts", "last_status_code", "last_error", "delivered_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "topic",
+        "order",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+    )
     ordering = ["-created_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

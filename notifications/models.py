@@ -26,7 +26,7 @@ class Endpoint(models.Model):
 
     @property
     def signing_secret(self) -> str:
-        return (self.secrets or {}).get("signing_secret", "")
+        return self.secrets.get("signing_secret", "") if self.secrets else ""
 
 
 class Delivery(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import uuid4
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from customers.models import Customer, CustomerUser
@@ -34,7 +34,7 @@ def order_create(
     tax: Decimal = Decimal("0"),
     billing_address: Address | None = None,
     shipping_address: Address | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     number_prefix: str = "PD-",
 ) -> Order:
     """Create an order with its lines; subtotal and total are computed here, in the order's currency."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -36,7 +36,8 @@ class PaymentRuleMethodForm(forms.ModelForm):
         current = self.instance.method if self.instance.pk else ""
         if current and current not in dict(choices):  # keep showing a disabled method of a deleted integration
             choices.append((current, f"{current} (integration inactive or deleted)"))
-        self.fields["method"].choices = [("", "---------"), *choices]
+        method_field = cast(forms.ChoiceField, self.fields["method"])
+        method_field.choices = [("", "---------"), *choices]
 
     def save(self, commit: bool = True) -> PaymentRuleMethod:
         method: PaymentRuleMethod = super().save(commit=False)

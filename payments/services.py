@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -55,8 +55,6 @@ logger = logging.getLogger(__name__)
 PURCHASE_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PENDING, Action.PURCHASE)
 CAPTURE_SOURCES = (Action.AUTHORIZE, Action.PENDING)
 REFUND_SOURCES = (Action.CHARGE, Action.CAPTURE, Action.PURCHASE)
-
-User = AbstractBaseUser
 
 
 # --- locking and reads under the lock ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from integrations.models import Integration
 from orders.models import Address, Order, OrderLine
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -29,7 +29,7 @@ class UserFactory(DjangoModelFactory):
         superuser = Trait(is_staff=True, is_superuser=True)
 
 
-class PaymentTermFactory(DjangoModelFactory):
+class PaymentTermFactory(DjangoModelFactory[PaymentTerm]):
     class Meta:
         model = PaymentTerm
         django_get_or_create = ("label",)
@@ -37,21 +37,21 @@ class PaymentTermFactory(DjangoModelFactory):
     label = "Net 30"
 
 
-class CustomerGroupFactory(DjangoModelFactory):
+class CustomerGroupFactory(DjangoModelFactory[CustomerGroup]):
     class Meta:
         model = CustomerGroup
 
     name = factory.Sequence(lambda n: f"Group {n}")
 
 
-class CustomerFactory(DjangoModelFactory):
+class CustomerFactory(DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
     name = factory.Sequence(lambda n: f"Customer {n}")
 
 
-class CustomerUserFactory(DjangoModelFactory):
+class CustomerUserFactory(DjangoModelFactory[CustomerUser]):
     class Meta:
         model = CustomerUser
 
@@ -59,7 +59,7 @@ class CustomerUserFactory(DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
 
 
-class AddressFactory(DjangoModelFactory):
+class AddressFactory(DjangoModelFactory[Address]):
     class Meta:
         model = Address
 
@@ -70,7 +70,7 @@ class AddressFactory(DjangoModelFactory):
     country = "US"
 
 
-class IntegrationFactory(DjangoModelFactory):
+class IntegrationFactory(DjangoModelFactory[Integration]):
     class Meta:
         model = Integration
 
@@ -86,7 +86,7 @@ class IntegrationFactory(DjangoModelFactory):
         authorize_only = Trait(payment_action=Integration.PaymentAction.AUTHORIZE)
 
 
-class OrderFactory(DjangoModelFactory):
+class OrderFactory(DjangoModelFactory[Order]):
     """An order of `total` (default 100.00 USD); `jpy=True` / `kwd=True` switch the currency."""
 
     class Meta:
