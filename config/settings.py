@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "integrations",
     "orders",
     "payments",
+    "backoffice",
     "demo",
 ]
 

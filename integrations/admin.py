@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -51,6 +52,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         return fieldsets
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if self._provider_key(request, None) is None:  # first choose the type, then its own form
             context = {
                 **self.admin_site.each_context(request),
