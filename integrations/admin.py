@@ -7,13 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from integrations.admin_tools import IntegrationToolsMixin
 from integrations.forms import IntegrationForm, integration_form_class
 from integrations.models import Integration
 from providers import registry
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):
     list_display = ["name", "provider_label", "environment", "active", "default_owner", "updated_at"]
     list_filter = ["provider_key", "environment", "active"]
     list_select_related = ["default_owner"]
