@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -43,7 +44,8 @@ class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):
         common = [
             f for f in form.base_fields if f not in form.provider_fields and not f.startswith(("label_", "short_"))
         ]
-        labels = [f for f in form.base_fields if f.startswith(("label_", "short_label_"))]
+        # The label fields are made per language in IntegrationForm.__init__, so base_fields lacks them.
+        labels = [f"{kind}_{code}" for code, _ in settings.LANGUAGES for kind in ("label", "short_label")]
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [(None, {"fields": common})]
         fieldsets.append(("Storefront labels", {"fields": labels}))
         if form.provider_fields:

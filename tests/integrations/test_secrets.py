@@ -82,8 +82,10 @@ def test_new_integration_asks_for_the_type_first(client) -> None:
     assert "?provider_key=money_order" in choose.content.decode()
 
     url = "/admin/integrations/integration/add/?provider_key=money_order"
-    form = client.get(url)
-    assert 'name="pay_to"' in form.content.decode()
+    form = client.get(url).content.decode()
+    assert 'name="pay_to"' in form
+    assert 'name="label_en"' in form  # the per-language labels are on the page, not only in the form class
+    assert 'name="short_label_de"' in form
     response = client.post(
         url,
         {
