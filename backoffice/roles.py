@@ -20,6 +20,7 @@ SALES = "Sales"
 #: No integrations, no payment rules, no payment terms to edit.
 SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("orders", "view_order"),
+    ("orders", "view_orderline"),
     ("orders", "view_address"),
     ("payments", "view_paymenttransaction"),
     ("payments", "view_payment_history"),

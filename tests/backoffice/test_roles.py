@@ -68,3 +68,14 @@ def test_sales_gets_403_on_integrations_and_administrators_get_the_list(client) 
     assert client.get("/admin/integrations/integration/add/").status_code == 403
     client.force_login(member(ADMINISTRATORS, "ada"))
     assert client.get("/admin/integrations/integration/").status_code == 200
+
+
+def test_the_ledger_list_needs_the_payment_history_permission(client) -> None:
+    from django.contrib.auth.models import Permission
+
+    user = factories.UserFactory(username="clerk", staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_paymenttransaction"))
+    client.force_login(user)
+    assert client.get("/admin/payments/paymenttransaction/").status_code == 403
+    client.force_login(member(SALES, "sam"))
+    assert client.get("/admin/payments/paymenttransaction/").status_code == 200
