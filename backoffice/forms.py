@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -49,7 +49,7 @@ class PaymentOperationForm(forms.Form):
                 amount.widget.attrs["readonly"] = True
                 amount.help_text = "This provider takes the whole amount only."
         if operation == Operation.REFUND and reasons:
-            self.fields["reason"].choices = [("", "—"), *reasons]
+            cast(forms.ChoiceField, self.fields["reason"]).choices = [("", "—"), *reasons]
         else:
             del self.fields["reason"]
         # The reference asks for a note on cancel and refund; on capture it is optional (e.g. "Check #1001").

@@ -52,13 +52,15 @@ def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
 def capturable(txn: PaymentTransaction) -> Decimal:
     if txn.action not in CAPTURE_SOURCES or not (txn.successful and txn.active):
         return quantize(Decimal("0"), txn.currency)
-    return quantize(max(txn.amount - txn.captured_or_canceled, Decimal("0")), txn.currency)
+    taken = txn.captured_or_canceled  # type: ignore[attr-defined]  # annotated by payment_history()
+    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
 
 
 def refundable(txn: PaymentTransaction) -> Decimal:
     if txn.action not in REFUND_SOURCES or not txn.successful:
         return quantize(Decimal("0"), txn.currency)
-    return quantize(max(txn.amount - txn.refunded, Decimal("0")), txn.currency)
+    taken = txn.refunded  # type: ignore[attr-defined]  # annotated by payment_history()
+    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
 
 
 def transaction_offers(txn: PaymentTransaction) -> list[Offer]:

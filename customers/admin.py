@@ -36,11 +36,11 @@ class PaymentTermAdmin(admin.ModelAdmin):
 
     @admin.display(description="Customers", ordering="customer_count")
     def customer_count(self, obj: PaymentTerm) -> int:
-        return obj.customer_count
+        return obj.customer_count  # type: ignore[attr-defined]  # annotated in get_queryset
 
     @admin.display(description="Customer groups", ordering="group_count")
     def group_count(self, obj: PaymentTerm) -> int:
-        return obj.group_count
+        return obj.group_count  # type: ignore[attr-defined]  # annotated in get_queryset
 
     @admin.display(description="Assigned to customers")
     def used_by_customers(self, obj: PaymentTerm) -> str:
@@ -77,7 +77,7 @@ class CustomerGroupAdmin(admin.ModelAdmin):
 
     @admin.display(description="Customers", ordering="customer_count")
     def customer_count(self, obj: CustomerGroup) -> int:
-        return obj.customer_count
+        return obj.customer_count  # type: ignore[attr-defined]  # annotated in get_queryset
 
 
 class CustomerUserInline(admin.TabularInline):

@@ -49,8 +49,7 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["sku", "name", "quantity", "unit_price"]
-    readonly_fields = fields
+    fields = readonly_fields = ("sku", "name", "quantity", "unit_price")
 
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
@@ -68,7 +67,7 @@ class PaymentHistoryInline(admin.TabularInline):
     verbose_name_plural = "payment history"
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "id",
         "action",
         "amount_display",
@@ -80,8 +79,7 @@ class PaymentHistoryInline(admin.TabularInline):
         "when",
         "note",
         "operations",
-    ]
-    readonly_fields = fields
+    )
     ordering = ["created_at", "id"]
 
     def has_view_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
@@ -161,13 +159,14 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["number", "customer__name"]
     date_hierarchy = "created_at"
-    fieldsets = [
-        (None, {"fields": ["number", "customer", "customer_user", "created_at"]}),
-        ("Payment", {"fields": ["payment_badge", "method_label", "payment_term", "payment_summary"]}),
-        ("Totals", {"fields": ["subtotal_display", "shipping_display", "tax_display", "total_display"]}),
-        ("Addresses", {"fields": ["billing_address", "shipping_address"]}),
-    ]
-    readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
+    _sections: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+        (None, ("number", "customer", "customer_user", "created_at")),
+        ("Payment", ("payment_badge", "method_label", "payment_term", "payment_summary")),
+        ("Totals", ("subtotal_display", "shipping_display", "tax_display", "total_display")),
+        ("Addresses", ("billing_address", "shipping_address")),
+    )
+    fieldsets = [(title, {"fields": names}) for title, names in _sections]
+    readonly_fields = [name for _, names in _sections for name in names]
     inlines = [OrderLineInline, PaymentHistoryInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
@@ -179,7 +178,7 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
         orders = list(changelist.result_list)
         labels = method_short_labels(order.payment_method for order in orders)
         for order in orders:
-            order.method_short_label = labels.get(order.payment_method, "")
+            order.method_short_label = labels.get(order.payment_method, "")  # type: ignore[attr-defined]
         return changelist
 
     @admin.display(description="Payment status", ordering="payment_status")
@@ -191,7 +190,7 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
         if not obj.payment_method:
             return "—"
         if not hasattr(obj, "method_short_label"):  # the order page: one order, one lookup
-            obj.method_short_label = method_short_labels([obj.payment_method])[obj.payment_method]
+            return method_short_labels([obj.payment_method])[obj.payment_method]
         return obj.method_short_label
 
     @admin.display(description="Authorization age", ordering="open_authorization_since")
