@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
+from backoffice.roles import ADMINISTRATORS, SALES, roles_ensure
 from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
 from integrations.adapters import integration_methods
 from integrations.models import Integration
@@ -34,13 +35,6 @@ LOGINS = [
     Login("Buyer (Globex Trading)", "buyer@globex.example", "paydesk-buyer", "/"),
 ]
 
-SALES_PERMISSIONS = [
-    ("orders", "view_order"),
-    ("orders", "view_address"),
-    ("payments", "view_paymenttransaction"),
-    ("customers", "view_customer"),
-]
-
 
 def _user(username: str, password: str, **fields: object) -> User:
     user, _ = User.objects.get_or_create(username=username, defaults=fields)
@@ -53,14 +47,12 @@ def _user(username: str, password: str, **fields: object) -> User:
 
 @transaction.atomic
 def seed_demo() -> list[Login]:
-    admin = _user("admin", "paydesk-admin", email="admin@paydesk.example", is_staff=True, is_superuser=True)
+    admin = _user("admin", "paydesk-admin", email="admin@paydesk.example", is_staff=True, is_superuser=False)
     sales = _user("sales", "paydesk-sales", email="sales@paydesk.example", is_staff=True, first_name="Sam")
-    sales.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label__in={a for a, _ in SALES_PERMISSIONS},
-            codename__in=[c for _, c in SALES_PERMISSIONS],
-        )
-    )
+    roles_ensure()  # the migration made them; a flushed test database needs them again
+    admin.groups.add(Group.objects.get(name=ADMINISTRATORS))
+    sales.groups.add(Group.objects.get(name=SALES))
+    sales.user_permissions.clear()  # earlier seeds granted permissions one by one; the group holds them now
 
     net30, _ = PaymentTerm.objects.get_or_create(label="Net 30")
     net60, _ = PaymentTerm.objects.get_or_create(label="Net 60")

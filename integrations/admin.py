@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from integrations.admin_tools import IntegrationToolsMixin
 from integrations.forms import IntegrationForm, integration_form_class
 from integrations.models import Integration
 from payment_rules.services import integration_delete, rules_using_integration
@@ -14,7 +17,7 @@ from providers import registry
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):
     list_display = ["name", "provider_label", "environment", "active", "default_owner", "updated_at"]
     list_filter = ["provider_key", "environment", "active"]
     list_select_related = ["default_owner"]
@@ -26,7 +29,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         return obj.provider_label
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
-        return super().get_queryset(request).existing()
+        return super().get_queryset(request).filter(deleted_at__isnull=True)  # deleted ones stay for old payments
 
     def delete_model(self, request: HttpRequest, obj: Integration) -> None:
         """Through the service: disable its methods in rules, keep the row if payments refer to it."""
@@ -62,11 +65,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None):
-        form = self._get_form_for_get_fields(request, obj)
+        form = self.get_form(request, obj, fields=None)
         common = [
             f for f in form.base_fields if f not in form.provider_fields and not f.startswith(("label_", "short_"))
         ]
-        labels = [f for f in form.base_fields if f.startswith(("label_", "short_label_"))]
+        # The label fields are made per language in IntegrationForm.__init__, so base_fields lacks them.
+        labels = [f"{kind}_{code}" for code, _ in settings.LANGUAGES for kind in ("label", "short_label")]
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [(None, {"fields": common})]
         fieldsets.append(("Storefront labels", {"fields": labels}))
         if form.provider_fields:
@@ -76,6 +80,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         return fieldsets
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         if self._provider_key(request, None) is None:  # first choose the type, then its own form
             context = {
                 **self.admin_site.each_context(request),

@@ -20,7 +20,16 @@ class IntegrationForm(forms.ModelForm):
 
     class Meta:
         model = Integration
-        fields = ["provider_key", "name", "environment", "payment_action", "active", "default_owner"]
+        fields = [
+            "provider_key",
+            "name",
+            "environment",
+            "payment_action",
+            "capture_policy",
+            "capture_delay_hours",
+            "active",
+            "default_owner",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,12 +1,33 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.utils.html import format_html
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
 
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Q, QuerySet, Sum
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince, timeuntil
+
+from backoffice.operations import Operation, transaction_offers
+from backoffice.order_admin import OrderPaymentsMixin
+from backoffice.selectors import (
+    method_short_labels,
+    open_authorization_expires,
+    open_authorization_since,
+    payment_history,
+)
 from orders.models import Address, Order, OrderLine, PaymentStatus
-from payments.models import PaymentTransaction
+from payments.models import Action, PaymentTransaction
+from payments.money import Money, format_money, quantize
+from payments.status import PAID_ACTIONS
+from payments.sweeps import order_mark_shipped
 
 STATUS_COLOURS = {
     PaymentStatus.FULL: "#1b7f3b",
@@ -36,36 +57,41 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["sku", "name", "quantity", "unit_price"]
-    readonly_fields = fields
+    fields = readonly_fields = ("sku", "name", "quantity", "unit_price")
 
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
 
 
 class PaymentHistoryInline(admin.TabularInline):
-    """Every transaction of the order with its reference code; read-only (the ledger is written by services)."""
+    """Every transaction of the order with the operations it allows; the ledger is written by services only.
+
+    Shown only with the "view payment history" permission; each operation link needs its own permission,
+    which its page checks again.
+    """
 
     model = PaymentTransaction
     verbose_name = "payment transaction"
     verbose_name_plural = "payment history"
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "id",
         "action",
-        "amount",
-        "currency",
+        "amount_display",
+        "provider_reference",
         "state",
         "successful",
         "active",
-        "provider_reference",
-        "actor",
-        "created_at",
+        "who",
+        "when",
         "note",
-    ]
-    readonly_fields = fields
+        "operations",
+    )
     ordering = ["created_at", "id"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return request.user.has_perm("payments.view_payment_history")
 
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
@@ -74,52 +100,191 @@ class PaymentHistoryInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentTransaction]:
-        return super().get_queryset(request).select_related("actor")
+        self._allowed = {op for op in Operation if request.user.has_perm(op.permission)}  # one instance per request
+        return payment_history()
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj: PaymentTransaction) -> str:
+        return format_money(obj.money)
+
+    @admin.display(description="Who")
+    def who(self, obj: PaymentTransaction) -> str:
+        if obj.actor is None:
+            return "System"  # checkout, webhooks and tasks act on their own
+        return obj.actor.get_full_name() or obj.actor.get_username()
+
+    @admin.display(description="When")
+    def when(self, obj: PaymentTransaction) -> str:
+        return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
+
+    @admin.display(description="Operations")
+    def operations(self, obj: PaymentTransaction) -> str:
+        offers = [offer for offer in transaction_offers(obj) if offer.operation in getattr(self, "_allowed", ())]
+        if not offers:
+            return ""
+        return format_html_join(
+            " ",
+            '<a class="button payment-operation {}" href="{}">{}</a>',
+            (
+                (
+                    offer.operation.value,
+                    reverse("admin:orders_order_payment_operation", args=[obj.order_id, obj.pk, offer.operation.value]),
+                    offer.operation.label,
+                )
+                for offer in offers
+            ),
+        )
+
+
+class PaymentMethodFilter(admin.SimpleListFilter):
+    title = "payment method"
+    parameter_name = "method"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        identifiers = sorted(
+            Order.objects.exclude(payment_method="").order_by().values_list("payment_method", flat=True).distinct()
+        )
+        labels = method_short_labels(identifiers)
+        counts = Counter(labels.values())
+        return [(i, labels[i] if counts[labels[i]] == 1 else f"{labels[i]} ({i})") for i in identifiers]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        return queryset.filter(payment_method=self.value()) if self.value() else queryset
+
+
+class AuthorizationExpiryFilter(admin.SimpleListFilter):
+    title = "authorization expiry"
+    parameter_name = "auth_expiry"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("soon", "Expiring soon"), ("expired", "Expired")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        now = timezone.now()
+        open_auths = PaymentTransaction.objects.filter(action=Action.AUTHORIZE, successful=True)
+        if self.value() == "soon":
+            window = now + timedelta(hours=settings.AUTHORIZATION_EXPIRY_WARNING_HOURS)
+            ids = open_auths.filter(active=True, expires_at__gt=now, expires_at__lte=window).values("order_id")
+            return queryset.filter(pk__in=ids)
+        if self.value() == "expired":
+            return queryset.filter(pk__in=open_auths.filter(expires_at__lte=now).values("order_id"))
+        return queryset
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "customer",
-        "total",
-        "currency",
+        "total_display",
         "payment_badge",
-        "payment_method",
+        "method_label",
+        "authorization_age",
         "created_at",
     ]
-    list_filter = ["payment_status", "currency", "created_at"]
+    list_filter = ["payment_status", PaymentMethodFilter, AuthorizationExpiryFilter, "created_at", "currency"]
+    actions = ["mark_shipped"]
     list_select_related = ["customer"]
     search_fields = ["number", "customer__name"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "number",
-        "customer",
-        "customer_user",
-        "currency",
-        "subtotal",
-        "shipping",
-        "tax",
-        "total",
-        "payment_badge",
-        "payment_method",
-        "payment_term",
-        "billing_address",
-        "shipping_address",
-        "created_at",
-    ]
-    fields = readonly_fields
+    _sections: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+        (None, ("number", "customer", "customer_user", "created_at")),
+        ("Payment", ("payment_badge", "method_label", "payment_term", "payment_summary")),
+        ("Totals", ("subtotal_display", "shipping_display", "tax_display", "total_display")),
+        ("Addresses", ("billing_address", "shipping_address")),
+    )
+    fieldsets = [(title, {"fields": names}) for title, names in _sections]
+    readonly_fields = [name for _, names in _sections for name in names]
     inlines = [OrderLineInline, PaymentHistoryInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_authorization_since=open_authorization_since(),
+                open_authorization_expires=open_authorization_expires(),
+            )
+        )
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """Resolve the method labels of the page once per distinct method, not once per order."""
+        changelist = super().get_changelist_instance(request)
+        orders = list(changelist.result_list)
+        labels = method_short_labels(order.payment_method for order in orders)
+        for order in orders:
+            order.method_short_label = labels.get(order.payment_method, "")  # type: ignore[attr-defined]
+        return changelist
 
     @admin.display(description="Payment status", ordering="payment_status")
     def payment_badge(self, obj: Order) -> str:
         return status_badge(obj.payment_status)
+
+    @admin.display(description="Payment method", ordering="payment_method")
+    def method_label(self, obj: Order) -> str:
+        if not obj.payment_method:
+            return "—"
+        if not hasattr(obj, "method_short_label"):  # the order page: one order, one lookup
+            return method_short_labels([obj.payment_method])[obj.payment_method]
+        return obj.method_short_label
+
+    @admin.display(description="Open authorization", ordering="open_authorization_expires")
+    def authorization_age(self, obj: Order) -> str:
+        """Age of the open authorization and when it lapses; highlighted inside the warning window."""
+        since = getattr(obj, "open_authorization_since", None)
+        if since is None:
+            return ""
+        expires = getattr(obj, "open_authorization_expires", None)
+        if expires is None:
+            return f"{timesince(since)} old"
+        now = timezone.now()
+        if expires <= now:
+            return format_html('<strong class="auth-expired">expired</strong>')
+        text = f"{timesince(since)} old, expires in {timeuntil(expires)}"
+        if expires - now <= timedelta(hours=settings.AUTHORIZATION_EXPIRY_WARNING_HOURS):
+            return format_html('<strong class="auth-expiring" style="color:#b42318">{}</strong>', text)
+        return text
+
+    @admin.action(description="Mark shipped (captures authorizations set to capture on shipment)")
+    def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            order_mark_shipped(order_id=order.pk)
+        messages.success(request, f"{queryset.count()} order(s) marked shipped.")
+
+    @admin.display(description="Paid and refunded")
+    def payment_summary(self, obj: Order) -> str:
+        totals = obj.transactions.filter(successful=True).aggregate(
+            paid=Sum("amount", filter=Q(action__in=PAID_ACTIONS)),
+            refunded=Sum("amount", filter=Q(action=Action.REFUND)),
+        )
+        paid, refunded = totals["paid"] or Decimal("0"), totals["refunded"] or Decimal("0")
+        return f"Paid {_money(paid, obj.currency)} · Refunded {_money(refunded, obj.currency)}"
+
+    @admin.display(description="Subtotal")
+    def subtotal_display(self, obj: Order) -> str:
+        return _money(obj.subtotal, obj.currency)
+
+    @admin.display(description="Shipping")
+    def shipping_display(self, obj: Order) -> str:
+        return _money(obj.shipping, obj.currency)
+
+    @admin.display(description="Tax")
+    def tax_display(self, obj: Order) -> str:
+        return _money(obj.tax, obj.currency)
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, obj: Order) -> str:
+        return _money(obj.total, obj.currency)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from checkout and from services, not from a blank form
 
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return format_money(Money(quantize(amount, currency), currency))
 
 
 @admin.register(Address)

@@ -27,6 +27,10 @@ class PaymentTransactionAdmin(admin.ModelAdmin):
     search_fields = ["order__number", "provider_reference", "idempotency_key"]
     exclude = ["fingerprint"]
 
+    def has_view_permission(self, request: HttpRequest, obj: PaymentTransaction | None = None) -> bool:
+        # The ledger is payment history: the same permission as on the order page (reference: VIEW_PAYMENT_HISTORY).
+        return super().has_view_permission(request, obj) and request.user.has_perm("payments.view_payment_history")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

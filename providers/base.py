@@ -312,6 +312,8 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: how long an authorization holds at this provider, in hours (None: no authorizations)
     authorization_ttl_hours: ClassVar[int | None] = None
+    #: reasons the provider takes with a refund, as (code, label); empty: it takes none and none is asked
+    refund_reasons: ClassVar[Sequence[tuple[str, str]]] = ()
     #: the provider's own addresses; the sandbox address is given by the caller
     test_base_url: ClassVar[str] = ""
     live_base_url: ClassVar[str] = ""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import ClassVar
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
 
 from django import forms
 
@@ -17,8 +19,10 @@ from providers.base import (
     Adapter,
     Capability,
     FollowUpRequest,
+    Money,
     Outcome,
     PaymentRequest,
+    ProviderMisconfigured,
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
@@ -33,6 +37,11 @@ class FakeGatewaySettingsForm(ProviderSettingsForm):
     login = forms.CharField()
     api_key = forms.CharField(label="API key")
     secret_fields = ("api_key",)
+
+    @classmethod
+    def credential_mode(cls, settings: Mapping[str, Any]) -> Literal["test", "live"] | None:
+        key = str(settings.get("api_key", ""))
+        return "test" if key.startswith("sk_test_") else "live" if key.startswith("sk_live_") else None
 
 
 class FakeGateway(Adapter):
@@ -52,6 +61,7 @@ class FakeGateway(Adapter):
         }
     )
     authorization_ttl_hours = 7 * 24
+    refund_reasons: ClassVar = (("requested_by_customer", "Requested by customer"), ("duplicate", "Duplicate"))
     calls: ClassVar[Counter[str]] = Counter()  # operation -> times money was asked to move
     replies: ClassVar[dict[str, ProviderResult]] = {}  # idempotency key -> first reply
     fail_next: ClassVar[list[str]] = []  # operations whose request is lost on the way (never arrives), once
@@ -122,3 +132,8 @@ class FakeGateway(Adapter):
 
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         return self._follow("refund", request)
+
+    def check_connection(self) -> ProviderResult | None:
+        if self.settings.get("api_key") == "sk_test_rejected":
+            raise ProviderMisconfigured("the gateway answered 401: invalid API key")
+        return ProviderResult(Outcome.SUCCEEDED, None, Money(Decimal("0"), "USD"), message="Merchant account found.")

@@ -52,6 +52,8 @@ def test_admin_never_renders_the_secret_and_keeps_it_when_left_empty(client, gat
         "name": "Card gateway renamed",
         "environment": "sandbox",
         "payment_action": "authorize",
+        "capture_policy": "manual",
+        "capture_delay_hours": "24",
         "active": "on",
         "label_en": "Pay by card",
         "login": "merchant-2",
@@ -82,14 +84,18 @@ def test_new_integration_asks_for_the_type_first(client) -> None:
     assert "?provider_key=money_order" in choose.content.decode()
 
     url = "/admin/integrations/integration/add/?provider_key=money_order"
-    form = client.get(url)
-    assert 'name="pay_to"' in form.content.decode()
+    form = client.get(url).content.decode()
+    assert 'name="pay_to"' in form
+    assert 'name="label_en"' in form  # the per-language labels are on the page, not only in the form class
+    assert 'name="short_label_de"' in form
     response = client.post(
         url,
         {
             "name": "Checks",
             "environment": "sandbox",
             "payment_action": "charge",
+            "capture_policy": "manual",
+            "capture_delay_hours": "24",
             "active": "on",
             "label_en": "Check / Money Order",
             "short_label_en": "Check",

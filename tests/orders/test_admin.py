@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 
+from backoffice.roles import SALES
 from payments.services import payment_capture, payment_purchase
 from tests import factories
 
@@ -21,7 +22,7 @@ def paid_order(reference: str = "") -> tuple:
 
 def sales_user():  # noqa: ANN201
     user = factories.UserFactory(username="sales", staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=["view_order", "view_paymenttransaction"]))
+    user.groups.add(Group.objects.get(name=SALES))
     return user
 
 

@@ -1,0 +1,87 @@
+"""Which payment operations the order page offers on a transaction, and for how much.
+
+An operation is offered when the adapter's capabilities allow it and the ledger has something left; never
+by provider key. The services check everything again under the order lock: this only decides what to show.
+Rows come from `backoffice.selectors.payment_history`, which annotates what children already took.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from payments.models import Action, PaymentTransaction
+from payments.money import quantize
+from payments.services import CAPTURE_SOURCES, REFUND_SOURCES
+from providers import registry
+from providers.base import Adapter, Capability, Money
+
+
+class Operation(enum.StrEnum):
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+    REFUND = "refund"
+
+    @property
+    def permission(self) -> str:
+        return f"payments.{self.value}_payment"
+
+    @property
+    def label(self) -> str:
+        return {"capture": "Capture", "cancel": "Cancel authorization", "refund": "Refund"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    operation: Operation
+    available: Money  # what is left to capture (or cancel) or to refund
+    partial: bool  # the amount may be lowered
+    reasons: Sequence[tuple[str, str]] = ()
+
+
+def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
+    """Capabilities are class attributes: no need to decrypt secrets to know what a provider can do."""
+    try:
+        return registry.adapter_class(txn.integration.provider_key)
+    except KeyError:  # the provider's package is not installed here: offer nothing
+        return None
+
+
+def capturable(txn: PaymentTransaction) -> Decimal:
+    if txn.action not in CAPTURE_SOURCES or not (txn.successful and txn.active):
+        return quantize(Decimal("0"), txn.currency)
+    taken = txn.captured_or_canceled  # type: ignore[attr-defined]  # annotated by payment_history()
+    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
+
+
+def refundable(txn: PaymentTransaction) -> Decimal:
+    if txn.action not in REFUND_SOURCES or not txn.successful:
+        return quantize(Decimal("0"), txn.currency)
+    taken = txn.refunded  # type: ignore[attr-defined]  # annotated by payment_history()
+    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
+
+
+def transaction_offers(txn: PaymentTransaction) -> list[Offer]:
+    adapter = adapter_class_of(txn)
+    if adapter is None:
+        return []
+    can = adapter.capabilities.__contains__
+    offers = []
+    left = capturable(txn)
+    if left > 0 and can(Capability.CAPTURE):
+        partial = can(Capability.PARTIAL_CAPTURE) and txn.action != Action.PENDING
+        offers.append(Offer(Operation.CAPTURE, Money(left, txn.currency), partial))
+    if left > 0 and can(Capability.CANCEL) and txn.action == Action.AUTHORIZE:
+        offers.append(Offer(Operation.CANCEL, Money(left, txn.currency), False))
+    left = refundable(txn)
+    if left > 0 and can(Capability.REFUND):
+        offers.append(
+            Offer(Operation.REFUND, Money(left, txn.currency), can(Capability.PARTIAL_REFUND), adapter.refund_reasons)
+        )
+    return offers
+
+
+def transaction_offer(txn: PaymentTransaction, operation: Operation) -> Offer | None:
+    return next((offer for offer in transaction_offers(txn) if offer.operation == operation), None)

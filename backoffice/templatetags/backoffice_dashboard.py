@@ -1,0 +1,45 @@
+"""The dashboard on the admin index: payment figures for users who may see orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.timesince import timesince
+
+from backoffice.selectors import dashboard
+from orders.admin import STATUS_COLOURS
+from payments.money import Money, format_money, quantize
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/backoffice/dashboard.html", takes_context=True)
+def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
+    request = context["request"]
+    if not request.user.has_perm("orders.view_order"):
+        return {"visible": False}
+    figures = dashboard()
+    top = figures.max_count or 1
+    statuses = [
+        {
+            "code": figure.status.value,
+            "label": figure.status.label,
+            "count": figure.count,
+            "amounts": [format_money(Money(quantize(a, c), c)) for c, a in sorted(figure.amounts.items())],
+            "percent": round(100 * figure.count / top),
+            "colour": STATUS_COLOURS.get(figure.status, "#374151"),
+        }
+        for figure in figures.statuses
+    ]
+    return {
+        "visible": True,
+        "statuses": statuses,
+        "awaiting": [
+            {"txn": txn, "amount": format_money(txn.money), "age": timesince(txn.created_at, figures.now)}
+            for txn in figures.awaiting_capture
+        ],
+        "awaiting_count": figures.awaiting_capture_count,
+        "failed": [{"txn": txn, "amount": format_money(txn.money)} for txn in figures.failed_today],
+        "failed_count": figures.failed_today_count,
+    }

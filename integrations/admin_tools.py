@@ -1,0 +1,74 @@
+"""What the integration page adds to the plain model admin: a connection check, the credential warning,
+and the webhook URL to copy. Kept apart from `admin.py` so the form and delete behaviour stay readable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from integrations.connection import (
+    integration_check_connection,
+    integration_credential_warning,
+    integration_webhook_url,
+)
+from integrations.models import Integration
+from providers import registry
+
+
+class IntegrationToolsMixin:
+    """Mixed into IntegrationAdmin (a ModelAdmin)."""
+
+    admin_site: admin.AdminSite
+
+    def get_urls(self) -> list[URLPattern]:
+        urls = [
+            path(
+                "<int:object_id>/check-connection/",
+                self.admin_site.admin_view(require_POST(self.check_connection_view)),
+                name="integrations_integration_check_connection",
+            )
+        ]
+        return urls + super().get_urls()  # type: ignore[misc]
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        return [*super().get_list_display(request), "credentials"]  # type: ignore[misc]
+
+    @admin.display(description="Credentials")
+    def credentials(self, obj: Integration) -> str:
+        warning = integration_credential_warning(integration=obj)
+        return format_html('<span class="credential-warning" title="{}">⚠ mismatch</span>', warning) if warning else "✓"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        integration = Integration.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if integration is not None:
+            can_check = self.has_change_permission(request, integration)  # type: ignore[attr-defined]
+            extra_context = {
+                **(extra_context or {}),
+                "credential_warning": integration_credential_warning(integration=integration),
+                "webhook_url": integration_webhook_url(integration=integration),
+                "check_connection_url": reverse(
+                    "admin:integrations_integration_check_connection", args=[integration.pk]
+                )
+                if can_check
+                else "",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def check_connection_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        integration = get_object_or_404(Integration, pk=object_id)
+        if not self.has_change_permission(request, integration):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        if integration.provider_key not in registry.PROVIDERS:
+            raise Http404("This integration's provider is not installed.")
+        check = integration_check_connection(integration=integration)
+        messages.add_message(request, check.level, check.message)
+        return HttpResponseRedirect(reverse("admin:integrations_integration_change", args=[integration.pk]))

@@ -1,0 +1,81 @@
+"""Checks an administrator runs on an integration: does the provider accept its credentials, do they match
+its environment. Nothing here writes; messages never carry a secret."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib import messages
+
+from integrations.adapters import adapter_for
+from integrations.models import Integration
+from providers import registry
+from providers.base import Outcome, ProviderError, ProviderMisconfigured, ProviderUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    level: int  # a django.contrib.messages level
+    message: str
+
+
+def integration_check_connection(*, integration: Integration) -> ConnectionCheck:
+    """Call the provider (its sandbox in sandbox mode) with the stored credentials and say what came back."""
+    where = integration.get_environment_display()
+    try:
+        result = adapter_for(integration).check_connection()
+    except ProviderMisconfigured as exc:
+        check = ConnectionCheck(messages.ERROR, f"The provider rejected the credentials ({where}): {exc}")
+    except ProviderUnavailable as exc:
+        check = ConnectionCheck(messages.ERROR, f"The provider did not answer ({where}): {exc}")
+    except ProviderError as exc:
+        check = ConnectionCheck(messages.ERROR, f"The connection check failed ({where}): {exc}")
+    else:
+        if result is None:
+            check = ConnectionCheck(
+                messages.INFO, f"{integration.provider_label} has no provider to call; there is nothing to check."
+            )
+        elif result.outcome == Outcome.SUCCEEDED:
+            detail = f" {result.message}" if result.message else ""
+            check = ConnectionCheck(
+                messages.SUCCESS, f"The connection to {integration.provider_label} works ({where}).{detail}"
+            )
+        else:
+            detail = result.message or result.error_code or result.outcome.value
+            check = ConnectionCheck(messages.ERROR, f"The provider refused the connection check ({where}): {detail}")
+    logger.info("Connection check of integration %s: %s", integration.pk, messages.DEFAULT_TAGS.get(check.level))
+    return check
+
+
+def integration_credential_warning(*, integration: Integration) -> str:
+    """A warning when a live integration holds test credentials or a sandbox/test one holds live credentials.
+
+    The provider's settings form tells which kind its credentials are (`credential_mode`); "" when they match
+    or do not tell.
+    """
+    try:
+        form_class = registry.settings_form_class(integration.provider_key)
+    except KeyError:
+        return ""
+    credential_mode = getattr(form_class, "credential_mode", None)
+    mode = credential_mode(integration.adapter_settings()) if credential_mode else None
+    if integration.environment == Integration.Environment.LIVE and mode == "test":
+        return (
+            "This integration is live but holds test credentials: buyers' payments will not reach the real "
+            "merchant account."
+        )
+    if integration.environment != Integration.Environment.LIVE and mode == "live":
+        return (
+            f"This integration is set to “{integration.get_environment_display()}” but holds live credentials: "
+            "test payments could move real money."
+        )
+    return ""
+
+
+def integration_webhook_url(*, integration: Integration) -> str:
+    """The URL to paste into the provider's dashboard, once integrations can receive webhooks."""
+    get_webhook_url = getattr(integration, "get_webhook_url", None)
+    return get_webhook_url() if callable(get_webhook_url) and integration.pk else ""
