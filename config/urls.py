@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.views import health
@@ -12,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("health/", health, name="health"),
+    # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
+    path("sandbox/", include("sandbox.urls")),
 ]
