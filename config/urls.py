@@ -14,4 +14,5 @@ urlpatterns = [
     path("health/", health, name="health"),
     # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
     path("sandbox/", include("sandbox.urls")),
+    path("sandbox/stripe/", include("providers.stripe.urls")),
 ]

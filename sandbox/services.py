@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -193,4 +192,9 @@ def sim_webhook_send(*, provider: str, event_id: str, url: str, body: str, signe
     delivery = SimWebhookDelivery.objects.create(
         provider=provider, event_id=event_id, url=url, body=body, signer=signer, secret=secret
     )
-    transaction.on_commit(partial(sim_webhook_deliver_task.delay, delivery.pk), robust=True)
+    delivery_id = delivery.pk
+
+    def deliver() -> None:  # a named function: Django's robust on_commit logs failures by __qualname__
+        sim_webhook_deliver_task.delay(delivery_id)
+
+    transaction.on_commit(deliver, robust=True)
