@@ -97,14 +97,14 @@ def seed_demo() -> list[Login]:
         defaults={"labels": {"en": "Payment Terms"}, "short_labels": {"en": "Terms"}, "default_owner": admin},
     )
 
-    _stripe(admin)
+    stripe_integration_seed(admin=admin)
 
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
     return LOGINS
 
 
-def _stripe(admin: User) -> Integration:
+def stripe_integration_seed(*, admin: User | None) -> Integration:
     """A Stripe integration on the built-in sandbox, with generated test keys the sandbox accepts.
 
     The sandbox accepts any `sk_test_` key (the account is derived from it); the seed also registers the
