@@ -127,10 +127,10 @@ class StripeAdapter(Adapter):
                 amount,
                 error_code="idempotency_error",
                 message=exc.user_message or "",
-                raw=self._scrub(exc.json_body or {}),
+                raw=self._scrub(_body(exc)),
             )
         except stripe.InvalidRequestError as exc:  # refused before anything moved (bad state, amount too large…)
-            error = (exc.json_body or {}).get("error", {})
+            error = (_body(exc)).get("error", {})
             reference = (error.get("payment_intent") or {}).get("id")
             return ProviderResult(
                 Outcome.DECLINED,
@@ -138,7 +138,7 @@ class StripeAdapter(Adapter):
                 amount,
                 error_code=exc.code or "invalid_request",
                 message=exc.user_message or "",
-                raw=self._scrub(exc.json_body or {}),
+                raw=self._scrub(_body(exc)),
             )
         except (stripe.AuthenticationError, stripe.PermissionError) as exc:
             raise ProviderMisconfigured(
@@ -165,12 +165,12 @@ class StripeAdapter(Adapter):
                 amount,
                 error_code=exc.code or "stripe_error",
                 message=exc.user_message or "",
-                raw=self._scrub(exc.json_body or {}),
+                raw=self._scrub(_body(exc)),
             )
         return obj.to_dict(recursive=True) if hasattr(obj, "to_dict") else dict(obj)
 
     def _declined(self, exc: stripe.CardError, amount: Money) -> ProviderResult:
-        error = (exc.json_body or {}).get("error", {})
+        error = (_body(exc)).get("error", {})
         return ProviderResult(
             Outcome.DECLINED,
             (error.get("payment_intent") or {}).get("id"),
@@ -184,7 +184,7 @@ class StripeAdapter(Adapter):
         return scrub(data, secrets=self._secrets())
 
     @staticmethod
-    def _options(key: str) -> dict[str, Any]:
+    def _options(key: str) -> Any:  # the SDK's RequestOptions
         return {"idempotency_key": key}
 
     # --- the contract -----------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class StripeAdapter(Adapter):
                 error_code="missing_payment_method",
                 message="No card was given. Please enter your card details again.",
             )
-        params: dict[str, Any] = {
+        params: Any = {  # the SDK's typed params
             "amount": to_minor(request.amount),
             "currency": request.amount.currency.lower(),
             "capture_method": capture_method,
@@ -238,7 +238,7 @@ class StripeAdapter(Adapter):
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """Capture `amount` (all or part); Stripe releases whatever is left of the authorization."""
-        params = {"amount_to_capture": to_minor(request.amount)}
+        params: Any = {"amount_to_capture": to_minor(request.amount)}
         found = self._call(
             "capture",
             lambda c: c.v1.payment_intents.capture(
@@ -251,7 +251,7 @@ class StripeAdapter(Adapter):
         return self._capture_result(found, request.amount)
 
     def cancel(self, request: FollowUpRequest) -> ProviderResult:
-        params = {"cancellation_reason": request.reason} if request.reason in CANCELLATION_REASONS else {}
+        params: Any = {"cancellation_reason": request.reason} if request.reason in CANCELLATION_REASONS else {}
         found = self._call(
             "cancel",
             lambda c: c.v1.payment_intents.cancel(
@@ -266,7 +266,7 @@ class StripeAdapter(Adapter):
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         """Refund part or all of a charge; the source is a PaymentIntent (charge) or a ch_ (capture)."""
         target = "charge" if request.provider_reference.startswith("ch_") else "payment_intent"
-        params: dict[str, Any] = {
+        params: Any = {
             target: request.provider_reference,
             "amount": to_minor(request.amount),
             "metadata": {METADATA_KEY: request.idempotency_key},
@@ -310,9 +310,8 @@ class StripeAdapter(Adapter):
             found = self._call("retrieve", lambda c: c.v1.refunds.retrieve(reference), request.amount)
             return _as_error(found) if isinstance(found, ProviderResult) else self._refund_result(found, request.amount)
         target = "charge" if reference.startswith("ch_") else "payment_intent"
-        found = self._call(
-            "retrieve", lambda c: c.v1.refunds.list(params={target: reference, "limit": 100}), request.amount
-        )
+        query: Any = {target: reference, "limit": 100}
+        found = self._call("retrieve", lambda c: c.v1.refunds.list(params=query), request.amount)
         if isinstance(found, ProviderResult):
             return _as_error(found)
         for refund in found.get("data", []):
@@ -472,11 +471,11 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
         return from_minor(int(minor or 0), currency)
 
     movements: list[EventMovement] = []
-    reference: str | None = None
+    reference: str = ""
     amount: Money | None = None
     kind = obj.get("object")
     if kind == "payment_intent":
-        reference = obj.get("id")
+        reference = str(obj.get("id") or "")
         amount = money(obj.get("amount_received") or obj.get("amount"))
         if type_ == "payment_intent.succeeded":
             if obj.get("capture_method") == "manual":
@@ -516,7 +515,7 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
                 )
             )
     elif kind == "charge" and type_ == "charge.refunded":
-        reference = obj.get("payment_intent")
+        reference = str(obj.get("payment_intent") or "")
         amount = money(obj.get("amount_refunded"))
         if obj.get("captured"):
             movements.append(EventMovement(MovementAction.CAPTURE, obj["id"], money(obj.get("amount_captured"))))
@@ -524,14 +523,14 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
             if refund.get("status") == "succeeded":
                 movements.append(_refund_movement(refund, money))
     elif kind == "refund" and type_ in ("refund.created", "refund.updated", "charge.refund.updated"):
-        reference = obj.get("payment_intent")
+        reference = str(obj.get("payment_intent") or "")
         amount = money(obj.get("amount"))
         if obj.get("status") == "succeeded":
             movements.append(_refund_movement(obj, money))
     return WebhookEvent(
         event_id=str(event["id"]),
         type=type_,
-        provider_reference=reference,
+        provider_reference=reference or None,
         amount=amount,
         data={"object": kind, "status": obj.get("status"), "idempotency_key": key, "livemode": event.get("livemode")},
         movements=tuple(movements),
@@ -554,6 +553,10 @@ def normalise_decline(code: str | None, decline_code: str | None) -> str:
     if code in DECLINE_CODES:
         return str(code)
     return "card_declined"
+
+
+def _body(exc: stripe.StripeError) -> dict[str, Any]:
+    return exc.json_body if isinstance(exc.json_body, dict) else {}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -46,7 +46,7 @@ class SettingsForm(ProviderSettingsForm):
         return value
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("re_authorization") and not data.get("re_authorization_email"):
             self.add_error("re_authorization_email", "Say who is alerted when a re-authorization fails.")
         return data

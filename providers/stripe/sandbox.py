@@ -351,7 +351,7 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
             if fault is not None and (faulty := _fault_reply(fault)) is not None:
                 return faulty
             if request.method == "GET":
-                params = parse_form(list(request.GET.items()))
+                params = parse_form([(k, str(v)) for k, v in request.GET.items()])
             else:
                 params = parse_form(parse_qsl(request.body.decode(), keep_blank_values=True))
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -454,7 +454,7 @@ def payment_methods_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     """`POST /v1/payment_methods` with `type=card` and `card[number|exp_month|exp_year|cvc]` (Stripe.js does this)."""
     if params.get("type") != "card":
         return _invalid("Only type=card is supported by this sandbox.", param="type", store=False)
-    card = params.get("card") if isinstance(params.get("card"), dict) else {}
+    card: dict[str, Any] = params["card"] if isinstance(params.get("card"), dict) else {}
     number = re.sub(r"[\s-]", "", str(card.get("number", "")))
     exp_month, exp_year = _as_int(card.get("exp_month")), _as_int(card.get("exp_year"))
     cvc = str(card.get("cvc", ""))
@@ -984,7 +984,7 @@ def three_d_secure(request: HttpRequest, pi_id: str) -> HttpResponse:
                 _approve(ctx, pi)
             else:
                 _decline(ctx, pi, AUTHENTICATION_FAILED)
-    pi = sim_get(PROVIDER, "payment_intent", pi_id).data
+    pi = obj.data if (obj := sim_get(PROVIDER, "payment_intent", pi_id)) else {}
     status = "succeeded" if pi["status"] in ("succeeded", "requires_capture") else "failed"
     if not pi.get("_return_url"):
         return HttpResponse(f"Authentication {status}. You may close this window.", content_type="text/plain")

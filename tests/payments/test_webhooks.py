@@ -287,3 +287,17 @@ def usd(amount: str):  # noqa: ANN201
     from providers.base import Money
 
     return Money(Decimal(amount), "USD")
+
+
+def test_admin_lists_an_integrations_webhook_events_with_their_result(
+    client, integration, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(client, integration, pi_event())
+    client.force_login(factories.UserFactory(superuser=True))
+    page = client.get(f"/admin/payments/webhookevent/?integration__id__exact={integration.pk}")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "payment_intent.succeeded" in text
+    assert "No payment of this integration has reference pi_unknown" in text
+    assert client.get("/admin/payments/webhookevent/add/").status_code == 403

@@ -116,3 +116,12 @@ def test_sandboxes_are_not_served_when_disabled(client, settings) -> None:
     assert client.get("/sandbox/stripe/js/v3.js").status_code == 404
     reply = client.post("/sandbox/stripe/v1/payment_intents", HTTP_AUTHORIZATION="Bearer sk_test_12345678")
     assert reply.status_code == 404
+
+
+def test_deploy_check_warns_while_sandboxes_are_served(settings) -> None:
+    from django.core.checks import run_checks
+
+    settings.SANDBOX_ENABLED = True
+    assert "sandbox.W001" in [m.id for m in run_checks(include_deployment_checks=True)]
+    settings.SANDBOX_ENABLED = False
+    assert "sandbox.W001" not in [m.id for m in run_checks(include_deployment_checks=True)]
