@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -89,3 +90,21 @@ def test_is_applicable_only_for_amounts_stripe_can_take(amount, currency, applic
     total = Money(Decimal(amount), currency)
     context = CheckoutContext(currency=currency, subtotal=total, total=total)
     assert StripeAdapter({}, base_url="").is_applicable(context) is applicable
+
+
+def test_the_widget_posts_only_the_payment_method_id_to_the_shop() -> None:
+    from django.template.loader import render_to_string
+
+    from providers.base import MethodInfo
+
+    adapter = StripeAdapter({"public_key": "pk_test_widget01"}, base_url="http://127.0.0.1:8000/sandbox/stripe")
+    html = render_to_string(
+        "stripe/widget.html",
+        {
+            "stripe_js_url": adapter.js_url,
+            "publishable_key": "pk_test_widget01",
+            "method": MethodInfo(identifier="stripe_3", integration_id=3, provider_key="stripe"),
+        },
+    )
+    assert '<script src="http://127.0.0.1:8000/sandbox/stripe/js/v3.js"></script>' in html
+    assert re.findall(r'<input[^>]*name="([^"]+)"', html) == ["payment_method"]  # no card field in the shop's form
