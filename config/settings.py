@@ -25,6 +25,9 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 #: Base address of the built-in provider simulators (integrations in the "sandbox" environment).
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default=f"{SITE_URL}/sandbox").rstrip("/")
+#: Serve the built-in provider simulators under /sandbox/ (demo data and tests use them). Production sets false:
+#: every sandbox view then answers 404.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +47,8 @@ INSTALLED_APPS = [
     "payment_rules",
     "notifications",
     "backoffice",
+    "sandbox",
+    "providers.stripe",
     "demo",
 ]
 

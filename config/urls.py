@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.views import health
+from payments.webhooks import webhook_receive
 
 admin.site.site_header = "Paydesk back-office"
 admin.site.site_title = "Paydesk"
@@ -12,4 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("health/", health, name="health"),
+    path("webhooks/<uuid:integration_uuid>/", webhook_receive, name="webhook-receive"),
+    # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
+    path("sandbox/", include("sandbox.urls")),
+    path("sandbox/stripe/", include("providers.stripe.urls")),
 ]

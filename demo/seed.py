@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
@@ -16,6 +18,7 @@ from orders.models import Address, Order
 from orders.services import LineInput, order_create
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
+from providers.stripe.sandbox import webhook_endpoint_register
 
 DEMO_PREFIX = "DEMO-"
 
@@ -88,10 +91,47 @@ def seed_demo() -> list[Login]:
         defaults={"labels": {"en": "Payment Terms"}, "short_labels": {"en": "Terms"}, "default_owner": admin},
     )
 
+    stripe_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
     return LOGINS
+
+
+def stripe_integration_seed(*, admin: User | None) -> Integration:
+    """A Stripe integration on the built-in sandbox, with generated test keys the sandbox accepts.
+
+    The sandbox accepts any `sk_test_` key (the account is derived from it); the seed also registers the
+    integration's webhook URL with the sandbox, as one would add an endpoint in Stripe's dashboard.
+    """
+    integration, created = Integration.objects.get_or_create(
+        provider_key="stripe",
+        name="Stripe (sandbox)",
+        defaults={
+            "labels": {"en": "Credit card", "de": "Kreditkarte", "fr": "Carte bancaire"},
+            "short_labels": {"en": "Stripe"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        account = secrets.token_hex(12)
+        integration.settings = {
+            "public_key": f"pk_test_{account}",
+            "user_monitoring": False,
+            "re_authorization": False,
+            "re_authorization_email": "",
+        }
+        integration.secrets = {"secret_key": f"sk_test_{account}", "webhook_secret": f"whsec_{secrets.token_hex(16)}"}
+        integration.save()
+    if settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX:
+        webhook_endpoint_register(
+            secret_key=integration.secrets["secret_key"],
+            url=integration.get_webhook_url(),
+            secret=integration.secrets["webhook_secret"],
+        )
+    return integration
 
 
 def _rule(name: str, currency: str, sort_order: int, integrations: list[Integration], **fields: object) -> PaymentRule:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from providers import registry
-from providers.base import Outcome, ProviderError, ProviderMisconfigured, ProviderUnavailable
+from providers.base import Capability, Outcome, ProviderError, ProviderMisconfigured, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def integration_credential_warning(*, integration: Integration) -> str:
 
 
 def integration_webhook_url(*, integration: Integration) -> str:
-    """The URL to paste into the provider's dashboard, once integrations can receive webhooks."""
-    get_webhook_url = getattr(integration, "get_webhook_url", None)
-    return get_webhook_url() if callable(get_webhook_url) and integration.pk else ""
+    """The URL to paste into the provider's dashboard, for providers that send webhooks."""
+    if not integration.pk or not adapter_for(integration).supports(Capability.WEBHOOKS):
+        return ""
+    return integration.get_webhook_url()

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import get_language
 
 from integrations.crypto import EncryptedJSONField, Secrets
@@ -95,6 +96,10 @@ class Integration(models.Model):
             labels=dict(self.labels),
             short_labels=dict(self.short_labels),
         )
+
+    def get_webhook_url(self) -> str:
+        """Where the provider sends this integration's events (shown to administrators, given to sandboxes)."""
+        return settings.SITE_URL + reverse("webhook-receive", args=[self.uuid])
 
     def adapter_settings(self) -> dict[str, Any]:
         """Settings and decrypted secrets, for the adapter only."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from payments.models import PaymentTransaction
+from payments.models import PaymentTransaction, WebhookEvent
 
 
 @admin.register(PaymentTransaction)
@@ -38,4 +38,24 @@ class PaymentTransactionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: PaymentTransaction | None = None) -> bool:
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """The webhook inbox, read-only: an integration's recent events and what processing made of them."""
+
+    list_display = ["received_at", "integration", "event_type", "provider_reference", "status", "attempts", "result"]
+    list_filter = ["integration", "status", "event_type"]
+    list_select_related = ["integration"]
+    search_fields = ["provider_event_id", "provider_reference", "event_type"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False

@@ -149,3 +149,37 @@ class ScheduledCapture(models.Model):
 
     def __str__(self) -> str:
         return f"Capture of {self.authorization_id} due {self.due_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+
+
+class WebhookEvent(models.Model):
+    """The webhook inbox: one row per (integration, provider event id), stored before it is processed.
+
+    Only events whose signature verified get here. Processing is idempotent and may run more than once
+    (a redelivered task); `status` and `result` say what the last run did.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE, related_name="+")
+    provider_event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    provider_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    event = models.JSONField(help_text="The normalised event (providers.base.WebhookEvent.as_dict).")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    result = models.TextField(blank=True, help_text="What processing did, for the back-office.")
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "provider_event_id"], name="webhook_event_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.provider_event_id}"

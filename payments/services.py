@@ -45,6 +45,7 @@ from providers.base import (
     ProviderMisconfigured,
     ProviderResult,
     ProviderUnavailable,
+    StatusRequest,
     UnsupportedOperation,
     scrub,
 )
@@ -531,3 +532,36 @@ def _follow_up(txn: PaymentTransaction, source: PaymentTransaction) -> FollowUpR
         source_amount=source.money,
         reason=txn.reason,
     )
+
+
+# --- completing open rows ----------------------------------------------------------------------------------------
+
+
+def status_request(txn: PaymentTransaction) -> StatusRequest:
+    """How to ask the provider about a row: by our key and, once known, its reference."""
+    return StatusRequest(
+        idempotency_key=txn.idempotency_key,
+        provider_reference=txn.provider_reference or None,
+        action=txn.action,
+        amount=txn.money,
+        method=_method_info(txn),
+    )
+
+
+def payment_complete(*, transaction_id: int) -> PaymentTransaction:
+    """Ask the provider what became of an open row and record it (3-D Secure return page, reconcile).
+
+    A final row is returned as it is, without calling the provider; a webhook that got there first wins.
+    """
+    txn = PaymentTransaction.objects.select_related("integration").get(pk=transaction_id)
+    if not txn.is_open:
+        return txn
+    adapter = adapter_for(txn.integration)
+    if not adapter.supports(Capability.FETCH_STATUS):
+        return txn
+    try:
+        result = adapter.fetch_status(status_request(txn))
+    except (ProviderUnavailable, ProviderMisconfigured) as exc:
+        logger.warning("Could not ask the provider about transaction %s: %s", txn.pk, exc)
+        return txn
+    return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)

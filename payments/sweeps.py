@@ -24,11 +24,11 @@ from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
 from payments.services import (
     _follow_up,
-    _method_info,
     ledger_record,
     lock_order,
     order_payment_status_refresh,
     payment_capture,
+    status_request,
 )
 from providers.base import (
     NOT_FOUND,
@@ -36,7 +36,6 @@ from providers.base import (
     Outcome,
     ProviderResult,
     ProviderUnavailable,
-    StatusRequest,
     UnsupportedOperation,
 )
 
@@ -207,15 +206,7 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
     result: ProviderResult | None = None
     try:
         if adapter.supports(Capability.FETCH_STATUS):
-            result = adapter.fetch_status(
-                StatusRequest(
-                    idempotency_key=txn.idempotency_key,
-                    provider_reference=txn.provider_reference or None,
-                    action=txn.action,
-                    amount=txn.money,
-                    method=_method_info(txn),
-                )
-            )
+            result = adapter.fetch_status(status_request(txn))
         if result is not None and result.error_code == NOT_FOUND and txn.state == State.RESERVED:
             result = _resend(txn, adapter)
     except ProviderUnavailable as exc:

@@ -275,15 +275,71 @@ class ProviderResult:
     raw: Mapping[str, Any] = field(default_factory=dict)  # scrubbed: no card data, no secrets
 
 
+class MovementAction(enum.StrEnum):
+    """What a provider event says happened to a payment, in our words (see `EventMovement`)."""
+
+    AUTHORIZE = "authorize"  # the payment was authorized (e.g. after 3-D Secure)
+    CHARGE = "charge"  # the payment was authorized and captured in one step
+    CAPTURE = "capture"  # money was taken: a capture of an authorization, or the charge itself
+    CANCEL = "cancel"  # what was left of an authorization was released
+    REFUND = "refund"
+    DECLINE = "decline"  # the payment attempt failed (decline, failed 3-D Secure)
+
+
+@dataclass(frozen=True, slots=True)
+class EventMovement:
+    """One fact an event reports, in the order it happened; processing applies them idempotently.
+
+    `provider_reference` identifies the movement at the provider (a refund id, a charge id); the processing
+    matches it to a ledger row by `idempotency_key` (when the provider echoes the key of the request that
+    caused it), then by that reference, and records a new row (keyed by the reference) only for a movement
+    made outside our system, such as a refund in the provider's dashboard.
+    """
+
+    action: MovementAction
+    provider_reference: str
+    amount: Money
+    idempotency_key: str | None = None
+    error_code: str | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "provider_reference": self.provider_reference,
+            "amount": str(self.amount.amount),
+            "currency": self.amount.currency,
+            "idempotency_key": self.idempotency_key,
+            "error_code": self.error_code,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventMovement:
+        return cls(
+            action=MovementAction(data["action"]),
+            provider_reference=data["provider_reference"],
+            amount=Money(Decimal(data["amount"]), data["currency"]),
+            idempotency_key=data.get("idempotency_key"),
+            error_code=data.get("error_code"),
+            message=data.get("message", ""),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
-    """A verified, normalised provider event."""
+    """A verified, normalised provider event.
+
+    `provider_reference` is the payment the event is about (the reference of the authorize or charge row);
+    `movements` say what happened to it, in order. An event with no movements is stored and ignored.
+    """
 
     event_id: str
     type: str
     provider_reference: str | None
     amount: Money | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    movements: tuple[EventMovement, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -293,7 +349,20 @@ class WebhookEvent:
             "amount": str(self.amount.amount) if self.amount else None,
             "currency": self.amount.currency if self.amount else None,
             "data": dict(self.data),
+            "movements": [m.as_dict() for m in self.movements],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookEvent:
+        """Inverse of `as_dict`, for events read back from the inbox."""
+        return cls(
+            event_id=data["event_id"],
+            type=data["type"],
+            provider_reference=data.get("provider_reference"),
+            amount=Money(Decimal(data["amount"]), data["currency"]) if data.get("amount") is not None else None,
+            data=dict(data.get("data") or {}),
+            movements=tuple(EventMovement.from_dict(m) for m in data.get("movements") or ()),
+        )
 
 
 # --- the adapter ----------------------------------------------------------------------------------
@@ -425,4 +494,5 @@ _SENSITIVE_KEYS = {
     "signature_key",
     "webhook_secret",
     "authorization",
+    "client_secret",
 }

@@ -40,6 +40,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.payment_term.adapter.PaymentTermAdapter",
             "providers.payment_term.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "stripe",
+            "Stripe",
+            "providers.stripe.adapter.StripeAdapter",
+            "providers.stripe.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

@@ -13,6 +13,8 @@ from providers.base import Money
 from tests import factories
 from tests.fakes import FakeGateway, FakeGatewaySettingsForm
 
+pytest_plugins = ["tests.sandbox_support"]  # fixtures for tests against the provider sandboxes
+
 
 @pytest.fixture
 def fake_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeGateway]]:

@@ -101,17 +101,17 @@ def test_change_page_shows_the_warning_banner_and_list_flags_it(admin_client, ga
     assert "⚠ mismatch" in listing
 
 
-def test_webhook_url_is_shown_only_when_integrations_have_one(admin_client, gateway_integration, monkeypatch) -> None:
+def test_webhook_url_is_shown_only_for_providers_that_send_webhooks(
+    admin_client, gateway_integration, settings
+) -> None:
     assert "Webhook URL" not in admin_client.get(change_url(gateway_integration)).content.decode()
-    monkeypatch.setattr(
-        Integration,
-        "get_webhook_url",
-        lambda self: f"https://shop.example/webhooks/{self.uuid}/",
-        raising=False,
+    settings.SITE_URL = "https://shop.example"
+    stripe = factories.IntegrationFactory(
+        provider_key="stripe", settings={}, secrets={"secret_key": "sk_test_demo1234"}
     )
-    page = admin_client.get(change_url(gateway_integration)).content.decode()
+    page = admin_client.get(change_url(stripe)).content.decode()
     assert "Webhook URL" in page
-    assert f"https://shop.example/webhooks/{gateway_integration.uuid}/" in page
+    assert f"https://shop.example/webhooks/{stripe.uuid}/" in page
 
 
 def test_list_shows_type_name_environment_active_owner_and_filters(admin_client) -> None:

@@ -1,0 +1,244 @@
+"""Applying verified provider events to the ledger, the same way for every provider.
+
+An event arrives as `providers.base.WebhookEvent` with the movements it reports, in the order they happened
+(authorized, captured, refunded …). Each movement is applied idempotently under the order lock:
+
+* a movement we started is found by the idempotency key the provider echoes (or by its provider reference) and,
+  if its row is still open (reserved, awaiting the buyer), completed through `ledger_record`; a final row is
+  left alone, so a `payment_intent.succeeded` for a capture made from the order page adds nothing;
+* a movement made outside our system (a capture or refund in the provider's dashboard) is recorded as a new row,
+  keyed `webhook:<integration>:<action>:<provider reference>`, so the same movement can never be recorded twice;
+* an event may imply earlier movements (a refund implies the capture), which are applied first.
+
+So duplicates and any delivery order end in the same ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from integrations.adapters import adapter_for
+from integrations.models import Integration
+from payments import services
+from payments.models import OPEN_STATES, Action, PaymentTransaction, State, WebhookEvent
+from providers.base import (
+    Adapter,
+    Capability,
+    EventMovement,
+    Money,
+    MovementAction,
+    Outcome,
+    ProviderResult,
+)
+from providers.base import WebhookEvent as ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+CHARGE_ACTIONS = (Action.CHARGE, Action.PURCHASE)
+
+
+def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
+    """Apply one inbox row; running it again changes nothing."""
+    row = WebhookEvent.objects.select_related("integration").filter(pk=webhook_event_id).first()
+    if row is None:  # a message for a row that is gone (database reset): nothing to do
+        logger.info("Webhook event %s no longer exists", webhook_event_id)
+        return None
+    if row.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED):
+        return row
+    WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+    event = ProviderEvent.from_dict(row.event)
+    if not event.movements:
+        return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
+    payment = _payment_for(row.integration, event)
+    if payment is None:
+        return _finish(
+            row,
+            WebhookEvent.Status.IGNORED,
+            f"No payment of this integration has reference {event.provider_reference}.",
+        )
+    adapter = adapter_for(row.integration)
+    with transaction.atomic():
+        services.lock_order(order_id=payment.order_id)
+        notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]
+    return _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
+
+
+def _finish(row: WebhookEvent, status: str, result: str) -> WebhookEvent:
+    WebhookEvent.objects.filter(pk=row.pk).update(status=status, result=result, processed_at=timezone.now())
+    row.refresh_from_db()
+    return row
+
+
+def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTransaction | None:
+    """The authorize or charge row the event is about: by an echoed key first (the row may not know its
+    provider reference yet, when the event overtakes our own call), then by the provider reference."""
+    rows = PaymentTransaction.objects.filter(integration=integration)
+    for movement in event.movements:
+        if movement.idempotency_key:
+            row = rows.filter(idempotency_key=movement.idempotency_key).select_related("source__source").first()
+            while row is not None and row.action not in services.PURCHASE_ACTIONS:
+                row = row.source
+            if row is not None:
+                return row
+    if event.provider_reference:
+        return (
+            rows.filter(action__in=services.PURCHASE_ACTIONS, provider_reference=event.provider_reference)
+            .order_by("-pk")
+            .first()
+        )
+    return None
+
+
+def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, adapter: Adapter) -> str:
+    payment = PaymentTransaction.objects.select_related("integration", "order").get(pk=payment_id)
+    action = movement.action
+    if action in (MovementAction.AUTHORIZE, MovementAction.CHARGE) or (
+        action == MovementAction.CAPTURE and payment.action in CHARGE_ACTIONS
+    ):
+        return _complete_payment(payment, movement, event, adapter)
+    if action == MovementAction.DECLINE:
+        if not payment.is_open:
+            return f"{payment.get_action_display()} already recorded."
+        services.ledger_record(
+            transaction_id=payment.pk,
+            result=ProviderResult(
+                Outcome.DECLINED,
+                event.provider_reference,
+                payment.money,
+                error_code=movement.error_code or "declined",
+                message=movement.message,
+                raw={"event": event.event_id},
+            ),
+            adapter=adapter,
+        )
+        return f"{payment.get_action_display()} declined ({movement.error_code})."
+    if action == MovementAction.CAPTURE:
+        note = _complete_payment(payment, movement, event, adapter) if payment.is_open else ""
+        payment.refresh_from_db()
+        if not payment.successful:
+            return f"{note} Capture ignored: the authorization did not succeed.".strip()
+        return f"{note} {_apply_child(payment, Action.CAPTURE, movement, event, adapter)}".strip()
+    if action == MovementAction.CANCEL:
+        if payment.is_open:  # never authorized as far as we know: the attempt ended
+            services.ledger_record(
+                transaction_id=payment.pk,
+                result=ProviderResult(
+                    Outcome.DECLINED,
+                    event.provider_reference,
+                    payment.money,
+                    error_code="canceled",
+                    message="The payment was canceled before it completed.",
+                    raw={"event": event.event_id},
+                ),
+                adapter=adapter,
+            )
+            return f"{payment.get_action_display()} canceled before it completed."
+        if payment.action != Action.AUTHORIZE or not payment.successful:
+            return "Cancel ignored: no successful authorization."
+        return _apply_child(payment, Action.CANCEL, movement, event, adapter)
+    if action == MovementAction.REFUND:
+        source = _refund_source(payment, event)
+        if source is None:
+            return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
+        return _apply_child(source, Action.REFUND, movement, event, adapter)
+    return f"Movement {action} ignored."
+
+
+def _complete_payment(
+    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+) -> str:
+    if not payment.is_open:
+        return f"{payment.get_action_display()} already recorded."
+    services.ledger_record(
+        transaction_id=payment.pk,
+        result=ProviderResult(
+            Outcome.SUCCEEDED,
+            event.provider_reference or payment.provider_reference,
+            payment.money,
+            raw={"event": event.event_id, "type": event.type},
+        ),
+        adapter=adapter,
+    )
+    return f"{payment.get_action_display()} {payment.money} completed."
+
+
+def _refund_source(payment: PaymentTransaction, event: ProviderEvent) -> PaymentTransaction | None:
+    if payment.action in CHARGE_ACTIONS:
+        return payment if payment.successful else None
+    captures = payment.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).order_by("-pk")
+    for movement in event.movements:
+        if movement.action == MovementAction.CAPTURE:
+            match = captures.filter(provider_reference=movement.provider_reference).first()
+            if match is not None:
+                return match
+    return captures.first()
+
+
+def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMovement) -> str:
+    return f"webhook:{source.integration_id}:{action.value}:{movement.provider_reference}"
+
+
+def _match_child(source: PaymentTransaction, action: Action, movement: EventMovement) -> PaymentTransaction | None:
+    """The row that already stands for this movement, if any."""
+    children = source.children.filter(action=action).order_by("pk")
+    if movement.idempotency_key:
+        if row := children.filter(idempotency_key=movement.idempotency_key).first():
+            return row
+    if row := children.filter(provider_reference=movement.provider_reference).exclude(state=State.DECLINED).first():
+        return row
+    if row := children.filter(idempotency_key=_webhook_key(source, action, movement)).first():
+        return row
+    # our own request whose answer was lost and whose key the provider did not echo: same amount, still open
+    return children.filter(state__in=OPEN_STATES, amount=movement.amount.amount).first()
+
+
+def _apply_child(
+    source: PaymentTransaction, action: Action, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+) -> str:
+    label = action.label
+    row = _match_child(source, action, movement)
+    if row is not None:
+        if not row.is_open:
+            return f"{label} {row.money} already recorded."
+        services.ledger_record(
+            transaction_id=row.pk,
+            result=ProviderResult(
+                Outcome.SUCCEEDED, movement.provider_reference, row.money, raw={"event": event.event_id}
+            ),
+            adapter=adapter,
+        )
+        return f"{label} {row.money} completed."
+    if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE):
+        if source.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).exists():
+            return f"{label} already recorded."  # one capture per authorization at this provider
+    if action == Action.CANCEL:
+        left = services.capturable_amount(source)
+        if left <= 0:
+            return "Nothing left to cancel."
+        amount = Money(left, source.currency)
+    else:
+        amount = movement.amount
+    if amount.currency != source.currency or amount.amount <= 0:
+        return f"{label} {amount} ignored: it does not fit the payment ({source.money})."
+    key = _webhook_key(source, action, movement)
+    row = services._reserve_child(  # noqa: SLF001 - the ledger's own module family
+        source,
+        action,
+        amount,
+        key=key,
+        fingerprint=services._fingerprint("webhook", source.pk, action.value, movement.provider_reference),  # noqa: SLF001
+        actor=None,
+        note=f"Made at the provider, outside Paydesk; recorded from event {event.event_id}.",
+    )
+    services.ledger_record(
+        transaction_id=row.pk,
+        result=ProviderResult(
+            Outcome.SUCCEEDED, movement.provider_reference, amount, raw={"event": event.event_id, "type": event.type}
+        ),
+        adapter=adapter,
+    )
+    return f"{label} {amount} made outside Paydesk recorded."

@@ -1,0 +1,53 @@
+"""`POST /webhooks/<integration uuid>/`: the one webhook endpoint of every provider.
+
+Verify with the integration's adapter (`parse_webhook`), store in the inbox (unique per integration and provider
+event id), enqueue processing once the row is committed, answer 200. A duplicate also gets 200 and is not
+processed again; a bad signature gets 400 and is stored nowhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from integrations.adapters import adapter_for
+from integrations.models import Integration
+from payments.models import WebhookEvent
+from payments.tasks import webhook_event_process_task
+from providers.base import InvalidSignature
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpResponse:
+    integration = get_object_or_404(Integration, uuid=integration_uuid)  # inactive ones still report
+    try:
+        event = adapter_for(integration).parse_webhook(request.body, request.headers)
+    except InvalidSignature:
+        logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
+        return HttpResponseBadRequest("signature does not verify")
+    try:
+        with transaction.atomic():
+            row, created = WebhookEvent.objects.get_or_create(
+                integration=integration,
+                provider_event_id=event.event_id,
+                defaults={
+                    "event_type": event.type[:100],
+                    "provider_reference": (event.provider_reference or "")[:255],
+                    "event": event.as_dict(),
+                },
+            )
+            if created:
+                transaction.on_commit(partial(webhook_event_process_task.delay, row.pk))
+    except IntegrityError:  # the same event arrived twice at once; the other request stored it
+        pass
+    return HttpResponse(status=200)

@@ -1,0 +1,254 @@
+"""One contract suite for every sandbox-backed adapter: the live code path against the provider's simulator.
+
+Each test plays a scenario through the real adapter (the official SDK for Stripe) over HTTP to the sandbox in
+pytest-django's live server. A provider that cannot play a scenario skips it, saying why (tests/providers/sandboxes.py).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from providers import registry
+from providers.base import (
+    Adapter,
+    Capability,
+    Money,
+    Outcome,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    StatusRequest,
+    to_minor,
+)
+from tests.providers.sandboxes import (
+    AMOUNTS,
+    DECLINES,
+    SANDBOX_PROVIDERS,
+    dumped,
+    fault,
+    faults_off,
+    follow_up,
+    method,
+    profile,
+    sandbox_adapter,
+    scenario,
+    skip_unless,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CURRENCIES = ["USD", "JPY", "KWD"]
+
+
+@pytest.fixture(params=SANDBOX_PROVIDERS)
+def adapter(request, live_server) -> Adapter:
+    return sandbox_adapter(request.param, live_server.url)
+
+
+def status_of(adapter: Adapter, action: str, result, amount=None) -> StatusRequest:  # noqa: ANN001
+    return StatusRequest(
+        idempotency_key="status",
+        provider_reference=result.provider_reference,
+        action=action,
+        amount=amount or result.amount,
+        method=method(adapter),
+    )
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+def test_authorize_holds_the_amount(adapter, currency) -> None:
+    result = adapter.authorize(scenario(adapter, "success", currency))
+    assert (result.outcome, result.amount) == (Outcome.SUCCEEDED, Money(AMOUNTS[currency], currency))
+    assert result.provider_reference
+    assert result.error_code is None
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+def test_jpy_and_kwd_amounts_survive_minor_units(adapter, currency) -> None:
+    request = scenario(adapter, "success", currency)
+    result = adapter.charge(request)
+    back = adapter.fetch_status(status_of(adapter, "charge", result))
+    assert result.amount == back.amount == request.amount
+    assert result.raw["amount"] == to_minor(request.amount) == {"USD": 10000, "JPY": 12000, "KWD": 30120}[currency]
+
+
+def test_charge_takes_the_amount(adapter) -> None:
+    result = adapter.charge(scenario(adapter, "success"))
+    assert (result.outcome, result.amount.amount) == (Outcome.SUCCEEDED, Decimal("100.00"))
+    back = adapter.fetch_status(status_of(adapter, "charge", result))
+    assert (back.outcome, back.amount) == (Outcome.SUCCEEDED, result.amount)
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+def test_partial_capture_takes_only_that_part(adapter, currency) -> None:
+    auth = adapter.authorize(scenario(adapter, "success", currency))
+    part = {"USD": Decimal("30.00"), "JPY": Decimal("5000"), "KWD": Decimal("10.050")}[currency]
+    capture = adapter.capture(follow_up(adapter, auth, part))
+    assert (capture.outcome, capture.amount) == (Outcome.SUCCEEDED, Money(part, currency))
+    assert capture.provider_reference
+
+
+def test_second_capture_where_allowed(adapter) -> None:
+    skip_unless(adapter, "second_capture")
+    assert adapter.supports(Capability.MULTIPLE_CAPTURE)
+    auth = adapter.authorize(scenario(adapter, "success"))
+    first = adapter.capture(follow_up(adapter, auth, Decimal("30.00")))
+    second = adapter.capture(follow_up(adapter, auth, Decimal("20.00")))
+    assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+
+
+def test_without_multiple_capture_a_second_capture_is_refused(adapter) -> None:
+    if adapter.supports(Capability.MULTIPLE_CAPTURE):
+        pytest.skip(f"{adapter.key} allows several captures")
+    auth = adapter.authorize(scenario(adapter, "success"))
+    adapter.capture(follow_up(adapter, auth, Decimal("30.00")))
+    second = adapter.capture(follow_up(adapter, auth, Decimal("20.00")))
+    assert second.outcome == Outcome.DECLINED
+    assert second.error_code
+
+
+def test_full_capture_without_amount_left_over(adapter) -> None:
+    auth = adapter.authorize(scenario(adapter, "success"))
+    capture = adapter.capture(follow_up(adapter, auth))
+    assert (capture.outcome, capture.amount) == (Outcome.SUCCEEDED, auth.amount)
+
+
+def test_cancel_releases_the_authorization(adapter) -> None:
+    auth = adapter.authorize(scenario(adapter, "success"))
+    cancel = adapter.cancel(follow_up(adapter, auth, reason="requested_by_customer"))
+    assert cancel.outcome == Outcome.SUCCEEDED
+    capture = adapter.capture(follow_up(adapter, auth))
+    assert capture.outcome == Outcome.DECLINED  # nothing left to take
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+def test_partial_then_full_refunds(adapter, currency) -> None:
+    charge = adapter.charge(scenario(adapter, "success", currency))
+    part = {"USD": Decimal("30.00"), "JPY": Decimal("2000"), "KWD": Decimal("10.000")}[currency]
+    first = adapter.refund(follow_up(adapter, charge, part, reason="requested_by_customer"))
+    rest = adapter.refund(follow_up(adapter, charge, charge.amount.amount - part))
+    assert (first.outcome, first.amount.amount) == (Outcome.SUCCEEDED, part)
+    assert (rest.outcome, rest.amount.amount) == (Outcome.SUCCEEDED, charge.amount.amount - part)
+    assert first.provider_reference != rest.provider_reference
+    too_much = adapter.refund(follow_up(adapter, charge, Decimal(1)))
+    assert too_much.outcome == Outcome.DECLINED
+
+
+def test_refund_of_a_partial_capture_is_limited_to_what_was_captured(adapter) -> None:
+    auth = adapter.authorize(scenario(adapter, "success"))
+    capture = adapter.capture(follow_up(adapter, auth, Decimal("40.00")))
+    over = adapter.refund(follow_up(adapter, capture, Decimal("40.01")))
+    assert over.outcome == Outcome.DECLINED
+    refund = adapter.refund(follow_up(adapter, capture, Decimal("40.00")))
+    assert (refund.outcome, refund.amount.amount) == (Outcome.SUCCEEDED, Decimal("40.00"))
+
+
+@pytest.mark.parametrize("decline", DECLINES)
+def test_decline_is_a_result_not_an_exception(adapter, decline) -> None:
+    result = adapter.authorize(scenario(adapter, decline))
+    assert (result.outcome, result.error_code) == (Outcome.DECLINED, decline)
+    assert result.message
+
+
+@pytest.mark.parametrize("currency", ["JPY", "KWD"])
+def test_decline_in_other_currencies(adapter, currency) -> None:
+    result = adapter.charge(scenario(adapter, "card_declined", currency))
+    assert (result.outcome, result.error_code, result.amount.currency) == (Outcome.DECLINED, "card_declined", currency)
+
+
+@pytest.mark.parametrize("outcome", ["complete", "fail"])
+def test_3d_secure_requires_action_then_completes_on_return(adapter, outcome) -> None:
+    skip_unless(adapter, "3ds")
+    first = adapter.authorize(scenario(adapter, "3ds"))
+    assert first.outcome == Outcome.ACTION_REQUIRED
+    assert first.next_action["redirect_url"].startswith("http")
+    profile(adapter).complete_challenge(first.next_action, outcome)
+    back = adapter.fetch_status(status_of(adapter, "authorize", first))
+    if outcome == "complete":
+        assert (back.outcome, back.amount) == (Outcome.SUCCEEDED, first.amount)
+    else:
+        assert (back.outcome, back.error_code) == (Outcome.DECLINED, "authentication_failed")
+
+
+def test_timeout_raises_provider_unavailable_and_status_tells_the_outcome(live_server) -> None:
+    for key in SANDBOX_PROVIDERS:
+        adapter = sandbox_adapter(key, live_server.url, read_timeout=0.5)
+        auth = adapter.authorize(scenario(adapter, "success"))
+        fault(live_server.url, adapter, "timeout", "capture", delay=1.5)
+        started = time.monotonic()
+        with pytest.raises(ProviderUnavailable):
+            adapter.capture(follow_up(adapter, auth, Decimal("25.00")))
+        assert time.monotonic() - started < 10
+        back = adapter.fetch_status(status_of(adapter, "capture", auth, Money(Decimal("25.00"), "USD")))
+        assert (back.outcome, back.amount.amount) == (Outcome.SUCCEEDED, Decimal("25.00"))  # the money did move
+
+
+@pytest.mark.parametrize("kind", ["error_500", "error_503"])
+def test_5xx_raises_provider_unavailable_and_a_retry_with_the_key_works(adapter, live_server, kind) -> None:
+    request = scenario(adapter, "success")
+    fault(live_server.url, adapter, kind, "create")
+    with pytest.raises(ProviderUnavailable):
+        adapter.authorize(request)
+    faults_off(live_server.url, adapter)
+    assert adapter.authorize(request).outcome == Outcome.SUCCEEDED  # a 5xx before execution is not stored
+
+
+def test_malformed_reply_is_an_error_result_not_a_success(adapter, live_server) -> None:
+    fault(live_server.url, adapter, "malformed", "create", times=1)
+    result = adapter.authorize(scenario(adapter, "success"))
+    assert result.outcome == Outcome.ERROR
+
+
+def test_idempotent_replay_returns_the_same_reference(adapter) -> None:
+    request = scenario(adapter, "success")
+    first = adapter.authorize(request)
+    again = adapter.authorize(request)
+    assert again.provider_reference == first.provider_reference
+    assert again.outcome == first.outcome
+
+
+def test_replayed_capture_moves_money_once(adapter) -> None:
+    auth = adapter.authorize(scenario(adapter, "success"))
+    request = follow_up(adapter, auth, Decimal("30.00"))
+    first = adapter.capture(request)
+    again = adapter.capture(request)
+    assert (first.outcome, again.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert again.provider_reference == first.provider_reference
+
+
+def test_bad_credentials_raise_provider_misconfigured(adapter, live_server) -> None:
+    broken = registry.adapter_class(adapter.key)(
+        {**profile(adapter).settings, "secret_key": "sk_test_invalid"}, base_url=adapter.base_url
+    )
+    with pytest.raises(ProviderMisconfigured):
+        broken.authorize(scenario(adapter, "success"))
+
+
+def test_raw_holds_no_card_number_and_no_secret(adapter, live_server) -> None:
+    number = "4242424242424242"
+    tokenize = profile(adapter).tokenize
+    if tokenize is None:
+        pytest.skip(f"{adapter.key}: no tokenization endpoint")
+    data = tokenize(live_server.url, number)
+    auth = adapter.authorize(scenario(adapter, "success", payment_data=data))
+    capture = adapter.capture(follow_up(adapter, auth, Decimal("60.00")))
+    refund = adapter.refund(follow_up(adapter, capture, Decimal("10.00")))
+    declined = adapter.authorize(scenario(adapter, "card_declined"))
+    secrets = [v for k, v in profile(adapter).settings.items() if "secret" in k]
+    for result in (auth, capture, refund, declined):
+        text = dumped(result.raw) + dumped(result.next_action) + result.message
+        assert number not in text
+        for secret in secrets:
+            assert secret not in text
+        assert "_secret_" not in text  # nor a PaymentIntent's client secret
+
+
+def test_every_post_carries_our_idempotency_key(adapter) -> None:
+    """The sandbox stores replies per key: our key returns the stored reply, marked as a replay."""
+    request = scenario(adapter, "success", key=f"ours-{uuid.uuid4()}")
+    adapter.authorize(request)
+    from sandbox.models import SimIdempotencyKey
+
+    assert SimIdempotencyKey.objects.filter(provider=adapter.key, key=request.idempotency_key).count() == 1

@@ -1,0 +1,298 @@
+"""The Stripe sandbox on the wire: what the SDK (and Stripe.js) meet, asserted at the HTTP level."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from providers.stripe import sandbox
+from providers.stripe.sandbox import parse_form
+from sandbox.models import SimObject, SimWebhookDelivery
+from sandbox.tasks import sim_webhook_deliver_task
+
+pytestmark = pytest.mark.django_db
+KEY = "sk_test_wiretests01"
+FORM = "application/x-www-form-urlencoded"
+AUTH = {"HTTP_AUTHORIZATION": f"Bearer {KEY}"}
+PUBLISHABLE = {"HTTP_AUTHORIZATION": "Bearer pk_test_wiretests01"}
+
+
+def post(client, path: str, data: dict, key: str | None = None, auth: dict | None = None):  # noqa: ANN001, ANN201
+    extra = dict(AUTH if auth is None else auth)
+    if key:
+        extra["HTTP_IDEMPOTENCY_KEY"] = key
+    return client.post(f"/sandbox/stripe{path}", urlencode(data), content_type=FORM, **extra)
+
+
+def intent(client, **params):  # noqa: ANN001, ANN003, ANN201
+    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true", **params}
+    return post(client, "/v1/payment_intents", data)
+
+
+def test_bracket_notation_parses_to_nested_values_and_indexed_lists() -> None:
+    pairs = [
+        ("metadata[order]", "A-1"),
+        ("expand[0]", "latest_charge"),
+        ("expand[1]", "payment_method"),
+        ("card[number]", "4242"),
+        ("confirm", "true"),
+    ]
+    assert parse_form(pairs) == {
+        "metadata": {"order": "A-1"},
+        "expand": ["latest_charge", "payment_method"],
+        "card": {"number": "4242"},
+        "confirm": "true",
+    }
+
+
+def test_a_wrong_secret_key_gets_401_with_stripes_error_body(client) -> None:
+    reply = post(client, "/v1/payment_intents", {}, auth={"HTTP_AUTHORIZATION": "Bearer sk_test_invalid"})
+    assert reply.status_code == 401
+    assert reply.json()["error"]["type"] == "invalid_request_error"
+    assert "Invalid API Key" in reply.json()["error"]["message"]
+    assert post(client, "/v1/payment_intents", {}, auth={}).status_code == 401
+
+
+def test_a_publishable_key_cannot_create_payment_intents(client) -> None:
+    reply = post(client, "/v1/payment_intents", {"amount": "100"}, auth=PUBLISHABLE)
+    assert reply.status_code == 401
+
+
+def test_manual_capture_intent_waits_for_capture_and_a_partial_capture_releases_the_rest(client) -> None:
+    pi = intent(client, capture_method="manual").json()
+    assert (pi["status"], pi["amount_capturable"], pi["amount_received"]) == ("requires_capture", 5000, 0)
+    captured = post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "2000"}).json()
+    assert (captured["status"], captured["amount_received"], captured["amount_capturable"]) == ("succeeded", 2000, 0)
+    again = post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "1000"})
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "payment_intent_unexpected_state"
+
+
+def test_capturing_more_than_authorized_is_refused(client) -> None:
+    pi = intent(client, capture_method="manual").json()
+    reply = post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "5001"})
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "amount_too_large")
+
+
+def test_cancel_takes_a_reason_and_is_refused_after_capture(client) -> None:
+    pi = intent(client, capture_method="manual").json()
+    canceled = post(client, f"/v1/payment_intents/{pi['id']}/cancel", {"cancellation_reason": "duplicate"}).json()
+    assert (canceled["status"], canceled["cancellation_reason"]) == ("canceled", "duplicate")
+    charged = intent(client).json()
+    reply = post(client, f"/v1/payment_intents/{charged['id']}/cancel", {})
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "payment_intent_unexpected_state")
+
+
+@pytest.mark.parametrize(
+    ("payment_method", "code", "decline_code"),
+    [
+        ("pm_card_chargeDeclined", "card_declined", "generic_decline"),
+        ("pm_card_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds"),
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
+        ("pm_card_chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc"),
+        ("pm_card_chargeDeclinedProcessingError", "processing_error", "processing_error"),
+    ],
+)
+def test_declines_are_402_card_errors_embedding_the_payment_intent(client, payment_method, code, decline_code) -> None:
+    reply = intent(client, payment_method=payment_method)
+    error = reply.json()["error"]
+    assert (reply.status_code, error["type"], error["code"], error["decline_code"]) == (
+        402,
+        "card_error",
+        code,
+        decline_code,
+    )
+    assert error["payment_intent"]["status"] == "requires_payment_method"
+    assert error["payment_intent"]["last_payment_error"]["code"] == code
+
+
+def test_refunds_partial_repeated_and_never_more_than_is_left(client) -> None:
+    pi = intent(client).json()
+    first = post(
+        client, "/v1/refunds", {"payment_intent": pi["id"], "amount": "1500", "reason": "requested_by_customer"}
+    )
+    assert (first.status_code, first.json()["amount"], first.json()["reason"]) == (200, 1500, "requested_by_customer")
+    too_much = post(client, "/v1/refunds", {"payment_intent": pi["id"], "amount": "3501"})
+    assert (too_much.status_code, too_much.json()["error"]["code"]) == (400, "amount_too_large")
+    rest = post(client, "/v1/refunds", {"payment_intent": pi["id"]})
+    assert rest.json()["amount"] == 3500
+    done = post(client, "/v1/refunds", {"payment_intent": pi["id"]})
+    assert (done.status_code, done.json()["error"]["code"]) == (400, "charge_already_refunded")
+    listed = client.get("/sandbox/stripe/v1/refunds", {"payment_intent": pi["id"]}, **AUTH).json()
+    assert [r["amount"] for r in listed["data"]] == [3500, 1500]
+
+
+def test_an_uncaptured_intent_cannot_be_refunded(client) -> None:
+    pi = intent(client, capture_method="manual").json()
+    reply = post(client, "/v1/refunds", {"payment_intent": pi["id"]})
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "charge_not_captured")
+
+
+def test_the_same_key_replays_the_first_reply_and_other_parameters_are_an_idempotency_error(client) -> None:
+    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true"}
+    first = post(client, "/v1/payment_intents", data, key="key-1")
+    again = post(client, "/v1/payment_intents", data, key="key-1")
+    assert again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
+    other = post(client, "/v1/payment_intents", {**data, "amount": "6000"}, key="key-1")
+    assert (other.status_code, other.json()["error"]["type"]) == (400, "idempotency_error")
+    assert SimObject.objects.filter(kind="payment_intent").count() == 1
+
+
+def test_a_replayed_decline_is_the_same_402(client) -> None:
+    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_chargeDeclined", "confirm": "true"}
+    first = post(client, "/v1/payment_intents", data, key="key-d")
+    again = post(client, "/v1/payment_intents", data, key="key-d")
+    assert (again.status_code, again.content) == (402, first.content)
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "status"), [("jpy", "12000", 200), ("kwd", "30120", 200), ("kwd", "30125", 400)]
+)
+def test_zero_and_three_decimal_currencies(client, currency, amount, status) -> None:
+    reply = intent(client, currency=currency, amount=amount)
+    assert reply.status_code == status
+    if status == 200:
+        assert (reply.json()["amount"], reply.json()["currency"]) == (int(amount), currency)
+    else:
+        assert reply.json()["error"]["code"] == "invalid_amount"
+
+
+def test_tokenization_returns_a_payment_method_and_keeps_no_card_number(client) -> None:
+    card = {"card[number]": "4000 0000 0000 0002", "card[exp_month]": "12", "card[exp_year]": "34", "card[cvc]": "123"}
+    reply = post(client, "/v1/payment_methods", {"type": "card", **card}, auth=PUBLISHABLE)
+    pm = reply.json()
+    assert re.fullmatch(r"pm_[0-9a-f]{24}", pm["id"])
+    assert (pm["card"]["last4"], pm["card"]["exp_year"]) == ("0002", 2034)
+    assert reply["Access-Control-Allow-Origin"] == "*"
+    stored = json.dumps(list(SimObject.objects.values_list("data", flat=True)))
+    assert "4000000000000002" not in stored
+    declined = intent(client, payment_method=pm["id"])
+    assert declined.json()["error"]["code"] == "card_declined"
+
+
+@pytest.mark.parametrize(
+    ("number", "exp_year", "code"),
+    [("4242424242424241", "2034", "incorrect_number"), ("4242424242424242", "2001", "invalid_expiry_year")],
+)
+def test_tokenization_refuses_bad_cards(client, number, exp_year, code) -> None:
+    card = {"card[number]": number, "card[exp_month]": "1", "card[exp_year]": exp_year}
+    reply = post(client, "/v1/payment_methods", {"type": "card", **card}, auth=PUBLISHABLE)
+    assert (reply.status_code, reply.json()["error"]["code"]) == (402, code)
+
+
+def test_the_tokenization_script_posts_to_the_sandbox(client) -> None:
+    reply = client.get("/sandbox/stripe/js/v3.js")
+    assert reply["Content-Type"] == "application/javascript"
+    body = reply.content.decode()
+    assert 'var API_BASE = "http://testserver/sandbox/stripe"' in body.replace("\\u002F", "/")
+    assert "/v1/payment_methods" in body
+    assert "window.Stripe = Stripe" in body
+
+
+def test_3d_secure_page_completes_the_intent_and_returns_to_the_shop(client) -> None:
+    pi = intent(
+        client,
+        payment_method="pm_card_threeDSecure2Required",
+        capture_method="manual",
+        return_url="http://shop.test/return?order=7",
+    ).json()
+    assert pi["status"] == "requires_action"
+    url = pi["next_action"]["redirect_to_url"]["url"]
+    assert client.get(url).status_code == 200
+    assert client.get(url.split("?")[0]).status_code == 404  # the client secret is needed
+    back = client.post(url, urlencode({"outcome": "complete"}), content_type=FORM)
+    assert back.status_code == 302
+    assert back["Location"].startswith("http://shop.test/return?order=7&payment_intent=" + pi["id"])
+    assert "redirect_status=succeeded" in back["Location"]
+    after = client.get(f"/sandbox/stripe/v1/payment_intents/{pi['id']}", **AUTH).json()
+    assert (after["status"], after["amount_capturable"]) == ("requires_capture", 5000)
+
+
+def test_failed_3d_secure_leaves_the_intent_needing_a_payment_method(client) -> None:
+    pi = intent(client, payment_method="pm_card_authenticationRequired", return_url="http://shop.test/r").json()
+    back = client.post(pi["next_action"]["redirect_to_url"]["url"], urlencode({"outcome": "fail"}), content_type=FORM)
+    assert "redirect_status=failed" in back["Location"]
+    after = client.get(f"/sandbox/stripe/v1/payment_intents/{pi['id']}", **AUTH).json()
+    assert (after["status"], after["last_payment_error"]["code"]) == (
+        "requires_payment_method",
+        "payment_intent_authentication_failure",
+    )
+
+
+def test_accounts_do_not_see_each_others_objects(client) -> None:
+    pi = intent(client).json()
+    other = client.get(
+        f"/sandbox/stripe/v1/payment_intents/{pi['id']}", HTTP_AUTHORIZATION="Bearer sk_test_someoneelse"
+    )
+    assert (other.status_code, other.json()["error"]["code"]) == (404, "resource_missing")
+
+
+def test_events_are_signed_and_sent_to_the_accounts_endpoints(
+    client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    sent: list[tuple[str, bytes, dict]] = []
+
+    class Reply:
+        status_code = 200
+
+    def fake_post(url, data, headers, timeout):  # noqa: ANN001, ANN202
+        sent.append((url, data, headers))
+        return Reply()
+
+    monkeypatch.setattr(requests, "post", fake_post)
+    sandbox.webhook_endpoint_register(secret_key=KEY, url="http://shop.test/webhooks/x/", secret="whsec_wire")
+    with django_capture_on_commit_callbacks(execute=True):
+        intent(client, capture_method="manual")
+    assert [json.loads(body)["type"] for _, body, _ in sent] == ["payment_intent.amount_capturable_updated"]
+    url, body, headers = sent[0]
+    timestamp, signature = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", headers["Stripe-Signature"]).groups()
+    expected = hmac.new(b"whsec_wire", f"{timestamp}.{body.decode()}".encode(), hashlib.sha256).hexdigest()
+    assert (url, signature) == ("http://shop.test/webhooks/x/", expected)
+    assert SimWebhookDelivery.objects.get().delivered_at is not None
+
+
+def test_a_failing_endpoint_is_retried_and_never_breaks_the_api_call(
+    client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    attempts: list[int] = []
+
+    def refuse(url, data, headers, timeout):  # noqa: ANN001, ANN202
+        attempts.append(1)
+        raise requests.ConnectionError("refused")
+
+    monkeypatch.setattr(requests, "post", refuse)
+    sandbox.webhook_endpoint_register(secret_key=KEY, url="http://down.test/webhooks/x/", secret="whsec_wire")
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = intent(client)
+    assert reply.status_code == 200
+    delivery = SimWebhookDelivery.objects.get()
+    assert (len(attempts), delivery.attempts, delivery.last_error, delivery.delivered_at) == (1, 1, "refused", None)
+    assert issubclass(requests.ConnectionError, sim_webhook_deliver_task.autoretry_for)  # a worker retries
+    assert sim_webhook_deliver_task.max_retries == 8
+
+    class Reply:
+        status_code = 200
+
+    monkeypatch.setattr(requests, "post", lambda url, data, headers, timeout: Reply())
+    sim_webhook_deliver_task.delay(delivery.pk)  # the retry, once the shop answers again
+    delivery.refresh_from_db()
+    assert (delivery.attempts, delivery.last_status, delivery.delivered_at is not None) == (2, 200, True)
+
+
+def test_check_connection_proves_the_key(live_server) -> None:
+    from providers.base import Outcome, ProviderMisconfigured
+    from tests.providers.sandboxes import sandbox_adapter
+
+    good = sandbox_adapter("stripe", live_server.url)
+    assert good.check_connection().outcome == Outcome.SUCCEEDED
+    bad = type(good)({**good.settings, "secret_key": "sk_test_invalid"}, base_url=good.base_url)
+    with pytest.raises(ProviderMisconfigured):
+        bad.check_connection()

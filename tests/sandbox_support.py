@@ -1,0 +1,99 @@
+"""Fixtures and helpers for tests that run the payment services against a provider's sandbox.
+
+Import the fixtures you use into the test module (`from tests.sandbox_support import stripe_sandbox`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+import stripe
+
+from integrations.models import Integration
+from providers.stripe import sandbox as stripe_sandbox_module
+from sandbox.models import SimObject
+from tests import factories
+
+STRIPE_SECRETS = {"secret_key": "sk_test_paydeskservices", "webhook_secret": "whsec_paydeskservices"}
+
+
+@pytest.fixture
+def stripe_sandbox(live_server, settings) -> str:
+    """The live test server as site and sandbox host; returns the Stripe sandbox's base URL."""
+    settings.SITE_URL = live_server.url
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    return f"{live_server.url}/sandbox/stripe"
+
+
+@pytest.fixture
+def stripe_integration(stripe_sandbox) -> Integration:  # noqa: ANN001
+    return factories.IntegrationFactory(
+        provider_key="stripe",
+        name="Stripe",
+        settings={"public_key": "pk_test_paydeskservices"},
+        secrets=dict(STRIPE_SECRETS),
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+    )
+
+
+def register_webhooks(integration: Integration) -> None:
+    """Tell the sandbox to send this integration's account events to its webhook URL (as the dashboard would)."""
+    stripe_sandbox_module.webhook_endpoint_register(
+        secret_key=integration.secrets["secret_key"],
+        url=integration.get_webhook_url(),
+        secret=integration.secrets["webhook_secret"],
+    )
+
+
+def dashboard(stripe_sandbox_url: str) -> stripe.StripeClient:
+    """A client standing for someone using Stripe's dashboard: it knows nothing of our ledger or keys."""
+    return stripe.StripeClient(
+        STRIPE_SECRETS["secret_key"], base_addresses={"api": stripe_sandbox_url}, max_network_retries=0
+    )
+
+
+def sandbox_events(payment_intent: str) -> list[dict[str, Any]]:
+    """The events the Stripe sandbox made about one PaymentIntent, oldest first."""
+    events = [o.data for o in SimObject.objects.filter(provider="stripe", kind="event").order_by("created_at", "id")]
+    return [
+        e
+        for e in events
+        if payment_intent in (e["data"]["object"].get("id"), e["data"]["object"].get("payment_intent"))
+    ]
+
+
+def signed_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    header = stripe_sandbox_module.sign(body, secret, int(time.time()) if timestamp is None else timestamp)
+    return {"HTTP_STRIPE_SIGNATURE": header["Stripe-Signature"]}
+
+
+def post_event(client, integration: Integration, event: dict[str, Any] | str, **sign: Any):  # noqa: ANN001, ANN201
+    body = event if isinstance(event, str) else json.dumps(event)
+    secret = sign.pop("secret", None) or integration.secrets["webhook_secret"]
+    return client.post(
+        integration.get_webhook_url().removeprefix(_site(integration)),
+        data=body,
+        content_type="application/json",
+        **signed_headers(body, secret, **sign),
+    )
+
+
+def _site(integration: Integration) -> str:
+    url = integration.get_webhook_url()
+    return url[: url.index("/webhooks/")]
+
+
+def ledger(order) -> list[tuple]:  # noqa: ANN001
+    """An order's rows as (action, amount, state, successful, active, reference prefix), in order."""
+    rows = order.transactions.order_by("pk").values_list(
+        "action", "amount", "state", "successful", "active", "provider_reference"
+    )
+    return [(a, str(amt), st, s, act, (ref or "")[:3]) for a, amt, st, s, act, ref in rows]
+
+
+def deliver_all(client, integration: Integration, events: Iterable[dict[str, Any]]) -> list[int]:  # noqa: ANN001
+    return [post_event(client, integration, event).status_code for event in events]
