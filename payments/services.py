@@ -217,6 +217,12 @@ def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
     now = timezone.now()
     if adapter.authorization_ttl_hours:
         txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
+    if txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
+        # a renewal takes over the schedule of the authorization it replaces
+        ScheduledCapture.objects.filter(
+            authorization_id=txn.source.source_id, state=ScheduledCapture.State.PENDING
+        ).update(authorization=txn)
+        return
     policy = txn.integration.capture_policy
     if policy == Integration.CapturePolicy.AFTER_DELAY:
         due = now + timedelta(hours=txn.integration.capture_delay_hours)
@@ -565,3 +571,76 @@ def payment_complete(*, transaction_id: int) -> PaymentTransaction:
         logger.warning("Could not ask the provider about transaction %s: %s", txn.pk, exc)
         return txn
     return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+
+
+# --- re-authorization --------------------------------------------------------------------------------------------
+
+
+def payment_reauthorize(*, source_id: int, key: str, actor: User | None = None) -> PaymentTransaction:
+    """Renew an authorization before its hold lapses: a new authorization of what is left, then a cancel of the
+    old one, linked by a `re_authorize` row (old ← re_authorize ← new authorize). Returns the new authorization.
+
+    The order stays "Payment authorized" throughout: the new hold exists before the old one is released.
+    """
+    order_id = _order_id_of(source_id)
+    with transaction.atomic():
+        lock_order(order_id=order_id)
+        fingerprint = _fingerprint("re_authorize", source_id)
+        if existing := _replay(key, fingerprint):
+            return existing.children.filter(action=Action.AUTHORIZE).first() or existing
+        source = _source(source_id)
+        adapter = adapter_for(source.integration)
+        if not adapter.supports(Capability.REAUTHORIZE) or source.action != Action.AUTHORIZE:
+            raise PaymentRefused("not_reauthorizable", "This payment cannot be re-authorized.")
+        available = capturable_amount(source)
+        if available <= 0:
+            raise PaymentRefused("nothing_to_reauthorize", "Nothing is left to re-authorize on this payment.")
+        common = {
+            "order_id": source.order_id,
+            "integration": source.integration,
+            "payment_method": source.payment_method,
+            "amount": available,
+            "currency": source.currency,
+            "actor": actor,
+        }
+        link = _reserve(
+            **common, source=source, action=Action.RE_AUTHORIZE, idempotency_key=key, fingerprint=fingerprint
+        )
+        renewal = _reserve(
+            **common,
+            source=link,
+            action=Action.AUTHORIZE,
+            idempotency_key=f"{key}:authorize",
+            fingerprint=_fingerprint("authorize", link.pk),
+            request={"action": "authorize", "renews": source.pk},
+        )
+    request = FollowUpRequest(
+        amount=renewal.money,
+        idempotency_key=renewal.idempotency_key,
+        provider_reference=source.provider_reference,
+        method=_method_info(renewal),
+        source_amount=source.money,
+    )
+    renewal = _call_provider(renewal, adapter.reauthorize, request, adapter)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if not renewal.is_open:
+            PaymentTransaction.objects.filter(pk=link.pk).update(
+                state=renewal.state,
+                successful=renewal.successful,
+                active=False,
+                provider_reference=renewal.provider_reference,
+                error_code=renewal.error_code,
+                message=renewal.message,
+            )
+            order_payment_status_refresh(order=order, cause=renewal)
+    if renewal.state == State.SUCCEEDED:
+        payment_cancel(
+            source_id=source.pk,
+            key=f"{key}:cancel",
+            actor=actor,
+            reason="duplicate",
+            note=f"Released: renewed by authorization {renewal.provider_reference}.",
+        )
+    renewal.refresh_from_db()
+    return renewal

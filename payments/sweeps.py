@@ -28,6 +28,7 @@ from payments.services import (
     lock_order,
     order_payment_status_refresh,
     payment_capture,
+    payment_reauthorize,
     status_request,
 )
 from providers.base import (
@@ -167,6 +168,60 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
             notice_raise(key=f"expired:{txn.pk}", message=f"Order {order.number}: {txn.message}", order=order)
         expired += 1
     return warned, expired
+
+
+# --- re-authorization ----------------------------------------------------------------------------------------------
+
+REAUTHORIZE_AFTER = timedelta(days=6, hours=20)  # Stripe's hold lasts 7 days; renew with margin
+REAUTHORIZE_UNTIL = timedelta(days=7)
+
+
+def reauthorizations_sweep(*, now: datetime | None = None) -> tuple[int, int]:
+    """Renew uncaptured authorizations between 6 days 20 hours and 7 days old, on integrations that ask for it;
+    a failure emails the integration's alert address. Each authorization is tried once."""
+    now = now or timezone.now()
+    candidates = (
+        PaymentTransaction.objects.filter(
+            action=Action.AUTHORIZE,
+            successful=True,
+            active=True,
+            created_at__lte=now - REAUTHORIZE_AFTER,
+            created_at__gt=now - REAUTHORIZE_UNTIL,
+        )
+        .exclude(children__action=Action.RE_AUTHORIZE)
+        .select_related("integration", "order")
+    )
+    renewed = failed = 0
+    for auth in candidates[:BATCH]:
+        if not auth.integration.settings.get("re_authorization"):
+            continue
+        if not adapter_for(auth.integration).supports(Capability.REAUTHORIZE):
+            continue
+        try:
+            renewal = payment_reauthorize(source_id=auth.pk, key=f"reauthorize:{auth.pk}")
+        except PaymentRefused as exc:
+            logger.info("Re-authorization of transaction %s skipped: %s", auth.pk, exc.code)
+            continue
+        if renewal.state == State.SUCCEEDED:
+            renewed += 1
+        elif renewal.state == State.DECLINED:
+            failed += 1
+            _reauthorization_failed(auth, renewal)
+    return renewed, failed
+
+
+def _reauthorization_failed(auth: PaymentTransaction, renewal: PaymentTransaction) -> None:
+    message = (
+        f"The automatic re-authorization of {auth.money} on order {auth.order.number} (reference "
+        f"{auth.provider_reference}) failed: {renewal.message or renewal.error_code}. The current authorization "
+        f"lapses at {auth.expires_at:%Y-%m-%d %H:%M} UTC; capture it before then or ask the buyer to pay again."
+    )
+    notice_raise(key=f"reauthorization-failed:{auth.pk}", message=message, order=auth.order, level=Notice.Level.ERROR)
+    recipients = _alert_recipients(auth.integration)
+    if email := auth.integration.settings.get("re_authorization_email"):
+        recipients = sorted({*recipients, email})
+    send_mail(f"Re-authorization failed: order {auth.order.number}", message, None, recipients)
+    logger.warning("Re-authorization of transaction %s (order %s) failed", auth.pk, auth.order_id)
 
 
 # --- reconcile ---------------------------------------------------------------------------------------------------

@@ -54,3 +54,9 @@ def transaction_reconcile_task(transaction_id: int) -> None:
 @shared_task(acks_late=True)
 def authorizations_expiry_sweep_task() -> tuple[int, int]:
     return sweeps.authorizations_expiry_sweep()
+
+
+@shared_task(acks_late=True)
+def reauthorizations_sweep_task() -> tuple[int, int]:
+    """Renews one authorization after another; a rerun finds the renewed ones (they have a re_authorize child)."""
+    return sweeps.reauthorizations_sweep()

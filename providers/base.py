@@ -67,6 +67,8 @@ class Capability(enum.StrEnum):
     CANCEL = "cancel"
     REFUND = "refund"
     PARTIAL_REFUND = "partial_refund"
+    #: Renew a hold before it lapses: a new authorization of the same payment method (Stripe's 7 days).
+    REAUTHORIZE = "reauthorize"
     WEBHOOKS = "webhooks"
     FETCH_STATUS = "fetch_status"
 
@@ -432,6 +434,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         raise UnsupportedOperation(f"{self.key} cannot refund")
+
+    def reauthorize(self, request: FollowUpRequest) -> ProviderResult:
+        """A new authorization of `request.amount` on the payment method behind `provider_reference`, keyed by
+        `request.idempotency_key`; the caller cancels the old one once this succeeded."""
+        raise UnsupportedOperation(f"{self.key} cannot re-authorize")
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
         """What became of the operation keyed `request.idempotency_key`: SUCCEEDED, DECLINED, PENDING (still

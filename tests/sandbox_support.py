@@ -6,13 +6,18 @@ Import the fixtures you use into the test module (`from tests.sandbox_support im
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import pytest
 import stripe
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connection, connections
 
+from config.celery import app
 from integrations.models import Integration
 from providers.stripe import sandbox as stripe_sandbox_module
 from sandbox.models import SimObject
@@ -97,3 +102,37 @@ def ledger(order) -> list[tuple]:  # noqa: ANN001
 
 def deliver_all(client, integration: Integration, events: Iterable[dict[str, Any]]) -> list[int]:  # noqa: ANN001
     return [post_event(client, integration, event).status_code for event in events]
+
+
+# --- a real Celery worker ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker():  # noqa: ANN201
+    """A Celery worker consuming from the real broker (Redis in CI), in a thread sharing the test database."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs a Redis broker (REDIS_URL); CI sets it")
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite's shared in-memory test database locks whole tables between threads; run on PostgreSQL")
+    assert app.conf.broker_url.startswith("redis://")
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    task_postrun.connect(close_worker_connections)  # the test database is dropped at the end: leave no session
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10) as w:
+            yield w
+    finally:
+        task_postrun.disconnect(close_worker_connections)
+        app.conf.task_always_eager = eager
+
+
+def close_worker_connections(**kwargs) -> None:  # noqa: ANN003
+    connections.close_all()
+
+
+def wait_until(predicate, timeout: float = 30, what: str = "the worker to finish") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -77,6 +77,7 @@ class StripeAdapter(Adapter):
             Capability.PARTIAL_REFUND,
             Capability.WEBHOOKS,
             Capability.FETCH_STATUS,
+            Capability.REAUTHORIZE,
         }
     )
     authorization_ttl_hours = 7 * 24
@@ -233,6 +234,8 @@ class StripeAdapter(Adapter):
         }
         if request.return_url:
             params["return_url"] = request.return_url
+        if request.options.get("off_session"):
+            params["off_session"] = True  # the buyer is not there (re-authorization): no 3-D Secure challenge
         found = self._call(
             "create",
             lambda c: c.v1.payment_intents.create(params=params, options=self._options(request.idempotency_key)),
@@ -241,6 +244,26 @@ class StripeAdapter(Adapter):
         if isinstance(found, ProviderResult):
             return found
         return self._payment_result(found, request.amount)
+
+    def reauthorize(self, request: FollowUpRequest) -> ProviderResult:
+        """Authorize the same card again, off session, before Stripe's 7-day hold lapses."""
+        found = self._call(
+            "retrieve", lambda c: c.v1.payment_intents.retrieve(request.provider_reference), request.amount
+        )
+        if isinstance(found, ProviderResult):
+            return _as_error(found)
+        payment_method = found.get("payment_method") or ""
+        if isinstance(payment_method, Mapping):
+            payment_method = payment_method.get("id", "")
+        renewal = PaymentRequest(
+            amount=request.amount,
+            idempotency_key=request.idempotency_key,
+            method=request.method,
+            reference=str((found.get("metadata") or {}).get("order", "")),
+            payment_data={"payment_method": str(payment_method)},
+            options={"off_session": True},
+        )
+        return self._purchase(renewal, capture_method="manual")
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """Capture `amount` (all or part); Stripe releases whatever is left of the authorization."""

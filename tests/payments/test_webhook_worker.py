@@ -7,14 +7,9 @@ test database; the message goes through the real broker.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.db import connection, connections
 
-from config.celery import app
 from orders.models import PaymentStatus
 from payments import services
 from payments.models import WebhookEvent
@@ -24,6 +19,7 @@ from tests.sandbox_support import (
     deliver_all,
     ledger,
     sandbox_events,
+    wait_until,
 )
 
 pytestmark = [
@@ -31,34 +27,6 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis broker (REDIS_URL); CI sets it"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def worker():  # noqa: ANN201
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite's shared in-memory test database locks whole tables between threads; run on PostgreSQL")
-    assert app.conf.broker_url.startswith("redis://")
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    task_postrun.connect(close_worker_connections)  # the test database is dropped at the end: leave no session
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10) as w:
-            yield w
-    finally:
-        task_postrun.disconnect(close_worker_connections)
-        app.conf.task_always_eager = eager
-
-
-def close_worker_connections(**kwargs) -> None:  # noqa: ANN003
-    connections.close_all()
-
-
-def wait_until(predicate, timeout: float = 30) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("the worker did not process the events in time")
-        time.sleep(0.1)
 
 
 def test_webhook_events_are_processed_by_a_real_worker_through_redis(

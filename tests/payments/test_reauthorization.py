@@ -1,0 +1,116 @@
+"""Stripe re-authorization: an old uncaptured authorization is renewed before its 7-day hold lapses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from integrations.models import Integration
+from notifications.models import Notice
+from orders.models import PaymentStatus
+from payments import services, sweeps
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from sandbox.services import sim_get
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def renewing(stripe_integration: Integration) -> Integration:
+    stripe_integration.settings = {
+        **stripe_integration.settings,
+        "re_authorization": True,
+        "re_authorization_email": "alerts@paydesk.example",
+    }
+    stripe_integration.save()
+    return stripe_integration
+
+
+def old_authorization(integration: Integration, age: timedelta = timedelta(days=6, hours=21)) -> PaymentTransaction:
+    order = factories.OrderFactory()
+    auth = services.payment_purchase(
+        order_id=order.pk,
+        method=f"stripe_{integration.pk}",
+        key=f"a{order.pk}",
+        payment_data={"payment_method": "pm_card_visa"},
+    )
+    PaymentTransaction.objects.filter(pk=auth.pk).update(created_at=timezone.now() - age)
+    auth.refresh_from_db()
+    return auth
+
+
+def test_old_authorization_is_renewed_with_three_linked_records(renewing) -> None:
+    auth = old_authorization(renewing)
+    assert sweeps.reauthorizations_sweep() == (1, 0)
+
+    link = PaymentTransaction.objects.get(action=Action.RE_AUTHORIZE)
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source=link)
+    cancel = PaymentTransaction.objects.get(action=Action.CANCEL)
+    auth.refresh_from_db()
+    assert (link.source_id, link.state, link.successful, link.active) == (auth.pk, State.SUCCEEDED, True, False)
+    assert (renewal.state, renewal.active, renewal.amount) == (State.SUCCEEDED, True, auth.amount)
+    assert renewal.provider_reference != auth.provider_reference
+    assert timedelta(days=6, hours=23) < renewal.expires_at - timezone.now() <= timedelta(days=7)
+    assert (cancel.source_id, cancel.state) == (auth.pk, State.SUCCEEDED)
+    assert auth.active is False
+    assert sim_get("stripe", "payment_intent", auth.provider_reference).data["status"] == "canceled"
+    assert sim_get("stripe", "payment_intent", renewal.provider_reference).data["status"] == "requires_capture"
+    auth.order.refresh_from_db()
+    assert auth.order.payment_status == PaymentStatus.AUTHORIZED
+    assert sweeps.reauthorizations_sweep() == (0, 0)  # done once
+
+    services.payment_capture(source_id=renewal.pk, amount=None, key="cap")  # the renewal is what staff capture
+    auth.order.refresh_from_db()
+    assert auth.order.payment_status == PaymentStatus.FULL
+
+
+def test_renewal_takes_over_a_scheduled_capture(renewing) -> None:
+    renewing.capture_policy = Integration.CapturePolicy.AFTER_DELAY
+    renewing.capture_delay_hours = 24 * 8
+    renewing.save()
+    auth = old_authorization(renewing)
+    sweeps.reauthorizations_sweep()
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert ScheduledCapture.objects.get().authorization == renewal
+    assert ScheduledCapture.objects.count() == 1
+    assert auth.pk != renewal.pk
+
+
+def test_young_or_unconfigured_authorizations_are_left_alone(stripe_integration, renewing) -> None:
+    old_authorization(renewing, age=timedelta(days=6))
+    assert sweeps.reauthorizations_sweep() == (0, 0)
+    plain = factories.IntegrationFactory(
+        provider_key="stripe",
+        name="Stripe plain",
+        settings=dict(stripe_integration.settings),
+        secrets=dict(stripe_integration.secrets),
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+    )
+    plain.settings.pop("re_authorization", None)
+    plain.save()
+    old_authorization(plain)
+    assert sweeps.reauthorizations_sweep() == (0, 0)
+    assert not PaymentTransaction.objects.filter(action=Action.RE_AUTHORIZE).exists()
+
+
+def test_failed_renewal_emails_the_alert_address_and_keeps_the_old_hold(renewing) -> None:
+    auth = old_authorization(renewing)
+    renewing.secrets = {**renewing.secrets, "secret_key": "sk_test_invalid"}  # the key was rotated at Stripe
+    renewing.save()
+    assert sweeps.reauthorizations_sweep() == (0, 1)
+
+    auth.refresh_from_db()
+    assert auth.active is True
+    link = PaymentTransaction.objects.get(action=Action.RE_AUTHORIZE)
+    assert (link.state, link.successful) == (State.DECLINED, False)
+    assert len(mail.outbox) == 1
+    assert "alerts@paydesk.example" in mail.outbox[0].to
+    assert auth.order.number in mail.outbox[0].subject
+    assert Notice.objects.filter(key=f"reauthorization-failed:{auth.pk}").exists()
+    auth.order.refresh_from_db()
+    assert auth.order.payment_status == PaymentStatus.AUTHORIZED
+    assert sweeps.reauthorizations_sweep() == (0, 0)  # not retried every quarter hour
