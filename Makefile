@@ -30,7 +30,7 @@ lint: install
 	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run
 
 bench: install  ## benchmarks print figures; they do not pass or fail
-	@for script in bench/*.py; do echo "== $$script"; DJANGO_SETTINGS_MODULE=config.settings_test $(PY) $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; DJANGO_SETTINGS_MODULE=config.settings_test $(PY) $$script || exit 1; done
 
 migrate: install
 	$(PY) manage.py migrate

@@ -1,0 +1,213 @@
+"""How long 10,000 due captures take against the Stripe sandbox, with one and with two worker processes.
+
+Real parts: PostgreSQL (BENCH_DATABASE_URL, default a fresh `paydesk_bench` database on 127.0.0.1), Redis
+(BENCH_REDIS_URL, default db 7), gunicorn serving the sandbox, and `celery worker` processes. Each run makes
+N fresh authorizations at the sandbox (threads calling its API), schedules their captures as due, then times
+the beat sweep plus the workers until every capture is recorded. Set BENCH_CAPTURES to change N.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+N = int(os.environ.get("BENCH_CAPTURES", "10000"))
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paydesk_bench")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
+    print("capture_sweep: needs PostgreSQL and Redis on 127.0.0.1; skipped")
+    sys.exit(0)
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    PORT = s.getsockname()[1]
+SITE = f"http://127.0.0.1:{PORT}"
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-secret"),
+    "FIELD_ENCRYPTION_KEYS": "yCgTT1jRVUQ1F4qbdN9XbSoZ06Ye6QYy0KbyuYg3vQg=",
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",
+    "DATABASE_URL": DB_URL,
+    "REDIS_URL": REDIS,
+    "SITE_URL": SITE,
+    "LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+BIN = Path(sys.executable).parent
+
+import psycopg  # noqa: E402
+
+admin_url = DB_URL.rsplit("/", 1)[0] + "/postgres"
+db_name = DB_URL.rsplit("/", 1)[1]
+with psycopg.connect(admin_url, autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    conn.execute(f'CREATE DATABASE "{db_name}"')
+
+import django  # noqa: E402
+
+django.setup()
+
+import stripe  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from config.celery import app  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from integrations.models import Integration  # noqa: E402
+from orders.models import Order, PaymentStatus  # noqa: E402
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State  # noqa: E402
+from payments.tasks import scheduled_captures_sweep_task  # noqa: E402
+
+SECRET = "sk_test_benchmarkcaptures"  # noqa: S105 - a sandbox test key
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def authorizations(integration: Integration, customer: Customer, n: int, run: int) -> list[int]:
+    """n authorized orders: PaymentIntents made at the sandbox over HTTP, ledger rows written in bulk."""
+    client = stripe.StripeClient(SECRET, base_addresses={"api": f"{SITE}/sandbox/stripe"}, max_network_retries=2)
+
+    def authorize(i: int) -> str:
+        pi = client.v1.payment_intents.create(
+            params={
+                "amount": 10000,
+                "currency": "usd",
+                "capture_method": "manual",
+                "confirm": True,
+                "payment_method": "pm_card_visa",
+                "payment_method_types": ["card"],
+            },
+            options={"idempotency_key": f"bench:{run}:{i}"},
+        )
+        return pi.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        references = list(pool.map(authorize, range(n)))
+    orders = Order.objects.bulk_create(
+        Order(
+            number=f"B{run}-{i:06d}",
+            customer=customer,
+            currency="USD",
+            subtotal=100,
+            total=100,
+            payment_method=f"stripe_{integration.pk}",
+            payment_status=PaymentStatus.AUTHORIZED,
+        )
+        for i in range(n)
+    )
+    auths = PaymentTransaction.objects.bulk_create(
+        PaymentTransaction(
+            order=order,
+            integration=integration,
+            payment_method=order.payment_method,
+            action=Action.AUTHORIZE,
+            state=State.SUCCEEDED,
+            successful=True,
+            active=True,
+            amount=100,
+            currency="USD",
+            provider_reference=ref,
+            idempotency_key=f"bench:{run}:{i}",
+            fingerprint="bench",
+        )
+        for i, (order, ref) in enumerate(zip(orders, references, strict=True))
+    )
+    return [a.pk for a in auths]
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    web = start(str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2", "--threads", "8")
+    try:
+        for _ in range(100):
+            if reachable("127.0.0.1", PORT):
+                break
+            time.sleep(0.2)
+        integration = Integration.objects.create(
+            provider_key="stripe",
+            name="Stripe bench",
+            payment_action=Integration.PaymentAction.AUTHORIZE,
+            settings={"public_key": "pk_test_benchmarkcaptures"},
+            secrets={"secret_key": SECRET},
+        )
+        customer = Customer.objects.create(name="Bench buyer")
+        print(f"{N} due captures per run, Stripe sandbox behind gunicorn, PostgreSQL, Redis")
+        for run, concurrency in enumerate((1, 2), start=1):
+            started = time.perf_counter()
+            ids = authorizations(integration, customer, N, run)
+            print(f"  run {run}: {N} authorizations made in {time.perf_counter() - started:.1f} s")
+            ScheduledCapture.objects.bulk_create(
+                ScheduledCapture(authorization_id=pk, due_at=timezone.now()) for pk in ids
+            )
+            app.control.purge()
+            worker = start(
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"bench{run}@%h",
+            )
+            try:
+                time.sleep(3)  # let the worker connect
+                started = time.perf_counter()
+                while ScheduledCapture.objects.filter(state=ScheduledCapture.State.PENDING).exists():
+                    scheduled_captures_sweep_task.apply()  # what beat would run every minute, back to back
+                left = ScheduledCapture.objects.exclude(state=ScheduledCapture.State.DONE)
+                while left.exists():
+                    time.sleep(0.25)
+                    if time.perf_counter() - started > 1800:
+                        print("  gave up after 30 minutes")
+                        break
+                elapsed = time.perf_counter() - started
+            finally:
+                stop(worker)
+            captured = PaymentTransaction.objects.filter(
+                action=Action.CAPTURE, state=State.SUCCEEDED, source_id__in=ids
+            ).count()
+            print(
+                f"  {concurrency} worker process(es): {captured} captures in {elapsed:.1f} s "
+                f"({captured / elapsed:.0f}/s)"
+            )
+    finally:
+        stop(web)
+
+
+if __name__ == "__main__":
+    main()
