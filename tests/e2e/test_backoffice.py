@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from backoffice.roles import SALES
 from integrations.models import Integration
 from orders.models import Order, PaymentStatus
+from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payments.models import Action
 from payments.services import payment_purchase
 from tests import factories
@@ -50,7 +51,56 @@ def test_administrator_creates_a_money_order_integration(page: Page, seeded, scr
     assert integration.settings["pay_to"] == "Paydesk Inc."
     assert integration.settings["send_to"].splitlines() == ["1 Market Street", "San Francisco, CA 94105"]
     assert integration.short_label("en") == "Check"
-    # The rule that offers it at checkout comes with the payment rules admin (issue 4, item 4).
+
+    # and a payment rule that offers it to US buyers paying in dollars
+    page.goto("/admin/")
+    page.get_by_role("rowheader", name="Payment rules").get_by_role("link").click()
+    page.get_by_role("link", name="Add payment rule").click()
+    page.get_by_label("Name:").fill("Checks in the US")
+    page.get_by_label("Sort order:").fill("5")
+    page.get_by_label("Currency:").fill("USD")
+    page.get_by_label("Expression:").fill("subtotal.value >")
+    page.locator("select[name='methods-0-method']").select_option(label="Checks by mail")
+    page.get_by_role("button", name="Add another Payment rule destination").click()
+    page.locator("input[name='destinations-0-country']").fill("US")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".errorlist")).to_contain_text("position 16")  # the half-written condition is refused
+
+    page.get_by_label("Expression:").fill("subtotal.value > 10.0")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("ul.messagelist")).to_contain_text("was added successfully")
+    rule = PaymentRule.objects.get(name="Checks in the US")
+    assert (rule.currency, rule.enabled, rule.expression) == ("USD", True, "subtotal.value > 10.0")
+    assert list(rule.methods.values_list("method", "integration")) == [
+        (f"money_order_{integration.pk}", integration.pk)
+    ]
+    assert [str(d) for d in rule.destinations.all()] == ["US"]
+
+
+def test_deleting_an_integration_lists_its_rules_and_disables_the_one_left_without_methods(page: Page, seeded) -> None:
+    checks = Integration.objects.get(provider_key="money_order")
+    terms = Integration.objects.get(provider_key="payment_term")
+    alone = PaymentRule.objects.create(name="Only checks", currency="USD", sort_order=90)
+    PaymentRuleMethod.objects.create(rule=alone, integration=checks, method=f"money_order_{checks.pk}")
+    shared = PaymentRule.objects.create(name="Checks or terms", currency="USD", sort_order=91)
+    PaymentRuleMethod.objects.create(rule=shared, integration=checks, method=f"money_order_{checks.pk}")
+    PaymentRuleMethod.objects.create(rule=shared, integration=terms, method=f"payment_term_{terms.pk}")
+
+    log_in(page, "admin", "paydesk-admin")
+    page.goto(f"/admin/integrations/integration/{checks.pk}/change/")
+    page.get_by_role("link", name="Delete", exact=True).click()
+    rules = page.locator(".affected-rules")
+    expect(rules.get_by_role("link", name="Only checks")).to_be_visible()
+    expect(rules.get_by_role("link", name="Checks or terms")).to_be_visible()
+    expect(rules.locator("li", has_text="Only checks")).to_contain_text("will be disabled")
+    expect(rules.locator("li", has_text="Checks or terms")).to_contain_text("keeps its other methods")
+    page.get_by_role("button", name="Yes, I’m sure").click()
+
+    expect(page.locator("ul.messagelist")).to_contain_text("deleted successfully")
+    alone.refresh_from_db()
+    shared.refresh_from_db()
+    assert (alone.enabled, shared.enabled) == (False, True)
+    assert shared.methods.get(integration__provider_key="payment_term").enabled is True
 
 
 def test_sales_captures_a_seeded_money_order_from_the_order_page(page: Page, seeded, screenshot_dir: Path) -> None:
