@@ -63,7 +63,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # each provider package brings its storefront widget (providers/<key>/templates/<key>/widget.html)
+        "DIRS": [BASE_DIR / "templates", *sorted(BASE_DIR.glob("providers/*/templates"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -105,6 +106,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = sorted(BASE_DIR.glob("providers/*/static"))  # provider widgets' scripts and styles
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
