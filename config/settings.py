@@ -118,6 +118,12 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# --- storefront -------------------------------------------------------------------------------------
+#: provider key whose first live integration pays invoices (always as a charge; offline methods: pending)
+INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="money_order")
+INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
+
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

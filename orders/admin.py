@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from orders.admin_invoices import create_invoices
 from orders.models import Address, Order, OrderLine, PaymentStatus
 from payments.models import PaymentTransaction
 
@@ -110,6 +111,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
     inlines = [OrderLineInline, PaymentHistoryInline]
+    actions = [create_invoices]
 
     @admin.display(description="Payment status", ordering="payment_status")
     def payment_badge(self, obj: Order) -> str:
