@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "payments",
     "payment_rules",
     "demo",
+    "checkout",
 ]
 
 MIDDLEWARE = [
