@@ -49,7 +49,7 @@ def order_create(
     subtotal = quantize(sum((line.quantity * line.unit_price for line in lines), Decimal("0")), currency)
     shipping, tax = quantize(shipping, currency), quantize(tax, currency)
     order = Order.objects.create(
-        number=f"new-{uuid4().hex}",
+        number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)
         customer=customer,
         customer_user=customer_user,
         currency=currency,
