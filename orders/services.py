@@ -88,7 +88,7 @@ def invoice_create(
         raise MoneyError(f"An invoice cannot exceed the order total ({order.total_money}).")
     prefix = settings.INVOICE_NUMBER_PREFIX if number_prefix is None else number_prefix
     invoice = Invoice.objects.create(
-        number=f"new-{uuid4().hex}",
+        number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)
         order=order,
         customer_id=order.customer_id,
         amount=amount,
