@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sandbox",
     "providers.stripe",
     "demo",
+    "checkout",
 ]
 
 MIDDLEWARE = [
@@ -70,7 +71,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # each provider package brings its storefront widget (providers/<key>/templates/<key>/widget.html)
+        "DIRS": [BASE_DIR / "templates", *sorted(BASE_DIR.glob("providers/*/templates"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -112,6 +114,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = sorted(BASE_DIR.glob("providers/*/static"))  # provider widgets' scripts and styles
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -122,6 +125,12 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# --- storefront -------------------------------------------------------------------------------------
+#: provider key whose first live integration pays invoices (always as a charge; offline methods: pending)
+INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="money_order")
+INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,11 +11,12 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from backoffice.roles import ADMINISTRATORS, SALES, roles_ensure
+from checkout.models import Product
 from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
 from integrations.adapters import integration_methods
 from integrations.models import Integration
-from orders.models import Address, Order
-from orders.services import LineInput, order_create
+from orders.models import Address, Invoice, Order
+from orders.services import LineInput, invoice_create, order_create
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
 from providers.stripe.sandbox import webhook_endpoint_register
@@ -95,6 +96,8 @@ def seed_demo() -> list[Login]:
     _demo_rules(money_order, terms)
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
+    _demo_products()
+    _demo_invoice(acme)
     return LOGINS
 
 
@@ -202,3 +205,36 @@ def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, s
         txn = payment_purchase(order_id=order.pk, method=method, key=f"demo:purchase:{n}")
         if capture:
             payment_capture(source_id=txn.pk, amount=None, key=f"demo:capture:{n}", actor=sales, note="Check received")
+
+
+PRODUCTS = [
+    ("BOLT-M8", "Hex bolt M8 (box of 100)", "12.50", "USD"),
+    ("NUT-M8", "Hex nut M8 (box of 100)", "6.25", "USD"),
+    ("WASHER-M8", "Flat washer M8 (box of 200)", "4.80", "USD"),
+    ("GLOVE-NITRILE", "Nitrile work gloves (case of 10 pairs)", "39.00", "USD"),
+    ("DRILL-18V", "Cordless drill 18 V", "149.00", "USD"),
+    ("COMPRESSOR-50L", "Air compressor 50 L", "2450.00", "USD"),
+    ("DINRAIL-35", "DIN rail 35 mm (10 × 1 m)", "27.40", "EUR"),
+    ("RELAY-24V", "Relay 24 V DC (pack of 10)", "58.90", "EUR"),
+]
+
+
+def _demo_products() -> None:
+    """The storefront catalog: created once by SKU; later runs leave edited prices alone."""
+    for sku, name, price, currency in PRODUCTS:
+        Product.objects.get_or_create(sku=sku, defaults={"name": name, "price": Decimal(price), "currency": currency})
+
+
+def _demo_invoice(acme: Customer) -> None:
+    """One open invoice for ACME, for the demo order bought on payment terms and not yet paid."""
+    if Invoice.objects.filter(customer=acme).exists():
+        return
+    order = (
+        Order.objects.filter(
+            number__startswith=DEMO_PREFIX, payment_method__startswith="payment_term_", payment_status="pending"
+        )
+        .order_by("pk")
+        .first()
+    )
+    if order is not None:
+        invoice_create(order=order)

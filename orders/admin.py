@@ -23,6 +23,7 @@ from backoffice.selectors import (
     open_authorization_since,
     payment_history,
 )
+from orders.admin_invoices import create_invoices
 from orders.models import Address, Order, OrderLine, PaymentStatus
 from payments.models import Action, PaymentTransaction
 from payments.money import Money, format_money, quantize
@@ -183,7 +184,7 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["payment_status", PaymentMethodFilter, AuthorizationExpiryFilter, "created_at", "currency"]
-    actions = ["mark_shipped"]
+    actions = ["mark_shipped", create_invoices]
     list_select_related = ["customer"]
     search_fields = ["number", "customer__name"]
     date_hierarchy = "created_at"

@@ -157,3 +157,53 @@ class OrderLine(models.Model):
         return LineItemInfo(
             sku=self.sku, name=self.name, quantity=self.quantity, unit_price=Money(self.unit_price, currency)
         )
+
+
+#: invoice payment statuses that count as paid (reference §8: InvoicePaymentStatusChecker)
+INVOICE_PAID_STATUSES = frozenset(
+    {PaymentStatus.FULL, PaymentStatus.AUTHORIZED, PaymentStatus.REFUNDED, PaymentStatus.REFUNDED_PARTIALLY}
+)
+
+
+class Invoice(models.Model):
+    """A request to pay (part of) an order, issued by staff or imported; the buyer pays it in the storefront.
+
+    How its payments sit in the ledger: an invoice payment is an ordinary `PaymentTransaction` of the invoice's
+    order, tagged with `invoice`. So the order's ledger (and its payment status, recomputed by the same services
+    under the same order lock) includes what was paid through its invoices, and the invoice's own
+    `payment_status` is computed by `payments.status` over only the rows tagged with it, against `amount`.
+    Captures and refunds of an invoice payment inherit the tag from their source row. An invoice becomes
+    `paid` when its payment status is one the reference counts as paid (`INVOICE_PAID_STATUSES`).
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    number = models.CharField(max_length=32, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="invoices")
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    due_date = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
+    payment_status = models.CharField(
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def money(self) -> Money:
+        return Money(quantize(self.amount, self.currency), self.currency)

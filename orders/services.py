@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from customers.models import Customer, CustomerUser
-from orders.models import Address, Order, OrderLine
+from orders.models import Address, Invoice, Order, OrderLine
 from payments.money import MoneyError, quantize, validate_currency
 
 
@@ -66,3 +69,33 @@ def order_create(
         for line in lines
     )
     return order
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    order: Order,
+    amount: Decimal | None = None,
+    due_date: date | None = None,
+    actor: User | None = None,
+    number_prefix: str | None = None,
+) -> Invoice:
+    """Issue an invoice for an order (by default for its total, due in settings.INVOICE_DUE_DAYS days)."""
+    amount = quantize(order.total if amount is None else amount, order.currency)
+    if amount <= 0:
+        raise MoneyError("An invoice must be for more than zero.")
+    if amount > order.total:
+        raise MoneyError(f"An invoice cannot exceed the order total ({order.total_money}).")
+    prefix = settings.INVOICE_NUMBER_PREFIX if number_prefix is None else number_prefix
+    invoice = Invoice.objects.create(
+        number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)
+        order=order,
+        customer_id=order.customer_id,
+        amount=amount,
+        currency=order.currency,
+        due_date=due_date or timezone.localdate() + timedelta(days=settings.INVOICE_DUE_DAYS),
+        created_by=actor,
+    )
+    invoice.number = f"{prefix}{invoice.pk:06d}"
+    invoice.save(update_fields=["number"])
+    return invoice

@@ -43,6 +43,10 @@ OPEN_STATES = (State.RESERVED, State.ACTION_REQUIRED, State.PROCESSING)
 
 class PaymentTransaction(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="transactions")
+    #: set when the row pays an invoice of `order` (see orders.models.Invoice for how the two ledgers relate)
+    invoice = models.ForeignKey(
+        "orders.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
     source = models.ForeignKey(
         "self",
         null=True,

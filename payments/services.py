@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,10 +29,11 @@ from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
 from integrations.selectors import method_resolve
 from notifications.services import payment_status_changed
-from orders.models import Order, PaymentStatus
+from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
 from payments.money import quantize
+from payments.selectors import invoice_payment_method
 from payments.status import LedgerEntry, amount_paid, payment_status
 from providers.base import (
     Adapter,
@@ -180,6 +182,8 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
         order_payment_status_refresh(order=order, cause=txn)
+        if txn.invoice_id is not None:
+            invoice_payment_status_refresh(invoice_id=txn.invoice_id)
         return txn
 
 
@@ -511,6 +515,7 @@ def _reserve_child(
 ) -> PaymentTransaction:
     txn = _reserve(
         order_id=source.order_id,
+        invoice_id=source.invoice_id,  # a capture or refund of an invoice payment belongs to that invoice too
         source=source,
         integration=source.integration,
         payment_method=source.payment_method,
@@ -644,3 +649,96 @@ def payment_reauthorize(*, source_id: int, key: str, actor: User | None = None) 
         )
     renewal.refresh_from_db()
     return renewal
+
+
+# --- invoices -----------------------------------------------------------------------------------------------
+
+
+def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
+    """Recompute an invoice's payment status over its own rows; an open invoice paid by it becomes paid.
+
+    Called under the order lock, in the transaction of every ledger change of a row tagged with the invoice.
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    rows = PaymentTransaction.objects.filter(invoice_id=invoice_id).values_list(
+        "id", "action", "amount", "successful", "active", "source_id", "provider_reference"
+    )
+    entries = [
+        LedgerEntry(id=i, action=a, amount=amt, successful=s, active=act, source_id=src, reference=ref or None)
+        for i, a, amt, s, act, src, ref in rows
+    ]
+    status = payment_status(entries, invoice.amount)
+    fields = {"payment_status": status}
+    if invoice.status == Invoice.Status.OPEN and status in INVOICE_PAID_STATUSES:
+        fields["status"] = Invoice.Status.PAID
+    Invoice.objects.filter(pk=invoice_id).update(**fields)
+    return status
+
+
+def invoice_payment_purchase(
+    *,
+    invoice_id: int,
+    key: str,
+    actor: User | None = None,
+    payment_data: Mapping[str, str] | None = None,
+    return_url: str = "",
+    options: Mapping[str, Any] | None = None,
+) -> PaymentTransaction:
+    """Pay an open invoice with the configured invoice method (settings.INVOICE_PAYMENT_METHOD).
+
+    No payment rules (reference §8), and always a charge whatever the integration's payment action; an
+    offline method records a pending promise instead. Three steps under the order lock, like every payment.
+    """
+    try:
+        integration, method_info = invoice_payment_method()
+    except LookupError as exc:
+        raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.") from exc
+    adapter = adapter_for(integration)
+    order_id = Invoice.objects.values_list("order_id", flat=True).get(pk=invoice_id)
+
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        invoice = Invoice.objects.get(pk=invoice_id)
+        action = Action.PENDING if adapter.supports(Capability.PENDING) else Action.CHARGE
+        fingerprint = _fingerprint("invoice", invoice.pk, method_info.identifier, invoice.amount, invoice.currency)
+        if existing := _replay(key, fingerprint):
+            return existing
+        if invoice.status != Invoice.Status.OPEN:
+            raise PaymentRefused("invoice_not_open", f"Invoice {invoice.number} is {invoice.get_status_display()}.")
+        if (
+            invoice.transactions.filter(action__in=PURCHASE_ACTIONS)
+            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
+            .exists()
+        ):
+            raise PaymentRefused("already_paid", f"Invoice {invoice.number} is already paid or being paid.")
+        if action == Action.CHARGE and not adapter.supports(Capability.CHARGE):
+            raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.")
+        context = replace(order.checkout_context(), subtotal=invoice.money, total=invoice.money)
+        txn = _reserve(
+            order=order,
+            invoice=invoice,
+            integration=integration,
+            payment_method=method_info.identifier,
+            action=action,
+            amount=invoice.amount,
+            currency=invoice.currency,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            request=scrub({"action": action, "return_url": return_url, "options": dict(options or {})}),
+        )
+        order_payment_status_refresh(order=order, cause=txn)
+        invoice_payment_status_refresh(invoice_id=invoice.pk)
+
+    request = PaymentRequest(
+        amount=txn.money,
+        idempotency_key=key,
+        method=method_info,
+        reference=invoice.number,
+        context=context,
+        payment_data=dict(payment_data or {}),
+        return_url=return_url,
+        options=dict(options or {}),
+    )
+    call = adapter.pending if action == Action.PENDING else adapter.charge
+    return _call_provider(txn, call, request, adapter)

@@ -416,6 +416,14 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         """The provider's own gate on top of the payment rules."""
         return True
 
+    def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
+        """What the storefront widget (`method.widget`) shows for this checkout, as `options` in its template.
+
+        Rendered into the page, so it must hold no secret: instructions, a publishable key, a client token.
+        The widget posts what it produces as `payment_data[<name>]` fields (a token, never card data).
+        """
+        return {}
+
     def pending(self, request: PaymentRequest) -> ProviderResult:
         """Record a promise to pay (offline methods)."""
         raise UnsupportedOperation(f"{self.key} has no pending purchase")

@@ -101,3 +101,7 @@ def test_make_run_serves_admin_login_and_a_seeded_order(running_site) -> None:
     assert "Paid in full" in order_page.text
     assert "Payment history" in order_page.text
     assert "[worker]" in log_path.read_text()
+
+    storefront = requests.get(f"{base}/", timeout=10)  # the storefront owns the site root
+    assert storefront.status_code == 200
+    assert "Hex bolt M8 (box of 100)" in storefront.text

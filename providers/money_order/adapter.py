@@ -3,12 +3,14 @@
 No network: purchase records a successful, active `pending` transaction and capture marks the order paid.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from providers.base import (
     Adapter,
     Capability,
+    CheckoutContext,
     FollowUpRequest,
+    MethodInfo,
     Outcome,
     PaymentRequest,
     ProviderResult,
@@ -19,6 +21,10 @@ class MoneyOrderAdapter(Adapter):
     key = "money_order"
     label = "Check / Money Order"
     capabilities: ClassVar = frozenset({Capability.PENDING, Capability.CAPTURE})
+
+    def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
+        """Shows "Make Check Payable To" and "Send Check To": two settings, neither of them secret."""
+        return {"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
         return ProviderResult(

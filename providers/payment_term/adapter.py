@@ -4,13 +4,14 @@ Applicable only when the customer resolves to a term (its own, else its group's)
 onto the order (the service does it, seeing `Capability.ON_ACCOUNT`) and records a pending transaction.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from providers.base import (
     Adapter,
     Capability,
     CheckoutContext,
     FollowUpRequest,
+    MethodInfo,
     Outcome,
     PaymentRequest,
     ProviderResult,
@@ -24,6 +25,11 @@ class PaymentTermAdapter(Adapter):
 
     def is_applicable(self, context: CheckoutContext) -> bool:
         return context.customer is not None and context.customer.resolved_payment_term is not None
+
+    def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
+        """Shows "Terms: Net 30": the term the customer resolves to (its own, else its group's)."""
+        term = context.customer.resolved_payment_term if context.customer else None
+        return {"term": term.label if term else ""}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
         term = request.context.customer.resolved_payment_term if request.context and request.context.customer else None

@@ -1,0 +1,104 @@
+"""Storefront forms: login, cart quantities and the checkout steps."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from babel import Locale
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import AbstractBaseUser
+
+from checkout.shipping import SHIPPING_METHODS
+
+
+class BuyerLoginForm(AuthenticationForm):
+    """Only customer users may sign in to the storefront; staff use the back-office."""
+
+    username = forms.CharField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_a_buyer": "This account cannot buy in the shop. Please sign in with a customer account.",
+    }
+
+    def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
+        super().confirm_login_allowed(user)
+        if not hasattr(user, "customer_user"):
+            raise forms.ValidationError(self.error_messages["not_a_buyer"], code="not_a_buyer")
+
+
+class AddToCartForm(forms.Form):
+    product = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.IntegerField(min_value=1, max_value=9999, initial=1)
+
+
+class QuantityForm(forms.Form):
+    quantity = forms.IntegerField(min_value=0, max_value=9999)
+
+
+@cache
+def country_choices() -> list[tuple[str, str]]:
+    territories = Locale("en").territories
+    countries = sorted(
+        ((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha() and code != "ZZ"),
+        key=lambda item: item[1],
+    )
+    return [("", "Choose a country"), *countries]
+
+
+class AddressForm(forms.Form):
+    first_name = forms.CharField(label="First name", max_length=100)
+    last_name = forms.CharField(label="Last name", max_length=100)
+    organization = forms.CharField(label="Company", max_length=200, required=False)
+    street = forms.CharField(label="Street address", max_length=200)
+    street2 = forms.CharField(label="Street address, line 2", max_length=200, required=False)
+    city = forms.CharField(label="City", max_length=100)
+    region_code = forms.CharField(
+        label="State or region code", max_length=16, required=False, help_text='For example "US-IL" or "DE-BY".'
+    )
+    postal_code = forms.CharField(label="Postal code", max_length=20)
+    country = forms.ChoiceField(label="Country", choices=country_choices)
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+
+    AUTOCOMPLETE = {
+        "first_name": "given-name",
+        "last_name": "family-name",
+        "organization": "organization",
+        "street": "address-line1",
+        "street2": "address-line2",
+        "city": "address-level2",
+        "region_code": "off",
+        "postal_code": "postal-code",
+        "country": "country",
+        "phone": "tel",
+    }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for name, value in self.AUTOCOMPLETE.items():
+            self.fields[name].widget.attrs["autocomplete"] = value
+
+    def clean_region_code(self) -> str:
+        return self.cleaned_data["region_code"].strip().upper()
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        region, country = data.get("region_code", ""), data.get("country", "")
+        if region and country and not region.startswith(f"{country}-"):
+            self.add_error("region_code", f'A region of this country starts with "{country}-".')
+        return data
+
+
+class ShippingForm(forms.Form):
+    ship_to_billing = forms.BooleanField(label="Ship to the billing address", required=False)
+
+
+class ShippingMethodForm(forms.Form):
+    shipping_method = forms.ChoiceField(
+        label="Shipping method",
+        widget=forms.RadioSelect,
+        choices=[(m.key, m.label) for m in SHIPPING_METHODS.values()],
+    )

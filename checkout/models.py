@@ -1,0 +1,105 @@
+"""Storefront state: the catalog, one cart per buyer login, and the checkout that turns a cart into an order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from payments.money import quantize
+from providers.base import Money
+
+
+class Product(models.Model):
+    """What the shop sells; order lines copy sku, name and price, so editing a product rewrites no order."""
+
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    price = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["currency", "name"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+    @property
+    def money(self) -> Money:
+        return Money(quantize(self.price, self.currency), self.currency)
+
+
+class Cart(models.Model):
+    """The buyer's cart, kept in the database so it survives logging out and in again."""
+
+    customer_user = models.OneToOneField("customers.CustomerUser", on_delete=models.CASCADE, related_name="cart")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Cart of {self.customer_user_id}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "product"], name="one_line_per_product"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id}"
+
+    @property
+    def amount(self) -> Decimal:
+        return quantize(self.quantity * self.product.price, self.product.currency)
+
+
+class Checkout(models.Model):
+    """One pass through the checkout steps for a cart; every step saves here, so the buyer can resume.
+
+    `attempt` numbers the submissions: the order and the payment of one attempt are created once (the
+    idempotency key is `checkout:<id>:<attempt>`), and a declined attempt moves on to the next number. The
+    checkout is `completed` when its order is kept (paid, pending, or awaiting the provider); the cart is
+    emptied then, and the next purchase starts a new checkout.
+    """
+
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="checkouts")
+    billing_address = models.JSONField(default=dict, blank=True)
+    ship_to_billing = models.BooleanField(default=True)
+    shipping_address = models.JSONField(default=dict, blank=True)
+    shipping_method = models.CharField(max_length=40, blank=True)
+    payment_method = models.CharField(max_length=80, blank=True)
+    #: what the payment widget posted (a token, opaque provider data), never card data
+    payment_data = models.JSONField(default=dict, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart"], condition=Q(completed_at__isnull=True), name="one_open_checkout_per_cart"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.pk} (attempt {self.attempt})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"checkout:{self.pk}:{self.attempt}"
+
+    @property
+    def delivery_address(self) -> dict:
+        return self.billing_address if self.ship_to_billing else self.shipping_address

@@ -1,0 +1,222 @@
+"""Reads for the storefront. Everything a buyer sees is scoped to their own company here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
+
+from checkout.models import Cart, CartLine, Checkout
+from checkout.shipping import shipping_amount
+from customers.models import CustomerUser
+from integrations.selectors import method_resolve
+from orders.models import Invoice, Order
+from payment_rules.matching import load_ruleset, match_methods
+from payments.models import OPEN_STATES, PaymentTransaction, State
+from payments.money import quantize
+from payments.services import PURCHASE_ACTIONS
+from providers.base import (
+    Adapter,
+    AddressInfo,
+    CheckoutContext,
+    CustomerUserInfo,
+    LineItemInfo,
+    MethodInfo,
+    Money,
+)
+
+
+def buyer_of(user: object) -> CustomerUser | None:
+    """The customer login behind a Django user, with what checkout contexts need; None for non-buyers."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        CustomerUser.objects.select_related("user", "customer__group__payment_term", "customer__payment_term")
+        .filter(user=user)
+        .first()
+    )
+
+
+def buyer_cart(*, buyer: CustomerUser) -> Cart:
+    cart, _ = Cart.objects.get_or_create(customer_user=buyer)
+    return cart
+
+
+def cart_lines(*, cart: Cart) -> list[CartLine]:
+    return list(cart.lines.select_related("product"))
+
+
+def open_checkout(*, cart: Cart) -> Checkout | None:
+    return cart.checkouts.filter(completed_at__isnull=True).first()
+
+
+def last_checkout(*, cart: Cart) -> Checkout | None:
+    """The buyer's last completed checkout: its addresses prefill the forms of the next one."""
+    return cart.checkouts.exclude(completed_at__isnull=True).order_by("-completed_at").first()
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    currency: str
+    subtotal: Decimal
+    shipping: Decimal
+    total: Decimal
+
+
+def cart_totals(lines: list[CartLine], shipping_method: str = "") -> Totals:
+    currency = lines[0].product.currency if lines else ""
+    if not currency:
+        return Totals("", Decimal("0"), Decimal("0"), Decimal("0"))
+    subtotal = quantize(sum((line.amount for line in lines), Decimal("0")), currency)
+    shipping = shipping_amount(shipping_method, currency)
+    return Totals(currency, subtotal, shipping, subtotal + shipping)
+
+
+def address_info(address: dict) -> AddressInfo | None:
+    if not address:
+        return None
+    return AddressInfo(
+        country_iso2=address.get("country", ""),
+        region_code=address.get("region_code", ""),
+        region_name=address.get("region_name", ""),
+        postal_code=address.get("postal_code", ""),
+        city=address.get("city", ""),
+        street=address.get("street", ""),
+        street2=address.get("street2", ""),
+        organization=address.get("organization", ""),
+        first_name=address.get("first_name", ""),
+        last_name=address.get("last_name", ""),
+    )
+
+
+def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> CheckoutContext:
+    """The checkout as payment rules and providers see it; nothing here queries the database."""
+    totals = cart_totals(lines, checkout.shipping_method)
+    currency = totals.currency
+    return CheckoutContext(
+        currency=currency,
+        subtotal=Money(totals.subtotal, currency),
+        total=Money(totals.total, currency),
+        line_items=[
+            LineItemInfo(
+                sku=line.product.sku,
+                name=line.product.name,
+                quantity=Decimal(line.quantity),
+                unit_price=line.product.money,
+                product_id=line.product_id,
+            )
+            for line in lines
+        ],
+        billing_address=address_info(checkout.billing_address),
+        shipping_address=address_info(checkout.delivery_address),
+        customer=buyer.customer.as_info(),
+        customer_user=CustomerUserInfo(
+            id=buyer.pk, email=buyer.user.email, first_name=buyer.user.first_name, last_name=buyer.user.last_name
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOption:
+    method: MethodInfo
+    adapter: Adapter
+
+    @property
+    def identifier(self) -> str:
+        return self.method.identifier
+
+    @property
+    def label(self) -> str:
+        return localized(self.method.labels) or self.method.identifier
+
+    @property
+    def short_label(self) -> str:
+        return localized(self.method.short_labels) or self.label
+
+
+def payment_options(context: CheckoutContext) -> list[PaymentOption]:
+    """The methods the payment rules (and each provider's own gate) allow for this checkout, in rule order."""
+    ruleset = load_ruleset()
+    return [PaymentOption(m, ruleset.methods[m.identifier].adapter) for m in match_methods(context, ruleset)]
+
+
+def localized(values: dict[str, str] | object) -> str:
+    if not isinstance(values, dict) or not values:
+        return ""
+    language = (get_language() or "en").split("-")[0]
+    return values.get(language) or values.get("en") or next(iter(values.values()), "")
+
+
+def method_short_label(identifier: str) -> str:
+    """The short label of a method by identifier, also for switched-off integrations (old orders)."""
+    if not identifier:
+        return ""
+    try:
+        integration, method = method_resolve(identifier, active_only=False)
+    except LookupError:
+        return identifier
+    return localized(method.short_labels) or localized(method.labels) or integration.short_label()
+
+
+# --- orders and invoices ----------------------------------------------------------------------------------
+
+
+def buyer_orders(*, buyer: CustomerUser) -> QuerySet[Order]:
+    return Order.objects.filter(customer_id=buyer.customer_id).order_by("-created_at", "-id")
+
+
+def buyer_order(*, buyer: CustomerUser, number: str) -> Order:
+    """404 for an order of another company, exactly as for one that does not exist."""
+    return get_object_or_404(
+        Order.objects.select_related("billing_address", "shipping_address", "payment_term"),
+        customer_id=buyer.customer_id,
+        number=number,
+    )
+
+
+def buyer_payment_history(*, order: Order) -> list[PaymentTransaction]:
+    """The rows a buyer may see; the template shows date, action, method, amount and state, never the note,
+    the actor, the reason or the provider's raw answer."""
+    return list(
+        PaymentTransaction.objects.filter(order=order)
+        .only("id", "action", "amount", "currency", "state", "payment_method", "invoice_id", "created_at")
+        .order_by("created_at", "id")
+    )
+
+
+def _invoice_payment_open_or_done() -> Exists:
+    return Exists(
+        PaymentTransaction.objects.filter(invoice=OuterRef("pk"), action__in=PURCHASE_ACTIONS).filter(
+            Q(successful=True) | Q(state__in=OPEN_STATES)
+        )
+    )
+
+
+def buyer_invoices(*, buyer: CustomerUser) -> QuerySet[Invoice]:
+    """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then)."""
+    return (
+        Invoice.objects.filter(customer_id=buyer.customer_id)
+        .select_related("order")
+        .annotate(has_payment=_invoice_payment_open_or_done())
+        .order_by("-created_at", "-id")
+    )
+
+
+def buyer_invoice(*, buyer: CustomerUser, number: str) -> Invoice:
+    return get_object_or_404(buyer_invoices(buyer=buyer), number=number)
+
+
+def invoice_is_payable(invoice: Invoice) -> bool:
+    return invoice.status == Invoice.Status.OPEN and not getattr(invoice, "has_payment", False)
+
+
+BUYER_STATE_LABELS = {
+    State.RESERVED: "Being confirmed",
+    State.ACTION_REQUIRED: "Waiting for you",
+    State.PROCESSING: "Processing",
+    State.SUCCEEDED: "Succeeded",
+    State.DECLINED: "Declined",
+}

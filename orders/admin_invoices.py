@@ -1,0 +1,57 @@
+"""Invoices in the back-office: the "Create invoice" action on orders and a read-only invoice list.
+
+Kept apart from orders/admin.py so the order pages can change without touching invoices.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orders.models import Invoice, Order
+from orders.services import invoice_create
+
+
+@admin.action(description="Create invoice")
+def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    """One invoice per selected order for its total; orders that already have an invoice that is not void are
+    skipped."""
+    if not request.user.has_perm("orders.add_invoice"):
+        modeladmin.message_user(request, "You may not create invoices.", messages.ERROR)
+        return
+    created, skipped = [], []
+    for order in queryset.exclude(total__lte=0):
+        if order.invoices.exclude(status=Invoice.Status.VOID).exists():
+            skipped.append(order.number)
+            continue
+        created.append(invoice_create(order=order, actor=request.user).number)
+    if created:
+        modeladmin.message_user(request, f"Created invoice(s) {', '.join(created)}.", messages.SUCCESS)
+    if skipped:
+        modeladmin.message_user(request, f"Already invoiced, skipped: {', '.join(skipped)}.", messages.WARNING)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ["number", "customer", "order", "amount", "currency", "due_date", "status", "payment_status"]
+    list_filter = ["status", "payment_status", "currency", "due_date"]
+    list_select_related = ["customer", "order"]
+    search_fields = ["number", "order__number", "customer__name"]
+    readonly_fields = [
+        "number",
+        "order",
+        "customer",
+        "amount",
+        "currency",
+        "payment_status",
+        "created_by",
+        "created_at",
+    ]
+    fields = [*readonly_fields[:5], "due_date", "status", *readonly_fields[5:]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # invoices are created from orders ("Create invoice") or imported
+
+    def has_delete_permission(self, request: HttpRequest, obj: Invoice | None = None) -> bool:
+        return False  # void it instead; its payments stay in the ledger

@@ -1,0 +1,128 @@
+"""The checkout through the Django test client: steps, submit, outcomes and what the buyer may see."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from checkout.models import Cart, CartLine, Checkout
+from integrations.models import Integration
+from orders.models import Invoice, Order, PaymentStatus
+from payments.models import Action, PaymentTransaction, State
+from tests.checkout.conftest import US_ADDRESS, add, choose, login, to_payment_step
+
+
+def method_id(provider_key: str) -> str:
+    integration = Integration.objects.get(provider_key=provider_key)
+    return f"{provider_key}_{integration.pk}"
+
+
+def submit(client: Client) -> object:
+    checkout = Checkout.objects.get(completed_at__isnull=True)
+    return client.post("/checkout/review/", {"checkout": checkout.pk})
+
+
+def test_money_order_checkout_places_a_pending_order_and_empties_the_cart(acme: Client) -> None:
+    add(acme, "BOLT-M8", 2)
+    add(acme, "NUT-M8", 4)
+    to_payment_step(acme)
+    payment = acme.get("/checkout/payment/").content.decode()
+    assert "Make Check Payable To:</strong> Paydesk Demo Inc." in payment
+    assert "Send Check To:</strong><br>1 Market Street<br>San Francisco, CA 94105" in payment
+    assert "Terms:</strong> Net 30" in payment
+    choose(acme, method_id("money_order"))
+    review = acme.get("/checkout/review/").content.decode()
+    assert "$65.00" in review  # 2 × 12.50 + 4 × 6.25 + 15.00 shipping
+
+    response = submit(acme)
+
+    order = Order.objects.exclude(number__startswith="DEMO-").get()
+    assert response["Location"] == f"/checkout/confirmation/{order.number}/"
+    assert (order.subtotal, order.shipping, order.total, order.currency) == (
+        Decimal("50.0000"),
+        Decimal("15.0000"),
+        Decimal("65.0000"),
+        "USD",
+    )
+    assert order.payment_status == PaymentStatus.PENDING
+    assert [(line.sku, line.quantity) for line in order.lines.all()] == [
+        ("BOLT-M8", Decimal("2.000")),
+        ("NUT-M8", Decimal("4.000")),
+    ]
+    assert order.billing_address.country == "US"
+    txn = order.transactions.get()
+    assert (txn.action, txn.state, txn.idempotency_key) == (
+        Action.PENDING,
+        State.SUCCEEDED,
+        f"checkout:{Checkout.objects.get().pk}:1",
+    )
+    assert CartLine.objects.count() == 0
+    confirmation = acme.get(response["Location"]).content.decode()
+    assert order.number in confirmation
+    assert "<dd>Check</dd>" in confirmation
+    assert "<dd>Pending payment</dd>" in confirmation
+
+
+def test_submitting_the_review_step_twice_creates_one_order_and_one_transaction(acme: Client) -> None:
+    add(acme, "BOLT-M8")
+    to_payment_step(acme)
+    choose(acme, method_id("money_order"))
+    checkout = Checkout.objects.get()
+
+    first = acme.post("/checkout/review/", {"checkout": checkout.pk})
+    second = acme.post("/checkout/review/", {"checkout": checkout.pk})
+
+    order = Order.objects.exclude(number__startswith="DEMO-").get()
+    assert first["Location"] == second["Location"] == f"/checkout/confirmation/{order.number}/"
+    assert PaymentTransaction.objects.filter(order=order).count() == 1
+
+
+def test_another_company_gets_404_for_an_order_and_its_invoice(acme: Client, globex: Client) -> None:
+    invoice = Invoice.objects.get()  # the seed's, for a demo order of ACME
+    order = invoice.order
+    assert acme.get(f"/account/orders/{order.number}/").status_code == 200
+    assert acme.get(f"/account/invoices/{invoice.number}/").status_code == 200
+
+    assert globex.get(f"/account/orders/{order.number}/").status_code == 404
+    assert globex.get(f"/checkout/confirmation/{order.number}/").status_code == 404
+    assert globex.get(f"/account/invoices/{invoice.number}/").status_code == 404
+    assert globex.post(f"/account/invoices/{invoice.number}/pay/", {"key": "x"}).status_code == 404
+    assert order.number not in globex.get("/account/orders/").content.decode()
+    assert invoice.number not in globex.get("/account/invoices/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("buyer", "currency_sku", "country", "quantity", "expected"),
+    [
+        # the card rule (all USD checkouts) sorts first; checks need a US address; terms need Wholesale or 5,000
+        ("buyer@acme.example", "BOLT-M8", "US", 1, ["Credit card", "Check / Money Order", "Payment Terms"]),
+        ("buyer@globex.example", "BOLT-M8", "US", 1, ["Credit card", "Check / Money Order"]),
+        ("buyer@globex.example", "BOLT-M8", "DE", 1, ["Credit card"]),
+        ("buyer@acme.example", "DINRAIL-35", "AT", 1, ["Check / Money Order"]),
+        ("buyer@acme.example", "DINRAIL-35", "US", 1, []),  # euros only for Germany and Austria
+        # from 5,000 the terms rule matches, but Globex resolves to no term: the provider's own gate says no
+        ("buyer@globex.example", "COMPRESSOR-50L", "US", 3, ["Credit card", "Check / Money Order"]),
+    ],
+    ids=["acme-usd-us", "globex-usd-us", "globex-usd-de", "acme-eur-at", "acme-eur-us", "globex-usd-us-5000"],
+)
+def test_payment_step_lists_what_the_rules_allow(seeded, buyer, currency_sku, country, quantity, expected) -> None:  # noqa: ANN001
+    client = login(Client(), buyer)
+    add(client, currency_sku, quantity)
+    to_payment_step(client, {**US_ADDRESS, "country": country, "region_code": ""})
+
+    page = client.get("/checkout/payment/").content.decode()
+
+    labels = re.findall(r'<label for="pm-[a-z_0-9]+">([^<]+)</label>', page)
+    assert labels == expected
+    message = "No payment methods are available, please contact us to complete the order submission."
+    assert (message in page) == (expected == [])
+
+
+def test_cart_survives_logging_out_and_in(acme: Client) -> None:
+    add(acme, "BOLT-M8", 3)
+    acme.post("/logout/")
+    acme.force_login(Cart.objects.get().customer_user.user)
+    assert "Hex bolt M8 (box of 100)" in acme.get("/cart/").content.decode()

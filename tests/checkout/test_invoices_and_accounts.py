@@ -1,0 +1,100 @@
+"""Invoices (created by staff or seed, paid by the buyer without payment rules) and who may use the shop."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+from orders.models import Invoice, Order, PaymentStatus
+from payments.models import Action, PaymentTransaction, State
+from payments.services import payment_capture
+from tests import factories
+
+
+def pay_key(page: str) -> str:
+    return re.search(r'name="key" value="([0-9a-f-]+)"', page)[1]
+
+
+def test_buyer_pays_an_open_invoice_with_the_invoice_method_as_a_pending_charge(acme: Client) -> None:
+    invoice = Invoice.objects.get()
+    order = invoice.order
+    number = invoice.number
+    assert re.fullmatch(r"INV-\d{6}", number)
+    assert (invoice.status, invoice.amount) == (Invoice.Status.OPEN, order.total)
+    listing = acme.get("/account/invoices/").content.decode()
+    assert f'aria-label="Pay {number}"' in listing
+    page = acme.get(f"/account/invoices/{number}/").content.decode()
+    assert "Make Check Payable To:</strong> Paydesk Demo Inc." in page
+    key = pay_key(page)
+
+    first = acme.post(f"/account/invoices/{number}/pay/", {"key": key})
+    again = acme.post(f"/account/invoices/{number}/pay/", {"key": key})  # a double click
+
+    assert first["Location"] == again["Location"] == f"/account/invoices/{number}/"
+    txn = PaymentTransaction.objects.get(invoice=invoice)
+    assert (txn.order_id, txn.action, txn.state, txn.amount) == (
+        order.pk,
+        Action.PENDING,
+        State.SUCCEEDED,
+        Decimal("97.1300"),
+    )
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.payment_status) == (Invoice.Status.OPEN, PaymentStatus.PENDING)
+    assert f'aria-label="Pay {number}"' not in acme.get("/account/invoices/").content.decode()
+
+    payment_capture(source_id=txn.pk, amount=None, key="check-arrived")  # staff: the check arrived
+
+    invoice.refresh_from_db()
+    order.refresh_from_db()
+    assert (invoice.status, invoice.payment_status) == (Invoice.Status.PAID, PaymentStatus.FULL)
+    assert order.payment_status == PaymentStatus.FULL  # the invoice's payment pays its order
+    assert PaymentTransaction.objects.filter(invoice=invoice).count() == 2
+
+
+def test_invoice_payment_refuses_card_fields(acme: Client) -> None:
+    number = Invoice.objects.get().number
+    page = acme.get(f"/account/invoices/{number}/").content.decode()
+    response = acme.post(
+        f"/account/invoices/{number}/pay/", {"key": pay_key(page), "payment_data[number]": "4242424242424242"}
+    )
+    assert response.status_code == 400
+    assert PaymentTransaction.objects.filter(invoice__isnull=False).count() == 0
+
+
+def test_only_customer_users_can_use_the_storefront(seeded: None, client: Client) -> None:
+    assert client.get("/checkout/").status_code == 302
+    assert client.get("/checkout/")["Location"] == "/login/?next=/checkout/"
+    assert client.get("/").status_code == 200  # the catalog is public
+
+    refused = client.post("/login/", {"username": "sales", "password": "paydesk-sales"})
+    assert "This account cannot buy in the shop." in refused.content.decode()
+    client.force_login(User.objects.get(username="sales"))
+    assert client.get("/account/orders/").status_code == 403
+
+    buyer = Client()
+    response = buyer.post("/login/", {"username": "buyer@acme.example", "password": "paydesk-buyer"})
+    assert response["Location"] == "/"
+    assert "Ada Buyer · ACME Industrial" in buyer.get("/").content.decode()
+
+
+def test_order_detail_shows_the_payment_history_without_internal_notes(acme: Client) -> None:
+    # the demo order paid by money order and captured by Sam with a note
+    order = Order.objects.get(
+        number__startswith="DEMO-", payment_method__startswith="money_order_", payment_status="full"
+    )
+    page = acme.get(f"/account/orders/{order.number}/").content.decode()
+    assert "Paid in full" in page
+    assert page.count("<td>Check</td>") == 2
+    assert "Check received" not in page  # the note
+    assert "sales" not in page
+    assert "Sam" not in page
+
+
+def test_a_new_buyer_sees_no_orders_and_no_invoices(seeded: None, client: Client) -> None:
+    buyer = factories.CustomerUserFactory()
+    client.force_login(buyer.user)
+    assert "No orders yet." in client.get("/account/orders/").content.decode()
+    assert "No invoices." in client.get("/account/invoices/").content.decode()
