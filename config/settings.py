@@ -128,7 +128,7 @@ LOGIN_URL = "admin:login"
 
 # --- storefront -------------------------------------------------------------------------------------
 #: provider key whose first live integration pays invoices (always as a charge; offline methods: pending)
-INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="money_order")
+INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="stripe")
 INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
 

@@ -21,6 +21,7 @@ from providers.base import (
     EventMovement,
     FollowUpRequest,
     InvalidSignature,
+    MethodInfo,
     Money,
     MovementAction,
     Outcome,
@@ -117,6 +118,10 @@ class StripeAdapter(Adapter):
         if self.base_url and self.base_url != self.live_base_url:
             return f"{self.base_url}/js/v3.js"
         return self.live_js_url
+
+    def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
+        """The publishable key and the tokenization script; nothing secret."""
+        return {"js_url": self.js_url, "publishable_key": str(self.settings.get("public_key") or "")}
 
     def _secrets(self) -> list[str]:
         return [str(self.settings.get(name) or "") for name in ("secret_key", "webhook_secret")]

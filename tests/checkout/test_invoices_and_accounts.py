@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -12,6 +13,12 @@ from orders.models import Invoice, Order, PaymentStatus
 from payments.models import Action, PaymentTransaction, State
 from payments.services import payment_capture
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def invoices_paid_by_check(settings) -> None:  # noqa: ANN001
+    """These tests pay by the offline method; card invoice payment is in tests/e2e/test_card_payments.py."""
+    settings.INVOICE_PAYMENT_METHOD = "money_order"
 
 
 def pay_key(page: str) -> str:

@@ -123,7 +123,8 @@ def test_buyer_checks_out_by_money_order_and_by_payment_terms(site: str, page: P
     assert page.goto(f"{site}/account/invoices/{invoice}/").status == 200
 
 
-def test_buyer_pays_an_open_invoice(site: str, page: Page) -> None:
+def test_buyer_pays_an_open_invoice(site: str, page: Page, settings) -> None:  # noqa: ANN001
+    settings.INVOICE_PAYMENT_METHOD = "money_order"
     invoice = Invoice.objects.get().number
     log_in(page, site, "buyer@acme.example")
     nav(page, "Invoices")

@@ -28,7 +28,8 @@ def test_invoice_gets_a_prefixed_number_the_order_total_and_a_due_date(settings)
     assert (invoice.status, invoice.payment_status) == (Invoice.Status.OPEN, PaymentStatus.PENDING)
 
 
-def test_money_order_invoice_payment_is_pending_until_captured() -> None:
+def test_money_order_invoice_payment_is_pending_until_captured(settings) -> None:  # noqa: ANN001
+    settings.INVOICE_PAYMENT_METHOD = "money_order"
     factories.IntegrationFactory()
     invoice = invoice_create(order=factories.OrderFactory())
 

@@ -100,16 +100,16 @@ def test_the_widget_posts_only_the_payment_method_id_to_the_shop() -> None:
     from providers.base import MethodInfo
 
     adapter = StripeAdapter({"public_key": "pk_test_widget01"}, base_url="http://127.0.0.1:8000/sandbox/stripe")
+    method = MethodInfo(identifier="stripe_3", integration_id=3, provider_key="stripe")
+    options = adapter.widget_context(method, None)  # type: ignore[arg-type]
+    assert options == {"js_url": "http://127.0.0.1:8000/sandbox/stripe/js/v3.js", "publishable_key": "pk_test_widget01"}
     html = render_to_string(
-        "stripe/widget.html",
-        {
-            "stripe_js_url": adapter.js_url,
-            "publishable_key": "pk_test_widget01",
-            "method": MethodInfo(identifier="stripe_3", integration_id=3, provider_key="stripe"),
-        },
+        "stripe/widget.html", {"options": options, "method": method, "field_prefix": "payment_data"}
     )
     assert '<script src="http://127.0.0.1:8000/sandbox/stripe/js/v3.js"></script>' in html
-    assert re.findall(r'<input[^>]*name="([^"]+)"', html) == ["payment_method"]  # no card field in the shop's form
+    assert 'Stripe("pk_test_widget01")' in html
+    # no card field in the shop's form: only the token Stripe hands back
+    assert re.findall(r'<input[^>]*name="([^"]+)"', html) == ["payment_data[payment_method]"]
 
 
 def test_stripe_keys_say_test_or_live() -> None:
