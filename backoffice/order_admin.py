@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -121,7 +121,7 @@ def _past(op: Operation) -> str:
 
 def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], request: HttpRequest) -> PaymentTransaction:
     key = f"backoffice:{data['key']}"
-    actor = cast(AbstractBaseUser, request.user)  # admin_view let only a logged-in staff member through
+    actor = cast(User, request.user)  # admin_view let only a logged-in staff member through
     if op == Operation.CAPTURE:
         return payment_capture(source_id=txn.pk, amount=data["amount"], key=key, actor=actor, note=data.get("note", ""))
     if op == Operation.CANCEL:

@@ -25,7 +25,7 @@ class BuyerLoginForm(AuthenticationForm):
     }
 
     def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
-        super().confirm_login_allowed(user)
+        super().confirm_login_allowed(user)  # type: ignore[arg-type]  # Django's stubs ask for a User
         if not hasattr(user, "customer_user"):
             raise forms.ValidationError(self.error_messages["not_a_buyer"], code="not_a_buyer")
 

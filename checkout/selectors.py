@@ -31,11 +31,12 @@ from providers.base import (
 
 def buyer_of(user: object) -> CustomerUser | None:
     """The customer login behind a Django user, with what checkout contexts need; None for non-buyers."""
-    if not getattr(user, "is_authenticated", False):
+    user_id = getattr(user, "pk", None)
+    if not getattr(user, "is_authenticated", False) or user_id is None:
         return None
     return (
         CustomerUser.objects.select_related("user", "customer__group__payment_term", "customer__payment_term")
-        .filter(user=user)
+        .filter(user_id=user_id)
         .first()
     )
 

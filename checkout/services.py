@@ -187,6 +187,7 @@ def checkout_submit(*, checkout_id: int, buyer: CustomerUser, return_url: Callab
         order, key = checkout.order, checkout.idempotency_key
         method, payment_data = checkout.payment_method, dict(checkout.payment_data)
     try:
+        assert order is not None  # noqa: S101 - made above, under the checkout lock
         txn = payment_purchase(
             order_id=order.pk,
             method=method,
@@ -263,7 +264,7 @@ def checkout_order_discard(*, order_id: int) -> bool:
         for row in rows:  # children (higher ids) before the rows they point at
             row.delete()
         OrderLine.objects.filter(order_id=order_id).delete()
-        address_ids = {order.billing_address_id, order.shipping_address_id} - {None}
+        address_ids = {pk for pk in (order.billing_address_id, order.shipping_address_id) if pk is not None}
         order.delete()
         Address.objects.filter(pk__in=address_ids).delete()
         return True

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
@@ -275,7 +276,7 @@ def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]
     rendered = []
     for option in options:
         try:
-            template = get_template(option.method.widget).template.name if option.method.widget else ""
+            template = get_template(option.method.widget).template.name if option.method.widget else ""  # type: ignore[attr-defined]
         except TemplateDoesNotExist:
             template = ""  # a provider without a widget: the label alone
         rendered.append(
@@ -361,7 +362,12 @@ def _return_url(request: HttpRequest) -> Callable[[str], str]:
 
 def _submit(request: HttpRequest) -> HttpResponse:
     buyer = request.buyer  # type: ignore[attr-defined]
-    checkout = Checkout.objects.filter(pk=request.POST.get("checkout"), cart__customer_user=buyer).first()
+    checkout_id = request.POST.get("checkout", "")
+    checkout = (
+        Checkout.objects.filter(pk=int(checkout_id), cart__customer_user=buyer).first()
+        if checkout_id.isdigit()
+        else None
+    )
     if checkout is None:
         return redirect("storefront:checkout")
     try:
@@ -491,7 +497,7 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
             context = invoice.order.checkout_context()
             template = ""
             try:
-                template = get_template(info.widget).template.name if info.widget else ""
+                template = get_template(info.widget).template.name if info.widget else ""  # type: ignore[attr-defined]
             except TemplateDoesNotExist:
                 template = ""
             method = {
@@ -536,7 +542,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         txn = invoice_payment_purchase(
             invoice_id=invoice.pk,
             key=f"invoice:{invoice.pk}:{key}",
-            actor=request.user,
+            actor=cast(User, request.user),
             payment_data=payment_data,
             return_url=_return_url(request)(f"invoice:{invoice.pk}:{key}"),
         )
@@ -550,7 +556,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _invoice_message(request: HttpRequest, txn: PaymentTransaction) -> None:
-    invoice = Invoice.objects.get(pk=txn.invoice_id)
+    invoice = Invoice.objects.get(pk=txn.invoice_id)  # type: ignore[misc]  # an invoice payment
     if txn.state == State.DECLINED:
         messages.error(request, services.DECLINED_MESSAGE)
     elif txn.state == State.RESERVED or txn.state == State.ACTION_REQUIRED:

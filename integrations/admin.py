@@ -17,7 +17,7 @@ from providers import registry
 
 
 @admin.register(Integration)
-class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):
+class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):  # type: ignore[misc]
     list_display = ["name", "provider_label", "environment", "active", "default_owner", "updated_at"]
     list_filter = ["provider_key", "environment", "active"]
     list_select_related = ["default_owner"]

@@ -37,7 +37,7 @@ class IntegrationToolsMixin:
         ]
         return urls + super().get_urls()  # type: ignore[misc]
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[str]:  # type: ignore[override]
         return [*super().get_list_display(request), "credentials"]  # type: ignore[misc]
 
     @admin.display(description="Credentials")

@@ -5,7 +5,10 @@ Kept apart from orders/admin.py so the order pages can change without touching i
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -25,7 +28,7 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
         if order.invoices.exclude(status=Invoice.Status.VOID).exists():
             skipped.append(order.number)
             continue
-        created.append(invoice_create(order=order, actor=request.user).number)
+        created.append(invoice_create(order=order, actor=cast(User, request.user)).number)
     if created:
         modeladmin.message_user(request, f"Created invoice(s) {', '.join(created)}.", messages.SUCCESS)
     if skipped:

@@ -668,7 +668,7 @@ def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
         for i, a, amt, s, act, src, ref in rows
     ]
     status = payment_status(entries, invoice.amount)
-    fields = {"payment_status": status}
+    fields: dict[str, str] = {"payment_status": status}
     if invoice.status == Invoice.Status.OPEN and status in INVOICE_PAID_STATUSES:
         fields["status"] = Invoice.Status.PAID
     Invoice.objects.filter(pk=invoice_id).update(**fields)
