@@ -680,9 +680,13 @@ class PayflowAdapter(Adapter):
             "AMT": format_amount(request.amount),
             "CURRENCY": request.amount.currency,
         }
-        return self._send(
-            "authorization" if trxtype == "A" else "sale", params, request.amount, key=request.idempotency_key
+        # its own request id (the key's id went to the token request), the CUSTREF of the key: found by reconcile
+        pairs = self._call(
+            "authorization" if trxtype == "A" else "sale",
+            {**params, "CUSTREF": custref(request.idempotency_key)},
+            key=request.idempotency_key + ":payment",
         )
+        return self._unreadable("payment", request.amount) if pairs is None else self._result(pairs, request.amount)
 
     def check_connection(self) -> ProviderResult:
         """An inquiry for a transaction that cannot exist: Payflow checks the login first (RESULT 1 if wrong),
