@@ -17,5 +17,7 @@ urlpatterns = [
     # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
     path("sandbox/", include("sandbox.urls")),
     path("sandbox/stripe/", include("providers.stripe.urls")),
+    path("sandbox/payflow/", include("providers.payflow.urls"), {"provider": "payflow"}),
+    path("sandbox/payflow_pro/", include("providers.payflow.urls"), {"provider": "payflow_pro"}),
     path("", include("checkout.urls")),  # the storefront, last: it owns the site root
 ]

@@ -93,6 +93,7 @@ def seed_demo() -> list[Login]:
     )
 
     stripe_integration_seed(admin=admin)
+    payflow_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
@@ -137,6 +138,44 @@ def stripe_integration_seed(*, admin: User | None) -> Integration:
     return integration
 
 
+def payflow_integration_seed(*, admin: User | None) -> Integration:
+    """A PayPal Payflow Gateway integration on the built-in sandbox, with generated credentials it accepts.
+
+    The sandbox takes any partner, vendor and user with a password of four characters or more; the account is
+    derived from partner and vendor. Cards: 4111 1111 1111 1111; the amount picks the result as on PayPal's pilot.
+    """
+    integration, created = Integration.objects.get_or_create(
+        provider_key="payflow",
+        name="PayPal Payflow Gateway (sandbox)",
+        defaults={
+            "labels": {"en": "Credit card (PayPal)", "de": "Kreditkarte (PayPal)"},
+            "short_labels": {"en": "Payflow"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        vendor = f"paydesk{secrets.token_hex(6)}"
+        integration.settings = {
+            "partner": "PayPal",
+            "vendor": vendor,
+            "user": vendor,
+            "allowed_card_types": ["visa", "mastercard", "discover", "american_express"],
+            "require_cvv": True,
+            "zero_amount_authorization": False,
+            "authorization_for_required_amount": False,
+            "debug_mode": False,
+            "express_checkout_name": "Paydesk Demo",
+            "express_checkout_label": "PayPal",
+            "express_checkout_short_label": "PayPal",
+            "express_checkout_payment_action": "authorize",
+        }
+        integration.secrets = {"password": secrets.token_urlsafe(12)}
+        integration.save()
+    return integration
+
+
 def _rule(name: str, currency: str, sort_order: int, integrations: list[Integration], **fields: object) -> PaymentRule:
     """Create the rule once; later runs only add methods of integrations seeded since."""
     rule, _ = PaymentRule.objects.get_or_create(
@@ -152,7 +191,9 @@ def _rule(name: str, currency: str, sort_order: int, integrations: list[Integrat
 
 
 def _demo_rules(money_order: Integration, terms: Integration) -> None:
-    card_and_other = list(Integration.objects.live().exclude(provider_key__in=["payment_term", "money_order"]))
+    card_and_other = list(
+        Integration.objects.live().exclude(provider_key__in=["payment_term", "money_order"]).order_by("pk")
+    )
     if card_and_other:  # a rule offers at least one method
         _rule("All online methods (USD)", "USD", 10, card_and_other)
     checks_us = _rule("Checks for US billing addresses (USD)", "USD", 20, [money_order])

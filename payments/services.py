@@ -190,9 +190,12 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
     if result.provider_reference:
         txn.provider_reference = result.provider_reference
+    waiting_for = (txn.response or {}).get("next_action")
     txn.response = dict(scrub(result.raw))
     if result.next_action:
         txn.response["next_action"] = dict(result.next_action)
+    elif waiting_for and result.outcome in (Outcome.ERROR, Outcome.ACTION_REQUIRED):
+        txn.response["next_action"] = waiting_for  # an unreadable answer must not lose where the buyer was sent
     txn.error_code = result.error_code or ""
     txn.message = result.message
     if result.outcome == Outcome.SUCCEEDED:
@@ -322,7 +325,7 @@ def payment_purchase(
 
     with transaction.atomic():
         order = lock_order(order_id=order_id)
-        action = _purchase_action(adapter, integration)
+        action = _purchase_action(adapter, integration, method_info)
         fingerprint = _fingerprint("purchase", order.pk, method, order.total, order.currency)
         if existing := _replay(key, fingerprint):
             return existing
@@ -375,10 +378,11 @@ def payment_purchase(
     return _call_provider(txn, call[Action(action)], request, adapter)
 
 
-def _purchase_action(adapter: Adapter, integration: Integration) -> Action:
+def _purchase_action(adapter: Adapter, integration: Integration, method: MethodInfo | None = None) -> Action:
     if adapter.supports(Capability.PENDING):
         return Action.PENDING
-    wants_authorize = integration.payment_action == PaymentAction.AUTHORIZE
+    wanted = (method.payment_action if method else None) or integration.payment_action
+    wants_authorize = wanted == PaymentAction.AUTHORIZE
     if (wants_authorize and adapter.supports(Capability.AUTHORIZE)) or not adapter.supports(Capability.CHARGE):
         return Action.AUTHORIZE
     return Action.CHARGE

@@ -148,6 +148,8 @@ class MethodInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     short_labels: Mapping[str, str] = field(default_factory=dict)
     widget: str = ""  # template name of the storefront widget
+    #: the method's own payment action when it has one (Payflow's Express Checkout); None: the integration's
+    payment_action: PaymentAction | None = None
 
 
 @dataclass(frozen=True, slots=True)

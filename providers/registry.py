@@ -46,6 +46,18 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.stripe.adapter.StripeAdapter",
             "providers.stripe.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "payflow",
+            "PayPal Payflow Gateway",
+            "providers.payflow.adapter.PayflowAdapter",
+            "providers.payflow.forms.SettingsForm",
+        ),
+        ProviderSpec(
+            "payflow_pro",
+            "PayPal Payments Pro",
+            "providers.payflow.adapter.PayflowProAdapter",
+            "providers.payflow.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

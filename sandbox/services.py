@@ -90,6 +90,12 @@ def sim_fault_add(*, provider: str, kind: str, operation: str = "*", times: int 
     return SimFault.objects.create(provider=provider, operation=operation, kind=kind, remaining=times, delay=delay)
 
 
+def sim_faults_clear(*, provider: str) -> int:
+    """Switch off every fault of a provider's sandbox; what it knows otherwise stays."""
+    deleted, _ = SimFault.objects.filter(provider=provider).delete()
+    return deleted
+
+
 def sim_fault_take(provider: str, operation: str) -> SimFault | None:
     """The first fault switched on for this call, used up by one; None when the call should just work."""
     with transaction.atomic():

@@ -7,5 +7,6 @@ from sandbox import views
 urlpatterns = [
     path("__sim/reset", views.sim_reset_view, name="sandbox-reset"),
     path("__sim/fault", views.sim_fault_view, name="sandbox-fault"),
+    path("__sim/faults_off", views.sim_faults_off_view, name="sandbox-faults-off"),
     path("__sim/advance_time", views.sim_advance_time_view, name="sandbox-advance-time"),
 ]

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from sandbox.services import sim_advance_time, sim_fault_add, sim_reset
+from sandbox.services import sim_advance_time, sim_fault_add, sim_faults_clear, sim_reset
 
 
 def sandbox_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -66,6 +66,13 @@ def sim_fault_view(request: HttpRequest) -> JsonResponse:
             "delay": fault.delay,
         }
     )
+
+
+@sandbox_view
+@require_POST
+def sim_faults_off_view(request: HttpRequest) -> JsonResponse:
+    """POST provider: switch its faults off, keeping its objects and keys (unlike reset)."""
+    return JsonResponse({"provider": _provider(request), "cleared": sim_faults_clear(provider=_provider(request))})
 
 
 @sandbox_view

@@ -98,13 +98,25 @@ def test_another_company_gets_404_for_an_order_and_its_invoice(acme: Client, glo
     ("buyer", "currency_sku", "country", "quantity", "expected"),
     [
         # the card rule (all USD checkouts) sorts first; checks need a US address; terms need Wholesale or 5,000
-        ("buyer@acme.example", "BOLT-M8", "US", 1, ["Credit card", "Check / Money Order", "Payment Terms"]),
-        ("buyer@globex.example", "BOLT-M8", "US", 1, ["Credit card", "Check / Money Order"]),
-        ("buyer@globex.example", "BOLT-M8", "DE", 1, ["Credit card"]),
+        (
+            "buyer@acme.example",
+            "BOLT-M8",
+            "US",
+            1,
+            ["Credit card", "Credit card (PayPal)", "Check / Money Order", "Payment Terms"],
+        ),
+        ("buyer@globex.example", "BOLT-M8", "US", 1, ["Credit card", "Credit card (PayPal)", "Check / Money Order"]),
+        ("buyer@globex.example", "BOLT-M8", "DE", 1, ["Credit card", "Credit card (PayPal)"]),
         ("buyer@acme.example", "DINRAIL-35", "AT", 1, ["Check / Money Order"]),
         ("buyer@acme.example", "DINRAIL-35", "US", 1, []),  # euros only for Germany and Austria
         # from 5,000 the terms rule matches, but Globex resolves to no term: the provider's own gate says no
-        ("buyer@globex.example", "COMPRESSOR-50L", "US", 3, ["Credit card", "Check / Money Order"]),
+        (
+            "buyer@globex.example",
+            "COMPRESSOR-50L",
+            "US",
+            3,
+            ["Credit card", "Credit card (PayPal)", "Check / Money Order"],
+        ),
     ],
     ids=["acme-usd-us", "globex-usd-us", "globex-usd-de", "acme-eur-at", "acme-eur-us", "globex-usd-us-5000"],
 )

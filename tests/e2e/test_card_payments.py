@@ -81,7 +81,7 @@ def card_checkout(page: Page, card: str) -> None:
     page.get_by_label("Flat rate ($15.00)").check()
     page.get_by_role("button", name="Continue").click()
 
-    page.get_by_label("Credit card").check()
+    page.get_by_label("Credit card", exact=True).check()
     page.get_by_label("Card number").fill(card)
     page.get_by_label("MM / YY").fill("12 / 34")
     page.get_by_label("CVC").fill("123")

@@ -17,7 +17,18 @@ import pytest
 import requests
 
 from providers import registry
-from providers.base import Adapter, FollowUpRequest, MethodInfo, Money, PaymentRequest, ProviderResult
+from providers.base import (
+    Adapter,
+    FollowUpRequest,
+    MethodInfo,
+    Money,
+    Outcome,
+    PaymentRequest,
+    ProviderResult,
+    StatusRequest,
+)
+from providers.payflow.adapter import CURRENCIES as PAYPAL_CURRENCIES
+from providers.payflow.adapter import PayflowAdapter, request_id
 
 #: one amount per currency, each exact in the currency's minor units (KWD's last digit 0: Stripe's rule)
 AMOUNTS = {"USD": Decimal("100.00"), "JPY": Decimal("12000"), "KWD": Decimal("30.120")}
@@ -28,8 +39,9 @@ DECLINES = ["card_declined", "insufficient_funds", "expired_card", "incorrect_cv
 class SandboxProfile:
     key: str
     settings: Mapping[str, str]
-    #: scenario -> payment data the browser would have produced for it (a token, never a card number)
-    payment_data: Mapping[str, Mapping[str, str]]
+    #: scenario -> payment data the browser would have produced for it (a token, never a card number), or a
+    #: function of the adapter making it at run time (Payflow: the PNREF of a card validated through the sandbox)
+    payment_data: Mapping[str, Mapping[str, str] | Callable[[Adapter], Mapping[str, str]]]
     #: scenario -> why this provider cannot play it
     skips: Mapping[str, str] = field(default_factory=dict)
     #: (next_action, outcome "complete"|"fail") -> None: what the buyer does on the provider's challenge page
@@ -38,6 +50,17 @@ class SandboxProfile:
     tokenize: Callable[[str, str], Mapping[str, str]] | None = None
     #: our operation name -> the sandbox's fault operation name
     operations: Mapping[str, str] = field(default_factory=dict)
+    #: the currencies the provider takes (None: all); others are skipped, saying so
+    currencies: frozenset[str] | None = None
+    #: scenario -> currency -> amount, for providers whose test system picks the outcome by amount (Payflow's
+    #: pilot triggers); a currency missing here is skipped
+    amounts: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    #: settings that make the credentials wrong
+    bad_settings: Mapping[str, str] = field(default_factory=lambda: {"secret_key": "sk_test_invalid"})
+    #: our idempotency key as it appears on the wire (Payflow's request ids hold 32 characters)
+    wire_key: Callable[[str], str] = lambda key: key
+    #: error code of a payment whose buyer step (`complete_challenge(..., "fail")`) failed
+    challenge_failure: str = "authentication_failed"
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -62,6 +85,80 @@ def _stripe_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
     return {"payment_method": reply.json()["id"]}
 
 
+def payflow_post_card(next_action: Mapping[str, str], number: str, *, expdate: str = "1230", cvv: str = "123") -> str:
+    """What the buyer's browser does on the transparent-redirect form: post the card to Payflow (the sandbox).
+    Returns where Payflow sends the browser back."""
+    fields = {k: v for k, v in next_action.items() if k.isupper()}
+    data = {**fields, "ACCT": number, "EXPDATE": expdate, "CVV2": cvv}
+    reply = requests.post(next_action["form_action"], data=data, allow_redirects=False, timeout=10)
+    assert reply.status_code in (200, 303), reply.text
+    return reply.headers.get("Location", "")
+
+
+def payflow_validated_card(adapter: Adapter, number: str = "4111111111111111") -> str:
+    """The PNREF of a card validated by a zero-amount authorization: secure token, transparent redirect, inquiry.
+    Later payments refer to it (reference transactions), as the reference does after a validation."""
+    assert isinstance(adapter, PayflowAdapter)
+    key = f"validate-{uuid.uuid4()}"
+    zero = Money(Decimal("0.00"), "USD")
+    request = PaymentRequest(
+        amount=zero, idempotency_key=key, method=method(adapter), reference="C-000001", return_url=RETURN_URL
+    )
+    token = adapter.validate(request)
+    assert token.outcome == Outcome.ACTION_REQUIRED, token
+    payflow_post_card(token.next_action, number)
+    status = StatusRequest(
+        idempotency_key=key,
+        provider_reference=token.provider_reference,
+        action="authorize",
+        amount=zero,
+        method=method(adapter),
+    )
+    done = adapter.fetch_status(status)
+    assert done.outcome == Outcome.SUCCEEDED, done
+    assert done.provider_reference
+    return done.provider_reference
+
+
+def _payflow_card(adapter: Adapter) -> Mapping[str, str]:
+    return {"pnref": payflow_validated_card(adapter)}
+
+
+def _payflow_challenge(next_action: Mapping[str, str], outcome: str) -> None:
+    payflow_post_card(next_action, "4111111111111111" if outcome == "complete" else "000000000000000")
+
+
+def _payflow_profile(key: str) -> SandboxProfile:
+    return SandboxProfile(
+        key=key,
+        settings={"partner": "PayPal", "vendor": "paydeskcontract", "user": "paydeskcontract", "password": "pw-1234"},
+        payment_data={
+            **{name: _payflow_card for name in ["success", *DECLINES]},
+            "3ds": {},  # no card yet: the purchase asks for a secure token and the buyer posts the card
+        },
+        skips={
+            "second_capture": "a Payflow delayed capture closes the authorization (we send CAPTURECOMPLETE=Y; "
+            "several captures need PayPal as processor, unverified)",
+        },
+        complete_challenge=_payflow_challenge,
+        tokenize=lambda url, number: {"pnref": payflow_validated_card(sandbox_adapter(key, url), number)},
+        operations={"create": "authorization", "capture": "delayed_capture"},
+        currencies=PAYPAL_CURRENCIES,
+        amounts={  # the pilot server's amount triggers: RESULT = dollars - 1000
+            "card_declined": {"USD": Decimal("1012.00")},
+            "insufficient_funds": {"USD": Decimal("1050.00")},
+            "expired_card": {"USD": Decimal("1024.00")},
+            "incorrect_cvc": {"USD": Decimal("1114.00")},
+            "processing_error": {"USD": Decimal("1104.00")},
+        },
+        bad_settings={"password": "invalid"},
+        wire_key=request_id,
+        challenge_failure="incorrect_number",  # the buyer's card on the form: 000000000000000 gives RESULT 23
+    )
+
+
+RETURN_URL = "http://shop.test/checkout/return"
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -83,6 +180,8 @@ PROFILES: dict[str, SandboxProfile] = {
         complete_challenge=_stripe_challenge,
         tokenize=_stripe_tokenize,
     ),
+    "payflow": _payflow_profile("payflow"),
+    "payflow_pro": _payflow_profile("payflow_pro"),
 }
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
@@ -121,9 +220,17 @@ def scenario(
 ) -> PaymentRequest:
     """A purchase request playing `name` ("success", "card_declined", "3ds" …); skipped if the provider has none."""
     skip_unless(adapter, name)
-    data = payment_data or profile(adapter).payment_data.get(name)
-    if data is None:
+    known = profile(adapter)
+    if known.currencies is not None and currency not in known.currencies:
+        pytest.skip(f"{adapter.key}: does not take {currency}")
+    if amount is None and name in known.amounts:
+        if currency not in known.amounts[name]:
+            pytest.skip(f"{adapter.key}: {name!r} is played by an amount in {', '.join(known.amounts[name])} only")
+        amount = known.amounts[name][currency]
+    found = payment_data or known.payment_data.get(name)
+    if found is None:
         pytest.skip(f"{adapter.key}: no sandbox scenario {name!r}")
+    data = found(adapter) if callable(found) else found
     return PaymentRequest(
         amount=Money(amount if amount is not None else AMOUNTS[currency], currency),
         idempotency_key=key or f"contract-{uuid.uuid4()}",
@@ -163,7 +270,8 @@ def fault(
 
 
 def faults_off(live_server_url: str, adapter: Adapter) -> None:
-    reply = requests.post(f"{live_server_url}/sandbox/__sim/reset", data={"provider": adapter.key}, timeout=10)
+    """Switch the provider's faults off; what its sandbox knows (keys, objects) stays."""
+    reply = requests.post(f"{live_server_url}/sandbox/__sim/faults_off", data={"provider": adapter.key}, timeout=10)
     assert reply.status_code == 200, reply.text
 
 

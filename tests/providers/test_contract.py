@@ -47,9 +47,9 @@ def adapter(request, live_server) -> Adapter:
     return sandbox_adapter(request.param, live_server.url)
 
 
-def status_of(adapter: Adapter, action: str, result, amount=None) -> StatusRequest:  # noqa: ANN001
+def status_of(adapter: Adapter, action: str, result, amount=None, key: str = "status") -> StatusRequest:  # noqa: ANN001
     return StatusRequest(
-        idempotency_key="status",
+        idempotency_key=key,
         provider_reference=result.provider_reference,
         action=action,
         amount=amount or result.amount,
@@ -169,7 +169,7 @@ def test_3d_secure_requires_action_then_completes_on_return(adapter, outcome) ->
     if outcome == "complete":
         assert (back.outcome, back.amount) == (Outcome.SUCCEEDED, first.amount)
     else:
-        assert (back.outcome, back.error_code) == (Outcome.DECLINED, "authentication_failed")
+        assert (back.outcome, back.error_code) == (Outcome.DECLINED, profile(adapter).challenge_failure)
 
 
 def test_timeout_raises_provider_unavailable_and_status_tells_the_outcome(live_server) -> None:
@@ -178,10 +178,12 @@ def test_timeout_raises_provider_unavailable_and_status_tells_the_outcome(live_s
         auth = adapter.authorize(scenario(adapter, "success"))
         fault(live_server.url, adapter, "timeout", "capture", delay=1.5)
         started = time.monotonic()
+        capture = follow_up(adapter, auth, Decimal("25.00"))
         with pytest.raises(ProviderUnavailable):
-            adapter.capture(follow_up(adapter, auth, Decimal("25.00")))
+            adapter.capture(capture)
         assert time.monotonic() - started < 10
-        back = adapter.fetch_status(status_of(adapter, "capture", auth, Money(Decimal("25.00"), "USD")))
+        money = Money(Decimal("25.00"), "USD")  # asked as reconcile asks: with the capture's own key
+        back = adapter.fetch_status(status_of(adapter, "capture", auth, money, key=capture.idempotency_key))
         assert (back.outcome, back.amount.amount) == (Outcome.SUCCEEDED, Decimal("25.00"))  # the money did move
 
 
@@ -220,7 +222,7 @@ def test_replayed_capture_moves_money_once(adapter) -> None:
 
 def test_bad_credentials_raise_provider_misconfigured(adapter, live_server) -> None:
     broken = registry.adapter_class(adapter.key)(
-        {**profile(adapter).settings, "secret_key": "sk_test_invalid"}, base_url=adapter.base_url
+        {**profile(adapter).settings, **profile(adapter).bad_settings}, base_url=adapter.base_url
     )
     with pytest.raises(ProviderMisconfigured):
         broken.authorize(scenario(adapter, "success"))
@@ -251,4 +253,5 @@ def test_every_post_carries_our_idempotency_key(adapter) -> None:
     adapter.authorize(request)
     from sandbox.models import SimIdempotencyKey
 
-    assert SimIdempotencyKey.objects.filter(provider=adapter.key, key=request.idempotency_key).count() == 1
+    wire_key = profile(adapter).wire_key(request.idempotency_key)
+    assert SimIdempotencyKey.objects.filter(provider=adapter.key, key=wire_key).count() == 1
