@@ -312,7 +312,7 @@ def payment_purchase(
 
     with transaction.atomic():
         order = lock_order(order_id=order_id)
-        action = _purchase_action(adapter, integration)
+        action = _purchase_action(adapter, integration, method_info)
         fingerprint = _fingerprint("purchase", order.pk, method, order.total, order.currency)
         if existing := _replay(key, fingerprint):
             return existing
@@ -365,10 +365,11 @@ def payment_purchase(
     return _call_provider(txn, call[Action(action)], request, adapter)
 
 
-def _purchase_action(adapter: Adapter, integration: Integration) -> Action:
+def _purchase_action(adapter: Adapter, integration: Integration, method: MethodInfo | None = None) -> Action:
     if adapter.supports(Capability.PENDING):
         return Action.PENDING
-    wants_authorize = integration.payment_action == PaymentAction.AUTHORIZE
+    payment_action = (method.payment_action if method else None) or integration.payment_action
+    wants_authorize = payment_action == PaymentAction.AUTHORIZE
     if (wants_authorize and adapter.supports(Capability.AUTHORIZE)) or not adapter.supports(Capability.CHARGE):
         return Action.AUTHORIZE
     return Action.CHARGE

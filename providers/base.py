@@ -146,6 +146,9 @@ class MethodInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     short_labels: Mapping[str, str] = field(default_factory=dict)
     widget: str = ""  # template name of the storefront widget
+    #: the action this method always takes, whatever the integration's payment action (an eCheck is
+    #: always a charge); None: the integration's payment action decides
+    payment_action: PaymentAction | None = None
 
 
 @dataclass(frozen=True, slots=True)
