@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "backoffice",
     "sandbox",
     "providers.stripe",
+    "providers.authorizenet",
     "demo",
 ]
 

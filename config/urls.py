@@ -17,4 +17,5 @@ urlpatterns = [
     # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
     path("sandbox/", include("sandbox.urls")),
     path("sandbox/stripe/", include("providers.stripe.urls")),
+    path("sandbox/authorizenet/", include("providers.authorizenet.urls")),
 ]

@@ -46,6 +46,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.stripe.adapter.StripeAdapter",
             "providers.stripe.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "authorizenet",
+            "Authorize.Net",
+            "providers.authorizenet.adapter.AuthorizeNetAdapter",
+            "providers.authorizenet.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

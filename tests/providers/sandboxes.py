@@ -38,6 +38,18 @@ class SandboxProfile:
     tokenize: Callable[[str, str], Mapping[str, str]] | None = None
     #: our operation name -> the sandbox's fault operation name
     operations: Mapping[str, str] = field(default_factory=dict)
+    #: currencies the provider takes (None: any); a scenario in another currency is skipped with skips["currency"]
+    currencies: frozenset[str] | None = None
+    #: scenario -> the amount that plays it (providers whose test triggers are amounts)
+    amounts: Mapping[str, Decimal] = field(default_factory=dict)
+    #: scenario -> fresh payment data, for providers whose tokens are single use (None: no such scenario)
+    make_payment_data: Callable[[str], Mapping[str, str] | None] | None = None
+    #: provider reference -> None: settle the transaction now (providers that refund only settled payments)
+    settle: Callable[[str], None] | None = None
+    #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
+    review: Callable[[str, str], None] | None = None
+    #: settings overrides the provider refuses as bad credentials
+    bad_credentials: Mapping[str, str] = field(default_factory=lambda: {"secret_key": "sk_test_invalid"})
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -62,6 +74,52 @@ def _stripe_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
     return {"payment_method": reply.json()["id"]}
 
 
+ANET_LOGIN = "paydeskcontract"
+ANET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
+#: scenario -> Accept.js fields (Authorize.Net's test-environment triggers, see providers/authorizenet/sandbox.py)
+ANET_SCENARIOS: dict[str, dict[str, str]] = {
+    "success": ANET_CARD,
+    "card_declined": {**ANET_CARD, "zip": "46282"},
+    "incorrect_cvc": {**ANET_CARD, "cardCode": "901"},
+    "expired_card": {**ANET_CARD, "cardNumber": "4222222222222"},
+    "processing_error": {**ANET_CARD, "cardNumber": "4222222222222"},
+    "held_for_review": {**ANET_CARD, "cardNumber": "4222222222222"},
+}
+
+
+def _anet_payment_data(name: str) -> Mapping[str, str] | None:
+    from providers.authorizenet.sandbox import accept_tokenize
+
+    fields = ANET_SCENARIOS.get(name)
+    return accept_tokenize(ANET_LOGIN, **fields) if fields is not None else None
+
+
+def _anet_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
+    """Through the API's JSON securePaymentContainerRequest, as Accept.js does it from the browser."""
+    body = {
+        "securePaymentContainerRequest": {
+            "merchantAuthentication": {"name": ANET_LOGIN, "clientKey": "contract-client-key"},
+            "data": {"type": "TOKEN", "id": "1", "token": {**ANET_CARD, "cardNumber": number}},
+        }
+    }
+    reply = requests.post(f"{live_server_url}/sandbox/authorizenet/xml/v1/request.api", json=body, timeout=10)
+    assert reply.status_code == 200, reply.text
+    opaque = json.loads(reply.content.decode("utf-8-sig"))["opaqueData"]
+    return {"data_descriptor": opaque["dataDescriptor"], "data_value": opaque["dataValue"]}
+
+
+def _anet_settle(reference: str) -> None:
+    from providers.authorizenet.sandbox import settle
+
+    settle(reference)
+
+
+def _anet_review(reference: str, decision: str) -> None:
+    from providers.authorizenet.sandbox import review
+
+    review(reference, decision)
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -82,6 +140,37 @@ PROFILES: dict[str, SandboxProfile] = {
         skips={"second_capture": "a Stripe capture releases the rest of the authorization (no multiple capture)"},
         complete_challenge=_stripe_challenge,
         tokenize=_stripe_tokenize,
+    ),
+    "authorizenet": SandboxProfile(
+        key="authorizenet",
+        settings={
+            "api_login_id": ANET_LOGIN,
+            "transaction_key": "Contract00000001",
+            "client_key": "contract-client-key",
+            "signature_key": "ab" * 64,
+            "account_currency": "USD",
+        },
+        payment_data={},
+        make_payment_data=_anet_payment_data,
+        amounts={
+            "expired_card": Decimal("8.00"),  # card 4222222222222: the amount is the reason code
+            "processing_error": Decimal("19.00"),
+            "held_for_review": Decimal("253.00"),
+        },
+        skips={
+            "currency": "an Authorize.Net account settles in one two-decimal currency (USD here): no JPY or KWD",
+            "second_capture": "Authorize.Net captures an authorization once (priorAuthCapture); the rest is released",
+            "insufficient_funds": "Authorize.Net reports no insufficient-funds reason; the processor's is reason 2",
+            "3ds": "Authorize.Net's API takes 3-D Secure results in; it has no buyer challenge step of its own",
+            "idempotency_key_header": "Authorize.Net has no idempotency header; our key travels as the invoice "
+            "number and the duplicate window recognises a retry (test_authorizenet_sandbox.py)",
+        },
+        tokenize=_anet_tokenize,
+        operations={"create": "authorize", "cancel": "void"},
+        currencies=frozenset({"USD"}),
+        settle=_anet_settle,
+        review=_anet_review,
+        bad_credentials={"transaction_key": "invalid000000000"},
     ),
 }
 SANDBOX_PROVIDERS = sorted(PROFILES)
@@ -121,9 +210,16 @@ def scenario(
 ) -> PaymentRequest:
     """A purchase request playing `name` ("success", "card_declined", "3ds" …); skipped if the provider has none."""
     skip_unless(adapter, name)
-    data = payment_data or profile(adapter).payment_data.get(name)
+    known = profile(adapter)
+    if known.currencies is not None and currency not in known.currencies:
+        pytest.skip(f"{adapter.key}: {known.skips.get('currency', f'no {currency}')}")
+    data = payment_data or known.payment_data.get(name)
+    if data is None and known.make_payment_data is not None:
+        data = known.make_payment_data(name)
     if data is None:
         pytest.skip(f"{adapter.key}: no sandbox scenario {name!r}")
+    if amount is None and currency == "USD":
+        amount = known.amounts.get(name)
     return PaymentRequest(
         amount=Money(amount if amount is not None else AMOUNTS[currency], currency),
         idempotency_key=key or f"contract-{uuid.uuid4()}",
@@ -149,6 +245,14 @@ def follow_up(
     )
 
 
+def settled(adapter: Adapter, result: ProviderResult) -> ProviderResult:
+    """Let the provider settle what `result` made, where refunds need settled payments; returns `result`."""
+    settle = profile(adapter).settle
+    if settle is not None and result.provider_reference:
+        settle(result.provider_reference)
+    return result
+
+
 def fault(
     live_server_url: str, adapter: Adapter, kind: str, operation: str, *, times: int = 5, delay: float = 1.5
 ) -> None:
@@ -163,8 +267,10 @@ def fault(
 
 
 def faults_off(live_server_url: str, adapter: Adapter) -> None:
-    reply = requests.post(f"{live_server_url}/sandbox/__sim/reset", data={"provider": adapter.key}, timeout=10)
-    assert reply.status_code == 200, reply.text
+    """Switch the provider's faults off, keeping what it knows (a single-use token not spent yet stays valid)."""
+    from sandbox.models import SimFault
+
+    SimFault.objects.filter(provider=adapter.key).delete()
 
 
 def dumped(value: Any) -> str:
