@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sandbox",
     "providers.stripe",
     "providers.payflow",
+    "providers.authorizenet",
     "demo",
     "checkout",
 ]

@@ -19,5 +19,6 @@ urlpatterns = [
     path("sandbox/stripe/", include("providers.stripe.urls")),
     path("sandbox/payflow/", include("providers.payflow.urls"), {"provider": "payflow"}),
     path("sandbox/payflow_pro/", include("providers.payflow.urls"), {"provider": "payflow_pro"}),
+    path("sandbox/authorizenet/", include("providers.authorizenet.urls")),
     path("", include("checkout.urls")),  # the storefront, last: it owns the site root
 ]

@@ -19,6 +19,7 @@ from orders.models import Address, Invoice, Order
 from orders.services import LineInput, invoice_create, order_create
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
+from providers.authorizenet.sandbox import webhook_register as authorizenet_webhook_register
 from providers.stripe.sandbox import webhook_endpoint_register
 
 DEMO_PREFIX = "DEMO-"
@@ -94,6 +95,7 @@ def seed_demo() -> list[Login]:
 
     stripe_integration_seed(admin=admin)
     payflow_integration_seed(admin=admin)
+    authorizenet_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
@@ -134,6 +136,51 @@ def stripe_integration_seed(*, admin: User | None) -> Integration:
             secret_key=integration.secrets["secret_key"],
             url=integration.get_webhook_url(),
             secret=integration.secrets["webhook_secret"],
+        )
+    return integration
+
+
+def authorizenet_integration_seed(*, admin: User | None) -> Integration:
+    """An Authorize.Net integration (card and eCheck) on the built-in sandbox, with generated credentials.
+
+    The sandbox accepts any API login ID with a 16-character transaction key; the seed also registers the
+    integration's webhook URL and signature key with it, as one would in Authorize.Net's merchant interface.
+    """
+    integration, created = Integration.objects.get_or_create(
+        provider_key="authorizenet",
+        name="Authorize.Net (sandbox)",
+        defaults={
+            "labels": {"en": "Credit card (Authorize.Net)", "de": "Kreditkarte (Authorize.Net)"},
+            "short_labels": {"en": "Authorize.Net"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        integration.settings = {
+            "api_login_id": f"paydesk{secrets.token_hex(6)}",
+            "client_key": secrets.token_urlsafe(24),
+            "account_currency": "USD",
+            "allowed_card_types": ["visa", "mastercard", "american_express", "discover", "jcb", "diners_club"],
+            "require_cvv": True,
+            "allow_held_transactions": True,
+            "echeck_enabled": True,
+            "echeck_label": "Bank account (eCheck)",
+            "echeck_short_label": "eCheck",
+            "echeck_account_types": ["checking", "savings", "businessChecking"],
+            "echeck_confirmation_text": (
+                "By clicking Place order I authorize Paydesk Demo Inc. to debit the bank account above for the "
+                "amount of this order, once."
+            ),
+        }
+        integration.secrets = {"transaction_key": secrets.token_hex(8), "signature_key": secrets.token_hex(64)}
+        integration.save()
+    if settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX:
+        authorizenet_webhook_register(
+            api_login_id=integration.settings["api_login_id"],
+            url=integration.get_webhook_url(),
+            signature_key=integration.secrets["signature_key"],
         )
     return integration
 

@@ -148,7 +148,8 @@ class MethodInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     short_labels: Mapping[str, str] = field(default_factory=dict)
     widget: str = ""  # template name of the storefront widget
-    #: the method's own payment action when it has one (Payflow's Express Checkout); None: the integration's
+    #: the action this method always takes, whatever the integration's payment action (an eCheck is always a
+    #: charge; Payflow's Express Checkout has its own setting); None: the integration's payment action decides
     payment_action: PaymentAction | None = None
 
 

@@ -58,6 +58,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.payflow.adapter.PayflowProAdapter",
             "providers.payflow.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "authorizenet",
+            "Authorize.Net",
+            "providers.authorizenet.adapter.AuthorizeNetAdapter",
+            "providers.authorizenet.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

@@ -61,6 +61,12 @@ class SandboxProfile:
     wire_key: Callable[[str], str] = lambda key: key
     #: error code of a payment whose buyer step (`complete_challenge(..., "fail")`) failed
     challenge_failure: str = "authentication_failed"
+    #: scenario -> fresh payment data, for providers whose tokens are single use (None: no such scenario)
+    make_payment_data: Callable[[str], Mapping[str, str] | None] | None = None
+    #: provider reference -> None: settle the transaction now (providers that refund only settled payments)
+    settle: Callable[[str], None] | None = None
+    #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
+    review: Callable[[str, str], None] | None = None
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -159,6 +165,53 @@ def _payflow_profile(key: str) -> SandboxProfile:
 
 RETURN_URL = "http://shop.test/checkout/return"
 
+
+ANET_LOGIN = "paydeskcontract"
+ANET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
+#: scenario -> Accept.js fields (Authorize.Net's test-environment triggers, see providers/authorizenet/sandbox.py)
+ANET_SCENARIOS: dict[str, dict[str, str]] = {
+    "success": ANET_CARD,
+    "card_declined": {**ANET_CARD, "zip": "46282"},
+    "incorrect_cvc": {**ANET_CARD, "cardCode": "901"},
+    "expired_card": {**ANET_CARD, "cardNumber": "4222222222222"},
+    "processing_error": {**ANET_CARD, "cardNumber": "4222222222222"},
+    "held_for_review": {**ANET_CARD, "cardNumber": "4222222222222"},
+}
+
+
+def _anet_payment_data(name: str) -> Mapping[str, str] | None:
+    from providers.authorizenet.sandbox import accept_tokenize
+
+    fields = ANET_SCENARIOS.get(name)
+    return accept_tokenize(ANET_LOGIN, **fields) if fields is not None else None
+
+
+def _anet_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
+    """Through the API's JSON securePaymentContainerRequest, as Accept.js does it from the browser."""
+    body = {
+        "securePaymentContainerRequest": {
+            "merchantAuthentication": {"name": ANET_LOGIN, "clientKey": "contract-client-key"},
+            "data": {"type": "TOKEN", "id": "1", "token": {**ANET_CARD, "cardNumber": number}},
+        }
+    }
+    reply = requests.post(f"{live_server_url}/sandbox/authorizenet/xml/v1/request.api", json=body, timeout=10)
+    assert reply.status_code == 200, reply.text
+    opaque = json.loads(reply.content.decode("utf-8-sig"))["opaqueData"]
+    return {"data_descriptor": opaque["dataDescriptor"], "data_value": opaque["dataValue"]}
+
+
+def _anet_settle(reference: str) -> None:
+    from providers.authorizenet.sandbox import settle
+
+    settle(reference)
+
+
+def _anet_review(reference: str, decision: str) -> None:
+    from providers.authorizenet.sandbox import review
+
+    review(reference, decision)
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -182,6 +235,37 @@ PROFILES: dict[str, SandboxProfile] = {
     ),
     "payflow": _payflow_profile("payflow"),
     "payflow_pro": _payflow_profile("payflow_pro"),
+    "authorizenet": SandboxProfile(
+        key="authorizenet",
+        settings={
+            "api_login_id": ANET_LOGIN,
+            "transaction_key": "Contract00000001",
+            "client_key": "contract-client-key",
+            "signature_key": "ab" * 64,
+            "account_currency": "USD",
+        },
+        payment_data={},
+        make_payment_data=_anet_payment_data,
+        amounts={  # card 4222222222222: the amount is the reason code
+            "expired_card": {"USD": Decimal("8.00")},
+            "processing_error": {"USD": Decimal("19.00")},
+            "held_for_review": {"USD": Decimal("253.00")},
+        },
+        skips={
+            "currency": "an Authorize.Net account settles in one two-decimal currency (USD here): no JPY or KWD",
+            "second_capture": "Authorize.Net captures an authorization once (priorAuthCapture); the rest is released",
+            "insufficient_funds": "Authorize.Net reports no insufficient-funds reason; the processor's is reason 2",
+            "3ds": "Authorize.Net's API takes 3-D Secure results in; it has no buyer challenge step of its own",
+            "idempotency_key_header": "Authorize.Net has no idempotency header; our key travels as the invoice "
+            "number and the duplicate window recognises a retry (test_authorizenet_sandbox.py)",
+        },
+        tokenize=_anet_tokenize,
+        operations={"create": "authorize", "cancel": "void"},
+        currencies=frozenset({"USD"}),
+        settle=_anet_settle,
+        review=_anet_review,
+        bad_settings={"transaction_key": "invalid000000000"},
+    ),
 }
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
@@ -222,12 +306,14 @@ def scenario(
     skip_unless(adapter, name)
     known = profile(adapter)
     if known.currencies is not None and currency not in known.currencies:
-        pytest.skip(f"{adapter.key}: does not take {currency}")
+        pytest.skip(f"{adapter.key}: {known.skips.get('currency', f'does not take {currency}')}")
     if amount is None and name in known.amounts:
         if currency not in known.amounts[name]:
             pytest.skip(f"{adapter.key}: {name!r} is played by an amount in {', '.join(known.amounts[name])} only")
         amount = known.amounts[name][currency]
     found = payment_data or known.payment_data.get(name)
+    if found is None and known.make_payment_data is not None:
+        found = known.make_payment_data(name)
     if found is None:
         pytest.skip(f"{adapter.key}: no sandbox scenario {name!r}")
     data = found(adapter) if callable(found) else found
@@ -254,6 +340,14 @@ def follow_up(
         source_amount=result.amount,
         reason=reason,
     )
+
+
+def settled(adapter: Adapter, result: ProviderResult) -> ProviderResult:
+    """Let the provider settle what `result` made, where refunds need settled payments; returns `result`."""
+    settle = profile(adapter).settle
+    if settle is not None and result.provider_reference:
+        settle(result.provider_reference)
+    return result
 
 
 def fault(

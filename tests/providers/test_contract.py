@@ -35,6 +35,7 @@ from tests.providers.sandboxes import (
     profile,
     sandbox_adapter,
     scenario,
+    settled,
     skip_unless,
 )
 
@@ -125,7 +126,7 @@ def test_cancel_releases_the_authorization(adapter) -> None:
 
 @pytest.mark.parametrize("currency", CURRENCIES)
 def test_partial_then_full_refunds(adapter, currency) -> None:
-    charge = adapter.charge(scenario(adapter, "success", currency))
+    charge = settled(adapter, adapter.charge(scenario(adapter, "success", currency)))
     part = {"USD": Decimal("30.00"), "JPY": Decimal("2000"), "KWD": Decimal("10.000")}[currency]
     first = adapter.refund(follow_up(adapter, charge, part, reason="requested_by_customer"))
     rest = adapter.refund(follow_up(adapter, charge, charge.amount.amount - part))
@@ -138,7 +139,7 @@ def test_partial_then_full_refunds(adapter, currency) -> None:
 
 def test_refund_of_a_partial_capture_is_limited_to_what_was_captured(adapter) -> None:
     auth = adapter.authorize(scenario(adapter, "success"))
-    capture = adapter.capture(follow_up(adapter, auth, Decimal("40.00")))
+    capture = settled(adapter, adapter.capture(follow_up(adapter, auth, Decimal("40.00"))))
     over = adapter.refund(follow_up(adapter, capture, Decimal("40.01")))
     assert over.outcome == Outcome.DECLINED
     refund = adapter.refund(follow_up(adapter, capture, Decimal("40.00")))
@@ -235,10 +236,12 @@ def test_raw_holds_no_card_number_and_no_secret(adapter, live_server) -> None:
         pytest.skip(f"{adapter.key}: no tokenization endpoint")
     data = tokenize(live_server.url, number)
     auth = adapter.authorize(scenario(adapter, "success", payment_data=data))
-    capture = adapter.capture(follow_up(adapter, auth, Decimal("60.00")))
+    capture = settled(adapter, adapter.capture(follow_up(adapter, auth, Decimal("60.00"))))
     refund = adapter.refund(follow_up(adapter, capture, Decimal("10.00")))
     declined = adapter.authorize(scenario(adapter, "card_declined"))
-    secrets = [v for k, v in profile(adapter).settings.items() if "secret" in k]
+    secret_fields = registry.settings_form_class(adapter.key).secret_fields  # type: ignore[attr-defined]
+    secrets = [v for k, v in profile(adapter).settings.items() if "secret" in k or k in secret_fields]
+    assert secrets
     for result in (auth, capture, refund, declined):
         text = dumped(result.raw) + dumped(result.next_action) + result.message
         assert number not in text
@@ -249,9 +252,82 @@ def test_raw_holds_no_card_number_and_no_secret(adapter, live_server) -> None:
 
 def test_every_post_carries_our_idempotency_key(adapter) -> None:
     """The sandbox stores replies per key: our key returns the stored reply, marked as a replay."""
+    skip_unless(adapter, "idempotency_key_header")
     request = scenario(adapter, "success", key=f"ours-{uuid.uuid4()}")
     adapter.authorize(request)
     from sandbox.models import SimIdempotencyKey
 
     wire_key = profile(adapter).wire_key(request.idempotency_key)
     assert SimIdempotencyKey.objects.filter(provider=adapter.key, key=wire_key).count() == 1
+
+
+def test_a_retried_refund_moves_money_once(adapter) -> None:
+    charge = settled(adapter, adapter.charge(scenario(adapter, "success")))
+    request = follow_up(adapter, charge, Decimal("25.00"))
+    first = adapter.refund(request)
+    again = adapter.refund(request)
+    assert (first.outcome, again.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert again.provider_reference == first.provider_reference
+    rest = adapter.refund(follow_up(adapter, charge, Decimal("75.00")))
+    assert rest.outcome == Outcome.SUCCEEDED  # only 25.00 was taken back before
+
+
+# --- settlement: providers that refund only settled payments -------------------------------------------------------
+
+
+def needs_settlement(adapter: Adapter) -> None:
+    if profile(adapter).settle is None:
+        pytest.skip(f"{adapter.key} refunds a payment whether or not it has settled")
+
+
+def test_a_full_refund_before_settlement_becomes_a_void(adapter) -> None:
+    needs_settlement(adapter)
+    charge = adapter.charge(scenario(adapter, "success"))
+    refund = adapter.refund(follow_up(adapter, charge))
+    assert (refund.outcome, refund.amount, refund.provider_reference) == (
+        Outcome.SUCCEEDED,
+        charge.amount,
+        charge.provider_reference,
+    )
+    assert refund.raw["converted_to_void"] is True
+    back = adapter.fetch_status(status_of(adapter, "refund", charge))
+    assert back.outcome == Outcome.SUCCEEDED
+    after = adapter.refund(follow_up(adapter, settled(adapter, charge), Decimal("1.00")))
+    assert after.outcome == Outcome.DECLINED  # voided: nothing settles, nothing to refund
+
+
+def test_a_partial_refund_before_settlement_is_refused_and_works_after_it(adapter) -> None:
+    needs_settlement(adapter)
+    auth = adapter.authorize(scenario(adapter, "success"))
+    capture = adapter.capture(follow_up(adapter, auth, Decimal("60.00")))
+    early = adapter.refund(follow_up(adapter, capture, Decimal("20.00")))
+    assert (early.outcome, early.error_code) == (Outcome.DECLINED, "partial_refund_before_settlement")
+    assert "voided in full (60.00 USD)" in early.message
+    late = adapter.refund(follow_up(adapter, settled(adapter, capture), Decimal("20.00")))
+    assert (late.outcome, late.amount.amount) == (Outcome.SUCCEEDED, Decimal("20.00"))
+    assert late.provider_reference != capture.provider_reference
+    rest = adapter.refund(follow_up(adapter, capture, Decimal("40.00")))
+    assert (rest.outcome, rest.amount.amount) == (Outcome.SUCCEEDED, Decimal("40.00"))
+
+
+# --- fraud review ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["approve", "decline"])
+def test_held_for_review_is_pending_until_the_review_decides(adapter, decision) -> None:
+    review = profile(adapter).review
+    if review is None:
+        pytest.skip(f"{adapter.key} has no fraud review hold")
+    held = adapter.authorize(scenario(adapter, "held_for_review"))
+    assert (held.outcome, held.error_code) == (Outcome.PENDING, "held_for_review")
+    assert held.provider_reference
+    still = adapter.fetch_status(status_of(adapter, "authorize", held))
+    assert still.outcome == Outcome.PENDING
+    review(held.provider_reference, decision)
+    back = adapter.fetch_status(status_of(adapter, "authorize", held))
+    if decision == "approve":
+        assert (back.outcome, back.amount) == (Outcome.SUCCEEDED, held.amount)
+        capture = adapter.capture(follow_up(adapter, back))
+        assert capture.outcome == Outcome.SUCCEEDED
+    else:
+        assert back.outcome == Outcome.DECLINED
