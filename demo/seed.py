@@ -223,17 +223,23 @@ def payflow_integration_seed(*, admin: User | None) -> Integration:
     return integration
 
 
-def _rule(name: str, currency: str, sort_order: int, integrations: list[Integration], **fields: object) -> PaymentRule:
-    """Create the rule once; later runs only add methods of integrations seeded since."""
+def _rule(
+    name: str, currency: str, sort_order: int, integrations: list[Integration], *, variant: str = "", **fields: object
+) -> PaymentRule:
+    """Create the rule once; later runs only add methods of integrations seeded since.
+
+    One method per integration per rule (as the reference advises): the first, or the one of `variant`.
+    """
     rule, _ = PaymentRule.objects.get_or_create(
         name=name, defaults={"currency": currency, "sort_order": sort_order, **fields}
     )
     for integration in integrations:
         for method in integration_methods(integration):
-            PaymentRuleMethod.objects.get_or_create(
-                rule=rule, integration=integration, defaults={"method": method.identifier}
-            )
-            break  # one method per integration per rule
+            if method.variant == variant:
+                PaymentRuleMethod.objects.get_or_create(
+                    rule=rule, integration=integration, defaults={"method": method.identifier}
+                )
+                break
     return rule
 
 
@@ -243,6 +249,11 @@ def _demo_rules(money_order: Integration, terms: Integration) -> None:
     )
     if card_and_other:  # a rule offers at least one method
         _rule("All online methods (USD)", "USD", 10, card_and_other)
+    echeck = list(Integration.objects.live().filter(provider_key="authorizenet").order_by("pk")[:1])
+    if echeck:
+        bank = _rule("Bank account by eCheck for US billing addresses (USD)", "USD", 15, echeck, variant="echeck")
+        if not bank.destinations.exists():
+            PaymentRuleDestination.objects.create(rule=bank, country="US")
     checks_us = _rule("Checks for US billing addresses (USD)", "USD", 20, [money_order])
     if not checks_us.destinations.exists():
         PaymentRuleDestination.objects.create(rule=checks_us, country="US")
