@@ -204,3 +204,16 @@ def sim_webhook_send(*, provider: str, event_id: str, url: str, body: str, signe
         sim_webhook_deliver_task.delay(delivery_id)
 
     transaction.on_commit(deliver, robust=True)
+
+
+def luhn_valid(number: str) -> bool:
+    """A card number's check digit, as providers verify it before anything else (12 to 19 digits)."""
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for i, digit in enumerate(reversed(number)):
+        d = int(digit)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0

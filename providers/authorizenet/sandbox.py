@@ -75,6 +75,7 @@ from pyxb.binding.content import AutomatonConfiguration
 
 from sandbox.models import SimFault, SimObject
 from sandbox.services import (
+    luhn_valid,
     sim_fault_take,
     sim_get,
     sim_hold_back,
@@ -318,18 +319,6 @@ def _settle_due(account: str) -> None:
 
 
 # --- Accept.js: opaque data -------------------------------------------------------------------------------------------
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, digit in enumerate(reversed(number)):
-        d = int(digit)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def card_type(number: str) -> str:

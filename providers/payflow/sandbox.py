@@ -59,6 +59,7 @@ from sandbox.models import SimFault
 from sandbox.services import (
     KeyConflict,
     SimReply,
+    luhn_valid,
     sim_fault_take,
     sim_get,
     sim_hold_back,
@@ -127,18 +128,6 @@ def pilot_result(amount: Decimal, currency: str) -> int:
         code = int(amount) - 1000
         return code if code in MESSAGES else 12
     return 12
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, digit in enumerate(reversed(number)):
-        d = int(digit)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def card_brand(number: str) -> str:

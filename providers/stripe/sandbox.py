@@ -51,6 +51,7 @@ from django.views.decorators.http import require_http_methods
 from sandbox.models import SimFault
 from sandbox.services import (
     SimReply,
+    luhn_valid,
     sim_fault_take,
     sim_get,
     sim_hold_back,
@@ -162,18 +163,6 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_authenticationRequired": "4000002500003155",
     "pm_card_threeDSecure2Required": "4000000000003220",
 }
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, digit in enumerate(reversed(number)):
-        d = int(digit)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _brand(number: str) -> str:
