@@ -58,6 +58,27 @@ class IntegrationForm(forms.ModelForm):
             else:
                 self.initial.setdefault(name, self.instance.settings.get(name, self.fields[name].initial))
 
+    def clean(self) -> dict[str, Any]:
+        """Run the provider form's own validation too (key formats, cross-field checks), not only its fields."""
+        cleaned = super().clean() or {}
+        if not self.provider or any(name in self.errors for name in self.provider_fields):
+            return cleaned
+        stored = self.instance.secrets or {}
+        data = {name: cleaned.get(name) for name in self.provider_fields}
+        for name in self.secret_fields:  # a secret left empty on edit keeps (and is checked as) the stored one
+            if not data.get(name):
+                data[name] = stored.get(name, "")
+        provider_form = registry.settings_form_class(self.provider)(data=data)
+        if provider_form.is_valid():
+            for name, value in provider_form.cleaned_data.items():
+                if name in self.provider_fields and (name not in self.secret_fields or cleaned.get(name)):
+                    cleaned[name] = value
+        else:
+            for name, errors in provider_form.errors.items():
+                for error in errors:
+                    self.add_error(name if name in self.fields else None, error)
+        return cleaned
+
     def save(self, commit: bool = True) -> Integration:
         integration: Integration = super().save(commit=False)
         integration.labels = _per_language(self.cleaned_data, "label")

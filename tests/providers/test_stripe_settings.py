@@ -118,3 +118,23 @@ def test_stripe_keys_say_test_or_live() -> None:
     assert SettingsForm.credential_mode({"secret_key": "sk_test_abc12345"}) == "test"
     assert SettingsForm.credential_mode({"secret_key": "sk_live_abc12345"}) == "live"
     assert SettingsForm.credential_mode({}) is None
+
+
+@pytest.mark.django_db
+def test_the_admin_form_runs_the_provider_forms_own_checks() -> None:
+    """The integration form copies the provider's fields; its clean_* methods must run as well."""
+    form_class = integration_form_class("stripe")
+    data = {
+        **VALID,
+        "public_key": "not-a-stripe-key",
+        "name": "Stripe",
+        "environment": "sandbox",
+        "payment_action": "authorize",
+        "capture_policy": "manual",
+        "capture_delay_hours": "24",
+        "active": "on",
+        "label_en": "Card",
+    }
+    form = form_class(data=data, instance=Integration(provider_key="stripe"))
+    assert not form.is_valid()
+    assert "public_key" in form.errors
