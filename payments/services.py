@@ -217,6 +217,21 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
         txn.state = State.PROCESSING
     # Outcome.ERROR: the provider answered something we cannot map; the row stays reserved for reconcile.
     txn.save()
+    if not txn.is_open and txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
+        _close_renewal_link(txn.source, txn)
+
+
+def _close_renewal_link(link: PaymentTransaction, renewal: PaymentTransaction) -> None:
+    """The re_authorize row mirrors its renewal's outcome, whoever records it (the service, a webhook, reconcile)."""
+    link.state = renewal.state
+    link.successful = renewal.successful
+    link.active = False
+    link.provider_reference = renewal.provider_reference
+    link.error_code = renewal.error_code
+    link.message = renewal.message
+    link.save(
+        update_fields=["state", "successful", "active", "provider_reference", "error_code", "message", "updated_at"]
+    )
 
 
 def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
@@ -630,19 +645,7 @@ def payment_reauthorize(*, source_id: int, key: str, actor: User | None = None) 
         method=_method_info(renewal),
         source_amount=source.money,
     )
-    renewal = _call_provider(renewal, adapter.reauthorize, request, adapter)
-    with transaction.atomic():
-        order = lock_order(order_id=order_id)
-        if not renewal.is_open:
-            PaymentTransaction.objects.filter(pk=link.pk).update(
-                state=renewal.state,
-                successful=renewal.successful,
-                active=False,
-                provider_reference=renewal.provider_reference,
-                error_code=renewal.error_code,
-                message=renewal.message,
-            )
-            order_payment_status_refresh(order=order, cause=renewal)
+    renewal = _call_provider(renewal, adapter.reauthorize, request, adapter)  # records it, closing `link` too
     if renewal.state == State.SUCCEEDED:
         payment_cancel(
             source_id=source.pk,

@@ -231,6 +231,7 @@ def transactions_due_for_reconcile(*, now: datetime | None = None, batch: int = 
     now = now or timezone.now()
     return list(
         PaymentTransaction.objects.filter(needs_attention=False)
+        .exclude(action=Action.RE_AUTHORIZE)  # a link row: settled with the renewal it links
         .filter(
             Q(
                 state__in=(State.RESERVED, State.PROCESSING),

@@ -114,3 +114,32 @@ def test_failed_renewal_emails_the_alert_address_and_keeps_the_old_hold(renewing
     auth.order.refresh_from_db()
     assert auth.order.payment_status == PaymentStatus.AUTHORIZED
     assert sweeps.reauthorizations_sweep() == (0, 0)  # not retried every quarter hour
+
+
+def test_a_renewal_settled_later_closes_its_link_and_reconcile_leaves_the_link_alone(renewing) -> None:
+    from providers.base import Money, Outcome, ProviderResult
+    from sandbox.services import sim_fault_add
+
+    auth = old_authorization(renewing)
+    sim_fault_add(provider="stripe", kind="error_500", operation="create", times=5)
+    assert sweeps.reauthorizations_sweep() == (0, 0)  # no answer: nothing concluded
+    link = PaymentTransaction.objects.get(action=Action.RE_AUTHORIZE)
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source=link)
+    assert (link.state, renewal.state) == (State.RESERVED, State.RESERVED)
+    later = timezone.now() + timedelta(minutes=3)
+    assert sweeps.transactions_due_for_reconcile(now=later) == [renewal.pk]  # not the link
+
+    # the renewal's outcome arrives later (as a webhook or reconcile would record it)
+    services.ledger_record(
+        transaction_id=renewal.pk,
+        result=ProviderResult(Outcome.SUCCEEDED, "pi_renewed", Money(renewal.amount, "USD")),
+    )
+    link.refresh_from_db()
+    assert (link.state, link.successful, link.active, link.provider_reference) == (
+        State.SUCCEEDED,
+        True,
+        False,
+        "pi_renewed",
+    )
+    auth.order.refresh_from_db()
+    assert auth.order.payment_status == PaymentStatus.AUTHORIZED
