@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
 from checkout.models import Cart, CartLine, Checkout
-from checkout.shipping import shipping_amount
+from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
 from orders.models import Invoice, Order
@@ -23,7 +23,6 @@ from providers.base import (
     AddressInfo,
     CheckoutContext,
     CustomerUserInfo,
-    LineItemInfo,
     MethodInfo,
     Money,
 )
@@ -47,7 +46,7 @@ def buyer_cart(*, buyer: CustomerUser) -> Cart:
 
 
 def cart_lines(*, cart: Cart) -> list[CartLine]:
-    return list(cart.lines.select_related("product"))
+    return list(cart.lines.select_related("product__category"))
 
 
 def open_checkout(*, cart: Cart) -> Checkout | None:
@@ -102,12 +101,11 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         subtotal=Money(totals.subtotal, currency),
         total=Money(totals.total, currency),
         line_items=[
-            LineItemInfo(
+            line.product.line_item_info(
                 sku=line.product.sku,
                 name=line.product.name,
                 quantity=Decimal(line.quantity),
                 unit_price=line.product.money,
-                product_id=line.product_id,
             )
             for line in lines
         ],
@@ -117,6 +115,8 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         customer_user=CustomerUserInfo(
             id=buyer.pk, email=buyer.user.email, first_name=buyer.user.first_name, last_name=buyer.user.last_name
         ),
+        shipping_method=checkout.shipping_method if checkout.shipping_method in SHIPPING_METHODS else "",
+        shipping_origin=shipping_origin(),
     )
 
 

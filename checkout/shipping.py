@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+
 from payments.money import quantize
+from providers.base import AddressInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +30,20 @@ def shipping_amount(key: str, currency: str) -> Decimal:
     """The charge of a chosen method (zero before one is chosen)."""
     method = SHIPPING_METHODS.get(key)
     return method.amount_in(currency) if method and currency else Decimal("0")
+
+
+def shipping_origin() -> AddressInfo | None:
+    """Where goods ship from (settings.SHIPPING_ORIGIN), or None when no country is configured."""
+    origin = settings.SHIPPING_ORIGIN
+    if not origin.get("country"):
+        return None
+    return AddressInfo(
+        country_iso2=origin["country"].upper(),
+        region_code=origin.get("region_code", "").upper(),
+        region_name=origin.get("region_name", ""),
+        postal_code=origin.get("postal_code", ""),
+        city=origin.get("city", ""),
+        street=origin.get("street", ""),
+        street2=origin.get("street2", ""),
+        organization=origin.get("organization", ""),
+    )
