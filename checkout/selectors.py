@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -14,7 +14,7 @@ from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
 from orders.models import Invoice, Order
-from payment_rules.matching import load_ruleset, match_methods
+from payment_rules.matching import can_start_checkout, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
@@ -118,6 +118,14 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         shipping_method=checkout.shipping_method if checkout.shipping_method in SHIPPING_METHODS else "",
         shipping_origin=shipping_origin(),
     )
+
+
+def checkout_startable(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> bool:
+    """The start-checkout check (reference §4.2): is there an enabled rule in the cart's currency with a live
+    method its provider accepts for this buyer? Conditions are not evaluated yet, and addresses are left out, so
+    that a buyer whose saved address has no method can still go and change it."""
+    context = checkout_context(checkout=checkout, lines=lines, buyer=buyer)
+    return can_start_checkout(replace(context, billing_address=None, shipping_address=None))
 
 
 @dataclass(frozen=True, slots=True)
