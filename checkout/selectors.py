@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
-from checkout.models import Cart, CartLine, Checkout
+from checkout.models import Cart, CartLine, Checkout, address_info
 from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
@@ -20,7 +20,6 @@ from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,
-    AddressInfo,
     CheckoutContext,
     CustomerUserInfo,
     MethodInfo,
@@ -73,23 +72,6 @@ def cart_totals(lines: list[CartLine], shipping_method: str = "") -> Totals:
     subtotal = quantize(sum((line.amount for line in lines), Decimal("0")), currency)
     shipping = shipping_amount(shipping_method, currency)
     return Totals(currency, subtotal, shipping, subtotal + shipping)
-
-
-def address_info(address: dict) -> AddressInfo | None:
-    if not address:
-        return None
-    return AddressInfo(
-        country_iso2=address.get("country", ""),
-        region_code=address.get("region_code", ""),
-        region_name=address.get("region_name", ""),
-        postal_code=address.get("postal_code", ""),
-        city=address.get("city", ""),
-        street=address.get("street", ""),
-        street2=address.get("street2", ""),
-        organization=address.get("organization", ""),
-        first_name=address.get("first_name", ""),
-        last_name=address.get("last_name", ""),
-    )
 
 
 def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> CheckoutContext:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from checkout.models import address_info
 from payments.money import quantize
 from providers.base import AddressInfo
 
@@ -35,15 +36,4 @@ def shipping_amount(key: str, currency: str) -> Decimal:
 def shipping_origin() -> AddressInfo | None:
     """Where goods ship from (settings.SHIPPING_ORIGIN), or None when no country is configured."""
     origin = settings.SHIPPING_ORIGIN
-    if not origin.get("country"):
-        return None
-    return AddressInfo(
-        country_iso2=origin["country"].upper(),
-        region_code=origin.get("region_code", "").upper(),
-        region_name=origin.get("region_name", ""),
-        postal_code=origin.get("postal_code", ""),
-        city=origin.get("city", ""),
-        street=origin.get("street", ""),
-        street2=origin.get("street2", ""),
-        organization=origin.get("organization", ""),
-    )
+    return address_info(origin) if origin.get("country") else None

@@ -55,58 +55,69 @@ class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):  # type: ignore
         ]
         return urls + super().get_urls()
 
-    def _switch_target(self, request: HttpRequest, object_id: int) -> Integration:
+    def _switch_view(
+        self, request: HttpRequest, object_id: int, *, to_active: bool, page: str, perform: Any, **extra: Any
+    ) -> HttpResponse:
+        """A confirmation page for switching an integration on or off; `perform(integration)` does it on POST and
+        returns the message to show."""
         integration = get_object_or_404(Integration.objects.existing(), pk=object_id)
         if not self.has_change_permission(request, integration):
             raise PermissionDenied
-        return integration
+        change_url = reverse("admin:integrations_integration_change", args=[integration.pk])
+        if integration.active == to_active:
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST":
+            messages.success(request, perform(integration))
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{'Activate' if to_active else 'Deactivate'} {integration.name}?",
+            "integration": integration,
+            **{name: compute(integration) for name, compute in extra.items()},
+        }
+        return TemplateResponse(request, f"admin/integrations/integration/{page}.html", context)
 
     def deactivate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """Confirm with the rules it affects (as delete does), then deactivate through the service."""
-        integration = self._switch_target(request, object_id)
-        change_url = reverse("admin:integrations_integration_change", args=[integration.pk])
-        if not integration.active:
-            return HttpResponseRedirect(change_url)
-        if request.method == "POST":
+
+        def deactivate(integration: Integration) -> str:
             affected = integration_deactivate(integration=integration)
             disabled = [a.rule.name for a in affected if a.will_be_disabled]
             message = f"{integration.name} was deactivated; its methods were disabled in {len(affected)} rule(s)."
             if disabled:
                 message += " Disabled for lack of another method: " + ", ".join(disabled) + "."
-            messages.success(request, message)
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Deactivate {integration.name}?",
-            "integration": integration,
-            "affected_rules": rules_using_integration(integration=integration),
-        }
-        return TemplateResponse(request, "admin/integrations/integration/deactivate_confirmation.html", context)
+            return message
+
+        return self._switch_view(
+            request,
+            object_id,
+            to_active=False,
+            page="deactivate_confirmation",
+            perform=deactivate,
+            affected_rules=lambda integration: rules_using_integration(integration=integration),
+        )
 
     def activate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """Offer to restore what deactivating switched off, then activate through the service."""
-        integration = self._switch_target(request, object_id)
-        change_url = reverse("admin:integrations_integration_change", args=[integration.pk])
-        if integration.active:
-            return HttpResponseRedirect(change_url)
-        if request.method == "POST":
+
+        def activate(integration: Integration) -> str:
             restored = integration_activate(integration=integration, restore=bool(request.POST.get("restore")))
             message = f"{integration.name} was activated."
             if restored.methods:
                 message += f" Its method was enabled again in {len(restored.methods)} rule(s)"
                 names = ", ".join(rule.name for rule in restored.rules)
                 message += f"; rules enabled again: {names}." if names else "."
-            messages.success(request, message)
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Activate {integration.name}?",
-            "integration": integration,
-            "pending": integration_pending_restore(integration=integration),
-        }
-        return TemplateResponse(request, "admin/integrations/integration/activate_confirmation.html", context)
+            return message
+
+        return self._switch_view(
+            request,
+            object_id,
+            to_active=True,
+            page="activate_confirmation",
+            perform=activate,
+            pending=lambda integration: integration_pending_restore(integration=integration),
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
         return super().get_queryset(request).filter(deleted_at__isnull=True)  # deleted ones stay for old payments

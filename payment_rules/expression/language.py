@@ -41,7 +41,7 @@ import decimal
 import functools
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -398,47 +398,25 @@ class _Compiler:
         what = self.text(target_node)
         where = position(name_token)
 
-        if method == "all":
-
-            def all_(v: Mapping[str, Any]) -> bool:
-                budget = v[_BUDGET]
-                scope = dict(v)
-                for element in iterate(target(v), what, where):
-                    budget[0] -= body_cost
-                    if budget[0] < 0:
-                        raise _exhausted()
-                    scope[item] = element
-                    if not truthy(body(scope)):
-                        return False
-                return True
-
-            return all_
-
-        if method == "any":
-
-            def any_(v: Mapping[str, Any]) -> bool:
-                budget = v[_BUDGET]
-                scope = dict(v)
-                for element in iterate(target(v), what, where):
-                    budget[0] -= body_cost
-                    if budget[0] < 0:
-                        raise _exhausted()
-                    scope[item] = element
-                    if truthy(body(scope)):
-                        return True
-                return False
-
-            return any_
-
-        def sum_(v: Mapping[str, Any]) -> Decimal:
+        def passes(v: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+            """The scope of each pass through the collection, each charged to the evaluation's budget."""
             budget = v[_BUDGET]
             scope = dict(v)
-            total = ZERO
             for element in iterate(target(v), what, where):
                 budget[0] -= body_cost
                 if budget[0] < 0:
                     raise _exhausted()
                 scope[item] = element
+                yield scope
+
+        if method == "all":
+            return lambda v: all(truthy(body(scope)) for scope in passes(v))
+        if method == "any":
+            return lambda v: any(truthy(body(scope)) for scope in passes(v))
+
+        def sum_(v: Mapping[str, Any]) -> Decimal:
+            total = ZERO
+            for scope in passes(v):
                 value = body(scope)
                 if type(value) is Decimal:
                     total += value

@@ -290,12 +290,7 @@ def loose_eq(a: Any, b: Any) -> bool:
     elif tb is MoneyObj and ta is not MoneyObj:
         b, tb = b._fields["value"], type(b._fields["value"])
     if (a is None or ta is str) and tb is str or (b is None or tb is str) and ta is str:
-        x = "" if a is None else a
-        y = "" if b is None else b
-        nx, ny = numeric_string(x), numeric_string(y)
-        if nx is not None and ny is not None:
-            return nx == ny
-        return bool(x == y)
+        return _compare_strings(a, b) == 0
     if a is None or b is None or ta is bool or tb is bool:
         return truthy(a) == truthy(b)
     if is_number(a) and is_number(b):
@@ -332,12 +327,7 @@ def compare(a: Any, b: Any, op: str) -> int | None:
         if tb is MoneyObj:
             b, tb = b._fields["value"], type(b._fields["value"])
     if (a is None or ta is str) and tb is str or (b is None or tb is str) and ta is str:
-        x = "" if a is None else a
-        y = "" if b is None else b
-        nx, ny = numeric_string(x), numeric_string(y)
-        if nx is not None and ny is not None:
-            return _sign(nx, ny)
-        return _sign(x.encode(), y.encode())  # strcmp: byte by byte
+        return _compare_strings(a, b)
     if a is None or b is None or ta is bool or tb is bool:
         return _sign(truthy(a), truthy(b))
     if is_number(a) and is_number(b):
@@ -370,6 +360,16 @@ def compare(a: Any, b: Any, op: str) -> int | None:
 
 def _sign(x: Any, y: Any) -> int:
     return (x > y) - (x < y)
+
+
+def _compare_strings(a: str | None, b: str | None) -> int:
+    """PHP's comparison of two strings (null counts as ''): as numbers when both are numeric, else byte by byte."""
+    x = "" if a is None else a
+    y = "" if b is None else b
+    nx, ny = numeric_string(x), numeric_string(y)
+    if nx is not None and ny is not None:
+        return _sign(nx, ny)
+    return _sign(x.encode(), y.encode())
 
 
 def contains(container: Any, item: Any) -> bool:
