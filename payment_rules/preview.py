@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 
 from checkout.models import Cart, Checkout
-from checkout.selectors import cart_lines, checkout_context
+from checkout.selectors import cart_lines, checkout_context, localized
 from orders.models import Order
 from payment_rules.expression import ExpressionSyntaxError, validate_expression
 from payment_rules.matching import Trace, explain, preview_ruleset
@@ -35,7 +35,7 @@ def source_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return [
         (
             "Recent orders",
-            [(f"order:{o.pk}", f"{o.number} — {o.customer.name}, {o.total} {o.currency}") for o in orders],
+            [(f"order:{o.pk}", f"{o.number} — {o.customer.name}, {o.total_money.amount} {o.currency}") for o in orders],
         ),
         (
             "Carts",
@@ -86,6 +86,7 @@ class Preview:
     context: CheckoutContext
     trace: Trace
     tried_rule: PaymentRule | None
+    offered: list[tuple[str, str]]  # identifier and storefront label of each method offered, in order
 
 
 def source_context(source: str) -> tuple[str, CheckoutContext] | None:
@@ -123,4 +124,6 @@ def rule_preview(form: PreviewForm) -> Preview | None:
         for rule in rules:
             if rule.pk == tried.pk:
                 rule.expression = expression  # in memory only, for this preview
-    return Preview(label, context, explain(context, preview_ruleset(rules=rules)), tried)
+    trace = explain(context, preview_ruleset(rules=rules))
+    offered = [(method.identifier, localized(method.labels) or method.identifier) for method in trace.offered]
+    return Preview(label, context, trace, tried, offered)

@@ -47,7 +47,7 @@ def rows(html: str) -> dict[str, str]:
 
 def offered(html: str) -> list[str]:
     block = html.split('class="offered-methods"', 1)[1].split("</ul>", 1)[0]
-    return re.findall(r"<li>([^<]+)</li>", block)
+    return re.findall(r"<code>([^<]+)</code></li>", block)
 
 
 def test_preview_of_an_order_shows_what_each_rule_did_and_the_methods(admin: Client, order: Order) -> None:
