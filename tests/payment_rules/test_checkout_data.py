@@ -144,3 +144,35 @@ def test_a_weight_rule_offers_its_method_at_checkout(buyer, products) -> None:  
     Cart.objects.all().delete()
     heavy = checkout_of(buyer, products[:1], quantity=5)  # 6 kg
     assert applicable_methods(heavy) == []
+
+
+def test_the_back_office_edits_shipping_data_and_stock(client, products) -> None:  # noqa: ANN001
+    client.force_login(factories.UserFactory(superuser=True))
+    rope = products[1]
+    north = Warehouse.objects.get(name="North")
+    form = {
+        "sku": "ROPE",
+        "name": "Rope",
+        "price": "3.00",
+        "currency": "USD",
+        "active": "on",
+        "category": "",
+        "unit": "m",
+        "unit_precision": "2",
+        "weight": "0.08",
+        "weight_unit": "kg",
+        "length": "",
+        "width": "",
+        "height": "1",
+        "dimension_unit": "cm",
+        "inventory_levels-TOTAL_FORMS": "1",
+        "inventory_levels-INITIAL_FORMS": "0",
+        "inventory_levels-0-warehouse": str(north.pk),
+        "inventory_levels-0-quantity": "250",
+    }
+    url = f"/admin/checkout/product/{rope.pk}/change/"
+    assert "Give length, width and height together" in client.post(url, form).content.decode()
+    response = client.post(url, {**form, "height": ""})
+    assert response.status_code == 302
+    rope.refresh_from_db()
+    assert (rope.weight, rope.inventory_levels.get().quantity) == (Decimal("0.08"), 250)
