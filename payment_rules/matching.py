@@ -182,7 +182,7 @@ def compile_rules(
     )
 
 
-class Step(enum.StrEnum):
+class RuleOutcome(enum.StrEnum):
     """What became of one rule on one checkout (the preview shows it)."""
 
     DISABLED = "disabled"
@@ -198,7 +198,7 @@ class Step(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class RuleTrace:
     rule: CompiledRule
-    step: Step
+    outcome: RuleOutcome
     detail: str = ""  # the run-time error, or the condition's value
     steps: int | None = None  # evaluation steps the condition took
 
@@ -231,11 +231,13 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
     matched: list[CompiledRule] = []
     for rule in rules:
         if trace is not None and not ruleset.usable(rule):
-            trace.rules.append(RuleTrace(rule, Step.DISABLED if not rule.enabled else Step.NO_LIVE_METHOD))
+            trace.rules.append(
+                RuleTrace(rule, RuleOutcome.DISABLED if not rule.enabled else RuleOutcome.NO_LIVE_METHOD)
+            )
             continue
         if not rule.destination_matches(billing):
             if trace is not None:
-                trace.rules.append(RuleTrace(rule, Step.DESTINATION))
+                trace.rules.append(RuleTrace(rule, RuleOutcome.DESTINATION))
             continue
         condition = rule.condition
         steps = None
@@ -252,23 +254,23 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
             if isinstance(outcome, ExpressionRuntimeError):  # a broken condition skips its rule, not the checkout
                 ruleset.report_error(rule, outcome)
                 if trace is not None:
-                    trace.rules.append(RuleTrace(rule, Step.ERROR, str(outcome)))
+                    trace.rules.append(RuleTrace(rule, RuleOutcome.ERROR, str(outcome)))
                 continue
             value, steps = outcome
             if not truthy(value):
                 if trace is not None:
-                    trace.rules.append(RuleTrace(rule, Step.CONDITION_FALSE, _shown(value), steps))
+                    trace.rules.append(RuleTrace(rule, RuleOutcome.CONDITION_FALSE, _shown(value), steps))
                 continue
         matched.append(rule)
         if trace is not None:
             value_text = "" if condition is None else _shown(outcome[0])  # type: ignore[index]
             trace.rules.append(
-                RuleTrace(rule, Step.STOPPED if rule.stop_processing else Step.MATCHED, value_text, steps)
+                RuleTrace(rule, RuleOutcome.STOPPED if rule.stop_processing else RuleOutcome.MATCHED, value_text, steps)
             )
         if rule.stop_processing:
             if trace is not None:
                 seen = {id(t.rule) for t in trace.rules}
-                trace.rules.extend(RuleTrace(r, Step.NOT_REACHED) for r in rules if id(r) not in seen)
+                trace.rules.extend(RuleTrace(r, RuleOutcome.NOT_REACHED) for r in rules if id(r) not in seen)
             break
     return matched
 

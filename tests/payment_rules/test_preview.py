@@ -41,7 +41,9 @@ def order(seeded: None) -> Order:
 
 def rows(html: str) -> dict[str, str]:
     """Rule name -> its outcome cell, from the preview's rule table."""
-    found = re.findall(r'/change/">([^<]+)</a>.*?<td class="step-[a-z_]+">([^<]+)</td>\s*<td>([^<]*)</td>', html, re.S)
+    found = re.findall(
+        r'/change/">([^<]+)</a>.*?<td class="outcome-[a-z_]+">([^<]+)</td>\s*<td>([^<]*)</td>', html, re.S
+    )
     return {markup.unescape(name): markup.unescape(f"{outcome} {detail}".strip()) for name, outcome, detail in found}
 
 
