@@ -1,4 +1,5 @@
-"""Median time per evaluation of typical payment-rule expressions.
+"""Median time per evaluation of typical payment-rule expressions; the hostile regular expressions of issue 14 on
+10,000 characters; how long a condition runs before its step budget stops it.
 
 Run from the project root: ``.venv/bin/python bench/expressions.py``. Needs no Django and no database.
 """
@@ -13,7 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from payment_rules.expression import build_variables, compile_expression  # noqa: E402
+from payment_rules.expression import (  # noqa: E402
+    MAX_STEPS,
+    ExpressionBudgetExceeded,
+    Obj,
+    build_variables,
+    compile_expression,
+)
 from providers.base import (  # noqa: E402
     AddressInfo,
     CheckoutContext,
@@ -23,6 +30,7 @@ from providers.base import (  # noqa: E402
     LineItemInfo,
     Money,
     PaymentTermInfo,
+    Weight,
 )
 
 EXPRESSIONS = [
@@ -49,7 +57,9 @@ def sample_context(line_count: int = 3) -> CheckoutContext:
         subtotal=usd("1200.00"),
         total=usd("1290.50"),
         line_items=[
-            LineItemInfo(f"SKU-{n}", f"Item {n}", Decimal(n + 1), usd("100.00"), product_id=n)
+            LineItemInfo(
+                f"SKU-{n}", f"Item {n}", Decimal(n + 1), usd("100.00"), product_id=n, weight=Weight(Decimal(2), "kg")
+            )
             for n in range(line_count)
         ],
         billing_address=AddressInfo(country_iso2="US", region_code="US-NY", city="New York", postal_code="10001"),
@@ -91,6 +101,32 @@ def main() -> None:
     print(f"{seconds * 1e6:12.2f} us  compile (uncached): {source}")
     seconds = median_seconds(lambda: build_variables(sample_context()), loops=500)
     print(f"{seconds * 1e6:12.2f} us  build_variables (3 line items, including building the context)")
+
+    print("\nhostile patterns on 10,000 characters (RE2: linear in the subject)")
+    for pattern, subject in SLOW_PATTERNS:
+        compiled = compile_expression(f"street matches '{pattern}'")
+        seconds = median_seconds(lambda c=compiled, s=subject: c.evaluate({"street": s}), rounds=5, loops=20)
+        print(f"{seconds * 1e3:12.3f} ms  {pattern}")
+
+    print(f"\nthe step budget ({MAX_STEPS:,} steps): a condition nested 8 deep over 10 lines stops after")
+    runaway = compile_expression("lineItems.sum(" * 8 + "lineItem.quantity" + ")" * 8)
+    lines = {"lineItems": [Obj(quantity=Decimal(n)) for n in range(10)]}
+
+    def exhaust() -> None:
+        try:
+            runaway.evaluate(lines)
+        except ExpressionBudgetExceeded:
+            return
+
+    seconds = median_seconds(exhaust, rounds=3, loops=1)
+    print(f"{seconds * 1e3:12.1f} ms  ({seconds / MAX_STEPS * 1e9:.0f} ns per step)")
+
+
+SLOW_PATTERNS = [
+    (r"/^\\w+\\s?\\w+\\s?\\w+\\s?\\w+$/", "a" * 10_000 + "!"),
+    ("/(a?){25}a{25}/", "a" * 10_000),
+    ("/(?x) ( a+ )+ $/", "a" * 10_000 + "!"),
+]
 
 
 if __name__ == "__main__":

@@ -4,32 +4,141 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
 from payments.money import quantize
-from providers.base import Money
+from providers.base import AddressInfo, Dimensions, LineItemInfo, Money, Weight
+
+
+class Category(models.Model):
+    """A catalog category; payment rules can test it (`lineItem.product.category.id`)."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Product(models.Model):
-    """What the shop sells; order lines copy sku, name and price, so editing a product rewrites no order."""
+    """What the shop sells; order lines copy sku, name and price, so editing a product rewrites no order.
+
+    Weight and dimensions are per unit, as shipping data (payment rules read them, e.g. the order's total
+    weight `lineItems.sum(lineItem.weight.value * lineItem.quantity)`).
+    """
+
+    class WeightUnit(models.TextChoices):  # the reference's weight unit codes
+        KG = "kg", "kilogram"
+        LBS = "lbs", "pound"
+
+    class LengthUnit(models.TextChoices):  # the reference's length unit codes
+        CM = "cm", "centimetre"
+        M = "m", "metre"
+        INCH = "inch", "inch"
+        FOOT = "foot", "foot"
 
     sku = models.CharField("SKU", max_length=64, unique=True)
     name = models.CharField(max_length=255)
     price = models.DecimalField(max_digits=20, decimal_places=4)
     currency = models.CharField(max_length=3)
     active = models.BooleanField(default=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    unit = models.CharField(
+        max_length=20, default="item", help_text='The unit it is sold in, e.g. "item", "set", "box".'
+    )
+    unit_precision = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(6)],
+        help_text="Decimal places a quantity of this unit may have (the cart sells whole units).",
+    )
+    weight = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="Shipping weight of one unit."
+    )
+    weight_unit = models.CharField(max_length=4, choices=WeightUnit.choices, default=WeightUnit.KG)
+    length = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    width = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    height = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    dimension_unit = models.CharField(max_length=4, choices=LengthUnit.choices, default=LengthUnit.CM)
 
     class Meta:
         ordering = ["currency", "name"]
-        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) | Q(weight__isnull=True), name="product_weight_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(length__isnull=True, width__isnull=True, height__isnull=True)
+                | Q(length__gte=0, width__gte=0, height__gte=0),
+                name="product_dimensions_all_or_none",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
 
+    def clean(self) -> None:
+        given = [value is not None for value in (self.length, self.width, self.height)]
+        if any(given) and not all(given):
+            raise ValidationError("Give length, width and height together, or none of them.")
+
     @property
     def money(self) -> Money:
         return Money(quantize(self.price, self.currency), self.currency)
+
+    def line_item_info(self, *, sku: str, name: str, quantity: Decimal, unit_price: Money) -> LineItemInfo:
+        """A line of this product as rules and providers see it; sku, name and price come from the line (an order
+        keeps what was bought), the shipping data and category from the product."""
+        dimensions = None
+        if self.length is not None and self.width is not None and self.height is not None:
+            dimensions = Dimensions(self.length, self.width, self.height, self.dimension_unit)
+        category = self.category
+        return LineItemInfo(
+            sku=sku,
+            name=name,
+            quantity=quantity,
+            unit_price=unit_price,
+            product_id=self.pk,
+            unit_code=self.unit,
+            unit_precision=self.unit_precision,
+            category_id=category.pk if category is not None else None,
+            category_name=category.name if category is not None else "",
+            weight=Weight(self.weight, self.weight_unit) if self.weight is not None else None,
+            dimensions=dimensions,
+        )
+
+
+class Warehouse(models.Model):
+    """Where stock is kept; payment rules can require it (`inventoryLevel.warehouse.name`)."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InventoryLevel(models.Model):
+    """How much of a product one warehouse holds, in the unit the product is sold in."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="inventory_levels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="inventory_levels")
+    quantity = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["warehouse__name"]
+        constraints = [models.UniqueConstraint(fields=["product", "warehouse"], name="one_level_per_warehouse")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} in {self.warehouse_id}"
 
 
 class Cart(models.Model):
@@ -103,3 +212,21 @@ class Checkout(models.Model):
     @property
     def delivery_address(self) -> dict:
         return self.billing_address if self.ship_to_billing else self.shipping_address
+
+
+def address_info(address: dict) -> AddressInfo | None:
+    """An address as a checkout stores it (the address form's fields), as rules and providers see it."""
+    if not address:
+        return None
+    return AddressInfo(
+        country_iso2=address.get("country", ""),
+        region_code=address.get("region_code", ""),
+        region_name=address.get("region_name", ""),
+        postal_code=address.get("postal_code", ""),
+        city=address.get("city", ""),
+        street=address.get("street", ""),
+        street2=address.get("street2", ""),
+        organization=address.get("organization", ""),
+        first_name=address.get("first_name", ""),
+        last_name=address.get("last_name", ""),
+    )

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 
-from checkout.models import Cart, CartLine, Checkout
-from checkout.shipping import shipping_amount
+from checkout.models import Cart, CartLine, Checkout, address_info
+from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
 from orders.models import Invoice, Order
-from payment_rules.matching import load_ruleset, match_methods
+from payment_rules.matching import can_start_checkout, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,
-    AddressInfo,
     CheckoutContext,
     CustomerUserInfo,
-    LineItemInfo,
     MethodInfo,
     Money,
 )
@@ -47,7 +45,7 @@ def buyer_cart(*, buyer: CustomerUser) -> Cart:
 
 
 def cart_lines(*, cart: Cart) -> list[CartLine]:
-    return list(cart.lines.select_related("product"))
+    return list(cart.lines.select_related("product__category"))
 
 
 def open_checkout(*, cart: Cart) -> Checkout | None:
@@ -76,23 +74,6 @@ def cart_totals(lines: list[CartLine], shipping_method: str = "") -> Totals:
     return Totals(currency, subtotal, shipping, subtotal + shipping)
 
 
-def address_info(address: dict) -> AddressInfo | None:
-    if not address:
-        return None
-    return AddressInfo(
-        country_iso2=address.get("country", ""),
-        region_code=address.get("region_code", ""),
-        region_name=address.get("region_name", ""),
-        postal_code=address.get("postal_code", ""),
-        city=address.get("city", ""),
-        street=address.get("street", ""),
-        street2=address.get("street2", ""),
-        organization=address.get("organization", ""),
-        first_name=address.get("first_name", ""),
-        last_name=address.get("last_name", ""),
-    )
-
-
 def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> CheckoutContext:
     """The checkout as payment rules and providers see it; nothing here queries the database."""
     totals = cart_totals(lines, checkout.shipping_method)
@@ -102,12 +83,11 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         subtotal=Money(totals.subtotal, currency),
         total=Money(totals.total, currency),
         line_items=[
-            LineItemInfo(
+            line.product.line_item_info(
                 sku=line.product.sku,
                 name=line.product.name,
                 quantity=Decimal(line.quantity),
                 unit_price=line.product.money,
-                product_id=line.product_id,
             )
             for line in lines
         ],
@@ -117,7 +97,17 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         customer_user=CustomerUserInfo(
             id=buyer.pk, email=buyer.user.email, first_name=buyer.user.first_name, last_name=buyer.user.last_name
         ),
+        shipping_method=checkout.shipping_method if checkout.shipping_method in SHIPPING_METHODS else "",
+        shipping_origin=shipping_origin(),
     )
+
+
+def checkout_startable(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> bool:
+    """The start-checkout check (reference §4.2): is there an enabled rule in the cart's currency with a live
+    method its provider accepts for this buyer? Conditions are not evaluated yet, and addresses are left out, so
+    that a buyer whose saved address has no method can still go and change it."""
+    context = checkout_context(checkout=checkout, lines=lines, buyer=buyer)
+    return can_start_checkout(replace(context, billing_address=None, shipping_address=None))
 
 
 @dataclass(frozen=True, slots=True)

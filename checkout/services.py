@@ -281,9 +281,11 @@ def _order_from_checkout(checkout: Checkout, lines: list[CartLine], buyer: Custo
         customer_user=buyer,
         currency=totals.currency,
         lines=[
-            LineInput(line.product.sku, line.product.name, Decimal(line.quantity), line.product.price) for line in lines
+            LineInput(line.product.sku, line.product.name, Decimal(line.quantity), line.product.price, line.product_id)
+            for line in lines
         ],
         shipping=totals.shipping,
+        shipping_method=checkout.shipping_method,
         billing_address=billing,
         shipping_address=shipping,
         actor=buyer.user,

@@ -43,10 +43,12 @@ from checkout.selectors import (
     cart_lines,
     cart_totals,
     checkout_context,
+    checkout_startable,
     invoice_is_payable,
     last_checkout,
     localized,
     method_short_label,
+    open_checkout,
     payment_options,
 )
 from checkout.services import Outcome, SubmitResult
@@ -59,6 +61,10 @@ from payments.selectors import invoice_payment_method
 from payments.services import invoice_payment_purchase, payment_complete
 
 RETURN_SALT = "checkout.return"
+NO_PAYMENT_METHOD_MESSAGE = (
+    "No payment method is available for this order, so it cannot be checked out. "
+    "Please contact us to complete your order."
+)
 CARD_DATA_MESSAGE = (
     "Card details must never be sent to this site. Please use the payment form of your payment method, "
     "which sends them directly to the payment provider."
@@ -118,7 +124,18 @@ def catalog(request: HttpRequest) -> HttpResponse:
 def cart(request: HttpRequest) -> HttpResponse:
     the_cart = buyer_cart(buyer=request.buyer)  # type: ignore[attr-defined]
     lines = cart_lines(cart=the_cart)
-    return render(request, "storefront/cart.html", {"lines": lines, "totals": cart_totals(lines)})
+    startable = bool(lines) and checkout_startable(
+        checkout=open_checkout(cart=the_cart) or Checkout(cart=the_cart),
+        lines=lines,
+        buyer=request.buyer,  # type: ignore[attr-defined]
+    )
+    context = {
+        "lines": lines,
+        "totals": cart_totals(lines),
+        "startable": startable,
+        "blocked": NO_PAYMENT_METHOD_MESSAGE,
+    }
+    return render(request, "storefront/cart.html", context)
 
 
 @require_POST
@@ -180,9 +197,15 @@ class Step:
         order = [name for name, _ in STEPS]
         if not self.lines:
             return redirect("storefront:cart")
+        if step == order[0] and not self.startable():
+            return redirect("storefront:cart")
         if self.next_step in order and order.index(self.next_step) < order.index(step):
             return redirect(self.next_step)
         return None
+
+    def startable(self) -> bool:
+        """Before any address: can this cart be paid at all? (The cart page says why not.)"""
+        return checkout_startable(checkout=self.checkout, lines=self.lines, buyer=self.buyer)
 
     def context(self, current: str, **extra: Any) -> dict[str, Any]:
         order = [name for name, _ in STEPS]
@@ -198,7 +221,11 @@ class Step:
 @require_GET
 @buyer_required
 def checkout_start(request: HttpRequest) -> HttpResponse:
+    """Where "Check out" leads: the first step not done, unless no payment method can serve this cart (then the
+    buyer is told at once, on the cart page, rather than after entering two addresses)."""
     step = Step(request)
+    if step.lines and not step.startable():
+        return redirect("storefront:cart")  # which says why
     return redirect(step.next_step)
 
 

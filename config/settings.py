@@ -133,6 +133,18 @@ LOGIN_URL = "admin:login"
 INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="stripe")
 INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
+#: where goods ship from (payment rules read it as shippingOrigin): "country=US,region_code=US-IL,postal_code=…"
+SHIPPING_ORIGIN = env.dict(
+    "SHIPPING_ORIGIN",
+    default={
+        "country": "US",
+        "region_code": "US-IL",
+        "region_name": "Illinois",
+        "postal_code": "60607",
+        "city": "Chicago",
+        "street": "1200 W Fulton Market",
+    },
+)
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from backoffice.roles import ADMINISTRATORS, SALES, roles_ensure
-from checkout.models import Product
+from checkout.models import Category, InventoryLevel, Product, Warehouse
 from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
 from integrations.adapters import integration_methods
 from integrations.models import Integration
@@ -97,9 +97,9 @@ def seed_demo() -> list[Login]:
     payflow_integration_seed(admin=admin)
     authorizenet_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
+    _demo_products()
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
-    _demo_products()
     _demo_invoice(acme)
     return LOGINS
 
@@ -283,9 +283,10 @@ def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, s
         postal_code="62701",
         country="US",
     )
+    products = {p.sku: p.pk for p in Product.objects.filter(sku__in=["BOLT-M8", "NUT-M8"])}
     lines = [
-        LineInput("BOLT-M8", "Hex bolt M8 (box of 100)", Decimal("4"), Decimal("12.50")),
-        LineInput("NUT-M8", "Hex nut M8 (box of 100)", Decimal("4"), Decimal("6.25")),
+        LineInput("BOLT-M8", "Hex bolt M8 (box of 100)", Decimal("4"), Decimal("12.50"), products.get("BOLT-M8")),
+        LineInput("NUT-M8", "Hex nut M8 (box of 100)", Decimal("4"), Decimal("6.25"), products.get("NUT-M8")),
     ]
     scenarios = [(money_order, False), (money_order, True), (terms, False), (terms, True)]
     for n, (integration, capture) in enumerate(scenarios, start=1):
@@ -299,6 +300,7 @@ def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, s
             billing_address=address,
             shipping_address=address,
             number_prefix=DEMO_PREFIX,
+            shipping_method="flat_rate",
         )
         method = f"{integration.provider_key}_{integration.pk}"
         txn = payment_purchase(order_id=order.pk, method=method, key=f"demo:purchase:{n}")
@@ -306,22 +308,49 @@ def _demo_orders(acme: Customer, money_order: Integration, terms: Integration, s
             payment_capture(source_id=txn.pk, amount=None, key=f"demo:capture:{n}", actor=sales, note="Check received")
 
 
+#: sku, name, price, currency, category, unit, weight per unit (kg), length × width × height (cm), stock per warehouse
 PRODUCTS = [
-    ("BOLT-M8", "Hex bolt M8 (box of 100)", "12.50", "USD"),
-    ("NUT-M8", "Hex nut M8 (box of 100)", "6.25", "USD"),
-    ("WASHER-M8", "Flat washer M8 (box of 200)", "4.80", "USD"),
-    ("GLOVE-NITRILE", "Nitrile work gloves (case of 10 pairs)", "39.00", "USD"),
-    ("DRILL-18V", "Cordless drill 18 V", "149.00", "USD"),
-    ("COMPRESSOR-50L", "Air compressor 50 L", "2450.00", "USD"),
-    ("DINRAIL-35", "DIN rail 35 mm (10 × 1 m)", "27.40", "EUR"),
-    ("RELAY-24V", "Relay 24 V DC (pack of 10)", "58.90", "EUR"),
+    ("BOLT-M8", "Hex bolt M8 (box of 100)", "12.50", "USD", "Fasteners", "box", "1.2", (18, 12, 6), (400, 120)),
+    ("NUT-M8", "Hex nut M8 (box of 100)", "6.25", "USD", "Fasteners", "box", "0.6", (12, 8, 5), (350, 80)),
+    ("WASHER-M8", "Flat washer M8 (box of 200)", "4.80", "USD", "Fasteners", "box", "0.5", (12, 8, 4), (500, 0)),
+    (
+        "GLOVE-NITRILE",
+        "Nitrile work gloves (case of 10 pairs)",
+        "39.00",
+        "USD",
+        "Safety",
+        "case",
+        "0.9",
+        (30, 20, 10),
+        (60, 25),
+    ),
+    ("DRILL-18V", "Cordless drill 18 V", "149.00", "USD", "Power tools", "item", "2.1", (35, 28, 11), (24, 6)),
+    ("COMPRESSOR-50L", "Air compressor 50 L", "2450.00", "USD", "Power tools", "item", "38", (78, 36, 72), (3, 0)),
+    ("DINRAIL-35", "DIN rail 35 mm (10 × 1 m)", "27.40", "EUR", "Electrical", "set", "2.4", (100, 4, 2), (0, 90)),
+    ("RELAY-24V", "Relay 24 V DC (pack of 10)", "58.90", "EUR", "Electrical", "set", "0.4", (16, 10, 8), (0, 140)),
 ]
+WAREHOUSES = ["Chicago Warehouse", "Rotterdam Warehouse"]
 
 
 def _demo_products() -> None:
-    """The storefront catalog: created once by SKU; later runs leave edited prices alone."""
-    for sku, name, price, currency in PRODUCTS:
-        Product.objects.get_or_create(sku=sku, defaults={"name": name, "price": Decimal(price), "currency": currency})
+    """The storefront catalog: created once by SKU; later runs leave edited prices alone and only fill in the
+    category, shipping data and stock of products that have none yet."""
+    warehouses = [Warehouse.objects.get_or_create(name=name)[0] for name in WAREHOUSES]
+    for sku, name, price, currency, category, unit, weight, (length, width, height), stock in PRODUCTS:
+        product, created = Product.objects.get_or_create(
+            sku=sku, defaults={"name": name, "price": Decimal(price), "currency": currency}
+        )
+        if created or product.weight is None:
+            product.category = Category.objects.get_or_create(name=category)[0]
+            product.unit = unit
+            product.weight, product.weight_unit = Decimal(weight), Product.WeightUnit.KG
+            product.length, product.width, product.height = Decimal(length), Decimal(width), Decimal(height)
+            product.dimension_unit = Product.LengthUnit.CM
+            product.save()
+        for warehouse, quantity in zip(warehouses, stock, strict=True):
+            InventoryLevel.objects.get_or_create(
+                product=product, warehouse=warehouse, defaults={"quantity": Decimal(quantity)}
+            )
 
 
 def _demo_invoice(acme: Customer) -> None:

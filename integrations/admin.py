@@ -3,16 +3,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from integrations.admin_tools import IntegrationToolsMixin
 from integrations.forms import IntegrationForm, integration_form_class
 from integrations.models import Integration
-from payment_rules.services import integration_delete, rules_using_integration
+from payment_rules.services import (
+    integration_activate,
+    integration_deactivate,
+    integration_delete,
+    integration_pending_restore,
+    rules_using_integration,
+)
 from providers import registry
 
 
@@ -27,6 +35,89 @@ class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):  # type: ignore
     @admin.display(description="Type", ordering="provider_key")
     def provider_label(self, obj: Integration) -> str:
         return obj.provider_label
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> list[str]:
+        # An existing integration is switched on and off with Deactivate/Activate, which also see to its rules.
+        return [*self.readonly_fields, *(["active"] if obj is not None else [])]
+
+    def get_urls(self) -> list[URLPattern]:
+        urls = [
+            path(
+                "<int:object_id>/deactivate/",
+                self.admin_site.admin_view(self.deactivate_view),
+                name="integrations_integration_deactivate",
+            ),
+            path(
+                "<int:object_id>/activate/",
+                self.admin_site.admin_view(self.activate_view),
+                name="integrations_integration_activate",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def _switch_view(
+        self, request: HttpRequest, object_id: int, *, to_active: bool, page: str, perform: Any, **extra: Any
+    ) -> HttpResponse:
+        """A confirmation page for switching an integration on or off; `perform(integration)` does it on POST and
+        returns the message to show."""
+        integration = get_object_or_404(Integration.objects.existing(), pk=object_id)
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        change_url = reverse("admin:integrations_integration_change", args=[integration.pk])
+        if integration.active == to_active:
+            return HttpResponseRedirect(change_url)
+        if request.method == "POST":
+            messages.success(request, perform(integration))
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{'Activate' if to_active else 'Deactivate'} {integration.name}?",
+            "integration": integration,
+            **{name: compute(integration) for name, compute in extra.items()},
+        }
+        return TemplateResponse(request, f"admin/integrations/integration/{page}.html", context)
+
+    def deactivate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Confirm with the rules it affects (as delete does), then deactivate through the service."""
+
+        def deactivate(integration: Integration) -> str:
+            affected = integration_deactivate(integration=integration)
+            disabled = [a.rule.name for a in affected if a.will_be_disabled]
+            message = f"{integration.name} was deactivated; its methods were disabled in {len(affected)} rule(s)."
+            if disabled:
+                message += " Disabled for lack of another method: " + ", ".join(disabled) + "."
+            return message
+
+        return self._switch_view(
+            request,
+            object_id,
+            to_active=False,
+            page="deactivate_confirmation",
+            perform=deactivate,
+            affected_rules=lambda integration: rules_using_integration(integration=integration),
+        )
+
+    def activate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Offer to restore what deactivating switched off, then activate through the service."""
+
+        def activate(integration: Integration) -> str:
+            restored = integration_activate(integration=integration, restore=bool(request.POST.get("restore")))
+            message = f"{integration.name} was activated."
+            if restored.methods:
+                message += f" Its method was enabled again in {len(restored.methods)} rule(s)"
+                names = ", ".join(rule.name for rule in restored.rules)
+                message += f"; rules enabled again: {names}." if names else "."
+            return message
+
+        return self._switch_view(
+            request,
+            object_id,
+            to_active=True,
+            page="activate_confirmation",
+            perform=activate,
+            pending=lambda integration: integration_pending_restore(integration=integration),
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
         return super().get_queryset(request).filter(deleted_at__isnull=True)  # deleted ones stay for old payments
@@ -69,6 +160,8 @@ class IntegrationAdmin(IntegrationToolsMixin, admin.ModelAdmin):  # type: ignore
         common = [
             f for f in form.base_fields if f not in form.provider_fields and not f.startswith(("label_", "short_"))
         ]
+        if "active" not in common:  # read-only on an existing integration
+            common.insert(len(common) - 1 if "default_owner" in common else len(common), "active")
         # The label fields are made per language in IntegrationForm.__init__, so base_fields lacks them.
         labels = [f"{kind}_{code}" for code, _ in settings.LANGUAGES for kind in ("label", "short_label")]
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [(None, {"fields": common})]

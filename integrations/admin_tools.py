@@ -53,6 +53,13 @@ class IntegrationToolsMixin:
             can_check = self.has_change_permission(request, integration)  # type: ignore[attr-defined]
             extra_context = {
                 **(extra_context or {}),
+                "switch_url": reverse(
+                    "admin:integrations_integration_" + ("deactivate" if integration.active else "activate"),
+                    args=[integration.pk],
+                )
+                if can_check and integration.deleted_at is None
+                else "",
+                "switch_label": "Deactivate…" if integration.active else "Activate…",
                 "credential_warning": integration_credential_warning(integration=integration),
                 "webhook_url": integration_webhook_url(integration=integration),
                 "check_connection_url": reverse(

@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from checkout.shipping import shipping_origin
 from payments.money import quantize
 from providers.base import AddressInfo, CheckoutContext, CustomerUserInfo, LineItemInfo, Money
 
@@ -78,6 +79,7 @@ class Order(models.Model):
     billing_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     shipping_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payment_method = models.CharField(max_length=80, blank=True, help_text="Method identifier, e.g. money_order_3")
+    shipping_method = models.CharField(max_length=40, blank=True, help_text="Key of the chosen shipping method.")
     payment_status = models.CharField(
         max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
     )
@@ -119,7 +121,7 @@ class Order(models.Model):
             currency=self.currency,
             subtotal=Money(quantize(self.subtotal, self.currency), self.currency),
             total=self.total_money,
-            line_items=[line.as_info(self.currency) for line in self.lines.all()],
+            line_items=[line.as_info(self.currency) for line in self.lines.select_related("product__category")],
             billing_address=self.billing_address.as_info() if self.billing_address else None,
             shipping_address=self.shipping_address.as_info() if self.shipping_address else None,
             customer=self.customer.as_info(),
@@ -131,6 +133,8 @@ class Order(models.Model):
             )
             if user
             else None,
+            shipping_method=self.shipping_method,
+            shipping_origin=shipping_origin(),
         )
 
 
@@ -138,6 +142,8 @@ class OrderLine(models.Model):
     """A line as bought: sku, name and price are copied, not linked, so they never change afterwards."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    #: the catalog product, for what rules read from it now (weight, category, stock); None once it is deleted
+    product = models.ForeignKey("checkout.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=255)
     quantity = models.DecimalField(max_digits=14, decimal_places=3, validators=[MinValueValidator(Decimal("0.001"))])
@@ -154,9 +160,10 @@ class OrderLine(models.Model):
         return self.quantity * self.unit_price
 
     def as_info(self, currency: str) -> LineItemInfo:
-        return LineItemInfo(
-            sku=self.sku, name=self.name, quantity=self.quantity, unit_price=Money(self.unit_price, currency)
-        )
+        price = Money(self.unit_price, currency)
+        if self.product is not None:
+            return self.product.line_item_info(sku=self.sku, name=self.name, quantity=self.quantity, unit_price=price)
+        return LineItemInfo(sku=self.sku, name=self.name, quantity=self.quantity, unit_price=price)
 
 
 #: invoice payment statuses that count as paid (reference §8: InvoicePaymentStatusChecker)

@@ -24,6 +24,7 @@ class LineInput:
     name: str
     quantity: Decimal
     unit_price: Decimal
+    product_id: int | None = None  # the catalog product, when the line comes from one
 
 
 @transaction.atomic
@@ -39,6 +40,7 @@ def order_create(
     shipping_address: Address | None = None,
     actor: User | None = None,
     number_prefix: str = "PD-",
+    shipping_method: str = "",
 ) -> Order:
     """Create an order with its lines; subtotal and total are computed here, in the order's currency."""
     currency = validate_currency(currency)
@@ -59,13 +61,21 @@ def order_create(
         total=subtotal + shipping + tax,
         billing_address=billing_address,
         shipping_address=shipping_address,
+        shipping_method=shipping_method,
         created_by=actor,
     )
     # The number comes from the primary key, so it is unique and gap-free enough without a lock of its own.
     order.number = f"{number_prefix}{order.pk:06d}"
     order.save(update_fields=["number"])
     OrderLine.objects.bulk_create(
-        OrderLine(order=order, sku=line.sku, name=line.name, quantity=line.quantity, unit_price=line.unit_price)
+        OrderLine(
+            order=order,
+            product_id=line.product_id,
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
         for line in lines
     )
     return order

@@ -2,15 +2,23 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pycountry
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.html import format_html, format_html_join
 
 from integrations.adapters import integration_methods
 from integrations.models import Integration
 from integrations.selectors import IDENTIFIER, method_resolve
+from payment_rules.expression import DIFFERENCES, MAX_STEPS
+from payment_rules.expression.schema import LARGE_CART_LINES, VARIABLES
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
+from payment_rules.preview import PreviewForm, rule_preview
 
 
 def live_method_choices() -> list[tuple[str, str]]:
@@ -83,15 +91,45 @@ class MethodInline(admin.TabularInline):
         return super().get_formset(request, obj, **kwargs)
 
 
+def country_choices() -> list[tuple[str, str]]:
+    """ISO 3166-1 countries (pycountry's data), by name."""
+    return [("", "---------")] + sorted(
+        ((country.alpha_2, f"{country.name} ({country.alpha_2})") for country in pycountry.countries),
+        key=lambda choice: choice[1],
+    )
+
+
+class DestinationForm(forms.ModelForm):
+    country = forms.ChoiceField(choices=country_choices)
+
+    class Meta:
+        model = PaymentRuleDestination
+        fields = ["country", "region_code", "postal_codes"]
+        widgets = {
+            "postal_codes": forms.Textarea(attrs={"rows": 1, "cols": 30}),
+            "region_code": forms.TextInput(attrs={"size": 8, "placeholder": "e.g. US-NY"}),
+        }
+
+
 class DestinationInline(admin.TabularInline):
     model = PaymentRuleDestination
+    form = DestinationForm
     extra = 0
     fields = ["country", "region_code", "postal_codes"]
-    formfield_overrides = {
-        PaymentRuleDestination._meta.get_field("postal_codes").__class__: {
-            "widget": forms.Textarea(attrs={"rows": 1, "cols": 30})
-        }
-    }
+
+
+def expression_help() -> str:
+    variables = ", ".join(VARIABLES)
+    return format_html(
+        "<p>Variables: {}. Collections go through <code>all()</code>, <code>any()</code> and <code>sum()</code>, "
+        "e.g. <code>lineItems.sum(lineItem.weight.value * lineItem.quantity) &lt; 500.0</code>. A condition may "
+        "take at most {} steps; its worst case is estimated on a cart of {} lines when you save.</p>"
+        "<p>Where this differs from the reference's expression language:</p><ul>{}</ul>",
+        variables,
+        f"{MAX_STEPS:,}",
+        LARGE_CART_LINES,
+        format_html_join("", "<li>{}</li>", ((difference,) for difference in DIFFERENCES)),
+    )
 
 
 @admin.register(PaymentRule)
@@ -108,6 +146,36 @@ class PaymentRuleAdmin(admin.ModelAdmin):
         (None, {"fields": ["enabled", "name", "sort_order", "currency", "stop_processing"]}),
         ("Condition", {"fields": ["expression"]}),
     ]
+    change_form_template = "admin/payment_rules/paymentrule/change_form.html"
+    change_list_template = "admin/payment_rules/paymentrule/change_list.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: PaymentRule | None = None):  # type: ignore[no-untyped-def]
+        (general, condition) = super().get_fieldsets(request, obj)
+        return [general, (condition[0], {**condition[1], "description": expression_help()})]
+
+    def get_urls(self) -> list[URLPattern]:
+        preview = path(
+            "preview/", self.admin_site.admin_view(self.preview_view), name="payment_rules_paymentrule_preview"
+        )
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """Run every rule against a recent order or cart: what each rule did and which methods would be offered.
+
+        Reads orders and carts, so it needs the order view permission as well as the rule view permission.
+        """
+        if not self.has_view_permission(request) or not request.user.has_perm("orders.view_order"):
+            raise PermissionDenied
+        form = PreviewForm(request.GET or None)
+        result = rule_preview(form) if form.is_bound and form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Preview payment rules",
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/payment_rules/preview.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentRule]:
         return super().get_queryset(request).prefetch_related("methods", "destinations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
@@ -75,10 +76,23 @@ class PaymentRuleDestination(models.Model):
         return [code.strip() for code in self.postal_codes.replace("\n", ",").split(",") if code.strip()]
 
     def clean(self) -> None:
-        self.country = self.country.upper()
-        self.region_code = self.region_code.upper()
-        if self.region_code and not self.region_code.startswith(f"{self.country}-"):
-            raise ValidationError({"region_code": f'A region of {self.country} starts with "{self.country}-".'})
+        """Country and region from ISO 3166 (pycountry's data): a typo would make the rule match no address."""
+        self.country = self.country.strip().upper()
+        self.region_code = self.region_code.strip().upper()
+        country = pycountry.countries.get(alpha_2=self.country) if len(self.country) == 2 else None
+        if country is None:
+            hint = " The United Kingdom is GB." if self.country == "UK" else ""
+            raise ValidationError({"country": f"{self.country!r} is not an ISO 3166-1 alpha-2 country code.{hint}"})
+        if not self.region_code:
+            return
+        if not self.region_code.startswith(f"{self.country}-"):
+            raise ValidationError({"region_code": f'A region of {country.name} starts with "{self.country}-".'})
+        if pycountry.subdivisions.get(code=self.region_code) is None:
+            examples = sorted(s.code for s in pycountry.subdivisions.get(country_code=self.country) or [])[:5]
+            known = f" For example: {', '.join(examples)}." if examples else f" {country.name} has no regions."
+            raise ValidationError(
+                {"region_code": f"{self.region_code} is not an ISO 3166-2 region of {country.name}.{known}"}
+            )
 
 
 class PaymentRuleMethod(models.Model):
@@ -124,3 +138,24 @@ class RuleSetVersion(models.Model):
             cursor.execute(f"SELECT value FROM {cls._meta.db_table} WHERE id = 1")  # noqa: S608 - no user input
             row = cursor.fetchone()
         return row[0] if row else 0
+
+
+class IntegrationDeactivation(models.Model):
+    """What deactivating an integration switched off in rules, so that reactivating it can switch exactly that
+    back on (and nothing an administrator changed by hand in the meantime)."""
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="rule_deactivations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    #: when the integration was activated again; `restored` says whether the rules were restored then
+    ended_at = models.DateTimeField(null=True, blank=True)
+    restored = models.BooleanField(default=False)
+    methods = models.ManyToManyField(PaymentRuleMethod, blank=True, related_name="+")
+    rules = models.ManyToManyField(PaymentRule, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Deactivation of {self.integration_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,6 +1,11 @@
-"""Integrations and rules stay consistent: deactivating and deleting an integration, and what it does to rules.
+"""Integrations and rules stay consistent: deactivating, activating and deleting an integration, and what that
+does to the rules that offer its methods.
 
 These live here, not in `integrations`, because rules depend on integrations and not the other way round.
+Deactivating treats rules as deleting does (reference §5, as its user guide describes): the integration's
+methods are disabled in every rule, and a rule left without an enabled method of a live integration is
+disabled, so that a stop-processing rule can no longer hide the rules after it. What was switched off is
+recorded, and activating the integration again can restore exactly that.
 """
 
 from __future__ import annotations
@@ -12,45 +17,99 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from integrations.models import Integration
-from payment_rules.models import PaymentRule, PaymentRuleMethod, RuleSetVersion
+from payment_rules.models import IntegrationDeactivation, PaymentRule, PaymentRuleMethod, RuleSetVersion
 from payments.models import PaymentTransaction
 
 
 @dataclass(frozen=True, slots=True)
 class AffectedRule:
     rule: PaymentRule
-    #: the rule has no other enabled method, so deleting the integration disables it
+    #: the rule has no other enabled method of a live integration, so deleting or deactivating disables it
     will_be_disabled: bool
 
 
 def rules_using_integration(*, integration: Integration) -> list[AffectedRule]:
-    """The rules that offer a method of this integration, and which of them deleting it would disable."""
+    """The rules that offer a method of this integration, and which of them deleting or deactivating it would
+    disable."""
+    others = (
+        Q(methods__enabled=True)
+        & ~Q(methods__integration=integration)
+        & Q(methods__integration__active=True, methods__integration__deleted_at__isnull=True)
+    )
     rules = (
         PaymentRule.objects.filter(pk__in=PaymentRuleMethod.objects.filter(integration=integration).values("rule_id"))
-        .annotate(
-            others=Count(
-                "methods", filter=Q(methods__enabled=True) & ~Q(methods__integration=integration), distinct=True
-            )
-        )
+        .annotate(others=Count("methods", filter=others, distinct=True))
         .order_by("sort_order", "id")
     )
     return [AffectedRule(rule=rule, will_be_disabled=rule.enabled and rule.others == 0) for rule in rules]
 
 
-@transaction.atomic
-def integration_deactivate(*, integration: Integration) -> None:
-    """Hide its methods from checkouts at once; rules keep them, so reactivating brings them back.
+@dataclass(frozen=True, slots=True)
+class PendingRestore:
+    """What activating an integration again would switch back on."""
 
-    Existing payments can still be captured, canceled and refunded.
+    rules: list[PaymentRule]  # rules the deactivation disabled that are still disabled
+    methods: list[PaymentRuleMethod]  # its methods the deactivation disabled that are still disabled
+
+
+def integration_pending_restore(*, integration: Integration) -> PendingRestore:
+    records = IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True)
+    methods = PaymentRuleMethod.objects.filter(pk__in=records.values("methods"), enabled=False).select_related("rule")
+    rules = PaymentRule.objects.filter(pk__in=records.values("rules"), enabled=False).order_by("sort_order", "id")
+    return PendingRestore(rules=list(rules), methods=list(methods.order_by("rule__sort_order", "rule_id")))
+
+
+def _lock(integration: Integration) -> Integration:
+    locked = Integration.objects.select_for_update().get(pk=integration.pk)
+    integration.active = locked.active
+    return locked
+
+
+@transaction.atomic
+def integration_deactivate(*, integration: Integration) -> list[AffectedRule]:
+    """Hide its methods from checkouts at once: disable them in every rule, disable the rules left without an
+    enabled method, and record both for `integration_activate`. Returns the rules that use it.
+
+    Existing payments can still be captured, canceled and refunded. Deactivating an inactive integration changes
+    nothing.
     """
+    locked = _lock(integration)
+    if not locked.active:
+        return []
+    affected = rules_using_integration(integration=locked)
+    methods = list(PaymentRuleMethod.objects.filter(integration=locked, enabled=True).values_list("pk", flat=True))
+    to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
+    record = IntegrationDeactivation.objects.create(integration=locked)
+    record.methods.set(methods)
+    record.rules.set(to_disable)
+    PaymentRuleMethod.objects.filter(pk__in=methods).update(enabled=False)
+    PaymentRule.objects.filter(pk__in=to_disable).update(enabled=False, updated_at=timezone.now())
+    locked.active = False
+    locked.save(update_fields=["active", "updated_at"])
     integration.active = False
-    integration.save(update_fields=["active", "updated_at"])
+    RuleSetVersion.bump()  # queryset updates send no signals
+    return affected
 
 
 @transaction.atomic
-def integration_activate(*, integration: Integration) -> None:
+def integration_activate(*, integration: Integration, restore: bool = True) -> PendingRestore:
+    """Take new payments again. With `restore`, switch back on what its deactivations switched off and is still
+    off: its methods in rules, then the rules that have an enabled method again. Returns what was restored."""
+    locked = _lock(integration)
+    if locked.active or locked.deleted_at is not None:
+        return PendingRestore(rules=[], methods=[])
+    pending = integration_pending_restore(integration=locked) if restore else PendingRestore(rules=[], methods=[])
+    PaymentRuleMethod.objects.filter(pk__in=[m.pk for m in pending.methods]).update(enabled=True)
+    restorable = [rule for rule in pending.rules if rule.methods.filter(enabled=True).exists()]
+    PaymentRule.objects.filter(pk__in=[rule.pk for rule in restorable]).update(enabled=True, updated_at=timezone.now())
+    IntegrationDeactivation.objects.filter(integration=locked, ended_at__isnull=True).update(
+        ended_at=timezone.now(), restored=restore
+    )
+    locked.active = True
+    locked.save(update_fields=["active", "updated_at"])
     integration.active = True
-    integration.save(update_fields=["active", "updated_at"])
+    RuleSetVersion.bump()
+    return PendingRestore(rules=restorable, methods=pending.methods)
 
 
 @transaction.atomic
@@ -64,6 +123,9 @@ def integration_delete(*, integration: Integration) -> list[AffectedRule]:
     PaymentRuleMethod.objects.filter(integration=integration).update(enabled=False)
     to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
     PaymentRule.objects.filter(pk__in=to_disable).update(enabled=False, updated_at=timezone.now())
+    IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )  # a deleted integration is never activated again
     if PaymentTransaction.objects.filter(integration=integration).exists():
         integration.active = False
         integration.deleted_at = timezone.now()

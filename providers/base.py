@@ -205,12 +205,36 @@ class CustomerUserInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Weight:
+    """The weight of one unit of a product; `unit` is "kg" or "lbs"."""
+
+    value: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dimensions:
+    """The outer dimensions of one unit of a product; `unit` is "cm", "m", "inch" or "foot"."""
+
+    length: Decimal
+    width: Decimal
+    height: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
 class LineItemInfo:
     sku: str
     name: str
     quantity: Decimal
     unit_price: Money
     product_id: int | None = None
+    unit_code: str = "item"  # the unit the product is sold in
+    unit_precision: int = 0  # decimal places a quantity of that unit may have
+    category_id: int | None = None
+    category_name: str = ""
+    weight: Weight | None = None  # None: the product has no shipping weight recorded
+    dimensions: Dimensions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +249,8 @@ class CheckoutContext:
     shipping_address: AddressInfo | None = None
     customer: CustomerInfo | None = None
     customer_user: CustomerUserInfo | None = None
+    shipping_method: str = ""  # the method's key once the buyer has chosen one
+    shipping_origin: AddressInfo | None = None  # where the goods ship from
 
 
 @dataclass(frozen=True, slots=True)

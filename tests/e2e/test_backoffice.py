@@ -62,7 +62,7 @@ def test_administrator_creates_a_money_order_integration(page: Page, seeded, scr
     page.get_by_label("Expression:").fill("subtotal.value >")
     page.locator("select[name='methods-0-method']").select_option(label="Checks by mail")
     page.get_by_role("button", name="Add another Payment rule destination").click()
-    page.locator("input[name='destinations-0-country']").fill("US")
+    page.locator("select[name='destinations-0-country']").select_option("US")  # ISO 3166 countries
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".errorlist")).to_contain_text("position 16")  # the half-written condition is refused
 
@@ -101,6 +101,45 @@ def test_deleting_an_integration_lists_its_rules_and_disables_the_one_left_witho
     shared.refresh_from_db()
     assert (alone.enabled, shared.enabled) == (False, True)
     assert shared.methods.get(integration__provider_key="payment_term").enabled is True
+
+
+def test_deactivating_an_integration_previewing_and_restoring_its_rules(
+    page: Page, seeded, screenshot_dir: Path
+) -> None:
+    checks = Integration.objects.get(provider_key="money_order")
+    us_checks = PaymentRule.objects.get(name="Checks for US billing addresses (USD)")
+    order = Order.objects.filter(number__startswith="DEMO-").order_by("pk").first()
+    assert order is not None
+
+    log_in(page, "admin", "paydesk-admin")
+    page.goto(f"/admin/integrations/integration/{checks.pk}/change/")
+    page.get_by_role("link", name="Deactivate…").click()
+    rules = page.locator(".affected-rules")
+    expect(rules.locator("li", has_text="Checks for US billing addresses (USD)")).to_contain_text("will be disabled")
+    page.screenshot(path=screenshot_dir / "integration-deactivate.png", full_page=True)
+    page.get_by_role("button", name="Yes, deactivate").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Checks for US billing addresses (USD)")
+    us_checks.refresh_from_db()
+    assert us_checks.enabled is False
+
+    # the preview shows the rule switched off and checks no longer offered on the demo order
+    page.goto("/admin/payment_rules/paymentrule/")
+    page.get_by_role("link", name="Preview rules").click()
+    page.get_by_label("Order or cart:").select_option(f"order:{order.pk}")
+    page.get_by_role("button", name="Preview").click()
+    row = page.locator("table.rule-preview tr", has_text="Checks for US billing addresses (USD)")
+    expect(row).to_contain_text("disabled")
+    expect(page.locator(".offered-methods")).not_to_contain_text(f"money_order_{checks.pk}")
+    page.screenshot(path=screenshot_dir / "rule-preview.png", full_page=True)
+
+    page.goto(f"/admin/integrations/integration/{checks.pk}/change/")
+    page.get_by_role("link", name="Activate…").click()
+    expect(page.get_by_label(re.compile("Restore them"))).to_be_checked()
+    page.get_by_role("button", name="Activate").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Checks for US billing addresses (USD).")
+    us_checks.refresh_from_db()
+    checks.refresh_from_db()
+    assert (checks.active, us_checks.enabled) == (True, True)
 
 
 def test_sales_captures_a_seeded_money_order_from_the_order_page(page: Page, seeded, screenshot_dir: Path) -> None:

@@ -28,9 +28,11 @@ from providers.base import (
     CustomerGroupInfo,
     CustomerInfo,
     CustomerUserInfo,
+    Dimensions,
     LineItemInfo,
     Money,
     PaymentTermInfo,
+    Weight,
 )
 
 
@@ -44,8 +46,26 @@ def make_context(**overrides: Any) -> CheckoutContext:
         "subtotal": usd("1200.00"),
         "total": usd("1290.50"),
         "line_items": (
-            LineItemInfo("SKU-1", "Widget", Decimal("3"), usd("100.00"), product_id=11),
-            LineItemInfo("SKU-2", "Gadget", Decimal("1"), usd("900.00"), product_id=12),
+            LineItemInfo(
+                "SKU-1",
+                "Widget",
+                Decimal("3"),
+                usd("100.00"),
+                product_id=11,
+                category_id=4,
+                category_name="Fasteners",
+                weight=Weight(Decimal("2.5"), "kg"),
+                dimensions=Dimensions(Decimal("30"), Decimal("20"), Decimal("10"), "cm"),
+            ),
+            LineItemInfo(
+                "SKU-2",
+                "Gadget",
+                Decimal("1"),
+                usd("900.00"),
+                product_id=12,
+                unit_code="set",
+                weight=Weight(Decimal("10"), "kg"),
+            ),
         ),
         "billing_address": AddressInfo(
             country_iso2="US",
@@ -96,7 +116,7 @@ def runtime_error(source: str, variables: dict[str, Any] | None = None) -> Expre
         ("total > 99999", False),
         ("billingAddress.countryIso2 = 'US' and subtotal.value > 1000.0", True),
         ("billingAddress.countryIso2 = 'US' and subtotal.value > 1200.0", False),
-        ("lineItems.sum(lineItem.weight.value * lineItem.quantity)", Decimal("0")),
+        ("lineItems.sum(lineItem.weight.value * lineItem.quantity)", Decimal("17.5")),
         ("lineItems.all(lineItem.product.inventoryLevels.any(inventoryLevel.quantity > 0))", False),
         ('customerUser and customerUser.email = ""', False),
         ("lineItems.any(lineItem.quantity != 1.0)", True),
@@ -121,8 +141,9 @@ def test_reference_examples(source: str, expected: Any) -> None:
     assert type(run(source)) is type(expected)
 
 
-def test_unknown_variable_parses_but_fails_at_evaluation() -> None:
-    validate_expression("account = 1")
+def test_unknown_variable_compiles_but_fails_at_evaluation() -> None:
+    # validate_expression refuses it at save (tests/payment_rules/test_checks.py); a rule saved before that
+    # still compiles, and fails at evaluation so that only its rule is skipped
     error = runtime_error("account = 1")
     assert "Unknown variable 'account'" in str(error)
     assert error.position == 0
@@ -269,8 +290,6 @@ def test_in_and_not_in() -> None:
     assert run("true in [1]", {}) is False
     assert run("2.5 in 1..3", {}) is False
     assert run("3 in 3..1", {}) is True
-    assert run("'CME' in 'ACME'", {}) is True
-    assert run("'X' not in 'ACME'", {}) is True
     assert run("1 in {a: 1}", {}) is True
 
 
@@ -318,19 +337,8 @@ def test_matches_with_a_dynamic_pattern() -> None:
     assert run("name matches pattern", {"name": "ACME", "pattern": "/^ac/i"}) is True
     with pytest.raises(ExpressionRuntimeError, match="modifier"):
         compile_expression("name matches pattern").evaluate({"name": "ACME", "pattern": "/a/Q"})
-    with pytest.raises(ExpressionRuntimeError, match="backtrack"):
-        compile_expression("name matches pattern").evaluate({"name": "a", "pattern": "/(a+)+$/"})
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    ["/(a+)+$/", "/(a*)*b/", "/(\\\\w+\\\\s?)*$/", "/(a|aa)*c/", "/((ab)+)+/", "/(x{2,})+/"],
-)
-def test_matches_refuses_catastrophic_patterns(pattern: str) -> None:
-    source = f"name matches '{pattern}'"
-    error = syntax_error(source)
-    assert "backtrack" in error.reason
-    assert error.position == source.index("'")
+    with pytest.raises(ExpressionRuntimeError, match="look-ahead"):
+        compile_expression("name matches pattern").evaluate({"name": "a", "pattern": "/(?=a)/"})
 
 
 @pytest.mark.parametrize(
@@ -352,9 +360,9 @@ def test_matches_allows_harmless_repetition() -> None:
     assert run("'aaa' matches '/^(?:a)?a+$/'", {}) is True
 
 
-def test_matches_truncates_long_subjects() -> None:
-    assert run("text matches '/END$/'", {"text": "x" * 999 + "END"}) is False
-    assert run("text matches '/^x+/'", {"text": "x" * 5000 + "END"}) is True
+def test_matches_reads_the_whole_subject() -> None:
+    assert run("text matches '/END$/'", {"text": "x" * 999 + "END"}) is True
+    assert run("text matches '/^x+END$/'", {"text": "x" * 50_000 + "END"}) is True
 
 
 # --- collections -----------------------------------------------------------------------------------------
@@ -501,7 +509,7 @@ def test_attributes_are_read_only_from_view_objects() -> None:
     assert "Cannot read attribute 'password'" in str(runtime_error("s.password", {"s": Secret()}))
     assert "Cannot read attribute 'real'" in str(runtime_error("n.real", {"n": 5}))
     assert "Cannot read attribute 'upper'" in str(runtime_error("s.upper", {"s": "abc"}))
-    assert "no attribute 'users'" in str(runtime_error("customer.users"))
+    assert "no attribute 'accounts'" in str(runtime_error("customer.accounts"))
     assert run("d.key", {"d": {"key": "value"}}) == "value"
     assert "Invalid key" in str(runtime_error("d[k]", {"d": {"_k": 1}, "k": "_k"}))
 
@@ -539,7 +547,7 @@ def test_view_objects_are_immutable_and_have_no_private_fields() -> None:
         ("1 in 1..1000000000", "more than"),
         ("1.5..3", "integer"),
         ("'abc' + 1", "needs numbers"),
-        ("null < 1", "cannot compare"),
+        ("customer < 1", "cannot compare"),
         ("[1] ~ 'x'", "cannot turn"),
         ("count(null)", "count() needs an array"),
         ("shippingMethod.any(true)", "Unable to iterate"),
@@ -651,10 +659,25 @@ def test_build_variables_line_items() -> None:
     assert first.name == "Widget"
     assert first.quantity == Decimal("3")
     assert first.price == MoneyObj(Decimal("100.00"), "USD")
-    assert first.product == Obj(id=11, sku="SKU-1", type="simple", inventoryLevels=[])
+    item_unit = Obj(unit=Obj(code="item"), precision=0, sell=True, conversionRate=Decimal(1))
+    assert first.product == Obj(
+        id=11,
+        sku="SKU-1",
+        name="Widget",
+        type="simple",
+        category=Obj(id=4, name="Fasteners"),
+        primaryUnitPrecision=item_unit,
+        unitPrecisions=[item_unit],
+        inventoryLevels=[],  # no RuleData given: nothing to load them from
+    )
     assert first.productUnit == Obj(code="item")
-    assert first.weight == Obj(value=Decimal("0"), unit="kg")
-    assert first.dimensions is None
+    assert first.weight == Obj(value=Decimal("2.5"), unit=Obj(code="kg"))
+    assert first.dimensions == Obj(
+        value=Obj(length=Decimal("30"), width=Decimal("20"), height=Decimal("10")), unit=Obj(code="cm")
+    )
+    assert (first.checksum, first.kitItemLineItems) == ("", [])
+    second = build_variables(make_context())["lineItems"][1]
+    assert (second.product.category, second.productUnit.code, second.dimensions) == (None, "set", None)
 
 
 def test_build_variables_customer() -> None:

@@ -8,7 +8,12 @@ from django.core.exceptions import ValidationError
 from integrations.models import Integration
 from payment_rules.matching import applicable_methods, can_start_checkout
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
-from payment_rules.services import integration_deactivate, integration_delete, rules_using_integration
+from payment_rules.services import (
+    integration_activate,
+    integration_deactivate,
+    integration_delete,
+    rules_using_integration,
+)
 from payments.services import payment_capture, payment_purchase
 from tests import factories
 
@@ -100,17 +105,17 @@ def test_resolution_costs_constant_queries(rules: int, django_assert_max_num_que
     assert [m.identifier for m in result] == [f"money_order_{checks.pk}", f"payment_term_{terms.pk}"]
 
 
-def test_deactivating_hides_methods_at_once_and_keeps_rules() -> None:
+def test_deactivating_hides_methods_at_once_and_activating_restores_them() -> None:
     checks = factories.IntegrationFactory()
     rule = make_rule(checks)
     order = factories.OrderFactory()
     integration_deactivate(integration=checks)
     assert methods_for(order) == []
     rule.refresh_from_db()
-    assert rule.enabled is True
-    assert rule.methods.get().enabled is True
-    checks.active = True
-    checks.save()
+    assert (rule.enabled, rule.methods.get().enabled) == (False, False)  # as delete does (reference §5)
+    integration_activate(integration=checks)
+    rule.refresh_from_db()
+    assert (rule.enabled, rule.methods.get().enabled) == (True, True)
     assert methods_for(order) == [f"money_order_{checks.pk}"]
 
 
