@@ -204,10 +204,13 @@ def _apply_child(
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
-        services.ledger_record(
+        services.ledger_record(  # with the amount the provider reports, which recording compares with the row
             transaction_id=row.pk,
             result=ProviderResult(
-                Outcome.SUCCEEDED, movement.provider_reference, row.money, raw={"event": event.event_id}
+                Outcome.SUCCEEDED,
+                movement.provider_reference,
+                movement.amount if action in (Action.CAPTURE, Action.REFUND) else row.money,
+                raw={"event": event.event_id},
             ),
             adapter=adapter,
         )
