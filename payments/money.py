@@ -11,6 +11,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_decimal_symbol, is_currency
+from django.conf import settings
+from django.utils.translation import get_language, to_locale
 
 from providers.base import Money, currency_exponent
 
@@ -19,6 +21,7 @@ __all__ = [
     "Money",
     "MoneyError",
     "currency_exponent",
+    "current_locale",
     "ensure_exact",
     "format_amount_input",
     "format_money",
@@ -136,6 +139,11 @@ def _parse_text(text: str, currency: str, symbol: str) -> Decimal:
 def format_amount_input(amount: Decimal, currency: str, locale: str | None = None) -> str:
     """An amount as `parse_amount` reads it back in `locale` (the initial value of an amount field)."""
     return f"{quantize(amount, currency):f}".replace(".", _decimal_symbol(locale))
+
+
+def current_locale() -> str:
+    """The locale of the request being served (its language), in babel's spelling: "en", "de", "fr"."""
+    return to_locale(get_language() or settings.LANGUAGE_CODE)
 
 
 def format_money(money: Money, locale: str = "en_US") -> str:
