@@ -311,3 +311,40 @@ def test_mark_shipped_action_captures_on_shipment(client, gateway_integration, f
     auth.order.refresh_from_db()
     assert auth.order.shipped_at is not None
     assert ScheduledCapture.objects.get().authorization == auth
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1e100", "is not an amount"),
+        ("1" * 30, "too large"),
+        ("1_0", "is not an amount"),
+        ("１０", "digits 0-9"),
+        ("-10", "without a sign"),
+        ("NaN", "is not an amount"),
+        ("Infinity", "is not an amount"),
+        ("10.005", "at most 2 decimal places"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["capture", "refund"])
+def test_amounts_typed_on_capture_and_refund_are_parsed_strictly(
+    client,  # noqa: ANN001
+    sales,  # noqa: ANN001
+    gateway_integration,  # noqa: ANN001
+    fake_gateway,  # noqa: ANN001
+    typed,  # noqa: ANN001
+    message,  # noqa: ANN001
+    operation,  # noqa: ANN001
+) -> None:
+    auth = authorize(factories.OrderFactory(), gateway_integration)
+    target = auth
+    if operation == "refund":
+        target = payment_capture(source_id=auth.pk, amount=None, key="all")
+    rows = PaymentTransaction.objects.count()
+
+    response = client.post(op_url(target, operation), {"key": str(uuid.uuid4()), "amount": typed, "note": "x"})
+
+    assert response.status_code == 200
+    assert message in response.content.decode().replace("&ldquo;", "“").replace("&rdquo;", "”")
+    assert PaymentTransaction.objects.count() == rows
+    assert fake_gateway.calls[operation] == 0
