@@ -25,7 +25,9 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
     if not request.user.has_perm("orders.add_invoice"):
         modeladmin.message_user(request, "You may not create invoices.", messages.ERROR)
         return
-    created, invoiced, settled = [], [], []
+    created: list[str] = []
+    invoiced: list[str] = []
+    settled: list[str] = []
     for order in queryset.exclude(total__lte=0):
         try:
             created.append(invoice_create(order=order, actor=cast(User, request.user)).number)

@@ -9,11 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from backoffice.operations import Operation, transaction_offers
-from backoffice.roles import SALES
 from backoffice.selectors import payment_history
 from orders.models import Order, PaymentStatus
 from payments.models import Action, PaymentTransaction
@@ -22,14 +21,6 @@ from tests import factories
 from tests.conftest import authorize, usd
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sales(client) -> User:  # noqa: ANN001
-    user = factories.UserFactory(username="sam", staff=True)
-    user.groups.add(Group.objects.get(name=SALES))
-    client.force_login(user)
-    return user
 
 
 def op_url(txn: PaymentTransaction, operation: str) -> str:

@@ -8,9 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, User
 
-from backoffice.roles import SALES
 from payments import services
 from payments.models import Action, PaymentTransaction, State
 from sandbox.models import SimIdempotencyKey
@@ -18,14 +16,6 @@ from tests import factories
 from tests.conftest import authorize
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sales(client) -> User:  # noqa: ANN001
-    user = factories.UserFactory(username="sam", staff=True)
-    user.groups.add(Group.objects.get(name=SALES))
-    client.force_login(user)
-    return user
 
 
 def text(response) -> str:  # noqa: ANN001

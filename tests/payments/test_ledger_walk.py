@@ -44,7 +44,7 @@ from payments.services import (
     payment_refund,
     refundable_amount,
 )
-from payments.status import LedgerEntry, payment_status
+from payments.status import payment_status
 from providers.base import EventMovement, Money, MovementAction, Outcome
 from providers.base import WebhookEvent as ProviderEvent
 from tests import factories
@@ -76,7 +76,7 @@ class Walk:
         currency, total = self.rng.choice(
             [("USD", "100.00"), ("USD", "97.13"), ("USD", "0.99"), ("JPY", "12000"), ("KWD", "30.125")]
         )
-        self.order = factories.OrderFactory(customer=self.customer, currency=currency, subtotal=Decimal(total))
+        self.order = factories.OrderFactory(customer=self.customer, currency=currency, subtotal=Decimal(total))  # type: ignore[assignment]
         self.log = [f"order {self.order.number} {total} {currency}"]
 
     def amount(self, at_most: Decimal) -> Money:
@@ -243,9 +243,9 @@ class Walk:
             assert captured <= source.amount, f"captured more than transaction {source.pk} authorized"
             back = sum((r.amount for r in children if r.action == Action.REFUND), Decimal("0"))
             assert back <= (source.amount if source.state == State.SUCCEEDED else 0), f"over-refunded {source.pk}"
-        assert order.payment_status == payment_status([_entry(r) for r in rows], order.total)
+        assert order.payment_status == payment_status([r.as_entry() for r in rows], order.total)
         for invoice in order.invoices.all():
-            own = [_entry(r) for r in rows if r.invoice_id == invoice.pk]
+            own = [r.as_entry() for r in rows if r.invoice_id == invoice.pk]
             assert invoice.payment_status == payment_status(own, invoice.amount), f"invoice {invoice.number}"
         account = account_from_rows(
             [
@@ -257,18 +257,6 @@ class Walk:
             open_invoices={},
         )
         assert account.taken == taken
-
-
-def _entry(r: PaymentTransaction) -> LedgerEntry:
-    return LedgerEntry(
-        id=r.pk,
-        action=r.action,
-        amount=r.amount,
-        successful=r.successful,
-        active=r.active,
-        source_id=r.source_id,
-        reference=r.provider_reference or None,
-    )
 
 
 @pytest.fixture
