@@ -34,7 +34,7 @@ class PaymentOperationForm(forms.Form):
         currency: str,
         partial: bool,
         reasons: Sequence[tuple[str, str]] = (),
-        available: Money | None = None,
+        held: Money | None = None,
         releases_rest: bool = False,
         locale: str | None = None,
         **kwargs: Any,
@@ -42,8 +42,8 @@ class PaymentOperationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.operation = operation
         self.currency = currency
-        self.available = available
-        self.releases_rest = releases_rest and operation == Operation.CAPTURE and available is not None
+        self.held = held
+        self.releases_rest = releases_rest and operation == Operation.CAPTURE and held is not None
         self.locale = locale
         if operation == Operation.CANCEL:
             del self.fields["amount"]  # a cancel releases all that is left of the authorization
@@ -59,13 +59,10 @@ class PaymentOperationForm(forms.Form):
                 amount.widget.attrs["readonly"] = True
                 amount.help_text = "This provider takes the whole amount only."
         if self.releases_rest:
-            assert available is not None  # noqa: S101 - narrowed by releases_rest
+            assert held is not None  # noqa: S101 - narrowed by releases_rest
             self.fields["amount"].help_text = (
-                f"This provider takes one capture per authorization: whatever you do not capture now is released "
-                f"and can no longer be captured (of {format_money(available)} left)."
-            )
-            self.fields["amount"].widget.attrs.update(
-                {"data-available": str(available.amount), "data-currency": available.currency}
+                f"This provider takes one capture per authorization: whatever you do not capture now of the "
+                f"{format_money(held)} held is released and can no longer be captured."
             )
             self.fields["release_rest"].help_text = "Confirm that the rest of the authorization is released."
         else:
@@ -86,8 +83,8 @@ class PaymentOperationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         amount = data.get("amount")
-        if self.releases_rest and isinstance(amount, Money) and self.available is not None:
-            rest = self.available.amount - amount.amount
+        if self.releases_rest and isinstance(amount, Money) and self.held is not None:
+            rest = self.held.amount - amount.amount
             if 0 < rest and not data.get("release_rest"):
                 self.add_error(
                     "release_rest",

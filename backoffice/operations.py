@@ -42,8 +42,10 @@ class Offer:
     available: Money  # what is left to capture (or cancel) or to refund
     partial: bool  # the amount may be lowered
     reasons: Sequence[tuple[str, str]] = ()
-    #: a capture of less than `available` releases the rest (the provider takes one capture per authorization)
+    #: a capture of less than `held` releases the rest (the provider takes one capture per authorization)
     releases_rest: bool = False
+    #: captures: what the authorization holds (`available` may be less, when the order owes less)
+    held: Money | None = None
 
 
 def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
@@ -91,7 +93,15 @@ def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = N
     if to_capture > 0 and can(Capability.CAPTURE):
         partial = can(Capability.PARTIAL_CAPTURE) and txn.action != Action.PENDING
         releases = partial and txn.action == Action.AUTHORIZE and not can(Capability.MULTIPLE_CAPTURE)
-        offers.append(Offer(Operation.CAPTURE, Money(to_capture, txn.currency), partial, releases_rest=releases))
+        offers.append(
+            Offer(
+                Operation.CAPTURE,
+                Money(to_capture, txn.currency),
+                partial,
+                releases_rest=releases,
+                held=Money(left, txn.currency),
+            )
+        )
     if left > 0 and can(Capability.CANCEL) and txn.action == Action.AUTHORIZE:
         offers.append(Offer(Operation.CANCEL, Money(left, txn.currency), False))
     left = refundable(txn)

@@ -73,7 +73,7 @@ class OrderPaymentsMixin:
             "currency": txn.currency,
             "partial": offer.partial if offer else False,
             "reasons": adapter.refund_reasons if adapter and Capability.REFUND in adapter.capabilities else (),
-            "available": offer.available if offer else None,
+            "held": offer.held if offer else None,
             "releases_rest": offer.releases_rest if offer else False,
             "locale": current_locale(),
         }
@@ -115,6 +115,7 @@ class OrderPaymentsMixin:
             "offer": offer,
             "operation": op,
             "available": format_money(offer.available) if offer else "",
+            "held": format_money(offer.held) if offer and offer.held else "",
             "form": form,
             "order_url": order_url,
         }

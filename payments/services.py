@@ -448,7 +448,7 @@ def payment_purchase(
             raise PaymentRefused("amount_not_positive", "There is nothing to pay on this order.")
         # What the order still owes: its total, unless part was taken or is held (a lapsed authorization holds
         # nothing, so its order can be paid again).
-        amount = order_account(order=order).payable
+        amount = quantize(order_account(order=order).payable, order.currency)
         if amount <= 0:
             raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
         context = order.checkout_context()
@@ -544,8 +544,8 @@ def _capture_limit(order: Order, source: PaymentTransaction, available: Decimal)
     if room <= 0:
         raise PaymentRefused(
             "order_settled",
-            f"Order {order.number} is already paid in full ({format_money(order.total_money)}) through other "
-            "payments; nothing more may be captured.",
+            f"Nothing more may be captured on order {order.number}: its total ({format_money(order.total_money)}) "
+            "is already paid or held by other payments.",
         )
     if source.action == Action.PENDING and room < available:
         raise PaymentRefused(
