@@ -221,7 +221,31 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
         order_payment_status_refresh(order=order, cause=txn)
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+        if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
+            _flag_overpayment(order, txn)
         return txn
+
+
+def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
+    """Our services never take more than an order's total; money moved outside them (a capture in the provider's
+    dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
+    taken = order_account(order=order).taken
+    if taken <= order.total:
+        return
+    excess = Money(quantize(taken - order.total, order.currency), order.currency)
+    PaymentTransaction.objects.filter(pk=txn.pk).update(needs_attention=True)
+    txn.needs_attention = True
+    notice_raise(
+        key=f"overpaid:{txn.pk}",
+        level=Notice.Level.ERROR,
+        order=order,
+        message=(
+            f"Order {order.number} has taken {format_money(excess)} more than its total "
+            f"({format_money(order.total_money)}), with the {txn.get_action_display().lower()} of "
+            f"{format_money(txn.money)} (reference {txn.provider_reference or 'none'}). Refund the excess."
+        ),
+    )
+    logger.error("Order %s took %s more than its total (transaction %s)", order.pk, excess, txn.pk)
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:

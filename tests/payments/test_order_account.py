@@ -312,3 +312,35 @@ def test_invoice_payment_runs_the_providers_own_applicability_check(settings, st
     assert refused.value.code == "method_not_applicable"
     assert "cannot be paid online" in refused.value.message
     assert not PaymentTransaction.objects.exists()
+
+
+def test_money_taken_outside_beyond_the_total_is_recorded_and_flagged(gateway_integration) -> None:  # noqa: ANN001
+    from payments.models import WebhookEvent
+    from payments.webhook_services import webhook_event_process
+    from providers.base import EventMovement, MovementAction
+    from providers.base import WebhookEvent as ProviderEvent
+
+    order = factories.OrderFactory()
+    lapsed = authorize(order, gateway_integration)
+    PaymentTransaction.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    sweeps.authorizations_expiry_sweep()
+    again = authorize(order, gateway_integration, key="auth-2")
+    payment_capture(source_id=again.pk, amount=None, key="capture")
+    # ... and someone captured the lapsed hold in the provider's dashboard before it really lapsed there
+    event = ProviderEvent(
+        "evt_1",
+        "capture",
+        lapsed.provider_reference,
+        movements=(EventMovement(MovementAction.CAPTURE, "cap_dashboard", usd("100.00")),),
+    )
+    inbox = WebhookEvent.objects.create(
+        integration=gateway_integration, provider_event_id="evt_1", event_type="capture", event=event.as_dict()
+    )
+
+    webhook_event_process(webhook_event_id=inbox.pk)
+
+    outside = PaymentTransaction.objects.get(provider_reference="cap_dashboard")
+    assert (outside.state, outside.needs_attention) == (State.SUCCEEDED, True)
+    assert taken(order) == Decimal("200.00")  # recorded as it happened ...
+    notice = Notice.objects.get(key=f"overpaid:{outside.pk}")  # ... and staff are told to refund the excess
+    assert "has taken $100.00 more than its total" in notice.message
