@@ -242,6 +242,7 @@ def test_after_an_authorization_lapses_the_order_can_be_paid_again(gateway_integ
     sweeps.authorizations_expiry_sweep()
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.PENDING
+    assert order_account(order=order).invoiceable == Decimal("100.00")  # staff may invoice it as well
 
     again = authorize(order, gateway_integration, key="auth-2")
 
