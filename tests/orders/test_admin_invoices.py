@@ -6,8 +6,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from integrations.models import Integration
 from orders.models import Invoice
+from orders.services import invoice_create
+from payments.services import invoice_payment_purchase, payment_purchase
 from tests import factories
+from tests.conftest import payment_term_order
 
 pytestmark = pytest.mark.django_db
 
@@ -49,9 +53,6 @@ def test_staff_without_the_invoice_permission_create_nothing(client: Client) -> 
 
 
 def test_create_invoice_skips_an_order_paid_in_full_and_says_why(admin_client: Client, fake_gateway) -> None:  # noqa: ANN001
-    from integrations.models import Integration
-    from payments.services import payment_purchase
-
     card = factories.IntegrationFactory(
         provider_key="fakegw", secrets={"api_key": "sk_test_x"}, payment_action=Integration.PaymentAction.CHARGE
     )
@@ -72,20 +73,11 @@ def test_create_invoice_skips_an_order_paid_in_full_and_says_why(admin_client: C
 def test_a_promise_paid_through_its_invoice_no_longer_offers_capture(
     admin_client: Client, settings, fake_gateway
 ) -> None:  # noqa: ANN001
-    from decimal import Decimal
-
-    from integrations.models import Integration
-    from orders.services import invoice_create
-    from payments.services import invoice_payment_purchase, payment_purchase
-
     settings.INVOICE_PAYMENT_METHOD = "fakegw"
     factories.IntegrationFactory(
         provider_key="fakegw", secrets={"api_key": "sk_test_x"}, payment_action=Integration.PaymentAction.CHARGE
     )
-    customer = factories.CustomerFactory(payment_term=factories.PaymentTermFactory(label="Net 30"))
-    terms = factories.IntegrationFactory(payment_term=True)
-    order = factories.OrderFactory(customer=customer, subtotal=Decimal("97.13"))
-    promise = payment_purchase(order_id=order.pk, method=f"payment_term_{terms.pk}", key="term")
+    order, promise = payment_term_order()
     capture_url = f"/admin/orders/order/{order.pk}/payments/{promise.pk}/capture/"
     assert capture_url in admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
 

@@ -19,6 +19,7 @@ from payments import services
 from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, State
 from tests import factories
+from tests.conftest import payment_term_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,10 +41,7 @@ def test_invoice_payment_and_promise_capture_racing_take_the_order_once(
     factories.IntegrationFactory(
         provider_key="fakegw", secrets={"api_key": "sk_test_race"}, payment_action=Integration.PaymentAction.CHARGE
     )
-    customer = factories.CustomerFactory(payment_term=factories.PaymentTermFactory(label="Net 30"))
-    terms = factories.IntegrationFactory(payment_term=True)
-    order = factories.OrderFactory(customer=customer, subtotal=Decimal("97.13"))
-    promise = services.payment_purchase(order_id=order.pk, method=f"payment_term_{terms.pk}", key="term")
+    order, promise = payment_term_order()
     invoice = invoice_create(order=order)
 
     read = services.order_account

@@ -28,7 +28,7 @@ from payments.services import (
 )
 from providers.base import Money
 from tests import factories
-from tests.conftest import authorize, usd
+from tests.conftest import authorize, payment_term_order, usd
 
 pytestmark = pytest.mark.django_db
 
@@ -171,15 +171,6 @@ def test_an_open_invoice_is_what_the_order_is_paid_through(settings, charging) -
     assert taken(order) == Decimal("100.00")
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
-
-
-def payment_term_order(total: str = "97.13"):  # noqa: ANN201
-    term = factories.PaymentTermFactory(label="Net 30")
-    customer = factories.CustomerFactory(payment_term=term)
-    integration = factories.IntegrationFactory(payment_term=True)
-    order = factories.OrderFactory(customer=customer, subtotal=Decimal(total))
-    promise = payment_purchase(order_id=order.pk, method=f"payment_term_{integration.pk}", key=f"term-{order.pk}")
-    return order, promise
 
 
 def test_a_payment_term_order_paid_through_its_invoice_offers_and_performs_no_capture(
