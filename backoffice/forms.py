@@ -1,4 +1,7 @@
-"""The confirmation form of a payment operation. Its hidden key makes a double submit move money once."""
+"""The confirmation form of a payment operation. Its hidden key makes a double submit move money once.
+
+The amount is read by `payments.money.parse_amount` in the user's locale: the one parser of typed amounts.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any, cast
 from django import forms
 
 from backoffice.operations import Operation
-from payments.money import MoneyError, parse_amount
+from payments.money import MoneyError, format_money, parse_amount
 from providers.base import Money
 
 
@@ -19,7 +22,8 @@ def fresh_key() -> str:
 
 class PaymentOperationForm(forms.Form):
     key = forms.UUIDField(widget=forms.HiddenInput)
-    amount = forms.CharField(label="Amount", max_length=32)
+    amount = forms.CharField(label="Amount", max_length=64)
+    release_rest = forms.BooleanField(label="Release the rest", required=False)
     reason = forms.ChoiceField(label="Reason", required=False)
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
 
@@ -30,11 +34,17 @@ class PaymentOperationForm(forms.Form):
         currency: str,
         partial: bool,
         reasons: Sequence[tuple[str, str]] = (),
+        held: Money | None = None,
+        releases_rest: bool = False,
+        locale: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.operation = operation
         self.currency = currency
+        self.held = held
+        self.releases_rest = releases_rest and operation == Operation.CAPTURE and held is not None
+        self.locale = locale
         if operation == Operation.CANCEL:
             del self.fields["amount"]  # a cancel releases all that is left of the authorization
         else:
@@ -48,6 +58,15 @@ class PaymentOperationForm(forms.Form):
             else:
                 amount.widget.attrs["readonly"] = True
                 amount.help_text = "This provider takes the whole amount only."
+        if self.releases_rest:
+            assert held is not None  # noqa: S101 - narrowed by releases_rest
+            self.fields["amount"].help_text = (
+                f"This provider takes one capture per authorization: whatever you do not capture now of the "
+                f"{format_money(held)} held is released and can no longer be captured."
+            )
+            self.fields["release_rest"].help_text = "Confirm that the rest of the authorization is released."
+        else:
+            del self.fields["release_rest"]
         if operation == Operation.REFUND and reasons:
             cast(forms.ChoiceField, self.fields["reason"]).choices = [("", "—"), *reasons]
         else:
@@ -57,6 +76,20 @@ class PaymentOperationForm(forms.Form):
 
     def clean_amount(self) -> Money:
         try:
-            return parse_amount(self.cleaned_data["amount"], self.currency)
+            return parse_amount(self.cleaned_data["amount"], self.currency, self.locale)
         except MoneyError as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amount = data.get("amount")
+        if self.releases_rest and isinstance(amount, Money) and self.held is not None:
+            rest = self.held.amount - amount.amount
+            if 0 < rest and not data.get("release_rest"):
+                self.add_error(
+                    "release_rest",
+                    f"Capturing {format_money(amount)} releases the rest: the remaining "
+                    f"{format_money(Money(rest, amount.currency))} will be released and can no longer be captured. "
+                    "Tick “Release the rest” to confirm.",
+                )
+        return data

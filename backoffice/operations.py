@@ -1,8 +1,10 @@
 """Which payment operations the order page offers on a transaction, and for how much.
 
 An operation is offered when the adapter's capabilities allow it and the ledger has something left; never
-by provider key. The services check everything again under the order lock: this only decides what to show.
-Rows come from `backoffice.selectors.payment_history`, which annotates what children already took.
+by provider key. A capture is also held to what the order may still take (`payments.account`): a promise
+whose order was paid through its invoice offers no capture. The services check everything again under the
+order lock: this only decides what to show. Rows come from `backoffice.selectors.payment_history`, which
+annotates what children already took.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payments.account import OrderAccount
 from payments.models import Action, PaymentTransaction
 from payments.money import quantize
 from payments.services import CAPTURE_SOURCES, REFUND_SOURCES
@@ -39,6 +42,10 @@ class Offer:
     available: Money  # what is left to capture (or cancel) or to refund
     partial: bool  # the amount may be lowered
     reasons: Sequence[tuple[str, str]] = ()
+    #: a capture of less than `held` releases the rest (the provider takes one capture per authorization)
+    releases_rest: bool = False
+    #: captures: what the authorization holds (`available` may be less, when the order owes less)
+    held: Money | None = None
 
 
 def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
@@ -49,9 +56,15 @@ def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
         return None
 
 
-def capturable(txn: PaymentTransaction) -> Decimal:
+def capturable(txn: PaymentTransaction, adapter: type[Adapter] | None = None) -> Decimal:
+    """What is left to capture, as `payments.services.capturable_amount` counts it (one capture at most on a
+    provider without MULTIPLE_CAPTURE)."""
+    zero = quantize(Decimal("0"), txn.currency)
     if txn.action not in CAPTURE_SOURCES or not (txn.successful and txn.active):
-        return quantize(Decimal("0"), txn.currency)
+        return zero
+    single = adapter is not None and Capability.MULTIPLE_CAPTURE not in adapter.capabilities
+    if single and txn.action == Action.AUTHORIZE and txn.captured > 0:  # type: ignore[attr-defined]
+        return zero
     taken = txn.captured_or_canceled  # type: ignore[attr-defined]  # annotated by payment_history()
     return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
 
@@ -63,16 +76,32 @@ def refundable(txn: PaymentTransaction) -> Decimal:
     return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
 
 
-def transaction_offers(txn: PaymentTransaction) -> list[Offer]:
+def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = None) -> list[Offer]:
+    """What the order page offers on a row; with the order's `account`, captures stay within the order's total."""
     adapter = adapter_class_of(txn)
     if adapter is None:
         return []
     can = adapter.capabilities.__contains__
     offers = []
-    left = capturable(txn)
-    if left > 0 and can(Capability.CAPTURE):
+    left = capturable(txn, adapter)
+    to_capture = left
+    if account is not None:
+        room = account.capture_room(txn.pk, promise=txn.action == Action.PENDING)
+        to_capture = quantize(min(left, room), txn.currency)
+        if txn.action == Action.PENDING and to_capture < left:
+            to_capture = quantize(Decimal("0"), txn.currency)  # a promise is marked paid in full or not at all
+    if to_capture > 0 and can(Capability.CAPTURE):
         partial = can(Capability.PARTIAL_CAPTURE) and txn.action != Action.PENDING
-        offers.append(Offer(Operation.CAPTURE, Money(left, txn.currency), partial))
+        releases = partial and txn.action == Action.AUTHORIZE and not can(Capability.MULTIPLE_CAPTURE)
+        offers.append(
+            Offer(
+                Operation.CAPTURE,
+                Money(to_capture, txn.currency),
+                partial,
+                releases_rest=releases,
+                held=Money(left, txn.currency),
+            )
+        )
     if left > 0 and can(Capability.CANCEL) and txn.action == Action.AUTHORIZE:
         offers.append(Offer(Operation.CANCEL, Money(left, txn.currency), False))
     left = refundable(txn)
@@ -83,5 +112,7 @@ def transaction_offers(txn: PaymentTransaction) -> list[Offer]:
     return offers
 
 
-def transaction_offer(txn: PaymentTransaction, operation: Operation) -> Offer | None:
-    return next((offer for offer in transaction_offers(txn) if offer.operation == operation), None)
+def transaction_offer(
+    txn: PaymentTransaction, operation: Operation, account: OrderAccount | None = None
+) -> Offer | None:
+    return next((offer for offer in transaction_offers(txn, account) if offer.operation == operation), None)

@@ -22,7 +22,8 @@ from backoffice.selectors import payment_history
 from orders.models import Order
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
-from payments.money import format_money
+from payments.money import current_locale, format_amount_input, format_money
+from payments.selectors import order_account
 from payments.services import payment_cancel, payment_capture, payment_refund
 from providers.base import Capability
 
@@ -65,13 +66,16 @@ class OrderPaymentsMixin:
             raise PermissionDenied
         txn = get_object_or_404(payment_history(order_id=order.pk), pk=transaction_id)
         adapter = adapter_class_of(txn)
-        offer = transaction_offer(txn, op)
+        offer = transaction_offer(txn, op, order_account(order=order))
         order_url = reverse("admin:orders_order_change", args=[order.pk])
         form_options: dict[str, Any] = {
             "operation": op,
             "currency": txn.currency,
             "partial": offer.partial if offer else False,
             "reasons": adapter.refund_reasons if adapter and Capability.REFUND in adapter.capabilities else (),
+            "held": offer.held if offer else None,
+            "releases_rest": offer.releases_rest if offer else False,
+            "locale": current_locale(),
         }
 
         if request.method == "POST":
@@ -81,7 +85,9 @@ class OrderPaymentsMixin:
                     result = _perform(op, txn, form.cleaned_data, request)
                 except PaymentRefused as refused:
                     messages.error(request, refused.message)
-                    offer = transaction_offer(payment_history(order_id=order.pk).get(pk=txn.pk), op)
+                    offer = transaction_offer(
+                        payment_history(order_id=order.pk).get(pk=txn.pk), op, order_account(order=order)
+                    )
                     if offer is None:
                         return HttpResponseRedirect(order_url)
                     data = request.POST.copy()
@@ -97,7 +103,7 @@ class OrderPaymentsMixin:
                 return HttpResponseRedirect(order_url)
             initial = {"key": fresh_key()}
             if op != Operation.CANCEL:
-                initial["amount"] = str(offer.available.amount)
+                initial["amount"] = format_amount_input(offer.available.amount, txn.currency, current_locale())
             form = PaymentOperationForm(initial=initial, **form_options)
 
         context = {
@@ -109,6 +115,7 @@ class OrderPaymentsMixin:
             "offer": offer,
             "operation": op,
             "available": format_money(offer.available) if offer else "",
+            "held": format_money(offer.held) if offer and offer.held else "",
             "form": form,
             "order_url": order_url,
         }

@@ -35,9 +35,11 @@ def _children_sum(*actions: str) -> Coalesce:
 
 
 def payment_history(*, order_id: int | None = None) -> QuerySet[PaymentTransaction]:
-    """Transactions with `captured_or_canceled` and `refunded` annotated, in one query for any number of rows."""
-    queryset = PaymentTransaction.objects.select_related("actor", "integration").annotate(
+    """Transactions with `captured_or_canceled`, `captured` and `refunded` annotated (open children count), in
+    one query for any number of rows."""
+    queryset = PaymentTransaction.objects.select_related("actor", "integration", "order").annotate(
         captured_or_canceled=_children_sum(Action.CAPTURE, Action.CANCEL),
+        captured=_children_sum(Action.CAPTURE),
         refunded=_children_sum(Action.REFUND),
     )
     if order_id is not None:

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser
 
+from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS
 
 
@@ -30,13 +31,32 @@ class BuyerLoginForm(AuthenticationForm):
             raise forms.ValidationError(self.error_messages["not_a_buyer"], code="not_a_buyer")
 
 
+class QuantityField(forms.IntegerField):
+    """A quantity typed by a buyer: the digits 0-9 only.
+
+    Django's IntegerField reads with Python's int(), which takes `1_000`, full-width `１０` and other scripts'
+    digits; a typo must not order a thousand.
+    """
+
+    default_error_messages = {"invalid": "Enter a whole number using the digits 0-9."}
+
+    def to_python(self, value: object) -> int | None:
+        if isinstance(value, str):
+            value = value.strip()
+            if value and not (value.isascii() and value.isdigit()):
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+            if len(value) > 9:
+                raise forms.ValidationError(f"Enter a quantity of at most {MAX_QUANTITY:,}.", code="max_value")
+        return super().to_python(value)
+
+
 class AddToCartForm(forms.Form):
     product = forms.IntegerField(widget=forms.HiddenInput)
-    quantity = forms.IntegerField(min_value=1, max_value=9999, initial=1)
+    quantity = QuantityField(min_value=1, max_value=MAX_QUANTITY, initial=1)
 
 
 class QuantityForm(forms.Form):
-    quantity = forms.IntegerField(min_value=0, max_value=9999)
+    quantity = QuantityField(min_value=0, max_value=MAX_QUANTITY)
 
 
 @cache

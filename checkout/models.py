@@ -151,6 +151,10 @@ class Cart(models.Model):
         return f"Cart of {self.customer_user_id}"
 
 
+#: the most of one product a cart line (and so an order line) may hold
+MAX_QUANTITY = 9999
+
+
 class CartLine(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")

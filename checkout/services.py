@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.models import Cart, CartLine, Checkout, Product
+from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
@@ -61,9 +61,14 @@ class CheckoutIncomplete(ValueError):
 
 
 def cart_add(*, cart: Cart, product_id: int, quantity: int) -> CartLine:
-    """Add a product (or more of it). One currency per cart: the order is paid in it."""
+    """Add a product (or more of it). One currency per cart: the order is paid in it.
+
+    A line holds at most MAX_QUANTITY, however often the product is added (each add alone passes the form).
+    """
     if quantity < 1:
         raise CartError("The quantity must be at least 1.")
+    if quantity > MAX_QUANTITY:
+        raise CartError(f"You can order at most {MAX_QUANTITY:,} of one product.")
     product = Product.objects.filter(pk=product_id, active=True).first()
     if product is None:
         raise CartError("This product is not available.")
@@ -77,6 +82,11 @@ def cart_add(*, cart: Cart, product_id: int, quantity: int) -> CartLine:
             )
         line, created = CartLine.objects.get_or_create(cart=cart, product=product, defaults={"quantity": quantity})
         if not created:
+            if line.quantity + quantity > MAX_QUANTITY:
+                raise CartError(
+                    f"You can order at most {MAX_QUANTITY:,} of {product.name}; your cart already has "
+                    f"{line.quantity:,}."
+                )
             line.quantity += quantity
             line.save(update_fields=["quantity"])
         cart.save(update_fields=["updated_at"])
@@ -87,6 +97,8 @@ def cart_line_update(*, cart: Cart, line_id: int, quantity: int) -> None:
     """Set a line's quantity; 0 removes the line."""
     if quantity < 0:
         raise CartError("The quantity cannot be negative.")
+    if quantity > MAX_QUANTITY:
+        raise CartError(f"You can order at most {MAX_QUANTITY:,} of one product.")
     line = cart.lines.filter(pk=line_id).first()
     if line is None:
         raise CartError("This line is no longer in your cart.")

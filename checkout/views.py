@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -57,7 +58,7 @@ from integrations.adapters import adapter_for
 from orders.models import Invoice, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
-from payments.selectors import invoice_payment_method
+from payments.selectors import invoice_payment_method, order_account
 from payments.services import invoice_payment_purchase, payment_complete
 
 RETURN_SALT = "checkout.return"
@@ -514,6 +515,11 @@ def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
 def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", status: int = 200) -> HttpResponse:
     payable = invoice_is_payable(invoice)
     method = None
+    notice = ""
+    if payable and order_account(order=invoice.order).settleable < invoice.amount:
+        # the order was settled another way (a check received, a card payment): the service would refuse it too
+        payable = False
+        notice = "This invoice's order has already been settled, so there is nothing to pay here."
     if payable:
         try:
             integration, info = invoice_payment_method()
@@ -522,6 +528,10 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
         else:
             adapter = adapter_for(integration)
             context = invoice.order.checkout_context()
+            invoice_context = replace(context, subtotal=invoice.money, total=invoice.money)
+            if not adapter.is_applicable(invoice_context):
+                payable = False
+                notice = "This invoice cannot be paid online. Please contact us to arrange payment."
             template = ""
             try:
                 template = get_template(info.widget).template.name if info.widget else ""  # type: ignore[attr-defined]
@@ -542,6 +552,7 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
         {
             "invoice": invoice,
             "payable": payable,
+            "notice": notice,
             "method": method,
             "history": history,
             "key": uuid4(),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -25,9 +25,10 @@ from backoffice.selectors import (
 )
 from orders.admin_invoices import create_invoices
 from orders.models import Address, Order, OrderLine, PaymentStatus
+from payments.account import OrderAccount
 from payments.models import Action, PaymentTransaction
 from payments.money import Money, format_money, quantize
-from payments.status import PAID_ACTIONS
+from payments.selectors import order_account
 from payments.sweeps import order_mark_shipped
 
 STATUS_COLOURS = {
@@ -102,7 +103,15 @@ class PaymentHistoryInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentTransaction]:
         self._allowed = {op for op in Operation if request.user.has_perm(op.permission)}  # one instance per request
+        self._accounts: dict[int, OrderAccount] = {}
         return payment_history()
+
+    def _account(self, txn: PaymentTransaction) -> OrderAccount:
+        """The order's account, read once per page rather than once per row."""
+        accounts = self.__dict__.setdefault("_accounts", {})
+        if txn.order_id not in accounts:
+            accounts[txn.order_id] = order_account(order=txn.order)
+        return accounts[txn.order_id]
 
     @admin.display(description="Amount")
     def amount_display(self, obj: PaymentTransaction) -> str:
@@ -120,7 +129,8 @@ class PaymentHistoryInline(admin.TabularInline):
 
     @admin.display(description="Operations")
     def operations(self, obj: PaymentTransaction) -> str:
-        offers = [offer for offer in transaction_offers(obj) if offer.operation in getattr(self, "_allowed", ())]
+        allowed = getattr(self, "_allowed", ())
+        offers = [offer for offer in transaction_offers(obj, self._account(obj)) if offer.operation in allowed]
         if not offers:
             return ""
         return format_html_join(
@@ -252,14 +262,24 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
             order_mark_shipped(order_id=order.pk)
         messages.success(request, f"{queryset.count()} order(s) marked shipped.")
 
-    @admin.display(description="Paid and refunded")
+    @admin.display(description="Amounts")
     def payment_summary(self, obj: Order) -> str:
-        totals = obj.transactions.filter(successful=True).aggregate(
-            paid=Sum("amount", filter=Q(action__in=PAID_ACTIONS)),
-            refunded=Sum("amount", filter=Q(action=Action.REFUND)),
+        """Authorized, captured, refunded and outstanding, from the order's account (`payments.account`), so a
+        partial capture that released the rest shows what was released and what is still owed."""
+        account = order_account(order=obj)
+        parts = [
+            ("Authorized", account.authorized),
+            ("Captured", account.taken),
+            ("Refunded", account.refunded),
+            ("Outstanding", account.outstanding),
+        ]
+        extra = [("Held", account.held), ("Released", account.released), ("In progress", account.in_flight)]
+        parts += [(label, amount) for label, amount in extra if amount > 0]
+        return format_html_join(
+            " · ",
+            '<span class="amount-{}">{} {}</span>',
+            ((label.lower().replace(" ", "-"), label, _money(amount, obj.currency)) for label, amount in parts),
         )
-        paid, refunded = totals["paid"] or Decimal("0"), totals["refunded"] or Decimal("0")
-        return f"Paid {_money(paid, obj.currency)} · Refunded {_money(refunded, obj.currency)}"
 
     @admin.display(description="Subtotal")
     def subtotal_display(self, obj: Order) -> str:

@@ -14,25 +14,35 @@ from django.http import HttpRequest
 
 from orders.models import Invoice, Order
 from orders.services import invoice_create
+from payments.money import MoneyError
+from payments.selectors import order_account
 
 
 @admin.action(description="Create invoice")
 def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-    """One invoice per selected order for its total; orders that already have an invoice that is not void are
-    skipped."""
+    """One invoice per selected order for what it still owes (`payments.account`); orders that owe nothing,
+    because they are paid, held by an open payment or already invoiced, are skipped and named."""
     if not request.user.has_perm("orders.add_invoice"):
         modeladmin.message_user(request, "You may not create invoices.", messages.ERROR)
         return
-    created, skipped = [], []
+    created: list[str] = []
+    invoiced: list[str] = []
+    settled: list[str] = []
     for order in queryset.exclude(total__lte=0):
-        if order.invoices.exclude(status=Invoice.Status.VOID).exists():
-            skipped.append(order.number)
-            continue
-        created.append(invoice_create(order=order, actor=cast(User, request.user)).number)
+        try:
+            created.append(invoice_create(order=order, actor=cast(User, request.user)).number)
+        except MoneyError:  # nothing left to invoice: say why, from the account as it stands now
+            (invoiced if order_account(order=order).invoiced > 0 else settled).append(order.number)
     if created:
         modeladmin.message_user(request, f"Created invoice(s) {', '.join(created)}.", messages.SUCCESS)
-    if skipped:
-        modeladmin.message_user(request, f"Already invoiced, skipped: {', '.join(skipped)}.", messages.WARNING)
+    if invoiced:
+        modeladmin.message_user(request, f"Already invoiced, skipped: {', '.join(invoiced)}.", messages.WARNING)
+    if settled:
+        modeladmin.message_user(
+            request,
+            f"Nothing left to invoice (paid or held by an open payment), skipped: {', '.join(settled)}.",
+            messages.WARNING,
+        )
 
 
 @admin.register(Invoice)

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerUser
 from orders.models import Address, Invoice, Order, OrderLine
-from payments.money import MoneyError, quantize, validate_currency
+from payments.money import Money, MoneyError, ensure_exact, format_money, quantize, validate_currency
+from payments.selectors import order_account
+from payments.services import lock_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +92,28 @@ def invoice_create(
     actor: User | None = None,
     number_prefix: str | None = None,
 ) -> Invoice:
-    """Issue an invoice for an order (by default for its total, due in settings.INVOICE_DUE_DAYS days)."""
-    amount = quantize(order.total if amount is None else amount, order.currency)
+    """Issue an invoice for what the order still owes (by default all of it), due in INVOICE_DUE_DAYS days.
+
+    Under the order lock, like every ledger change: an invoice never asks for money the order has already
+    taken, holds (an open authorization, a payment in flight) or asked for in another open invoice
+    (`payments.account`). A pending check or payment-term promise does not stand in the way: an invoice is
+    how such an order is collected.
+    """
+    order = lock_order(order_id=order.pk)
+    owed = quantize(order_account(order=order).invoiceable, order.currency)
+    if owed <= 0:
+        raise MoneyError(
+            f"Nothing is left to invoice on order {order.number}: it is paid, held by an open payment or "
+            "already invoiced."
+        )
+    amount = owed if amount is None else ensure_exact(amount, order.currency)
     if amount <= 0:
         raise MoneyError("An invoice must be for more than zero.")
-    if amount > order.total:
-        raise MoneyError(f"An invoice cannot exceed the order total ({order.total_money}).")
+    if amount > owed:
+        raise MoneyError(
+            f"An invoice of order {order.number} may ask for at most {format_money(Money(owed, order.currency))}, "
+            "what the order still owes."
+        )
     prefix = settings.INVOICE_NUMBER_PREFIX if number_prefix is None else number_prefix
     invoice = Invoice.objects.create(
         number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)

@@ -6,7 +6,26 @@ from django.conf import settings
 
 from integrations.adapters import integration_methods
 from integrations.models import Integration
+from orders.models import Invoice, Order
+from payments.account import AccountRow, OrderAccount, account_from_rows
+from payments.models import PaymentTransaction
 from providers.base import MethodInfo
+
+
+def order_account(*, order: Order) -> OrderAccount:
+    """What the order has taken, holds and still owes (`payments.account`), in two queries.
+
+    Read it under the order lock (`payments.services.lock_order`) whenever the answer decides a movement.
+    """
+    rows = PaymentTransaction.objects.filter(order_id=order.pk).values_list(
+        "id", "action", "state", "amount", "successful", "active", "source_id", "invoice_id"
+    )
+    open_invoices = dict(
+        Invoice.objects.filter(order_id=order.pk, status=Invoice.Status.OPEN).values_list("id", "amount")
+    )
+    return account_from_rows(
+        (AccountRow(*row) for row in rows), total=order.total, currency=order.currency, open_invoices=open_invoices
+    )
 
 
 def invoice_payment_method() -> tuple[Integration, MethodInfo]:

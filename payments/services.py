@@ -28,13 +28,16 @@ from django.utils import timezone
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
 from integrations.selectors import method_resolve
+from notifications.models import Notice
 from notifications.services import payment_status_changed
 from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
+from payments.account import OrderAccount
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
-from payments.money import quantize
-from payments.selectors import invoice_payment_method
+from payments.money import MoneyError, ensure_exact, format_money, quantize
+from payments.selectors import invoice_payment_method, order_account
 from payments.status import LedgerEntry, amount_paid, payment_status
+from providers import registry
 from providers.base import (
     Adapter,
     Capability,
@@ -68,6 +71,24 @@ def lock_order(*, order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
 
 
+def notice_raise(*, key: str, message: str, order: Order | None = None, level: str = Notice.Level.WARNING) -> bool:
+    """A back-office notice, once per key. Returns whether it is new."""
+    try:
+        with transaction.atomic():
+            Notice.objects.create(key=key, message=message, order=order, level=level)
+    except IntegrityError:
+        return False
+    return True
+
+
+def capabilities_of(integration: Integration) -> frozenset[Capability]:
+    """What the integration's provider can do; class attributes, so no secret is decrypted to know it."""
+    try:
+        return registry.adapter_class(integration.provider_key).capabilities
+    except KeyError:  # the provider's package is not installed here
+        return frozenset()
+
+
 def _sum_children(source: PaymentTransaction, actions: tuple[str, ...]) -> Decimal:
     """Amount of the source's children with these actions that succeeded or may still succeed."""
     total = (
@@ -79,8 +100,20 @@ def _sum_children(source: PaymentTransaction, actions: tuple[str, ...]) -> Decim
 
 
 def capturable_amount(source: PaymentTransaction) -> Decimal:
-    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count."""
+    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count.
+
+    A provider without MULTIPLE_CAPTURE takes one capture per authorization and releases the rest, so once a
+    capture is sent (even before its answer) nothing is left to capture or cancel.
+    """
     if source.action not in CAPTURE_SOURCES or not (source.successful and source.active):
+        return quantize(Decimal("0"), source.currency)
+    if (
+        source.action == Action.AUTHORIZE
+        and Capability.MULTIPLE_CAPTURE not in capabilities_of(source.integration)
+        and source.children.filter(action=Action.CAPTURE)
+        .filter(Q(state=State.SUCCEEDED) | Q(state__in=OPEN_STATES))
+        .exists()
+    ):
         return quantize(Decimal("0"), source.currency)
     left = source.amount - _sum_children(source, (Action.CAPTURE, Action.CANCEL))
     return quantize(max(left, Decimal("0")), source.currency)
@@ -145,6 +178,10 @@ def _check_amount(amount: Money, *, currency: str, available: Decimal) -> None:
         raise PaymentRefused(
             "currency_mismatch", f"The amount is in {amount.currency} but the payment is in {currency}."
         )
+    try:
+        ensure_exact(amount.amount, currency)
+    except MoneyError as exc:  # never rounded: the ledger would say 10.005 while the provider takes 10.01
+        raise PaymentRefused("amount_precision", str(exc)) from exc
     if amount.amount <= 0:
         raise PaymentRefused("amount_not_positive", "The amount must be greater than zero.")
     if amount.amount > available:
@@ -184,7 +221,31 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
         order_payment_status_refresh(order=order, cause=txn)
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+        if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
+            _flag_overpayment(order, txn)
         return txn
+
+
+def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
+    """Our services never take more than an order's total; money moved outside them (a capture in the provider's
+    dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
+    taken = order_account(order=order).taken
+    if taken <= order.total:
+        return
+    excess = Money(quantize(taken - order.total, order.currency), order.currency)
+    PaymentTransaction.objects.filter(pk=txn.pk).update(needs_attention=True)
+    txn.needs_attention = True
+    notice_raise(
+        key=f"overpaid:{txn.pk}",
+        level=Notice.Level.ERROR,
+        order=order,
+        message=(
+            f"Order {order.number} has taken {format_money(excess)} more than its total "
+            f"({format_money(order.total_money)}), with the {txn.get_action_display().lower()} of "
+            f"{format_money(txn.money)} (reference {txn.provider_reference or 'none'}). Refund the excess."
+        ),
+    )
+    logger.error("Order %s took %s more than its total (transaction %s)", order.pk, excess, txn.pk)
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
@@ -203,6 +264,7 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
         txn.successful = True
         txn.active = txn.action in (Action.AUTHORIZE, Action.PENDING, Action.INVOICE)
         txn.next_reconcile_at = None
+        _compare_amount(txn, result.amount)
         _close_source(txn, adapter)
         if txn.action == Action.AUTHORIZE:
             _authorization_succeeded(txn, adapter)
@@ -219,6 +281,48 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
     txn.save()
     if not txn.is_open and txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
         _close_renewal_link(txn.source, txn)
+
+
+#: actions whose reported amount is money that moved or is held, and so must equal the row's
+AMOUNT_CHECKED_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PURCHASE, Action.CAPTURE, Action.REFUND)
+
+
+def _compare_amount(txn: PaymentTransaction, reported: Money) -> None:
+    """A provider that reports another amount than the row asked for is recorded and flagged, never ignored.
+
+    The row keeps the amount we asked for (what the limits were checked against); the reported amount, the
+    flag and a notice tell staff to check the payment at the provider.
+    """
+    if txn.action not in AMOUNT_CHECKED_ACTIONS:
+        return
+    expected = txn.money
+    if reported.currency == expected.currency and reported.amount == expected.amount:
+        return
+    txn.needs_attention = True
+    txn.response["amount_mismatch"] = {
+        "ledger": str(expected.amount),
+        "ledger_currency": expected.currency,
+        "reported": str(reported.amount),
+        "reported_currency": reported.currency,
+    }
+    text = (
+        f"The provider reports {reported} for this {txn.get_action_display().lower()} of {expected}; "
+        "check the payment in the provider's dashboard."
+    )
+    txn.message = f"{txn.message} {text}".strip()
+    logger.error(
+        "Amount mismatch on transaction %s of order %s: ledger %s, provider %s",
+        txn.pk,
+        txn.order_id,
+        expected,
+        reported,
+    )
+    notice_raise(
+        key=f"amount-mismatch:{txn.pk}",
+        level=Notice.Level.ERROR,
+        order=txn.order,
+        message=f"Order {txn.order.number}: {text} (reference {txn.provider_reference or 'none'}).",
+    )
 
 
 def _close_renewal_link(link: PaymentTransaction, renewal: PaymentTransaction) -> None:
@@ -240,11 +344,7 @@ def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
     if adapter.authorization_ttl_hours:
         txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
     if txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
-        # a renewal takes over the schedule of the authorization it replaces
-        ScheduledCapture.objects.filter(
-            authorization_id=txn.source.source_id, state=ScheduledCapture.State.PENDING
-        ).update(authorization=txn)
-        return
+        return  # a renewal takes over the old hold's schedule only once that hold is released (_close_source)
     policy = txn.integration.capture_policy
     if policy == Integration.CapturePolicy.AFTER_DELAY:
         due = now + timedelta(hours=txn.integration.capture_delay_hours)
@@ -262,6 +362,7 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
         return
     if txn.action == Action.CANCEL:
         source.active = False
+        _schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
         remaining = capturable_amount(source)
         if remaining <= 0 or not adapter.supports(Capability.MULTIPLE_CAPTURE) or source.action == Action.PENDING:
@@ -269,6 +370,29 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
     else:
         return
     source.save(update_fields=["active", "updated_at"])
+
+
+def _schedule_to_renewal(released: PaymentTransaction) -> None:
+    """A released authorization hands its scheduled capture to the renewal that replaced it, if there is one.
+
+    Not earlier: while both holds exist, the schedule stays with the old one, so a capture can never be due on
+    a renewal that may still be cancelled (the old hold captured meanwhile).
+    """
+    renewal = (
+        PaymentTransaction.objects.filter(
+            source__source=released,
+            source__action=Action.RE_AUTHORIZE,
+            action=Action.AUTHORIZE,
+            state=State.SUCCEEDED,
+            active=True,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if renewal is not None:
+        ScheduledCapture.objects.filter(
+            authorization=released, state__in=(ScheduledCapture.State.PENDING, ScheduledCapture.State.ENQUEUED)
+        ).update(authorization=renewal, state=ScheduledCapture.State.PENDING)
 
 
 # --- step 2: the provider call ------------------------------------------------------------------------------
@@ -344,15 +468,16 @@ def payment_purchase(
         fingerprint = _fingerprint("purchase", order.pk, method, order.total, order.currency)
         if existing := _replay(key, fingerprint):
             return existing
-        if (
-            order.transactions.filter(action__in=PURCHASE_ACTIONS)
-            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
-            .exists()
-        ):
-            raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
         if order.total <= 0:
             raise PaymentRefused("amount_not_positive", "There is nothing to pay on this order.")
+        # What the order still owes: its total, unless part was taken or is held (a lapsed authorization holds
+        # nothing, so its order can be paid again).
+        amount = quantize(order_account(order=order).payable, order.currency)
+        if amount <= 0:
+            raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
         context = order.checkout_context()
+        if amount != order.total:
+            context = replace(context, total=Money(quantize(amount, order.currency), order.currency))
         if not adapter.is_applicable(context):
             raise PaymentRefused("method_not_applicable", "This payment method is not available for this order.")
         update_fields = ["payment_method", "updated_at"]
@@ -366,7 +491,7 @@ def payment_purchase(
             integration=integration,
             payment_method=method,
             action=action,
-            amount=order.total,
+            amount=amount,
             currency=order.currency,
             idempotency_key=key,
             fingerprint=fingerprint,
@@ -409,19 +534,20 @@ def payment_capture(
     """Capture all (amount None) or part of an authorization, or mark an offline promise paid."""
     order_id = _order_id_of(source_id)
     with transaction.atomic():
-        lock_order(order_id=order_id)
+        order = lock_order(order_id=order_id)
         source = _source(source_id)
         adapter = adapter_for(source.integration)
         fingerprint = _fingerprint("capture", source_id, *_terms(amount))
         if existing := _replay(key, fingerprint):
             return existing
         available = capturable_amount(source)
-        amount = amount or Money(available, source.currency)
         if not adapter.supports(Capability.CAPTURE) or source.action not in CAPTURE_SOURCES:
             raise PaymentRefused("not_capturable", "This payment cannot be captured.")
         if available <= 0:
             raise PaymentRefused("nothing_to_capture", "Nothing is left to capture on this payment.")
-        _check_amount(amount, currency=source.currency, available=available)
+        limit = _capture_limit(order, source, available)
+        amount = amount or Money(limit, source.currency)
+        _check_amount(amount, currency=source.currency, available=limit)
         partial = amount.amount < available
         if partial and (source.action == Action.PENDING or not adapter.supports(Capability.PARTIAL_CAPTURE)):
             raise PaymentRefused(
@@ -430,6 +556,28 @@ def payment_capture(
             )
         txn = _reserve_child(source, Action.CAPTURE, amount, key=key, fingerprint=fingerprint, actor=actor, note=note)
     return _call_provider(txn, adapter.capture, _follow_up(txn, source), adapter)
+
+
+def _capture_limit(order: Order, source: PaymentTransaction, available: Decimal) -> Decimal:
+    """What a capture of `source` may take: what it has left, within what the order may still take (under the lock).
+
+    An order settled another way (its invoice paid by card, a check received) leaves nothing to capture.
+    """
+    account = order_account(order=order)
+    room = quantize(account.capture_room(source.pk, promise=source.action == Action.PENDING), source.currency)
+    if room <= 0:
+        raise PaymentRefused(
+            "order_settled",
+            f"Nothing more may be captured on order {order.number}: its total ({format_money(order.total_money)}) "
+            "is already paid or held by other payments.",
+        )
+    if source.action == Action.PENDING and room < available:
+        raise PaymentRefused(
+            "order_settled",
+            f"Only {format_money(Money(room, source.currency))} of order {order.number} is still owed, so this "
+            f"promise of {format_money(Money(available, source.currency))} cannot be marked paid.",
+        )
+    return min(available, room)
 
 
 def payment_cancel(
@@ -647,15 +795,52 @@ def payment_reauthorize(*, source_id: int, key: str, actor: User | None = None) 
     )
     renewal = _call_provider(renewal, adapter.reauthorize, request, adapter)  # records it, closing `link` too
     if renewal.state == State.SUCCEEDED:
-        payment_cancel(
-            source_id=source.pk,
-            key=f"{key}:cancel",
-            actor=actor,
-            reason="duplicate",
-            note=f"Released: renewed by authorization {renewal.provider_reference}.",
-        )
+        _renewal_settle(old_id=source.pk, renewal_id=renewal.pk, key=key, actor=actor)
     renewal.refresh_from_db()
     return renewal
+
+
+def _renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | None) -> None:
+    """After a renewal succeeded, keep exactly one hold: release the old one, or cancel the renewal.
+
+    The old hold may have been captured (or a capture sent) while the renewal was at the provider, with no
+    lock held: re-checked here under the order lock. Then the renewal is a second live hold on money already
+    taken, and is cancelled. So is it when the old hold cannot be released (captured at the provider).
+    """
+    with transaction.atomic():
+        lock_order(order_id=_order_id_of(old_id))
+        old, renewal = _source(old_id), _source(renewal_id)
+        if not (renewal.successful and renewal.active):
+            return
+        old_holds = (
+            old.successful
+            and old.active
+            and capturable_amount(old) >= renewal.amount
+            and not old.children.filter(action=Action.CAPTURE).exclude(state=State.DECLINED).exists()
+        )
+    if old_holds:
+        try:
+            released = payment_cancel(
+                source_id=old_id,
+                key=f"{key}:cancel",
+                actor=actor,
+                reason="duplicate",
+                note=f"Released: renewed by authorization {renewal.provider_reference}.",
+            )
+        except PaymentRefused:  # captured or cancelled since the check above
+            released = None
+        if released is not None and released.state != State.DECLINED:
+            return  # released, or its answer pending (reconcile records it; the schedule moves then)
+    try:
+        payment_cancel(
+            source_id=renewal_id,
+            key=f"{key}:cancel-renewal",
+            actor=actor,
+            reason="duplicate",
+            note="Released: the authorization it renewed was captured or could not be released meanwhile.",
+        )
+    except PaymentRefused as exc:  # a capture of the renewal itself got there first: it is the hold now
+        logger.warning("Renewal %s of transaction %s left as it is: %s", renewal_id, old_id, exc.code)
 
 
 # --- invoices -----------------------------------------------------------------------------------------------
@@ -680,6 +865,22 @@ def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
         fields["status"] = Invoice.Status.PAID
     Invoice.objects.filter(pk=invoice_id).update(**fields)
     return status
+
+
+def _check_invoice_payable(order: Order, invoice: Invoice, account: OrderAccount) -> None:
+    """An invoice payment never takes the order above its total: refused once the order is settled otherwise."""
+    room = account.settleable
+    if room >= invoice.amount:
+        return
+    if room <= 0:
+        raise PaymentRefused(
+            "order_settled", f"Invoice {invoice.number} has already been settled; there is nothing left to pay."
+        )
+    raise PaymentRefused(
+        "order_settled",
+        f"Part of order {order.number} has been paid since invoice {invoice.number} was issued, so it cannot be "
+        "paid online as it stands. Please contact us for an updated invoice.",
+    )
 
 
 def invoice_payment_purchase(
@@ -720,7 +921,14 @@ def invoice_payment_purchase(
             raise PaymentRefused("already_paid", f"Invoice {invoice.number} is already paid or being paid.")
         if action == Action.CHARGE and not adapter.supports(Capability.CHARGE):
             raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.")
+        _check_invoice_payable(order, invoice, order_account(order=order))
         context = replace(order.checkout_context(), subtotal=invoice.money, total=invoice.money)
+        if not adapter.is_applicable(context):  # the provider's own gate: currency, amount limits
+            raise PaymentRefused(
+                "method_not_applicable",
+                f"Invoice {invoice.number} cannot be paid online in {invoice.currency} or for this amount. "
+                "Please contact us to arrange payment.",
+            )
         txn = _reserve(
             order=order,
             invoice=invoice,

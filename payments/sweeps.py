@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
@@ -26,6 +26,7 @@ from payments.services import (
     _follow_up,
     ledger_record,
     lock_order,
+    notice_raise,
     order_payment_status_refresh,
     payment_capture,
     payment_reauthorize,
@@ -47,16 +48,6 @@ RECONCILE_FIRST_AFTER = timedelta(minutes=2)  # calls time out well before this
 ABANDONED_ACTION_AFTER = timedelta(hours=1)  # a buyer who left the 3-D Secure page
 RECONCILE_MAX_ATTEMPTS = 12  # about seven hours of backoff, then staff are asked to look
 STALE_ENQUEUED_AFTER = timedelta(minutes=15)
-
-
-def notice_raise(*, key: str, message: str, order: Order | None = None, level: str = Notice.Level.WARNING) -> bool:
-    """A back-office notice, once per key. Returns whether it is new."""
-    try:
-        with transaction.atomic():
-            Notice.objects.create(key=key, message=message, order=order, level=level)
-    except IntegrityError:
-        return False
-    return True
 
 
 def _alert_recipients(integration: Integration) -> list[str]:
@@ -108,26 +99,99 @@ def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH)
     return ids
 
 
+#: waits before each new try of a capture declined for a reason that may pass (the provider's own trouble)
+SCHEDULED_CAPTURE_RETRIES = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=8))
+#: decline codes worth another try; any other decline (the hold is gone, the card is closed) is final
+RETRYABLE_CAPTURE_ERRORS = frozenset({"processing_error", "try_again_later", "temporarily_unavailable", "rate_limited"})
+FINAL_STATES = (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED, ScheduledCapture.State.FAILED)
+
+
+def scheduled_capture_key(schedule: ScheduledCapture) -> str:
+    """One key per try: a redelivered task repeats its try (and moves nothing twice); a retry after a decline
+    is a new request, which the provider must not answer with the stored decline."""
+    base = f"capture:{schedule.authorization_id}:scheduled"
+    return base if schedule.attempts == 0 else f"{base}:{schedule.attempts + 1}"
+
+
+def _this_schedule(schedule: ScheduledCapture) -> QuerySet[ScheduledCapture]:
+    """The schedule as this run saw it: if a renewal took it over meanwhile, this run's outcome is not its."""
+    return ScheduledCapture.objects.filter(pk=schedule.pk, authorization_id=schedule.authorization_id)
+
+
 def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
-    """Capture what is left of the authorization, with a key of its own: a second run moves nothing."""
-    schedule = ScheduledCapture.objects.get(pk=schedule_id)
-    if schedule.state in (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED):
+    """Capture what is left of the authorization (within what the order may still take).
+
+    Only a successful capture marks the schedule done. A decline is failed with its reason and a notice to
+    staff, or tried again later when the reason may pass. A capture whose answer is not known yet stays
+    enqueued: reconcile settles the row, and the next claim of the schedule reads the outcome by its key.
+    """
+    schedule = ScheduledCapture.objects.select_related(
+        "authorization__order", "authorization__integration__default_owner"
+    ).get(pk=schedule_id)
+    if schedule.state in FINAL_STATES:
         return schedule
-    ScheduledCapture.objects.filter(pk=schedule.pk).update(attempts=schedule.attempts + 1)
     try:
-        capture = payment_capture(
-            source_id=schedule.authorization_id, amount=None, key=f"capture:{schedule.authorization_id}:scheduled"
-        )
+        capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
     except PaymentRefused as exc:
-        state = ScheduledCapture.State.SKIPPED if exc.code == "nothing_to_capture" else ScheduledCapture.State.FAILED
-        ScheduledCapture.objects.filter(pk=schedule.pk).update(state=state, last_error=exc.message)
+        if exc.code in ("nothing_to_capture", "order_settled"):
+            _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=exc.message)
+        else:
+            _scheduled_capture_failed(schedule, exc.message)
         logger.info("Scheduled capture %s of transaction %s: %s", schedule.pk, schedule.authorization_id, exc.code)
     else:
-        ScheduledCapture.objects.filter(pk=schedule.pk).update(
-            state=ScheduledCapture.State.DONE, capture=capture, last_error=capture.message
-        )
+        if capture.state == State.SUCCEEDED:
+            _this_schedule(schedule).update(state=ScheduledCapture.State.DONE, capture=capture, last_error="")
+        elif capture.state == State.DECLINED:
+            _scheduled_capture_declined(schedule, capture)
+        else:
+            _this_schedule(schedule).update(capture=capture, last_error=capture.message)
     schedule.refresh_from_db()
     return schedule
+
+
+def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTransaction) -> None:
+    attempts = schedule.attempts + 1
+    reason = f"Declined by the provider ({capture.error_code or 'no code'}): {capture.message or 'no reason given'}"
+    auth = schedule.authorization
+    now = timezone.now()
+    delay = SCHEDULED_CAPTURE_RETRIES[attempts - 1] if attempts <= len(SCHEDULED_CAPTURE_RETRIES) else None
+    if (
+        delay is not None
+        and capture.error_code in RETRYABLE_CAPTURE_ERRORS
+        and (auth.expires_at is None or now + delay < auth.expires_at)
+    ):
+        due = now + delay
+        _this_schedule(schedule).update(
+            state=ScheduledCapture.State.PENDING, due_at=due, attempts=attempts, capture=capture, last_error=reason
+        )
+        notice_raise(
+            key=f"scheduled-capture-declined:{schedule.pk}:{attempts}",
+            order=auth.order,
+            message=(
+                f"Order {auth.order.number}: the scheduled capture of {auth.money} was declined. {reason}. "
+                f"It will be tried again at {due:%Y-%m-%d %H:%M} UTC."
+            ),
+        )
+        return
+    _this_schedule(schedule).update(attempts=attempts, capture=capture)
+    _scheduled_capture_failed(schedule, reason)
+
+
+def _scheduled_capture_failed(schedule: ScheduledCapture, reason: str) -> None:
+    """Give up on a scheduled capture: staff see why on the dashboard and by email, and capture or cancel by hand."""
+    auth = schedule.authorization
+    _this_schedule(schedule).update(state=ScheduledCapture.State.FAILED, last_error=reason)
+    message = (
+        f"Order {auth.order.number}: the scheduled capture of {auth.money} (reference {auth.provider_reference}) "
+        f"failed. {reason}. Capture it by hand or ask the buyer to pay again."
+    )
+    if notice_raise(
+        key=f"scheduled-capture-failed:{schedule.pk}", level=Notice.Level.ERROR, order=auth.order, message=message
+    ):
+        send_mail(
+            f"Scheduled capture failed: order {auth.order.number}", message, None, _alert_recipients(auth.integration)
+        )
+    logger.warning("Scheduled capture %s of transaction %s failed: %s", schedule.pk, auth.pk, reason)
 
 
 # --- authorization expiry --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from integrations.adapters import adapter_for
 from integrations.models import Integration
+from notifications.models import Notice
 from payments import services
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State, WebhookEvent
 from providers.base import (
@@ -141,7 +142,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return "Cancel ignored: no successful authorization."
         return _apply_child(payment, Action.CANCEL, movement, event, adapter)
     if action == MovementAction.REFUND:
-        source = _refund_source(payment, event)
+        source = _refund_source(payment, event, movement)
         if source is None:
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
@@ -166,7 +167,10 @@ def _complete_payment(
     return f"{payment.get_action_display()} {payment.money} completed."
 
 
-def _refund_source(payment: PaymentTransaction, event: ProviderEvent) -> PaymentTransaction | None:
+def _refund_source(
+    payment: PaymentTransaction, event: ProviderEvent, refund: EventMovement
+) -> PaymentTransaction | None:
+    """The charge or capture a refund returns: the capture the event names, else the latest one it fits in."""
     if payment.action in CHARGE_ACTIONS:
         return payment if payment.successful else None
     captures = payment.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).order_by("-pk")
@@ -175,7 +179,8 @@ def _refund_source(payment: PaymentTransaction, event: ProviderEvent) -> Payment
             match = captures.filter(provider_reference=movement.provider_reference).first()
             if match is not None:
                 return match
-    return captures.first()
+    fitting = (c for c in captures if services.refundable_amount(c) >= refund.amount.amount)
+    return next(fitting, None) or captures.first()
 
 
 def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMovement) -> str:
@@ -204,10 +209,13 @@ def _apply_child(
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
-        services.ledger_record(
+        services.ledger_record(  # with the amount the provider reports, which recording compares with the row
             transaction_id=row.pk,
             result=ProviderResult(
-                Outcome.SUCCEEDED, movement.provider_reference, row.money, raw={"event": event.event_id}
+                Outcome.SUCCEEDED,
+                movement.provider_reference,
+                movement.amount if action in (Action.CAPTURE, Action.REFUND) else row.money,
+                raw={"event": event.event_id},
             ),
             adapter=adapter,
         )
@@ -224,6 +232,22 @@ def _apply_child(
         amount = movement.amount
     if amount.currency != source.currency or amount.amount <= 0:
         return f"{label} {amount} ignored: it does not fit the payment ({source.money})."
+    if action == Action.REFUND and amount.amount > services.refundable_amount(source):
+        # money went back at the provider beyond what the ledger says is left: never recorded as if it fitted
+        text = (
+            f"Order {source.order.number}: the provider reports a refund of {amount} (reference "
+            f"{movement.provider_reference}, event {event.event_id}) on a payment with only "
+            f"{services.refundable_amount(source)} {source.currency} left to refund. Check it in the provider's "
+            "dashboard."
+        )
+        services.notice_raise(
+            key=f"refund-mismatch:{event.event_id}:{movement.provider_reference}"[:120],
+            message=text,
+            order=source.order,
+            level=Notice.Level.ERROR,
+        )
+        logger.error("Webhook refund %s does not fit transaction %s", movement.provider_reference, source.pk)
+        return f"{label} {amount} not recorded: more than is left to refund; flagged for staff."
     key = _webhook_key(source, action, movement)
     row = services._reserve_child(  # noqa: SLF001 - the ledger's own module family
         source,

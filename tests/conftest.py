@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from integrations.models import Integration
+from orders.models import Order
 from payments import services
 from payments.models import PaymentTransaction
 from providers import registry
@@ -51,6 +52,17 @@ def authorize(order, integration: Integration, key: str = "auth-1") -> PaymentTr
         key=key,
         payment_data={"token": "tok_ok"},
     )
+
+
+def payment_term_order(total: str = "97.13") -> tuple[Order, PaymentTransaction]:
+    """An order bought on the customer's payment term (Net 30): its pending promise to pay."""
+    customer = factories.CustomerFactory(payment_term=factories.PaymentTermFactory(label="Net 30"))
+    integration = factories.IntegrationFactory(payment_term=True)
+    order = factories.OrderFactory(customer=customer, subtotal=Decimal(total))
+    promise = services.payment_purchase(
+        order_id=order.pk, method=f"payment_term_{integration.pk}", key=f"term-{order.pk}"
+    )
+    return order, promise
 
 
 def usd(amount: str) -> Money:

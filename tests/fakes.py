@@ -67,6 +67,8 @@ class FakeGateway(Adapter):
     fail_next: ClassVar[list[str]] = []  # operations whose request is lost on the way (never arrives), once
     lose_reply_next: ClassVar[list[str]] = []  # operations done at the provider whose answer is lost, once
     unavailable: ClassVar[bool] = False  # the provider answers nothing at all
+    decline_next: ClassVar[dict[str, str]] = {}  # operation -> error code its next request is declined with, once
+    report_next: ClassVar[dict[str, Decimal]] = {}  # operation -> the amount its next success reports, once
     _ids = itertools.count(1)
 
     @classmethod
@@ -75,6 +77,8 @@ class FakeGateway(Adapter):
         cls.replies.clear()
         cls.fail_next.clear()
         cls.lose_reply_next.clear()
+        cls.decline_next.clear()
+        cls.report_next.clear()
         cls.unavailable = False
 
     def _reply(self, operation: str, key: str, result: ProviderResult) -> ProviderResult:
@@ -118,11 +122,18 @@ class FakeGateway(Adapter):
         return self._purchase("charge", request)
 
     def _follow(self, operation: str, request: FollowUpRequest) -> ProviderResult:
-        return self._reply(
-            operation,
-            request.idempotency_key,
-            ProviderResult(Outcome.SUCCEEDED, request.provider_reference, request.amount),
-        )
+        fresh = request.idempotency_key not in self.replies  # a replayed key gets its first answer again
+        if fresh and operation in self.decline_next:
+            code = self.decline_next.pop(operation)
+            result = ProviderResult(
+                Outcome.DECLINED, request.provider_reference, request.amount, error_code=code, message=f"{code}."
+            )
+        else:
+            reported = self.report_next.pop(operation, request.amount.amount) if fresh else request.amount.amount
+            result = ProviderResult(
+                Outcome.SUCCEEDED, request.provider_reference, Money(reported, request.amount.currency)
+            )
+        return self._reply(operation, request.idempotency_key, result)
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         return self._follow("capture", request)

@@ -57,3 +57,47 @@ def test_quantize_rounds_half_up_to_the_currency() -> None:
     assert quantize(Decimal("2.345"), "USD") == Decimal("2.35")
     assert quantize(Decimal("2.5"), "JPY") == Decimal("3")
     assert quantize(Decimal("1.2345"), "KWD") == Decimal("1.235")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e100", "is not an amount"),
+        ("1" * 30, "too large"),
+        ("1_0", "is not an amount"),
+        ("1_000", "is not an amount"),
+        ("１０", "digits 0-9"),
+        ("١٠", "digits 0-9"),  # Arabic-Indic digits
+        ("+10", "without a sign"),
+        ("-10", "without a sign"),
+        ("NaN", "is not an amount"),
+        ("-Infinity", "without a sign"),
+        ("sNaN", "is not an amount"),
+        ("1,000.00", "is not an amount"),
+        ("10..0", "is not an amount"),
+        (" ", "empty value"),
+    ],
+)
+def test_typed_amounts_are_parsed_strictly(value: str, message: str) -> None:
+    with pytest.raises(MoneyError, match=message):
+        parse_amount(value, "USD")
+
+
+def test_the_decimal_separator_is_the_users_locales() -> None:
+    assert parse_amount("24,50", "EUR", "de") == Money(Decimal("24.50"), "EUR")
+    assert parse_amount("24.50", "USD", "en") == Money(Decimal("24.50"), "USD")
+    assert parse_amount("24.50", "USD") == Money(Decimal("24.50"), "USD")  # the API: "." always
+    with pytest.raises(MoneyError, match="“,” as the decimal separator"):
+        parse_amount("1.000", "EUR", "de")  # a thousands separator there, a decimal point here: refused
+    with pytest.raises(MoneyError, match="“.” as the decimal separator"):
+        parse_amount("24,50", "USD", "en")
+
+
+def test_decimals_from_code_are_held_to_the_same_limits() -> None:
+    assert parse_amount(Decimal("10.10"), "USD") == Money(Decimal("10.10"), "USD")
+    assert parse_amount(7, "JPY") == Money(Decimal("7"), "JPY")
+    for value in (Decimal("1e100"), Decimal("NaN"), Decimal("-1"), Decimal("10.005")):
+        with pytest.raises(MoneyError):
+            parse_amount(value, "USD")
+    with pytest.raises(MoneyError):
+        parse_amount(True, "USD")

@@ -9,11 +9,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from backoffice.operations import Operation, transaction_offers
-from backoffice.roles import SALES
 from backoffice.selectors import payment_history
 from orders.models import Order, PaymentStatus
 from payments.models import Action, PaymentTransaction
@@ -22,14 +21,6 @@ from tests import factories
 from tests.conftest import authorize, usd
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sales(client) -> User:  # noqa: ANN001
-    user = factories.UserFactory(username="sam", staff=True)
-    user.groups.add(Group.objects.get(name=SALES))
-    client.force_login(user)
-    return user
 
 
 def op_url(txn: PaymentTransaction, operation: str) -> str:
@@ -211,7 +202,7 @@ def test_order_page_shows_badge_totals_method_and_every_column(client, sales) ->
     assert 'class="payment-status"' in page
     assert "Paid in full" in page
     assert "Check" in page  # the method's short label
-    assert "Paid $100.00 · Refunded $0.00" in page
+    assert "Authorized $0.00 · Captured $100.00 · Refunded $0.00 · Outstanding $0.00" in re.sub(r"<[^>]+>", "", page)
     assert "$100.00" in page
     headers = re.findall(r'<th class="column-[a-z_]+">([^<]+?)\s*<', page)
     assert headers[:4] == ["Sku", "Name", "Quantity", "Unit price"]  # the order lines
@@ -311,3 +302,40 @@ def test_mark_shipped_action_captures_on_shipment(client, gateway_integration, f
     auth.order.refresh_from_db()
     assert auth.order.shipped_at is not None
     assert ScheduledCapture.objects.get().authorization == auth
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("1e100", "is not an amount"),
+        ("1" * 30, "too large"),
+        ("1_0", "is not an amount"),
+        ("１０", "digits 0-9"),
+        ("-10", "without a sign"),
+        ("NaN", "is not an amount"),
+        ("Infinity", "is not an amount"),
+        ("10.005", "at most 2 decimal places"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["capture", "refund"])
+def test_amounts_typed_on_capture_and_refund_are_parsed_strictly(
+    client,  # noqa: ANN001
+    sales,  # noqa: ANN001
+    gateway_integration,  # noqa: ANN001
+    fake_gateway,  # noqa: ANN001
+    typed,  # noqa: ANN001
+    message,  # noqa: ANN001
+    operation,  # noqa: ANN001
+) -> None:
+    auth = authorize(factories.OrderFactory(), gateway_integration)
+    target = auth
+    if operation == "refund":
+        target = payment_capture(source_id=auth.pk, amount=None, key="all")
+    rows = PaymentTransaction.objects.count()
+
+    response = client.post(op_url(target, operation), {"key": str(uuid.uuid4()), "amount": typed, "note": "x"})
+
+    assert response.status_code == 200
+    assert message in response.content.decode().replace("&ldquo;", "“").replace("&rdquo;", "”")
+    assert PaymentTransaction.objects.count() == rows
+    assert fake_gateway.calls[operation] == 0

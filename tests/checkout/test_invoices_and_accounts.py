@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
@@ -105,3 +106,19 @@ def test_a_new_buyer_sees_no_orders_and_no_invoices(seeded: None, client: Client
     client.force_login(buyer.user)
     assert "No orders yet." in client.get("/account/orders/").content.decode()
     assert "No invoices." in client.get("/account/invoices/").content.decode()
+
+
+def test_an_invoice_of_an_order_settled_otherwise_offers_no_payment_and_says_why(acme: Client) -> None:
+    invoice = Invoice.objects.get()
+    promise = invoice.order.transactions.get(action=Action.PENDING, invoice__isnull=True)  # the payment term
+    payment_capture(source_id=promise.pk, amount=None, key="wire-received")  # staff: paid by wire transfer
+
+    page = acme.get(f"/account/invoices/{invoice.number}/").content.decode()
+    refused = acme.post(f"/account/invoices/{invoice.number}/pay/", {"key": str(uuid4())}, follow=True)
+
+    assert "This invoice&#x27;s order has already been settled, so there is nothing to pay here." in page
+    assert "Pay this invoice" not in page
+    assert (
+        f"Invoice {invoice.number} has already been settled; there is nothing left to pay." in refused.content.decode()
+    )
+    assert not PaymentTransaction.objects.filter(invoice=invoice).exists()

@@ -131,6 +131,13 @@ def test_card_payment_with_manual_capture_then_partial_capture_and_refund(buyer,
     staff.get_by_role("link", name="Capture", exact=True).click()
     staff.get_by_label("Amount (USD):").fill("20.00")
     staff.get_by_label("Note:").fill("First shipment")
+    # Stripe takes one capture per authorization: the page says what the rest is before anything moves
+    rest = authorization.amount - 20
+    expect(staff.locator("#release-remaining")).to_have_text(f"The remaining {rest:.2f} USD will be released.")
+    staff.get_by_role("button", name="Yes, capture").click()
+    expect(staff.locator(".errorlist")).to_contain_text(f"the remaining ${rest:,.2f} will be released")
+    assert not order.transactions.filter(action=Action.CAPTURE).exists()
+    staff.get_by_label("Release the rest").check()
     staff.get_by_role("button", name="Yes, capture").click()
     expect(staff.locator("ul.messagelist")).to_have_text("The payment of $20.00 has been captured successfully.")
     expect(staff.locator(".payment-status")).to_have_text("Paid partially")

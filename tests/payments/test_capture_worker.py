@@ -97,9 +97,11 @@ def test_worker_dying_after_stripe_captured_is_settled_by_reconcile(capture_afte
     scheduled_captures_sweep_task.apply()
     wait_until(lambda: PaymentTransaction.objects.filter(action=Action.CAPTURE).exists())
     capture = PaymentTransaction.objects.get(action=Action.CAPTURE)
-    wait_until(lambda: ScheduledCapture.objects.get(pk=schedule.pk).state == ScheduledCapture.State.DONE)
+    wait_until(lambda: ScheduledCapture.objects.get(pk=schedule.pk).capture_id == capture.pk)
     capture.refresh_from_db()
     assert capture.state == State.RESERVED
+    # not "Captured" while nobody knows: the schedule waits for the row's outcome
+    assert ScheduledCapture.objects.get(pk=schedule.pk).state == ScheduledCapture.State.ENQUEUED
     auth.order.refresh_from_db()
     assert auth.order.payment_status == PaymentStatus.AUTHORIZED
 
@@ -110,6 +112,8 @@ def test_worker_dying_after_stripe_captured_is_settled_by_reconcile(capture_afte
     wait_until(lambda: PaymentTransaction.objects.get(pk=capture.pk).state == State.SUCCEEDED)
     auth.order.refresh_from_db()
     assert auth.order.payment_status == PaymentStatus.FULL
+    scheduled_capture_run_task.delay(schedule.pk)  # the next claim of the schedule reads the outcome by its key
+    wait_until(lambda: ScheduledCapture.objects.get(pk=schedule.pk).state == ScheduledCapture.State.DONE)
     assert captures_sent_to_stripe() == 1
 
 
