@@ -3,6 +3,10 @@
 `make run` and `make test` write a `.env` with generated secrets on first use; deployments set real
 variables instead. SQLite and a filesystem Celery transport are the defaults, so nothing external is needed;
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
+
+The `.env` is for local development only: it is read when it exists and DJANGO_READ_DOT_ENV is not false. The
+image sets DJANGO_READ_DOT_ENV=false, so a container takes its settings from its environment alone, even when a
+project folder with a developer's `.env` (DEBUG on, development keys) is mounted into it.
 """
 
 from pathlib import Path
@@ -11,7 +15,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")  # never overrides a variable the environment already sets
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # no default: a missing secret fails at start
@@ -135,7 +140,12 @@ INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating proxy (the compose file's Caddy, a load balancer) the request reaches us over http;
+# the proxy's X-Forwarded-Proto says whether the client used https. Trust it only when a proxy that sets it
+# (and drops a client's own) stands in front: otherwise any client could claim https.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
