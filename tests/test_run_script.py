@@ -90,6 +90,14 @@ class Run:
             time.sleep(0.1)
         return processes
 
+    def exit_and_leftovers(self, timeout: float = 90) -> tuple[int, list[psutil.Process]]:
+        """Wait for the script to exit and list what of its session is left at that moment (then kill it)."""
+        try:
+            returncode = self.process.wait(timeout=timeout)
+            return returncode, session_processes(self.process.pid)
+        finally:
+            self.kill_leftovers()
+
     def kill_leftovers(self) -> None:
         for process in session_processes(self.process.pid):
             process.kill()
@@ -249,11 +257,7 @@ def test_stopping_leaves_no_process_and_frees_the_port(data_dir: Path, how: str)
 def test_says_so_and_stops_when_the_site_does_not_come_up(data_dir: Path) -> None:
     # Host validation refuses 127.0.0.1, so /health/ answers 400 while every server runs
     run = start(data_dir, "not-up", RUN_WAIT_SECONDS="8", DJANGO_ALLOWED_HOSTS="shop.example.com")
-    try:
-        returncode = run.process.wait(timeout=90)
-        left = session_processes(run.process.pid)
-    finally:
-        run.kill_leftovers()
+    returncode, left = run.exit_and_leftovers()
     assert returncode == 1
     assert left == []
     message = re.search(r"Paydesk did not come up within 8 s: (\S+) gave (.*)\. The \[web\] lines", run.output())
@@ -268,11 +272,7 @@ def test_says_so_when_the_port_is_taken(data_dir: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         run = start(data_dir, "port-taken", port=taken.getsockname()[1])
-        try:
-            returncode = run.process.wait(timeout=90)
-            left = session_processes(run.process.pid)
-        finally:
-            run.kill_leftovers()
+        returncode, left = run.exit_and_leftovers()
     assert returncode == 1
     assert left == []
     assert f"Port {run.port} on 127.0.0.1 is in use" in run.output()
