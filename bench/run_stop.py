@@ -5,7 +5,8 @@ folder, migrated once), waits for the banner and for gunicorn's workers and the 
 acceptance test does), then stops it: odd cycles with Ctrl-C (SIGINT to the process group, as a terminal sends
 it), even ones with SIGTERM to the script alone.
 A stop is clean when, the moment the script has exited, no process of its session is left and the port is
-free. Also printed: how many were still left 5 s later (orphans rather than slow stops), and stop times.
+free. Also printed: how many were still left 5 s later (orphans rather than slow stops), how many never
+exited, and stop times.
 Set BENCH_RUN_STOPS to change N (default 20).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,11 +40,12 @@ def describe(process: psutil.Process) -> str:
 
 def main() -> None:
     clean = {"ctrl-c": [0, 0], "sigterm": [0, 0]}
-    orphaned, stop_times = 0, []
+    orphaned, hung, stop_times = 0, 0, []
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
         for cycle in range(N):
             how = "ctrl-c" if cycle % 2 == 0 else "sigterm"
+            clean[how][1] += 1
             run = start(data_dir, f"cycle-{cycle}")
             run.wait_until_all_started()
             sent = time.monotonic()
@@ -50,10 +53,15 @@ def main() -> None:
                 os.killpg(run.process.pid, signal.SIGINT)
             else:
                 run.process.send_signal(signal.SIGTERM)
-            run.process.wait(timeout=120)
+            try:
+                run.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                hung += 1  # still running a minute after the signal: a stop that never ends
+                print(f"cycle {cycle + 1:2}/{N} {how:8} did not exit within 60 s")
+                run.kill_leftovers()
+                continue
             stop_times.append(time.monotonic() - sent)
             left, free = session_processes(run.process.pid), port_is_free(run.port)
-            clean[how][1] += 1
             clean[how][0] += not left and free
             names = sorted({describe(process) for process in left})
             time.sleep(5)
@@ -64,9 +72,10 @@ def main() -> None:
     print(
         f"clean stops: {total}/{N} (Ctrl-C {clean['ctrl-c'][0]}/{clean['ctrl-c'][1]}, "
         f"SIGTERM to the script {clean['sigterm'][0]}/{clean['sigterm'][1]}); "
-        f"processes still there 5 s later: {orphaned}/{N}"
+        f"processes still there 5 s later: {orphaned}/{N}; no exit within 60 s: {hung}/{N}"
     )
-    print(f"stop time: median {statistics.median(stop_times):.1f} s, max {max(stop_times):.1f} s")
+    if stop_times:
+        print(f"stop time: median {statistics.median(stop_times):.1f} s, max {max(stop_times):.1f} s")
 
 
 if __name__ == "__main__":
