@@ -3,6 +3,10 @@
 `make run` and `make test` write a `.env` with generated secrets on first use; deployments set real
 variables instead. SQLite and a filesystem Celery transport are the defaults, so nothing external is needed;
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
+
+The `.env` is for local development only: it is read when it exists and DJANGO_READ_DOT_ENV is not false. The
+image sets DJANGO_READ_DOT_ENV=false, so a container takes its settings from its environment alone, even when a
+project folder with a developer's `.env` (DEBUG on, development keys) is mounted into it.
 """
 
 from pathlib import Path
@@ -11,7 +15,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")  # never overrides a variable the environment already sets
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # no default: a missing secret fails at start
@@ -116,7 +121,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
-STATICFILES_DIRS = sorted(BASE_DIR.glob("providers/*/static"))  # provider widgets' scripts and styles
+# the site's own files (favicon), then the provider widgets' scripts and styles
+STATICFILES_DIRS = [BASE_DIR / "static", *sorted(BASE_DIR.glob("providers/*/static"))]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -147,7 +153,12 @@ SHIPPING_ORIGIN = env.dict(
 )
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating proxy (the compose file's Caddy, a load balancer) the request reaches us over http;
+# the proxy's X-Forwarded-Proto says whether the client used https. Trust it only when a proxy that sets it
+# (and drops a client's own) stands in front: otherwise any client could claim https.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -179,7 +190,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     # No services at all: a real worker and beat still run, exchanging messages through folders.
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host name, or kombu warns on every connection it opens
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from config.views import health
+from config.views import favicon, health
 from payments.webhooks import webhook_receive
 
 admin.site.site_header = "Paydesk back-office"
@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("health/", health, name="health"),
+    path("favicon.ico", favicon, name="favicon"),
     path("webhooks/<uuid:integration_uuid>/", webhook_receive, name="webhook-receive"),
     # provider simulators: every view answers 404 unless settings.SANDBOX_ENABLED
     path("sandbox/", include("sandbox.urls")),

@@ -3,8 +3,9 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
+from django.views.decorators.http import require_GET, require_safe
 from kombu.exceptions import OperationalError
 
 from config.celery import app
@@ -40,3 +41,12 @@ def health(request: HttpRequest) -> JsonResponse:
     down = report["database"] != "ok" or report["broker"] != "ok"
     report["status"] = "down" if down else ("ok" if report.get("workers", True) else "degraded")
     return JsonResponse(report, status=503 if down else 200)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """The site icon for pages that link none (JSON answers, Django's error pages, the simulators' pages).
+
+    Browsers ask for /favicon.ico on every such page; without this each one logs a 404.
+    """
+    return HttpResponsePermanentRedirect(static("favicon.ico"))
