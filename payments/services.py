@@ -575,6 +575,7 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         action=txn.action,
         amount=txn.money,
         method=_method_info(txn),
+        requested_at=txn.created_at,
     )
 
 
