@@ -35,6 +35,7 @@ from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCa
 from payments.money import quantize
 from payments.selectors import invoice_payment_method
 from payments.status import LedgerEntry, amount_paid, payment_status
+from payments.validations import validation_for_reuse, validation_record
 from providers.base import (
     Adapter,
     Capability,
@@ -188,6 +189,12 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+    if (
+        result.validation is not None
+        and txn.source_id is None
+        and result.outcome in (Outcome.SUCCEEDED, Outcome.PENDING)
+    ):
+        txn.source = validation_record(payment=txn, validation=result.validation)  # the payment rests on it
     if result.provider_reference:
         txn.provider_reference = result.provider_reference
     waiting_for = (txn.response or {}).get("next_action")
@@ -361,8 +368,13 @@ def payment_purchase(
             order.payment_term = order.customer.resolved_payment_term
             update_fields.append("payment_term")
         order.save(update_fields=update_fields)
+        # a card this buyer validated and kept, chosen here (never named by the browser)
+        validated = (
+            validation_for_reuse(order=order, payment_method=method) if adapter.supports(Capability.VALIDATE) else None
+        )
         txn = _reserve(
             order=order,
+            source=validated,
             integration=integration,
             payment_method=method,
             action=action,
@@ -384,6 +396,7 @@ def payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
+        source_reference=validated.provider_reference if validated else "",
     )
     call = {
         Action.PENDING: adapter.pending,
@@ -561,6 +574,7 @@ def _follow_up(txn: PaymentTransaction, source: PaymentTransaction) -> FollowUpR
         method=_method_info(txn),
         source_amount=source.money,
         reason=txn.reason,
+        validation_only=source.is_clone,
     )
 
 

@@ -70,6 +70,8 @@ class Capability(enum.StrEnum):
     PARTIAL_REFUND = "partial_refund"
     #: Renew a hold before it lapses: a new authorization of the same payment method (Stripe's 7 days).
     REAUTHORIZE = "reauthorize"
+    #: Pay on a card the buyer validated before (a reference transaction on `PaymentRequest.source_reference`)
+    VALIDATE = "validate"
     WEBHOOKS = "webhooks"
     FETCH_STATUS = "fetch_status"
 
