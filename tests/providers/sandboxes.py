@@ -69,6 +69,9 @@ class SandboxProfile:
     settle: Callable[[str], None] | None = None
     #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
     review: Callable[[str, str], None] | None = None
+    #: scenario -> the open issue for a contract item the adapter does not meet yet (an expected failure, strict:
+    #: the test fails once it passes, so the entry goes with the fix)
+    known_gaps: Mapping[str, str] = field(default_factory=dict)
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -156,10 +159,12 @@ def _payflow_profile(key: str) -> SandboxProfile:
             "second_capture": "Payflow takes several delayed captures of one authorization (CAPTURECOMPLETE=N) only "
             "where PayPal is the processor; the adapter sends CAPTURECOMPLETE=Y, which releases the rest",
             "currency": "PayPal processes the 23 currencies of its currency codes page; KWD is not one of them",
+            "settlement": "Payflow credits (C) a sale or delayed capture by ORIGID whether or not it has settled; "
+            "the guide limits only voids to unsettled transactions",
         },
         complete_challenge=_payflow_challenge,
         tokenize=lambda url, number: {"source_reference": payflow_validated_card(sandbox_adapter(key, url), number)},
-        operations={"create": "authorization", "capture": "delayed_capture"},
+        operations={"create": "authorization", "charge": "sale", "capture": "delayed_capture"},
         currencies=PAYPAL_CURRENCIES,
         amounts={  # the pilot server's amount triggers (PayPal's test-transactions page): RESULT = dollars - 1000
             "card_declined": {"USD": Decimal("1012.00")},
@@ -249,6 +254,10 @@ PROFILES: dict[str, SandboxProfile] = {
             "3ds": {"payment_method": "pm_card_threeDSecure2Required"},
         },
         skips={"second_capture": "a Stripe capture releases the rest of the authorization (no multiple capture)"},
+        known_gaps={
+            "lost_reply_search": "TODO issue 13 (Stripe, item 6): a PaymentIntent whose create reply was lost is "
+            "not yet found by the metadata key the adapter sets",
+        },
         complete_challenge=_stripe_challenge,
         tokenize=_stripe_tokenize,
     ),
@@ -271,7 +280,8 @@ PROFILES: dict[str, SandboxProfile] = {
             "held_for_review": {"USD": Decimal("253.00")},
         },
         skips={
-            "currency": "an Authorize.Net account settles in one two-decimal currency (USD here): no JPY or KWD",
+            "currency": "an Authorize.Net account processes one currency of USD, CAD, EUR, GBP, AUD, NZD, CHF, DKK, "
+            "NOK, PLN, SEK (USD here): no JPY or KWD",
             "second_capture": "Authorize.Net captures an authorization once (priorAuthCapture); the rest is released",
             "insufficient_funds": "Authorize.Net reports no insufficient-funds reason; the processor's is reason 2",
             "3ds": "Authorize.Net's API takes 3-D Secure results in; it has no buyer challenge step of its own",
@@ -279,7 +289,7 @@ PROFILES: dict[str, SandboxProfile] = {
             "number and the duplicate window recognises a retry (test_authorizenet_sandbox.py)",
         },
         tokenize=_anet_tokenize,
-        operations={"create": "authorize", "cancel": "void"},
+        operations={"create": "authorize", "charge": "charge", "cancel": "void"},
         currencies=frozenset({"USD"}),
         settle=_anet_settle,
         review=_anet_review,
