@@ -59,6 +59,14 @@ def anet_integration(anet_sandbox) -> Integration:  # noqa: ANN001
     )
 
 
+@pytest.fixture
+def anet_charging(anet_integration) -> Integration:  # noqa: ANN001
+    """The Authorize.Net integration taking payments in one step (authCapture)."""
+    anet_integration.payment_action = Integration.PaymentAction.CHARGE
+    anet_integration.save()
+    return anet_integration
+
+
 def card(**fields: str) -> dict[str, str]:
     """Opaque data for a card, as the widget posts it (made by the sandbox's Accept.js endpoint)."""
     return anet_sandbox_module.accept_tokenize(LOGIN, **{**CARD, **fields})

@@ -220,14 +220,12 @@ def test_no_card_number_reaches_the_ledger(anet_integration) -> None:
 
 
 def test_a_charge_whose_reply_was_lost_and_that_settled_overnight_is_recorded_as_taken(
-    anet_integration, monkeypatch
+    anet_charging, monkeypatch
 ) -> None:
     monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
-    anet_integration.payment_action = "charge"
-    anet_integration.save()
     order = factories.OrderFactory()
     sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
-    charge = pay(anet_integration, order)
+    charge = pay(anet_charging, order)
     assert (charge.state, charge.provider_reference) == (State.RESERVED, "")
     assert sandbox.settle() == 1  # the nightly batch: the charge is no longer among the unsettled transactions
     done = sweeps.payment_reconcile(transaction_id=charge.pk)
@@ -299,13 +297,11 @@ def test_a_disallowed_fraud_hold_whose_void_answer_is_lost_stays_open_and_reconc
 
 
 def test_a_refund_whose_reply_was_lost_is_found_after_the_duplicate_window_and_not_sent_again(
-    anet_integration, monkeypatch
+    anet_charging, monkeypatch
 ) -> None:
     monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
-    anet_integration.payment_action = "charge"
-    anet_integration.save()
     order = factories.OrderFactory()
-    charge = pay(anet_integration, order)
+    charge = pay(anet_charging, order)
     sandbox.settle(charge.provider_reference)
     sim_fault_add(provider="authorizenet", kind="timeout", operation="refund", times=1, delay=1.5)
     refund = services.payment_refund(source_id=charge.pk, amount=money("25.00"), key="refund-1")

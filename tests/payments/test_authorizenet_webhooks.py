@@ -236,19 +236,17 @@ def deliver(client, integration: Integration, events: list[dict], capture) -> li
 
 @pytest.mark.django_db(transaction=True)
 def test_a_refund_made_in_the_merchant_interface_is_recorded_as_a_refund_of_its_payment(
-    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks
 ) -> None:
-    anet_integration.payment_action = "charge"
-    anet_integration.save()
     order = factories.OrderFactory()
-    charge = authorize(anet_integration, order)
+    charge = authorize(anet_charging, order)
     sandbox.settle(charge.provider_reference)
     refund_id = merchant_interface(
         f"{anet_sandbox}/xml/v1/request.api", "refundTransaction", charge.provider_reference, "30.00"
     )
     (event,) = sandbox.events_for(refund_id)
     assert (event["eventType"], event["payload"]["id"]) == ("net.authorize.payment.refund.created", refund_id)
-    (row,) = deliver(client, anet_integration, [event, event], django_capture_on_commit_callbacks)
+    (row,) = deliver(client, anet_charging, [event, event], django_capture_on_commit_callbacks)
     order.refresh_from_db()
     assert ledger(order) == [
         ("charge", "100.0000", "succeeded", True, False, charge.provider_reference[:3]),
@@ -261,19 +259,17 @@ def test_a_refund_made_in_the_merchant_interface_is_recorded_as_a_refund_of_its_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_void_of_a_charge_made_in_the_merchant_interface_gives_the_money_back(
-    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks
 ) -> None:
-    anet_integration.payment_action = "charge"
-    anet_integration.save()
     order = factories.OrderFactory()
-    charge = authorize(anet_integration, order)
+    charge = authorize(anet_charging, order)
     merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", charge.provider_reference)
     events = sandbox.events_for(charge.provider_reference)
     assert [e["eventType"] for e in events] == [
         "net.authorize.payment.authcapture.created",
         "net.authorize.payment.void.created",
     ]
-    deliver(client, anet_integration, events * 2, django_capture_on_commit_callbacks)
+    deliver(client, anet_charging, events * 2, django_capture_on_commit_callbacks)
     order.refresh_from_db()
     assert [row[:5] for row in ledger(order)] == [
         ("charge", "100.0000", "succeeded", True, False),
@@ -312,12 +308,10 @@ def test_a_void_of_an_authorization_made_in_the_merchant_interface_closes_it(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_notification_of_our_own_refund_adds_nothing(anet_integration) -> None:
-    anet_integration.payment_action = "charge"
-    anet_integration.save()
-    register_webhooks(anet_integration)
+def test_the_notification_of_our_own_refund_adds_nothing(anet_charging) -> None:
+    register_webhooks(anet_charging)
     order = factories.OrderFactory()
-    charge = authorize(anet_integration, order)
+    charge = authorize(anet_charging, order)
     sandbox.settle(charge.provider_reference)
     refund = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("40.00"), "USD"), key="refund-own")
     order.refresh_from_db()

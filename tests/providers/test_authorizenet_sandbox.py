@@ -424,12 +424,8 @@ def test_capture_above_the_authorization_and_refund_with_the_wrong_card_are_refu
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_purchase_is_found_by_our_key_among_unsettled_transactions(adapter, live_server) -> None:
-    slow = AuthorizeNetAdapter(dict(adapter.settings), base_url=adapter.base_url)
-    slow.read_timeout = 0.5  # type: ignore[misc]
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="authorize", delay=1.5)
     request = purchase(key="lost-purchase")
-    with pytest.raises(ProviderUnavailable):
-        slow.authorize(request)
+    lose(adapter, "authorize", request)
     found = adapter.fetch_status(StatusRequest("lost-purchase", None, "authorize", request.amount, CARD_METHOD))
     assert (found.outcome, found.amount) == (Outcome.SUCCEEDED, request.amount)
     missing = adapter.fetch_status(StatusRequest("never-sent", None, "authorize", request.amount, CARD_METHOD))
@@ -623,14 +619,19 @@ def test_without_paging_a_list_holds_the_newest_1000_and_paging_reaches_the_rest
     ]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_lost_purchase_behind_1000_newer_unsettled_transactions_is_found_page_by_page(adapter) -> None:
+def lose(adapter: AuthorizeNetAdapter, operation: str, request: PaymentRequest) -> None:
+    """Send `request`; Authorize.Net carries it out but its answer never arrives."""
     slow = AuthorizeNetAdapter(dict(adapter.settings), base_url=adapter.base_url)
     slow.read_timeout = 0.5  # type: ignore[misc]
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="authorize", delay=1.5)
-    request = purchase(key="lost-behind-a-busy-day")
+    sim_fault_add(provider="authorizenet", kind="timeout", operation=operation, delay=1.5)
     with pytest.raises(ProviderUnavailable):
-        slow.authorize(request)
+        getattr(slow, "authorize" if operation == "authorize" else "charge")(request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_purchase_behind_1000_newer_unsettled_transactions_is_found_page_by_page(adapter) -> None:
+    request = purchase(key="lost-behind-a-busy-day")
+    lose(adapter, "authorize", request)
     filler(1000, submitted=datetime.now(UTC) + timedelta(minutes=1))  # a busy merchant's next thousand
     status = StatusRequest("lost-behind-a-busy-day", None, "authorize", request.amount, CARD_METHOD, datetime.now(UTC))
     found = adapter.fetch_status(status)
@@ -642,13 +643,9 @@ def test_a_lost_purchase_behind_1000_newer_unsettled_transactions_is_found_page_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_charge_that_settled_is_found_in_its_batch_beyond_the_first_page(adapter, client) -> None:
-    slow = AuthorizeNetAdapter(dict(adapter.settings), base_url=adapter.base_url)
-    slow.read_timeout = 0.5  # type: ignore[misc]
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", delay=1.5)
     request = purchase(key="lost-then-settled")
     sent_at = datetime.now(UTC)
-    with pytest.raises(ProviderUnavailable):
-        slow.charge(request)
+    lose(adapter, "charge", request)
     assert sandbox.settle() == 1
     (batch_id,) = SimObject.objects.filter(provider="authorizenet", kind="batch").values_list("object_id", flat=True)
     filler(1000, submitted=datetime.now(UTC) - timedelta(hours=3), batch_id=batch_id)  # listed before ours (by id)
