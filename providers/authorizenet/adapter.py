@@ -3,9 +3,17 @@
 Operations (providers.md §2): authOnlyTransaction (authorize), authCaptureTransaction (charge, and every eCheck),
 priorAuthCaptureTransaction (capture, once, all or part of the authorization), voidTransaction (cancel),
 refundTransaction (refund of a settled payment; before settlement a full refund becomes a void and a partial one
-is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs) and
-getUnsettledTransactionListRequest (finding a request whose answer was lost). Sandbox and live differ only in the
-endpoint, set on each controller after it is built (its constructor resets the class-global environment).
+is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs, which payment a
+notification's refund or void belongs to) and, to find a request whose answer was lost, by our invoice number:
+getUnsettledTransactionListRequest, then getSettledBatchListRequest (31 days at a time, back to when the request
+was sent) and getTransactionListRequest for each batch, every list page by page; "not found" only after all of
+them were read. Sandbox and live differ only in the endpoint, set on each controller after it is built (its
+constructor resets the class-global environment).
+
+A transaction Authorize.Net approved but we cannot keep (a card type the integration does not accept, a fraud
+hold it does not allow) is voided; it is a decline only once the void is confirmed. Until then the result is an
+ERROR with the transaction id, so the row stays open: reconcile voids again, and a later notification (a void in
+the Merchant Interface, the review's decision) is applied to it.
 
 SDK quirks handled here, each with the reason:
 
@@ -607,8 +615,8 @@ class AuthorizeNetAdapter(Adapter):
     def _refuse(self, result: ProviderResult, key: str, code: str, message: str) -> ProviderResult:
         """Void what we cannot keep. A decline only once the void is confirmed: until then money may be held, so
         the result is an ERROR that keeps the row open (reconcile voids again, a notification may settle it)."""
-        assert result.provider_reference  # noqa: S101 - callers check it
-        if self._void_confirmed(result.provider_reference, key, result.amount):
+        reference = result.provider_reference or ""
+        if reference and self._void_confirmed(reference, key, result.amount):
             return ProviderResult(
                 Outcome.DECLINED,
                 result.provider_reference,
