@@ -113,6 +113,18 @@ class PaymentTransaction(models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def is_clone(self) -> bool:
+        """An authorization that only reuses a zero-amount validation (its source, same reference): nothing is
+        held for it at the provider (status.py ignores it the same way)."""
+        source = self.source
+        return (
+            source is not None
+            and source.action == Action.VALIDATE
+            and bool(self.provider_reference)
+            and source.provider_reference == self.provider_reference
+        )
+
     def as_entry(self) -> LedgerEntry:
         return LedgerEntry(
             id=self.pk,

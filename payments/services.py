@@ -37,6 +37,7 @@ from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCa
 from payments.money import MoneyError, ensure_exact, format_money, quantize
 from payments.selectors import invoice_payment_method, order_account
 from payments.status import LedgerEntry, amount_paid, payment_status
+from payments.validations import validation_for_reuse, validation_record
 from providers import registry
 from providers.base import (
     Adapter,
@@ -249,6 +250,12 @@ def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+    if (
+        result.validation is not None
+        and txn.source_id is None
+        and result.outcome in (Outcome.SUCCEEDED, Outcome.PENDING)
+    ):
+        txn.source = validation_record(payment=txn, validation=result.validation)  # the payment rests on it
     if result.provider_reference:
         txn.provider_reference = result.provider_reference
     waiting_for = (txn.response or {}).get("next_action")
@@ -486,8 +493,13 @@ def payment_purchase(
             order.payment_term = order.customer.resolved_payment_term
             update_fields.append("payment_term")
         order.save(update_fields=update_fields)
+        # a card this buyer validated and kept, chosen here (never named by the browser)
+        validated = (
+            validation_for_reuse(order=order, payment_method=method) if adapter.supports(Capability.VALIDATE) else None
+        )
         txn = _reserve(
             order=order,
+            source=validated,
             integration=integration,
             payment_method=method,
             action=action,
@@ -509,6 +521,7 @@ def payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
+        source_reference=validated.provider_reference if validated else "",
     )
     call = {
         Action.PENDING: adapter.pending,
@@ -709,6 +722,7 @@ def _follow_up(txn: PaymentTransaction, source: PaymentTransaction) -> FollowUpR
         method=_method_info(txn),
         source_amount=source.money,
         reason=txn.reason,
+        validation_only=source.is_clone,
     )
 
 
@@ -723,6 +737,7 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         action=txn.action,
         amount=txn.money,
         method=_method_info(txn),
+        requested_at=txn.created_at,
     )
 
 

@@ -54,6 +54,13 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     event = ProviderEvent.from_dict(row.event)
     if not event.movements:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
+    adapter = adapter_for(row.integration)
+    completed = adapter.webhook_event_complete(event)  # ProviderUnavailable: the task retries
+    if completed != event:  # keep what the provider added (the original payment of a refund …) with the row
+        event = completed
+        WebhookEvent.objects.filter(pk=row.pk).update(
+            event=event.as_dict(), provider_reference=(event.provider_reference or "")[:255]
+        )
     payment = _payment_for(row.integration, event)
     if payment is None:
         return _finish(
@@ -61,7 +68,6 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
             WebhookEvent.Status.IGNORED,
             f"No payment of this integration has reference {event.provider_reference}.",
         )
-    adapter = adapter_for(row.integration)
     with transaction.atomic():
         services.lock_order(order_id=payment.order_id)
         notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]

@@ -11,6 +11,7 @@ import enum
 from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -69,6 +70,8 @@ class Capability(enum.StrEnum):
     PARTIAL_REFUND = "partial_refund"
     #: Renew a hold before it lapses: a new authorization of the same payment method (Stripe's 7 days).
     REAUTHORIZE = "reauthorize"
+    #: Pay on a card the buyer validated before (a reference transaction on `PaymentRequest.source_reference`)
+    VALIDATE = "validate"
     WEBHOOKS = "webhooks"
     FETCH_STATUS = "fetch_status"
 
@@ -268,6 +271,9 @@ class PaymentRequest:
     payment_data: Mapping[str, str] = field(default_factory=dict)
     return_url: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the provider reference of a prior transaction of the same buyer that this payment reuses (a card validation,
+    #: for a reference transaction), chosen by the server from the ledger; never anything the browser sent
+    source_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +288,9 @@ class FollowUpRequest:
     source_amount: Money | None = None
     reason: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the authorization acted on only reuses a zero-amount card validation (a "clone"): nothing is held at the
+    #: provider, so a capture must take the money anew and a cancel has nothing to release
+    validation_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +302,9 @@ class StatusRequest:
     action: str
     amount: Money
     method: MethodInfo
+    #: when the operation was sent (the row was written): where the provider can only be searched by time, the
+    #: search starts here; None: the provider's own default window
+    requested_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +316,9 @@ class ProviderResult:
     message: str = ""
     next_action: Mapping[str, str] = field(default_factory=dict)  # redirect URL, client secret
     raw: Mapping[str, Any] = field(default_factory=dict)  # scrubbed: no card data, no secrets
+    #: the zero-amount card validation the provider made first and this payment rests on (its reference and
+    #: amount 0); the ledger records it as a `validate` row, the payment's source
+    validation: ProviderResult | None = None
 
 
 class MovementAction(enum.StrEnum):
@@ -485,6 +500,12 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         raise InvalidSignature(f"{self.key} sends no webhooks")
+
+    def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
+        """Fill in what a verified event leaves out, by asking the provider, before the event is applied (a refund
+        notification that names only the refund's own id: which payment it returned). Called by the worker, never
+        while the webhook request waits; may raise `ProviderUnavailable` (the task retries). The default: as is."""
+        return event
 
     def check_connection(self) -> ProviderResult | None:
         """Call the provider with the configured credentials; None when there is nothing to call."""

@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+import requests
+from lxml import etree
 
 from integrations.models import Integration
 from providers.authorizenet import sandbox as anet_sandbox_module
@@ -57,6 +59,14 @@ def anet_integration(anet_sandbox) -> Integration:  # noqa: ANN001
     )
 
 
+@pytest.fixture
+def anet_charging(anet_integration) -> Integration:  # noqa: ANN001
+    """The Authorize.Net integration taking payments in one step (authCapture)."""
+    anet_integration.payment_action = Integration.PaymentAction.CHARGE
+    anet_integration.save()
+    return anet_integration
+
+
 def card(**fields: str) -> dict[str, str]:
     """Opaque data for a card, as the widget posts it (made by the sandbox's Accept.js endpoint)."""
     return anet_sandbox_module.accept_tokenize(LOGIN, **{**CARD, **fields})
@@ -83,3 +93,48 @@ def post_notification(client, integration: Integration, event: dict[str, Any] | 
         content_type="application/json",
         HTTP_X_ANET_SIGNATURE=signature["X-ANET-Signature"],
     )
+
+
+# --- someone in the Merchant Interface ----------------------------------------------------------------------------
+
+_NS = {"a": anet_sandbox_module.NS}
+
+
+def merchant_interface(api_url: str, transaction_type: str, ref_trans_id: str, amount: str | None = None) -> str:
+    """A refund or void made in Authorize.Net's Merchant Interface: the same API, nothing of ours (no key of ours
+    as invoice number). Returns the transaction id Authorize.Net answers (a refund's own id)."""
+    payment = ""
+    if transaction_type == "refundTransaction":
+        details = _post(
+            api_url,
+            f"<getTransactionDetailsRequest xmlns='{anet_sandbox_module.NS}'>{_auth()}"
+            f"<transId>{ref_trans_id}</transId></getTransactionDetailsRequest>",
+        )
+        last4 = (details.findtext(".//a:payment/a:creditCard/a:cardNumber", namespaces=_NS) or "")[-4:]
+        payment = (
+            f"<payment><creditCard><cardNumber>{last4}</cardNumber><expirationDate>XXXX</expirationDate>"
+            "</creditCard></payment>"
+        )
+    amount_element = f"<amount>{amount}</amount>" if amount else ""
+    reply = _post(
+        api_url,
+        f"<createTransactionRequest xmlns='{anet_sandbox_module.NS}'>{_auth()}<transactionRequest>"
+        f"<transactionType>{transaction_type}</transactionType>{amount_element}{payment}"
+        f"<refTransId>{ref_trans_id}</refTransId></transactionRequest></createTransactionRequest>",
+    )
+    assert reply.findtext("a:transactionResponse/a:responseCode", namespaces=_NS) == "1", etree.tostring(reply)
+    return reply.findtext("a:transactionResponse/a:transId", namespaces=_NS) or ""
+
+
+def _auth() -> str:
+    return (
+        f"<merchantAuthentication><name>{LOGIN}</name><transactionKey>{ANET_SECRETS['transaction_key']}"
+        "</transactionKey></merchantAuthentication>"
+    )
+
+
+def _post(api_url: str, body: str) -> etree._Element:
+    reply = requests.post(api_url, data=body.encode(), headers={"Content-Type": "application/xml"}, timeout=10)
+    assert reply.status_code == 200
+    assert reply.content.startswith(anet_sandbox_module.BOM)
+    return etree.fromstring(reply.content[3:])

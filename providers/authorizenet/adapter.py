@@ -3,9 +3,17 @@
 Operations (providers.md §2): authOnlyTransaction (authorize), authCaptureTransaction (charge, and every eCheck),
 priorAuthCaptureTransaction (capture, once, all or part of the authorization), voidTransaction (cancel),
 refundTransaction (refund of a settled payment; before settlement a full refund becomes a void and a partial one
-is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs) and
-getUnsettledTransactionListRequest (finding a request whose answer was lost). Sandbox and live differ only in the
-endpoint, set on each controller after it is built (its constructor resets the class-global environment).
+is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs, which payment a
+notification's refund or void belongs to) and, to find a request whose answer was lost, by our invoice number:
+getUnsettledTransactionListRequest, then getSettledBatchListRequest (31 days at a time, back to when the request
+was sent) and getTransactionListRequest for each batch, every list page by page; "not found" only after all of
+them were read. Sandbox and live differ only in the endpoint, set on each controller after it is built (its
+constructor resets the class-global environment).
+
+A transaction Authorize.Net approved but we cannot keep (a card type the integration does not accept, a fraud
+hold it does not allow) is voided; it is a decline only once the void is confirmed. Until then the result is an
+ERROR with the transaction id, so the row stays open: reconcile voids again, and a later notification (a void in
+the Merchant Interface, the review's decision) is applied to it.
 
 SDK quirks handled here, each with the reason:
 
@@ -19,6 +27,10 @@ SDK quirks handled here, each with the reason:
 * **Class-global endpoint.** `setenvironment` sets a class attribute that `execute()` reads first thing. A lock
   is held from constructing the controller until `execute()` has read it (released in `beforeexecute`, which
   `execute()` calls right after), so concurrent calls to different endpoints cannot swap addresses.
+* **Slow lists.** PyXB validates a reporting list in more than linear time (it gives up on a page of 1000
+  transactions after about a second, and the SDK then reads it with lxml; with a looser PyXB limit, as the
+  sandbox's schema check sets in-process, a page takes tens of seconds). Reporting calls hook `afterexecute`
+  (called with the reply text, before parsing) to read it with lxml directly and leave `execute()` early.
 * **Secrets in logs.** On a network error the SDK logs the whole request XML (transaction key, opaque data) at
   ERROR level on the `authorizenet.sdk` logger; that logger is switched off here.
 
@@ -41,14 +53,17 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, ClassVar
 
 import requests
 from authorizenet import apicontractsv1 as contracts
 from authorizenet import apicontrollers, apicontrollersbase
 from authorizenet.constants import constants as sdk_constants
-from lxml import etree
+from lxml import etree, objectify
 
 from providers.base import (
     NOT_FOUND,
@@ -119,6 +134,15 @@ UNSETTLED = "capturedPendingSettlement"
 SETTLED = ("settledSuccessfully",)
 HELD = ("FDSPendingReview", "FDSAuthorizedPendingReview", "underReview")
 REFUNDS = ("refundPendingSettlement", "refundSettledSuccessfully")
+#: getSettledBatchList takes at most 31 days between firstSettlementDate and lastSettlementDate
+BATCH_WINDOW = timedelta(days=31)
+#: searched when we do not know when the request was sent
+DEFAULT_SEARCH = timedelta(days=31)
+#: before the request (clocks differ) and after now (the batch of today; dates read in the account's time zone)
+SEARCH_MARGIN = timedelta(days=1)
+#: reporting pages hold at most 1000 transactions (the XSD's Paging.limit), numbered from 1 up to 100000
+MAX_PAGE = 1000
+LAST_PAGE = 100_000
 
 #: transaction reason code -> our normalised error code (providers.md §2.3); unknown refusals: "card_declined"
 REASON_CODES: dict[str, str] = {
@@ -182,6 +206,25 @@ def _text(node: Any, *path: str) -> str:
     return str(node.text or "") if hasattr(node, "text") else str(node)
 
 
+class _Listing(Exception):  # noqa: N818 - not an error: carries a reporting list out of the SDK's execute()
+    def __init__(self, tree: Any) -> None:
+        super().__init__("listing read")
+        self.tree = tree
+
+
+def _read_listing(controller: Any) -> None:
+    """`afterexecute` of a reporting call: parse the reply with lxml and leave execute() before PyXB does."""
+    text = controller._httpResponse  # noqa: SLF001 - the SDK's reply, BOM stripped, decoded as ISO-8859-1
+    try:
+        tree = objectify.fromstring(text.encode("latin-1"), parser=_LISTING_PARSER)
+    except (etree.XMLSyntaxError, UnicodeEncodeError):
+        tree = None
+    raise _Listing(tree)
+
+
+_LISTING_PARSER = objectify.makeparser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
 class AuthorizeNetAdapter(Adapter):
     key = "authorizenet"
     label = "Authorize.Net"
@@ -208,6 +251,8 @@ class AuthorizeNetAdapter(Adapter):
 
     connect_timeout: ClassVar[float] = 5.0
     read_timeout: ClassVar[float] = 30.0
+    #: transactions per reporting page when searching (Authorize.Net's maximum)
+    search_page_size: ClassVar[int] = MAX_PAGE
 
     # --- settings -------------------------------------------------------------------------------------------------
 
@@ -319,17 +364,25 @@ class AuthorizeNetAdapter(Adapter):
         finally:
             release()
 
-    def _execute(self, controller_class: type, request: Any, operation: str) -> Any:
-        """Run one SDK controller against our endpoint; the objectify reply, or raise ProviderUnavailable."""
+    def _execute(self, controller_class: type, request: Any, operation: str, *, listing: bool = False) -> Any:
+        """Run one SDK controller against our endpoint; the objectify reply, or raise ProviderUnavailable.
+
+        `listing`: a reporting list, read with lxml straight from the reply (see the module docstring).
+        """
         request.merchantAuthentication = self._auth()
         token = _TIMEOUTS.set((self.connect_timeout, self.read_timeout))
+        listed: Any = None
         try:
             with self._endpoint_held() as release:
                 controller = controller_class(request)
                 controller.setenvironment(self.endpoint)  # after construction: __init__ resets it to the SDK's
                 controller.beforeexecute = release  # execute() calls this right after reading the endpoint
+                if listing:
+                    controller.afterexecute = partial(_read_listing, controller)
                 try:
                     controller.execute()
+                except _Listing as read:
+                    listed = read.tree
                 except (etree.XMLSyntaxError, ValueError):
                     return None  # answered 200 with something that is not Authorize.Net's XML
         finally:
@@ -339,7 +392,7 @@ class AuthorizeNetAdapter(Adapter):
             raise ProviderUnavailable(f"Authorize.Net {operation}: no answer (timeout or connection error)")
         if isinstance(http, requests.Response):  # the SDK leaves a reply it did not read: HTTP 4xx/5xx
             raise ProviderUnavailable(f"Authorize.Net {operation} answered HTTP {http.status_code}")
-        reply = controller.getresponse()
+        reply = listed if listing else controller.getresponse()
         if reply is None or getattr(reply, "messages", None) is None:
             return None
         codes = [str(m.code) for m in getattr(reply.messages, "message", [])]
@@ -400,19 +453,93 @@ class AuthorizeNetAdapter(Adapter):
             return reply
         return reply.transaction
 
-    def _find_by_key(self, key: str, operation: str, types: tuple[str, ...]) -> Any:
-        """An unsettled transaction made by the request keyed `key`, or None (see the module docstring)."""
-        request = contracts.getUnsettledTransactionListRequest()
-        reply = self._execute(apicontrollers.getUnsettledTransactionListController, request, operation)
-        if reply is None or str(reply.messages.resultCode) != "Ok":
-            return None
+    def _find_by_key(
+        self,
+        key: str,
+        operation: str,
+        types: tuple[str, ...],
+        *,
+        since: datetime | None,
+        ref_trans_id: str | None = None,
+    ) -> Any:
+        """The transaction made by the request keyed `key` (our invoice number), or None once every place it could
+        be was searched: the unsettled transactions, then every batch settled since the request was sent, page by
+        page. A list that cannot be read raises ProviderUnavailable: "not found" is never concluded from half a
+        search (a charge that settled overnight is in a batch, no longer among the unsettled)."""
         reference = key_reference(key)
-        for summary in getattr(getattr(reply, "transactions", None), "transaction", []):
-            if _text(summary, "invoiceNumber") == reference:
-                details = self._details(_text(summary, "transId"), operation)
-                if details is not None and _text(details, "transactionType") in types:
-                    return details
+        for summary in self._summaries(operation, since):
+            if _text(summary, "invoiceNumber") != reference:
+                continue
+            details = self._details(_text(summary, "transId"), operation)
+            if details is None or getattr(details, "transId", None) is None:
+                raise ProviderUnavailable(
+                    f"Authorize.Net {operation}: transaction {_text(summary, 'transId')} unreadable"
+                )
+            if _text(details, "transactionType") not in types:
+                continue
+            if ref_trans_id is not None and _text(details, "refTransId") != ref_trans_id:
+                continue
+            return details
         return None
+
+    def _summaries(self, operation: str, since: datetime | None) -> Iterator[Any]:
+        """Every transaction that may be ours: unsettled first, then the settled batches from `since` on, each
+        batch list at most 31 days long, each list read page by page."""
+        yield from self._pages(
+            apicontrollers.getUnsettledTransactionListController,
+            contracts.getUnsettledTransactionListRequest,
+            operation,
+        )
+        now = datetime.now(UTC)
+        start = (since or now - DEFAULT_SEARCH) - SEARCH_MARGIN
+        end_of_search = now + SEARCH_MARGIN
+        while start < end_of_search:
+            end = min(start + BATCH_WINDOW, end_of_search)
+            request = contracts.getSettledBatchListRequest()
+            request.firstSettlementDate = start
+            request.lastSettlementDate = end
+            reply = self._execute(apicontrollers.getSettledBatchListController, request, operation, listing=True)
+            self._check_list(reply, operation, "settled batches")
+            for batch in getattr(getattr(reply, "batchList", None), "batch", []):
+                batch_id = _text(batch, "batchId")
+
+                def for_batch(batch_id: str = batch_id) -> Any:
+                    listing = contracts.getTransactionListRequest()
+                    listing.batchId = batch_id
+                    return listing
+
+                yield from self._pages(apicontrollers.getTransactionListController, for_batch, operation)
+            start = end
+
+    def _pages(self, controller_class: type, make_request: Callable[[], Any], operation: str) -> Iterator[Any]:
+        """All transactions of a reporting list, page after page (sorted by id, so pages do not overlap)."""
+        page_size = self.search_page_size
+        for page in range(1, LAST_PAGE + 1):
+            request = make_request()
+            sorting = contracts.TransactionListSorting()
+            sorting.orderBy = "id"
+            sorting.orderDescending = False
+            paging = contracts.Paging()
+            paging.limit = page_size
+            paging.offset = page
+            request.sorting = sorting
+            request.paging = paging
+            reply = self._execute(controller_class, request, operation, listing=True)
+            self._check_list(reply, operation, "transactions")
+            rows = list(getattr(getattr(reply, "transactions", None), "transaction", []))
+            yield from rows
+            if len(rows) < page_size:
+                return
+        raise ProviderUnavailable(f"Authorize.Net {operation}: more than {LAST_PAGE} pages of transactions")
+
+    @staticmethod
+    def _check_list(reply: Any, operation: str, what: str) -> None:
+        """A list that was not read is not an empty list."""
+        if reply is None:
+            raise ProviderUnavailable(f"Authorize.Net {operation}: the list of {what} could not be read")
+        if str(reply.messages.resultCode) != "Ok":
+            codes = ", ".join(str(m.code) for m in getattr(reply.messages, "message", []))
+            raise ProviderUnavailable(f"Authorize.Net {operation}: the list of {what} was refused ({codes})")
 
     # --- the contract -------------------------------------------------------------------------------------------
 
@@ -456,31 +583,12 @@ class AuthorizeNetAdapter(Adapter):
         if reply is None:
             return self._unreadable(request.amount, operation)
         result = self._transaction_result(reply, request.amount, operation)
-        if result.outcome == Outcome.SUCCEEDED and request.method.variant != ECHECK_VARIANT:
-            result = self._check_card_type(result, request)
-        if result.error_code == "held_for_review":
-            return self._held(result, request)
-        return result
-
-    def _check_card_type(self, result: ProviderResult, request: PaymentRequest) -> ProviderResult:
-        """A card type the integration does not accept is voided (the widget refuses it first)."""
-        allowed = {CARD_TYPES[t] for t in self._setting_list("allowed_card_types", list(CARD_TYPES)) if t in CARD_TYPES}
-        card_type = str(result.raw.get("account_type") or "")
-        if not card_type or card_type in allowed or card_type == "eCheck":
+        if result.outcome not in (Outcome.SUCCEEDED, Outcome.PENDING) or not result.provider_reference:
             return result
-        self._void_quietly(result, request.idempotency_key)
-        return ProviderResult(
-            Outcome.DECLINED,
-            result.provider_reference,
-            request.amount,
-            error_code="card_type_not_accepted",
-            message=f"{card_type} cards are not accepted. Please use another card.",
-            raw={**result.raw, "voided": True},
-        )
-
-    def _held(self, result: ProviderResult, request: PaymentRequest) -> ProviderResult:
-        """Held by the fraud filters: pending review when the integration allows it, otherwise voided."""
-        if self.allow_held:
+        refusal = self._refusal(str(result.raw.get("account_type") or ""), held=result.error_code == "held_for_review")
+        if refusal is not None:
+            return self._refuse(result, request.idempotency_key, *refusal)
+        if result.error_code == "held_for_review":
             return ProviderResult(
                 Outcome.PENDING,
                 result.provider_reference,
@@ -489,25 +597,60 @@ class AuthorizeNetAdapter(Adapter):
                 message="The payment is held for review by the fraud filters; the order waits for the decision.",
                 raw=result.raw,
             )
-        self._void_quietly(result, request.idempotency_key)
+        return result
+
+    def _refusal(self, card_type: str, *, held: bool) -> tuple[str, str] | None:
+        """Why we cannot keep a transaction Authorize.Net approved or held: a card type the integration does not
+        accept (the widget refuses it first), or a fraud hold the integration does not allow; None: we keep it."""
+        allowed = {CARD_TYPES[t] for t in self._setting_list("allowed_card_types", list(CARD_TYPES)) if t in CARD_TYPES}
+        if card_type and card_type != "eCheck" and card_type not in allowed:
+            return "card_type_not_accepted", f"{card_type} cards are not accepted. Please use another card."
+        if held and not self.allow_held:
+            return (
+                "held_for_review",
+                "The payment could not be approved right away. Please use another payment method.",
+            )
+        return None
+
+    def _refuse(self, result: ProviderResult, key: str, code: str, message: str) -> ProviderResult:
+        """Void what we cannot keep. A decline only once the void is confirmed: until then money may be held, so
+        the result is an ERROR that keeps the row open (reconcile voids again, a notification may settle it)."""
+        reference = result.provider_reference or ""
+        if reference and self._void_confirmed(reference, key, result.amount):
+            return ProviderResult(
+                Outcome.DECLINED,
+                result.provider_reference,
+                result.amount,
+                error_code=code,
+                message=message,
+                raw={**result.raw, "voided": True},
+            )
+        logger.warning("Authorize.Net: could not void refused transaction %s (%s)", result.provider_reference, code)
         return ProviderResult(
-            Outcome.DECLINED,
+            Outcome.ERROR,
             result.provider_reference,
-            request.amount,
-            error_code="held_for_review",
-            message="The payment could not be approved right away. Please use another payment method.",
-            raw={**result.raw, "voided": True},
+            result.amount,
+            error_code="void_failed",
+            message=(
+                f"Refused ({code}), but voiding transaction {result.provider_reference} was not confirmed: the money "
+                "may still be held. It is voided again automatically; check it in the Merchant Interface."
+            ),
+            raw={**result.raw, "voided": False, "refused": code},
         )
 
-    def _void_quietly(self, result: ProviderResult, key: str) -> None:
-        if not result.provider_reference:
-            return
-        txn = self._transaction("voidTransaction", f"{key}:void")
-        txn.refTransId = result.provider_reference
+    def _void_confirmed(self, reference: str, key: str, amount: Money) -> bool:
+        """Void `reference` with its own key (`<key>:void`); True only when Authorize.Net says it is voided."""
+        void_key = f"{key}:void"
+        txn = self._transaction("voidTransaction", void_key)
+        txn.refTransId = reference
         try:
-            self._create(txn, f"{key}:void", "void")
+            reply = self._create(txn, void_key, "void")
         except ProviderUnavailable:
-            logger.warning("Authorize.Net: could not void refused transaction %s", result.provider_reference)
+            return False
+        if reply is None:
+            return False
+        result = self._transaction_result(reply, amount, "cancel")
+        return result.outcome == Outcome.SUCCEEDED or result.error_code == "already_voided"
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """priorAuthCapture of `amount` (all or part; Authorize.Net releases the rest)."""
@@ -592,21 +735,29 @@ class AuthorizeNetAdapter(Adapter):
         return self._transaction_result(reply, request.amount, "refund")
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
-        """Read the transaction back: by its id when known, else by our key among the unsettled ones."""
+        """Read the transaction back: by its id when known, else by our key (the invoice number) among the unsettled
+        transactions and every batch settled since the request was sent. NOT_FOUND only after all of that."""
         amount = request.amount
+        since = request.requested_at
         if request.action in ("authorize", "charge"):
             details = None
             if request.provider_reference:
                 details = self._details(request.provider_reference, "retrieve")
             if details is None or getattr(details, "transId", None) is None:
                 details = self._find_by_key(
-                    request.idempotency_key, "retrieve", ("authOnlyTransaction", "authCaptureTransaction")
+                    request.idempotency_key, "retrieve", ("authOnlyTransaction", "authCaptureTransaction"), since=since
                 )
             if details is None:
                 return _not_found(amount)
-            return self._details_result(details, amount, request.action)
+            return self._purchase_status(details, request)
         if request.action == "refund":
-            found = self._find_by_key(request.idempotency_key, "retrieve", ("refundTransaction",))
+            found = self._find_by_key(
+                request.idempotency_key,
+                "retrieve",
+                ("refundTransaction",),
+                since=since,
+                ref_trans_id=request.provider_reference or None,
+            )
             if found is not None:
                 return self._details_result(found, amount, "refund")
             if not request.provider_reference:
@@ -614,8 +765,6 @@ class AuthorizeNetAdapter(Adapter):
             details = self._details(request.provider_reference, "retrieve")
             if details is None or getattr(details, "transId", None) is None:
                 return _not_found(amount)
-            if _text(details, "transactionType") == "refundTransaction":
-                return self._details_result(details, amount, "refund")
             if _text(details, "transactionStatus") == "voided":  # a refund before settlement became a void
                 return ProviderResult(
                     Outcome.SUCCEEDED,
@@ -630,6 +779,22 @@ class AuthorizeNetAdapter(Adapter):
         if details is None or getattr(details, "transId", None) is None:
             return _not_found(amount)
         return self._details_result(details, amount, request.action)
+
+    def _purchase_status(self, details: Any, request: StatusRequest) -> ProviderResult:
+        """What became of a purchase, refusing (voiding) again what the purchase had to refuse: a card type the
+        integration does not take, a fraud hold it does not allow. A void that went through is a decline."""
+        result = self._details_result(details, request.amount, request.action)
+        status = _text(details, "transactionStatus")
+        if status in ("declined", "generalError", "failedReview", "expired", "settlementError"):
+            return result
+        # a hold the merchant approved is the merchant's decision; one still held, or voided by us, is not
+        held = status in HELD or (status == "voided" and _text(details, "responseCode") == "4")
+        refusal = self._refusal(_text(details, "payment", "creditCard", "cardType"), held=held)
+        if refusal is None:
+            return result
+        reference = _text(details, "transId")
+        kept = ProviderResult(result.outcome, reference, request.amount, raw=self._details_raw(details, request.amount))
+        return self._refuse(kept, request.idempotency_key, *refusal)
 
     # --- replies -> results -------------------------------------------------------------------------------------
 
@@ -844,6 +1009,43 @@ class AuthorizeNetAdapter(Adapter):
         if not isinstance(event, dict) or not event.get("notificationId") or not event.get("eventType"):
             raise InvalidSignature("not an Authorize.Net notification")
         return event_from_notification(event, self.account_currency)
+
+    def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
+        """A refund or void notification names the transaction it is about, and a refund has its own id: read the
+        transaction's details to find the payment it belongs to (`refTransId`) and what the void undid.
+
+        * refund: a refund (movement, by the refund's id) of the original payment;
+        * void of a charge (authCapture), or of an authorization that was captured: the money never settles and
+          goes back, a refund of what was taken; void of an uncaptured authorization: a cancel (as parsed).
+        """
+        kind = event.type.removeprefix("net.authorize.payment.")
+        if kind not in ("refund.created", "void.created") or not event.provider_reference or not event.movements:
+            return event
+        details = self._details(event.provider_reference, "details")
+        if details is None:
+            raise ProviderUnavailable(f"Authorize.Net: details of transaction {event.provider_reference} unreadable")
+        if getattr(details, "transId", None) is None:  # unknown here (another account's): leave it as it came
+            return event
+        currency = self.account_currency
+        type_ = _text(details, "transactionType")
+        settled = Money(_decimal(_text(details, "settleAmount")).quantize(Decimal("0.01")), currency)
+        authorized = Money(_decimal(_text(details, "authAmount")).quantize(Decimal("0.01")), currency)
+        reference = event.provider_reference
+        if kind == "refund.created":
+            original = _text(details, "refTransId")
+            if type_ != "refundTransaction" or not original:
+                return event
+            movement = EventMovement(
+                MovementAction.REFUND, reference, settled if settled.amount else event.movements[0].amount
+            )
+            return replace(event, provider_reference=original, movements=(movement,))
+        if type_ == "authCaptureTransaction":
+            movement = EventMovement(MovementAction.REFUND, reference, authorized)
+        elif type_ == "authOnlyTransaction" and settled.amount > 0:
+            movement = EventMovement(MovementAction.REFUND, reference, settled)
+        else:
+            return event
+        return replace(event, movements=(movement,), data={**event.data, "voided_transaction_type": type_})
 
 
 def event_from_notification(event: Mapping[str, Any], currency: str) -> WebhookEvent:

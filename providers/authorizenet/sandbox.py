@@ -17,10 +17,19 @@ On the wire, as providers.md §2.1–2.4 describe the real API:
   data (`COMMON.ACCEPT.INAPP.PAYMENT`), single use, valid for 15 minutes (E00114 after);
 * transactions: authOnly, authCapture, priorAuthCapture (≤ the authorized amount, once: 311 after, 47 above),
   void (310 when voided already), refund (settled transactions only, 54 otherwise; the card's last four must
-  match; 55 beyond what is left), getTransactionDetails, getUnsettledTransactionList, authenticateTest;
-* settlement: captured transactions and refunds settle `SANDBOX_AUTHORIZENET_SETTLEMENT_SECONDS` (default one
-  day) of simulated time after capture, or at once with `POST /sandbox/authorizenet/__sim/settle` (optional
-  `trans_id`); unsettled authorizations expire after 30 days. `/sandbox/__sim/advance_time` moves the clock;
+  match; 55 beyond what is left), getTransactionDetails, authenticateTest;
+* reporting as the Transaction Details API documents it: getUnsettledTransactionList (everything not in a settled
+  batch yet, declined and voided ones too; `status=pendingApproval` for held ones only), getSettledBatchList
+  (batches settled between `firstSettlementDate` and `lastSettlementDate`, both or neither, at most 31 days apart,
+  E00013 otherwise; the last 24 hours without dates) and getTransactionList (one batch). Lists take `sorting`
+  (orderBy `id` or `submitTimeUTC`, orderDescending) and `paging` (limit 1–1000, offset = the page from 1); without
+  paging a list holds at most 1000 transactions (the newest unsettled, the oldest of a batch), so a search must
+  page through them;
+* settlement in batches, one per payment method (credit card, eCheck) and run: captured transactions and refunds
+  settle `SANDBOX_AUTHORIZENET_SETTLEMENT_SECONDS` (default one day) of simulated time after capture, or at once
+  with `POST /sandbox/authorizenet/__sim/settle` (optional `trans_id`); declined and voided transactions are
+  reported in the batch that follows them; unsettled authorizations expire after 30 days.
+  `/sandbox/__sim/advance_time` moves the clock;
 * duplicate detection: the same type, amount, payment, invoice number and billing fields within the window
   (`duplicateWindow` setting, default 120 s) answer reason 11; with `duplicateWindow` sent, the reply carries the
   original transaction's id, auth code and AVS/CVV results. Declined transactions count too, as at Authorize.Net;
@@ -29,7 +38,7 @@ On the wire, as providers.md §2.1–2.4 describe the real API:
   `.void.created`, `.refund.created`, `.fraud.held|approved|declined`, sent through the shared delivery task to
   the endpoints registered with `webhook_register` (or `POST …/__sim/webhook_endpoint`);
 * faults from `/sandbox/__sim/fault` (provider=authorizenet; operations `authorize`, `charge`, `capture`, `void`,
-  `refund`, `details`, `list`, `authenticate`, `tokenize`).
+  `refund`, `details`, `list` (unsettled), `batches`, `batch_transactions`, `authenticate`, `tokenize`).
 
 Triggers (Authorize.Net's test-environment conventions, providers.md §2.3):
 
@@ -45,9 +54,8 @@ Triggers (Authorize.Net's test-environment conventions, providers.md §2.3):
 Held transactions (252: FDSPendingReview, 253: FDSAuthorizedPendingReview) wait for
 `POST …/__sim/review` with `trans_id` and `decision=approve|decline`.
 
-Simplifications: no customer profiles (CIM), no batches (settlement is per transaction), no partial
-authorizations, the webhooks REST API is replaced by `webhook_register`, and a void of a settled transaction is
-refused with reason 16.
+Simplifications: no customer profiles (CIM), no batch statistics, no partial authorizations, the webhooks REST
+API is replaced by `webhook_register`, and a void of a settled transaction is refused with reason 16.
 """
 
 from __future__ import annotations
@@ -158,6 +166,13 @@ CVV_CODES = {"900": "M", "901": "N", "902": "S", "903": "U", "904": "P"}
 ECHECK_ACCOUNT_TYPES = ("checking", "savings", "businessChecking")
 UNSETTLED = ("authorizedPendingCapture", "capturedPendingSettlement", "refundPendingSettlement")
 HELD = ("FDSPendingReview", "FDSAuthorizedPendingReview")
+#: status before settlement -> status after
+SETTLING = {"capturedPendingSettlement": "settledSuccessfully", "refundPendingSettlement": "refundSettledSuccessfully"}
+#: final before any batch: listed among the unsettled transactions until the next settlement reports them
+FINAL_UNSETTLED = ("declined", "voided", "generalError")
+#: paging of the reporting calls (the XSD's Paging type): at most 1000 per page, pages numbered from 1
+PAGE_LIMIT = 1000
+BATCH_LIST_MAX_DAYS = 31
 
 
 def settlement_delay() -> timedelta:
@@ -281,41 +296,65 @@ def _amount(text: str) -> Decimal | None:
 
 
 def settle(trans_id: str | None = None) -> int:
-    """Settle captured transactions and refunds now (one, or all); returns how many settled."""
-    count = 0
+    """Run a settlement now (for one transaction, or all); returns how many captured payments and refunds settled.
+
+    Everything the run picks up goes into a settled batch, one per payment method (credit card, eCheck), as at
+    Authorize.Net: captured payments and refunds settle; declined, voided and failed transactions are reported in
+    the batch too and leave the unsettled list. Authorizations not captured yet stay unsettled.
+    """
     with transaction.atomic():
-        for obj in sim_list(PROVIDER, "transaction"):
-            data = dict(obj.data)
-            if trans_id and data["transId"] != trans_id:
-                continue
-            if _settle_one(data, force=True):
-                _save("transaction", data["transId"], data, obj.account)
-                count += 1
-    return count
-
-
-def _settle_one(data: dict[str, Any], *, force: bool) -> bool:
-    now = _now()
-    if data["status"] in ("capturedPendingSettlement", "refundPendingSettlement"):
-        captured = datetime.fromisoformat(data.get("capturedAt") or data["submitted"])
-        if force or now - captured >= settlement_delay():
-            data["status"] = (
-                "settledSuccessfully" if data["status"] == "capturedPendingSettlement" else "refundSettledSuccessfully"
-            )
-            data["settledAt"] = now.isoformat()
-            return True
-    if data["status"] == "authorizedPendingCapture" and not force:
-        if now - datetime.fromisoformat(data["submitted"]) >= AUTHORIZATION_TTL:
-            data["status"] = "expired"
-            return True
-    return False
+        objects = sim_list(PROVIDER, "transaction")
+        if trans_id:
+            objects = [o for o in objects if o.data["transId"] == trans_id]
+        return _settle_run(objects, force=True)
 
 
 def _settle_due(account: str) -> None:
-    for obj in sim_list(PROVIDER, "transaction", account=account):
+    """What the daily settlement would have done by now on the simulated clock (run before every API call)."""
+    _settle_run(sim_list(PROVIDER, "transaction", account=account), force=False)
+
+
+def _settle_run(objects: list[SimObject], *, force: bool) -> int:
+    now = _now()
+    batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    settled = 0
+    for obj in objects:
         data = dict(obj.data)
-        if data["status"] in UNSETTLED and _settle_one(data, force=False):
+        if data.get("batchId"):
+            continue
+        status = data["status"]
+        submitted = datetime.fromisoformat(data.get("capturedAt") or data["submitted"])
+        due = force or now - submitted >= settlement_delay()
+        if status == "authorizedPendingCapture":
+            if not force and now - datetime.fromisoformat(data["submitted"]) >= AUTHORIZATION_TTL:
+                data["status"] = "expired"
+                _save("transaction", data["transId"], data, obj.account)
+            continue
+        if status not in (*SETTLING, *FINAL_UNSETTLED) or not due:
+            continue
+        if status in SETTLING:
+            data["status"] = SETTLING[status]
+            data["settledAt"] = now.isoformat()
+            settled += 1
+        method = "eCheck" if data["payment"]["kind"] == "bank" else "creditCard"
+        batches.setdefault((obj.account, method), []).append(data)
+    for (account, method), members in batches.items():
+        batch_id = str(10_000_000 + secrets.randbelow(89_999_999))
+        for data in members:
+            data["batchId"] = batch_id
             _save("transaction", data["transId"], data, account)
+        _save(
+            "batch",
+            batch_id,
+            {
+                "batchId": batch_id,
+                "settlementTime": now.isoformat(),
+                "paymentMethod": method,
+                "transIds": [d["transId"] for d in members],
+            },
+            account,
+        )
+    return settled
 
 
 # --- Accept.js: opaque data -------------------------------------------------------------------------------------------
@@ -490,6 +529,8 @@ def _operation(root: etree._Element) -> str:
     return {
         "getTransactionDetailsRequest": "details",
         "getUnsettledTransactionListRequest": "list",
+        "getSettledBatchListRequest": "batches",
+        "getTransactionListRequest": "batch_transactions",
         "authenticateTestRequest": "authenticate",
     }.get(name, name)
 
@@ -962,33 +1003,158 @@ def _transaction_details(root: etree._Element, account: str, ref_id: str | None,
     )
 
 
+def _summary(data: Mapping[str, Any]) -> Node:
+    """A transaction as the reporting lists show it (transactionSummaryType, in the XSD's order)."""
+    submitted = datetime.fromisoformat(data["submitted"])
+    bill_to = data.get("billTo") or {}
+    return (
+        "transaction",
+        [
+            ("transId", data["transId"]),
+            ("submitTimeUTC", _iso(submitted)),
+            ("submitTimeLocal", submitted.strftime("%Y-%m-%dT%H:%M:%S")),
+            ("transactionStatus", data["status"]),
+            ("invoiceNumber", data.get("invoiceNumber") or None),
+            ("firstName", bill_to.get("firstName") or None),
+            ("lastName", bill_to.get("lastName") or None),
+            ("accountType", data["payment"].get("cardType", "eCheck")),
+            ("accountNumber", _masked(data["payment"])),
+            ("settleAmount", data["settleAmount"]),
+            ("marketType", "eCommerce"),
+            ("product", "Card Not Present"),
+            ("hasReturnedItems", "false"),
+        ],
+    )
+
+
+def _page(root: etree._Element, rows: list[dict[str, Any]], default_descending: bool) -> list[dict[str, Any]]:
+    """Sort and cut a result set as the reporting calls do: `sorting` (orderBy id or submitTimeUTC, orderDescending)
+    and `paging` (limit ≤ 1000 per page, offset = the page number from 1; the schema check refuses other values).
+    Without paging, the first 1000 of the sorted set."""
+    order_by = _value(root, "sorting", "orderBy") or "submitTimeUTC"
+    descending = (
+        _value(root, "sorting", "orderDescending").lower() in ("true", "1")
+        if _child(root, "sorting") is not None
+        else default_descending
+    )
+
+    def key(data: Mapping[str, Any]) -> tuple[Any, ...]:
+        if order_by == "id":
+            return (int(data["transId"]),)
+        return (data["submitted"], int(data["transId"]))
+
+    ordered = sorted(rows, key=key, reverse=descending)
+    limit = int(_value(root, "paging", "limit") or PAGE_LIMIT)
+    page = int(_value(root, "paging", "offset") or 1)
+    return ordered[(page - 1) * limit : page * limit]
+
+
+def _list_reply(name: str, ref_id: str | None, rows: list[dict[str, Any]], total: int) -> HttpResponse:
+    if not rows:
+        return xml_reply(
+            name,
+            [("refId", ref_id), _messages(True, "I00004", "No records found."), ("totalNumInResultSet", str(total))],
+        )
+    return xml_reply(
+        name,
+        [
+            ("refId", ref_id),
+            _messages(True, "I00001", "Successful."),
+            ("transactions", [_summary(d) for d in rows]),
+            ("totalNumInResultSet", str(total)),
+        ],
+    )
+
+
 def _unsettled_list(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
+    """Transactions not in a settled batch yet (held ones only with `status=pendingApproval`), newest first."""
+    wanted = HELD if _value(root, "status") == "pendingApproval" else (*UNSETTLED, *HELD, *FINAL_UNSETTLED)
     rows = [
-        o.data for o in sim_list(PROVIDER, "transaction", account=account) if o.data["status"] in (*UNSETTLED, *HELD)
+        o.data
+        for o in sim_list(PROVIDER, "transaction", account=account)
+        if o.data["status"] in wanted and not o.data.get("batchId")
     ]
-    summaries = [
+    return _list_reply("getUnsettledTransactionListResponse", ref_id, _page(root, rows, True), len(rows))
+
+
+def _settlement_date(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _settled_batch_list(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
+    """Batches settled between firstSettlementDate and lastSettlementDate (both or neither; at most 31 days
+    apart); without dates, the last 24 hours."""
+    first_text, last_text = _value(root, "firstSettlementDate"), _value(root, "lastSettlementDate")
+    if bool(first_text) != bool(last_text):
+        return error_reply(
+            "getSettledBatchListRequest",
+            "E00013",
+            "firstSettlementDate and lastSettlementDate must be given together.",
+            ref_id,
+        )
+    if first_text:
+        first, last = _settlement_date(first_text), _settlement_date(last_text)
+        if first is None or last is None or last < first:
+            return error_reply("getSettledBatchListRequest", "E00013", "The settlement dates are invalid.", ref_id)
+        if last - first > timedelta(days=BATCH_LIST_MAX_DAYS):
+            return error_reply(
+                "getSettledBatchListRequest",
+                "E00013",
+                f"The date range cannot exceed {BATCH_LIST_MAX_DAYS} days.",
+                ref_id,
+            )
+    else:
+        last = _now()
+        first = last - timedelta(hours=24)
+    batches = sorted(
+        (o.data for o in sim_list(PROVIDER, "batch", account=account)),
+        key=lambda b: b["settlementTime"],
+    )
+    found = [b for b in batches if first <= datetime.fromisoformat(b["settlementTime"]) <= last]
+    children: list[Node] = [("refId", ref_id)]
+    if not found:
+        children.append(_messages(True, "I00004", "No records found."))
+        return xml_reply("getSettledBatchListResponse", children)
+    children.append(_messages(True, "I00001", "Successful."))
+    children.append(
         (
-            "transaction",
+            "batchList",
             [
-                ("transId", d["transId"]),
-                ("submitTimeUTC", _iso(datetime.fromisoformat(d["submitted"]))),
-                ("submitTimeLocal", datetime.fromisoformat(d["submitted"]).strftime("%Y-%m-%dT%H:%M:%S")),
-                ("transactionStatus", d["status"]),
-                ("invoiceNumber", d.get("invoiceNumber") or None),
-                ("accountType", d["payment"].get("cardType", "eCheck")),
-                ("accountNumber", _masked(d["payment"])),
-                ("settleAmount", d["settleAmount"]),
-                ("marketType", "eCommerce"),
-                ("product", "Card Not Present"),
+                (
+                    "batch",
+                    [
+                        ("batchId", b["batchId"]),
+                        ("settlementTimeUTC", _iso(datetime.fromisoformat(b["settlementTime"]))),
+                        (
+                            "settlementTimeLocal",
+                            datetime.fromisoformat(b["settlementTime"]).strftime("%Y-%m-%dT%H:%M:%S"),
+                        ),
+                        ("settlementState", "settledSuccessfully"),
+                        ("paymentMethod", b["paymentMethod"]),
+                        ("marketType", "eCommerce"),
+                        ("product", "Card Not Present"),
+                    ],
+                )
+                for b in found
             ],
         )
-        for d in rows
+    )
+    return xml_reply("getSettledBatchListResponse", children)
+
+
+def _transaction_list(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
+    """The transactions of one settled batch, oldest first unless sorted otherwise, paged."""
+    batch = _load("batch", _value(root, "batchId"), account)
+    if batch is None:
+        return error_reply("getTransactionListRequest", "E00040", "The record cannot be found.", ref_id)
+    rows = [
+        o.data for o in sim_list(PROVIDER, "transaction", account=account) if o.data.get("batchId") == batch["batchId"]
     ]
-    children: list[Node] = [("refId", ref_id), _messages(True, "I00001", "Successful.")]
-    if summaries:
-        children.append(("transactions", summaries))
-    children.append(("totalNumInResultSet", str(len(summaries))))
-    return xml_reply("getUnsettledTransactionListResponse", children)
+    return _list_reply("getTransactionListResponse", ref_id, _page(root, rows, False), len(rows))
 
 
 HANDLERS: dict[str, Callable[[etree._Element, str, str | None, HttpRequest], HttpResponse]] = {
@@ -996,6 +1162,8 @@ HANDLERS: dict[str, Callable[[etree._Element, str, str | None, HttpRequest], Htt
     "createTransactionRequest": _create_transaction,
     "getTransactionDetailsRequest": _transaction_details,
     "getUnsettledTransactionListRequest": _unsettled_list,
+    "getSettledBatchListRequest": _settled_batch_list,
+    "getTransactionListRequest": _transaction_list,
 }
 
 

@@ -12,6 +12,20 @@ Idempotency: every call that can move money carries `X-VPS-REQUEST-ID` derived f
 (`request_id`); Payflow answers a repeat with the first response plus DUPLICATE=1 and does nothing again. Each
 money call also carries `CUSTREF` derived from the key, so `fetch_status` can find an operation whose answer was
 lost (inquiry by CUSTREF) and say NOT_FOUND when Payflow never saw it. Sandbox and live differ only in base URL.
+
+Inquiries ask for VERBOSITY=HIGH: their reply then says the transaction's amount, and a reply without it is not
+read as "the amount we asked for" (it stays an unreadable answer; the row stays open).
+
+Reference transactions (ORIGID with no card) use only `PaymentRequest.source_reference`, a prior transaction of
+the same buyer the server chose from its ledger; nothing the browser sends can name the card to charge.
+
+Zero-amount authorization (a setting): the card form's transaction is a 0.00 validation. On return it is reported
+as `ProviderResult.validation`, and the payment rests on it: with "authorization for the required amount" off, an
+authorization only clones it (nothing is held; capture is a reference sale), otherwise an authorization or sale
+refers to it (ORIGID).
+
+Billing fields are normalised and cut to the lengths the Payflow Pro developer's guide gives (`FIELD_LIMITS`; a US
+ZIP is 5 or 9 digits with no dash), so Payflow never refuses a payment for the buyer's address format.
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, ClassVar
@@ -55,9 +70,21 @@ logger = logging.getLogger(__name__)
 EXPRESS = "express"  # the Express Checkout method's variant
 #: provider_reference of a purchase waiting for the buyer's card: the secure token the inquiry needs
 TOKEN_PREFIX = "securetoken:"  # noqa: S105 - a label, not a secret
-#: provider_reference of an "authorization" that is only the zero-amount validation of the card (authorization for
-#: the required amount off, as in the reference): nothing is held, and capture sends a reference sale
-ZERO_PREFIX = "zero:"
+#: the Payflow Pro developer's guide: maximum lengths of the billing fields we send
+FIELD_LIMITS = {
+    "FIRSTNAME": 30,
+    "LASTNAME": 30,
+    "COMPANYNAME": 30,
+    "STREET": 30,
+    "CITY": 20,
+    "STATE": 10,
+    "ZIP": 9,
+    "BILLTOCOUNTRY": 2,
+    "EMAIL": 60,
+    "INVNUM": 9,
+    "COMMENT1": 128,
+}
+DOMESTIC = ("US",)  # where ZIP is numeric and STATE the 2-letter code
 PNREF = re.compile(r"^[A-Za-z0-9]{12}$")
 #: amounts Payflow takes: the docs advise `total < 99999` (domain.md §3.4); we refuse 100,000 and more
 MAXIMUM_TOTAL = Decimal("100000")
@@ -147,6 +174,30 @@ def parse_amount(value: str | None, currency: str) -> Money | None:
         return None
 
 
+def billing_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """Fields as Payflow takes them: a US ZIP as its 5 or 9 digits (no dash), other postal codes as letters and
+    digits; every field cut to its documented length (`FIELD_LIMITS`), an e-mail address that does not fit left
+    out rather than cut; INVNUM as the last 9 letters and digits of our reference (COMMENT1 keeps it whole)."""
+    out = {k: " ".join(str(v).split()) for k, v in fields.items() if v}
+    country = out.get("BILLTOCOUNTRY", "").upper()
+    domestic = country in DOMESTIC or not country
+    if "ZIP" in out and domestic:
+        digits = re.sub(r"\D", "", out["ZIP"])
+        out["ZIP"] = digits[:9] if len(digits) >= 9 else digits[:5] if len(digits) >= 5 else ""
+    elif "ZIP" in out:
+        out["ZIP"] = re.sub(r"[^A-Za-z0-9]", "", out["ZIP"]).upper()
+    if domestic and "STATE" in out and len(out["STATE"]) != 2:
+        del out["STATE"]  # only the 2-letter code is taken for a US address
+    if "INVNUM" in out:
+        out["INVNUM"] = re.sub(r"[^A-Za-z0-9]", "", out["INVNUM"])[-FIELD_LIMITS["INVNUM"] :]
+    if "EMAIL" in out and len(out["EMAIL"]) > FIELD_LIMITS["EMAIL"]:
+        del out["EMAIL"]
+    for name, limit in FIELD_LIMITS.items():
+        if name in out:
+            out[name] = out[name][:limit].rstrip()
+    return {k: v for k, v in out.items() if v}
+
+
 class PayflowAdapter(Adapter):
     key = "payflow"
     label = "PayPal Payflow Gateway"
@@ -163,6 +214,7 @@ class PayflowAdapter(Adapter):
             Capability.REFUND,
             Capability.PARTIAL_REFUND,  # several credits, each at most what is left
             Capability.FETCH_STATUS,
+            Capability.VALIDATE,  # reference transactions on a card validated with a zero amount
         }
     )
     # A Payflow authorization can be captured for 29 days; the issuer only guarantees the funds for the first
@@ -218,6 +270,14 @@ class PayflowAdapter(Adapter):
             "USER": str(self._setting("user", vendor)),
             "PWD": password,
         }
+
+    @property
+    def _clones_validations(self) -> bool:
+        """Zero-amount authorization on and "authorization for the required amount" off: an authorization on a
+        validated card holds nothing (the reference's clone); the money is taken at capture."""
+        return bool(self.settings.get("zero_amount_authorization")) and not self.settings.get(
+            "authorization_for_required_amount"
+        )
 
     @property
     def debug(self) -> bool:
@@ -308,7 +368,7 @@ class PayflowAdapter(Adapter):
                 Outcome.PENDING,
                 pnref,
                 amount,
-                error_code="fraud_review",
+                error_code="held_for_review",
                 message="The payment is held for review by the merchant's fraud filters.",
                 raw=raw,
             )
@@ -383,21 +443,37 @@ class PayflowAdapter(Adapter):
     def _purchase(self, request: PaymentRequest, trxtype: str) -> ProviderResult:
         if request.method.variant == EXPRESS:
             return self._express_set(request, trxtype)
-        pnref = request.payment_data.get("pnref", "")
-        if pnref:  # a card Payflow already knows (a validation or an earlier payment): a reference transaction
-            return self._send(
-                "authorization" if trxtype == "A" else "sale",
-                {"TRXTYPE": trxtype, "TENDER": "C", "ORIGID": pnref, **self._order_fields(request)},
-                request.amount,
-                key=request.idempotency_key,
-            )
+        if request.source_reference:  # a card this buyer validated before, chosen by the server
+            return self._on_validated_card(request, trxtype, request.source_reference)
         return self._secure_token(request, trxtype)
+
+    def _on_validated_card(
+        self, request: PaymentRequest, trxtype: str, origid: str, *, key: str | None = None
+    ) -> ProviderResult:
+        """A payment on a card validated by `origid`. As the reference does: with "authorization for the required
+        amount" off, an authorization only clones the validation (no call; nothing is held, capture is a reference
+        sale); otherwise a reference authorization or sale (ORIGID, no card)."""
+        if trxtype == "A" and self._clones_validations:
+            return ProviderResult(
+                Outcome.SUCCEEDED,
+                origid,
+                request.amount,
+                message="The card is validated; nothing is held, the amount is taken at capture.",
+            )
+        params = {"TRXTYPE": trxtype, "TENDER": "C", "ORIGID": origid, **self._order_fields(request)}
+        operation = "authorization" if trxtype == "A" else "sale"
+        # its own request id when the key's went to another call (the secure token); our key's CUSTREF either way
+        pairs = self._call(
+            operation, {**params, "CUSTREF": custref(request.idempotency_key)}, key=key or request.idempotency_key
+        )
+        return self._unreadable(operation, request.amount) if pairs is None else self._result(pairs, request.amount)
 
     def validate(self, request: PaymentRequest) -> ProviderResult:
         """A zero-amount authorization through a secure token: proves the card without holding money."""
         return self._secure_token(request, "A", zero=True)
 
     def _order_fields(self, request: PaymentRequest) -> dict[str, str]:
+        """Amount, our reference and the billing address, as Payflow takes them (see `billing_fields`)."""
         fields = {"AMT": format_amount(request.amount), "CURRENCY": request.amount.currency}
         if request.reference:
             fields["INVNUM"] = request.reference
@@ -419,7 +495,7 @@ class PayflowAdapter(Adapter):
             )
         if context and context.customer_user:
             fields["EMAIL"] = context.customer_user.email
-        return {k: v for k, v in fields.items() if v}
+        return billing_fields(fields)
 
     def _secure_token(self, request: PaymentRequest, trxtype: str, *, zero: bool = False) -> ProviderResult:
         """Ask for a secure token holding the transaction; the browser then posts only the card to Payflow."""
@@ -563,27 +639,33 @@ class PayflowAdapter(Adapter):
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """Delayed capture (D) of all or part of an authorization; CAPTURECOMPLETE=Y releases the rest.
 
-        An authorization that is only a zero-amount validation is captured with a reference sale (S), as the
-        reference does for its "clone" authorizations.
+        An authorization that only clones a zero-amount validation holds nothing: it is captured with a reference
+        sale (S, ORIGID = the validation), as the reference does.
         """
-        reference = request.provider_reference
         fields = {"AMT": format_amount(request.amount), "CURRENCY": request.amount.currency}
-        if reference.startswith(ZERO_PREFIX):
-            params = {"TRXTYPE": "S", "TENDER": "C", "ORIGID": reference.removeprefix(ZERO_PREFIX), **fields}
+        if request.validation_only:
+            params = {"TRXTYPE": "S", "TENDER": "C", "ORIGID": request.provider_reference, **fields}
             return self._send("sale", params, request.amount, key=request.idempotency_key)
         params = {
             "TRXTYPE": "D",
             "TENDER": self._tender(request),
-            "ORIGID": reference,
+            "ORIGID": request.provider_reference,
             "CAPTURECOMPLETE": "Y",
             **fields,
         }
         return self._send("delayed_capture", params, request.amount, key=request.idempotency_key)
 
     def cancel(self, request: FollowUpRequest) -> ProviderResult:
-        """Void (V) what is left of an authorization; Payflow voids only before settlement."""
-        reference = request.provider_reference.removeprefix(ZERO_PREFIX)
-        params = {"TRXTYPE": "V", "TENDER": self._tender(request), "ORIGID": reference}
+        """Void (V) what is left of an authorization; Payflow voids only before settlement. A clone of a validation
+        holds nothing: there is nothing to void, and the validation stays usable for the buyer's later payments."""
+        if request.validation_only:
+            return ProviderResult(
+                Outcome.SUCCEEDED,
+                request.provider_reference,
+                request.amount,
+                message="Nothing was held (the card was only validated); nothing is left to take.",
+            )
+        params = {"TRXTYPE": "V", "TENDER": self._tender(request), "ORIGID": request.provider_reference}
         return self._send("void", params, request.amount, key=request.idempotency_key)
 
     def refund(self, request: FollowUpRequest) -> ProviderResult:
@@ -604,7 +686,7 @@ class PayflowAdapter(Adapter):
     # --- status -------------------------------------------------------------------------------------------------
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
-        """What became of an open row, by inquiry (TRXTYPE=I).
+        """What became of an open row, by inquiry (TRXTYPE=I, VERBOSITY=HIGH).
 
         A purchase waiting for the buyer is completed here: the card's secure token (or the Express Checkout
         token) is looked up, and the payment finished; the steps that move money are keyed, so completing twice
@@ -617,15 +699,27 @@ class PayflowAdapter(Adapter):
             return self._card_complete(request, reference.removeprefix(TOKEN_PREFIX))
         if purchase and reference.startswith("EC-"):
             return self._express_complete(request, reference)
-        if purchase and reference.startswith(ZERO_PREFIX):
-            return ProviderResult(Outcome.SUCCEEDED, reference, request.amount, message="Card validated.")
         if purchase and PNREF.match(reference):
             return self._inquiry(request, {"ORIGID": reference})
         return self._inquiry(request, {"CUSTREF": custref(request.idempotency_key)})
 
+    def _ask(self, request: StatusRequest, by: Mapping[str, str]) -> dict[str, str] | None:
+        """An inquiry that asks for every field (the amount among them): None when the reply cannot be read."""
+        params = {"TRXTYPE": "I", "TENDER": self._tender(request), "VERBOSITY": "HIGH", **by}
+        return self._call("inquiry", params, key=None)
+
+    def _incomplete(self, pairs: Mapping[str, str], amount: Money) -> ProviderResult:
+        return ProviderResult(
+            Outcome.ERROR,
+            pairs.get("ORIGPNREF") or None,
+            amount,
+            error_code="incomplete_inquiry",
+            message="Payflow's inquiry reply did not say the transaction's amount.",
+            raw=self._raw(pairs, amount),
+        )
+
     def _inquiry(self, request: StatusRequest, by: Mapping[str, str]) -> ProviderResult:
-        params = {"TRXTYPE": "I", "TENDER": self._tender(request), **by}
-        pairs = self._call("inquiry", params, key=None)
+        pairs = self._ask(request, by)
         if pairs is None:
             return self._unreadable("inquiry", request.amount)
         if pairs.get("RESULT") == "19":
@@ -639,12 +733,17 @@ class PayflowAdapter(Adapter):
             )
         if pairs.get("RESULT") != "0":
             return _as_error(self._result(pairs, request.amount))
-        amount = parse_amount(pairs.get("AMT"), request.amount.currency) or request.amount
+        amount = parse_amount(pairs.get("AMT"), request.amount.currency)
+        if amount is None:  # never "the amount we asked for": a terse reply proves nothing
+            return self._incomplete(pairs, request.amount)
         return self._result(pairs, amount)
 
     def _card_complete(self, request: StatusRequest, token: str) -> ProviderResult:
-        """The buyer came back from the card form (or reconcile asks): what did the token's transaction do?"""
-        pairs = self._call("inquiry", {"TRXTYPE": "I", "TENDER": "C", "SECURETOKEN": token}, key=None)
+        """The buyer came back from the card form (or reconcile asks): what did the token's transaction do?
+
+        With zero-amount authorization it was a 0.00 validation of the card: it is reported as the result's
+        `validation`, and the payment rests on it (a clone, or an authorization or sale that refers to it)."""
+        pairs = self._ask(request, {"SECURETOKEN": token})
         if pairs is None:
             return self._unreadable("inquiry", request.amount)
         if pairs.get("RESULT") == "19":  # the buyer has not posted the card yet
@@ -658,35 +757,41 @@ class PayflowAdapter(Adapter):
         if pairs.get("RESULT") != "0":
             result = self._result(pairs, request.amount)  # "Secure Token Expired": the buyer never paid
             return result if result.error_code == "token_expired" else _as_error(result)
-        amount = parse_amount(pairs.get("AMT"), request.amount.currency) or request.amount
+        amount = parse_amount(pairs.get("AMT"), request.amount.currency)
+        if amount is None:
+            return self._incomplete(pairs, request.amount)
         result = self._result(pairs, amount)
         if result.outcome != Outcome.SUCCEEDED or amount.amount != 0 or request.amount.amount == 0:
             return result
         # The token held a zero-amount validation: now the payment itself, on the validated card.
-        pnref = result.provider_reference or ""
-        if request.action == "authorize" and not self.settings.get("authorization_for_required_amount"):
-            return ProviderResult(
-                Outcome.SUCCEEDED,
-                ZERO_PREFIX + pnref,
-                request.amount,
-                message="Card validated; the amount is taken at capture.",
-                raw=result.raw,
-            )
+        validation = result
+        origid = validation.provider_reference or ""
         trxtype = "A" if request.action == "authorize" else "S"
-        params = {
-            "TRXTYPE": trxtype,
-            "TENDER": "C",
-            "ORIGID": pnref,
-            "AMT": format_amount(request.amount),
-            "CURRENCY": request.amount.currency,
-        }
-        # its own request id (the key's id went to the token request), the CUSTREF of the key: found by reconcile
-        pairs = self._call(
-            "authorization" if trxtype == "A" else "sale",
-            {**params, "CUSTREF": custref(request.idempotency_key)},
-            key=request.idempotency_key + ":payment",
-        )
-        return self._unreadable("payment", request.amount) if pairs is None else self._result(pairs, request.amount)
+        if trxtype == "A" and self._clones_validations:
+            payment = ProviderResult(
+                Outcome.SUCCEEDED,
+                origid,
+                request.amount,
+                message="The card is validated; nothing is held, the amount is taken at capture.",
+            )
+        else:
+            params = {
+                "TRXTYPE": trxtype,
+                "TENDER": "C",
+                "ORIGID": origid,
+                "AMT": format_amount(request.amount),
+                "CURRENCY": request.amount.currency,
+                "CUSTREF": custref(request.idempotency_key),  # found by reconcile if the answer is lost
+            }
+            # its own request id: the key's went to the secure token
+            operation = "authorization" if trxtype == "A" else "sale"
+            answer = self._call(operation, params, key=request.idempotency_key + ":payment")
+            if answer is None:
+                return self._unreadable(operation, request.amount)
+            payment = self._result(answer, request.amount)
+        if payment.outcome not in (Outcome.SUCCEEDED, Outcome.PENDING):
+            return payment  # a payment that failed rests on nothing
+        return replace(payment, validation=validation)
 
     def check_connection(self) -> ProviderResult:
         """An inquiry for a transaction that cannot exist: Payflow checks the login first (RESULT 1 if wrong),

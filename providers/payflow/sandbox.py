@@ -9,8 +9,17 @@ each address keeps its own state, keys, faults and clock, named after the integr
   fault is switched on. TRXTYPE A, S (with the card, or a reference transaction with ORIGID), D (partial allowed;
   CAPTURECOMPLETE=N keeps the authorization open, anything else closes it), V (before settlement), C (partial,
   repeated, never more than is left; an authorization is not creditable: RESULT 3), I (by ORIGID, CUSTREF — the
-  last transaction with it, as Payflow does — or SECURETOKEN), secure tokens (CREATESECURETOKEN=Y), and TENDER=P
+  first transaction with it, as the guide says — or SECURETOKEN), secure tokens (CREATESECURETOKEN=Y), and TENDER=P
   Express Checkout (ACTION=S set, G get details, D do payment).
+* Reference transactions (A or S with ORIGID and no card): only an approved card transaction of the same merchant
+  account, at most 12 months old; anything else is RESULT 19, original transaction not found.
+* Billing fields as the Payflow Pro developer's guide limits them (`FIELD_LIMITS`: FIRSTNAME, LASTNAME, COMPANYNAME
+  and STREET 30, CITY 20, INVNUM 9, EMAIL 60 …); a US ZIP is 5 or 9 digits with no space or dash (other postal codes
+  letters and digits, at most 9), a US STATE its 2-letter code; anything else is RESULT 7 naming the field, on the
+  API, at token creation and on Payflow Link.
+* Inquiries answer in the VERBOSITY asked for, else in that of the original transaction (LOW by default): LOW says
+  ORIGRESULT, ORIGPNREF and AUTHCODE; MEDIUM adds TRANSSTATE; HIGH adds AMT, TRXTYPE, ACCT (last four) and EXPDATE.
+* Currencies: those on PayPal's currency codes page (RESULT 6 otherwise); HUF, JPY and TWD take whole amounts.
 * Credentials: any PARTNER, VENDOR and USER with a PWD of at least 4 characters is an account (derived from partner
   and vendor); PWD `invalid` (or a shorter one) gets RESULT 1.
 * `X-VPS-REQUEST-ID` (1–32 printable characters, required): a repeated id is not run again; the first reply comes
@@ -54,7 +63,6 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_POST
 
 from providers.payflow import nvp
-from providers.payflow.adapter import CURRENCIES, NO_DECIMALS
 from sandbox.models import SimFault
 from sandbox.services import (
     KeyConflict,
@@ -73,6 +81,32 @@ from sandbox.views import sandbox_view
 REQUEST_ID_TTL = timedelta(days=30)
 TOKEN_TTL = timedelta(minutes=30)
 EXPRESS_TTL = timedelta(hours=3)
+#: a PNREF can be referenced (ORIGID of a reference sale or authorization) for 12 months
+REFERENCE_TTL = timedelta(days=365)
+#: PayPal's currency codes page: the currencies PayPal processes; HUF, JPY and TWD take no decimals
+PAYPAL_CURRENCIES = frozenset(
+    "AUD BRL CAD CHF CZK DKK EUR GBP HKD HUF ILS JPY MXN MYR NOK NZD PHP PLN SEK SGD THB TWD USD".split()
+)
+WHOLE_UNITS = frozenset({"HUF", "JPY", "TWD"})
+#: the Payflow Pro developer's guide (credit card transaction parameters, additional reporting parameters):
+#: maximum lengths of the billing fields; longer values are a field format error (RESULT 7)
+FIELD_LIMITS = {
+    "FIRSTNAME": 30,
+    "LASTNAME": 30,
+    "COMPANYNAME": 30,
+    "STREET": 30,
+    "CITY": 20,
+    "STATE": 10,  # US: the 2-letter code; elsewhere the name (ship-to: 10)
+    "ZIP": 9,
+    "BILLTOCOUNTRY": 3,
+    "EMAIL": 60,
+    "PHONENUM": 20,
+    "INVNUM": 9,
+    "PONUM": 15,
+    "COMMENT1": 128,
+    "COMMENT2": 128,
+    "CUSTREF": 12,
+}
 
 MESSAGES: dict[int, str] = {
     0: "Approved",
@@ -170,7 +204,7 @@ def _account(params: Mapping[str, str]) -> str | None:
 
 def _amount(value: str | None, currency: str) -> Decimal | None:
     """AMT as Payflow reads it: digits with at most two decimals (none in HUF, JPY, TWD)."""
-    pattern = r"\d{1,10}" if currency in NO_DECIMALS else r"\d{1,10}(\.\d{1,2})?"
+    pattern = r"\d{1,10}" if currency in WHOLE_UNITS else r"\d{1,10}(\.\d{1,2})?"
     if value is None or not re.fullmatch(pattern, value):
         return None
     try:
@@ -180,7 +214,7 @@ def _amount(value: str | None, currency: str) -> Decimal | None:
 
 
 def _fmt(amount: Decimal, currency: str) -> str:
-    return f"{amount:.0f}" if currency in NO_DECIMALS else f"{amount:.2f}"
+    return f"{amount:.0f}" if currency in WHOLE_UNITS else f"{amount:.2f}"
 
 
 def _reply(result: int, message: str = "", **fields: Any) -> SimReply:
@@ -194,6 +228,24 @@ def _reply(result: int, message: str = "", **fields: Any) -> SimReply:
 def _error(result: int, detail: str = "") -> SimReply:
     message = MESSAGES.get(result, "Error") + (f": {detail}" if detail else "")
     return _reply(result, message)
+
+
+def _field_error(params: Mapping[str, str]) -> SimReply | None:
+    """RESULT 7 (field format error, the field named in RESPMSG) for billing fields Payflow does not take: longer
+    than documented, a US ZIP that is not 5 or 9 digits (no spaces or dashes), a postal code with anything but
+    letters and digits, a US state that is not its 2-letter code."""
+    for name, limit in FIELD_LIMITS.items():
+        value = params.get(name)
+        if value is not None and len(value) > limit:
+            return _error(7, f"{name} is longer than {limit} characters")
+    domestic = params.get("BILLTOCOUNTRY", "US").upper() in ("US", "USA", "840")
+    zip_code = params.get("ZIP", "")
+    if zip_code and not re.fullmatch(r"\d{5}(\d{4})?" if domestic else r"[A-Za-z0-9]{1,9}", zip_code):
+        return _error(7, "ZIP must be 5 or 9 digits, without spaces or dashes")
+    state = params.get("STATE", "")
+    if state and domestic and not re.fullmatch(r"[A-Za-z]{2}", state):
+        return _error(7, "STATE must be the 2-letter state code")
+    return None
 
 
 class Ctx:
@@ -254,11 +306,12 @@ def _card(params: Mapping[str, str], now: float) -> dict[str, Any] | int:
     }
 
 
-def _record(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+def _record(ctx: Ctx, data: dict[str, Any], params: Mapping[str, str] | None = None) -> dict[str, Any]:
     pnref = _new_pnref()
     data = {
         "pnref": pnref,
         "created": ctx.now(),
+        "verbosity": (params or {}).get("VERBOSITY", "LOW").upper(),
         "captured": "0",
         "refunded": "0",
         "closed": False,
@@ -311,12 +364,13 @@ def _purchase(ctx: Ctx, params: Mapping[str, str], card: dict[str, Any], *, toke
             "billing": {k: params[k] for k in BILLING if k in params},
             "captured": _fmt(amount, currency) if trxtype == "S" and result == 0 else "0",
         },
+        params,
     )
 
 
 def _check_amount(params: Mapping[str, str], *, required: bool = True) -> tuple[Decimal | None, str] | SimReply:
     currency = params.get("CURRENCY", "USD")
-    if currency not in CURRENCIES:
+    if currency not in PAYPAL_CURRENCIES:
         return _error(6)
     if "AMT" not in params and not required:
         return None, currency
@@ -331,10 +385,16 @@ def handle_card_purchase(ctx: Ctx, params: Mapping[str, str]) -> SimReply:
     checked = _check_amount(params)
     if isinstance(checked, SimReply):
         return checked
+    if (refused := _field_error(params)) is not None:
+        return refused
     if params.get("ORIGID"):
+        # a reference transaction: only an approved card transaction of this merchant account, made within
+        # the last 12 months (another account's PNREF, a declined one or an old one: not found)
         original = ctx.load("transaction", params["ORIGID"])
         if original is None or not original.get("card") or original["result"] != 0:
             return _error(19)
+        if ctx.now() - original["created"] > REFERENCE_TTL.total_seconds():
+            return _error(19, "the original transaction is too old to be referenced")
         card: dict[str, Any] | int = dict(original["card"])
     elif params.get("ACCT"):
         card = _card(params, ctx.now())
@@ -468,25 +528,30 @@ def handle_inquiry(ctx: Ctx, params: Mapping[str, str]) -> SimReply:
     elif params.get("CUSTREF"):
         found = [o.data for o in sim_list(ctx.provider, "transaction", account=ctx.account)]
         found = [t for t in found if t.get("custref") == params["CUSTREF"]]
-        txn = found[-1] if found else None  # Payflow answers with the last transaction carrying it
+        txn = found[0] if found else None  # "only the first payment with the specified CUSTREF"
     if txn is None:
         return _error(19)
     card = txn.get("card") or {}
-    return _reply(
-        0,
-        txn["respmsg"],
-        PNREF=_new_pnref(),
-        TRANSSTATE=_state(txn),
-        ORIGRESULT=txn["result"],
-        ORIGPNREF=txn["pnref"],
-        AUTHCODE=txn.get("authcode"),
-        AMT=txn["amt"],
-        TRXTYPE=txn["trxtype"],
-        ACCT=card.get("last4"),
-        EXPDATE=card.get("expdate"),
-        PPREF=txn.get("ppref"),
-        PENDINGREASON=txn.get("pendingreason"),
-    )
+    # Inquiries answer in the verbosity asked for, else in that of the original transaction: LOW says only
+    # whether it was approved; MEDIUM adds its state; HIGH its amount, type and card
+    verbosity = (params.get("VERBOSITY") or txn.get("verbosity") or "LOW").upper()
+    fields: dict[str, Any] = {
+        "ORIGRESULT": txn["result"],
+        "ORIGPNREF": txn["pnref"],
+        "AUTHCODE": txn.get("authcode"),
+    }
+    if verbosity in ("MEDIUM", "HIGH"):
+        fields["TRANSSTATE"] = _state(txn)
+    if verbosity == "HIGH":
+        fields.update(
+            AMT=txn["amt"],
+            TRXTYPE=txn["trxtype"],
+            ACCT=card.get("last4"),
+            EXPDATE=card.get("expdate"),
+            PPREF=txn.get("ppref"),
+            PENDINGREASON=txn.get("pendingreason"),
+        )
+    return _reply(0, txn["respmsg"], PNREF=_new_pnref(), **fields)
 
 
 def handle_secure_token(ctx: Ctx, params: Mapping[str, str], link_url: str) -> SimReply:
@@ -495,6 +560,8 @@ def handle_secure_token(ctx: Ctx, params: Mapping[str, str], link_url: str) -> S
     checked = _check_amount(params)
     if isinstance(checked, SimReply):
         return checked
+    if (refused := _field_error(params)) is not None:
+        return refused
     token_id = params.get("SECURETOKENID", "")
     if not re.fullmatch(r"[A-Za-z0-9]{1,36}", token_id):
         return _error(7, "SECURETOKENID must be 1-36 alphanumeric characters")
@@ -515,6 +582,8 @@ def handle_express(ctx: Ctx, params: Mapping[str, str]) -> SimReply:
         checked = _check_amount(params)
         if isinstance(checked, SimReply):
             return checked
+        if (refused := _field_error(params)) is not None:
+            return refused
         if not params.get("RETURNURL") or not params.get("CANCELURL"):
             return _error(7, "RETURNURL and CANCELURL are required")
         token = "EC-" + "".join(secrets.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(17))
@@ -701,6 +770,9 @@ def link(request: HttpRequest, provider: str) -> HttpResponse:
         card_fields = {k: data.get(k, "") for k in ("ACCT", "EXPDATE", "CVV2")}
         card = _card(card_fields, ctx.now())
         overrides = {k: data[k] for k in BILLING if data.get(k)}
+        if (refused := _field_error({**params, **overrides})) is not None:
+            reply = nvp.decode(refused.body)
+            return _back(params.get("ERRORURL", ""), {"RESULT": 7, "RESPMSG": reply["RESPMSG"], **base})
         if isinstance(card, int):
             txn = _record(
                 ctx,
@@ -781,6 +853,38 @@ def sim_settle(request: HttpRequest, provider: str) -> HttpResponse:
             obj.save(update_fields=["data", "updated_at"])
             count += 1
     return HttpResponse(f"settled={count}", content_type="text/plain")
+
+
+def review(pnref: str, decision: str, provider: str = "payflow") -> dict[str, Any]:
+    """The merchant's decision in PayPal Manager on a transaction the fraud filters flagged for review (RESULT
+    126): accepted, it is approved (RESULT 0); rejected, it is declined (RESULT 128)."""
+    with transaction.atomic():
+        obj = sim_get(provider, "transaction", pnref, lock=True)
+        if obj is None or obj.data["result"] != 126:
+            raise LookupError(f"no transaction flagged for review with PNREF {pnref}")
+        result = 0 if decision == "approve" else 128
+        data = {**obj.data, "result": result, "respmsg": MESSAGES[result]}
+        if result == 0:
+            data["authcode"] = f"{secrets.randbelow(10**6):06d}"
+            if data["trxtype"] == "S":
+                data["captured"] = data["amt"]
+        obj.data = data
+        obj.save(update_fields=["data", "updated_at"])
+        return data
+
+
+@sandbox_view
+@require_POST
+def sim_review(request: HttpRequest, provider: str) -> HttpResponse:
+    """POST pnref, decision=approve|reject: PayPal Manager's fraud review of a flagged transaction."""
+    decision = request.POST.get("decision", "")
+    if decision not in ("approve", "reject"):
+        return HttpResponse("decision must be approve or reject", status=400, content_type="text/plain")
+    try:
+        data = review(request.POST.get("pnref", ""), decision, provider)
+    except LookupError as exc:
+        return HttpResponse(str(exc), status=404, content_type="text/plain")
+    return HttpResponse(f"RESULT={data['result']}", content_type="text/plain")
 
 
 def transactions(provider: str = "payflow") -> list[dict[str, Any]]:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("link/", sandbox.link),
     path("express/approve", sandbox.express_approve),
     path("__sim/settle", sandbox.sim_settle),
+    path("__sim/review", sandbox.sim_review),
 ]

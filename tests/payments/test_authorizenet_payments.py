@@ -14,7 +14,7 @@ from providers.authorizenet import sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
 from providers.base import Money
 from sandbox.models import SimFault
-from sandbox.services import sim_fault_add
+from sandbox.services import sim_advance_time, sim_fault_add
 from tests import factories
 from tests.authorizenet_support import bank, card
 from tests.sandbox_support import ledger
@@ -214,3 +214,106 @@ def test_no_card_number_reaches_the_ledger(anet_integration) -> None:
     text = str(list(PaymentTransaction.objects.values()))
     assert "4111111111111111" not in text
     assert auth.response["account"] == "XXXX1111"
+
+
+# --- a lost reply: reconcile searches unsettled and settled transactions before concluding anything ---------------
+
+
+def test_a_charge_whose_reply_was_lost_and_that_settled_overnight_is_recorded_as_taken(
+    anet_charging, monkeypatch
+) -> None:
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    order = factories.OrderFactory()
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
+    charge = pay(anet_charging, order)
+    assert (charge.state, charge.provider_reference) == (State.RESERVED, "")
+    assert sandbox.settle() == 1  # the nightly batch: the charge is no longer among the unsettled transactions
+    done = sweeps.payment_reconcile(transaction_id=charge.pk)
+    order.refresh_from_db()
+    (stored,) = [o.data for o in sandbox.sim_list("authorizenet", "transaction")]
+    assert (done.state, done.successful, done.provider_reference) == (State.SUCCEEDED, True, stored["transId"])
+    assert order.payment_status == PaymentStatus.FULL
+    assert stored["status"] == "settledSuccessfully"
+
+
+# --- a refused card type or fraud hold: a decline only once the void is confirmed ----------------------------------
+
+
+def refusing_integration(anet_integration, **settings):  # noqa: ANN001, ANN003, ANN201
+    anet_integration.settings = {**anet_integration.settings, "allowed_card_types": ["visa"], **settings}
+    anet_integration.save()
+    return anet_integration
+
+
+def test_a_refused_card_type_is_declined_once_the_void_is_confirmed(anet_integration) -> None:
+    integration = refusing_integration(anet_integration)
+    order = factories.OrderFactory()
+    txn = pay(integration, order, data=card(cardNumber="5424000000000015"))
+    assert (txn.state, txn.error_code, txn.response["voided"]) == (State.DECLINED, "card_type_not_accepted", True)
+    assert sandbox.sim_get("authorizenet", "transaction", txn.provider_reference).data["status"] == "voided"
+
+
+def test_a_refused_card_type_whose_void_fails_stays_open_and_the_order_is_kept(anet_integration) -> None:
+    from checkout.services import checkout_order_discard
+
+    integration = refusing_integration(anet_integration)
+    order = factories.OrderFactory()
+    sim_fault_add(provider="authorizenet", kind="error_503", operation="void", times=1)
+    txn = pay(integration, order, data=card(cardNumber="5424000000000015"))
+    assert (txn.state, txn.successful, txn.active, txn.error_code) == (State.RESERVED, False, True, "void_failed")
+    assert txn.provider_reference  # the only place our ledger knows the money by
+    stored = sandbox.sim_get("authorizenet", "transaction", txn.provider_reference).data
+    assert stored["status"] == "authorizedPendingCapture"  # the money is held
+    assert checkout_order_discard(order_id=order.pk) is False
+    assert PaymentTransaction.objects.filter(pk=txn.pk).exists()
+
+    done = sweeps.payment_reconcile(transaction_id=txn.pk)  # voids again; now confirmed
+    order.refresh_from_db()
+    assert (done.state, done.error_code, order.payment_status) == (
+        State.DECLINED,
+        "card_type_not_accepted",
+        PaymentStatus.DECLINED,
+    )
+    assert sandbox.sim_get("authorizenet", "transaction", txn.provider_reference).data["status"] == "voided"
+
+
+def test_a_disallowed_fraud_hold_whose_void_answer_is_lost_stays_open_and_reconcile_confirms_it(
+    anet_integration, monkeypatch
+) -> None:
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    anet_integration.settings = {**anet_integration.settings, "allow_held_transactions": False}
+    anet_integration.save()
+    order = factories.OrderFactory(subtotal=Decimal("253.00"), shipping=Decimal("0"), tax=Decimal("0"))
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="void", times=1, delay=1.5)
+    held = pay(anet_integration, order, data=card(cardNumber="4222222222222"))
+    assert (held.state, held.error_code) == (State.RESERVED, "void_failed")
+    stored = sandbox.sim_get("authorizenet", "transaction", held.provider_reference).data
+    assert stored["status"] == "voided"  # the void did go through; only its answer was lost
+    done = sweeps.payment_reconcile(transaction_id=held.pk)
+    assert (done.state, done.error_code) == (State.DECLINED, "held_for_review")
+
+
+# --- a refund whose reply was lost is never sent twice ---------------------------------------------------------------
+
+
+def test_a_refund_whose_reply_was_lost_is_found_after_the_duplicate_window_and_not_sent_again(
+    anet_charging, monkeypatch
+) -> None:
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    order = factories.OrderFactory()
+    charge = pay(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="refund", times=1, delay=1.5)
+    refund = services.payment_refund(source_id=charge.pk, amount=money("25.00"), key="refund-1")
+    assert refund.state == State.RESERVED
+    sim_advance_time(provider="authorizenet", seconds=9 * 3600)  # past the 8-hour duplicate window
+    assert sandbox.settle() == 1  # the refund settled: in a batch, not among the unsettled transactions
+    done = sweeps.payment_reconcile(transaction_id=refund.pk)
+    refunds = [o.data for o in sandbox.sim_list("authorizenet", "transaction") if o.data["type"] == "refundTransaction"]
+    assert len(refunds) == 1
+    assert (done.state, done.amount, done.provider_reference) == (
+        State.SUCCEEDED,
+        Decimal("25.0000"),
+        refunds[0]["transId"],
+    )
+    assert sandbox.sim_get("authorizenet", "transaction", charge.provider_reference).data["refunded"] == "25.00"

@@ -15,11 +15,13 @@ from payments.models import PaymentTransaction, State, WebhookEvent
 from providers.authorizenet import sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
 from providers.base import FollowUpRequest, MethodInfo, Money
+from sandbox.services import sim_fault_add
 from tests import factories
 from tests.authorizenet_support import (
     ANET_SECRETS,
     ANET_SETTINGS,
     card,
+    merchant_interface,
     post_notification,
     register_webhooks,
 )
@@ -221,3 +223,126 @@ def test_the_fraud_review_decision_arrives_by_webhook(anet_integration, decision
     order.refresh_from_db()
     assert (held.state, order.payment_status) == (state, status)
     assert WebhookEvent.objects.filter(event_type=f"net.authorize.payment.fraud.{decision}d").count() == 1
+
+
+# --- made in the Merchant Interface: the notification names the transaction, the details name the payment -----------
+
+
+def deliver(client, integration: Integration, events: list[dict], capture) -> list[WebhookEvent]:  # noqa: ANN001
+    with capture(execute=True):
+        assert {post_notification(client, integration, e).status_code for e in events} == {200}
+    return list(WebhookEvent.objects.order_by("pk"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_made_in_the_merchant_interface_is_recorded_as_a_refund_of_its_payment(
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks
+) -> None:
+    order = factories.OrderFactory()
+    charge = authorize(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    refund_id = merchant_interface(
+        f"{anet_sandbox}/xml/v1/request.api", "refundTransaction", charge.provider_reference, "30.00"
+    )
+    (event,) = sandbox.events_for(refund_id)
+    assert (event["eventType"], event["payload"]["id"]) == ("net.authorize.payment.refund.created", refund_id)
+    (row,) = deliver(client, anet_charging, [event, event], django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert ledger(order) == [
+        ("charge", "100.0000", "succeeded", True, False, charge.provider_reference[:3]),
+        ("refund", "30.0000", "succeeded", True, False, refund_id[:3]),
+    ]
+    assert order.transactions.get(action="refund").provider_reference == refund_id
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+    assert (row.status, row.provider_reference) == (WebhookEvent.Status.PROCESSED, charge.provider_reference)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_of_a_charge_made_in_the_merchant_interface_gives_the_money_back(
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks
+) -> None:
+    order = factories.OrderFactory()
+    charge = authorize(anet_charging, order)
+    merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", charge.provider_reference)
+    events = sandbox.events_for(charge.provider_reference)
+    assert [e["eventType"] for e in events] == [
+        "net.authorize.payment.authcapture.created",
+        "net.authorize.payment.void.created",
+    ]
+    deliver(client, anet_charging, events * 2, django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert [row[:5] for row in ledger(order)] == [
+        ("charge", "100.0000", "succeeded", True, False),
+        ("refund", "100.0000", "succeeded", True, False),
+    ]
+    assert order.payment_status == PaymentStatus.REFUNDED
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("captured", [False, True], ids=["authorization", "captured authorization"])
+def test_a_void_of_an_authorization_made_in_the_merchant_interface_closes_it(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks, captured
+) -> None:
+    order = factories.OrderFactory()
+    auth = authorize(anet_integration, order)
+    if captured:
+        services.payment_capture(source_id=auth.pk, amount=Money(Decimal("60.00"), "USD"), key="capture-1")
+    merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", auth.provider_reference)
+    (void,) = [e for e in sandbox.events_for(auth.provider_reference) if e["eventType"].endswith("void.created")]
+    deliver(client, anet_integration, [void], django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    if captured:  # the capture never settles: its money goes back
+        assert [row[:5] for row in ledger(order)] == [
+            ("authorize", "100.0000", "succeeded", True, False),
+            ("capture", "60.0000", "succeeded", True, False),
+            ("refund", "60.0000", "succeeded", True, False),
+        ]
+        assert order.transactions.get(action="refund").source.action == "capture"
+    else:
+        assert [row[:5] for row in ledger(order)] == [
+            ("authorize", "100.0000", "succeeded", True, False),
+            ("cancel", "100.0000", "succeeded", True, False),
+        ]
+        assert order.payment_status == PaymentStatus.CANCELED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_notification_of_our_own_refund_adds_nothing(anet_charging) -> None:
+    register_webhooks(anet_charging)
+    order = factories.OrderFactory()
+    charge = authorize(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    refund = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("40.00"), "USD"), key="refund-own")
+    order.refresh_from_db()
+    assert [row[:5] for row in ledger(order)] == [
+        ("charge", "100.0000", "succeeded", True, False),
+        ("refund", "40.0000", "succeeded", True, False),
+    ]
+    row = WebhookEvent.objects.get(event_type="net.authorize.payment.refund.created")
+    assert (row.status, row.provider_reference) == (WebhookEvent.Status.PROCESSED, charge.provider_reference)
+    assert refund.provider_reference == row.event["movements"][0]["provider_reference"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_failed_void_of_a_refused_card_the_later_void_notification_is_applied(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks
+) -> None:
+    anet_integration.settings = {**anet_integration.settings, "allowed_card_types": ["visa"]}
+    anet_integration.save()
+    order = factories.OrderFactory()
+    sim_fault_add(provider="authorizenet", kind="error_503", operation="void", times=1)
+    open_row = authorize(anet_integration, order, cardNumber="5424000000000015")
+    assert (open_row.state, open_row.error_code) == (State.RESERVED, "void_failed")
+    merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", open_row.provider_reference)
+    (void,) = [e for e in sandbox.events_for(open_row.provider_reference) if e["eventType"].endswith("void.created")]
+    (row,) = deliver(client, anet_integration, [void], django_capture_on_commit_callbacks)
+    open_row.refresh_from_db()
+    order.refresh_from_db()
+    assert (row.status, open_row.state, open_row.successful, order.payment_status) == (
+        WebhookEvent.Status.PROCESSED,
+        State.DECLINED,
+        False,
+        PaymentStatus.DECLINED,
+    )
+    assert "canceled before it completed" in row.result

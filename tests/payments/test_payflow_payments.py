@@ -117,9 +117,13 @@ def test_zero_amount_validation_then_authorization_for_the_required_amount(live_
     integration = payflow_integration_make(zero_amount_authorization=True, authorization_for_required_amount=True)
     order = factories.OrderFactory()
     auth = pay_by_card(integration, order)
+    order.refresh_from_db()
+    assert (auth.state, order.payment_status) == (State.SUCCEEDED, PaymentStatus.AUTHORIZED)
+    validation_row = auth.source
+    assert validation_row is not None
     capture = services.payment_capture(source_id=auth.pk, amount=None, key="capture-1")
     order.refresh_from_db()
-    assert (auth.state, capture.state, order.payment_status) == (State.SUCCEEDED, State.SUCCEEDED, PaymentStatus.FULL)
+    assert (capture.state, order.payment_status) == (State.SUCCEEDED, PaymentStatus.FULL)
     validation, authorization, delayed = transactions()
     assert (validation["trxtype"], validation["amt"]) == ("A", "0.00")
     assert (authorization["trxtype"], authorization["amt"], authorization["origid"]) == (
@@ -128,20 +132,152 @@ def test_zero_amount_validation_then_authorization_for_the_required_amount(live_
         validation["pnref"],
     )
     assert (delayed["trxtype"], delayed["origid"]) == ("D", authorization["pnref"])
+    assert [row[:5] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded", True, False),
+        ("validate", "0.0000", "succeeded", True, False),
+        ("capture", "100.0000", "succeeded", True, False),
+    ]
+    assert (validation_row.action, validation_row.provider_reference) == (Action.VALIDATE, validation["pnref"])
+    assert auth.provider_reference == authorization["pnref"]  # its own hold: not a clone
 
 
-def test_zero_amount_validation_without_holding_then_capture_is_a_reference_sale(live_server, settings) -> None:
+def test_zero_amount_validation_is_its_own_row_and_the_authorization_a_clone_that_holds_nothing(
+    live_server, settings
+) -> None:
     settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
     integration = payflow_integration_make(zero_amount_authorization=True)
     order = factories.OrderFactory()
     auth = pay_by_card(integration, order)
-    assert (auth.state, auth.provider_reference[:5]) == (State.SUCCEEDED, "zero:")
-    assert [t["amt"] for t in transactions()] == ["0.00"]  # nothing held
+    order.refresh_from_db()
+    (validation,) = transactions()
+    assert validation["amt"] == "0.00"  # nothing held
+    assert auth.source is not None
+    assert (auth.source.action, auth.source.amount, auth.source.provider_reference) == (
+        Action.VALIDATE,
+        Decimal("0"),
+        validation["pnref"],
+    )
+    assert (auth.action, auth.state, auth.provider_reference) == (
+        Action.AUTHORIZE,
+        State.SUCCEEDED,
+        validation["pnref"],
+    )
+    assert auth.is_clone
+    assert order.payment_status == PaymentStatus.PENDING  # not "Payment authorized": the status rules skip clones
     capture = services.payment_capture(source_id=auth.pk, amount=money("80.00"), key="capture-1")
     order.refresh_from_db()
     assert (capture.state, order.payment_status) == (State.SUCCEEDED, PaymentStatus.PARTIALLY)
     validation, sale = transactions()
     assert (sale["trxtype"], sale["amt"], sale["origid"]) == ("S", "80.00", validation["pnref"])
+
+
+def test_a_clone_is_canceled_without_a_void_at_payflow(live_server, settings) -> None:
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = payflow_integration_make(zero_amount_authorization=True)
+    order = factories.OrderFactory()
+    auth = pay_by_card(integration, order)
+    cancel = services.payment_cancel(source_id=auth.pk, key="cancel-1")
+    assert cancel.state == State.SUCCEEDED
+    assert [t["trxtype"] for t in transactions()] == ["A"]  # the validation only; nothing to void
+
+
+def test_with_zero_amount_authorization_a_charge_sends_the_sale_and_never_takes_a_terse_inquiry_as_paid(
+    live_server, settings
+) -> None:
+    """The inquiry of a validation answers in its own (low) verbosity unless asked for more: without the amount
+    the adapter once took the order total for it and recorded a charge whose sale was never sent."""
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = payflow_integration_make(zero_amount_authorization=True)
+    integration.payment_action = Integration.PaymentAction.CHARGE
+    integration.save()
+    order = factories.OrderFactory()
+    charge = pay_by_card(integration, order)
+    order.refresh_from_db()
+    validation, sale = transactions()
+    assert (validation["trxtype"], validation["amt"]) == ("A", "0.00")
+    assert (sale["trxtype"], sale["amt"], sale["origid"], sale["captured"]) == (
+        "S",
+        "100.00",
+        validation["pnref"],
+        "100.00",
+    )
+    assert (charge.action, charge.state, charge.provider_reference) == (Action.CHARGE, State.SUCCEEDED, sale["pnref"])
+    assert charge.source is not None
+    assert charge.source.action == Action.VALIDATE
+    assert order.payment_status == PaymentStatus.FULL
+
+
+# --- reference transactions: only on a card of the same buyer, chosen by the server -----------------------------
+
+
+def test_a_pnref_posted_by_the_browser_never_names_the_card_to_charge(payflow_integration) -> None:
+    victim_order = factories.OrderFactory()
+    victim = pay_by_card(payflow_integration, victim_order, key="victim")
+    assert victim.state == State.SUCCEEDED
+    order = factories.OrderFactory()  # another company's buyer
+    txn = services.payment_purchase(
+        order_id=order.pk,
+        method=f"payflow_{payflow_integration.pk}",
+        key="attacker",
+        payment_data={"pnref": victim.provider_reference},
+        return_url=RETURN_URL,
+    )
+    assert (txn.state, txn.provider_reference[:12]) == (State.ACTION_REQUIRED, "securetoken:")  # asks for a card
+    assert [t["origid"] for t in transactions()] == [""]  # nothing refers to the victim's card
+
+
+def test_a_kept_validation_of_the_same_buyer_is_used_and_another_buyers_never(live_server, settings) -> None:
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = payflow_integration_make(zero_amount_authorization=True, authorization_for_required_amount=True)
+    buyer = factories.CustomerUserFactory()
+    first = factories.OrderFactory(customer=buyer.customer, customer_user=buyer)
+    pay_by_card(integration, first)
+    kept = first.transactions.get(action=Action.VALIDATE)
+    PaymentTransaction.objects.filter(pk=kept.pk).update(active=True)  # kept for later payments
+
+    again = factories.OrderFactory(customer=buyer.customer, customer_user=buyer)
+    reused = services.payment_purchase(
+        order_id=again.pk, method=f"payflow_{integration.pk}", key="purchase-again", return_url=RETURN_URL
+    )
+    assert (reused.state, reused.source_id) == (State.SUCCEEDED, kept.pk)
+    assert transactions()[-1]["origid"] == kept.provider_reference
+
+    colleague = factories.CustomerUserFactory(customer=buyer.customer)  # same company, another buyer
+    stranger = factories.OrderFactory(customer=buyer.customer, customer_user=colleague)
+    theirs = services.payment_purchase(
+        order_id=stranger.pk, method=f"payflow_{integration.pk}", key="purchase-stranger", return_url=RETURN_URL
+    )
+    assert (theirs.state, theirs.source_id) == (State.ACTION_REQUIRED, None)  # enters a card of their own
+
+
+# --- field limits --------------------------------------------------------------------------------------------------
+
+
+def test_a_long_address_and_a_zip_plus_four_are_sent_as_payflow_takes_them(payflow_integration) -> None:
+    order = factories.OrderFactory(
+        billing_address__first_name="Maximiliane-Alexandrina Theodora",
+        billing_address__last_name="Featherstonehaugh-Cholmondeley",
+        billing_address__organization="Consolidated Industrial Fasteners & Fittings Inc.",
+        billing_address__street="12345 North Industrial Parkway Boulevard",
+        billing_address__street2="Building 7, Suite 1200",
+        billing_address__city="Rancho Santa Margarita Heights",
+        billing_address__postal_code="62701-1234",
+    )
+    auth = pay_by_card(payflow_integration, order)
+    assert auth.state == State.SUCCEEDED
+    (sent,) = transactions()
+    billing = sent["billing"]
+    assert billing["ZIP"] == "627011234"
+    assert {
+        k: len(v) for k, v in billing.items() if k in ("FIRSTNAME", "LASTNAME", "COMPANYNAME", "STREET", "CITY")
+    } == {
+        "FIRSTNAME": 30,
+        "LASTNAME": 30,
+        "COMPANYNAME": 30,
+        "STREET": 30,
+        "CITY": 20,
+    }
+    assert billing["STREET"] == "12345 North Industrial Parkway"
 
 
 def test_express_checkout_approval_and_return_charges_with_its_own_payment_action(payflow_integration) -> None:

@@ -19,6 +19,7 @@ import requests
 from providers import registry
 from providers.base import (
     Adapter,
+    CheckoutContext,
     FollowUpRequest,
     MethodInfo,
     Money,
@@ -38,9 +39,10 @@ DECLINES = ["card_declined", "insufficient_funds", "expired_card", "incorrect_cv
 @dataclass(frozen=True)
 class SandboxProfile:
     key: str
-    settings: Mapping[str, str]
+    settings: Mapping[str, Any]
     #: scenario -> payment data the browser would have produced for it (a token, never a card number), or a
-    #: function of the adapter making it at run time (Payflow: the PNREF of a card validated through the sandbox)
+    #: function of the adapter making it at run time. A `source_reference` in it is not browser data: it goes to
+    #: `PaymentRequest.source_reference`, as the server's choice of a card the buyer validated before (Payflow)
     payment_data: Mapping[str, Mapping[str, str] | Callable[[Adapter], Mapping[str, str]]]
     #: scenario -> why this provider cannot play it
     skips: Mapping[str, str] = field(default_factory=dict)
@@ -67,6 +69,9 @@ class SandboxProfile:
     settle: Callable[[str], None] | None = None
     #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
     review: Callable[[str, str], None] | None = None
+    #: scenario -> the open issue for a contract item the adapter does not meet yet (an expected failure, strict:
+    #: the test fails once it passes, so the entry goes with the fix)
+    known_gaps: Mapping[str, str] = field(default_factory=dict)
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -127,7 +132,7 @@ def payflow_validated_card(adapter: Adapter, number: str = "4111111111111111") -
 
 
 def _payflow_card(adapter: Adapter) -> Mapping[str, str]:
-    return {"pnref": payflow_validated_card(adapter)}
+    return {"source_reference": payflow_validated_card(adapter)}
 
 
 def _payflow_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -137,30 +142,49 @@ def _payflow_challenge(next_action: Mapping[str, str], outcome: str) -> None:
 def _payflow_profile(key: str) -> SandboxProfile:
     return SandboxProfile(
         key=key,
-        settings={"partner": "PayPal", "vendor": "paydeskcontract", "user": "paydeskcontract", "password": "pw-1234"},
+        settings={
+            "partner": "PayPal",
+            "vendor": "paydeskcontract",
+            "user": "paydeskcontract",
+            "password": "pw-1234",
+            # authorizations refer to a validated card (ORIGID) and hold the amount
+            "zero_amount_authorization": True,
+            "authorization_for_required_amount": True,
+        },
         payment_data={
-            **{name: _payflow_card for name in ["success", *DECLINES]},
+            **{name: _payflow_card for name in ["success", "held_for_review", *DECLINES]},
             "3ds": {},  # no card yet: the purchase asks for a secure token and the buyer posts the card
         },
         skips={
-            "second_capture": "a Payflow delayed capture closes the authorization (we send CAPTURECOMPLETE=Y; "
-            "several captures need PayPal as processor, unverified)",
+            "second_capture": "Payflow takes several delayed captures of one authorization (CAPTURECOMPLETE=N) only "
+            "where PayPal is the processor; the adapter sends CAPTURECOMPLETE=Y, which releases the rest",
+            "currency": "PayPal processes the 23 currencies of its currency codes page; KWD is not one of them",
+            "settlement": "Payflow credits (C) a sale or delayed capture by ORIGID whether or not it has settled; "
+            "the guide limits only voids to unsettled transactions",
         },
         complete_challenge=_payflow_challenge,
-        tokenize=lambda url, number: {"pnref": payflow_validated_card(sandbox_adapter(key, url), number)},
-        operations={"create": "authorization", "capture": "delayed_capture"},
+        tokenize=lambda url, number: {"source_reference": payflow_validated_card(sandbox_adapter(key, url), number)},
+        operations={"create": "authorization", "charge": "sale", "capture": "delayed_capture"},
         currencies=PAYPAL_CURRENCIES,
-        amounts={  # the pilot server's amount triggers: RESULT = dollars - 1000
+        amounts={  # the pilot server's amount triggers (PayPal's test-transactions page): RESULT = dollars - 1000
             "card_declined": {"USD": Decimal("1012.00")},
             "insufficient_funds": {"USD": Decimal("1050.00")},
             "expired_card": {"USD": Decimal("1024.00")},
             "incorrect_cvc": {"USD": Decimal("1114.00")},
             "processing_error": {"USD": Decimal("1104.00")},
+            "held_for_review": {"USD": Decimal("1126.00")},  # 126: flagged for review by the fraud filters
         },
         bad_settings={"password": "invalid"},
         wire_key=request_id,
         challenge_failure="incorrect_number",  # the buyer's card on the form: 000000000000000 gives RESULT 23
+        review=lambda pnref, decision: _payflow_review(key, pnref, decision),
     )
+
+
+def _payflow_review(key: str, pnref: str, decision: str) -> None:
+    from providers.payflow.sandbox import review
+
+    review(pnref, "approve" if decision == "approve" else "reject", key)
 
 
 RETURN_URL = "http://shop.test/checkout/return"
@@ -230,6 +254,10 @@ PROFILES: dict[str, SandboxProfile] = {
             "3ds": {"payment_method": "pm_card_threeDSecure2Required"},
         },
         skips={"second_capture": "a Stripe capture releases the rest of the authorization (no multiple capture)"},
+        known_gaps={
+            "lost_reply_search": "TODO issue 13 (Stripe, item 6): a PaymentIntent whose create reply was lost is "
+            "not yet found by the metadata key the adapter sets",
+        },
         complete_challenge=_stripe_challenge,
         tokenize=_stripe_tokenize,
     ),
@@ -252,7 +280,8 @@ PROFILES: dict[str, SandboxProfile] = {
             "held_for_review": {"USD": Decimal("253.00")},
         },
         skips={
-            "currency": "an Authorize.Net account settles in one two-decimal currency (USD here): no JPY or KWD",
+            "currency": "an Authorize.Net account processes one currency of USD, CAD, EUR, GBP, AUD, NZD, CHF, DKK, "
+            "NOK, PLN, SEK (USD here): no JPY or KWD",
             "second_capture": "Authorize.Net captures an authorization once (priorAuthCapture); the rest is released",
             "insufficient_funds": "Authorize.Net reports no insufficient-funds reason; the processor's is reason 2",
             "3ds": "Authorize.Net's API takes 3-D Secure results in; it has no buyer challenge step of its own",
@@ -260,7 +289,7 @@ PROFILES: dict[str, SandboxProfile] = {
             "number and the duplicate window recognises a retry (test_authorizenet_sandbox.py)",
         },
         tokenize=_anet_tokenize,
-        operations={"create": "authorize", "cancel": "void"},
+        operations={"create": "authorize", "charge": "charge", "cancel": "void"},
         currencies=frozenset({"USD"}),
         settle=_anet_settle,
         review=_anet_review,
@@ -301,6 +330,7 @@ def scenario(
     amount: Decimal | None = None,
     key: str | None = None,
     payment_data: Mapping[str, str] | None = None,
+    context: CheckoutContext | None = None,
 ) -> PaymentRequest:
     """A purchase request playing `name` ("success", "card_declined", "3ds" …); skipped if the provider has none."""
     skip_unless(adapter, name)
@@ -309,21 +339,27 @@ def scenario(
         pytest.skip(f"{adapter.key}: {known.skips.get('currency', f'does not take {currency}')}")
     if amount is None and name in known.amounts:
         if currency not in known.amounts[name]:
-            pytest.skip(f"{adapter.key}: {name!r} is played by an amount in {', '.join(known.amounts[name])} only")
+            pytest.skip(
+                f"{adapter.key}: {name!r} is played only by an amount in {', '.join(known.amounts[name])}, as the "
+                "provider's test system documents its triggers"
+            )
         amount = known.amounts[name][currency]
     found = payment_data or known.payment_data.get(name)
     if found is None and known.make_payment_data is not None:
         found = known.make_payment_data(name)
     if found is None:
         pytest.skip(f"{adapter.key}: no sandbox scenario {name!r}")
-    data = found(adapter) if callable(found) else found
+    data = dict(found(adapter) if callable(found) else found)
+    source_reference = data.pop("source_reference", "")  # the server's choice, not the browser's (see above)
     return PaymentRequest(
         amount=Money(amount if amount is not None else AMOUNTS[currency], currency),
         idempotency_key=key or f"contract-{uuid.uuid4()}",
         method=method(adapter),
         reference="C-000001",
-        payment_data=dict(data),
+        payment_data=data,
         return_url="http://shop.test/checkout/return",
+        source_reference=source_reference,
+        context=context,
     )
 
 

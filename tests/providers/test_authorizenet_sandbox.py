@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,6 +26,7 @@ from providers.base import (
     ProviderUnavailable,
     StatusRequest,
 )
+from sandbox.models import SimObject
 from sandbox.services import sim_advance_time, sim_fault_add
 from tests.authorizenet_support import ANET_SECRETS, ANET_SETTINGS, LOGIN, bank, card
 
@@ -48,6 +50,10 @@ SEQUENCES = {
     "createTransactionRequest": [*API_REQUEST, "transactionRequest"],
     "getTransactionDetailsRequest": [*API_REQUEST, "transId"],
     "getUnsettledTransactionListRequest": [*API_REQUEST, "status", "sorting", "paging"],
+    "getSettledBatchListRequest": [*API_REQUEST, "includeStatistics", "firstSettlementDate", "lastSettlementDate"],
+    "getTransactionListRequest": [*API_REQUEST, "batchId", "sorting", "paging"],
+    "sorting": ["orderBy", "orderDescending"],
+    "paging": ["limit", "offset"],
     "authenticateTestRequest": API_REQUEST,
     "merchantAuthentication": MERCHANT_AUTHENTICATION,
     "transactionRequest": TRANSACTION_REQUEST,
@@ -227,6 +233,8 @@ def test_every_document_the_adapter_sends_follows_the_xsd_order(adapter) -> None
         "createTransactionRequest",
         "getTransactionDetailsRequest",
         "getUnsettledTransactionListRequest",
+        "getSettledBatchListRequest",
+        "getTransactionListRequest",
         "authenticateTestRequest",
     }
     types = set()
@@ -416,12 +424,8 @@ def test_capture_above_the_authorization_and_refund_with_the_wrong_card_are_refu
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_purchase_is_found_by_our_key_among_unsettled_transactions(adapter, live_server) -> None:
-    slow = AuthorizeNetAdapter(dict(adapter.settings), base_url=adapter.base_url)
-    slow.read_timeout = 0.5  # type: ignore[misc]
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="authorize", delay=1.5)
     request = purchase(key="lost-purchase")
-    with pytest.raises(ProviderUnavailable):
-        slow.authorize(request)
+    lose(adapter, "authorize", request)
     found = adapter.fetch_status(StatusRequest("lost-purchase", None, "authorize", request.amount, CARD_METHOD))
     assert (found.outcome, found.amount) == (Outcome.SUCCEEDED, request.amount)
     missing = adapter.fetch_status(StatusRequest("never-sent", None, "authorize", request.amount, CARD_METHOD))
@@ -467,3 +471,225 @@ def test_the_sandbox_notifies_authorization_capture_void_and_refund(adapter) -> 
     assert [e["eventType"] for e in sandbox.events_for(other.provider_reference)][-1] == (
         "net.authorize.payment.void.created"
     )
+
+
+# --- reporting: unsettled and settled transactions, paged, as the Transaction Details API documents them ----------
+
+
+def filler(count: int, *, submitted: datetime, batch_id: str = "", status: str = "capturedPendingSettlement") -> None:
+    """`count` transactions of other buyers in the sandbox's account, in bulk (as a busy merchant has them)."""
+    account = sandbox.account_of(LOGIN)
+    rows = []
+    for i in range(count):
+        trans_id = str(50_000_000_000 + i)
+        data = {
+            "transId": trans_id,
+            "type": "authCaptureTransaction",
+            "status": "settledSuccessfully" if batch_id else status,
+            "responseCode": "1",
+            "reasonCode": 1,
+            "reasonText": sandbox.APPROVED,
+            "authCode": "ABC123",
+            "avs": "Y",
+            "cvv": "M",
+            "authAmount": "10.00",
+            "settleAmount": "10.00",
+            "refunded": "0.00",
+            "currency": "USD",
+            "invoiceNumber": f"OTHER{i:06d}",
+            "description": "",
+            "email": "",
+            "billTo": {},
+            "payment": {"kind": "card", "number": "1111", "cardType": "Visa"},
+            "submitted": (submitted + timedelta(seconds=i)).isoformat(),
+            "capturedAt": (submitted + timedelta(seconds=i)).isoformat(),
+            "batchId": batch_id,
+        }
+        rows.append(
+            SimObject(provider="authorizenet", kind="transaction", object_id=trans_id, account=account, data=data)
+        )
+    SimObject.objects.bulk_create(rows)
+    if batch_id:
+        batch = SimObject.objects.get(provider="authorizenet", kind="batch", object_id=batch_id)
+        batch.data = {**batch.data, "transIds": [*batch.data["transIds"], *(r.object_id for r in rows)]}
+        batch.save()
+
+
+def reporting(client, root: str, inner: str = "") -> etree._Element:  # noqa: ANN001
+    reply = client.post(API, xml_request(root, inner), content_type="application/xml")
+    assert reply.content.startswith(sandbox.BOM)
+    return etree.fromstring(reply.content[3:])
+
+
+def result_code(reply: etree._Element) -> tuple[str, str]:
+    return (
+        reply.findtext("a:messages/a:resultCode", namespaces=NS) or "",
+        reply.findtext("a:messages/a:message/a:code", namespaces=NS) or "",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("inner", "code"),
+    [
+        ("<firstSettlementDate>2026-01-01T00:00:00Z</firstSettlementDate>", "E00013"),
+        ("<lastSettlementDate>2026-01-20T00:00:00Z</lastSettlementDate>", "E00013"),
+        (
+            "<firstSettlementDate>2026-01-01T00:00:00Z</firstSettlementDate>"
+            "<lastSettlementDate>2026-02-01T00:00:01Z</lastSettlementDate>",
+            "E00013",
+        ),
+        (
+            "<firstSettlementDate>2026-01-01T00:00:00Z</firstSettlementDate>"
+            "<lastSettlementDate>2026-02-01T00:00:00Z</lastSettlementDate>",
+            "I00004",
+        ),
+    ],
+    ids=["first date alone", "last date alone", "31 days and a second", "31 days"],
+)
+def test_settled_batches_are_listed_for_both_dates_or_none_at_most_31_days_apart(client, inner, code) -> None:
+    reply = reporting(client, "getSettledBatchListRequest", inner)
+    assert result_code(reply) == ("Ok" if code.startswith("I") else "Error", code)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "paging",
+    [
+        "<limit>1001</limit><offset>1</offset>",
+        "<limit>0</limit><offset>1</offset>",
+        "<limit>10</limit><offset>0</offset>",
+    ],
+)
+def test_pages_hold_1_to_1000_transactions_and_are_numbered_from_1(client, paging) -> None:
+    reply = reporting(client, "getUnsettledTransactionListRequest", f"<paging>{paging}</paging>")
+    assert result_code(reply) == ("Error", "E00003")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_settlement_puts_captures_refunds_declines_and_voids_in_batches_per_payment_method(adapter, client) -> None:
+    charge = adapter.charge(purchase())
+    declined = adapter.charge(purchase(data=card(zip="46282")))
+    voided = adapter.authorize(purchase())
+    adapter.cancel(follow(voided))
+    held_back = adapter.authorize(purchase())  # authorized, not captured: stays unsettled
+    echeck = adapter.charge(purchase("50.00", data=bank(), method=ECHECK_METHOD))
+    unsettled = reporting(client, "getUnsettledTransactionListRequest")
+    listed = {t.findtext("a:transId", namespaces=NS) for t in unsettled.iterfind(".//a:transaction", NS)}
+    assert listed == {r.provider_reference for r in (charge, declined, voided, held_back, echeck)}
+
+    assert sandbox.settle() == 2
+    unsettled = reporting(client, "getUnsettledTransactionListRequest")
+    listed = {t.findtext("a:transId", namespaces=NS) for t in unsettled.iterfind(".//a:transaction", NS)}
+    assert listed == {held_back.provider_reference}
+    batches = reporting(client, "getSettledBatchListRequest")
+    methods = {
+        b.findtext("a:paymentMethod", namespaces=NS): b.findtext("a:batchId", namespaces=NS)
+        for b in batches.iterfind(".//a:batch", NS)
+    }
+    assert set(methods) == {"creditCard", "eCheck"}
+    cards = reporting(client, "getTransactionListRequest", f"<batchId>{methods['creditCard']}</batchId>")
+    statuses = {
+        t.findtext("a:transId", namespaces=NS): t.findtext("a:transactionStatus", namespaces=NS)
+        for t in cards.iterfind(".//a:transaction", NS)
+    }
+    assert statuses == {
+        charge.provider_reference: "settledSuccessfully",
+        declined.provider_reference: "declined",
+        voided.provider_reference: "voided",
+    }
+    assert cards.findtext("a:transactions/a:transaction/a:invoiceNumber", namespaces=NS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_paging_a_list_holds_the_newest_1000_and_paging_reaches_the_rest(client) -> None:
+    filler(1001, submitted=datetime.now(UTC) - timedelta(hours=2))
+    first = reporting(client, "getUnsettledTransactionListRequest")
+    assert len(first.findall(".//a:transaction", NS)) == 1000
+    assert first.findtext("a:totalNumInResultSet", namespaces=NS) == "1001"
+    assert "50000000000" not in {t.findtext("a:transId", namespaces=NS) for t in first.iterfind(".//a:transaction", NS)}
+    page_two = reporting(
+        client,
+        "getUnsettledTransactionListRequest",
+        "<sorting><orderBy>id</orderBy><orderDescending>true</orderDescending></sorting>"
+        "<paging><limit>1000</limit><offset>2</offset></paging>",
+    )
+    assert [t.findtext("a:transId", namespaces=NS) for t in page_two.iterfind(".//a:transaction", NS)] == [
+        "50000000000"
+    ]
+
+
+def lose(adapter: AuthorizeNetAdapter, operation: str, request: PaymentRequest) -> None:
+    """Send `request`; Authorize.Net carries it out but its answer never arrives."""
+    slow = AuthorizeNetAdapter(dict(adapter.settings), base_url=adapter.base_url)
+    slow.read_timeout = 0.5  # type: ignore[misc]
+    sim_fault_add(provider="authorizenet", kind="timeout", operation=operation, delay=1.5)
+    with pytest.raises(ProviderUnavailable):
+        getattr(slow, "authorize" if operation == "authorize" else "charge")(request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_purchase_behind_1000_newer_unsettled_transactions_is_found_page_by_page(adapter) -> None:
+    request = purchase(key="lost-behind-a-busy-day")
+    lose(adapter, "authorize", request)
+    filler(1000, submitted=datetime.now(UTC) + timedelta(minutes=1))  # a busy merchant's next thousand
+    status = StatusRequest("lost-behind-a-busy-day", None, "authorize", request.amount, CARD_METHOD, datetime.now(UTC))
+    found = adapter.fetch_status(status)
+    assert (found.outcome, found.amount) == (Outcome.SUCCEEDED, request.amount)
+    pages = [d for d in sandbox.received_documents("getUnsettledTransactionListRequest")]
+    assert len(pages) == 2
+    assert "<offset>2</offset>" in pages[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_charge_that_settled_is_found_in_its_batch_beyond_the_first_page(adapter, client) -> None:
+    request = purchase(key="lost-then-settled")
+    sent_at = datetime.now(UTC)
+    lose(adapter, "charge", request)
+    assert sandbox.settle() == 1
+    (batch_id,) = SimObject.objects.filter(provider="authorizenet", kind="batch").values_list("object_id", flat=True)
+    filler(1000, submitted=datetime.now(UTC) - timedelta(hours=3), batch_id=batch_id)  # listed before ours (by id)
+    found = adapter.fetch_status(
+        StatusRequest("lost-then-settled", None, "charge", request.amount, CARD_METHOD, sent_at)
+    )
+    assert (found.outcome, found.amount, found.raw["status"]) == (
+        Outcome.SUCCEEDED,
+        request.amount,
+        "settledSuccessfully",
+    )
+    pages = sandbox.received_documents("getTransactionListRequest")
+    assert [("<offset>1</offset>" in p, "<offset>2</offset>" in p) for p in pages] == [(True, False), (False, True)]
+    missing = adapter.fetch_status(StatusRequest("never-sent", None, "charge", request.amount, CARD_METHOD, sent_at))
+    assert (missing.outcome, missing.error_code) == (Outcome.ERROR, "not_found")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_search_asks_for_at_most_31_days_of_batches_at_a_time_back_to_the_request(adapter) -> None:
+    sent_at = datetime.now(UTC) - timedelta(days=70)
+    missing = adapter.fetch_status(
+        StatusRequest("long-ago", None, "authorize", Money(Decimal("1.00"), "USD"), CARD_METHOD, sent_at)
+    )
+    assert missing.error_code == "not_found"
+    windows = []
+    for document in sandbox.received_documents("getSettledBatchListRequest"):
+        root = etree.fromstring(document.encode())
+        first = datetime.fromisoformat(root.findtext("a:firstSettlementDate", namespaces=NS))
+        last = datetime.fromisoformat(root.findtext("a:lastSettlementDate", namespaces=NS))
+        assert timedelta(0) < last - first <= timedelta(days=31)
+        windows.append((first, last))
+    assert len(windows) == 3
+    assert windows[0][0] <= sent_at
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert windows[-1][1] >= datetime.now(UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("operation", ["list", "batches", "batch_transactions"])
+def test_a_list_that_cannot_be_read_is_no_proof_that_nothing_happened(adapter, operation) -> None:
+    charge = adapter.charge(purchase(key="lost-and-settled"))
+    sandbox.settle(charge.provider_reference)
+    sim_fault_add(provider="authorizenet", kind="error_503", operation=operation, times=1)
+    status = StatusRequest("lost-and-settled", None, "charge", charge.amount, CARD_METHOD, datetime.now(UTC))
+    with pytest.raises(ProviderUnavailable):
+        adapter.fetch_status(status)
+    assert adapter.fetch_status(status).outcome == Outcome.SUCCEEDED

@@ -27,7 +27,7 @@ from providers.base import (
 )
 from providers.base import Environment as Env
 from providers.payflow import nvp
-from providers.payflow.adapter import PayflowAdapter, custref, format_amount, request_id
+from providers.payflow.adapter import PayflowAdapter, billing_fields, custref, format_amount, request_id
 from providers.payflow.sandbox import pilot_result, transactions
 from sandbox.models import SimObject
 from sandbox.services import sim_advance_time
@@ -234,12 +234,19 @@ def test_pilot_amount_triggers(amount: str, result: int) -> None:
 
 @pytest.fixture
 def adapter(live_server) -> PayflowAdapter:  # noqa: ANN001
+    """The adapter on the sandbox, without zero-amount authorization (the card form's transaction is the payment)."""
     made = sandbox_adapter("payflow", live_server.url)
     assert isinstance(made, PayflowAdapter)
-    return made
+    settings = {
+        k: v
+        for k, v in made.settings.items()
+        if k not in ("zero_amount_authorization", "authorization_for_required_amount")
+    }
+    return PayflowAdapter(settings, base_url=made.base_url)
 
 
-def _purchase(adapter: PayflowAdapter, amount: str, **data: str) -> PaymentRequest:
+def _purchase(adapter: PayflowAdapter, amount: str, *, on: str = "", **data: str) -> PaymentRequest:
+    """A purchase; `on`: the PNREF of a card the buyer validated, as the server chooses it."""
     return PaymentRequest(
         amount=Money(Decimal(amount), "USD"),
         idempotency_key=f"purchase-{uuid.uuid4()}",
@@ -247,6 +254,7 @@ def _purchase(adapter: PayflowAdapter, amount: str, **data: str) -> PaymentReque
         reference="A-1",
         payment_data=data,
         return_url=RETURN_URL,
+        source_reference=on,
     )
 
 
@@ -260,7 +268,7 @@ EXPECTED = [
     ("1104.00", Outcome.DECLINED, "processing_error"),
     ("1114.00", Outcome.DECLINED, "incorrect_cvc"),
     ("1125.00", Outcome.DECLINED, "fraudulent"),
-    ("1126.00", Outcome.PENDING, "fraud_review"),
+    ("1126.00", Outcome.PENDING, "held_for_review"),
     ("1099.00", Outcome.ERROR, "payflow_99"),
     ("1030.00", Outcome.DECLINED, "duplicate_transaction"),
     ("1100.00", Outcome.DECLINED, "payflow_100"),
@@ -272,12 +280,12 @@ EXPECTED = [
 def test_each_result_trigger_maps_to_an_outcome(adapter) -> None:
     pnref = payflow_validated_card(adapter)
     for amount, outcome, code in EXPECTED:
-        result = adapter.authorize(_purchase(adapter, amount, pnref=pnref))
+        result = adapter.authorize(_purchase(adapter, amount, on=pnref))
         assert (amount, result.outcome, result.error_code) == (amount, outcome, code)
     with pytest.raises(ProviderUnavailable):  # 11: client time-out, nobody knows
-        adapter.authorize(_purchase(adapter, "1011.00", pnref=pnref))
+        adapter.authorize(_purchase(adapter, "1011.00", on=pnref))
     with pytest.raises(ProviderMisconfigured):  # 1: user authentication failed
-        adapter.authorize(_purchase(adapter, "1001.00", pnref=pnref))
+        adapter.authorize(_purchase(adapter, "1001.00", on=pnref))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -359,7 +367,7 @@ def test_before_the_buyer_posts_the_card_the_purchase_still_waits(adapter) -> No
 
 @pytest.mark.django_db(transaction=True)
 def test_a_settled_sale_cannot_be_voided_but_can_be_credited(adapter, live_server) -> None:
-    sale = adapter.charge(_purchase(adapter, "60.00", pnref=payflow_validated_card(adapter)))
+    sale = adapter.charge(_purchase(adapter, "60.00", on=payflow_validated_card(adapter)))
     requests.post(f"{live_server.url}/sandbox/payflow/__sim/settle", timeout=10)
     follow = FollowUpRequest(
         amount=sale.amount, idempotency_key="void-1", provider_reference=sale.provider_reference, method=method(adapter)
@@ -391,3 +399,181 @@ def test_payments_pro_has_its_own_sandbox_state(live_server) -> None:
     pnref = payflow_validated_card(pro)
     assert [t["pnref"] for t in transactions("payflow_pro")] == [pnref]
     assert transactions("payflow") == []
+
+
+# --- the sandbox refuses what Payflow refuses ---------------------------------------------------------------------
+
+
+CARD = {"TENDER": "C", "ACCT": "4111111111111111", "EXPDATE": "1230", "CVV2": "123", "CURRENCY": "USD"}
+
+
+def _sale(client, request_id: str, **fields: str) -> dict[str, str]:  # noqa: ANN001
+    body = nvp.encode({**CREDENTIALS, "TRXTYPE": "S", "AMT": "10.00", **CARD, **fields})
+    return nvp.decode(_nvp(client, body, request_id).content)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"ZIP": "62701-1234"}, "ZIP"),
+        ({"ZIP": "6270"}, "ZIP"),
+        ({"ZIP": "SW1A 1AA", "BILLTOCOUNTRY": "GB"}, "ZIP"),
+        ({"STREET": "12345 North Industrial Parkway B"}, "STREET"),
+        ({"FIRSTNAME": "M" * 31}, "FIRSTNAME"),
+        ({"LASTNAME": "F" * 31}, "LASTNAME"),
+        ({"COMPANYNAME": "C" * 31}, "COMPANYNAME"),
+        ({"CITY": "Rancho Santa Margarita"}, "CITY"),
+        ({"STATE": "Illinois"}, "STATE"),
+        ({"INVNUM": "INV-000001"}, "INVNUM"),
+        ({"EMAIL": "a" * 50 + "@example.com"}, "EMAIL"),
+    ],
+)
+def test_billing_fields_beyond_the_guide_are_a_field_format_error(client, fields, named) -> None:
+    reply = _sale(client, uuid.uuid4().hex, **fields)
+    assert (reply["RESULT"], named in reply["RESPMSG"]) == ("7", True)
+    assert transactions() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [{"ZIP": "62701"}, {"ZIP": "627011234"}, {"ZIP": "SW1A1AA", "BILLTOCOUNTRY": "GB"}, {"STREET": "S" * 30}],
+)
+def test_billing_fields_within_the_guide_are_taken(client, fields) -> None:
+    assert _sale(client, uuid.uuid4().hex, **fields)["RESULT"] == "0"
+
+
+@pytest.mark.django_db
+def test_a_secure_token_and_payflow_link_refuse_the_same_fields(client) -> None:
+    token = {**CREDENTIALS, "TRXTYPE": "A", "TENDER": "C", "AMT": "10.00", "CREATESECURETOKEN": "Y"}
+    refused = nvp.decode(_nvp(client, nvp.encode({**token, "SECURETOKENID": "PDa", "ZIP": "62701-1234"}), "t1").content)
+    assert refused["RESULT"] == "7"
+    made = nvp.decode(
+        _nvp(client, nvp.encode({**token, "SECURETOKENID": "PDb", "ERRORURL": "http://shop.test/e"}), "t2").content
+    )
+    posted = client.post(
+        "/sandbox/payflow/link/",
+        {
+            "SECURETOKEN": made["SECURETOKEN"],
+            "SECURETOKENID": "PDb",
+            **{k: CARD[k] for k in ("ACCT", "EXPDATE")},
+            "ZIP": "627-01",
+        },
+    )
+    assert posted.status_code == 303
+    assert "RESULT=7" in posted["Location"]
+    assert transactions() == []
+
+
+@pytest.mark.django_db
+def test_a_reference_transaction_takes_only_an_approved_card_transaction_of_the_same_account_within_a_year(
+    client,
+) -> None:
+    approved = _sale(client, "ref-approved")
+    declined = _sale(client, "ref-declined", AMT="1012.00")
+    assert (approved["RESULT"], declined["RESULT"]) == ("0", "12")
+    other_account = {**CREDENTIALS, "VENDOR": "someoneelse", "USER": "someoneelse"}
+
+    def reference(request_id: str, origid: str, credentials: dict) -> str:
+        body = nvp.encode({**credentials, "TRXTYPE": "S", "TENDER": "C", "AMT": "5.00", "ORIGID": origid})
+        return nvp.decode(_nvp(client, body, request_id).content)["RESULT"]
+
+    assert reference("r1", approved["PNREF"], CREDENTIALS) == "0"
+    assert reference("r2", approved["PNREF"], other_account) == "19"
+    assert reference("r3", declined["PNREF"], CREDENTIALS) == "19"
+    sim_advance_time(provider="payflow", seconds=366 * 24 * 3600)
+    assert reference("r4", approved["PNREF"], CREDENTIALS) == "19"
+
+
+@pytest.mark.django_db
+def test_an_inquiry_says_the_amount_only_when_asked_for_verbosity(client) -> None:
+    sale = _sale(client, "verbose-sale", CUSTREF="CR0000000001")
+
+    def inquiry(request_id: str, **extra: str) -> dict[str, str]:
+        body = nvp.encode({**CREDENTIALS, "TRXTYPE": "I", "TENDER": "C", "ORIGID": sale["PNREF"], **extra})
+        return nvp.decode(_nvp(client, body, request_id).content)
+
+    terse = inquiry("i1")
+    assert (terse["RESULT"], terse["ORIGRESULT"], terse["ORIGPNREF"]) == ("0", "0", sale["PNREF"])
+    assert "AMT" not in terse
+    assert "TRANSSTATE" not in terse
+    assert inquiry("i2", VERBOSITY="MEDIUM")["TRANSSTATE"] == "6"
+    verbose = inquiry("i3", VERBOSITY="HIGH")
+    assert (verbose["AMT"], verbose["ACCT"], verbose["TRXTYPE"]) == ("10.00", "1111", "S")
+
+
+@pytest.mark.django_db
+def test_an_inquiry_by_custref_answers_with_the_first_transaction_carrying_it(client) -> None:
+    first = _sale(client, "cr-1", CUSTREF="CRSAME000001")
+    _sale(client, "cr-2", CUSTREF="CRSAME000001", AMT="20.00")
+    body = nvp.encode({**CREDENTIALS, "TRXTYPE": "I", "TENDER": "C", "CUSTREF": "CRSAME000001", "VERBOSITY": "HIGH"})
+    reply = nvp.decode(_nvp(client, body, "cr-i").content)
+    assert (reply["ORIGPNREF"], reply["AMT"]) == (first["PNREF"], "10.00")
+
+
+def test_neither_sandbox_imports_anything_from_its_adapter() -> None:
+    import ast
+    import inspect
+
+    from providers.authorizenet import sandbox as anet_sandbox
+    from providers.payflow import sandbox as payflow_sandbox
+
+    for module, adapter_module in (
+        (payflow_sandbox, "providers.payflow.adapter"),
+        (anet_sandbox, "providers.authorizenet.adapter"),
+    ):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+        }
+        assert adapter_module not in imported, module.__name__
+        assert not any(name and name.startswith(adapter_module) for name in imported)
+
+
+# --- the adapter: fields as Payflow takes them, inquiries that ask for what they need --------------------------------
+
+
+def test_billing_fields_are_normalised_and_cut_to_the_guide() -> None:
+    fields = billing_fields(
+        {
+            "FIRSTNAME": "Maximiliane-Alexandrina  Theodora Augusta",
+            "STREET": "12345 North Industrial Parkway Boulevard",
+            "CITY": "Rancho Santa Margarita Heights",
+            "STATE": "IL",
+            "ZIP": "62701-1234",
+            "BILLTOCOUNTRY": "US",
+            "EMAIL": "a" * 50 + "@example.com",
+            "INVNUM": "INV-000001",
+            "COMMENT1": "Order INV-000001",
+        }
+    )
+    assert fields == {
+        "FIRSTNAME": "Maximiliane-Alexandrina Theodo",
+        "STREET": "12345 North Industrial Parkway",
+        "CITY": "Rancho Santa Margari",
+        "STATE": "IL",
+        "ZIP": "627011234",
+        "BILLTOCOUNTRY": "US",
+        "INVNUM": "INV000001",
+        "COMMENT1": "Order INV-000001",
+    }
+    assert billing_fields({"ZIP": "SW1A 1AA", "BILLTOCOUNTRY": "GB", "STATE": "Greater London"}) == {
+        "ZIP": "SW1A1AA",
+        "BILLTOCOUNTRY": "GB",
+        "STATE": "Greater Lo",
+    }
+    assert billing_fields({"ZIP": "6270", "STATE": "Illinois", "BILLTOCOUNTRY": "US"}) == {"BILLTOCOUNTRY": "US"}
+
+
+def test_a_terse_inquiry_reply_is_never_taken_for_the_amount_asked() -> None:
+    adapter, session = _with_reply(b"RESULT=0&PNREF=VINQ00000001&RESPMSG=Approved&ORIGRESULT=0&ORIGPNREF=VABC12345678")
+    status = StatusRequest("purchase-1", "securetoken:abc", "charge", Money(Decimal("100.00"), "USD"), method(adapter))
+    result = adapter.fetch_status(status)
+    assert (result.outcome, result.error_code) == (Outcome.ERROR, "incomplete_inquiry")
+    (sent,) = [nvp.decode(body) for body, _ in session.sent]  # no sale sent on a guess
+    assert (sent["TRXTYPE"], sent["VERBOSITY"]) == ("I", "HIGH")
+    by_reference = adapter.fetch_status(
+        StatusRequest("capture-1", "VABC12345678", "capture", Money(Decimal("100.00"), "USD"), method(adapter))
+    )
+    assert (by_reference.outcome, by_reference.error_code) == (Outcome.ERROR, "incomplete_inquiry")
