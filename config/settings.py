@@ -184,6 +184,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
     "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},
     "re-authorization": {"task": "payments.tasks.reauthorizations_sweep_task", "schedule": 900.0},
+    "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},
 }
 #: warn this long before an authorization lapses at the provider (email and back-office notice)
 AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)

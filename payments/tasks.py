@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from payments import sweeps
+from payments import abandonment, sweeps
 from payments.webhook_services import webhook_event_process
 from providers.base import ProviderUnavailable
 
@@ -23,6 +23,22 @@ from providers.base import ProviderUnavailable
 def webhook_event_process_task(webhook_event_id: int) -> None:
     """Apply one stored event. Redelivery after a crash is safe: processing finds the rows final."""
     webhook_event_process(webhook_event_id=webhook_event_id)
+
+
+@shared_task(acks_late=True)
+def order_release_task(order_id: int) -> None:
+    """Give back a late payment of a checkout attempt the buyer gave up (payments.abandonment)."""
+    abandonment.order_release(order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def orders_release_sweep_task() -> int:
+    """Beat: given-up orders that still hold or took money (a release whose message was lost, or whose answer
+    was pending) are released again; each release is keyed, so nothing is given back twice."""
+    ids = abandonment.orders_to_release()
+    for pk in ids:
+        order_release_task.delay(pk)
+    return len(ids)
 
 
 @shared_task(acks_late=True)
