@@ -133,6 +133,8 @@ LOGIN_URL = "admin:login"
 INVOICE_PAYMENT_METHOD = env.str("INVOICE_PAYMENT_METHOD", default="stripe")
 INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-")
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
+#: how long a second "Place order" waits for the first one's answer before the buyer is shown a page that waits
+CHECKOUT_SUBMIT_WAIT_SECONDS = env.float("CHECKOUT_SUBMIT_WAIT_SECONDS", default=10.0)
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

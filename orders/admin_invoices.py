@@ -24,7 +24,12 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
         modeladmin.message_user(request, "You may not create invoices.", messages.ERROR)
         return
     created, skipped = [], []
-    for order in queryset.exclude(total__lte=0):
+    discarded = list(queryset.discarded().values_list("number", flat=True))  # type: ignore[attr-defined]
+    if discarded:
+        modeladmin.message_user(
+            request, f"Failed checkout attempts are not invoiced, skipped: {', '.join(discarded)}.", messages.WARNING
+        )
+    for order in queryset.placed().exclude(total__lte=0):  # type: ignore[attr-defined]
         if order.invoices.exclude(status=Invoice.Status.VOID).exists():
             skipped.append(order.number)
             continue
