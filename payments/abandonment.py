@@ -175,11 +175,7 @@ def order_release(*, order_id: int) -> list[PaymentTransaction]:
                 key=f"released:{purchase.pk}",
                 order=order,
                 level=Notice.Level.WARNING,
-                message=(
-                    f"Order {order.number} belongs to a checkout attempt the buyer gave up, but its payment of "
-                    f"{purchase.money} (reference {purchase.provider_reference or 'none'}) succeeded later. "
-                    f"It was {verb} automatically."
-                ),
+                message=f"{_late_payment(order, purchase)}. It was {verb} automatically.",
             )
         elif row.state == State.DECLINED:
             _release_failed(order, purchase, row.message or row.error_code)
@@ -188,15 +184,21 @@ def order_release(*, order_id: int) -> list[PaymentTransaction]:
     return released
 
 
+def _late_payment(order: Order, purchase: PaymentTransaction) -> str:
+    return (
+        f"Order {order.number} belongs to a checkout attempt the buyer gave up, but its payment of "
+        f"{purchase.money} (reference {purchase.provider_reference or 'none'}) succeeded later"
+    )
+
+
 def _release_failed(order: Order, purchase: PaymentTransaction, why: str) -> None:
     new = notice_raise(
         key=f"release-failed:{purchase.pk}",
         order=order,
         level=Notice.Level.ERROR,
         message=(
-            f"Order {order.number} belongs to a checkout attempt the buyer gave up, but its payment of "
-            f"{purchase.money} (reference {purchase.provider_reference or 'none'}) succeeded later and could not "
-            f"be given back automatically: {why} Cancel or refund it at the provider, or agree with the buyer."
+            f"{_late_payment(order, purchase)} and could not be given back automatically: {why} "
+            "Cancel or refund it at the provider, or agree with the buyer."
         ),
     )
     if new:
