@@ -23,6 +23,7 @@ from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import Order, PaymentStatus
 from payment_rules.models import PaymentRule, PaymentRuleMethod
+from payments import sweeps
 from payments.models import Action, PaymentTransaction, State
 from providers.payflow.sandbox import transactions as payflow_transactions
 from sandbox.models import SimIdempotencyKey, SimObject
@@ -274,6 +275,21 @@ def test_a_late_success_of_an_abandoned_3ds_payment_is_canceled_and_staff_are_to
     [order] = placed_orders()
     assert order.payment_status == PaymentStatus.AUTHORIZED  # the one live payment of the checkout
     assert "so it was canceled" in follow(buyer, our_path(back))
+
+
+def test_reconcile_ends_an_abandoned_payment_whose_cancel_did_not_get_through(shop: str, buyer: Client) -> None:
+    _, old = leave_a_3ds_challenge(shop, buyer)
+    sim_fault_add(provider="stripe", kind="error_500", operation="cancel", times=2)
+    choose(buyer, method("money_order"))
+    review_and_submit(buyer)
+    old.refresh_from_db()
+    assert (old.state, stripe_intent(old.provider_reference)["status"]) == (State.ACTION_REQUIRED, "requires_action")
+
+    sweeps.payment_reconcile(transaction_id=old.pk)  # an hour on, reconcile finds it still waiting for the buyer
+
+    old.refresh_from_db()
+    assert (old.state, old.reason) == (State.DECLINED, "abandoned")
+    assert stripe_intent(old.provider_reference)["status"] == "canceled"
 
 
 def test_payflow_card_page_left_for_another_method_and_used_late_is_voided(shop: str, buyer: Client) -> None:

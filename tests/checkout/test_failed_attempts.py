@@ -196,9 +196,12 @@ def test_an_attempt_whose_submit_died_is_settled_as_unconfirmed_once_overdue(
     processing = f"/checkout/processing/{attempt.pk}/"
 
     again = acme.post("/checkout/review/", {"checkout": attempt.checkout_id, "attempt": 1})
+    other_tab = acme.post("/checkout/payment/", {"payment_method": card, "payment_data[token]": "tok_decline"})
     waiting = acme.get(processing)
 
     assert again["Location"] == processing  # still "with the provider": a second submit sends nothing
+    assert other_tab["Location"] == processing  # nor may the payment details change under it
+    assert Checkout.objects.get().payment_data == {"token": "tok_timeout"}
     assert waiting.status_code == 200
     assert "We are confirming your payment with the payment provider." in waiting.content.decode()
     CheckoutAttempt.objects.filter(pk=attempt.pk).update(updated_at=timezone.now() - timedelta(minutes=4))
