@@ -63,7 +63,7 @@ def _enqueue(webhook_event_id: int) -> None:
         webhook_event_process_task.apply_async(
             (webhook_event_id,), retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
         )
-    except OperationalError as exc:
+    except (OperationalError, OSError) as exc:  # Redis unreachable; the local transport's folder unwritable
         logger.warning(
             "Webhook event %s stored; the broker is unreachable, the sweep enqueues it: %s", webhook_event_id, exc
         )
