@@ -73,7 +73,7 @@ def broker_down() -> Iterator[None]:
         app.conf.task_always_eager, app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
 
 
-def test_an_event_stored_while_the_broker_is_down_is_answered_200_and_processed_by_the_sweep(
+def test_an_event_stored_while_the_broker_is_down_is_answered_200_and_kept_for_the_sweep(
     stripe_integration, broker_down
 ) -> None:
     txn = waiting_for_the_buyer(stripe_integration)
