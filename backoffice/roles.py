@@ -16,7 +16,7 @@ from django.db import DEFAULT_DB_ALIAS
 ADMINISTRATORS = "Administrators"
 SALES = "Sales"
 
-#: What Sales may do: read orders and customers, see payment history, capture, cancel and refund.
+#: What Sales may do: read orders, checkout attempts and customers, see payment history, capture, cancel and refund.
 #: No integrations, no payment rules, no payment terms to edit.
 SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("orders", "view_order"),
@@ -30,6 +30,7 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("customers", "view_customer"),
     ("customers", "view_customergroup"),
     ("customers", "view_paymentterm"),
+    ("checkout", "view_checkoutattempt"),
 )
 
 

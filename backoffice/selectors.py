@@ -113,7 +113,12 @@ def dashboard(*, now: datetime | None = None, limit: int = 10) -> Dashboard:
     """Figures of the admin index, in five queries whatever the number of orders."""
     now = now or timezone.now()
     figures: dict[str, tuple[int, dict[str, Decimal]]] = {}
-    rows = Order.objects.order_by().values("payment_status", "currency").annotate(n=Count("id"), amount=Sum("total"))
+    rows = (
+        Order.objects.placed()  # the orders of failed checkout attempts are counted as failed payments, below
+        .order_by()
+        .values("payment_status", "currency")
+        .annotate(n=Count("id"), amount=Sum("total"))
+    )
     for row in rows:
         count, amounts = figures.get(row["payment_status"], (0, {}))
         amounts[row["currency"]] = row["amount"]

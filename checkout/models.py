@@ -234,3 +234,67 @@ def address_info(address: dict) -> AddressInfo | None:
         first_name=address.get("first_name", ""),
         last_name=address.get("last_name", ""),
     )
+
+
+class CheckoutAttempt(models.Model):
+    """One submission of a checkout: the order it made, the payment it started, and how it ended.
+
+    Kept for every attempt, also declined, refused and abandoned ones, whose orders the buyer no longer sees
+    (`Order.discarded_at`): support staff find here what the buyer tried and what the provider answered, and the
+    attempt's transactions are its order's ledger rows. `status` is also how a second submit of the same checkout
+    knows that the first one is still talking to the provider (`submitting`) and waits for its outcome.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTING = "submitting", "Sent to the provider"
+        AWAITING_BUYER = "awaiting_buyer", "Waiting for the buyer at the provider"
+        PLACED = "placed", "Order placed"
+        UNCONFIRMED = "unconfirmed", "Order placed, provider's answer missing"
+        DECLINED = "declined", "Declined"
+        REFUSED = "refused", "Refused before payment"
+        ABANDONED = "abandoned", "Abandoned by the buyer"
+
+    #: attempts that ended without an order for the buyer
+    FAILED = frozenset({Status.DECLINED, Status.REFUSED, Status.ABANDONED})
+    #: attempts whose order the buyer keeps
+    KEPT = frozenset({Status.PLACED, Status.UNCONFIRMED})
+
+    checkout = models.ForeignKey(
+        Checkout, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
+    )  # a deleted buyer login takes its cart and checkouts along; the record of what was tried stays
+    number = models.PositiveIntegerField()
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="checkout_attempt")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    customer_user = models.ForeignKey(
+        "customers.CustomerUser", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payment_method = models.CharField(max_length=80)
+    amount = models.DecimalField(max_digits=20, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTING, db_index=True)
+    #: why it failed, for staff: a normalised code and the provider's or our own words
+    reason = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    provider_reference = models.CharField("reference code", max_length=255, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    #: hash of what was submitted (cart, addresses, shipping, method, payment data): a later submit of the same
+    #: things continues this attempt, anything else ends it and starts the next one
+    fingerprint = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField("started", auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["checkout", "number"], name="one_record_per_attempt")]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.checkout_id} attempt {self.number} ({self.get_status_display()})"
+
+    @property
+    def money(self) -> Money:
+        return Money(quantize(self.amount, self.currency), self.currency)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in self.FAILED

@@ -156,13 +156,15 @@ def method_short_label(identifier: str) -> str:
 
 
 def buyer_orders(*, buyer: CustomerUser) -> QuerySet[Order]:
-    return Order.objects.filter(customer_id=buyer.customer_id).order_by("-created_at", "-id")
+    """The company's placed orders; those of failed or abandoned checkout attempts are for staff only."""
+    return Order.objects.placed().filter(customer_id=buyer.customer_id).order_by("-created_at", "-id")
 
 
 def buyer_order(*, buyer: CustomerUser, number: str) -> Order:
-    """404 for an order of another company, exactly as for one that does not exist."""
+    """404 for an order of another company, or of a failed checkout attempt, exactly as for one that does not
+    exist."""
     return get_object_or_404(
-        Order.objects.select_related("billing_address", "shipping_address", "payment_term"),
+        Order.objects.placed().select_related("billing_address", "shipping_address", "payment_term"),
         customer_id=buyer.customer_id,
         number=number,
     )

@@ -1,28 +1,42 @@
 """Writes of the storefront: the cart, the checkout steps, and submitting a checkout as an order and a payment.
 
 Submitting follows the reference's place-order flow (domain.md §6.2–6.3): create the order, run the purchase,
-then act on the outcome. The order of one checkout attempt is created once, under a lock on the checkout row,
-and paid with the idempotency key `checkout:<id>:<attempt>`, so a double click or a refresh makes neither a
-second order nor a second charge. The payment itself goes through `payments.services` (three steps, no
-transaction open while the provider is called).
+then act on the outcome. Each submission is an attempt (`CheckoutAttempt`): its order is created once, under a
+lock on the checkout row, and paid with the idempotency key `checkout:<id>:<attempt>`. The payment itself goes
+through `payments.services` (three steps, no transaction open while the provider is called).
+
+- A second submit while the first is still with the provider waits for the first one's outcome (or sends the
+  buyer to a page that waits for it); it never takes the open row for an answer.
+- A submit of the same things again continues the attempt (back to the provider's page); a submit after the cart,
+  an address or the payment details changed ends the attempt first (cancelled at the provider where it could still
+  complete) and starts the next one, with a new key. So a checkout has at most one order that can take money.
+- A declined, refused or abandoned attempt keeps the cart; its order is discarded for the buyer and kept, with
+  its ledger rows, for staff.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, Product
+from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
 from orders.models import Address, Order, OrderLine, PaymentStatus
 from orders.services import LineInput, order_create
+from payments.abandonment import payment_abandon
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.services import lock_order, payment_purchase
@@ -38,6 +52,29 @@ UNCONFIRMED_MESSAGE = (
 METHOD_GONE_MESSAGE = (
     "The payment method you chose is no longer available for this order. Please choose another payment method."
 )
+PROCESSING_MESSAGE = (
+    "We are confirming your payment with the payment provider. This page updates by itself; "
+    "please do not submit the order again."
+)
+ABANDONED_MESSAGE = (
+    "You changed how to pay after starting this payment, so it was canceled and will not be charged. "
+    "If your bank shows a hold for it, the hold will be released."
+)
+EARLIER_PAYMENT_MESSAGE = (
+    "Your earlier payment for this order went through, so your order was placed with it. "
+    "The payment details you entered afterwards were not used."
+)
+REFUSED_MESSAGE = "We could not start your payment. Please try again, or choose another payment method."
+#: refusals whose reason the buyer can act on; any other shows REFUSED_MESSAGE (never our internal wording)
+REFUSED_MESSAGES = {
+    "method_unavailable": METHOD_GONE_MESSAGE,
+    "method_not_applicable": METHOD_GONE_MESSAGE,
+    "amount_not_positive": "There is nothing to pay on this order. Please check your cart.",
+}
+#: an attempt still under way: sent to the provider, or waiting for the buyer there
+OPEN_ATTEMPT_STATUSES = frozenset({CheckoutAttempt.Status.SUBMITTING, CheckoutAttempt.Status.AWAITING_BUYER})
+#: a submit still "with the provider" after this long died on the way (every provider call times out well before)
+SUBMIT_OVERDUE_AFTER = timedelta(minutes=3)
 #: an order whose payment reached one of these is kept even when a later attempt fails (domain.md §6.3)
 KEEP_STATUSES = frozenset(
     {PaymentStatus.FULL, PaymentStatus.PARTIALLY, PaymentStatus.AUTHORIZED, PaymentStatus.AUTHORIZED_PARTIALLY}
@@ -168,117 +205,381 @@ class Outcome(enum.StrEnum):
     COMPLETED = "completed"  # the order is kept; its payment succeeded or is pending (offline, processing)
     UNCONFIRMED = "unconfirmed"  # the order is kept; the provider did not answer (reconcile settles it)
     REDIRECT = "redirect"  # the buyer must finish at the provider
-    DECLINED = "declined"  # the order is gone, the cart intact; back to the payment step
+    PROCESSING = "processing"  # another submit of this attempt is still waiting for the provider's answer
+    DECLINED = "declined"  # the order is gone for the buyer, the cart intact; back to the payment step
     REFUSED = "refused"  # refused before any money moved (e.g. the method was switched off)
+    ABANDONED = "abandoned"  # the buyer changed how to pay; this attempt was ended for the next one
+
+
+#: outcomes that send the buyer back to the payment step (or to the order a later attempt placed)
+FAILED_OUTCOMES = frozenset({Outcome.DECLINED, Outcome.REFUSED, Outcome.ABANDONED})
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     outcome: Outcome
+    #: the order the buyer may see: the attempt's own, or for a failed attempt the one a later attempt placed
     order: Order | None = None
     message: str = ""
     redirect_url: str = ""
+    #: the attempt to wait for (PROCESSING)
+    attempt_id: int | None = None
 
 
-def checkout_submit(*, checkout_id: int, buyer: CustomerUser, return_url: Callable[[str], str]) -> SubmitResult:
+def checkout_submit(
+    *, checkout_id: int, buyer: CustomerUser, return_url: Callable[[str], str], attempt: int | None = None
+) -> SubmitResult:
     """Place the order of the checkout's current attempt and pay it. Safe to repeat (see the module docstring).
 
+    `attempt` is the attempt number the review page was shown for: a submit for an attempt that has ended
+    (a double click that arrives after the first click's decline) gets that attempt's outcome, not a new attempt.
     `return_url(key)` builds the address a redirecting provider sends the buyer back to.
     """
     with transaction.atomic():
-        checkout = Checkout.objects.select_for_update().select_related("cart").get(pk=checkout_id)
-        if checkout.cart.customer_user_id != buyer.pk:
-            raise Checkout.DoesNotExist
+        checkout = _lock_checkout(checkout_id, buyer)
+        if attempt is not None and attempt < checkout.attempt:
+            earlier = checkout.attempts.filter(number=attempt).select_related("order").first()
+            if earlier is not None:
+                return _attempt_result(earlier, checkout)
         if checkout.completed_at is not None:
             return SubmitResult(Outcome.COMPLETED, checkout.order)
-        if checkout.order_id is None:
-            lines = cart_lines(cart=checkout.cart)
+        current = _current_attempt(checkout) if checkout.order_id is not None else None  # made with its order
+        lines = cart_lines(cart=checkout.cart)
+        if current is None:
             checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
-            checkout.order = _order_from_checkout(checkout, lines, buyer)
-            checkout.save(update_fields=["order", "updated_at"])
-        order, key = checkout.order, checkout.idempotency_key
+            current = _attempt_start(checkout, lines, buyer)
+            started = True
+        else:
+            started = False
+        fingerprint = _fingerprint(checkout, lines)
         method, payment_data = checkout.payment_method, dict(checkout.payment_data)
+    if started:
+        return _pay(checkout_id, current, method, payment_data, buyer, return_url)
+    if current.status == CheckoutAttempt.Status.SUBMITTING:
+        return _await(current)
+    if fingerprint == current.fingerprint:  # the same thing again: the buyer goes back to the provider's page
+        txn = _purchase_row(current)
+        if txn is not None:
+            return checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+    # the cart, an address or the payment details changed since: that attempt ends, the next one starts
+    ended = checkout_attempt_end(checkout_id=checkout_id, buyer=buyer)
+    if ended is not None and ended.outcome not in FAILED_OUTCOMES:
+        return ended  # it was paid before it could be ended: that payment stands
+    return checkout_submit(checkout_id=checkout_id, buyer=buyer, return_url=return_url)
+
+
+def _lock_checkout(checkout_id: int, buyer: CustomerUser) -> Checkout:
+    checkout = Checkout.objects.select_for_update(of=("self",)).select_related("cart", "order").get(pk=checkout_id)
+    if checkout.cart.customer_user_id != buyer.pk:
+        raise Checkout.DoesNotExist
+    return checkout
+
+
+def _current_attempt(checkout: Checkout) -> CheckoutAttempt | None:
+    return checkout.attempts.filter(number=checkout.attempt).select_related("order").first()
+
+
+def _fingerprint(checkout: Checkout, lines: list[CartLine]) -> str:
+    """What an attempt is made of: the cart, the addresses, shipping, the payment method and its data."""
+    submitted = {
+        "lines": sorted((line.product_id, line.quantity) for line in lines),
+        "billing": checkout.billing_address,
+        "ship_to_billing": checkout.ship_to_billing,
+        "shipping": checkout.shipping_address,
+        "shipping_method": checkout.shipping_method,
+        "payment_method": checkout.payment_method,
+        "payment_data": checkout.payment_data,
+    }
+    return hashlib.sha256(json.dumps(submitted, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _attempt_start(checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> CheckoutAttempt:
+    """The attempt's order and its record, made once under the checkout lock; then the payment is sent."""
+    order = _order_from_checkout(checkout, lines, buyer)
+    checkout.order = order
+    checkout.save(update_fields=["order", "updated_at"])
+    return CheckoutAttempt.objects.create(
+        checkout=checkout,
+        number=checkout.attempt,
+        order=order,
+        customer_id=buyer.customer_id,
+        customer_user=buyer,
+        payment_method=checkout.payment_method,
+        amount=order.total,
+        currency=order.currency,
+        idempotency_key=checkout.idempotency_key,
+        fingerprint=_fingerprint(checkout, lines),
+    )
+
+
+def _pay(
+    checkout_id: int,
+    attempt: CheckoutAttempt,
+    method: str,
+    payment_data: dict,
+    buyer: CustomerUser,
+    return_url: Callable[[str], str],
+) -> SubmitResult:
     try:
-        assert order is not None  # noqa: S101 - made above, under the checkout lock
         txn = payment_purchase(
-            order_id=order.pk,
+            order_id=attempt.order_id,
             method=method,
-            key=key,
+            key=attempt.idempotency_key,
             actor=buyer.user,
             payment_data=payment_data,
-            return_url=return_url(key),
+            return_url=return_url(attempt.idempotency_key),
             options={"checkout_id": checkout_id},
         )
     except PaymentRefused as refused:
-        _attempt_failed(checkout_id)
-        return SubmitResult(Outcome.REFUSED, message=refused.message)
+        return _attempt_failed(attempt.pk, CheckoutAttempt.Status.REFUSED, reason=refused.code, message=refused.message)
     return checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+
+
+def _purchase_row(attempt: CheckoutAttempt) -> PaymentTransaction | None:
+    return PaymentTransaction.objects.filter(idempotency_key=attempt.idempotency_key).first()
+
+
+def _in_flight(attempt: CheckoutAttempt) -> bool:
+    """Still with the provider: the submit that sent it has not come back yet, and is not overdue."""
+    return (
+        attempt.status == CheckoutAttempt.Status.SUBMITTING
+        and attempt.updated_at > timezone.now() - SUBMIT_OVERDUE_AFTER
+    )
+
+
+def _await(attempt: CheckoutAttempt) -> SubmitResult:
+    """A second submit while the first is still waiting for the provider: wait a little for its outcome and act
+    on it as the first does; if it takes longer, the buyer waits on the processing page, which reads it again."""
+    deadline = time.monotonic() + settings.CHECKOUT_SUBMIT_WAIT_SECONDS
+    while _in_flight(attempt) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        attempt = CheckoutAttempt.objects.select_related("order").get(pk=attempt.pk)
+    return checkout_attempt_outcome(attempt_id=attempt.pk)
+
+
+def checkout_attempt_outcome(*, attempt_id: int) -> SubmitResult:
+    """Where an attempt stands, for the processing page and a repeated submit.
+
+    An attempt whose submit never came back (the web process died while the provider was asked) is settled
+    here once it is overdue: its row is open, so its order is kept as unconfirmed for reconcile, exactly as
+    when the provider gives no answer.
+    """
+    attempt = CheckoutAttempt.objects.select_related("order", "checkout").get(pk=attempt_id)
+    if attempt.status == CheckoutAttempt.Status.SUBMITTING:
+        if _in_flight(attempt):
+            return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
+        txn = _purchase_row(attempt)
+        if txn is None:  # it never got as far as the ledger: nothing was sent
+            return _attempt_failed(
+                attempt.pk,
+                CheckoutAttempt.Status.REFUSED,
+                reason="not_sent",
+                message="The submit stopped before the payment was sent to the provider.",
+            )
+        if attempt.checkout_id is not None:
+            return checkout_finish(checkout_id=attempt.checkout_id, transaction_id=txn.pk)
+    return _attempt_result(attempt, attempt.checkout)
 
 
 def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
     """Act on where the attempt's payment stands: complete the checkout, send the buyer to the provider, or
-    (declined) discard the order and open the next attempt. Submit, a repeated submit and the return page all
-    end here; under the checkout lock the first decides and the others find the checkout completed."""
+    (declined) discard the order for the buyer and open the next attempt. Submit, a repeated submit, the return
+    page and the processing page all end here; under the checkout lock the first decides and the others find
+    the attempt's outcome recorded."""
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
-        txn = PaymentTransaction.objects.select_related("order").get(pk=transaction_id)
-        if checkout.completed_at is not None or checkout.order_id != txn.order_id:
+        txn = PaymentTransaction.objects.select_related("order__checkout_attempt").get(pk=transaction_id)
+        attempt = getattr(txn.order, "checkout_attempt", None)
+        if attempt is None:  # not the payment of a checkout attempt
             return SubmitResult(Outcome.COMPLETED, txn.order)
+        if attempt.status not in OPEN_ATTEMPT_STATUSES:
+            return _attempt_result(attempt, checkout)
         if txn.state in (State.SUCCEEDED, State.PROCESSING):
-            _complete(checkout)
-            return SubmitResult(Outcome.COMPLETED, txn.order)
+            _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
+            return SubmitResult(Outcome.COMPLETED, attempt.order)
         if txn.state == State.ACTION_REQUIRED:
             url = (txn.response.get("next_action") or {}).get("redirect_url", "")
             if url:
-                return SubmitResult(Outcome.REDIRECT, txn.order, redirect_url=url)
-            _complete(checkout)
-            return SubmitResult(Outcome.UNCONFIRMED, txn.order, UNCONFIRMED_MESSAGE)
+                if attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
+                    attempt.status = CheckoutAttempt.Status.AWAITING_BUYER
+                    attempt.provider_reference = txn.provider_reference
+                    attempt.save(update_fields=["status", "provider_reference", "updated_at"])
+                return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
+            _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
+            return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
         if txn.state == State.RESERVED:
             # No answer from the provider: money may have moved, so the order stays, pending, for reconcile.
-            _complete(checkout)
-            return SubmitResult(Outcome.UNCONFIRMED, txn.order, UNCONFIRMED_MESSAGE)
-    _attempt_failed(checkout_id)
-    return SubmitResult(Outcome.DECLINED, message=DECLINED_MESSAGE)
+            _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
+            return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
+    return _attempt_failed(attempt.pk, CheckoutAttempt.Status.DECLINED, reason=txn.error_code, message=txn.message)
 
 
-def _complete(checkout: Checkout) -> None:
-    checkout.completed_at = timezone.now()
-    checkout.payment_data = {}
-    checkout.save(update_fields=["completed_at", "payment_data", "updated_at"])
-    CartLine.objects.filter(cart_id=checkout.cart_id).delete()
+def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResult | None:
+    """The buyer changed how to pay while an attempt waits for them at the provider (3-D Secure, a hosted page):
+    end that attempt before another one starts, so at most one order of the checkout can take money.
 
-
-def _attempt_failed(checkout_id: int) -> None:
-    """Discard the attempt's order unless money was taken, and move on to the next attempt (a new key)."""
+    The payment is ended at the provider where it can still complete (`payments.abandonment`); its order is
+    discarded for the buyer and kept for staff, and the next attempt gets a new key. If the buyer completed it
+    meanwhile, it stands instead: the checkout completes with it. None when no attempt waits for the buyer.
+    """
     with transaction.atomic():
-        checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
-        if checkout.completed_at is not None or checkout.order_id is None:
-            return
-        order_id = checkout.order_id
-        checkout.order = None
-        checkout.attempt += 1
-        checkout.save(update_fields=["order", "attempt", "updated_at"])
-        checkout_order_discard(order_id=order_id)
+        checkout = _lock_checkout(checkout_id, buyer)
+        current = _current_attempt(checkout)
+        if current is None or current.status != CheckoutAttempt.Status.AWAITING_BUYER:
+            return None
+    txn = _purchase_row(current)
+    if txn is not None:
+        txn = payment_abandon(transaction_id=txn.pk)  # the provider is asked with no transaction open
+        if txn.state == State.PROCESSING:  # accepted and settling at the provider: it stands
+            result = checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+            return replace(result, message=EARLIER_PAYMENT_MESSAGE) if result.outcome == Outcome.COMPLETED else result
+    # an order that holds money after all (the buyer finished just before) is kept, under the order lock, here:
+    return _attempt_failed(
+        current.pk,
+        CheckoutAttempt.Status.ABANDONED,
+        reason="abandoned",
+        message="The buyer changed the payment details or the cart while the provider waited for them.",
+    )
+
+
+def checkout_open_attempt(*, checkout: Checkout) -> CheckoutAttempt | None:
+    """The checkout's attempt that is still under way (sent to the provider, or waiting for the buyer there)."""
+    if checkout.completed_at is not None:
+        return None
+    attempt = _current_attempt(checkout)
+    return attempt if attempt is not None and attempt.status in OPEN_ATTEMPT_STATUSES else None
+
+
+def checkout_payment_choose(
+    *, checkout: Checkout, buyer: CustomerUser, payment_method: str, payment_data: dict
+) -> SubmitResult | None:
+    """The payment step: save the chosen method and what its widget produced. Another method or other data than
+    an attempt still under way was made with ends that attempt first (`checkout_attempt_end`).
+
+    Returns what the buyer must see instead when the choice cannot apply: the attempt is still with the provider
+    (PROCESSING), or it was paid meanwhile (COMPLETED). None when the choice was saved.
+    """
+    attempt = checkout_open_attempt(checkout=checkout)
+    if attempt is not None and attempt.status == CheckoutAttempt.Status.SUBMITTING:
+        return checkout_attempt_outcome(attempt_id=attempt.pk)
+    changed = (payment_method, payment_data) != (checkout.payment_method, checkout.payment_data)
+    if attempt is not None and changed:
+        ended = checkout_attempt_end(checkout_id=checkout.pk, buyer=buyer)
+        if ended is not None and ended.outcome not in FAILED_OUTCOMES:
+            return ended
+        checkout.refresh_from_db()
+    checkout_update(checkout=checkout, buyer=buyer, payment_method=payment_method, payment_data=payment_data)
+    return None
+
+
+def _attempt_result(attempt: CheckoutAttempt, checkout: Checkout | None) -> SubmitResult:
+    """An attempt's recorded outcome as the buyer sees it."""
+    status = attempt.status
+    if status == CheckoutAttempt.Status.PLACED:
+        return SubmitResult(Outcome.COMPLETED, attempt.order)
+    if status == CheckoutAttempt.Status.UNCONFIRMED:
+        return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
+    if status == CheckoutAttempt.Status.SUBMITTING:
+        return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
+    if status == CheckoutAttempt.Status.AWAITING_BUYER:
+        txn = _purchase_row(attempt)
+        url = ((txn.response.get("next_action") or {}).get("redirect_url", "")) if txn is not None else ""
+        return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
+    placed = checkout.order if checkout is not None and checkout.completed_at is not None else None
+    if status == CheckoutAttempt.Status.ABANDONED:
+        return SubmitResult(Outcome.ABANDONED, placed, ABANDONED_MESSAGE)
+    if status == CheckoutAttempt.Status.REFUSED:
+        return SubmitResult(Outcome.REFUSED, placed, REFUSED_MESSAGES.get(attempt.reason, REFUSED_MESSAGE))
+    return SubmitResult(Outcome.DECLINED, placed, DECLINED_MESSAGE)
+
+
+def _complete(
+    checkout: Checkout, attempt: CheckoutAttempt, status: CheckoutAttempt.Status, txn: PaymentTransaction | None
+) -> None:
+    """The attempt's order is kept: the checkout is done, and the cart loses what the order holds.
+
+    Only what was ordered leaves the cart: what the buyer added while paying at the provider (another tab, the
+    3-D Secure page left open) stays for the next order. The attempt's amount was fixed when the provider was
+    asked, so nothing added later can join this order.
+    """
+    now = timezone.now()
+    checkout.completed_at = now
+    checkout.order_id = attempt.order_id
+    checkout.payment_data = {}
+    checkout.save(update_fields=["completed_at", "order", "payment_data", "updated_at"])
+    attempt.status = status
+    attempt.finished_at = now
+    if txn is not None and txn.provider_reference:
+        attempt.provider_reference = txn.provider_reference
+    attempt.save(update_fields=["status", "finished_at", "provider_reference", "updated_at"])
+    _cart_remove_ordered(checkout.cart_id, attempt.order_id)
+
+
+def _cart_remove_ordered(cart_id: int, order_id: int) -> None:
+    Cart.objects.select_for_update().filter(pk=cart_id).first()  # serialised with cart_add
+    ordered = (
+        OrderLine.objects.filter(order_id=order_id, sku=OuterRef("product__sku"))
+        .order_by()
+        .values("sku")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    gone, smaller = [], []
+    for line in CartLine.objects.filter(cart_id=cart_id).annotate(ordered=Subquery(ordered)):
+        left = line.quantity - int(line.ordered or 0)  # type: ignore[attr-defined]
+        if left <= 0:
+            gone.append(line.pk)
+        elif left != line.quantity:
+            line.quantity = left
+            smaller.append(line)
+    if gone:
+        CartLine.objects.filter(pk__in=gone).delete()
+    if smaller:
+        CartLine.objects.bulk_update(smaller, ["quantity"])
+
+
+def _attempt_failed(attempt_id: int, status: CheckoutAttempt.Status, *, reason: str, message: str) -> SubmitResult:
+    """Record how the attempt ended, discard its order for the buyer (kept for staff) and open the next attempt,
+    with a new key. If its payment succeeded meanwhile (a webhook overtook us), the order is kept instead."""
+    checkout_id = CheckoutAttempt.objects.values_list("checkout_id", flat=True).get(pk=attempt_id)
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
+        attempt = CheckoutAttempt.objects.select_related("order").get(pk=attempt_id)  # read under the lock
+        if checkout is None or attempt.status not in OPEN_ATTEMPT_STATUSES:
+            return _attempt_result(attempt, checkout)
+        txn = _purchase_row(attempt)
+        if not checkout_order_discard(order_id=attempt.order_id):
+            _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
+            return SubmitResult(Outcome.COMPLETED, attempt.order, EARLIER_PAYMENT_MESSAGE)
+        attempt.status = status
+        attempt.reason = (reason or "")[:64]
+        attempt.message = message or ""
+        attempt.finished_at = timezone.now()
+        if txn is not None and txn.provider_reference:
+            attempt.provider_reference = txn.provider_reference
+        attempt.save(update_fields=["status", "reason", "message", "finished_at", "provider_reference", "updated_at"])
+        if checkout.attempt == attempt.number:
+            checkout.order = None
+            checkout.attempt += 1
+            checkout.save(update_fields=["order", "attempt", "updated_at"])
+        return _attempt_result(attempt, checkout)
 
 
 def checkout_order_discard(*, order_id: int) -> bool:
-    """Delete an order whose payment failed, with its declined ledger rows, lines and addresses (domain.md §6.3).
+    """Discard the order of a failed or abandoned attempt for the buyer: it leaves their pages and the order
+    counts, and stays, with its lines, addresses and every ledger row, for staff (the reference deletes it;
+    domain.md §6.3). A row that carries a provider reference is evidence of what the provider was asked.
 
-    Kept (False) when any of its rows succeeded or is still open, or its status is paid or authorized: then
-    money may have moved and the order must stay. The rows are deleted explicitly (the ledger protects them)
-    in the same transaction, under the order lock.
+    Refused (False) when its payment reached a paid or authorized status: that order is the buyer's. A late
+    success after the discard is given back by `payments.abandonment.order_release`.
     """
     with transaction.atomic():
         order = lock_order(order_id=order_id)
-        rows = list(PaymentTransaction.objects.filter(order_id=order_id).order_by("-id"))
-        if order.payment_status in KEEP_STATUSES or any(r.successful or r.is_open for r in rows):
+        if order.payment_status in KEEP_STATUSES:
             return False
-        for row in rows:  # children (higher ids) before the rows they point at
-            row.delete()
-        OrderLine.objects.filter(order_id=order_id).delete()
-        address_ids = {pk for pk in (order.billing_address_id, order.shipping_address_id) if pk is not None}
-        order.delete()
-        Address.objects.filter(pk__in=address_ids).delete()
+        if order.discarded_at is None:
+            order.discarded_at = timezone.now()
+            order.save(update_fields=["discarded_at", "updated_at"])
         return True
 
 

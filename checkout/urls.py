@@ -20,6 +20,7 @@ urlpatterns = [
     path("checkout/payment/", views.checkout_payment, name="checkout_payment"),
     path("checkout/review/", views.checkout_review, name="checkout_review"),
     path("checkout/return/<str:token>/", views.checkout_return, name="checkout_return"),
+    path("checkout/processing/<int:attempt_id>/", views.checkout_processing, name="checkout_processing"),
     path("checkout/confirmation/<str:number>/", views.order_confirmation, name="order_confirmation"),
     path("account/orders/", views.orders, name="orders"),
     path("account/orders/<str:number>/", views.order_detail, name="order_detail"),

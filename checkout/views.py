@@ -29,7 +29,7 @@ from checkout.forms import (
     ShippingForm,
     ShippingMethodForm,
 )
-from checkout.models import Checkout, Product
+from checkout.models import Checkout, CheckoutAttempt, Product
 from checkout.payment_data import CardDataRefused, collect_payment_data
 from checkout.selectors import (
     BUYER_STATE_LABELS,
@@ -341,14 +341,17 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
             if chosen not in {m["identifier"] for m in methods}:
                 error = "Please choose a payment method."
             else:
-                services.checkout_update(
+                instead = services.checkout_payment_choose(
                     checkout=checkout, buyer=step.buyer, payment_method=chosen, payment_data=payment_data
                 )
+                if instead is not None:  # the open payment is still with the provider, or went through
+                    return _after_payment(request, instead)
                 return redirect("storefront:checkout_review")
+    open_attempt = services.checkout_open_attempt(checkout=checkout)
     return render(
         request,
         "storefront/checkout/payment.html",
-        step.context("storefront:checkout_payment", methods=methods, error=error),
+        step.context("storefront:checkout_payment", methods=methods, error=error, open_attempt=open_attempt),
         status=status,
     )
 
@@ -398,8 +401,14 @@ def _submit(request: HttpRequest) -> HttpResponse:
     )
     if checkout is None:
         return redirect("storefront:checkout")
+    attempt = request.POST.get("attempt", "")
     try:
-        result = services.checkout_submit(checkout_id=checkout.pk, buyer=buyer, return_url=_return_url(request))
+        result = services.checkout_submit(
+            checkout_id=checkout.pk,
+            buyer=buyer,
+            return_url=_return_url(request),
+            attempt=int(attempt) if attempt.isdigit() else None,
+        )
     except services.CheckoutIncomplete as incomplete:
         messages.error(request, incomplete.message)
         return redirect(incomplete.step)
@@ -407,14 +416,32 @@ def _submit(request: HttpRequest) -> HttpResponse:
 
 
 def _after_payment(request: HttpRequest, result: SubmitResult) -> HttpResponse:
-    if result.outcome == Outcome.REDIRECT:
+    if result.outcome == Outcome.REDIRECT and result.redirect_url:
         return redirect(result.redirect_url)
-    if result.outcome in (Outcome.DECLINED, Outcome.REFUSED):
+    if result.outcome == Outcome.PROCESSING:
+        return redirect("storefront:checkout_processing", attempt_id=result.attempt_id)
+    if result.outcome in services.FAILED_OUTCOMES:
         messages.error(request, result.message)
-        return redirect("storefront:checkout_payment")
+        if result.order is None:
+            return redirect("storefront:checkout_payment")
+        # an earlier attempt of a checkout that a later attempt completed: show the order that was placed
+        return redirect("storefront:order_confirmation", number=result.order.number)
     if result.message:
         messages.warning(request, result.message)
     return redirect("storefront:order_confirmation", number=result.order.number)  # type: ignore[union-attr]
+
+
+@require_GET
+@buyer_required
+def checkout_processing(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Where the buyer waits while a submit is still with the provider; the page reloads until it is answered."""
+    buyer = request.buyer  # type: ignore[attr-defined]
+    if not CheckoutAttempt.objects.filter(pk=attempt_id, customer_user=buyer).exists():
+        raise Http404
+    result = services.checkout_attempt_outcome(attempt_id=attempt_id)
+    if result.outcome != Outcome.PROCESSING:
+        return _after_payment(request, result)
+    return render(request, "storefront/checkout/processing.html", {"message": result.message})
 
 
 @require_GET
@@ -437,10 +464,10 @@ def checkout_return(request: HttpRequest, token: str) -> HttpResponse:
     if txn.invoice_id is not None:
         _invoice_message(request, txn)
         return redirect("storefront:invoice_detail", number=txn.invoice.number)  # type: ignore[union-attr]
-    checkout = Checkout.objects.filter(order_id=txn.order_id).first()
-    if checkout is None:
-        return redirect("storefront:order_detail", number=txn.order.number)
-    return _after_payment(request, services.checkout_finish(checkout_id=checkout.pk, transaction_id=txn.pk))
+    attempt = CheckoutAttempt.objects.filter(order_id=txn.order_id).values_list("checkout_id", flat=True).first()
+    if attempt is None:  # the checkout is gone (its buyer login was deleted)
+        return redirect("storefront:orders")
+    return _after_payment(request, services.checkout_finish(checkout_id=attempt, transaction_id=txn.pk))
 
 
 # --- after ---------------------------------------------------------------------------------------------------------

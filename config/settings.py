@@ -151,6 +151,8 @@ SHIPPING_ORIGIN = env.dict(
         "street": "1200 W Fulton Market",
     },
 )
+#: how long a second "Place order" waits for the first one's answer before the buyer is shown a page that waits
+CHECKOUT_SUBMIT_WAIT_SECONDS = env.float("CHECKOUT_SUBMIT_WAIT_SECONDS", default=10.0)
 
 # --- security (production defaults; a local .env relaxes them for plain http) -----------------------
 # Behind a TLS-terminating proxy (the compose file's Caddy, a load balancer) the request reaches us over http;
@@ -185,9 +187,21 @@ SPECTACULAR_SETTINGS = {"TITLE": "Paydesk API", "VERSION": "0.1.0", "SERVE_INCLU
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default=str(BASE_DIR / "var" / "celery")))
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
+#: Every task finishes within these limits (seconds): provider calls time out far sooner (Stripe 5 + 30 s with one
+#: retry, Payflow 5 + 45 s, Authorize.Net 5 + 30 s; at most three calls per task), and a sweep cut short resumes
+#: at its next run. A task killed mid-call leaves its row reserved for reconcile, as a crash would.
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+#: the longest a retry waits (countdown) inside a worker, unacknowledged, before it runs
+TASK_RETRY_COUNTDOWN_MAX = 240
+#: Redis hands a message that is not acknowledged within this time to another worker. It must outlast the longest
+#: a message legitimately stays unacknowledged (a retry's countdown, then a run to the hard time limit), or a
+#: slow task runs twice; it should be short, because it is also how long a killed worker's messages wait.
+#: Webhook events do not wait for it: the inbox sweep re-enqueues them after two minutes.
+BROKER_VISIBILITY_TIMEOUT = TASK_RETRY_COUNTDOWN_MAX + CELERY_TASK_TIME_LIMIT + 60
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 else:
     # No services at all: a real worker and beat still run, exchanging messages through folders.
     CELERY_BROKER_URL = "filesystem://localhost/"  # a host name, or kombu warns on every connection it opens
@@ -207,6 +221,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
     "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},
     "re-authorization": {"task": "payments.tasks.reauthorizations_sweep_task", "schedule": 900.0},
+    "webhook-inbox": {"task": "payments.tasks.webhook_events_requeue_task", "schedule": 60.0},
+    "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},
 }
 #: warn this long before an authorization lapses at the provider (email and back-office notice)
 AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)

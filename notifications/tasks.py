@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.conf import settings
 
 from notifications.services import DeliveryFailed, delivery_give_up, delivery_send
 
@@ -7,8 +8,8 @@ MAX_RETRIES = 8
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def delivery_send_task(self, delivery_id: int) -> None:  # noqa: ANN001
-    """Send one notification; retry with backoff (30 s doubling, capped below the broker visibility timeout),
-    then mark it failed.
+    """Send one notification; retry with backoff (30 s doubling, capped at settings.TASK_RETRY_COUNTDOWN_MAX so a
+    waiting retry is never handed to a second worker by the broker's visibility timeout), then mark it failed.
 
     Redelivery after a worker crash is safe: a delivered row is not sent again.
     """
@@ -18,4 +19,6 @@ def delivery_send_task(self, delivery_id: int) -> None:  # noqa: ANN001
         if self.request.retries >= MAX_RETRIES:
             delivery_give_up(delivery_id=delivery_id)
             return
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc
+        raise self.retry(
+            exc=exc, countdown=min(30 * 2**self.request.retries, settings.TASK_RETRY_COUNTDOWN_MAX)
+        ) from exc

@@ -182,6 +182,37 @@ class AuthorizationExpiryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PlacedFilter(admin.SimpleListFilter):
+    """Placed orders by default; the orders of failed or abandoned checkout attempts (hidden from the buyer, kept
+    with their ledger for support) on request."""
+
+    title = "orders"
+    parameter_name = "checkout"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("failed", "Failed checkout attempts"), ("all", "All")]
+
+    def choices(self, changelist: ChangeList):  # noqa: ANN201 - Django's generator of choice dicts
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Placed orders",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() == "failed":
+            return queryset.filter(discarded_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(discarded_at__isnull=True)
+
+
 @admin.register(Order)
 class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
     list_display = [
@@ -193,13 +224,20 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
         "authorization_age",
         "created_at",
     ]
-    list_filter = ["payment_status", PaymentMethodFilter, AuthorizationExpiryFilter, "created_at", "currency"]
+    list_filter = [
+        PlacedFilter,
+        "payment_status",
+        PaymentMethodFilter,
+        AuthorizationExpiryFilter,
+        "created_at",
+        "currency",
+    ]
     actions = ["mark_shipped", create_invoices]
     list_select_related = ["customer"]
     search_fields = ["number", "customer__name"]
     date_hierarchy = "created_at"
     _sections: tuple[tuple[str | None, tuple[str, ...]], ...] = (
-        (None, ("number", "customer", "customer_user", "created_at")),
+        (None, ("number", "customer", "customer_user", "created_at", "checkout_outcome")),
         ("Payment", ("payment_badge", "method_label", "payment_term", "payment_summary")),
         ("Totals", ("subtotal_display", "shipping_display", "tax_display", "total_display")),
         ("Addresses", ("billing_address", "shipping_address")),
@@ -226,6 +264,23 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
         for order in orders:
             order.method_short_label = labels.get(order.payment_method, "")  # type: ignore[attr-defined]
         return changelist
+
+    @admin.display(description="Checkout")
+    def checkout_outcome(self, obj: Order) -> str:
+        """How the buyer's checkout attempt that made the order ended; a failed one is not shown to the buyer."""
+        attempt = getattr(obj, "checkout_attempt", None)
+        if attempt is None:
+            return "—"
+        link = reverse("admin:checkout_checkoutattempt_change", args=[attempt.pk])
+        if obj.discarded_at is None:
+            return format_html('<a href="{}">Attempt {}</a>: {}', link, attempt.number, attempt.get_status_display())
+        return format_html(
+            '<strong class="discarded-order">Failed checkout attempt</strong> (<a href="{}">attempt {}</a>: {}), '
+            "not shown to the buyer",
+            link,
+            attempt.number,
+            attempt.get_status_display(),
+        )
 
     @admin.display(description="Payment status", ordering="payment_status")
     def payment_badge(self, obj: Order) -> str:

@@ -28,7 +28,12 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
     created: list[str] = []
     invoiced: list[str] = []
     settled: list[str] = []
-    for order in queryset.exclude(total__lte=0):
+    discarded = list(queryset.discarded().values_list("number", flat=True))  # type: ignore[attr-defined]
+    if discarded:
+        modeladmin.message_user(
+            request, f"Failed checkout attempts are not invoiced, skipped: {', '.join(discarded)}.", messages.WARNING
+        )
+    for order in queryset.placed().exclude(total__lte=0):  # type: ignore[attr-defined]
         try:
             created.append(invoice_create(order=order, actor=cast(User, request.user)).number)
         except MoneyError:  # nothing left to invoice: say why, from the account as it stands now

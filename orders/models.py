@@ -65,6 +65,16 @@ class Address(models.Model):
         )
 
 
+class OrderQuerySet(models.QuerySet["Order"]):
+    def placed(self) -> OrderQuerySet:
+        """Orders a buyer placed: what the storefront lists and the back-office counts by default."""
+        return self.filter(discarded_at__isnull=True)
+
+    def discarded(self) -> OrderQuerySet:
+        """Orders of checkout attempts that failed or were abandoned, kept for staff only."""
+        return self.filter(discarded_at__isnull=False)
+
+
 class Order(models.Model):
     number = models.CharField(max_length=32, unique=True)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
@@ -92,11 +102,21 @@ class Order(models.Model):
         help_text="Copied from the customer at purchase.",
     )
     shipped_at = models.DateTimeField(null=True, blank=True)
+    #: set when the checkout attempt that made the order failed or was abandoned: the buyer never sees the order
+    #: again, staff keep it with its lines and ledger (the reference deletes it, losing what the provider was told)
+    discarded_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When its checkout attempt failed or was abandoned; hidden from the buyer, kept for staff.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

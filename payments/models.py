@@ -189,6 +189,8 @@ class WebhookEvent(models.Model):
     result = models.TextField(blank=True, help_text="What processing did, for the back-office.")
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    #: when the inbox sweep last sent it to the workers again (None: only the receiving request did, if it could)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

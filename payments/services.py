@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 #: actions that bring money in, at most once per order (a new attempt needs the last one to have failed)
 PURCHASE_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PENDING, Action.PURCHASE)
+#: purchases whose success holds or takes money
+MONEY_IN_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PURCHASE)
 CAPTURE_SOURCES = (Action.AUTHORIZE, Action.PENDING)
 REFUND_SOURCES = (Action.CHARGE, Action.CAPTURE, Action.PURCHASE)
 
@@ -224,6 +227,9 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
         if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
             _flag_overpayment(order, txn)
+        if order.discarded_at is not None and txn.successful and txn.action in MONEY_IN_ACTIONS:
+            # a checkout attempt the buyer gave up was paid after all: give the money back (payments.abandonment)
+            transaction.on_commit(partial(_order_release_later, order.pk), robust=True)
         return txn
 
 
@@ -247,6 +253,12 @@ def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
         ),
     )
     logger.error("Order %s took %s more than its total (transaction %s)", order.pk, excess, txn.pk)
+
+
+def _order_release_later(order_id: int) -> None:
+    from payments.tasks import order_release_task  # the tasks module imports this one
+
+    order_release_task.delay(order_id)
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:

@@ -334,6 +334,13 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         result = None
     if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
         return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+    if result is not None and result.outcome == Outcome.ACTION_REQUIRED and txn.reason == "abandoned":
+        # the buyer left it and ending it at the provider did not get through then: try again (same key)
+        from payments.abandonment import payment_abandon  # that module builds on this one
+
+        ended = payment_abandon(transaction_id=txn.pk)
+        if not ended.is_open:
+            return ended
     return _reconcile_later(txn)
 
 

@@ -1,14 +1,17 @@
 """Celery tasks: thin, take ids, idempotent, acks_late so a killed worker's task is delivered again.
 
-They retry only what may pass (ProviderUnavailable).
+They retry only what may pass (ProviderUnavailable), never waiting longer than settings.TASK_RETRY_COUNTDOWN_MAX:
+a retry waits inside a worker without being acknowledged, and the broker hands back any message unacknowledged
+for its visibility timeout (see settings), which must not happen to a message that is merely waiting.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
-from payments import sweeps
-from payments.webhook_services import webhook_event_process
+from payments import abandonment, sweeps
+from payments.webhook_services import webhook_event_process, webhook_events_requeue
 from providers.base import ProviderUnavailable
 
 
@@ -16,13 +19,39 @@ from providers.base import ProviderUnavailable
     acks_late=True,
     autoretry_for=(ProviderUnavailable,),
     retry_backoff=30,
-    retry_backoff_max=900,
+    retry_backoff_max=settings.TASK_RETRY_COUNTDOWN_MAX,
     retry_jitter=True,
     max_retries=8,
 )
 def webhook_event_process_task(webhook_event_id: int) -> None:
     """Apply one stored event. Redelivery after a crash is safe: processing finds the rows final."""
     webhook_event_process(webhook_event_id=webhook_event_id)
+
+
+@shared_task(acks_late=True)
+def webhook_events_requeue_task() -> int:
+    """Beat: enqueue again the inbox rows nobody processed (the broker was down when they arrived, or the worker
+    holding them died), so they wait minutes, not the broker's visibility timeout."""
+    ids = webhook_events_requeue()
+    for pk in ids:
+        webhook_event_process_task.delay(pk)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def order_release_task(order_id: int) -> None:
+    """Give back a late payment of a checkout attempt the buyer gave up (payments.abandonment)."""
+    abandonment.order_release(order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def orders_release_sweep_task() -> int:
+    """Beat: given-up orders that still hold or took money (a release whose message was lost, or whose answer
+    was pending) are released again; each release is keyed, so nothing is given back twice."""
+    ids = abandonment.orders_to_release()
+    for pk in ids:
+        order_release_task.delay(pk)
+    return len(ids)
 
 
 @shared_task(acks_late=True)

@@ -16,9 +16,10 @@ So duplicates and any delivery order end in the same ledger.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
@@ -272,3 +273,44 @@ def _apply_child(
         adapter=adapter,
     )
     return f"{label} {amount} made outside Paydesk recorded."
+
+
+# --- the inbox sweep ----------------------------------------------------------------------------------------------
+
+#: an event still unprocessed this long after it arrived (or was last enqueued) lost its message: send it again.
+#: Processing takes milliseconds; the age only has to outlast a busy queue.
+REQUEUE_AFTER = timedelta(minutes=2)
+REQUEUE_BATCH = 500
+#: runs that started and never finished (each counts in `attempts`) before an event is left to staff: a fault in
+#: its processing, not a lost message
+REQUEUE_MAX_ATTEMPTS = 8
+
+
+def webhook_events_requeue(*, now: datetime | None = None, batch: int = REQUEUE_BATCH) -> list[int]:
+    """Claim inbox rows left unprocessed past REQUEUE_AFTER, for the beat task to enqueue again.
+
+    Their message was never published (broker down when the event arrived) or is held by a worker that died
+    (Redis gives it back only after the visibility timeout). Running an event twice is harmless, so a row whose
+    message was only slow costs one more idempotent run. `skip_locked` lets two sweeps run at once.
+    """
+    now = now or timezone.now()
+    cutoff = now - REQUEUE_AFTER
+    left = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).filter(
+        Q(enqueued_at__isnull=True, received_at__lte=cutoff) | Q(enqueued_at__lte=cutoff)
+    )
+    given_up = left.filter(attempts__gte=REQUEUE_MAX_ATTEMPTS).update(
+        status=WebhookEvent.Status.FAILED,
+        result=f"Processing started {REQUEUE_MAX_ATTEMPTS} times and never finished; see the worker's log.",
+    )
+    if given_up:
+        logger.error("%s webhook event(s) failed %s times and are left for staff", given_up, REQUEUE_MAX_ATTEMPTS)
+    with transaction.atomic():
+        due = (
+            left.select_for_update(skip_locked=True)
+            .filter(attempts__lt=REQUEUE_MAX_ATTEMPTS)
+            .order_by("received_at", "id")
+            .values_list("id", flat=True)[:batch]
+        )
+        ids = list(due)
+        WebhookEvent.objects.filter(pk__in=ids).update(enqueued_at=now)
+    return ids

@@ -2,7 +2,8 @@
 
 Verify with the integration's adapter (`parse_webhook`), store in the inbox (unique per integration and provider
 event id), enqueue processing once the row is committed, answer 200. A duplicate also gets 200 and is not
-processed again; a bad signature gets 400 and is stored nowhere.
+processed again; a bad signature gets 400 and is stored nowhere. Once stored, an event gets 200 even if the
+broker is down: the inbox sweep enqueues whatever is left unprocessed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from integrations.adapters import adapter_for
 from integrations.models import Integration
@@ -47,7 +49,21 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
                 },
             )
             if created:
-                transaction.on_commit(partial(webhook_event_process_task.delay, row.pk))
+                transaction.on_commit(partial(_enqueue, row.pk))
     except IntegrityError:  # the same event arrived twice at once; the other request stored it
         pass
     return HttpResponse(status=200)
+
+
+def _enqueue(webhook_event_id: int) -> None:
+    """Hand a stored event to the workers. The event is stored, so the provider gets its 200 even when the broker
+    cannot take the message now: the inbox sweep (`webhook_events_requeue`) sends it a couple of minutes later.
+    One quick retry only; the provider is waiting for our answer."""
+    try:
+        webhook_event_process_task.apply_async(
+            (webhook_event_id,), retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
+        )
+    except (OperationalError, OSError) as exc:  # Redis unreachable; the local transport's folder unwritable
+        logger.warning(
+            "Webhook event %s stored; the broker is unreachable, the sweep enqueues it: %s", webhook_event_id, exc
+        )

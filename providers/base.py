@@ -487,6 +487,22 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         raise UnsupportedOperation(f"{self.key} cannot refund")
 
+    def abandon(self, request: FollowUpRequest) -> ProviderResult:
+        """End a purchase that waits for the buyer (ACTION_REQUIRED: 3-D Secure, a hosted page) because the buyer
+        left it to pay another way; `provider_reference` is the purchase's, `idempotency_key` is for this call.
+
+        SUCCEEDED: it can no longer take money (canceled at the provider, or it needs a call of ours that will
+        not come). PENDING: the provider cannot end it now and it may still complete (say so in `message`); the
+        row stays open for webhooks and reconcile. DECLINED: it could not be ended, e.g. because it completed
+        meanwhile; the caller then asks `fetch_status`. The default is PENDING: nothing is assumed ended.
+        """
+        return ProviderResult(
+            Outcome.PENDING,
+            request.provider_reference,
+            request.amount,
+            message=f"{self.label} cannot end a payment that waits for the buyer; it may still complete.",
+        )
+
     def reauthorize(self, request: FollowUpRequest) -> ProviderResult:
         """A new authorization of `request.amount` on the payment method behind `provider_reference`, keyed by
         `request.idempotency_key`; the caller cancels the old one once this succeeded."""

@@ -6,6 +6,7 @@ import logging
 
 import requests
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -23,7 +24,7 @@ class DeliveryFailed(Exception):
     acks_late=True,
     autoretry_for=(DeliveryFailed, requests.RequestException),
     retry_backoff=5,
-    retry_backoff_max=600,
+    retry_backoff_max=settings.TASK_RETRY_COUNTDOWN_MAX,  # shorter than the broker's visibility timeout
     retry_jitter=True,
     max_retries=8,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.timesince import timesince
 
 from backoffice.selectors import dashboard
@@ -42,4 +43,7 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
         "awaiting_count": figures.awaiting_capture_count,
         "failed": [{"txn": txn, "amount": format_money(txn.money)} for txn in figures.failed_today],
         "failed_count": figures.failed_today_count,
+        "attempts_url": reverse("admin:checkout_checkoutattempt_changelist") + "?outcome=failed"
+        if request.user.has_perm("checkout.view_checkoutattempt")
+        else "",
     }

@@ -668,6 +668,24 @@ class PayflowAdapter(Adapter):
         params = {"TRXTYPE": "V", "TENDER": self._tender(request), "ORIGID": request.provider_reference}
         return self._send("void", params, request.amount, key=request.idempotency_key)
 
+    def abandon(self, request: FollowUpRequest) -> ProviderResult:
+        """An Express Checkout ends by itself: PayPal takes the money only when we send DoExpressCheckoutPayment,
+        which an abandoned attempt never does. A card's secure token cannot be revoked: it stays usable until it
+        expires (30 minutes), so the payment may still complete (PENDING) and reconcile reads it back later."""
+        if request.provider_reference.startswith("EC-"):
+            return ProviderResult(
+                Outcome.SUCCEEDED,
+                request.provider_reference,
+                request.amount,
+                message="The Express Checkout is left uncompleted; PayPal takes nothing without it.",
+            )
+        return ProviderResult(
+            Outcome.PENDING,
+            request.provider_reference,
+            request.amount,
+            message="Payflow's secure token stays usable until it expires, 30 minutes after it was made.",
+        )
+
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         """Credit (C) all or part of a sale or capture; several credits may follow, each within what is left."""
         params = {

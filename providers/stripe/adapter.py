@@ -297,6 +297,25 @@ class StripeAdapter(Adapter):
             return found
         return self._cancel_result(found, request.amount)
 
+    def abandon(self, request: FollowUpRequest) -> ProviderResult:
+        """Cancel a PaymentIntent still waiting for the buyer's 3-D Secure step, with reason `abandoned`.
+
+        Stripe refuses to cancel one that succeeded meanwhile (DECLINED: the caller reads it back); one that was
+        authorized just before (requires_capture) is canceled too, so its hold is released.
+        """
+        found = self._call(
+            "cancel",
+            lambda c: c.v1.payment_intents.cancel(
+                request.provider_reference,
+                params={"cancellation_reason": "abandoned"},
+                options=self._options(request.idempotency_key),
+            ),
+            request.amount,
+        )
+        if isinstance(found, ProviderResult):
+            return found
+        return self._cancel_result(found, request.amount)
+
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         """Refund part or all of a charge; the source is a PaymentIntent (charge) or a ch_ (capture)."""
         target = "charge" if request.provider_reference.startswith("ch_") else "payment_intent"

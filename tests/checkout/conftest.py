@@ -6,6 +6,8 @@ from django.test import Client
 
 from checkout.models import Product
 from demo.seed import seed_demo
+from integrations.models import Integration
+from payment_rules.models import PaymentRule, PaymentRuleMethod
 
 US_ADDRESS = {
     "first_name": "Ada",
@@ -70,3 +72,12 @@ def choose(client: Client, method: str, **payment_data: str) -> None:
     response = client.post("/checkout/payment/", data)
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert response["Location"] == "/checkout/review/"
+
+
+@pytest.fixture
+def card(acme: Client, gateway_integration: Integration) -> str:
+    """The fake card gateway offered to USD checkouts, as the first rule."""
+    rule = PaymentRule.objects.create(name="Cards (USD)", currency="USD", sort_order=1)
+    identifier = f"fakegw_{gateway_integration.pk}"
+    PaymentRuleMethod.objects.create(rule=rule, integration=gateway_integration, method=identifier)
+    return identifier

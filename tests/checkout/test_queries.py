@@ -11,8 +11,10 @@ from checkout.models import Checkout, Product
 from integrations.models import Integration
 from tests.checkout.conftest import add, choose, to_payment_step
 
-#: measured: 49 on SQLite, about a dozen of them savepoints; an N+1 over the lines would add 50 more
-SUBMIT_QUERY_BUDGET = 50
+#: measured: 53 on PostgreSQL and on SQLite (49 before), about a dozen of them savepoints; the checkout attempt's
+#: record (written, then finished) and taking only the ordered quantities out of the cart cost 4. An N+1 over
+#: the lines would add 50 more
+SUBMIT_QUERY_BUDGET = 54
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 VISA = "4242 4242 4242 4242"
 THREE_D_SECURE = "4000 0027 6000 3184"
+AUTHENTICATION_REQUIRED = "4000 0025 0000 3155"
 DECLINED = "4000 0000 0000 0002"
-CARDS = [VISA, THREE_D_SECURE, DECLINED]
+CARDS = [VISA, THREE_D_SECURE, AUTHENTICATION_REQUIRED, DECLINED]
 
 
 @pytest.fixture
@@ -63,6 +64,17 @@ def buyer(browser: Browser, site: str) -> Iterator[tuple[Page, Recorder]]:
     context.close()
 
 
+def enter_card(page: Page, card: str) -> None:
+    """Choose the Stripe method on the payment step, type the card into Stripe's fields, continue to review."""
+    page.get_by_label("Credit card", exact=True).check()
+    stripe = page.locator(".stripe-widget")  # other card methods have their own fields on the page
+    stripe.get_by_label("Card number").fill(card)
+    stripe.get_by_label("MM / YY").fill("12 / 34")
+    stripe.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+
+
 def card_checkout(page: Page, card: str) -> None:
     """Add a product, go through the steps with a US address, enter the card in Stripe's fields, submit."""
     page.get_by_role("button", name="Add Hex bolt M8 (box of 100) to cart").click()
@@ -81,13 +93,7 @@ def card_checkout(page: Page, card: str) -> None:
     page.get_by_label("Flat rate ($15.00)").check()
     page.get_by_role("button", name="Continue").click()
 
-    page.get_by_label("Credit card", exact=True).check()
-    stripe = page.locator(".stripe-widget")  # other card methods have their own fields on the page
-    stripe.get_by_label("Card number").fill(card)
-    stripe.get_by_label("MM / YY").fill("12 / 34")
-    stripe.get_by_label("CVC").fill("123")
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    enter_card(page, card)
     page.get_by_role("button", name="Submit order").click()
 
 
@@ -168,12 +174,42 @@ def test_three_d_secure_card_goes_through_its_challenge(buyer) -> None:
     assert_no_card_number_in_the_database()
 
 
+def test_leaving_3d_secure_for_another_card_cancels_the_open_payment(buyer) -> None:
+    page, recorder = buyer
+    card_checkout(page, AUTHENTICATION_REQUIRED)
+    expect(page.get_by_role("button", name="Complete authentication")).to_be_visible()
+    challenge = page.url
+
+    page.goto("/checkout/payment/")  # the buyer leaves the challenge and pays with another card
+    expect(page.get_by_text("the payment provider is still waiting for you")).to_be_visible()
+    enter_card(page, VISA)
+    page.get_by_role("button", name="Submit order").click()
+    expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+    expect(page.locator("dt:has-text('Payment status') + dd")).to_have_text("Payment authorized")
+    number = page.locator("dt:has-text('Order number') + dd").inner_text()
+
+    old_tab = page.context.new_page()  # the challenge, still open in another tab
+    old_tab.goto(challenge)
+    expect(old_tab.get_by_text("no longer waiting for authentication (status: canceled)")).to_be_visible()
+    old_tab.get_by_role("button", name="Return to the shop").click()
+    expect(old_tab.get_by_role("alert").first).to_contain_text("You changed how to pay after starting this payment")
+    expect(old_tab.locator("dt:has-text('Order number') + dd")).to_have_text(number)
+
+    assert [o.number for o in Order.objects.placed().filter(customer__name="Globex Trading")] == [number]
+    abandoned = Order.objects.discarded().get(customer__name="Globex Trading").transactions.get()
+    assert (abandoned.state, abandoned.reason) == ("declined", "abandoned")
+    assert_no_card_number_reached_us(recorder)
+    assert_no_card_number_in_the_database()
+
+
 def test_declined_card_shows_the_decline_and_leaves_no_order(buyer) -> None:
     page, recorder = buyer
     card_checkout(page, DECLINED)
     expect(page.get_by_role("heading", name="Payment method")).to_be_visible()
     expect(page.get_by_role("alert").first).to_contain_text("We were unable to process your payment")
-    assert not Order.objects.filter(customer__name="Globex Trading").exists()
+    assert not Order.objects.placed().filter(customer__name="Globex Trading").exists()
+    page.goto("/account/orders/")
+    expect(page.get_by_text("No orders yet.")).to_be_visible()  # the declined attempt's order is for staff only
     page.goto("/cart/")
     expect(page.get_by_role("row", name=re.compile("Hex bolt M8"))).to_be_visible()  # the cart is intact
     assert_no_card_number_reached_us(recorder)

@@ -1,0 +1,215 @@
+"""Payments the buyer gave up: ending them at the provider, and giving back what one took anyway.
+
+A buyer may leave a 3-D Secure challenge or a hosted payment page and pay another way. The purchase left behind
+must not take money any more, so `payment_abandon` asks the provider to end it, in the three steps of every
+movement: mark the row abandoned under the order lock, call the provider with a key of its own, record the
+answer. Stripe cancels the PaymentIntent; a PayPal Express token ends by itself (PayPal takes nothing until we
+complete it, which we no longer do); a Payflow secure token cannot be revoked and stays usable until it expires,
+so its row stays open for reconcile.
+
+If the given-up payment completes all the same (a late webhook, the buyer finishing the old page before it
+expired, a cancel that never reached the provider), the ledger records it like any other answer: money that
+moved is never hidden. Its order is one the buyer no longer sees (`Order.discarded_at`), so `order_release`
+then gives the money back (an open authorization is canceled, a charge refunded, each keyed `release:<row>`)
+and tells staff; what cannot be given back automatically is flagged for them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from integrations.adapters import adapter_for
+from notifications.models import Notice
+from orders.models import Order, PaymentStatus
+from payments.exceptions import PaymentRefused
+from payments.models import Action, PaymentTransaction, State
+from payments.services import (  # private helpers: the ledger's own module family
+    MONEY_IN_ACTIONS,
+    _fingerprint,
+    _method_info,
+    _reserve_child,
+    capturable_amount,
+    ledger_record,
+    lock_order,
+    payment_cancel,
+    payment_complete,
+    payment_refund,
+    refundable_amount,
+)
+from payments.sweeps import notice_raise
+from providers.base import (
+    FollowUpRequest,
+    Outcome,
+    ProviderMisconfigured,
+    ProviderResult,
+    ProviderUnavailable,
+    UnsupportedOperation,
+)
+
+logger = logging.getLogger(__name__)
+
+#: `reason` of a purchase the buyer left for another one, and `error_code` once it is ended
+ABANDONED = "abandoned"
+#: payment statuses of an order that holds or took money
+HOLDING_STATUSES = (
+    PaymentStatus.FULL,
+    PaymentStatus.PARTIALLY,
+    PaymentStatus.AUTHORIZED,
+    PaymentStatus.AUTHORIZED_PARTIALLY,
+)
+
+
+def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
+    """End a purchase that waits for the buyer (`action_required`) because the buyer went another way.
+
+    Returns the row: declined with `error_code="abandoned"` once the provider ended it; still open when the
+    provider could not be reached or cannot end it (reconcile asks again, and `order_release` gives back a late
+    success); succeeded when the buyer completed it before it could be ended (the caller keeps that payment).
+    Safe to repeat: the provider call carries the key `<purchase key>:abandon`.
+    """
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():  # 1. our intent is on the row before the provider is asked
+        lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("integration").get(pk=transaction_id)
+        if txn.state != State.ACTION_REQUIRED or txn.action not in MONEY_IN_ACTIONS:
+            return txn
+        if txn.reason != ABANDONED:
+            txn.reason = ABANDONED
+            txn.save(update_fields=["reason", "updated_at"])
+    adapter = adapter_for(txn.integration)
+    request = FollowUpRequest(
+        amount=txn.money,
+        idempotency_key=f"{txn.idempotency_key}:abandon",
+        provider_reference=txn.provider_reference,
+        method=_method_info(txn),
+        source_amount=txn.money,
+        reason=ABANDONED,
+    )
+    try:  # 2. no transaction open
+        result = adapter.abandon(request)
+    except (ProviderUnavailable, ProviderMisconfigured, UnsupportedOperation) as exc:
+        logger.warning("Could not end abandoned payment %s of order %s: %s", txn.pk, txn.order_id, exc)
+        return txn
+    if result.outcome == Outcome.SUCCEEDED:  # 3. it can no longer take money
+        ended = ledger_record(
+            transaction_id=txn.pk,
+            result=ProviderResult(
+                Outcome.DECLINED,
+                result.provider_reference or txn.provider_reference or None,
+                txn.money,
+                error_code=ABANDONED,
+                message="The buyer left this payment to pay another way; it was ended at the provider.",
+                raw=result.raw,
+            ),
+            adapter=adapter,
+        )
+        if ended.state == State.SUCCEEDED and ended.action == Action.AUTHORIZE and ended.active:
+            _record_released_hold(ended, request.idempotency_key, result)
+            ended.refresh_from_db()
+        return ended
+    if result.outcome == Outcome.PENDING:
+        logger.info("Abandoned payment %s of order %s stays open: %s", txn.pk, txn.order_id, result.message)
+        return txn
+    return payment_complete(transaction_id=txn.pk)  # not ended: it may have completed meanwhile; read it back
+
+
+def _record_released_hold(authorization: PaymentTransaction, key: str, result: ProviderResult) -> None:
+    """The buyer completed the payment just before the provider ended it: it was authorized, and ending it
+    released the hold (Stripe cancels a PaymentIntent awaiting capture). The ledger records that cancel, so the
+    order does not read "authorized" for money that is no longer held."""
+    with transaction.atomic():
+        lock_order(order_id=authorization.order_id)
+        source = PaymentTransaction.objects.select_related("integration", "order").get(pk=authorization.pk)
+        if not source.active or capturable_amount(source) <= 0:
+            return
+        release = _reserve_child(
+            source,
+            Action.CANCEL,
+            source.money,
+            key=key,
+            fingerprint=_fingerprint("cancel", source.pk),
+            actor=None,
+            note="Released when the buyer left this payment to pay another way.",
+            reason=ABANDONED,
+        )
+    ledger_record(
+        transaction_id=release.pk,
+        result=ProviderResult(Outcome.SUCCEEDED, result.provider_reference, source.money, raw=result.raw),
+    )
+
+
+def order_release(*, order_id: int) -> list[PaymentTransaction]:
+    """Give back what the purchase of a given-up order holds or took: cancel its open authorization, refund its
+    charge. Staff are told either way; what cannot be given back automatically asks them to act.
+
+    Only the order's own purchase rows are released, never a capture or refund someone made deliberately.
+    Safe to repeat: every release carries the key `release:<row id>`, and a sweep runs it again.
+    """
+    order = Order.objects.get(pk=order_id)
+    if order.discarded_at is None:
+        return []
+    purchases = order.transactions.filter(action__in=MONEY_IN_ACTIONS, successful=True).select_related("integration")
+    released = []
+    for purchase in purchases.order_by("pk"):
+        note = "Released automatically: the buyer gave up this checkout attempt and paid another way."
+        try:
+            if purchase.action == Action.AUTHORIZE:
+                if not purchase.active or capturable_amount(purchase) <= 0:
+                    continue
+                row = payment_cancel(source_id=purchase.pk, key=f"release:{purchase.pk}", note=note, reason=ABANDONED)
+            else:
+                if refundable_amount(purchase) <= 0:
+                    continue
+                row = payment_refund(
+                    source_id=purchase.pk, amount=None, key=f"release:{purchase.pk}", note=note, reason="duplicate"
+                )
+        except PaymentRefused as refused:
+            _release_failed(order, purchase, refused.message)
+            continue
+        released.append(row)
+        if row.state == State.SUCCEEDED:
+            verb = "canceled" if row.action == Action.CANCEL else "refunded"
+            notice_raise(
+                key=f"released:{purchase.pk}",
+                order=order,
+                level=Notice.Level.WARNING,
+                message=f"{_late_payment(order, purchase)}. It was {verb} automatically.",
+            )
+        elif row.state == State.DECLINED:
+            _release_failed(order, purchase, row.message or row.error_code)
+        else:  # sent, no answer yet: reconcile settles the release row; the sweep comes back to the order
+            logger.warning("Release %s of order %s awaits the provider's answer", row.pk, order.pk)
+    return released
+
+
+def _late_payment(order: Order, purchase: PaymentTransaction) -> str:
+    return (
+        f"Order {order.number} belongs to a checkout attempt the buyer gave up, but its payment of "
+        f"{purchase.money} (reference {purchase.provider_reference or 'none'}) succeeded later"
+    )
+
+
+def _release_failed(order: Order, purchase: PaymentTransaction, why: str) -> None:
+    new = notice_raise(
+        key=f"release-failed:{purchase.pk}",
+        order=order,
+        level=Notice.Level.ERROR,
+        message=(
+            f"{_late_payment(order, purchase)} and could not be given back automatically: {why} "
+            "Cancel or refund it at the provider, or agree with the buyer."
+        ),
+    )
+    if new:
+        logger.error("Order %s: late payment %s could not be released automatically", order.pk, purchase.pk)
+
+
+def orders_to_release() -> list[int]:
+    """Given-up orders whose payment status says they still hold or took money."""
+    return list(
+        Order.objects.discarded()
+        .filter(payment_status__in=HOLDING_STATUSES)
+        .order_by("discarded_at")
+        .values_list("id", flat=True)[:500]
+    )
