@@ -125,7 +125,7 @@ def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
     to_payment_step(first)
     choose(first, method("stripe"), payment_method=stripe_card(shop, DECLINED_CARD))
     checkout = Checkout.objects.get()
-    sim_fault_add(provider="stripe", kind="timeout", operation="create", delay=3)  # Stripe holds its answer 3 s
+    sim_fault_add(provider="stripe", kind="timeout", operation="create", delay=6)  # Stripe holds its answer 6 s
 
     def submit(client: Client) -> str:
         try:
