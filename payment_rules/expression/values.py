@@ -273,10 +273,16 @@ def _array(value: Any) -> dict[Any, Any] | None:
     return None
 
 
+_INT_KEY = re.compile(r"-?[1-9][0-9]{0,18}|0")
+_INT64 = 2**63
+
+
 def _array_key(key: Any) -> Any:
-    if type(key) is Decimal and key == key.to_integral_value():
+    """PHP's key normalisation: integral numbers and integer strings within 64 bits become integers. Nothing
+    larger is converted: ``int(Decimal('1e999999'))`` alone takes more than a minute."""
+    if type(key) is Decimal and key.is_finite() and key.copy_abs() < _INT64 and key == key.to_integral_value():
         return int(key)
-    if type(key) is str and re.fullmatch(r"-?[1-9][0-9]*|0", key):
+    if type(key) is str and _INT_KEY.fullmatch(key) and -_INT64 <= int(key) < _INT64:
         return int(key)
     return key
 
