@@ -20,17 +20,22 @@ from payment_rules.expression.errors import ExpressionSyntaxError
 from payment_rules.expression.grammar import position, unescape
 from payment_rules.expression.language import (
     MAX_STEPS,
-    REGEX_CHARS_PER_STEP,
+    MAX_STRING_LENGTH,
+    REGEX_COMPILE_STEPS_PER_INSTRUCTION,
     collection_name,
     compile_expression,
     item_name,
+    regex_steps,
 )
+from payment_rules.expression.regex import MAX_PROGRAM_SIZE, RegexError, compile_pcre
 from payment_rules.expression.schema import Collection, Record, Scalar, Shape
 
 #: items assumed for a collection whose size nothing tells (a hash, an unknown value)
 DEFAULT_WORST_CASE = 100
-#: characters assumed for a string matched against a pattern
-REGEX_SUBJECT_ESTIMATE = 1_000
+#: characters assumed for a string whose origin nothing tells (an element of a hash literal)
+UNKNOWN_STRING_LENGTH = 1_000
+#: characters of a number turned into a string, at most
+NUMBER_STRING_LENGTH = 40
 _EQUALITY = frozenset({"=", "==", "===", "!=", "!=="})
 _MEMBERSHIP = frozenset({"in", "not in"})
 _LOGIC = frozenset({"or_op", "and_op", "not_op", "compare"})
@@ -99,7 +104,12 @@ class _Checker:
         return schema.NUMBER, 1
 
     def _string(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
-        return schema.STRING, 1
+        return Scalar("string", length=len(unescape(str(node.children[0])[1:-1]))), 1
+
+    def _concat_op(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
+        (left, left_steps), (right, right_steps) = (self.visit(child, env) for child in node.children)
+        length = min(_length(left) + _length(right), MAX_STRING_LENGTH)
+        return Scalar("string", length=length), 1 + left_steps + right_steps
 
     def _var(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
         token = node.children[0]
@@ -185,7 +195,7 @@ class _Checker:
         right, right_steps = self.visit(right_node, env)
         steps = 1 + left_steps + right_steps
         if op == "matches":
-            steps += REGEX_SUBJECT_ESTIMATE // REGEX_CHARS_PER_STEP
+            steps += self.matching_steps(left, right_node)
         if op in _EQUALITY or op in _MEMBERSHIP:
             for shape, other in ((left, right_node), (right, left_node)):
                 if isinstance(shape, Scalar) and shape.code:
@@ -199,12 +209,35 @@ class _Checker:
             )
         return schema.BOOLEAN, steps
 
+    def matching_steps(self, subject: Shape, pattern_node: Tree | Token) -> int:
+        """What ``subject matches pattern`` costs at most: a literal pattern by its compiled size, one built at
+        run time as the largest allowed, compiled on every evaluation."""
+        if isinstance(pattern_node, Tree) and pattern_node.data == "string":
+            try:
+                size = compile_pcre(unescape(str(pattern_node.children[0])[1:-1])).size
+            except RegexError as exc:  # compiling the expression refused it already; kept for a clear message
+                raise self.error(str(exc), pattern_node) from None
+            return regex_steps(_length(subject), size)
+        compiling = MAX_PROGRAM_SIZE * REGEX_COMPILE_STEPS_PER_INSTRUCTION
+        return compiling + regex_steps(_length(subject), MAX_PROGRAM_SIZE)
+
     def check_code(self, code: str, literal: str, node: Tree) -> None:
         if not literal:
             return
         problem = _code_problem(code, literal)
         if problem:
             raise self.error(problem, node)
+
+
+def _length(shape: Shape) -> int:
+    """The most characters ``shape`` has as a string."""
+    if isinstance(shape, Scalar):
+        if shape.kind == "string":
+            return shape.length or schema.DATA_STRING_LENGTH
+        return NUMBER_STRING_LENGTH if shape.kind == "number" else 1
+    if isinstance(shape, schema.Unknown):
+        return UNKNOWN_STRING_LENGTH
+    return 0  # a list or a record is no string: the match fails at run time
 
 
 def _string_literals(node: Tree | Token) -> list[str]:

@@ -17,8 +17,8 @@ Design
   ``lineItems`` -> ``lineItem``, ``categories`` -> ``category``; a name that does not singularise (``data``,
   ``staff``) gets the suffix ``Item``. ``count(x)`` is the only function.
 * **Budget.** An evaluation may take at most ``MAX_STEPS`` steps (a step is one node of the expression evaluated
-  once; a regex match costs a step per ``REGEX_CHARS_PER_STEP`` characters). The cost of each pass through a
-  collection is charged as it happens, so a condition nested over a big cart stops early with
+  once; a regex match costs its subject's length times its compiled size, ``regex_steps``). The cost of each
+  pass through a collection is charged as it happens, so a condition nested over a big cart stops early with
   :class:`ExpressionBudgetExceeded` and its rule is skipped. ``checks.validate_expression`` refuses at save a
   condition whose worst case on a large cart exceeds the budget.
 
@@ -50,7 +50,7 @@ from lark import Token, Tree
 from payment_rules.expression import values
 from payment_rules.expression.errors import ExpressionBudgetExceeded, ExpressionRuntimeError, ExpressionSyntaxError
 from payment_rules.expression.grammar import KEYWORDS, parse, position, unescape
-from payment_rules.expression.regex import RegexError, compile_pcre
+from payment_rules.expression.regex import MAX_PROGRAM_SIZE, RegexError, compile_pcre
 from payment_rules.expression.values import (
     CTX,
     ZERO,
@@ -76,7 +76,10 @@ MAX_RANGE_SIZE = 10_000
 MAX_STRING_LENGTH = 100_000
 #: the steps one condition may take on one checkout (about a tenth of a second of evaluation at most)
 MAX_STEPS = 1_000_000
-REGEX_CHARS_PER_STEP = 100
+#: characters × pattern instructions per step: what RE2's slowest path (its NFA) does in about a step's time
+REGEX_UNITS_PER_STEP = 20
+#: a pattern built at run time is compiled there too, at about this many steps per instruction
+REGEX_COMPILE_STEPS_PER_INSTRUCTION = 10
 COLLECTION_METHODS = frozenset({"all", "any", "sum"})
 FUNCTIONS = frozenset({"count"})
 
@@ -90,8 +93,10 @@ DIFFERENCES = (
     "Unknown variables and fields are refused when the rule is saved, with the list of what exists; the "
     "reference reads them as null and the rule silently never matches.",
     "'matches' runs on RE2, which takes linear time: back-references, look-ahead and look-behind, atomic "
-    "groups and possessive quantifiers are refused when the rule is saved; the x option works as the /…/x "
-    "modifier or as (?x) at the start. 'matches' gives true or false (the reference gives 1 or 0).",
+    "groups and possessive quantifiers are refused when the rule is saved, and so is a pattern that compiles to "
+    f"more than {MAX_PROGRAM_SIZE:,} instructions (large counted repetitions such as .{{1,255}}: use + or *); "
+    "the x option works as the /…/x modifier or as (?x) at the start. 'matches' gives true or false (the "
+    "reference gives 1 or 0).",
     f"A condition may take at most {MAX_STEPS:,} steps. One whose worst case on a large cart exceeds that "
     "(typically all()/any()/sum() over lineItems nested inside each other) is refused when saved; one that "
     "exceeds it on a real checkout is skipped and logged like any other error.",
@@ -552,7 +557,7 @@ class _Compiler:
 
             def matches_literal(v: Mapping[str, Any]) -> bool:
                 subject = to_str(left(v), "matches")
-                _charge_regex(v, subject)
+                _charge(v, regex_steps(len(subject), pattern.size))
                 return pattern.search(subject)
 
             return matches_literal
@@ -566,7 +571,8 @@ class _Compiler:
                 compiled = compile_pcre(source)
             except RegexError as exc:
                 raise ExpressionRuntimeError(str(exc)) from None
-            _charge_regex(v, subject)
+            compiling = compiled.size * REGEX_COMPILE_STEPS_PER_INSTRUCTION
+            _charge(v, compiling + regex_steps(len(subject), compiled.size))
             return compiled.search(subject)
 
         return matches_dynamic
@@ -661,9 +667,15 @@ def collection_name(node: Tree | Token) -> str | None:
     return None
 
 
-def _charge_regex(v: Mapping[str, Any], subject: str) -> None:
+def regex_steps(subject_length: int, program_size: int) -> int:
+    """The steps a match costs: RE2 is linear in the subject, but each character can visit every instruction."""
+    return subject_length * program_size // REGEX_UNITS_PER_STEP
+
+
+def _charge(v: Mapping[str, Any], steps: int) -> None:
+    """Take ``steps`` from the evaluation's budget before doing work that costs more than one node."""
     budget = v[_BUDGET]
-    budget[0] -= len(subject) // REGEX_CHARS_PER_STEP
+    budget[0] -= steps
     if budget[0] < 0:
         raise _exhausted()
 
