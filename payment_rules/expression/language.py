@@ -76,6 +76,8 @@ MAX_RANGE_SIZE = 10_000
 MAX_STRING_LENGTH = 100_000
 #: the steps one condition may take on one checkout (about a tenth of a second of evaluation at most)
 MAX_STEPS = 1_000_000
+#: characters of a string compared, searched or converted per step
+STRING_CHARS_PER_STEP = 100
 #: characters × pattern instructions per step: what RE2's slowest path (its NFA) does in about a step's time
 REGEX_UNITS_PER_STEP = 20
 #: a pattern built at run time is compiled there too, at about this many steps per instruction
@@ -528,7 +530,14 @@ class _Compiler:
             equal = _equality(left, right)
             return lambda v: not equal(v)
         if op == "==":
-            return lambda v: loose_eq(left(v), right(v))
+
+            def loose_equality(v: Mapping[str, Any]) -> bool:
+                a = left(v)
+                b = right(v)
+                _charge_sizes(v, a, b)
+                return loose_eq(a, b)
+
+            return loose_equality
         if op in _ORDERING:
             return _ordering(op, left, right)
         if op in ("in", "not in"):
@@ -542,7 +551,15 @@ class _Compiler:
                     return (type(value) is str and value in strings) is not negate
 
                 return in_strings
-            return lambda v: values.contains(right(v), left(v)) is not negate
+
+            def membership(v: Mapping[str, Any]) -> bool:
+                container = right(v)
+                item = left(v)
+                if type(container) is not range:  # a range tests membership without being built
+                    _charge_sizes(v, container, item)
+                return values.contains(container, item) is not negate
+
+            return membership
         if op == "matches":
             return self.matches(left, right, right_node)
         return _string_test(op, left, right)
@@ -667,6 +684,43 @@ def collection_name(node: Tree | Token) -> str | None:
     return None
 
 
+def size_steps(value: Any, limit: int = MAX_STEPS) -> int:
+    """What comparing ``value`` costs beyond its one step: a step per ``STRING_CHARS_PER_STEP`` characters of a
+    string, and one per element of an array, a range (PHP's range() is an array), a hash or an object, however
+    deeply nested. Counting stops past ``limit``; values not loaded yet (``Lazy``) count as one."""
+    t = type(value)
+    if t is str:
+        return len(value) // STRING_CHARS_PER_STEP
+    if t is range:
+        return len(value)
+    if t is not list and t is not tuple and t is not dict and t is not Obj:
+        return 0
+    count = 0
+    pending = [value]
+    while pending and count <= limit:
+        item = pending.pop()
+        count += 1
+        t = type(item)
+        if t is list or t is tuple:
+            pending.extend(item)
+        elif t is dict:
+            pending.extend(item.values())
+        elif t is Obj:
+            pending.extend(field._value if type(field) is Lazy else field for field in item._fields.values())
+        elif t is range:
+            count += len(item)
+        elif t is str:
+            count += len(item) // STRING_CHARS_PER_STEP
+    return count
+
+
+def _charge_sizes(v: Mapping[str, Any], a: Any, b: Any) -> None:
+    remaining = v[_BUDGET][0]
+    steps = size_steps(a, remaining) + size_steps(b, remaining)
+    if steps:
+        _charge(v, steps)
+
+
 def regex_steps(subject_length: int, program_size: int) -> int:
     """The steps a match costs: RE2 is linear in the subject, but each character can visit every instruction."""
     return subject_length * program_size // REGEX_UNITS_PER_STEP
@@ -699,10 +753,17 @@ def _equality(left: Evaluator, right: Evaluator) -> Evaluator:
             t = type(a)
             if t is Decimal or t is int:
                 return bool(a == constant)
-            return strict_eq(a, constant)
+            return strict_eq(a, constant)  # anything else is compared in one step
 
         return equals_number
-    return lambda v: strict_eq(left(v), right(v))
+
+    def equality(v: Mapping[str, Any]) -> bool:
+        a = left(v)
+        b = right(v)
+        _charge_sizes(v, a, b)
+        return strict_eq(a, b)
+
+    return equality
 
 
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
@@ -726,6 +787,7 @@ def _ordering(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
             ta = type(a)
         if (ta is Decimal or ta is int) and (tb is Decimal or tb is int):
             return test(a, b)
+        _charge_sizes(v, a, b)
         result = compare(a, b, op)
         return result is not None and test(result, 0)
 
@@ -733,11 +795,17 @@ def _ordering(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
 
 
 def _string_test(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
-    if op == "contains":
-        return lambda v: to_str(right(v), op) in to_str(left(v), op)
-    if op.startswith("starts"):
-        return lambda v: to_str(left(v), "starts with").startswith(to_str(right(v), "starts with"))
-    return lambda v: to_str(left(v), "ends with").endswith(to_str(right(v), "ends with"))
+    name = "starts with" if op.startswith("starts") else "ends with" if op.startswith("ends") else op
+
+    def string_test(v: Mapping[str, Any]) -> bool:
+        text = to_str(left(v), name)
+        part = to_str(right(v), name)
+        _charge_sizes(v, text, part)
+        if op == "contains":
+            return part in text
+        return text.startswith(part) if name == "starts with" else text.endswith(part)
+
+    return string_test
 
 
 def _divide(a: Decimal | int, b: Decimal | int) -> Decimal:

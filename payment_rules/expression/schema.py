@@ -34,6 +34,8 @@ class Collection:
     item: Shape
     #: how many items a large cart has, for the worst-case estimate of the evaluation budget
     worst_case: int
+    #: the elements of every item, however deeply nested, when known better than from ``item`` (a literal)
+    weight: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

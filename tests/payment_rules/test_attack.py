@@ -6,18 +6,24 @@ Each test says in its docstring what went wrong before its fix. Costs are assert
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
 
 from payment_rules.expression import (
+    MAX_STEPS,
     ExpressionBudgetExceeded,
     ExpressionRuntimeError,
     ExpressionSyntaxError,
+    Obj,
     compile_expression,
     validate_expression,
     values,
 )
+from payment_rules.matching import CompiledRule, LiveMethod, RuleSet, match_methods
+from providers.base import CheckoutContext, LineItemInfo, MethodInfo, Money
+from providers.money_order.adapter import MoneyOrderAdapter
 
 # --- numbers that turn into huge integers ---------------------------------------------------------------------
 
@@ -89,3 +95,68 @@ def test_a_mid_sized_pattern_over_every_line_is_refused_at_save() -> None:
         "lineItems.all(lineItem.product.inventoryLevels.any(inventoryLevel.warehouse.name matches "
         "'/^(Chicago|Rotterdam) Warehouse$/i'))"
     )
+
+
+# --- comparisons whose cost grows with what they compare -------------------------------------------------------
+
+TEN_THOUSAND = "(1..9999)"
+
+
+@pytest.mark.parametrize("op", ["==", "=", "!=", "<", ">=", "in"])
+def test_comparing_ranges_is_charged_for_their_elements(op: str) -> None:
+    """A range is PHP's range(): an array of every element. Comparing two compared 10,000 elements for 3 steps;
+    ``lineItems.any(...)`` over 100 lines with such a comparison ran for a second, and an array of 40 ranges
+    on each side for 51 s, all accepted at save."""
+    right = f"[{TEN_THOUSAND}]" if op == "in" else TEN_THOUSAND
+    value, steps = compile_expression(f"{TEN_THOUSAND} {op} {right}").measure({})
+    assert steps >= 9_999
+    assert value is (op not in ("!=", "<"))
+
+
+def test_membership_in_a_range_stays_one_step() -> None:
+    """``quantity in 1..9999`` is the everyday use of a range, and tests membership without building it."""
+    source = "lineItems.all(lineItem.quantity in 1..9999)"
+    assert validate_expression(source).worst_case_steps < 1_000
+    lines = [Obj(quantity=Decimal(n)) for n in range(1, 101)]
+    assert compile_expression(source).measure({"lineItems": lines}) == (True, 2 + 100 * 6)
+
+
+def test_comparing_big_arrays_over_every_line_is_refused_at_save() -> None:
+    """The save-time estimate counted a comparison as one step whatever it compared."""
+    arrays = f"[{TEN_THOUSAND}, {TEN_THOUSAND}]"
+    with pytest.raises(ExpressionSyntaxError, match="on a large cart"):
+        validate_expression(f"lineItems.any({arrays} == {arrays} and lineItem.quantity > 5)")
+
+
+def test_a_costly_comparison_on_a_real_cart_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """What the save check cannot see (a range from a hash, a cart larger than estimated) is stopped by the budget
+    at run time: the rule is skipped and logged, the others still offer their methods."""
+    runaway = "lineItems.all({'r': 1..9999}['r'] == {'r': 1..9999}['r'])"
+    validate_expression(runaway)  # a range inside a hash: the estimate cannot know its size
+    adapter = MoneyOrderAdapter({})
+    ruleset = RuleSet(
+        rules_by_currency={
+            "USD": (
+                CompiledRule(1, "runaway", 0, False, ("check",), condition=compile_expression(runaway)),
+                CompiledRule(2, "everyone", 1, False, ("wire",)),
+            )
+        },
+        methods={m: LiveMethod(MethodInfo(m, 1, adapter.key), adapter) for m in ("check", "wire")},
+    )
+    money = Money(Decimal("100.00"), "USD")
+    lines = [LineItemInfo(f"SKU-{n}", "Item", Decimal(1), money) for n in range(100)]
+    context = CheckoutContext(currency="USD", subtotal=money, total=money, line_items=lines)
+    with caplog.at_level(logging.WARNING, logger="payment_rules.matching"):
+        offered = match_methods(context, ruleset)
+    assert [m.identifier for m in offered] == ["wire"]
+    assert f"Payment rule 1 (runaway) skipped: Condition stopped after {MAX_STEPS:,} steps" in caplog.text
+
+
+@pytest.mark.parametrize("op", ["<", ">=", "=="])
+def test_comparing_long_strings_is_charged_for_their_length(op: str) -> None:
+    """PHP compares two numeric strings as numbers, so each comparison first scans both strings; a 9,000-digit
+    literal compared with each line's name inside two nested sums (accepted at save: 70,202 steps) ran for 14 s.
+    The scan is now linear and fast, and the budget charges a step per 100 characters compared."""
+    digits = "1" * 9_000 + "x"
+    compiled = compile_expression(f"'{digits}' {op} name")
+    assert compiled.measure({"name": "Hex bolt M8"})[1] >= 9_000 // 100
