@@ -10,7 +10,10 @@ import logging
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
+from customers.models import Customer
+from integrations.models import Integration
 from payment_rules.expression import (
     MAX_STEPS,
     ExpressionBudgetExceeded,
@@ -21,9 +24,16 @@ from payment_rules.expression import (
     validate_expression,
     values,
 )
-from payment_rules.matching import CompiledRule, LiveMethod, RuleSet, match_methods
+from payment_rules.matching import CompiledRule, LiveMethod, RuleSet, applicable_methods, match_methods
+from payment_rules.models import PaymentRule, PaymentRuleMethod
+from payment_rules.services import (
+    integration_activate,
+    integration_deactivate,
+    integration_pending_restore,
+)
 from providers.base import CheckoutContext, LineItemInfo, MethodInfo, Money
 from providers.money_order.adapter import MoneyOrderAdapter
+from tests import factories
 
 # --- numbers that turn into huge integers ---------------------------------------------------------------------
 
@@ -160,3 +170,77 @@ def test_comparing_long_strings_is_charged_for_their_length(op: str) -> None:
     digits = "1" * 9_000 + "x"
     compiled = compile_expression(f"'{digits}' {op} name")
     assert compiled.measure({"name": "Hex bolt M8"})[1] >= 9_000 // 100
+
+
+# --- deactivating, activating and deleting integrations ---------------------------------------------------------
+
+
+def make_rule(name: str, *integrations: Integration, sort: int = 0, stop: bool = False) -> PaymentRule:
+    rule = PaymentRule.objects.create(name=name, currency="USD", sort_order=sort, stop_processing=stop)
+    for integration in integrations:
+        PaymentRuleMethod.objects.create(
+            rule=rule, integration=integration, method=f"{integration.provider_key}_{integration.pk}"
+        )
+    return rule
+
+
+def offered(customer: Customer | None = None) -> list[str]:
+    order = factories.OrderFactory(**({"customer": customer} if customer else {}))
+    return [m.identifier for m in applicable_methods(order.checkout_context())]
+
+
+def enabled(rule: PaymentRule) -> tuple[bool, list[bool]]:
+    rule.refresh_from_db()
+    return rule.enabled, list(rule.methods.order_by("pk").values_list("enabled", flat=True))
+
+
+@pytest.fixture
+def checks(db: None) -> Integration:
+    return factories.IntegrationFactory(name="Checks")
+
+
+@pytest.fixture
+def terms(db: None) -> Integration:
+    return factories.IntegrationFactory(payment_term=True)
+
+
+@pytest.fixture
+def term_customer(db: None) -> Customer:
+    return factories.CustomerFactory(payment_term=factories.PaymentTermFactory())
+
+
+@pytest.fixture
+def admin_client(client: Client, db: None) -> Client:
+    client.force_login(factories.UserFactory(superuser=True))
+    return client
+
+
+def test_activation_leaves_off_a_rule_an_administrator_switched_off_by_hand_meanwhile(checks, admin_client) -> None:  # noqa: ANN001
+    """The deactivation disabled the rule; an administrator then enabled it and disabled it again (off by choice
+    now). Activating the integration switched it back on, undoing the administrator's decision."""
+    alone = make_rule("Checks only", checks)
+    integration_deactivate(integration=checks)
+    changelist = "/admin/payment_rules/paymentrule/"
+    for action in ("enable_rules", "disable_rules"):
+        response = admin_client.post(changelist, {"action": action, "_selected_action": [alone.pk]})
+        assert response.status_code == 302
+
+    assert integration_pending_restore(integration=checks).rules == []
+    integration_activate(integration=checks)
+
+    assert enabled(alone) == (False, [True])  # its method, which nobody touched, is restored
+
+
+def test_activation_leaves_off_a_method_an_administrator_switched_off_by_hand_meanwhile(checks, terms) -> None:  # noqa: ANN001
+    """The same for a method: switched on and off again by hand in the rule after the deactivation."""
+    shared = make_rule("Checks or terms", checks, terms)
+    integration_deactivate(integration=checks)
+    method = shared.methods.get(integration=checks)
+    for state in (True, False):
+        method.enabled = state
+        method.save()
+
+    assert integration_pending_restore(integration=checks).methods == []
+    integration_activate(integration=checks)
+
+    assert enabled(shared) == (True, [False, True])
