@@ -168,11 +168,19 @@ class RuleSetVersion(models.Model):
 
 
 class IntegrationDeactivation(models.Model):
-    """What deactivating an integration switched off in rules, so that reactivating it can switch exactly that
-    back on (and nothing an administrator changed by hand in the meantime)."""
+    """What deactivating or deleting an integration switched off in rules, so that activating it again can switch
+    exactly that back on (and nothing an administrator changed by hand in the meantime, see ``save`` above).
+
+    A rule disabled for lack of a live method also comes back when another of its integrations is activated, so
+    the records of a deleted integration stay open (with ``integration`` null once its row is gone).
+    """
 
     integration = models.ForeignKey(
-        "integrations.Integration", on_delete=models.CASCADE, related_name="rule_deactivations"
+        "integrations.Integration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rule_deactivations",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     #: when the integration was activated again; `restored` says whether the rules were restored then

@@ -7,13 +7,18 @@ Each test says in its docstring what went wrong before its fix. Costs are assert
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from customers.models import Customer
 from integrations.models import Integration
+from payment_rules import services
 from payment_rules.expression import (
     MAX_STEPS,
     ExpressionBudgetExceeded,
@@ -29,6 +34,7 @@ from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payment_rules.services import (
     integration_activate,
     integration_deactivate,
+    integration_delete,
     integration_pending_restore,
 )
 from providers.base import CheckoutContext, LineItemInfo, MethodInfo, Money
@@ -215,6 +221,47 @@ def admin_client(client: Client, db: None) -> Client:
     return client
 
 
+def test_activating_one_of_two_deactivated_integrations_restores_their_shared_rule(checks, terms) -> None:  # noqa: ANN001
+    """A rule offering checks or terms: deactivating checks kept it (terms was live), deactivating terms then
+    disabled it. Activating checks enabled its method again but left the rule off, so buyers were offered nothing
+    from it although its checks method was live; the activation page did not mention the rule either."""
+    shared = make_rule("Checks or terms", checks, terms)
+    integration_deactivate(integration=checks)
+    integration_deactivate(integration=terms)
+    assert enabled(shared) == (False, [False, False])
+
+    assert [rule.name for rule in integration_pending_restore(integration=checks).rules] == ["Checks or terms"]
+    restored = integration_activate(integration=checks)
+
+    assert [rule.name for rule in restored.rules] == ["Checks or terms"]
+    assert enabled(shared) == (True, [True, False])
+    assert offered() == [f"money_order_{checks.pk}"]
+    integration_activate(integration=terms)  # the second one back restores its method in the rule, which is on
+    assert enabled(shared) == (True, [True, True])
+
+
+@pytest.mark.parametrize("switch_off", ["delete", "deactivate then delete"])
+def test_an_integration_deleted_after_the_other_was_deactivated_leaves_the_rule_to_come_back(
+    switch_off: str,
+    checks,
+    terms,
+    term_customer,  # noqa: ANN001
+) -> None:
+    """Deactivate terms (the rule keeps checks), then delete checks: the rule is left with nothing and disabled.
+    Activating terms enabled its method but not the rule, although terms was live again."""
+    shared = make_rule("Checks or terms", checks, terms)
+    integration_deactivate(integration=terms)
+    if switch_off == "deactivate then delete":
+        integration_deactivate(integration=checks)
+    integration_delete(integration=checks)
+    assert enabled(shared) == (False, [False, False])
+
+    integration_activate(integration=terms)
+
+    assert enabled(shared) == (True, [False, True])
+    assert offered(term_customer) == [f"payment_term_{terms.pk}"]
+
+
 def test_activation_leaves_off_a_rule_an_administrator_switched_off_by_hand_meanwhile(checks, admin_client) -> None:  # noqa: ANN001
     """The deactivation disabled the rule; an administrator then enabled it and disabled it again (off by choice
     now). Activating the integration switched it back on, undoing the administrator's decision."""
@@ -244,3 +291,48 @@ def test_activation_leaves_off_a_method_an_administrator_switched_off_by_hand_me
     integration_activate(integration=checks)
 
     assert enabled(shared) == (True, [False, True])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("locked", [True, False], ids=["locked", "control-without-lock"])
+def test_deactivating_one_integration_while_another_is_activated_keeps_their_shared_rule(
+    locked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two administrators at once: one deactivates checks while the other activates terms, and a rule offers
+    both. Each decided from what it read before the other committed: the deactivation saw terms off and disabled
+    the rule, the activation saw the rule on and left it. The rule ended disabled with a live terms method. The
+    control without the lock shows the race is real."""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises whole write transactions; the row locks are exercised on PostgreSQL")
+    checks = factories.IntegrationFactory(name="Checks")
+    terms = factories.IntegrationFactory(payment_term=True)
+    shared = make_rule("Checks or terms", checks, terms)
+    integration_deactivate(integration=terms)  # the rule keeps checks
+    barrier = threading.Barrier(2, timeout=1)
+
+    def overlapping(read):  # noqa: ANN001, ANN202 - hold each one between reading and writing
+        def wrapper(**kwargs):  # noqa: ANN003, ANN202
+            result = read(**kwargs)
+            with suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            return result
+
+        return wrapper
+
+    monkeypatch.setattr(services, "rules_using_integration", overlapping(services.rules_using_integration))
+    monkeypatch.setattr(services, "integration_pending_restore", overlapping(services.integration_pending_restore))
+    if not locked:
+        monkeypatch.setattr(services, "_lock_rules", lambda integration: None, raising=False)
+
+    def run(action, integration: Integration) -> None:  # noqa: ANN001
+        try:
+            action(integration=Integration.objects.get(pk=integration.pk))
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(run, integration_deactivate, checks), pool.submit(run, integration_activate, terms)]
+        for future in futures:
+            future.result()
+
+    assert enabled(shared) == (locked, [False, True])
