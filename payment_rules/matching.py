@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from integrations.adapters import adapter_for
@@ -31,7 +32,7 @@ from payment_rules.expression import (
     build_variables,
     compile_expression,
 )
-from payment_rules.expression.values import truthy
+from payment_rules.expression.values import MoneyObj, Obj, to_str, truthy
 from payment_rules.models import PaymentRule, RuleSetVersion
 from payment_rules.selectors import DatabaseRuleData
 from providers.base import Adapter, AddressInfo, CheckoutContext, MethodInfo
@@ -276,10 +277,22 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
 
 
 def _shown(value: Any) -> str:
+    """A condition's value as the language writes it. Records and lists by their kind only: their contents are
+    Python internals to an administrator, and can hold every user of the buyer's company."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, MoneyObj):
+        return f"{value.value} {value.currency}"
+    if isinstance(value, Obj):
+        return "object"
+    if isinstance(value, Decimal | int):
+        return to_str(value, "preview")
+    if isinstance(value, list | tuple | range):
+        return f"array of {len(value)}"
+    if isinstance(value, dict):
+        return f"hash of {len(value)}"
     return str(value)
 
 
