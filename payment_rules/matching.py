@@ -26,7 +26,11 @@ from typing import Any
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from payment_rules.expression import (
+    MAX_CHECKOUT_STEPS,
+    MAX_STEPS,
+    STEPS_WHEN_SPENT,
     CompiledExpression,
+    ExpressionBudgetExceeded,
     ExpressionRuntimeError,
     RuleData,
     build_variables,
@@ -229,6 +233,7 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
     variables: dict[str, Any] | None = None
     # Rules often share a condition text, and compile_expression returns one object per text: evaluate it once.
     outcomes: dict[int, tuple[Any, int] | ExpressionRuntimeError] = {}
+    spent = 0  # steps the conditions of this checkout took together
     matched: list[CompiledRule] = []
     for rule in rules:
         if trace is not None and not ruleset.usable(rule):
@@ -247,8 +252,13 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
             if outcome is None:
                 if variables is None:
                     variables = build_variables(context, ruleset.data)
+                allowance = min(MAX_STEPS, max(MAX_CHECKOUT_STEPS - spent, STEPS_WHEN_SPENT))
                 try:
-                    outcome = condition.measure(variables)
+                    outcome = condition.measure(variables, max_steps=allowance)
+                    spent += outcome[1]
+                except ExpressionBudgetExceeded as exc:
+                    spent += allowance
+                    outcome = exc if allowance == MAX_STEPS else _checkout_budget_spent()
                 except ExpressionRuntimeError as exc:
                     outcome = exc
                 outcomes[id(condition)] = outcome
@@ -274,6 +284,13 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
                 trace.rules.extend(RuleTrace(r, RuleOutcome.NOT_REACHED) for r in rules if id(r) not in seen)
             break
     return matched
+
+
+def _checkout_budget_spent() -> ExpressionBudgetExceeded:
+    return ExpressionBudgetExceeded(
+        f"Condition stopped: the conditions of one checkout may take {MAX_CHECKOUT_STEPS:,} steps together, and "
+        f"the rules before this one took them (after that each gets {STEPS_WHEN_SPENT:,})"
+    )
 
 
 def _shown(value: Any) -> str:

@@ -76,6 +76,10 @@ MAX_RANGE_SIZE = 10_000
 MAX_STRING_LENGTH = 100_000
 #: the steps one condition may take on one checkout (about a tenth of a second of evaluation at most)
 MAX_STEPS = 1_000_000
+#: the steps all conditions of one checkout may take together; once spent, each remaining condition still gets
+#: ``STEPS_WHEN_SPENT``, enough for an everyday condition
+MAX_CHECKOUT_STEPS = 4_000_000
+STEPS_WHEN_SPENT = 10_000
 #: characters of a string compared, searched or converted per step
 STRING_CHARS_PER_STEP = 100
 #: characters × pattern instructions per step: what RE2's slowest path (its NFA) does in about a step's time
@@ -99,8 +103,10 @@ DIFFERENCES = (
     f"more than {MAX_PROGRAM_SIZE:,} instructions (large counted repetitions such as .{{1,255}}: use + or *); "
     "the x option works as the /…/x modifier or as (?x) at the start. 'matches' gives true or false (the "
     "reference gives 1 or 0).",
-    f"A condition may take at most {MAX_STEPS:,} steps. One whose worst case on a large cart exceeds that "
-    "(typically all()/any()/sum() over lineItems nested inside each other) is refused when saved; one that "
+    f"A condition may take at most {MAX_STEPS:,} steps, and the conditions of one checkout {MAX_CHECKOUT_STEPS:,} "
+    f"together (after that each remaining one gets {STEPS_WHEN_SPENT:,}). One whose worst case on a large cart "
+    "exceeds its own limit (typically all()/any()/sum() over lineItems nested inside each other) is refused when "
+    "saved; one that "
     "exceeds it on a real checkout is skipped and logged like any other error.",
     "Comparing an object with < or > is an error (PHP calls any object greater than anything).",
     "Operators the reference's parser lacks are accepted: === and !== (strict, as =), contains, starts with, "

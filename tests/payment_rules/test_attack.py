@@ -20,6 +20,7 @@ from customers.models import Customer
 from integrations.models import Integration
 from payment_rules import services
 from payment_rules.expression import (
+    MAX_CHECKOUT_STEPS,
     MAX_STEPS,
     ExpressionBudgetExceeded,
     ExpressionRuntimeError,
@@ -29,7 +30,15 @@ from payment_rules.expression import (
     validate_expression,
     values,
 )
-from payment_rules.matching import CompiledRule, LiveMethod, RuleSet, applicable_methods, match_methods
+from payment_rules.matching import (
+    CompiledRule,
+    LiveMethod,
+    RuleOutcome,
+    RuleSet,
+    applicable_methods,
+    explain,
+    match_methods,
+)
 from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payment_rules.services import (
     integration_activate,
@@ -336,3 +345,44 @@ def test_deactivating_one_integration_while_another_is_activated_keeps_their_sha
             future.result()
 
     assert enabled(shared) == (locked, [False, True])
+
+
+# --- many conditions on one checkout ------------------------------------------------------------------------------
+
+#: one text per rule ({} is its number): rules that share a text are evaluated once
+HEAVY = "lineItems.sum(lineItems.sum({})) > -{{}}".format(" + ".join(f"lineItem.quantity * {n}" for n in range(2, 10)))
+
+
+def test_the_conditions_of_one_checkout_share_a_budget(caplog: pytest.LogCaptureFixture) -> None:
+    """Each condition had its own budget and nothing bounded their sum: twelve rules each within the save check
+    (390,204 steps on a cart of 100 lines) took twelve budgets, and a hundred such rules a hundred. Together they
+    now get ``MAX_CHECKOUT_STEPS``; once spent, each remaining condition still gets a small allowance, so a cheap
+    rule after them is evaluated and offers its method."""
+    assert validate_expression(HEAVY.format(1)).worst_case_steps < MAX_STEPS
+    adapter = MoneyOrderAdapter({})
+    heavy = [
+        CompiledRule(n, f"heavy {n}", n, False, (f"heavy_{n}",), condition=compile_expression(HEAVY.format(n)))
+        for n in range(1, 13)
+    ]
+    cheap = CompiledRule(13, "cheap", 13, False, ("cheap",), condition=compile_expression("subtotal.value > 0"))
+    identifiers = [*(rule.methods[0] for rule in heavy), "cheap"]
+    ruleset = RuleSet(
+        rules_by_currency={"USD": (*heavy, cheap)},
+        methods={m: LiveMethod(MethodInfo(m, 1, adapter.key), adapter) for m in identifiers},
+    )
+    money = Money(Decimal("100.00"), "USD")
+    lines = [LineItemInfo(f"SKU-{n}", "Item", Decimal(1), money) for n in range(100)]
+    context = CheckoutContext(currency="USD", subtotal=money, total=money, line_items=lines)
+
+    with caplog.at_level(logging.WARNING, logger="payment_rules.matching"):
+        trace = explain(context, ruleset)
+
+    spent = sum(rule.steps or 0 for rule in trace.rules)
+    assert spent <= MAX_CHECKOUT_STEPS
+    outcomes = {rule.rule.name: rule.outcome for rule in trace.rules}
+    assert outcomes["heavy 1"] == RuleOutcome.MATCHED
+    assert outcomes["heavy 12"] == RuleOutcome.ERROR
+    assert outcomes["cheap"] == RuleOutcome.MATCHED
+    assert "cheap" in [method.identifier for method in trace.offered]
+    assert "Payment rule 12 (heavy 12) skipped: " in caplog.text
+    assert f"the conditions of one checkout may take {MAX_CHECKOUT_STEPS:,} steps together" in caplog.text
