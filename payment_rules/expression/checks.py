@@ -29,7 +29,7 @@ from payment_rules.expression.language import (
     item_name,
     regex_steps,
 )
-from payment_rules.expression.regex import MAX_PROGRAM_SIZE, RegexError, compile_pcre
+from payment_rules.expression.regex import MAX_POSITIONS, MAX_PROGRAM_SIZE, RegexError, compile_pcre
 from payment_rules.expression.schema import Collection, Record, Scalar, Shape
 
 #: items assumed for a collection whose size nothing tells (a hash, an unknown value)
@@ -249,7 +249,7 @@ class _Checker:
                 raise self.error(str(exc), pattern_node) from None
             return regex_steps(_length(subject), size)
         compiling = MAX_PROGRAM_SIZE * REGEX_COMPILE_STEPS_PER_INSTRUCTION
-        return compiling + regex_steps(_length(subject), MAX_PROGRAM_SIZE)
+        return compiling + regex_steps(_length(subject), MAX_POSITIONS)
 
     def check_code(self, code: str, literal: str, node: Tree) -> None:
         if not literal:

@@ -50,7 +50,7 @@ from lark import Token, Tree
 from payment_rules.expression import values
 from payment_rules.expression.errors import ExpressionBudgetExceeded, ExpressionRuntimeError, ExpressionSyntaxError
 from payment_rules.expression.grammar import KEYWORDS, parse, position, unescape
-from payment_rules.expression.regex import MAX_PROGRAM_SIZE, RegexError, compile_pcre
+from payment_rules.expression.regex import MAX_POSITIONS, RegexError, compile_pcre
 from payment_rules.expression.values import (
     CTX,
     ZERO,
@@ -84,8 +84,8 @@ STEPS_WHEN_SPENT = 10_000
 STRING_CHARS_PER_STEP = 100
 #: characters × pattern instructions per step: what RE2's slowest path (its NFA) does in about a step's time
 REGEX_UNITS_PER_STEP = 20
-#: a pattern built at run time is compiled there too, at about this many steps per instruction
-REGEX_COMPILE_STEPS_PER_INSTRUCTION = 10
+#: a pattern built at run time is compiled there too, at about this many steps per instruction of its program
+REGEX_COMPILE_STEPS_PER_INSTRUCTION = 1
 COLLECTION_METHODS = frozenset({"all", "any", "sum"})
 FUNCTIONS = frozenset({"count"})
 
@@ -100,9 +100,12 @@ DIFFERENCES = (
     "reference reads them as null and the rule silently never matches.",
     "'matches' runs on RE2, which takes linear time: back-references, look-ahead and look-behind, atomic "
     "groups and possessive quantifiers are refused when the rule is saved, and so is a pattern that compiles to "
-    f"more than {MAX_PROGRAM_SIZE:,} instructions (large counted repetitions such as .{{1,255}}: use + or *); "
+    f"more than {MAX_POSITIONS:,} positions (large counted repetitions such as .{{1,500}}: use + or *); "
     "the x option works as the /…/x modifier or as (?x) at the start. 'matches' gives true or false (the "
-    "reference gives 1 or 0).",
+    "reference gives 1 or 0). With the u modifier \\w, \\d, \\s and [[:alpha:]] take every letter, digit and "
+    "space as in the reference, but \\b still counts only ASCII letters and digits as word characters. Without "
+    "u the reference matches bytes (ü is two bytes, so /^.$/ does not match it, and /é/i does not match É); "
+    "here patterns always match characters.",
     f"A condition may take at most {MAX_STEPS:,} steps, and the conditions of one checkout {MAX_CHECKOUT_STEPS:,} "
     f"together (after that each remaining one gets {STEPS_WHEN_SPENT:,}). One whose worst case on a large cart "
     "exceeds its own limit (typically all()/any()/sum() over lineItems nested inside each other) is refused when "
@@ -594,7 +597,7 @@ class _Compiler:
                 compiled = compile_pcre(source)
             except RegexError as exc:
                 raise ExpressionRuntimeError(str(exc)) from None
-            compiling = compiled.size * REGEX_COMPILE_STEPS_PER_INSTRUCTION
+            compiling = compiled.program * REGEX_COMPILE_STEPS_PER_INSTRUCTION
             _charge(v, compiling + regex_steps(len(subject), compiled.size))
             return compiled.search(subject)
 
