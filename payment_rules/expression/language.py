@@ -539,14 +539,7 @@ class _Compiler:
             equal = _equality(left, right)
             return lambda v: not equal(v)
         if op == "==":
-
-            def loose_equality(v: Mapping[str, Any]) -> bool:
-                a = left(v)
-                b = right(v)
-                _charge_sizes(v, a, b)
-                return loose_eq(a, b)
-
-            return loose_equality
+            return _charged(loose_eq, left, right)
         if op in _ORDERING:
             return _ordering(op, left, right)
         if op in ("in", "not in"):
@@ -765,14 +758,19 @@ def _equality(left: Evaluator, right: Evaluator) -> Evaluator:
             return strict_eq(a, constant)  # anything else is compared in one step
 
         return equals_number
+    return _charged(strict_eq, left, right)
 
-    def equality(v: Mapping[str, Any]) -> bool:
+
+def _charged(test: Callable[[Any, Any], bool], left: Evaluator, right: Evaluator) -> Evaluator:
+    """``test`` on both sides, after charging what comparing them costs (arrays, ranges, long strings)."""
+
+    def charged(v: Mapping[str, Any]) -> bool:
         a = left(v)
         b = right(v)
         _charge_sizes(v, a, b)
-        return strict_eq(a, b)
+        return test(a, b)
 
-    return equality
+    return charged
 
 
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {

@@ -32,23 +32,20 @@ from payment_rules.expression import (
 )
 from payment_rules.matching import (
     CompiledRule,
-    LiveMethod,
     RuleOutcome,
-    RuleSet,
     applicable_methods,
     explain,
     match_methods,
 )
-from payment_rules.models import PaymentRule, PaymentRuleMethod
+from payment_rules.models import PaymentRule
 from payment_rules.services import (
     integration_activate,
     integration_deactivate,
     integration_delete,
     integration_pending_restore,
 )
-from providers.base import CheckoutContext, LineItemInfo, MethodInfo, Money
-from providers.money_order.adapter import MoneyOrderAdapter
 from tests import factories
+from tests.payment_rules.support import make_rule, money_order_ruleset, usd_cart
 
 # --- numbers that turn into huge integers ---------------------------------------------------------------------
 
@@ -158,21 +155,12 @@ def test_a_costly_comparison_on_a_real_cart_is_skipped_and_logged(caplog: pytest
     at run time: the rule is skipped and logged, the others still offer their methods."""
     runaway = "lineItems.all({'r': 1..9999}['r'] == {'r': 1..9999}['r'])"
     validate_expression(runaway)  # a range inside a hash: the estimate cannot know its size
-    adapter = MoneyOrderAdapter({})
-    ruleset = RuleSet(
-        rules_by_currency={
-            "USD": (
-                CompiledRule(1, "runaway", 0, False, ("check",), condition=compile_expression(runaway)),
-                CompiledRule(2, "everyone", 1, False, ("wire",)),
-            )
-        },
-        methods={m: LiveMethod(MethodInfo(m, 1, adapter.key), adapter) for m in ("check", "wire")},
+    ruleset = money_order_ruleset(
+        CompiledRule(1, "runaway", 0, False, ("check",), condition=compile_expression(runaway)),
+        CompiledRule(2, "everyone", 1, False, ("wire",)),
     )
-    money = Money(Decimal("100.00"), "USD")
-    lines = [LineItemInfo(f"SKU-{n}", "Item", Decimal(1), money) for n in range(100)]
-    context = CheckoutContext(currency="USD", subtotal=money, total=money, line_items=lines)
     with caplog.at_level(logging.WARNING, logger="payment_rules.matching"):
-        offered = match_methods(context, ruleset)
+        offered = match_methods(usd_cart(100), ruleset)
     assert [m.identifier for m in offered] == ["wire"]
     assert f"Payment rule 1 (runaway) skipped: Condition stopped after {MAX_STEPS:,} steps" in caplog.text
 
@@ -188,15 +176,6 @@ def test_comparing_long_strings_is_charged_for_their_length(op: str) -> None:
 
 
 # --- deactivating, activating and deleting integrations ---------------------------------------------------------
-
-
-def make_rule(name: str, *integrations: Integration, sort: int = 0, stop: bool = False) -> PaymentRule:
-    rule = PaymentRule.objects.create(name=name, currency="USD", sort_order=sort, stop_processing=stop)
-    for integration in integrations:
-        PaymentRuleMethod.objects.create(
-            rule=rule, integration=integration, method=f"{integration.provider_key}_{integration.pk}"
-        )
-    return rule
 
 
 def offered(customer: Customer | None = None) -> list[str]:
@@ -359,23 +338,15 @@ def test_the_conditions_of_one_checkout_share_a_budget(caplog: pytest.LogCapture
     now get ``MAX_CHECKOUT_STEPS``; once spent, each remaining condition still gets a small allowance, so a cheap
     rule after them is evaluated and offers its method."""
     assert validate_expression(HEAVY.format(1)).worst_case_steps < MAX_STEPS
-    adapter = MoneyOrderAdapter({})
     heavy = [
         CompiledRule(n, f"heavy {n}", n, False, (f"heavy_{n}",), condition=compile_expression(HEAVY.format(n)))
         for n in range(1, 13)
     ]
     cheap = CompiledRule(13, "cheap", 13, False, ("cheap",), condition=compile_expression("subtotal.value > 0"))
-    identifiers = [*(rule.methods[0] for rule in heavy), "cheap"]
-    ruleset = RuleSet(
-        rules_by_currency={"USD": (*heavy, cheap)},
-        methods={m: LiveMethod(MethodInfo(m, 1, adapter.key), adapter) for m in identifiers},
-    )
-    money = Money(Decimal("100.00"), "USD")
-    lines = [LineItemInfo(f"SKU-{n}", "Item", Decimal(1), money) for n in range(100)]
-    context = CheckoutContext(currency="USD", subtotal=money, total=money, line_items=lines)
+    ruleset = money_order_ruleset(*heavy, cheap)
 
     with caplog.at_level(logging.WARNING, logger="payment_rules.matching"):
-        trace = explain(context, ruleset)
+        trace = explain(usd_cart(100), ruleset)
 
     spent = sum(rule.steps or 0 for rule in trace.rules)
     assert spent <= MAX_CHECKOUT_STEPS
