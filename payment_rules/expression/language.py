@@ -94,6 +94,9 @@ DIFFERENCES = (
     "Numbers compare by value whatever their type: 1 = 1.0 and 1 in [1.0] are true. In the reference '=' is "
     "strict, so an integer never equals a decimal number, which is why its guide asks for lineItem.quantity "
     "!= 1.0 rather than != 1; both work here.",
+    "Numbers are exact decimals, as money is: 0.1 + 0.2 = 0.3 is true (the reference computes in floating "
+    "point, where it is false). A string that only starts with a number, such as '10 kg', is not a number "
+    "(PHP 8 takes 10 and warns), and a range takes whole numbers only ('a'..'e' is an error; PHP makes letters).",
     "Amounts (subtotal, total, lineItem.price) compare and compute by their value: subtotal > 1000 means "
     "subtotal.value > 1000; comparing two amounts in different currencies is an error.",
     "Unknown variables and fields are refused when the rule is saved, with the list of what exists; the "

@@ -20,6 +20,7 @@ from customers.models import Customer
 from integrations.models import Integration
 from payment_rules import services
 from payment_rules.expression import (
+    DIFFERENCES,
     MAX_CHECKOUT_STEPS,
     MAX_STEPS,
     ExpressionBudgetExceeded,
@@ -383,3 +384,24 @@ def test_a_negated_unicode_class_inside_a_class_is_refused_with_what_to_write() 
     """``[^\\W\\d]`` needs set operations RE2 lacks once \\W means every non-letter."""
     with pytest.raises(ExpressionSyntaxError, match="inside a character class"):
         validate_expression("customer.name matches '/^[^\\\\W\\\\d]+$/u'")
+
+
+# --- differences from the reference the rule form did not list -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "listed"),
+    [
+        ("0.1 + 0.2 = 0.3", "0.1 + 0.2 = 0.3"),  # true here; false in the reference, which computes in floats
+        ("'10 kg' + 1", "'10 kg'"),  # an error here; 11 with a warning in PHP 8
+        ("'a'..'c'", "'a'..'e'"),  # an error here; PHP's range() makes ['a', 'b', 'c']
+    ],
+)
+def test_every_answer_that_differs_from_the_reference_is_listed_in_the_rule_form(source: str, listed: str) -> None:
+    """Issue 14 asks that each deliberate difference be listed in the admin help; these three gave a different
+    answer from the reference (exact decimals, leading-numeric strings, ranges of letters) without a word."""
+    try:
+        compile_expression(source).evaluate({})
+    except ExpressionRuntimeError:
+        pass
+    assert listed in " ".join(DIFFERENCES)
