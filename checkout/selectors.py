@@ -14,7 +14,7 @@ from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
 from orders.models import Invoice, Order
-from payment_rules.matching import can_start_checkout, load_ruleset, match_methods
+from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
@@ -105,9 +105,21 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
 def checkout_startable(*, checkout: Checkout, lines: list[CartLine], buyer: CustomerUser) -> bool:
     """The start-checkout check (reference §4.2): is there an enabled rule in the cart's currency with a live
     method its provider accepts for this buyer? Conditions are not evaluated yet, and addresses are left out, so
-    that a buyer whose saved address has no method can still go and change it."""
-    context = checkout_context(checkout=checkout, lines=lines, buyer=buyer)
-    return can_start_checkout(replace(context, billing_address=None, shipping_address=None))
+    that a buyer whose saved address has no method can still go and change it.
+
+    Providers gate on the total, which includes a shipping method the buyer may not have chosen (or may still
+    change): the cart can start when some shipping method gives a total that a method is offered for. Asked
+    about the subtotal alone, card providers refused a free sample that the shipping charge makes payable."""
+    context = replace(
+        checkout_context(checkout=checkout, lines=lines, buyer=buyer), billing_address=None, shipping_address=None
+    )
+    ruleset = load_ruleset()
+    currency = context.currency
+    for key in list(SHIPPING_METHODS) or [""]:
+        total = Money(context.subtotal.amount + shipping_amount(key, currency), currency)
+        if checkout_can_start(replace(context, total=total, shipping_method=key), ruleset):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

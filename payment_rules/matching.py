@@ -20,18 +20,23 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from payment_rules.expression import (
+    MAX_CHECKOUT_STEPS,
+    MAX_STEPS,
+    STEPS_WHEN_SPENT,
     CompiledExpression,
+    ExpressionBudgetExceeded,
     ExpressionRuntimeError,
     RuleData,
     build_variables,
     compile_expression,
 )
-from payment_rules.expression.values import truthy
+from payment_rules.expression.values import MoneyObj, Obj, to_str, truthy
 from payment_rules.models import PaymentRule, RuleSetVersion
 from payment_rules.selectors import DatabaseRuleData
 from providers.base import Adapter, AddressInfo, CheckoutContext, MethodInfo
@@ -228,6 +233,7 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
     variables: dict[str, Any] | None = None
     # Rules often share a condition text, and compile_expression returns one object per text: evaluate it once.
     outcomes: dict[int, tuple[Any, int] | ExpressionRuntimeError] = {}
+    spent = 0  # steps the conditions of this checkout took together
     matched: list[CompiledRule] = []
     for rule in rules:
         if trace is not None and not ruleset.usable(rule):
@@ -246,8 +252,13 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
             if outcome is None:
                 if variables is None:
                     variables = build_variables(context, ruleset.data)
+                allowance = min(MAX_STEPS, max(MAX_CHECKOUT_STEPS - spent, STEPS_WHEN_SPENT))
                 try:
-                    outcome = condition.measure(variables)
+                    outcome = condition.measure(variables, max_steps=allowance)
+                    spent += outcome[1]
+                except ExpressionBudgetExceeded as exc:
+                    spent += allowance
+                    outcome = exc if allowance == MAX_STEPS else _checkout_budget_spent()
                 except ExpressionRuntimeError as exc:
                     outcome = exc
                 outcomes[id(condition)] = outcome
@@ -275,11 +286,30 @@ def matching_rules(context: CheckoutContext, ruleset: RuleSet, trace: Trace | No
     return matched
 
 
+def _checkout_budget_spent() -> ExpressionBudgetExceeded:
+    return ExpressionBudgetExceeded(
+        f"Condition stopped: the conditions of one checkout may take {MAX_CHECKOUT_STEPS:,} steps together, and "
+        f"the rules before this one took them (after that each gets {STEPS_WHEN_SPENT:,})"
+    )
+
+
 def _shown(value: Any) -> str:
+    """A condition's value as the language writes it. Records and lists by their kind only: their contents are
+    Python internals to an administrator, and can hold every user of the buyer's company."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, MoneyObj):
+        return f"{value.value} {value.currency}"
+    if isinstance(value, Obj):
+        return "object"
+    if isinstance(value, Decimal | int):
+        return to_str(value, "preview")
+    if isinstance(value, list | tuple | range):
+        return f"array of {len(value)}"
+    if isinstance(value, dict):
+        return f"hash of {len(value)}"
     return str(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pycountry
 from django.core.exceptions import ValidationError
@@ -55,6 +56,15 @@ class PaymentRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Switching a rule on or off by hand is a decision that activating an integration must not undo."""
+        by_hand = _enabled_changed(self)
+        super().save(*args, **kwargs)
+        if by_hand:
+            IntegrationDeactivation.rules.through.objects.filter(
+                paymentrule_id=self.pk, integrationdeactivation__ended_at__isnull=True
+            ).delete()
 
     def clean(self) -> None:
         self.currency = (self.currency or "").upper()
@@ -112,6 +122,23 @@ class PaymentRuleMethod(models.Model):
     def __str__(self) -> str:
         return self.method
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """As for rules: a method switched on or off by hand stays as the administrator left it."""
+        by_hand = _enabled_changed(self)
+        super().save(*args, **kwargs)
+        if by_hand:
+            IntegrationDeactivation.methods.through.objects.filter(
+                paymentrulemethod_id=self.pk, integrationdeactivation__ended_at__isnull=True
+            ).delete()
+
+
+def _enabled_changed(row: PaymentRule | PaymentRuleMethod) -> bool:
+    """Whether saving ``row`` changes its ``enabled`` (services switch rows with updates, never with save())."""
+    if row.pk is None:
+        return False
+    before = type(row).objects.filter(pk=row.pk).values_list("enabled", flat=True).first()
+    return before is not None and before != row.enabled
+
 
 class RuleSetVersion(models.Model):
     """One row whose value changes whenever rules or integrations change, so cached rule sets know to reload.
@@ -141,11 +168,19 @@ class RuleSetVersion(models.Model):
 
 
 class IntegrationDeactivation(models.Model):
-    """What deactivating an integration switched off in rules, so that reactivating it can switch exactly that
-    back on (and nothing an administrator changed by hand in the meantime)."""
+    """What deactivating or deleting an integration switched off in rules, so that activating it again can switch
+    exactly that back on (and nothing an administrator changed by hand in the meantime, see ``save`` above).
+
+    A rule disabled for lack of a live method also comes back when another of its integrations is activated, so
+    the records of a deleted integration stay open (with ``integration`` null once its row is gone).
+    """
 
     integration = models.ForeignKey(
-        "integrations.Integration", on_delete=models.CASCADE, related_name="rule_deactivations"
+        "integrations.Integration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rule_deactivations",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     #: when the integration was activated again; `restored` says whether the rules were restored then

@@ -5,7 +5,13 @@ These live here, not in `integrations`, because rules depend on integrations and
 Deactivating treats rules as deleting does (reference §5, as its user guide describes): the integration's
 methods are disabled in every rule, and a rule left without an enabled method of a live integration is
 disabled, so that a stop-processing rule can no longer hide the rules after it. What was switched off is
-recorded, and activating the integration again can restore exactly that.
+recorded, and activating the integration again can restore exactly that, together with any rule that was
+disabled for lack of a live method and has one again (it may have been disabled when another of its
+integrations went).
+
+Each of these decides from rules and integrations other than its own (is another method of this rule live?), so
+they lock the rules of the integration first: two administrators switching two integrations of one rule at
+once are served one after the other, each seeing what the other did.
 """
 
 from __future__ import annotations
@@ -53,16 +59,39 @@ class PendingRestore:
 
 
 def integration_pending_restore(*, integration: Integration) -> PendingRestore:
-    records = IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True)
-    methods = PaymentRuleMethod.objects.filter(pk__in=records.values("methods"), enabled=False).select_related("rule")
-    rules = PaymentRule.objects.filter(pk__in=records.values("rules"), enabled=False).order_by("sort_order", "id")
-    return PendingRestore(rules=list(rules), methods=list(methods.order_by("rule__sort_order", "rule_id")))
+    """Its methods its deactivations disabled (still disabled), and the rules that would be enabled again: those a
+    deactivation or deletion disabled (still disabled) that it offers a method in, or that its own deactivations
+    disabled, and that would have an enabled method of a live integration once its methods are back."""
+    own = IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True)
+    methods = list(
+        PaymentRuleMethod.objects.filter(pk__in=own.values("methods"), enabled=False)
+        .select_related("rule")
+        .order_by("rule__sort_order", "rule_id")
+    )
+    switched_off = IntegrationDeactivation.objects.filter(ended_at__isnull=True).values("rules")
+    candidates = PaymentRule.objects.filter(
+        Q(pk__in=own.values("rules")) | Q(pk__in=switched_off, methods__integration=integration), enabled=False
+    ).distinct()
+    coming_back = {method.pk for method in methods}
+    live = Q(integration=integration) | Q(integration__active=True, integration__deleted_at__isnull=True)
+    with_live_method = PaymentRuleMethod.objects.filter(Q(enabled=True) | Q(pk__in=coming_back), live).values("rule_id")
+    rules = candidates.filter(pk__in=with_live_method).order_by("sort_order", "id")
+    return PendingRestore(rules=list(rules), methods=methods)
 
 
 def _lock(integration: Integration) -> Integration:
     locked = Integration.objects.select_for_update().get(pk=integration.pk)
     integration.active = locked.active
     return locked
+
+
+def _lock_rules(integration: Integration) -> None:
+    """Lock the rules this integration's switch can change: those offering one of its methods, and those its
+    open deactivations disabled. In id order, so that two switches never wait for each other in a circle."""
+    own = IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True)
+    offering = PaymentRuleMethod.objects.filter(integration=integration).values("rule_id")
+    rules = PaymentRule.objects.select_for_update().filter(Q(pk__in=offering) | Q(pk__in=own.values("rules")))
+    list(rules.order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -76,6 +105,7 @@ def integration_deactivate(*, integration: Integration) -> list[AffectedRule]:
     locked = _lock(integration)
     if not locked.active:
         return []
+    _lock_rules(locked)
     affected = rules_using_integration(integration=locked)
     methods = list(PaymentRuleMethod.objects.filter(integration=locked, enabled=True).values_list("pk", flat=True))
     to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
@@ -94,13 +124,15 @@ def integration_deactivate(*, integration: Integration) -> list[AffectedRule]:
 @transaction.atomic
 def integration_activate(*, integration: Integration, restore: bool = True) -> PendingRestore:
     """Take new payments again. With `restore`, switch back on what its deactivations switched off and is still
-    off: its methods in rules, then the rules that have an enabled method again. Returns what was restored."""
+    off: its methods in rules, then the rules that have an enabled method of a live integration again (see
+    `integration_pending_restore`). Returns what was restored."""
     locked = _lock(integration)
     if locked.active or locked.deleted_at is not None:
         return PendingRestore(rules=[], methods=[])
+    _lock_rules(locked)
     pending = integration_pending_restore(integration=locked) if restore else PendingRestore(rules=[], methods=[])
     PaymentRuleMethod.objects.filter(pk__in=[m.pk for m in pending.methods]).update(enabled=True)
-    restorable = [rule for rule in pending.rules if rule.methods.filter(enabled=True).exists()]
+    restorable = pending.rules
     PaymentRule.objects.filter(pk__in=[rule.pk for rule in restorable]).update(enabled=True, updated_at=timezone.now())
     IntegrationDeactivation.objects.filter(integration=locked, ended_at__isnull=True).update(
         ended_at=timezone.now(), restored=restore
@@ -118,14 +150,21 @@ def integration_delete(*, integration: Integration) -> list[AffectedRule]:
 
     An integration that has payments is kept as a deleted (hidden, inactive) row, so those payments can still
     be captured and refunded; one without payments is removed. Returns the rules that were affected.
+
+    A deleted integration is never activated again, but the rules it (and its earlier deactivations) left
+    without a method are recorded and stay so, so that activating another of their integrations brings them back.
     """
+    _lock(integration)
+    _lock_rules(integration)
     affected = rules_using_integration(integration=integration)
+    methods = list(PaymentRuleMethod.objects.filter(integration=integration, enabled=True).values_list("pk", flat=True))
     PaymentRuleMethod.objects.filter(integration=integration).update(enabled=False)
     to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
     PaymentRule.objects.filter(pk__in=to_disable).update(enabled=False, updated_at=timezone.now())
-    IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True).update(
-        ended_at=timezone.now()
-    )  # a deleted integration is never activated again
+    if methods or to_disable:
+        record = IntegrationDeactivation.objects.create(integration=integration)
+        record.methods.set(methods)
+        record.rules.set(to_disable)
     if PaymentTransaction.objects.filter(integration=integration).exists():
         integration.active = False
         integration.deleted_at = timezone.now()

@@ -13,9 +13,11 @@ from payment_rules.expression.checks import Report, validate_expression
 from payment_rules.expression.errors import ExpressionBudgetExceeded, ExpressionRuntimeError, ExpressionSyntaxError
 from payment_rules.expression.language import (
     DIFFERENCES,
+    MAX_CHECKOUT_STEPS,
     MAX_DEPTH,
     MAX_SOURCE_LENGTH,
     MAX_STEPS,
+    STEPS_WHEN_SPENT,
     CompiledExpression,
     compile_expression,
     item_name,
@@ -25,9 +27,11 @@ from payment_rules.expression.variables import InventoryLevelData, RuleData, bui
 
 __all__ = [
     "DIFFERENCES",
+    "MAX_CHECKOUT_STEPS",
     "MAX_DEPTH",
     "MAX_SOURCE_LENGTH",
     "MAX_STEPS",
+    "STEPS_WHEN_SPENT",
     "CompiledExpression",
     "ExpressionBudgetExceeded",
     "ExpressionRuntimeError",

@@ -19,20 +19,28 @@ from payment_rules.expression import schema
 from payment_rules.expression.errors import ExpressionSyntaxError
 from payment_rules.expression.grammar import position, unescape
 from payment_rules.expression.language import (
+    MAX_RANGE_SIZE,
     MAX_STEPS,
-    REGEX_CHARS_PER_STEP,
+    MAX_STRING_LENGTH,
+    REGEX_COMPILE_STEPS_PER_INSTRUCTION,
+    STRING_CHARS_PER_STEP,
     collection_name,
     compile_expression,
     item_name,
+    regex_steps,
 )
+from payment_rules.expression.regex import MAX_POSITIONS, MAX_PROGRAM_SIZE, RegexError, compile_pcre
 from payment_rules.expression.schema import Collection, Record, Scalar, Shape
 
 #: items assumed for a collection whose size nothing tells (a hash, an unknown value)
 DEFAULT_WORST_CASE = 100
-#: characters assumed for a string matched against a pattern
-REGEX_SUBJECT_ESTIMATE = 1_000
+#: characters assumed for a string whose origin nothing tells (an element of a hash literal)
+UNKNOWN_STRING_LENGTH = 1_000
+#: characters of a number turned into a string, at most
+NUMBER_STRING_LENGTH = 40
 _EQUALITY = frozenset({"=", "==", "===", "!=", "!=="})
 _MEMBERSHIP = frozenset({"in", "not in"})
+_ORDERING = frozenset({"<", ">", "<=", ">="})
 _LOGIC = frozenset({"or_op", "and_op", "not_op", "compare"})
 _ARITHMETIC = frozenset(
     {"add", "sub", "mul", "div", "mod", "pow", "neg", "pos", "bit_or_op", "bit_xor_op", "bit_and_op"}
@@ -99,7 +107,34 @@ class _Checker:
         return schema.NUMBER, 1
 
     def _string(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
-        return schema.STRING, 1
+        return Scalar("string", length=len(unescape(str(node.children[0])[1:-1]))), 1
+
+    def _array(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
+        elements = [child for child in node.children[0].children if child is not None] if node.children[0] else []
+        steps = 1
+        weight = 0
+        for element in elements:
+            shape, element_steps = self.visit(element, env)
+            steps += element_steps
+            weight += 1 + _weight(shape)
+        return Collection(schema.UNKNOWN, len(elements), weight=weight), steps
+
+    def _range_op(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
+        """PHP's range(): as many numbers as its bounds say, when they are written as numbers."""
+        steps = 1
+        bounds = []
+        for child in node.children:
+            steps += self.visit(child, env)[1]
+            bounds.append(_integer_literal(child))
+        size = MAX_RANGE_SIZE
+        if bounds[0] is not None and bounds[1] is not None:
+            size = min(abs(bounds[1] - bounds[0]) + 1, MAX_RANGE_SIZE)
+        return Collection(schema.NUMBER, size, weight=size), steps
+
+    def _concat_op(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
+        (left, left_steps), (right, right_steps) = (self.visit(child, env) for child in node.children)
+        length = min(_length(left) + _length(right), MAX_STRING_LENGTH)
+        return Scalar("string", length=length), 1 + left_steps + right_steps
 
     def _var(self, node: Tree, env: dict[str, Shape]) -> tuple[Shape, int]:
         token = node.children[0]
@@ -185,7 +220,12 @@ class _Checker:
         right, right_steps = self.visit(right_node, env)
         steps = 1 + left_steps + right_steps
         if op == "matches":
-            steps += REGEX_SUBJECT_ESTIMATE // REGEX_CHARS_PER_STEP
+            steps += self.matching_steps(left, right_node)
+        elif op in _MEMBERSHIP:
+            # a range tests membership without being built; an array compares the item with each element
+            steps += _size_steps(left) + (0 if _is_range(right_node) else _size_steps(right))
+        else:  # equality, ordering and the string tests compare element by element, character by character
+            steps += _size_steps(left) + _size_steps(right)
         if op in _EQUALITY or op in _MEMBERSHIP:
             for shape, other in ((left, right_node), (right, left_node)):
                 if isinstance(shape, Scalar) and shape.code:
@@ -199,12 +239,68 @@ class _Checker:
             )
         return schema.BOOLEAN, steps
 
+    def matching_steps(self, subject: Shape, pattern_node: Tree | Token) -> int:
+        """What ``subject matches pattern`` costs at most: a literal pattern by its compiled size, one built at
+        run time as the largest allowed, compiled on every evaluation."""
+        if isinstance(pattern_node, Tree) and pattern_node.data == "string":
+            try:
+                size = compile_pcre(unescape(str(pattern_node.children[0])[1:-1])).size
+            except RegexError as exc:  # compiling the expression refused it already; kept for a clear message
+                raise self.error(str(exc), pattern_node) from None
+            return regex_steps(_length(subject), size)
+        compiling = MAX_PROGRAM_SIZE * REGEX_COMPILE_STEPS_PER_INSTRUCTION
+        return compiling + regex_steps(_length(subject), MAX_POSITIONS)
+
     def check_code(self, code: str, literal: str, node: Tree) -> None:
         if not literal:
             return
         problem = _code_problem(code, literal)
         if problem:
             raise self.error(problem, node)
+
+
+def _weight(shape: Shape) -> int:
+    """The elements of a value of this shape, however deeply nested (a record counts its fields)."""
+    if isinstance(shape, Collection):
+        return shape.weight if shape.weight is not None else shape.worst_case * (1 + _weight(shape.item))
+    if isinstance(shape, Record):
+        return sum(1 + _weight(field) for field in shape.fields.values())
+    return 0
+
+
+def _size_steps(shape: Shape) -> int:
+    """What comparing a value of this shape costs beyond its one step (``language.size_steps`` at run time)."""
+    if isinstance(shape, Scalar):
+        return _length(shape) // STRING_CHARS_PER_STEP if shape.kind == "string" else 0
+    return _weight(shape)
+
+
+def _is_range(node: Tree | Token) -> bool:
+    return isinstance(node, Tree) and node.data == "range_op"
+
+
+def _integer_literal(node: Tree | Token) -> int | None:
+    """The value of a number written as an integer literal (``5``, ``-5``), else None."""
+    sign = 1
+    while isinstance(node, Tree) and node.data in ("neg", "pos"):
+        sign = -sign if node.data == "neg" else sign
+        node = node.children[0]
+    if isinstance(node, Tree) and node.data == "number":
+        text = str(node.children[0]).replace("_", "")
+        if text.isdigit() and len(text) <= 18:  # larger bounds are refused at run time anyway
+            return sign * int(text)
+    return None
+
+
+def _length(shape: Shape) -> int:
+    """The most characters ``shape`` has as a string."""
+    if isinstance(shape, Scalar):
+        if shape.kind == "string":
+            return shape.length or schema.DATA_STRING_LENGTH
+        return NUMBER_STRING_LENGTH if shape.kind == "number" else 1
+    if isinstance(shape, schema.Unknown):
+        return UNKNOWN_STRING_LENGTH
+    return 0  # a list or a record is no string: the match fails at run time
 
 
 def _string_literals(node: Tree | Token) -> list[str]:

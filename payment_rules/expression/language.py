@@ -17,8 +17,8 @@ Design
   ``lineItems`` -> ``lineItem``, ``categories`` -> ``category``; a name that does not singularise (``data``,
   ``staff``) gets the suffix ``Item``. ``count(x)`` is the only function.
 * **Budget.** An evaluation may take at most ``MAX_STEPS`` steps (a step is one node of the expression evaluated
-  once; a regex match costs a step per ``REGEX_CHARS_PER_STEP`` characters). The cost of each pass through a
-  collection is charged as it happens, so a condition nested over a big cart stops early with
+  once; a regex match costs its subject's length times its compiled size, ``regex_steps``). The cost of each
+  pass through a collection is charged as it happens, so a condition nested over a big cart stops early with
   :class:`ExpressionBudgetExceeded` and its rule is skipped. ``checks.validate_expression`` refuses at save a
   condition whose worst case on a large cart exceeds the budget.
 
@@ -50,7 +50,7 @@ from lark import Token, Tree
 from payment_rules.expression import values
 from payment_rules.expression.errors import ExpressionBudgetExceeded, ExpressionRuntimeError, ExpressionSyntaxError
 from payment_rules.expression.grammar import KEYWORDS, parse, position, unescape
-from payment_rules.expression.regex import RegexError, compile_pcre
+from payment_rules.expression.regex import MAX_POSITIONS, RegexError, compile_pcre
 from payment_rules.expression.values import (
     CTX,
     ZERO,
@@ -74,9 +74,18 @@ MAX_DEPTH = 100
 MAX_EXPONENT = 100
 MAX_RANGE_SIZE = 10_000
 MAX_STRING_LENGTH = 100_000
-#: the steps one condition may take on one checkout (about a tenth of a second of evaluation at most)
+#: the steps one condition may take on one checkout (0.1 to 0.4 s of evaluation, by bench/expressions.py)
 MAX_STEPS = 1_000_000
-REGEX_CHARS_PER_STEP = 100
+#: the steps all conditions of one checkout may take together; once spent, each remaining condition still gets
+#: ``STEPS_WHEN_SPENT``, enough for an everyday condition
+MAX_CHECKOUT_STEPS = 4_000_000
+STEPS_WHEN_SPENT = 10_000
+#: characters of a string compared, searched or converted per step
+STRING_CHARS_PER_STEP = 100
+#: characters × pattern instructions per step: what RE2's slowest path (its NFA) does in about a step's time
+REGEX_UNITS_PER_STEP = 20
+#: a pattern built at run time is compiled there too, at about this many steps per instruction of its program
+REGEX_COMPILE_STEPS_PER_INSTRUCTION = 1
 COLLECTION_METHODS = frozenset({"all", "any", "sum"})
 FUNCTIONS = frozenset({"count"})
 
@@ -85,15 +94,25 @@ DIFFERENCES = (
     "Numbers compare by value whatever their type: 1 = 1.0 and 1 in [1.0] are true. In the reference '=' is "
     "strict, so an integer never equals a decimal number, which is why its guide asks for lineItem.quantity "
     "!= 1.0 rather than != 1; both work here.",
+    "Numbers are exact decimals, as money is: 0.1 + 0.2 = 0.3 is true (the reference computes in floating "
+    "point, where it is false). A string that only starts with a number, such as '10 kg', is not a number "
+    "(PHP 8 takes 10 and warns), and a range takes whole numbers only ('a'..'e' is an error; PHP makes letters).",
     "Amounts (subtotal, total, lineItem.price) compare and compute by their value: subtotal > 1000 means "
     "subtotal.value > 1000; comparing two amounts in different currencies is an error.",
     "Unknown variables and fields are refused when the rule is saved, with the list of what exists; the "
     "reference reads them as null and the rule silently never matches.",
     "'matches' runs on RE2, which takes linear time: back-references, look-ahead and look-behind, atomic "
-    "groups and possessive quantifiers are refused when the rule is saved; the x option works as the /…/x "
-    "modifier or as (?x) at the start. 'matches' gives true or false (the reference gives 1 or 0).",
-    f"A condition may take at most {MAX_STEPS:,} steps. One whose worst case on a large cart exceeds that "
-    "(typically all()/any()/sum() over lineItems nested inside each other) is refused when saved; one that "
+    "groups and possessive quantifiers are refused when the rule is saved, and so is a pattern that compiles to "
+    f"more than {MAX_POSITIONS:,} positions (large counted repetitions such as .{{1,500}}: use + or *); "
+    "the x option works as the /…/x modifier or as (?x) at the start. 'matches' gives true or false (the "
+    "reference gives 1 or 0). With the u modifier \\w, \\d, \\s and [[:alpha:]] take every letter, digit and "
+    "space as in the reference, but \\b still counts only ASCII letters and digits as word characters. Without "
+    "u the reference matches bytes (ü is two bytes, so /^.$/ does not match it, and /é/i does not match É); "
+    "here patterns always match characters.",
+    f"A condition may take at most {MAX_STEPS:,} steps, and the conditions of one checkout {MAX_CHECKOUT_STEPS:,} "
+    f"together (after that each remaining one gets {STEPS_WHEN_SPENT:,}). One whose worst case on a large cart "
+    "exceeds its own limit (typically all()/any()/sum() over lineItems nested inside each other) is refused when "
+    "saved; one that "
     "exceeds it on a real checkout is skipped and logged like any other error.",
     "Comparing an object with < or > is an error (PHP calls any object greater than anything).",
     "Operators the reference's parser lacks are accepted: === and !== (strict, as =), contains, starts with, "
@@ -523,7 +542,7 @@ class _Compiler:
             equal = _equality(left, right)
             return lambda v: not equal(v)
         if op == "==":
-            return lambda v: loose_eq(left(v), right(v))
+            return _charged(loose_eq, left, right)
         if op in _ORDERING:
             return _ordering(op, left, right)
         if op in ("in", "not in"):
@@ -537,7 +556,15 @@ class _Compiler:
                     return (type(value) is str and value in strings) is not negate
 
                 return in_strings
-            return lambda v: values.contains(right(v), left(v)) is not negate
+
+            def membership(v: Mapping[str, Any]) -> bool:
+                container = right(v)
+                item = left(v)
+                if type(container) is not range:  # a range tests membership without being built
+                    _charge_sizes(v, container, item)
+                return values.contains(container, item) is not negate
+
+            return membership
         if op == "matches":
             return self.matches(left, right, right_node)
         return _string_test(op, left, right)
@@ -552,7 +579,7 @@ class _Compiler:
 
             def matches_literal(v: Mapping[str, Any]) -> bool:
                 subject = to_str(left(v), "matches")
-                _charge_regex(v, subject)
+                _charge(v, regex_steps(len(subject), pattern.size))
                 return pattern.search(subject)
 
             return matches_literal
@@ -566,7 +593,8 @@ class _Compiler:
                 compiled = compile_pcre(source)
             except RegexError as exc:
                 raise ExpressionRuntimeError(str(exc)) from None
-            _charge_regex(v, subject)
+            compiling = compiled.program * REGEX_COMPILE_STEPS_PER_INSTRUCTION
+            _charge(v, compiling + regex_steps(len(subject), compiled.size))
             return compiled.search(subject)
 
         return matches_dynamic
@@ -661,9 +689,52 @@ def collection_name(node: Tree | Token) -> str | None:
     return None
 
 
-def _charge_regex(v: Mapping[str, Any], subject: str) -> None:
+def size_steps(value: Any, limit: int = MAX_STEPS) -> int:
+    """What comparing ``value`` costs beyond its one step: a step per ``STRING_CHARS_PER_STEP`` characters of a
+    string, and one per element of an array, a range (PHP's range() is an array), a hash or an object, however
+    deeply nested. Counting stops past ``limit``; values not loaded yet (``Lazy``) count as one."""
+    t = type(value)
+    if t is str:
+        return len(value) // STRING_CHARS_PER_STEP
+    if t is range:
+        return len(value)
+    if t is not list and t is not tuple and t is not dict and t is not Obj:
+        return 0
+    count = 0
+    pending = [value]
+    while pending and count <= limit:
+        item = pending.pop()
+        count += 1
+        t = type(item)
+        if t is list or t is tuple:
+            pending.extend(item)
+        elif t is dict:
+            pending.extend(item.values())
+        elif t is Obj:
+            pending.extend(field._value if type(field) is Lazy else field for field in item._fields.values())
+        elif t is range:
+            count += len(item)
+        elif t is str:
+            count += len(item) // STRING_CHARS_PER_STEP
+    return count
+
+
+def _charge_sizes(v: Mapping[str, Any], a: Any, b: Any) -> None:
+    remaining = v[_BUDGET][0]
+    steps = size_steps(a, remaining) + size_steps(b, remaining)
+    if steps:
+        _charge(v, steps)
+
+
+def regex_steps(subject_length: int, program_size: int) -> int:
+    """The steps a match costs: RE2 is linear in the subject, but each character can visit every instruction."""
+    return subject_length * program_size // REGEX_UNITS_PER_STEP
+
+
+def _charge(v: Mapping[str, Any], steps: int) -> None:
+    """Take ``steps`` from the evaluation's budget before doing work that costs more than one node."""
     budget = v[_BUDGET]
-    budget[0] -= len(subject) // REGEX_CHARS_PER_STEP
+    budget[0] -= steps
     if budget[0] < 0:
         raise _exhausted()
 
@@ -687,10 +758,22 @@ def _equality(left: Evaluator, right: Evaluator) -> Evaluator:
             t = type(a)
             if t is Decimal or t is int:
                 return bool(a == constant)
-            return strict_eq(a, constant)
+            return strict_eq(a, constant)  # anything else is compared in one step
 
         return equals_number
-    return lambda v: strict_eq(left(v), right(v))
+    return _charged(strict_eq, left, right)
+
+
+def _charged(test: Callable[[Any, Any], bool], left: Evaluator, right: Evaluator) -> Evaluator:
+    """``test`` on both sides, after charging what comparing them costs (arrays, ranges, long strings)."""
+
+    def charged(v: Mapping[str, Any]) -> bool:
+        a = left(v)
+        b = right(v)
+        _charge_sizes(v, a, b)
+        return test(a, b)
+
+    return charged
 
 
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
@@ -714,6 +797,7 @@ def _ordering(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
             ta = type(a)
         if (ta is Decimal or ta is int) and (tb is Decimal or tb is int):
             return test(a, b)
+        _charge_sizes(v, a, b)
         result = compare(a, b, op)
         return result is not None and test(result, 0)
 
@@ -721,11 +805,17 @@ def _ordering(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
 
 
 def _string_test(op: str, left: Evaluator, right: Evaluator) -> Evaluator:
-    if op == "contains":
-        return lambda v: to_str(right(v), op) in to_str(left(v), op)
-    if op.startswith("starts"):
-        return lambda v: to_str(left(v), "starts with").startswith(to_str(right(v), "starts with"))
-    return lambda v: to_str(left(v), "ends with").endswith(to_str(right(v), "ends with"))
+    name = "starts with" if op.startswith("starts") else "ends with" if op.startswith("ends") else op
+
+    def string_test(v: Mapping[str, Any]) -> bool:
+        text = to_str(left(v), name)
+        part = to_str(right(v), name)
+        _charge_sizes(v, text, part)
+        if op == "contains":
+            return part in text
+        return text.startswith(part) if name == "starts with" else text.endswith(part)
+
+    return string_test
 
 
 def _divide(a: Decimal | int, b: Decimal | int) -> Decimal:

@@ -17,6 +17,8 @@ class Scalar:
     kind: str  # "string", "number", "boolean"
     #: what the value is coded as, so literals compared with it can be checked: "iso2", "iso3", "region"
     code: str = ""
+    #: the most characters a string can have, when known (a literal, a concatenation of literals)
+    length: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class Collection:
     item: Shape
     #: how many items a large cart has, for the worst-case estimate of the evaluation budget
     worst_case: int
+    #: the elements of every item, however deeply nested, when known better than from ``item`` (a literal)
+    weight: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ STRING = Scalar("string")
 NUMBER = Scalar("number")
 BOOLEAN = Scalar("boolean")
 UNKNOWN = Unknown()
+
+#: characters assumed for a string field of the checkout (streets, names and emails have at most 255)
+DATA_STRING_LENGTH = 255
 
 #: a large cart: the worst case a condition is estimated on when it is saved
 LARGE_CART_LINES = 100

@@ -3,11 +3,14 @@ entering any address (issue 14, item 7; reference §4.2, the start-checkout chec
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 
+from checkout.models import Product
 from payment_rules.models import PaymentRule
-from tests.checkout.conftest import US_ADDRESS, add, prefixed
+from tests.checkout.conftest import US_ADDRESS, add, prefixed, to_payment_step
 
 BLOCKED = "No payment method is available for this order, so it cannot be checked out."
 
@@ -58,3 +61,19 @@ def test_a_saved_address_without_a_method_does_not_lock_the_buyer_out(acme: Clie
     assert acme.get("/checkout/")["Location"] == "/checkout/shipping-method/"  # shipping to billing
     assert acme.get("/checkout/billing/").status_code == 200
     assert acme.post("/checkout/billing/", prefixed("billing", US_ADDRESS))["Location"] == "/checkout/shipping/"
+
+
+def test_a_cart_whose_total_only_shipping_makes_payable_can_start(acme: Client) -> None:
+    """The start check asked the providers about the cart's subtotal alone, before shipping: a free sample (0.00)
+    is an amount no card provider takes (Stripe wants 0.50, Authorize.Net and Payflow more than zero), so the
+    buyer was told no method was available, although with the flat-rate shipping every card method is offered."""
+    only_rule("All online methods (USD)")
+    Product.objects.create(sku="SAMPLE-M8", name="Free sample bolts", price=Decimal("0.00"), currency="USD")
+    add(acme, "SAMPLE-M8")
+
+    assert BLOCKED not in acme.get("/cart/").content.decode()
+    assert acme.get("/checkout/")["Location"] == "/checkout/billing/"
+    to_payment_step(acme)
+    page = acme.get("/checkout/payment/").content.decode()
+    for provider in ("stripe", "authorizenet", "payflow"):
+        assert f'value="{provider}_' in page

@@ -19,9 +19,8 @@ from payment_rules.expression import (
     validate_expression,
 )
 from payment_rules.expression.schema import LARGE_CART_LINES
-from payment_rules.matching import CompiledRule, LiveMethod, RuleSet, match_methods
-from providers.base import CheckoutContext, LineItemInfo, MethodInfo, Money
-from providers.money_order.adapter import MoneyOrderAdapter
+from payment_rules.matching import CompiledRule, match_methods
+from tests.payment_rules.support import money_order_ruleset, usd_cart
 
 NESTED_8 = "lineItems.sum(" * 8 + "lineItem.quantity" + ")" * 8
 
@@ -86,24 +85,11 @@ def test_three_levels_over_the_cart_are_refused() -> None:
 
 
 def test_a_rule_over_budget_at_checkout_is_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    adapter = MoneyOrderAdapter({})
-    ruleset = RuleSet(
-        rules_by_currency={
-            "USD": (
-                CompiledRule(1, "runaway", 0, False, ("check",), condition=compile_expression(NESTED_8)),
-                CompiledRule(2, "everyone", 1, False, ("wire",)),
-            )
-        },
-        methods={m: LiveMethod(MethodInfo(m, 1, adapter.key), adapter) for m in ("check", "wire")},
-    )
-    money = Money(Decimal("100.00"), "USD")
-    context = CheckoutContext(
-        currency="USD",
-        subtotal=money,
-        total=money,
-        line_items=[LineItemInfo(f"SKU-{n}", "Item", Decimal(1), money) for n in range(10)],
+    ruleset = money_order_ruleset(
+        CompiledRule(1, "runaway", 0, False, ("check",), condition=compile_expression(NESTED_8)),
+        CompiledRule(2, "everyone", 1, False, ("wire",)),
     )
     with caplog.at_level(logging.WARNING, logger="payment_rules.matching"):
-        offered = match_methods(context, ruleset)
+        offered = match_methods(usd_cart(10), ruleset)
     assert [m.identifier for m in offered] == ["wire"]
     assert "Payment rule 1 (runaway) skipped: Condition stopped after 1,000,000 steps" in caplog.text

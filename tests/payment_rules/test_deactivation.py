@@ -8,20 +8,12 @@ from django.test import Client
 
 from integrations.models import Integration
 from payment_rules.matching import applicable_methods
-from payment_rules.models import IntegrationDeactivation, PaymentRule, PaymentRuleMethod
+from payment_rules.models import IntegrationDeactivation, PaymentRuleMethod
 from payment_rules.services import integration_activate, integration_deactivate
 from tests import factories
+from tests.payment_rules.support import make_rule
 
 pytestmark = pytest.mark.django_db
-
-
-def make_rule(name: str, *integrations: Integration, sort: int = 0, stop: bool = False) -> PaymentRule:
-    rule = PaymentRule.objects.create(name=name, currency="USD", sort_order=sort, stop_processing=stop)
-    for integration in integrations:
-        PaymentRuleMethod.objects.create(
-            rule=rule, integration=integration, method=f"{integration.provider_key}_{integration.pk}"
-        )
-    return rule
 
 
 def offered() -> list[str]:

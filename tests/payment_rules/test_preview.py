@@ -134,3 +134,33 @@ def test_the_preview_needs_rule_and_order_view_permissions(client: Client, order
 def test_sales_staff_cannot_preview(client: Client, order: Order) -> None:
     client.force_login(User.objects.get(username="sales"))
     assert client.get(PREVIEW, {"source": f"order:{order.pk}"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown"),
+    [
+        ("customer", "matched object"),
+        ("customer.users", "matched array of 1"),
+        ("lineItems[0].price", "matched 12.50 USD"),
+        ("lineItems[0].quantity * 1.50", "matched 3"),
+        ("{a: 'x'}", "matched hash of 1"),
+        ("'Net 30'", "matched Net 30"),
+    ],
+)
+def test_a_condition_value_is_shown_in_the_language_not_as_python_internals(
+    admin: Client, expression: str, shown: str
+) -> None:
+    """The detail column printed Python's repr of what a condition returned: ``Obj(id=1, name='ACME…',
+    users=Lazy(<not loaded>))``, every field of every line item, and once loaded the name and email of every
+    user of the buyer's company. A value is shown as the language knows it; records and lists by their kind."""
+    buyer = User.objects.get(username="buyer@acme.example").customer_user
+    cart = Cart.objects.create(customer_user=buyer)
+    CartLine.objects.create(cart=cart, product=Product.objects.get(sku="BOLT-M8"), quantity=2)
+    terms = PaymentRule.objects.get(name="Payment terms on orders from 5,000 (USD)")
+    query = {"source": f"cart:{cart.pk}", "rule": terms.pk, "expression": expression}
+
+    html = admin.get(PREVIEW, query).content.decode()
+
+    assert rows(html)["Payment terms on orders from 5,000 (USD)"] == shown
+    assert "Obj(" not in html
+    assert "buyer@acme.example" not in html.split('<table class="rule-preview">', 1)[1]
