@@ -24,18 +24,19 @@ def order_without_lock(*, order_id: int) -> Order:
 
 @pytest.fixture
 def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hold each request between reading what is available and writing its row, so the two overlap."""
-    original = services.capturable_amount
-    barrier = threading.Barrier(2, timeout=2)
+    """Hold each request after its last read of what is available (the order's account) and before it writes its
+    row, so the two overlap: without the lock both have read before either writes."""
+    original = services._capture_limit
+    barrier = threading.Barrier(2, timeout=5)
 
-    def slow(source):  # noqa: ANN001, ANN202
-        amount = original(source)
+    def slow(order, source, available):  # noqa: ANN001, ANN202
+        limit = original(order, source, available)
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
         time.sleep(0.2)
-        return amount
+        return limit
 
-    monkeypatch.setattr(services, "capturable_amount", slow)
+    monkeypatch.setattr(services, "_capture_limit", slow)
 
 
 @pytest.mark.django_db(transaction=True)
