@@ -723,6 +723,7 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         action=txn.action,
         amount=txn.money,
         method=_method_info(txn),
+        since=txn.created_at,
     )
 
 

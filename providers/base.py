@@ -11,6 +11,7 @@ import enum
 from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -293,6 +294,8 @@ class StatusRequest:
     action: str
     amount: Money
     method: MethodInfo
+    #: when the operation was first sent: a provider searched by time looks from there (None: as far as it can)
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

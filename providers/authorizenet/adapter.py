@@ -3,8 +3,9 @@
 Operations (providers.md §2): authOnlyTransaction (authorize), authCaptureTransaction (charge, and every eCheck),
 priorAuthCaptureTransaction (capture, once, all or part of the authorization), voidTransaction (cancel),
 refundTransaction (refund of a settled payment; before settlement a full refund becomes a void and a partial one
-is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs) and
-getUnsettledTransactionListRequest (finding a request whose answer was lost). Sandbox and live differ only in the
+is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs), and
+getUnsettledTransactionListRequest, getSettledBatchListRequest and getTransactionListRequest (finding a request
+whose answer was lost: unsettled or already settled, every page). Sandbox and live differ only in the
 endpoint, set on each controller after it is built (its constructor resets the class-global environment).
 
 SDK quirks handled here, each with the reason:
@@ -41,6 +42,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -114,6 +116,9 @@ CARD_TYPES = {
 ECHECK_ACCOUNT_TYPES = {"checking": "Checking", "savings": "Savings", "businessChecking": "Business checking"}
 ECHECK_VARIANT = "echeck"
 DUPLICATE_WINDOW = 28800  # seconds, the maximum: a retry within 8 hours is recognised
+LIST_PAGE = 1000  # the most transactions a list answers at once
+SEARCH_SPAN = timedelta(days=31)  # the longest range getSettledBatchList accepts
+SEARCH_MARGIN = timedelta(days=1)  # clock differences and the day's cut-off, either side of the search
 MISCONFIGURED = {"E00007", "E00008", "E00124", "E00059"}  # bad login/key, inactive account, bad token
 UNSETTLED = "capturedPendingSettlement"
 SETTLED = ("settledSuccessfully",)
@@ -400,19 +405,74 @@ class AuthorizeNetAdapter(Adapter):
             return reply
         return reply.transaction
 
-    def _find_by_key(self, key: str, operation: str, types: tuple[str, ...]) -> Any:
-        """An unsettled transaction made by the request keyed `key`, or None (see the module docstring)."""
-        request = contracts.getUnsettledTransactionListRequest()
-        reply = self._execute(apicontrollers.getUnsettledTransactionListController, request, operation)
-        if reply is None or str(reply.messages.resultCode) != "Ok":
-            return None
+    def _find_by_key(self, key: str, operation: str, types: tuple[str, ...], since: datetime | None = None) -> Any:
+        """The transaction made by the request keyed `key`, settled or not, or None when Authorize.Net has none.
+
+        None is proof that the request never arrived (reconcile then records that no money moved), so every
+        place it can be is read: each page of the unsettled list, then each page of every batch settled since
+        the request was sent (`since`; the last 31 days when unknown). A charge sent minutes before the day's
+        cut-off settles before anyone asks. A list that cannot be read raises ProviderUnavailable: no proof.
+        """
         reference = key_reference(key)
-        for summary in getattr(getattr(reply, "transactions", None), "transaction", []):
+        for summary in self._all_transactions(operation, since):
             if _text(summary, "invoiceNumber") == reference:
                 details = self._details(_text(summary, "transId"), operation)
                 if details is not None and _text(details, "transactionType") in types:
                     return details
         return None
+
+    def _all_transactions(self, operation: str, since: datetime | None) -> Iterator[Any]:
+        yield from self._pages(
+            contracts.getUnsettledTransactionListRequest,
+            apicontrollers.getUnsettledTransactionListController,
+            operation,
+        )
+        now = datetime.now(UTC)
+        start = (since or now - SEARCH_SPAN) - SEARCH_MARGIN
+        while start < now + SEARCH_MARGIN:
+            end = min(start + SEARCH_SPAN, now + SEARCH_MARGIN)
+            batches = contracts.getSettledBatchListRequest()
+            batches.firstSettlementDate = start.replace(tzinfo=None)  # UTC, as Authorize.Net reads a bare time
+            batches.lastSettlementDate = end.replace(tzinfo=None)
+            reply = self._listed(apicontrollers.getSettledBatchListController, batches, operation)
+            for batch in getattr(getattr(reply, "batchList", None), "batch", []):
+                yield from self._pages(
+                    contracts.getTransactionListRequest,
+                    apicontrollers.getTransactionListController,
+                    operation,
+                    batchId=_text(batch, "batchId"),
+                )
+            start = end
+
+    def _pages(self, request_type: Callable[[], Any], controller: type, operation: str, **fields: str) -> Iterator[Any]:
+        """Every transaction summary of a list, page after page (Authorize.Net answers at most 1,000 at once)."""
+        page = 1
+        while True:
+            request = request_type()
+            for name, value in fields.items():
+                setattr(request, name, value)
+            sorting = contracts.TransactionListSorting()
+            sorting.orderBy = "id"
+            sorting.orderDescending = False
+            request.sorting = sorting
+            paging = contracts.Paging()
+            paging.limit = LIST_PAGE
+            paging.offset = page
+            request.paging = paging
+            reply = self._listed(controller, request, operation)
+            summaries = list(getattr(getattr(reply, "transactions", None), "transaction", []))
+            yield from summaries
+            total = int(_text(reply, "totalNumInResultSet") or 0)
+            if len(summaries) < LIST_PAGE or page * LIST_PAGE >= total:
+                return
+            page += 1
+
+    def _listed(self, controller: type, request: Any, operation: str) -> Any:
+        reply = self._execute(controller, request, operation)
+        if reply is None or str(reply.messages.resultCode) != "Ok":
+            code = _text(getattr(reply, "messages", None), "message", "code") if reply is not None else "unreadable"
+            raise ProviderUnavailable(f"Authorize.Net {operation}: a transaction list could not be read ({code})")
+        return reply
 
     # --- the contract -------------------------------------------------------------------------------------------
 
@@ -600,13 +660,16 @@ class AuthorizeNetAdapter(Adapter):
                 details = self._details(request.provider_reference, "retrieve")
             if details is None or getattr(details, "transId", None) is None:
                 details = self._find_by_key(
-                    request.idempotency_key, "retrieve", ("authOnlyTransaction", "authCaptureTransaction")
+                    request.idempotency_key,
+                    "retrieve",
+                    ("authOnlyTransaction", "authCaptureTransaction"),
+                    request.since,
                 )
             if details is None:
                 return _not_found(amount)
             return self._details_result(details, amount, request.action)
         if request.action == "refund":
-            found = self._find_by_key(request.idempotency_key, "retrieve", ("refundTransaction",))
+            found = self._find_by_key(request.idempotency_key, "retrieve", ("refundTransaction",), request.since)
             if found is not None:
                 return self._details_result(found, amount, "refund")
             if not request.provider_reference:

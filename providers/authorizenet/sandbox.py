@@ -17,10 +17,14 @@ On the wire, as providers.md §2.1–2.4 describe the real API:
   data (`COMMON.ACCEPT.INAPP.PAYMENT`), single use, valid for 15 minutes (E00114 after);
 * transactions: authOnly, authCapture, priorAuthCapture (≤ the authorized amount, once: 311 after, 47 above),
   void (310 when voided already), refund (settled transactions only, 54 otherwise; the card's last four must
-  match; 55 beyond what is left), getTransactionDetails, getUnsettledTransactionList, authenticateTest;
+  match; 55 beyond what is left), getTransactionDetails, authenticateTest;
+* reporting: getUnsettledTransactionList, getSettledBatchList (settlement dates given both or neither, at most 31
+  days apart, the last 24 hours when neither) and getTransactionList (one batch), the lists in pages of at most
+  1,000 (`paging`: `limit` 1–1000, `offset` the page number from 1; without it, the first 1,000);
 * settlement: captured transactions and refunds settle `SANDBOX_AUTHORIZENET_SETTLEMENT_SECONDS` (default one
   day) of simulated time after capture, or at once with `POST /sandbox/authorizenet/__sim/settle` (optional
-  `trans_id`); unsettled authorizations expire after 30 days. `/sandbox/__sim/advance_time` moves the clock;
+  `trans_id`), into the day's batch (one per account, settlement day and payment method: card or eCheck);
+  unsettled authorizations expire after 30 days. `/sandbox/__sim/advance_time` moves the clock;
 * duplicate detection: the same type, amount, payment, invoice number and billing fields within the window
   (`duplicateWindow` setting, default 120 s) answer reason 11; with `duplicateWindow` sent, the reply carries the
   original transaction's id, auth code and AVS/CVV results. Declined transactions count too, as at Authorize.Net;
@@ -29,7 +33,7 @@ On the wire, as providers.md §2.1–2.4 describe the real API:
   `.void.created`, `.refund.created`, `.fraud.held|approved|declined`, sent through the shared delivery task to
   the endpoints registered with `webhook_register` (or `POST …/__sim/webhook_endpoint`);
 * faults from `/sandbox/__sim/fault` (provider=authorizenet; operations `authorize`, `charge`, `capture`, `void`,
-  `refund`, `details`, `list`, `authenticate`, `tokenize`).
+  `refund`, `details`, `list`, `batches`, `batch`, `authenticate`, `tokenize`).
 
 Triggers (Authorize.Net's test-environment conventions, providers.md §2.3):
 
@@ -45,7 +49,8 @@ Triggers (Authorize.Net's test-environment conventions, providers.md §2.3):
 Held transactions (252: FDSPendingReview, 253: FDSAuthorizedPendingReview) wait for
 `POST …/__sim/review` with `trans_id` and `decision=approve|decline`.
 
-Simplifications: no customer profiles (CIM), no batches (settlement is per transaction), no partial
+Simplifications: no customer profiles (CIM), no batch statistics (settlement is per transaction, into its day's
+batch, which reports the time of its latest settlement), no partial
 authorizations, the webhooks REST API is replaced by `webhook_register`, and a void of a settled transaction is
 refused with reason 16.
 """
@@ -303,12 +308,18 @@ def _settle_one(data: dict[str, Any], *, force: bool) -> bool:
                 "settledSuccessfully" if data["status"] == "capturedPendingSettlement" else "refundSettledSuccessfully"
             )
             data["settledAt"] = now.isoformat()
+            data["batchId"] = _batch_id(now, data["payment"])
             return True
     if data["status"] == "authorizedPendingCapture" and not force:
         if now - datetime.fromisoformat(data["submitted"]) >= AUTHORIZATION_TTL:
             data["status"] = "expired"
             return True
     return False
+
+
+def _batch_id(settled: datetime, payment: Mapping[str, Any]) -> str:
+    """The day's batch a transaction settles into: one per settlement day and payment method (card, eCheck)."""
+    return f"{settled.astimezone(UTC):%Y%m%d}{2 if 'cardType' not in payment else 1}"
 
 
 def _settle_due(account: str) -> None:
@@ -490,6 +501,8 @@ def _operation(root: etree._Element) -> str:
     return {
         "getTransactionDetailsRequest": "details",
         "getUnsettledTransactionListRequest": "list",
+        "getSettledBatchListRequest": "batches",
+        "getTransactionListRequest": "batch",
         "authenticateTestRequest": "authenticate",
     }.get(name, name)
 
@@ -962,33 +975,114 @@ def _transaction_details(root: etree._Element, account: str, ref_id: str | None,
     )
 
 
+def _summary_node(d: Mapping[str, Any]) -> Node:
+    return (
+        "transaction",
+        [
+            ("transId", d["transId"]),
+            ("submitTimeUTC", _iso(datetime.fromisoformat(d["submitted"]))),
+            ("submitTimeLocal", datetime.fromisoformat(d["submitted"]).strftime("%Y-%m-%dT%H:%M:%S")),
+            ("transactionStatus", d["status"]),
+            ("invoiceNumber", d.get("invoiceNumber") or None),
+            ("accountType", d["payment"].get("cardType", "eCheck")),
+            ("accountNumber", _masked(d["payment"])),
+            ("settleAmount", d["settleAmount"]),
+            ("marketType", "eCommerce"),
+            ("product", "Card Not Present"),
+        ],
+    )
+
+
+LIST_PAGE = 1000  # the most a list answers at once; `paging` asks for the next pages
+
+
+def _transaction_page(root: etree._Element, name: str, rows: list[dict[str, Any]], ref_id: str | None) -> HttpResponse:
+    """One page of transaction summaries (`paging`: `limit` per page, `offset` the page number from 1), sorted by
+    `sorting` (`id` or `submitTimeUTC`, ascending unless `orderDescending`), oldest first without it."""
+    order_by = _value(root, "sorting", "orderBy") or "submitTimeUTC"
+    descending = _value(root, "sorting", "orderDescending").lower() in ("true", "1")
+    key = (lambda d: int(d["transId"])) if order_by == "id" else (lambda d: d["submitted"])
+    rows = sorted(rows, key=key, reverse=descending)
+    limit = int(_value(root, "paging", "limit") or LIST_PAGE)
+    offset = int(_value(root, "paging", "offset") or 1)
+    page = rows[(offset - 1) * limit : offset * limit]
+    children: list[Node] = [("refId", ref_id), _messages(True, "I00001", "Successful.")]
+    if page:
+        children.append(("transactions", [_summary_node(d) for d in page]))
+    children.append(("totalNumInResultSet", str(len(rows))))
+    return xml_reply(name, children)
+
+
 def _unsettled_list(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
     rows = [
         o.data for o in sim_list(PROVIDER, "transaction", account=account) if o.data["status"] in (*UNSETTLED, *HELD)
     ]
-    summaries = [
-        (
-            "transaction",
-            [
-                ("transId", d["transId"]),
-                ("submitTimeUTC", _iso(datetime.fromisoformat(d["submitted"]))),
-                ("submitTimeLocal", datetime.fromisoformat(d["submitted"]).strftime("%Y-%m-%dT%H:%M:%S")),
-                ("transactionStatus", d["status"]),
-                ("invoiceNumber", d.get("invoiceNumber") or None),
-                ("accountType", d["payment"].get("cardType", "eCheck")),
-                ("accountNumber", _masked(d["payment"])),
-                ("settleAmount", d["settleAmount"]),
-                ("marketType", "eCommerce"),
-                ("product", "Card Not Present"),
-            ],
-        )
-        for d in rows
-    ]
+    return _transaction_page(root, "getUnsettledTransactionListResponse", rows, ref_id)
+
+
+def _settled(account: str) -> dict[str, list[dict[str, Any]]]:
+    """The account's settled transactions by batch id."""
+    batches: dict[str, list[dict[str, Any]]] = {}
+    for obj in sim_list(PROVIDER, "transaction", account=account):
+        if obj.data.get("batchId"):
+            batches.setdefault(obj.data["batchId"], []).append(obj.data)
+    return batches
+
+
+def _moment(text: str) -> datetime | None:
+    """An xs:dateTime as the SDK sends it; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+BATCH_LIST_SPAN = timedelta(days=31)
+
+
+def _settled_batch_list(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
+    name = "getSettledBatchListRequest"
+    first_text, last_text = _value(root, "firstSettlementDate"), _value(root, "lastSettlementDate")
+    if bool(first_text) != bool(last_text):
+        return error_reply(name, "E00003", "Give both the first and the last settlement date, or neither.", ref_id)
+    if first_text:
+        first, last = _moment(first_text), _moment(last_text)
+        if first is None or last is None:
+            return error_reply(name, "E00003", "A settlement date is not a date and time.", ref_id)
+        if last - first > BATCH_LIST_SPAN or last < first:
+            return error_reply(name, "E00003", "The date range cannot exceed 31 days.", ref_id)
+    else:
+        last = _now()
+        first = last - timedelta(hours=24)
+    batches = []
+    for batch_id, members in sorted(_settled(account).items()):
+        settled = max(datetime.fromisoformat(d["settledAt"]) for d in members)
+        if first <= settled <= last:
+            method = "creditCard" if "cardType" in members[0]["payment"] else "eCheck"
+            batches.append(
+                (
+                    "batch",
+                    [
+                        ("batchId", batch_id),
+                        ("settlementTimeUTC", _iso(settled)),
+                        ("settlementTimeLocal", settled.strftime("%Y-%m-%dT%H:%M:%S")),
+                        ("settlementState", "settledSuccessfully"),
+                        ("paymentMethod", method),
+                        ("marketType", "eCommerce"),
+                        ("product", "Card Not Present"),
+                    ],
+                )
+            )
     children: list[Node] = [("refId", ref_id), _messages(True, "I00001", "Successful.")]
-    if summaries:
-        children.append(("transactions", summaries))
-    children.append(("totalNumInResultSet", str(len(summaries))))
-    return xml_reply("getUnsettledTransactionListResponse", children)
+    if batches:
+        children.append(("batchList", batches))
+    return xml_reply("getSettledBatchListResponse", children)
+
+
+def _batch_transactions(root: etree._Element, account: str, ref_id: str | None, request: HttpRequest) -> HttpResponse:
+    rows = _settled(account).get(_value(root, "batchId"), [])
+    return _transaction_page(root, "getTransactionListResponse", rows, ref_id)
 
 
 HANDLERS: dict[str, Callable[[etree._Element, str, str | None, HttpRequest], HttpResponse]] = {
@@ -996,6 +1090,8 @@ HANDLERS: dict[str, Callable[[etree._Element, str, str | None, HttpRequest], Htt
     "createTransactionRequest": _create_transaction,
     "getTransactionDetailsRequest": _transaction_details,
     "getUnsettledTransactionListRequest": _unsettled_list,
+    "getSettledBatchListRequest": _settled_batch_list,
+    "getTransactionListRequest": _batch_transactions,
 }
 
 

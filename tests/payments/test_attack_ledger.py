@@ -1,0 +1,128 @@
+"""Attacks on what an order owes (issue 12, part A): each test names a way money was taken twice, beyond what
+is owed, or lost track of, and proves it no longer can be."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from orders.models import Invoice, PaymentStatus
+from orders.services import invoice_create
+from payments import services, sweeps
+from payments.exceptions import PaymentRefused
+from payments.models import Action, PaymentTransaction, State
+from providers.authorizenet import adapter as authorizenet_adapter
+from providers.authorizenet import sandbox as anet_sandbox
+from providers.authorizenet.adapter import AuthorizeNetAdapter
+from providers.base import Money
+from sandbox.services import sim_advance_time, sim_fault_add, sim_list
+from tests import factories
+from tests.authorizenet_support import card
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invoice_charge_whose_reply_was_lost_and_that_settled_is_not_recorded_as_never_made(
+    anet_integration,  # noqa: ANN001
+    settings,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Authorize.Net carried out the charge, its answer was lost, and the day's batch settled before reconcile
+    asked. Reconcile looked among unsettled transactions only, found nothing, and recorded "never reached the
+    provider; no money moved": the invoice was open again and the buyer paid it a second time."""
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    settings.INVOICE_PAYMENT_METHOD = "authorizenet"
+    anet_integration.payment_action = "charge"
+    anet_integration.save()
+    order = factories.OrderFactory()
+    invoice = invoice_create(order=order)
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
+
+    lost = services.invoice_payment_purchase(invoice_id=invoice.pk, key="invoice-1", payment_data=card())
+    assert (lost.state, lost.provider_reference) == (State.RESERVED, "")
+    assert anet_sandbox.settle() == 1  # the batch closed while nobody knew the charge had happened
+
+    done = sweeps.payment_reconcile(transaction_id=lost.pk)
+
+    assert (done.state, done.amount) == (State.SUCCEEDED, Decimal("100.0000"))
+    assert done.provider_reference
+    invoice.refresh_from_db()
+    order.refresh_from_db()
+    assert (invoice.status, order.payment_status) == (Invoice.Status.PAID, PaymentStatus.FULL)
+    with pytest.raises(PaymentRefused):
+        services.invoice_payment_purchase(invoice_id=invoice.pk, key="invoice-2", payment_data=card())
+    charges = PaymentTransaction.objects.filter(order=order, action=Action.CHARGE, state=State.SUCCEEDED)
+    assert charges.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_charge_past_the_first_page_of_a_list_is_found(anet_integration, monkeypatch) -> None:  # noqa: ANN001
+    """Authorize.Net answers at most 1,000 transactions per list request (here 2, to keep the test small); the
+    search read the first page only, so with a busy day's unsettled list a lost charge was "not found" and
+    recorded as never made."""
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    monkeypatch.setattr(anet_sandbox, "LIST_PAGE", 2)
+    monkeypatch.setattr(authorizenet_adapter, "LIST_PAGE", 2, raising=False)
+    anet_integration.payment_action = "charge"
+    anet_integration.save()
+    earlier = [factories.OrderFactory() for _ in range(3)]
+    for n, order in enumerate(earlier):
+        services.payment_purchase(
+            order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key=f"earlier-{n}", payment_data=card()
+        )
+    order = factories.OrderFactory()
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
+    lost = services.payment_purchase(
+        order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
+    )
+    assert lost.state == State.RESERVED
+
+    done = sweeps.payment_reconcile(transaction_id=lost.pk)
+
+    assert (done.state, done.amount) == (State.SUCCEEDED, Decimal("100.0000"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_list_that_cannot_be_read_proves_nothing(anet_integration, monkeypatch) -> None:  # noqa: ANN001
+    """A list reply that could not be read was taken for an empty list: reconcile recorded "never reached the
+    provider; no money moved" for a charge Authorize.Net had made. The row must stay open for the next try."""
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    anet_integration.payment_action = "charge"
+    anet_integration.save()
+    order = factories.OrderFactory()
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
+    lost = services.payment_purchase(
+        order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
+    )
+    sim_fault_add(provider="authorizenet", kind="malformed", operation="list", times=1)
+
+    unsure = sweeps.payment_reconcile(transaction_id=lost.pk)
+
+    assert (unsure.state, unsure.successful, unsure.reconcile_attempts) == (State.RESERVED, False, 1)
+    done = sweeps.payment_reconcile(transaction_id=lost.pk)
+    assert done.state == State.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_refund_that_settled_is_found_not_sent_again(anet_integration, monkeypatch) -> None:  # noqa: ANN001
+    """A refund whose answer was lost settled, and reconcile asked after Authorize.Net's 8-hour duplicate window:
+    not found among unsettled transactions, it was sent again with its key, and the buyer got the money twice."""
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    anet_integration.payment_action = "charge"
+    anet_integration.save()
+    order = factories.OrderFactory()
+    charge = services.payment_purchase(
+        order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="charge", payment_data=card()
+    )
+    anet_sandbox.settle(charge.provider_reference)
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="refund", times=1, delay=1.5)
+    lost = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("30.00"), "USD"), key="refund")
+    assert lost.state == State.RESERVED
+    anet_sandbox.settle()
+    sim_advance_time(provider="authorizenet", seconds=9 * 3600)
+
+    done = sweeps.payment_reconcile(transaction_id=lost.pk)
+
+    assert (done.state, done.amount) == (State.SUCCEEDED, Decimal("30.0000"))
+    refunds = [o for o in sim_list("authorizenet", "transaction") if o.data["type"] == "refundTransaction"]
+    assert len(refunds) == 1
