@@ -3,20 +3,26 @@ is owed, or lost track of, and proves it no longer can be."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from orders.models import Invoice, PaymentStatus
+from integrations.models import Integration
+from orders.models import Invoice, Order, PaymentStatus
 from orders.services import invoice_create
 from payments import services, sweeps
 from payments.exceptions import PaymentRefused
-from payments.models import Action, PaymentTransaction, State
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State
 from providers.authorizenet import adapter as authorizenet_adapter
 from providers.authorizenet import sandbox as anet_sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
 from providers.base import Money
-from sandbox.services import sim_advance_time, sim_fault_add, sim_list
+from providers.stripe.adapter import StripeAdapter
+from sandbox.services import sim_advance_time, sim_fault_add, sim_get, sim_list
 from tests import factories
 from tests.authorizenet_support import card
 
@@ -126,3 +132,130 @@ def test_a_lost_refund_that_settled_is_found_not_sent_again(anet_integration, mo
     assert (done.state, done.amount) == (State.SUCCEEDED, Decimal("30.0000"))
     refunds = [o for o in sim_list("authorizenet", "transaction") if o.data["type"] == "refundTransaction"]
     assert len(refunds) == 1
+
+
+# --- re-authorization interleaved with the expiry sweep ----------------------------------------------------------
+
+
+def reauthorizing_order(integration) -> PaymentTransaction:  # noqa: ANN001
+    """A Stripe authorization due for renewal, captured by the scheduler 8 days after it was made."""
+    integration.settings = {**integration.settings, "re_authorization": True}
+    integration.capture_policy = Integration.CapturePolicy.AFTER_DELAY
+    integration.capture_delay_hours = 24 * 8
+    integration.save()
+    order = factories.OrderFactory()
+    old = services.payment_purchase(
+        order_id=order.pk,
+        method=f"stripe_{integration.pk}",
+        key="auth",
+        payment_data={"payment_method": "pm_card_visa"},
+    )
+    PaymentTransaction.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=6, hours=23))
+    return old
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_authorization_lapsing_while_its_renewal_is_at_stripe_keeps_the_renewal_and_its_schedule(
+    stripe_integration,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """The expiry sweep marked the old hold lapsed while its renewal was at Stripe (no lock held). Settling the
+    renewal read "the old hold no longer holds" as "it was captured" and cancelled the renewal, and the schedule
+    stayed with the lapsed hold: no hold was left, the scheduled capture was skipped, nothing was ever taken.
+    The sweep runs in its own thread while the renewal's answer is on its way back."""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises whole write transactions; the interleaving is exercised on PostgreSQL")
+    old = reauthorizing_order(stripe_integration)
+    schedule = ScheduledCapture.objects.get(authorization=old)
+    reauthorize = StripeAdapter.reauthorize
+
+    def lapse() -> None:
+        try:
+            PaymentTransaction.objects.filter(pk=old.pk).update(expires_at=timezone.now())
+            assert sweeps.authorizations_expiry_sweep() == (0, 1)
+        finally:
+            connection.close()
+
+    def reauthorize_while_the_old_hold_lapses(self, request):  # noqa: ANN001, ANN202
+        result = reauthorize(self, request)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(lapse).result()
+        return result
+
+    monkeypatch.setattr(StripeAdapter, "reauthorize", reauthorize_while_the_old_hold_lapses)
+
+    assert sweeps.reauthorizations_sweep() == (1, 0)
+
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert (renewal.state, renewal.active) == (State.SUCCEEDED, True)
+    assert sim_get("stripe", "payment_intent", renewal.provider_reference).data["status"] == "requires_capture"
+    schedule.refresh_from_db()
+    assert (schedule.authorization_id, schedule.state) == (renewal.pk, ScheduledCapture.State.PENDING)
+    ScheduledCapture.objects.filter(pk=schedule.pk).update(due_at=timezone.now())
+    assert sweeps.scheduled_capture_run(schedule_id=schedule.pk).state == ScheduledCapture.State.DONE
+    order = Order.objects.get(pk=old.order_id)
+    assert order.payment_status == PaymentStatus.FULL
+    captured = PaymentTransaction.objects.filter(order=order, action=Action.CAPTURE, state=State.SUCCEEDED)
+    assert [(c.source_id, c.amount) for c in captured] == [(renewal.pk, Decimal("100.0000"))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedule_reaches_the_renewal_when_the_old_hold_lapses_before_its_release_is_confirmed(
+    stripe_integration,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """The release of the old hold got no answer (it stays open for reconcile), then the expiry sweep marked the
+    old hold lapsed, then reconcile confirmed the release. The schedule moved to the renewal only on a release
+    of a hold still marked active, so it stayed with the lapsed hold and was skipped: the renewal, the only hold,
+    was never captured."""
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    old = reauthorizing_order(stripe_integration)
+    schedule = ScheduledCapture.objects.get(authorization=old)
+    sim_fault_add(provider="stripe", kind="timeout", operation="cancel", times=2, delay=1.5)  # the SDK retries once
+    assert sweeps.reauthorizations_sweep() == (1, 0)
+    release = PaymentTransaction.objects.get(action=Action.CANCEL, source=old)
+    assert release.state == State.RESERVED
+
+    PaymentTransaction.objects.filter(pk=old.pk).update(expires_at=timezone.now())
+    assert sweeps.authorizations_expiry_sweep() == (0, 1)
+    assert sweeps.payment_reconcile(transaction_id=release.pk).state == State.SUCCEEDED
+
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    schedule.refresh_from_db()
+    assert (schedule.authorization_id, schedule.state) == (renewal.pk, ScheduledCapture.State.PENDING)
+    ScheduledCapture.objects.filter(pk=schedule.pk).update(due_at=timezone.now())
+    assert sweeps.scheduled_capture_run(schedule_id=schedule.pk).state == ScheduledCapture.State.DONE
+    assert Order.objects.get(pk=old.order_id).payment_status == PaymentStatus.FULL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_staff_cancel_while_its_renewal_is_at_stripe_takes_the_renewal_with_it(
+    stripe_integration,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """The other side of keeping a renewal whose old hold lapsed: an old hold that staff cancelled meanwhile was
+    released on purpose, so its renewal is released too and nothing is left to capture."""
+    old = reauthorizing_order(stripe_integration)
+    reauthorize = StripeAdapter.reauthorize
+
+    def reauthorize_while_staff_cancel(self, request):  # noqa: ANN001, ANN202
+        result = reauthorize(self, request)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(cancel_by_staff, old.pk).result()
+        return result
+
+    monkeypatch.setattr(StripeAdapter, "reauthorize", reauthorize_while_staff_cancel)
+
+    assert sweeps.reauthorizations_sweep() == (1, 0)
+
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert sim_get("stripe", "payment_intent", renewal.provider_reference).data["status"] == "canceled"
+    assert not ScheduledCapture.objects.filter(authorization=renewal).exists()
+    assert Order.objects.get(pk=old.order_id).payment_status == PaymentStatus.CANCELED
+
+
+def cancel_by_staff(source_id: int) -> None:
+    try:
+        services.payment_cancel(source_id=source_id, key="staff-cancel", note="Buyer cancelled the order.")
+    finally:
+        connection.close()
