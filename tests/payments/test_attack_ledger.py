@@ -25,6 +25,7 @@ from providers.stripe.adapter import StripeAdapter
 from sandbox.services import sim_advance_time, sim_fault_add, sim_get, sim_list
 from tests import factories
 from tests.authorizenet_support import card
+from tests.sandbox_support import dashboard
 
 
 @pytest.mark.django_db(transaction=True)
@@ -259,3 +260,34 @@ def cancel_by_staff(source_id: int) -> None:
         services.payment_cancel(source_id=source_id, key="staff-cancel", note="Buyer cancelled the order.")
     finally:
         connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renewal_is_kept_when_stripe_already_released_the_old_hold(
+    stripe_integration, stripe_sandbox, monkeypatch
+) -> None:  # noqa: ANN001
+    """Stripe cancels an uncaptured PaymentIntent by itself when its hold lapses; a renewal that answered just after
+    that asked Stripe to cancel the old one, Stripe refused ("it has a status of canceled"), and the refusal was
+    read as "the old hold was captured meanwhile": the renewal, the only hold left, was cancelled too."""
+    old = reauthorizing_order(stripe_integration)
+    schedule = ScheduledCapture.objects.get(authorization=old)
+    reauthorize = StripeAdapter.reauthorize
+
+    def reauthorize_as_the_old_hold_lapses(self, request):  # noqa: ANN001, ANN202
+        result = reauthorize(self, request)
+        dashboard(stripe_sandbox).v1.payment_intents.cancel(old.provider_reference)  # Stripe's own release
+        return result
+
+    monkeypatch.setattr(StripeAdapter, "reauthorize", reauthorize_as_the_old_hold_lapses)
+
+    assert sweeps.reauthorizations_sweep() == (1, 0)
+
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert sim_get("stripe", "payment_intent", renewal.provider_reference).data["status"] == "requires_capture"
+    assert (renewal.state, renewal.active) == (State.SUCCEEDED, True)
+    old.refresh_from_db()
+    assert old.active is False
+    schedule.refresh_from_db()
+    assert schedule.authorization_id == renewal.pk
+    order = Order.objects.get(pk=old.order_id)
+    assert order.payment_status == PaymentStatus.AUTHORIZED
