@@ -1,4 +1,7 @@
-"""Invoices in the back-office: the "Create invoice" action on orders and a read-only invoice list.
+"""Invoices in the back-office: the "Create invoice" action on orders, and the invoice list with "Void".
+
+An invoice's status follows its ledger (paid when its payments say so) and the void service; it is never
+edited by hand.
 
 Kept apart from orders/admin.py so the order pages can change without touching invoices.
 """
@@ -13,7 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orders.models import Invoice, Order
-from orders.services import invoice_create
+from orders.services import invoice_create, invoice_void
+from payments.exceptions import PaymentRefused
 from payments.money import MoneyError
 from payments.selectors import order_account
 
@@ -45,6 +49,19 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
         )
 
 
+@admin.action(description="Void invoice", permissions=["change"])
+def void_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+    """Void each selected open invoice that has no payment made, in flight or promised; say why for the others."""
+    voided: list[str] = []
+    for invoice in queryset:
+        try:
+            voided.append(invoice_void(invoice_id=invoice.pk).number)
+        except PaymentRefused as refused:
+            modeladmin.message_user(request, refused.message, messages.ERROR)
+    if voided:
+        modeladmin.message_user(request, f"Voided invoice(s) {', '.join(voided)}.", messages.SUCCESS)
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "customer", "order", "amount", "currency", "due_date", "status", "payment_status"]
@@ -57,11 +74,13 @@ class InvoiceAdmin(admin.ModelAdmin):
         "customer",
         "amount",
         "currency",
+        "status",
         "payment_status",
         "created_by",
         "created_at",
     ]
-    fields = [*readonly_fields[:5], "due_date", "status", *readonly_fields[5:]]
+    fields = [*readonly_fields[:5], "due_date", *readonly_fields[5:]]
+    actions = [void_invoices]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # invoices are created from orders ("Create invoice") or imported
