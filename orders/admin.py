@@ -256,6 +256,9 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
             return format_html('<strong class="auth-expiring" style="color:#b42318">{}</strong>', text)
         return text
 
+    def has_add_invoice_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.add_invoice")
+
     def has_capture_payment_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.capture_payment")
 

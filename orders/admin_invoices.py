@@ -22,7 +22,7 @@ from payments.money import MoneyError
 from payments.selectors import order_account
 
 
-@admin.action(description="Create invoice")
+@admin.action(description="Create invoice", permissions=["add_invoice"])  # OrderAdmin.has_add_invoice_permission
 def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
     """One invoice per selected order for what it still owes (`payments.account`); orders that owe nothing,
     because they are paid, held by an open payment or already invoiced, are skipped and named."""

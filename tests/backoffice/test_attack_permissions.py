@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from integrations.models import Integration
+from orders.models import Invoice
 from payments.models import ScheduledCapture
 from tests import factories
 from tests.conftest import authorize
@@ -43,3 +44,15 @@ def test_staff_who_may_not_capture_cannot_make_captures_due_by_marking_orders_sh
     assert auth.order.shipped_at is None
     assert not ScheduledCapture.objects.exists()
     assert 'value="mark_shipped"' not in listing
+
+
+def test_create_invoice_is_offered_only_to_staff_who_may_create_invoices(client: Client, sales) -> None:  # noqa: ANN001
+    """Sales saw "Create invoice" on the order list and were refused only after choosing it."""
+    order = factories.OrderFactory()
+
+    listing = client.get(ORDERS).content.decode()
+
+    assert 'value="create_invoices"' not in listing
+    assert 'value="mark_shipped"' in listing  # Sales capture, so they may ship
+    client.post(ORDERS, {"action": "create_invoices", "_selected_action": [order.pk]}, follow=True)
+    assert not Invoice.objects.exists()
