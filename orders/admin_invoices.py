@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orders.models import Invoice, Order
-from orders.services import invoice_create, invoice_void
+from orders.services import OrderBeingPlaced, invoice_create, invoice_void
 from payments.exceptions import PaymentRefused
 from payments.money import MoneyError
 from payments.selectors import order_account
@@ -32,9 +32,12 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
     created: list[str] = []
     invoiced: list[str] = []
     settled: list[str] = []
+    placing: list[str] = []
     for order in queryset.exclude(total__lte=0):
         try:
             created.append(invoice_create(order=order, actor=cast(User, request.user)).number)
+        except OrderBeingPlaced:
+            placing.append(order.number)
         except MoneyError:  # nothing left to invoice: say why, from the account as it stands now
             (invoiced if order_account(order=order).invoiced > 0 else settled).append(order.number)
     if created:
@@ -46,6 +49,10 @@ def create_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
             request,
             f"Nothing left to invoice (paid or held by an open payment), skipped: {', '.join(settled)}.",
             messages.WARNING,
+        )
+    if placing:
+        modeladmin.message_user(
+            request, f"Still being placed by the buyer at checkout, skipped: {', '.join(placing)}.", messages.WARNING
         )
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from checkout.models import Checkout
 from customers.models import Customer, CustomerUser
 from orders.models import Address, Invoice, Order, OrderLine
 from payments.exceptions import PaymentRefused
@@ -21,6 +22,10 @@ from payments.models import OPEN_STATES
 from payments.money import Money, MoneyError, ensure_exact, format_money, quantize, validate_currency
 from payments.selectors import order_account
 from payments.services import lock_order
+
+
+class OrderBeingPlaced(MoneyError):
+    """The buyer's checkout has made the order and not finished paying for it: the order is not staff's yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +105,15 @@ def invoice_create(
     Under the order lock, like every ledger change: an invoice never asks for money the order has already
     taken, holds (an open authorization, a payment in flight) or asked for in another open invoice
     (`payments.account`). A pending check or payment-term promise does not stand in the way: an invoice is
-    how such an order is collected.
+    how such an order is collected. An order its buyer is still placing at checkout is not invoiced
+    (OrderBeingPlaced): the buyer's payment would be refused and the attempt's order could not be discarded.
     """
     order = lock_order(order_id=order.pk)
+    if Checkout.objects.filter(order_id=order.pk, completed_at__isnull=True).exists():
+        # its payment is about to be reserved, or was declined and the order is about to be discarded
+        raise OrderBeingPlaced(
+            f"Order {order.number} is still being placed by the buyer at checkout; invoice it later."
+        )
     owed = quantize(order_account(order=order).invoiceable, order.currency)
     if owed <= 0:
         raise MoneyError(
