@@ -154,12 +154,15 @@ def _complete_payment(
 ) -> str:
     if not payment.is_open:
         return f"{payment.get_action_display()} already recorded."
+    # the amount the event reports for this payment, which recording compares with the row (a capture of an
+    # authorization reports what was captured, not what was authorized: the row's own amount then)
+    reports_payment = movement.action != MovementAction.CAPTURE or payment.action in CHARGE_ACTIONS
     services.ledger_record(
         transaction_id=payment.pk,
         result=ProviderResult(
             Outcome.SUCCEEDED,
             event.provider_reference or payment.provider_reference,
-            payment.money,
+            movement.amount if reports_payment else payment.money,
             raw={"event": event.event_id, "type": event.type},
         ),
         adapter=adapter,

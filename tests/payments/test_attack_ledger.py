@@ -12,19 +12,22 @@ from django.db import connection
 from django.utils import timezone
 
 from integrations.models import Integration
+from notifications.models import Notice
 from orders.models import Invoice, Order, PaymentStatus
 from orders.services import invoice_create
-from payments import services, sweeps
+from payments import services, sweeps, webhook_services
 from payments.exceptions import PaymentRefused
-from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State, WebhookEvent
 from providers.authorizenet import adapter as authorizenet_adapter
 from providers.authorizenet import sandbox as anet_sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
-from providers.base import Money
+from providers.base import EventMovement, Money, MovementAction
+from providers.base import WebhookEvent as ProviderEvent
 from providers.stripe.adapter import StripeAdapter
 from sandbox.services import sim_advance_time, sim_fault_add, sim_get, sim_list
 from tests import factories
 from tests.authorizenet_support import card
+from tests.fakes import TIMEOUT_TOKEN
 from tests.sandbox_support import dashboard
 
 
@@ -291,3 +294,37 @@ def test_a_renewal_is_kept_when_stripe_already_released_the_old_hold(
     assert schedule.authorization_id == renewal.pk
     order = Order.objects.get(pk=old.order_id)
     assert order.payment_status == PaymentStatus.AUTHORIZED
+
+
+# --- amounts the provider reports ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_authorization_a_webhook_reports_for_another_amount_is_flagged(gateway_integration, fake_gateway) -> None:  # noqa: ANN001
+    """The synchronous answer compares the amount the provider reports with the row; a webhook that got there first
+    recorded the row with the row's own amount, so a provider holding 90.00 of a 100.00 authorization was never
+    noticed (the answer that came later found the row final and compared nothing)."""
+    order = factories.OrderFactory()
+    unanswered = services.payment_purchase(
+        order_id=order.pk,
+        method=f"fakegw_{gateway_integration.pk}",
+        key="auth",
+        payment_data={"token": TIMEOUT_TOKEN},
+    )
+    assert unanswered.state == State.RESERVED
+    movement = EventMovement(MovementAction.AUTHORIZE, "fk_held", Money(Decimal("90.00"), "USD"), "auth")
+    event = ProviderEvent("evt_1", "authorization.created", "fk_held", movements=(movement,))
+    inbox = WebhookEvent.objects.create(
+        integration=gateway_integration,
+        provider_event_id=event.event_id,
+        event_type=event.type,
+        provider_reference="fk_held",
+        event=event.as_dict(),
+    )
+
+    webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+
+    auth = PaymentTransaction.objects.get(pk=unanswered.pk)
+    assert (auth.state, auth.amount, auth.needs_attention) == (State.SUCCEEDED, Decimal("100.0000"), True)
+    assert auth.response["amount_mismatch"]["reported"] == "90.00"
+    assert Notice.objects.filter(key=f"amount-mismatch:{auth.pk}", order=order).exists()
