@@ -27,7 +27,7 @@ from providers.stripe.adapter import StripeAdapter
 from sandbox.services import sim_advance_time, sim_fault_add, sim_get, sim_list
 from tests import factories
 from tests.authorizenet_support import card
-from tests.fakes import TIMEOUT_TOKEN
+from tests.fakes import DECLINE_TOKEN, TIMEOUT_TOKEN
 from tests.sandbox_support import dashboard
 
 
@@ -328,3 +328,39 @@ def test_an_authorization_a_webhook_reports_for_another_amount_is_flagged(gatewa
     assert (auth.state, auth.amount, auth.needs_attention) == (State.SUCCEEDED, Decimal("100.0000"), True)
     assert auth.response["amount_mismatch"]["reported"] == "90.00"
     assert Notice.objects.filter(key=f"amount-mismatch:{auth.pk}", order=order).exists()
+
+
+@pytest.mark.django_db
+def test_a_webhook_reporting_money_taken_on_a_payment_recorded_declined_is_flagged(
+    gateway_integration,  # noqa: ANN001
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    """A row recorded declined (a decline answer, or reconcile's "never reached the provider") whose provider later
+    reports it authorized or charged was answered "already recorded" and forgotten: money the ledger says never
+    moved. Nothing is rewritten (staff check the provider), but the row is flagged and staff are told."""
+    order = factories.OrderFactory()
+    declined = services.payment_purchase(
+        order_id=order.pk,
+        method=f"fakegw_{gateway_integration.pk}",
+        key="auth",
+        payment_data={"token": DECLINE_TOKEN},
+    )
+    assert declined.state == State.DECLINED
+    movement = EventMovement(MovementAction.AUTHORIZE, "fk_late", Money(Decimal("100.00"), "USD"), "auth")
+    event = ProviderEvent("evt_late", "authorization.created", "fk_late", movements=(movement,))
+    inbox = WebhookEvent.objects.create(
+        integration=gateway_integration,
+        provider_event_id=event.event_id,
+        event_type=event.type,
+        provider_reference="fk_late",
+        event=event.as_dict(),
+    )
+
+    processed = webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+
+    row = PaymentTransaction.objects.get(pk=declined.pk)
+    assert (row.state, row.needs_attention) == (State.DECLINED, True)
+    notice = Notice.objects.get(key=f"declined-but-reported:{row.pk}")
+    assert (notice.level, notice.order_id) == (Notice.Level.ERROR, order.pk)
+    assert "fk_late" in notice.message
+    assert processed is not None and "recorded as declined" in processed.result
