@@ -299,6 +299,19 @@ def test_a_renewal_is_kept_when_stripe_already_released_the_old_hold(
 # --- amounts the provider reports ---------------------------------------------------------------------------------
 
 
+def event_process(integration: Integration, event_id: str, movement: EventMovement) -> WebhookEvent | None:
+    """A verified event reporting one movement, stored in the inbox and processed as the worker would."""
+    event = ProviderEvent(event_id, "authorization.created", movement.provider_reference, movements=(movement,))
+    inbox = WebhookEvent.objects.create(
+        integration=integration,
+        provider_event_id=event.event_id,
+        event_type=event.type,
+        provider_reference=movement.provider_reference,
+        event=event.as_dict(),
+    )
+    return webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+
+
 @pytest.mark.django_db
 def test_an_authorization_a_webhook_reports_for_another_amount_is_flagged(gateway_integration, fake_gateway) -> None:  # noqa: ANN001
     """The synchronous answer compares the amount the provider reports with the row; a webhook that got there first
@@ -312,17 +325,9 @@ def test_an_authorization_a_webhook_reports_for_another_amount_is_flagged(gatewa
         payment_data={"token": TIMEOUT_TOKEN},
     )
     assert unanswered.state == State.RESERVED
-    movement = EventMovement(MovementAction.AUTHORIZE, "fk_held", Money(Decimal("90.00"), "USD"), "auth")
-    event = ProviderEvent("evt_1", "authorization.created", "fk_held", movements=(movement,))
-    inbox = WebhookEvent.objects.create(
-        integration=gateway_integration,
-        provider_event_id=event.event_id,
-        event_type=event.type,
-        provider_reference="fk_held",
-        event=event.as_dict(),
-    )
+    held = EventMovement(MovementAction.AUTHORIZE, "fk_held", Money(Decimal("90.00"), "USD"), "auth")
 
-    webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+    event_process(gateway_integration, "evt_1", held)
 
     auth = PaymentTransaction.objects.get(pk=unanswered.pk)
     assert (auth.state, auth.amount, auth.needs_attention) == (State.SUCCEEDED, Decimal("100.0000"), True)
@@ -346,21 +351,14 @@ def test_a_webhook_reporting_money_taken_on_a_payment_recorded_declined_is_flagg
         payment_data={"token": DECLINE_TOKEN},
     )
     assert declined.state == State.DECLINED
-    movement = EventMovement(MovementAction.AUTHORIZE, "fk_late", Money(Decimal("100.00"), "USD"), "auth")
-    event = ProviderEvent("evt_late", "authorization.created", "fk_late", movements=(movement,))
-    inbox = WebhookEvent.objects.create(
-        integration=gateway_integration,
-        provider_event_id=event.event_id,
-        event_type=event.type,
-        provider_reference="fk_late",
-        event=event.as_dict(),
-    )
+    late = EventMovement(MovementAction.AUTHORIZE, "fk_late", Money(Decimal("100.00"), "USD"), "auth")
 
-    processed = webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+    processed = event_process(gateway_integration, "evt_late", late)
 
     row = PaymentTransaction.objects.get(pk=declined.pk)
     assert (row.state, row.needs_attention) == (State.DECLINED, True)
     notice = Notice.objects.get(key=f"declined-but-reported:{row.pk}")
     assert (notice.level, notice.order_id) == (Notice.Level.ERROR, order.pk)
     assert "fk_late" in notice.message
-    assert processed is not None and "recorded as declined" in processed.result
+    assert processed is not None
+    assert "recorded as declined" in processed.result
