@@ -462,8 +462,8 @@ class AuthorizeNetAdapter(Adapter):
             reply = self._listed(controller, request, operation)
             summaries = list(getattr(getattr(reply, "transactions", None), "transaction", []))
             yield from summaries
-            total = int(_text(reply, "totalNumInResultSet") or 0)
-            if len(summaries) < LIST_PAGE or page * LIST_PAGE >= total:
+            total = int(_text(reply, "totalNumInResultSet") or 0)  # 0: not reported, read on until a short page
+            if len(summaries) < LIST_PAGE or (total and page * LIST_PAGE >= total):
                 return
             page += 1
 
