@@ -3,7 +3,9 @@ is owed, or lost track of, and proves it no longer can be."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -31,24 +33,32 @@ from tests.fakes import DECLINE_TOKEN, TIMEOUT_TOKEN
 from tests.sandbox_support import dashboard
 
 
+@contextmanager
+def reply_lost(adapter: type, provider: str, operation: str, *, tries: int = 1) -> Iterator[None]:
+    """The sandbox carries out `operation`, then holds its answer past the client's timeout (lowered only here, so
+    a loaded machine does not lose other answers)."""
+    sim_fault_add(provider=provider, kind="timeout", operation=operation, times=tries, delay=3.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(adapter, "read_timeout", 1.0)
+        yield
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_invoice_charge_whose_reply_was_lost_and_that_settled_is_not_recorded_as_never_made(
     anet_integration,  # noqa: ANN001
     settings,  # noqa: ANN001
-    monkeypatch,  # noqa: ANN001
 ) -> None:
     """Authorize.Net carried out the charge, its answer was lost, and the day's batch settled before reconcile
     asked. Reconcile looked among unsettled transactions only, found nothing, and recorded "never reached the
     provider; no money moved": the invoice was open again and the buyer paid it a second time."""
-    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
     settings.INVOICE_PAYMENT_METHOD = "authorizenet"
     anet_integration.payment_action = "charge"
     anet_integration.save()
     order = factories.OrderFactory()
     invoice = invoice_create(order=order)
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
 
-    lost = services.invoice_payment_purchase(invoice_id=invoice.pk, key="invoice-1", payment_data=card())
+    with reply_lost(AuthorizeNetAdapter, "authorizenet", "charge"):
+        lost = services.invoice_payment_purchase(invoice_id=invoice.pk, key="invoice-1", payment_data=card())
     assert (lost.state, lost.provider_reference) == (State.RESERVED, "")
     assert anet_sandbox.settle() == 1  # the batch closed while nobody knew the charge had happened
 
@@ -70,7 +80,6 @@ def test_a_lost_charge_past_the_first_page_of_a_list_is_found(anet_integration, 
     """Authorize.Net answers at most 1,000 transactions per list request (here 2, to keep the test small); the
     search read the first page only, so with a busy day's unsettled list a lost charge was "not found" and
     recorded as never made."""
-    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
     monkeypatch.setattr(anet_sandbox, "LIST_PAGE", 2)
     monkeypatch.setattr(authorizenet_adapter, "LIST_PAGE", 2, raising=False)
     anet_integration.payment_action = "charge"
@@ -81,10 +90,10 @@ def test_a_lost_charge_past_the_first_page_of_a_list_is_found(anet_integration, 
             order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key=f"earlier-{n}", payment_data=card()
         )
     order = factories.OrderFactory()
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
-    lost = services.payment_purchase(
-        order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
-    )
+    with reply_lost(AuthorizeNetAdapter, "authorizenet", "charge"):
+        lost = services.payment_purchase(
+            order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
+        )
     assert lost.state == State.RESERVED
 
     done = sweeps.payment_reconcile(transaction_id=lost.pk)
@@ -93,17 +102,16 @@ def test_a_lost_charge_past_the_first_page_of_a_list_is_found(anet_integration, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transaction_list_that_cannot_be_read_proves_nothing(anet_integration, monkeypatch) -> None:  # noqa: ANN001
+def test_a_transaction_list_that_cannot_be_read_proves_nothing(anet_integration) -> None:  # noqa: ANN001
     """A list reply that could not be read was taken for an empty list: reconcile recorded "never reached the
     provider; no money moved" for a charge Authorize.Net had made. The row must stay open for the next try."""
-    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
     anet_integration.payment_action = "charge"
     anet_integration.save()
     order = factories.OrderFactory()
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="charge", times=1, delay=1.5)
-    lost = services.payment_purchase(
-        order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
-    )
+    with reply_lost(AuthorizeNetAdapter, "authorizenet", "charge"):
+        lost = services.payment_purchase(
+            order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="lost", payment_data=card()
+        )
     sim_fault_add(provider="authorizenet", kind="malformed", operation="list", times=1)
 
     unsure = sweeps.payment_reconcile(transaction_id=lost.pk)
@@ -114,10 +122,9 @@ def test_a_transaction_list_that_cannot_be_read_proves_nothing(anet_integration,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_lost_refund_that_settled_is_found_not_sent_again(anet_integration, monkeypatch) -> None:  # noqa: ANN001
+def test_a_lost_refund_that_settled_is_found_not_sent_again(anet_integration) -> None:  # noqa: ANN001
     """A refund whose answer was lost settled, and reconcile asked after Authorize.Net's 8-hour duplicate window:
     not found among unsettled transactions, it was sent again with its key, and the buyer got the money twice."""
-    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
     anet_integration.payment_action = "charge"
     anet_integration.save()
     order = factories.OrderFactory()
@@ -125,8 +132,8 @@ def test_a_lost_refund_that_settled_is_found_not_sent_again(anet_integration, mo
         order_id=order.pk, method=f"authorizenet_{anet_integration.pk}", key="charge", payment_data=card()
     )
     anet_sandbox.settle(charge.provider_reference)
-    sim_fault_add(provider="authorizenet", kind="timeout", operation="refund", times=1, delay=1.5)
-    lost = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("30.00"), "USD"), key="refund")
+    with reply_lost(AuthorizeNetAdapter, "authorizenet", "refund"):
+        lost = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("30.00"), "USD"), key="refund")
     assert lost.state == State.RESERVED
     anet_sandbox.settle()
     sim_advance_time(provider="authorizenet", seconds=9 * 3600)
@@ -206,17 +213,15 @@ def test_an_authorization_lapsing_while_its_renewal_is_at_stripe_keeps_the_renew
 @pytest.mark.django_db(transaction=True)
 def test_the_schedule_reaches_the_renewal_when_the_old_hold_lapses_before_its_release_is_confirmed(
     stripe_integration,  # noqa: ANN001
-    monkeypatch,  # noqa: ANN001
 ) -> None:
     """The release of the old hold got no answer (it stays open for reconcile), then the expiry sweep marked the
     old hold lapsed, then reconcile confirmed the release. The schedule moved to the renewal only on a release
     of a hold still marked active, so it stayed with the lapsed hold and was skipped: the renewal, the only hold,
     was never captured."""
-    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
     old = reauthorizing_order(stripe_integration)
     schedule = ScheduledCapture.objects.get(authorization=old)
-    sim_fault_add(provider="stripe", kind="timeout", operation="cancel", times=2, delay=1.5)  # the SDK retries once
-    assert sweeps.reauthorizations_sweep() == (1, 0)
+    with reply_lost(StripeAdapter, "stripe", "cancel", tries=2):  # the SDK retries once, with the same key
+        assert sweeps.reauthorizations_sweep() == (1, 0)
     release = PaymentTransaction.objects.get(action=Action.CANCEL, source=old)
     assert release.state == State.RESERVED
 
