@@ -12,7 +12,7 @@ from typing import Any, cast
 from django import forms
 
 from backoffice.operations import Operation
-from payments.money import MoneyError, format_money, parse_amount
+from payments.money import MoneyError, decimal_symbol, format_money, parse_amount
 from providers.base import Money
 
 
@@ -73,6 +73,11 @@ class PaymentOperationForm(forms.Form):
             del self.fields["reason"]
         # The reference asks for a note on cancel and refund; on capture it is optional (e.g. "Check #1001").
         self.fields["note"].required = operation != Operation.CAPTURE
+
+    @property
+    def decimal_separator(self) -> str:
+        """What the user types between units and cents (the page's script reads typed amounts with it)."""
+        return decimal_symbol(self.locale)
 
     def clean_amount(self) -> Money:
         try:

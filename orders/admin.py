@@ -311,7 +311,16 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
             return format_html('<strong class="auth-expiring" style="color:#b42318">{}</strong>', text)
         return text
 
-    @admin.action(description="Mark shipped (captures authorizations set to capture on shipment)")
+    def has_add_invoice_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.add_invoice")
+
+    def has_capture_payment_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.capture_payment")
+
+    @admin.action(
+        description="Mark shipped (captures authorizations set to capture on shipment)",
+        permissions=["capture_payment"],  # shipping makes captures due: only for staff who may capture
+    )
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             order_mark_shipped(order_id=order.pk)

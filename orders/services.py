@@ -11,13 +11,21 @@ from uuid import uuid4
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from checkout.models import Checkout
 from customers.models import Customer, CustomerUser
 from orders.models import Address, Invoice, Order, OrderLine
+from payments.exceptions import PaymentRefused
+from payments.models import OPEN_STATES
 from payments.money import Money, MoneyError, ensure_exact, format_money, quantize, validate_currency
 from payments.selectors import order_account
 from payments.services import lock_order
+
+
+class OrderBeingPlaced(MoneyError):
+    """The buyer's checkout has made the order and not finished paying for it: the order is not staff's yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +105,15 @@ def invoice_create(
     Under the order lock, like every ledger change: an invoice never asks for money the order has already
     taken, holds (an open authorization, a payment in flight) or asked for in another open invoice
     (`payments.account`). A pending check or payment-term promise does not stand in the way: an invoice is
-    how such an order is collected.
+    how such an order is collected. An order its buyer is still placing at checkout is not invoiced
+    (OrderBeingPlaced): the buyer's payment would be refused and the attempt's order could not be discarded.
     """
     order = lock_order(order_id=order.pk)
+    if Checkout.objects.filter(order_id=order.pk, completed_at__isnull=True).exists():
+        # its payment is about to be reserved, or was declined and the order is about to be discarded
+        raise OrderBeingPlaced(
+            f"Order {order.number} is still being placed by the buyer at checkout; invoice it later."
+        )
     owed = quantize(order_account(order=order).invoiceable, order.currency)
     if owed <= 0:
         raise MoneyError(
@@ -126,4 +140,31 @@ def invoice_create(
     )
     invoice.number = f"{prefix}{invoice.pk:06d}"
     invoice.save(update_fields=["number"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice_id: int) -> Invoice:
+    """Void an open invoice that nothing was paid, is being paid or was promised through, under the order lock.
+
+    Its status is the ledger's to set otherwise: an invoice becomes paid when its payments say so, never by
+    hand (a "paid" with no ledger row behind it let the order be invoiced and paid again). A void invoice asks
+    for nothing any more (`payments.account`), so a replacement can be issued; it is never opened again. One
+    with a payment made, in flight or promised (a check on its way) stays: the money would belong to nothing.
+    """
+    order_id = Invoice.objects.values_list("order_id", flat=True).get(pk=invoice_id)
+    lock_order(order_id=order_id)
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.status != Invoice.Status.OPEN:
+        raise PaymentRefused(
+            "invoice_not_open",
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; only an open invoice can be voided.",
+        )
+    if invoice.transactions.filter(Q(successful=True) | Q(state__in=OPEN_STATES)).exists():
+        raise PaymentRefused(
+            "invoice_has_payment",
+            f"Invoice {invoice.number} has a payment in progress or made, so it cannot be voided.",
+        )
+    invoice.status = Invoice.Status.VOID
+    invoice.save(update_fields=["status", "updated_at"])
     return invoice

@@ -22,6 +22,7 @@ __all__ = [
     "MoneyError",
     "currency_exponent",
     "current_locale",
+    "decimal_symbol",
     "ensure_exact",
     "format_amount_input",
     "format_money",
@@ -68,7 +69,7 @@ def ensure_exact(amount: Decimal, currency: str) -> Decimal:
     return exact
 
 
-def _decimal_symbol(locale: str | None) -> str:
+def decimal_symbol(locale: str | None) -> str:
     """The decimal separator people type in `locale` (None: the API's "."); "." for anything babel cannot read."""
     if not locale:
         return "."
@@ -103,7 +104,7 @@ def parse_amount(value: object, currency: str, locale: str | None = None) -> Mon
         return Money(ensure_exact(value, currency), currency)
     if not isinstance(value, str):
         raise MoneyError("This is not an amount.")
-    return Money(_parse_text(value.strip(), currency, _decimal_symbol(locale)), currency)
+    return Money(_parse_text(value.strip(), currency, decimal_symbol(locale)), currency)
 
 
 def _parse_text(text: str, currency: str, symbol: str) -> Decimal:
@@ -138,7 +139,7 @@ def _parse_text(text: str, currency: str, symbol: str) -> Decimal:
 
 def format_amount_input(amount: Decimal, currency: str, locale: str | None = None) -> str:
     """An amount as `parse_amount` reads it back in `locale` (the initial value of an amount field)."""
-    return f"{quantize(amount, currency):f}".replace(".", _decimal_symbol(locale))
+    return f"{quantize(amount, currency):f}".replace(".", decimal_symbol(locale))
 
 
 def current_locale() -> str:

@@ -832,12 +832,18 @@ def _renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | Non
 
     The old hold may have been captured (or a capture sent) while the renewal was at the provider, with no
     lock held: re-checked here under the order lock. Then the renewal is a second live hold on money already
-    taken, and is cancelled. So is it when the old hold cannot be released (captured at the provider).
+    taken, and is cancelled. So is it when the old hold cannot be released (captured at the provider), or was
+    cancelled meanwhile (staff released the order's money). An old hold that lapsed meanwhile (the expiry
+    sweep, no capture or cancel) is what the renewal was for: the renewal stays, and takes over the schedule.
     """
     with transaction.atomic():
         lock_order(order_id=_order_id_of(old_id))
         old, renewal = _source(old_id), _source(renewal_id)
         if not (renewal.successful and renewal.active):
+            return
+        acted_on = old.children.filter(action__in=(Action.CAPTURE, Action.CANCEL)).exclude(state=State.DECLINED)
+        if old.successful and not old.active and not acted_on.exists():
+            _schedule_to_renewal(old)
             return
         old_holds = (
             old.successful

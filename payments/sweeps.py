@@ -24,6 +24,7 @@ from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
 from payments.services import (
     _follow_up,
+    _schedule_to_renewal,
     ledger_record,
     lock_order,
     notice_raise,
@@ -228,6 +229,7 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
             txn.active = False
             txn.message = f"The authorization expired at the provider on {txn.expires_at:%Y-%m-%d %H:%M} UTC."
             txn.save(update_fields=["active", "message", "updated_at"])
+            _schedule_to_renewal(txn)  # a renewal made before the lapse is the hold now
             order_payment_status_refresh(order=order, cause=txn)
             notice_raise(key=f"expired:{txn.pk}", message=f"Order {order.number}: {txn.message}", order=order)
         expired += 1

@@ -127,6 +127,8 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
     if action == MovementAction.CAPTURE:
         note = _complete_payment(payment, movement, event, adapter) if payment.is_open else ""
         payment.refresh_from_db()
+        if payment.state == State.DECLINED:
+            return _reported_after_decline(payment, movement, event)
         if not payment.successful:
             return f"{note} Capture ignored: the authorization did not succeed.".strip()
         return f"{note} {_apply_child(payment, Action.CAPTURE, movement, event, adapter)}".strip()
@@ -160,18 +162,44 @@ def _complete_payment(
     payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     if not payment.is_open:
+        if payment.state == State.DECLINED:
+            return _reported_after_decline(payment, movement, event)
         return f"{payment.get_action_display()} already recorded."
+    # the amount the event reports for this payment, which recording compares with the row (a capture of an
+    # authorization reports what was captured, not what was authorized: the row's own amount then)
+    reports_payment = movement.action != MovementAction.CAPTURE or payment.action in CHARGE_ACTIONS
     services.ledger_record(
         transaction_id=payment.pk,
         result=ProviderResult(
             Outcome.SUCCEEDED,
             event.provider_reference or payment.provider_reference,
-            payment.money,
+            movement.amount if reports_payment else payment.money,
             raw={"event": event.event_id, "type": event.type},
         ),
         adapter=adapter,
     )
     return f"{payment.get_action_display()} {payment.money} completed."
+
+
+def _reported_after_decline(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:
+    """The provider reports money moved on a payment the ledger recorded declined. Nothing is rewritten (which
+    answer is right is for staff to check at the provider), but it is never ignored: the row is flagged."""
+    reference = movement.provider_reference or event.provider_reference or "none"
+    label = payment.get_action_display().lower()
+    PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+    services.notice_raise(
+        key=f"declined-but-reported:{payment.pk}",
+        level=Notice.Level.ERROR,
+        order=payment.order,
+        message=(
+            f"Order {payment.order.number}: the provider reports a {movement.action} of {movement.amount} "
+            f"(reference {reference}, event {event.event_id}) on the {label} of {payment.money}, which is recorded "
+            f"as declined ({payment.error_code or 'no code'}). Money may have moved: check it in the provider's "
+            "dashboard."
+        ),
+    )
+    logger.error("Event %s reports money moved on declined transaction %s", event.event_id, payment.pk)
+    return f"{payment.get_action_display()} recorded as declined, but the provider reports it made; flagged for staff."
 
 
 def _refund_source(

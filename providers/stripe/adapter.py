@@ -294,6 +294,11 @@ class StripeAdapter(Adapter):
             request.amount,
         )
         if isinstance(found, ProviderResult):
+            # Stripe cancels an uncaptured PaymentIntent itself when the hold lapses, and then refuses a cancel
+            # ("it has a status of canceled"): nothing is held, which is what the cancel asked for.
+            current = (found.raw.get("error") or {}).get("payment_intent") or {}
+            if found.error_code == "payment_intent_unexpected_state" and current.get("status") == "canceled":
+                return self._cancel_result(current, request.amount)
             return found
         return self._cancel_result(found, request.amount)
 

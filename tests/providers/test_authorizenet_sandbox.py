@@ -433,6 +433,43 @@ def test_a_lost_purchase_is_found_by_our_key_among_unsettled_transactions(adapte
 
 
 @pytest.mark.django_db(transaction=True)
+def test_settled_transactions_are_listed_by_batch_in_pages(adapter, client) -> None:  # noqa: ANN001
+    charges = [adapter.charge(purchase(f"{n}.00")) for n in (11, 12, 13)]
+    assert sandbox.settle() == 3
+
+    def call(root: str, inner: str = "") -> etree._Element:
+        reply = client.post(API, xml_request(root, inner), content_type="application/xml")
+        return etree.fromstring(reply.content[3:])
+
+    batches = call("getSettledBatchListRequest")  # no dates: the last 24 hours
+    batch_ids = batches.xpath("a:batchList/a:batch/a:batchId/text()", namespaces=NS)
+    assert len(batch_ids) == 1
+    assert batches.findtext("a:batchList/a:batch/a:paymentMethod", namespaces=NS) == "creditCard"
+    paging = "<sorting><orderBy>id</orderBy><orderDescending>false</orderDescending></sorting>"
+    pages = [
+        call(
+            "getTransactionListRequest",
+            f"<batchId>{batch_ids[0]}</batchId>{paging}<paging><limit>2</limit><offset>{page}</offset></paging>",
+        )
+        for page in (1, 2)
+    ]
+    listed = [p.xpath("a:transactions/a:transaction/a:transId/text()", namespaces=NS) for p in pages]
+    assert [len(ids) for ids in listed] == [2, 1]
+    assert sorted(listed[0] + listed[1], key=int) == sorted((c.provider_reference for c in charges), key=int)
+    assert pages[0].findtext("a:totalNumInResultSet", namespaces=NS) == "3"
+    assert call("getUnsettledTransactionListRequest").findtext("a:totalNumInResultSet", namespaces=NS) == "0"
+
+    one_date = call("getSettledBatchListRequest", "<firstSettlementDate>2026-01-01T00:00:00</firstSettlementDate>")
+    too_long = call(
+        "getSettledBatchListRequest",
+        "<firstSettlementDate>2026-01-01T00:00:00</firstSettlementDate>"
+        "<lastSettlementDate>2026-02-02T00:00:00</lastSettlementDate>",
+    )
+    for refused in (one_date, too_long):
+        assert refused.findtext("a:messages/a:resultCode", namespaces=NS) == "Error"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_check_connection_and_bad_credentials(adapter) -> None:
     assert adapter.check_connection().outcome == Outcome.SUCCEEDED
     from providers.base import ProviderMisconfigured
