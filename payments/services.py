@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
+from integrations.provider_customers import provider_customer_reference, provider_customer_remember
 from integrations.selectors import method_resolve
 from notifications.services import payment_status_changed
 from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
@@ -304,6 +305,10 @@ def _call_provider(
             error_code="provider_misconfigured",
             message="The payment provider rejected the integration's settings. Please contact us.",
         )
+    if result.customer_reference:  # the buyer's company as the provider now knows it, for later payments
+        provider_customer_remember(
+            integration_id=txn.integration_id, customer_id=txn.order.customer_id, reference=result.customer_reference
+        )
     return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
 
 
@@ -344,12 +349,7 @@ def payment_purchase(
         fingerprint = _fingerprint("purchase", order.pk, method, order.total, order.currency)
         if existing := _replay(key, fingerprint):
             return existing
-        if (
-            order.transactions.filter(action__in=PURCHASE_ACTIONS)
-            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
-            .exists()
-        ):
-            raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
+        _refuse_second_purchase(order.transactions.all(), f"Order {order.number}")
         if order.total <= 0:
             raise PaymentRefused("amount_not_positive", "There is nothing to pay on this order.")
         context = order.checkout_context()
@@ -384,6 +384,7 @@ def payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
+        customer_reference=provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id),
     )
     call = {
         Action.PENDING: adapter.pending,
@@ -391,6 +392,20 @@ def payment_purchase(
         Action.CHARGE: adapter.charge,
     }
     return _call_provider(txn, call[Action(action)], request, adapter)
+
+
+def _refuse_second_purchase(transactions: Any, what: str) -> None:
+    """At most one purchase at a time. An attempt whose outcome is not known yet (the provider's answer was lost,
+    the buyer is on the bank's page) is not "paid": the buyer is told it is being confirmed."""
+    purchases = transactions.filter(action__in=PURCHASE_ACTIONS)
+    if purchases.filter(successful=True).exists():
+        raise PaymentRefused("already_paid", f"{what} is already paid.")
+    if purchases.filter(state__in=OPEN_STATES).exists():
+        raise PaymentRefused(
+            "payment_in_progress",
+            f"{what} has a payment that is still being confirmed with the payment provider; nothing more will be "
+            "charged. Please check back in a few minutes, or contact us.",
+        )
 
 
 def _purchase_action(adapter: Adapter, integration: Integration, method: MethodInfo | None = None) -> Action:
@@ -575,6 +590,7 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         action=txn.action,
         amount=txn.money,
         method=_method_info(txn),
+        created_at=txn.created_at,
     )
 
 
@@ -712,12 +728,7 @@ def invoice_payment_purchase(
             return existing
         if invoice.status != Invoice.Status.OPEN:
             raise PaymentRefused("invoice_not_open", f"Invoice {invoice.number} is {invoice.get_status_display()}.")
-        if (
-            invoice.transactions.filter(action__in=PURCHASE_ACTIONS)
-            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
-            .exists()
-        ):
-            raise PaymentRefused("already_paid", f"Invoice {invoice.number} is already paid or being paid.")
+        _refuse_second_purchase(invoice.transactions.all(), f"Invoice {invoice.number}")
         if action == Action.CHARGE and not adapter.supports(Capability.CHARGE):
             raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.")
         context = replace(order.checkout_context(), subtotal=invoice.money, total=invoice.money)
@@ -746,6 +757,7 @@ def invoice_payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
+        customer_reference=provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id),
     )
     call = adapter.pending if action == Action.PENDING else adapter.charge
     return _call_provider(txn, call, request, adapter)

@@ -31,6 +31,7 @@ from payments.services import (
     payment_reauthorize,
     status_request,
 )
+from payments.webhook_services import webhook_events_release
 from providers.base import (
     NOT_FOUND,
     Capability,
@@ -269,7 +270,19 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         logger.warning("Reconcile of transaction %s (order %s): provider unavailable: %s", txn.pk, txn.order_id, exc)
         result = None
     if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
-        return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+        recorded = ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+        webhook_events_release(
+            integration_id=recorded.integration_id,
+            references=[recorded.provider_reference],
+            keys=[recorded.idempotency_key],
+        )
+        return recorded
+    if result is not None and result.provider_reference and not txn.provider_reference:
+        # still open, but now we know what the provider calls it: keep that, and let waiting events apply
+        PaymentTransaction.objects.filter(pk=txn.pk, provider_reference="").update(
+            provider_reference=result.provider_reference
+        )
+        webhook_events_release(integration_id=txn.integration_id, references=[result.provider_reference])
     return _reconcile_later(txn)
 
 

@@ -2,7 +2,8 @@
 
 Verify with the integration's adapter (`parse_webhook`), store in the inbox (unique per integration and provider
 event id), enqueue processing once the row is committed, answer 200. A duplicate also gets 200 and is not
-processed again; a bad signature gets 400 and is stored nowhere.
+processed again, unless the stored event is still waiting for its payment; a bad signature (or a signed body
+that is not an event) gets 400 and is stored nowhere.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
                     "event": event.as_dict(),
                 },
             )
-            if created:
+            if created or row.status == WebhookEvent.Status.WAITING:  # a redelivery may find its payment now
                 transaction.on_commit(partial(webhook_event_process_task.delay, row.pk))
     except IntegrityError:  # the same event arrived twice at once; the other request stored it
         pass

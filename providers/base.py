@@ -11,6 +11,7 @@ import enum
 from abc import ABC
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -114,6 +115,11 @@ class ProviderMisconfigured(ProviderError):
 
 class InvalidSignature(ProviderError):
     """A webhook whose signature, secret or timestamp does not verify. It is stored nowhere."""
+
+
+class MalformedEvent(InvalidSignature):
+    """A signed webhook whose envelope cannot be read (no event id, not an object): answered 400, stored nowhere,
+    like a bad signature. A readable envelope with an unreadable body is stored instead (`WebhookEvent.problem`)."""
 
 
 class UnsupportedOperation(ProviderError):
@@ -242,6 +248,9 @@ class PaymentRequest:
     payment_data: Mapping[str, str] = field(default_factory=dict)
     return_url: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the provider's id of the buyer's company at this integration, from an earlier payment
+    #: (`ProviderResult.customer_reference`); "" when none was made yet
+    customer_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +276,8 @@ class StatusRequest:
     action: str
     amount: Money
     method: MethodInfo
+    #: when the operation was first sent (the row was reserved just before): bounds a search by our key
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +289,8 @@ class ProviderResult:
     message: str = ""
     next_action: Mapping[str, str] = field(default_factory=dict)  # redirect URL, client secret
     raw: Mapping[str, Any] = field(default_factory=dict)  # scrubbed: no card data, no secrets
+    #: the provider's id of the buyer's company, when the payment made or used one; kept for later payments
+    customer_reference: str | None = None
 
 
 class MovementAction(enum.StrEnum):
@@ -336,7 +349,11 @@ class WebhookEvent:
     """A verified, normalised provider event.
 
     `provider_reference` is the payment the event is about (the reference of the authorize or charge row);
-    `movements` say what happened to it, in order. An event with no movements is stored and ignored.
+    `payment_key` is the idempotency key of the request that made that payment, when the provider carries it
+    (metadata), so an event can be matched before we learn the reference; `movements` say what happened to it, in
+    order. An event with no movements is stored and ignored. `needs_details` asks the processing to let the
+    adapter complete the movements (`Adapter.complete_event`) once the payment is known; `problem` says why a
+    signed event could not be read (it is stored as failed).
     """
 
     event_id: str
@@ -345,6 +362,9 @@ class WebhookEvent:
     amount: Money | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     movements: tuple[EventMovement, ...] = ()
+    payment_key: str | None = None
+    needs_details: bool = False
+    problem: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -355,6 +375,9 @@ class WebhookEvent:
             "currency": self.amount.currency if self.amount else None,
             "data": dict(self.data),
             "movements": [m.as_dict() for m in self.movements],
+            "payment_key": self.payment_key,
+            "needs_details": self.needs_details,
+            "problem": self.problem,
         }
 
     @classmethod
@@ -367,6 +390,9 @@ class WebhookEvent:
             amount=Money(Decimal(data["amount"]), data["currency"]) if data.get("amount") is not None else None,
             data=dict(data.get("data") or {}),
             movements=tuple(EventMovement.from_dict(m) for m in data.get("movements") or ()),
+            payment_key=data.get("payment_key"),
+            needs_details=bool(data.get("needs_details")),
+            problem=str(data.get("problem") or ""),
         )
 
 
@@ -391,6 +417,10 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     #: the provider's own addresses; the sandbox address is given by the caller
     test_base_url: ClassVar[str] = ""
     live_base_url: ClassVar[str] = ""
+    #: the webhook events to enable at the provider for this integration's endpoint (shown on its page)
+    webhook_events: ClassVar[tuple[str, ...]] = ()
+    #: the API version the webhook endpoint must be created with ("" when the provider has none)
+    webhook_api_version: ClassVar[str] = ""
 
     def __init__(self, settings: Mapping[str, Any], *, base_url: str = "") -> None:
         self.settings = settings
@@ -459,6 +489,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         raise InvalidSignature(f"{self.key} sends no webhooks")
+
+    def complete_event(self, event: WebhookEvent) -> WebhookEvent:
+        """Fill in what an event with `needs_details` leaves out (the refunds of a charge, whether a refund is
+        money back), by asking the provider. Raises `ProviderUnavailable` when it cannot; the task retries."""
+        return event
 
     def check_connection(self) -> ProviderResult | None:
         """Call the provider with the configured credentials; None when there is nothing to call."""

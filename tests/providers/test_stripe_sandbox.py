@@ -13,6 +13,7 @@ import requests
 
 from providers.stripe import sandbox
 from providers.stripe.sandbox import parse_form
+from providers.stripe.sandbox_versions import LATEST
 from sandbox.models import SimObject, SimWebhookDelivery
 from sandbox.tasks import sim_webhook_deliver_task
 
@@ -23,16 +24,25 @@ AUTH = {"HTTP_AUTHORIZATION": f"Bearer {KEY}"}
 PUBLISHABLE = {"HTTP_AUTHORIZATION": "Bearer pk_test_wiretests01"}
 
 
-def post(client, path: str, data: dict, key: str | None = None, auth: dict | None = None):  # noqa: ANN001, ANN201
+def post(client, path: str, data: dict, key: str | None = None, auth: dict | None = None, version: str = LATEST):  # noqa: ANN001, ANN201
     extra = dict(AUTH if auth is None else auth)
     if key:
         extra["HTTP_IDEMPOTENCY_KEY"] = key
+    if version:
+        extra["HTTP_STRIPE_VERSION"] = version
     return client.post(f"/sandbox/stripe{path}", urlencode(data), content_type=FORM, **extra)
 
 
-def intent(client, **params):  # noqa: ANN001, ANN003, ANN201
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true", **params}
-    return post(client, "/v1/payment_intents", data)
+def intent(client, version: str = LATEST, **params):  # noqa: ANN001, ANN003, ANN201
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+        **params,
+    }
+    return post(client, "/v1/payment_intents", data, version=version)
 
 
 def test_bracket_notation_parses_to_nested_values_and_indexed_lists() -> None:
@@ -135,7 +145,13 @@ def test_an_uncaptured_intent_cannot_be_refunded(client) -> None:
 
 
 def test_the_same_key_replays_the_first_reply_and_other_parameters_are_an_idempotency_error(client) -> None:
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true"}
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+    }
     first = post(client, "/v1/payment_intents", data, key="key-1")
     again = post(client, "/v1/payment_intents", data, key="key-1")
     assert again.json()["id"] == first.json()["id"]
@@ -147,7 +163,13 @@ def test_the_same_key_replays_the_first_reply_and_other_parameters_are_an_idempo
 
 
 def test_a_replayed_decline_is_the_same_402(client) -> None:
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_chargeDeclined", "confirm": "true"}
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_chargeDeclined",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+    }
     first = post(client, "/v1/payment_intents", data, key="key-d")
     again = post(client, "/v1/payment_intents", data, key="key-d")
     assert (again.status_code, again.content) == (402, first.content)
