@@ -121,9 +121,10 @@ class PaymentHistoryInline(admin.TabularInline):
     @admin.display(description="Operations")
     def operations(self, obj: PaymentTransaction) -> str:
         offers = [offer for offer in transaction_offers(obj) if offer.operation in getattr(self, "_allowed", ())]
+        flag = format_html('<strong class="needs-attention">Needs attention</strong> ') if obj.needs_attention else ""
         if not offers:
-            return ""
-        return format_html_join(
+            return flag
+        return flag + format_html_join(
             " ",
             '<a class="button payment-operation {}" href="{}">{}</a>',
             (

@@ -94,6 +94,7 @@ class PaymentTransaction(models.Model):
             ("capture_payment", "Can capture payments"),
             ("cancel_payment", "Can cancel payment authorizations"),
             ("refund_payment", "Can refund payments"),
+            ("resolve_payment", "Can resolve payments nobody could settle"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -182,10 +183,20 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             return txn
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
+        if txn.action in PURCHASE_ACTIONS and txn.provider_reference:  # events that waited for it can apply now
+            transaction.on_commit(
+                partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
+            )
         order_payment_status_refresh(order=order, cause=txn)
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
         return txn
+
+
+def _waiting_events_release(integration_id: int, reference: str, key: str) -> None:
+    from payments.webhook_services import webhook_events_release  # it builds on this module
+
+    webhook_events_release(integration_id=integration_id, references=[reference], keys=[key])
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
@@ -384,7 +395,7 @@ def payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
-        customer_reference=provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id),
+        customer_reference=_customer_reference(adapter, integration, order),
     )
     call = {
         Action.PENDING: adapter.pending,
@@ -394,13 +405,21 @@ def payment_purchase(
     return _call_provider(txn, call[Action(action)], request, adapter)
 
 
+def _customer_reference(adapter: Adapter, integration: Integration, order: Order) -> str:
+    """The buyer's company as the provider knows it, for adapters that keep one (saved cards)."""
+    if not adapter.keeps_customers:
+        return ""
+    return provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id)
+
+
 def _refuse_second_purchase(transactions: Any, what: str) -> None:
     """At most one purchase at a time. An attempt whose outcome is not known yet (the provider's answer was lost,
     the buyer is on the bank's page) is not "paid": the buyer is told it is being confirmed."""
-    purchases = transactions.filter(action__in=PURCHASE_ACTIONS)
-    if purchases.filter(successful=True).exists():
+    taken = transactions.filter(action__in=PURCHASE_ACTIONS).filter(Q(successful=True) | Q(state__in=OPEN_STATES))
+    found = set(taken.values_list("successful", flat=True)[:10])
+    if True in found:
         raise PaymentRefused("already_paid", f"{what} is already paid.")
-    if purchases.filter(state__in=OPEN_STATES).exists():
+    if found:
         raise PaymentRefused(
             "payment_in_progress",
             f"{what} has a payment that is still being confirmed with the payment provider; nothing more will be "
@@ -757,7 +776,7 @@ def invoice_payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
-        customer_reference=provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id),
+        customer_reference=_customer_reference(adapter, integration, order),
     )
     call = adapter.pending if action == Action.PENDING else adapter.charge
     return _call_provider(txn, call, request, adapter)

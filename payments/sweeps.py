@@ -270,13 +270,7 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         logger.warning("Reconcile of transaction %s (order %s): provider unavailable: %s", txn.pk, txn.order_id, exc)
         result = None
     if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
-        recorded = ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
-        webhook_events_release(
-            integration_id=recorded.integration_id,
-            references=[recorded.provider_reference],
-            keys=[recorded.idempotency_key],
-        )
-        return recorded
+        return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)  # releases waiting events
     if result is not None and result.provider_reference and not txn.provider_reference:
         # still open, but now we know what the provider calls it: keep that, and let waiting events apply
         PaymentTransaction.objects.filter(pk=txn.pk, provider_reference="").update(

@@ -10,8 +10,9 @@ An event arrives as `providers.base.WebhookEvent` with the movements it reports,
   keyed `webhook:<integration>:<action>:<provider reference>`, so the same movement can never be recorded twice;
 * an event may imply earlier movements (a refund implies the capture), which are applied first;
 * an event whose payment is not known yet (our answer was lost, or the event overtook it) waits: it is applied
-  as soon as the payment learns its reference (`webhook_events_release`, called wherever that happens, and the
-  sweep `webhook_events_waiting_sweep` behind it), and a redelivery of it is processed again;
+  as soon as the payment learns its reference (`ledger_record` releases it, reconcile too when it only learns
+  the reference, and the sweep `webhook_events_waiting_sweep` stands behind both), and a redelivery of it is
+  processed again;
 * an event the adapter marks `needs_details` (a refund list the provider no longer sends) is completed by the
   adapter once its payment is known, and the completed movements are kept with the event.
 
@@ -61,7 +62,8 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         return None
     if row.status in FINAL:
         return row
-    WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+    # no longer waiting while it runs, so that what it records does not enqueue it a second time
+    WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, status=WebhookEvent.Status.RECEIVED)
     event = ProviderEvent.from_dict(row.event)
     if event.problem:
         return _finish(row, WebhookEvent.Status.FAILED, event.problem)
@@ -89,12 +91,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     with transaction.atomic():
         services.lock_order(order_id=payment.order_id)
         notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]
-    row = _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
-    payment.refresh_from_db()
-    webhook_events_release(
-        integration_id=row.integration_id, references=[payment.provider_reference], keys=[payment.idempotency_key]
-    )
-    return row
+    return _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
 
 
 def _finish(row: WebhookEvent, status: str, result: str, **fields: str) -> WebhookEvent:
@@ -106,7 +103,7 @@ def _finish(row: WebhookEvent, status: str, result: str, **fields: str) -> Webho
 def webhook_events_release(*, integration_id: int, references: Iterable[str], keys: Iterable[str] = ()) -> int:
     """Process again the events waiting for a payment that is now known by one of these references or keys.
 
-    Called wherever a payment learns its reference (webhooks, reconcile); the sweep catches the rest.
+    Called wherever a payment learns its reference (`ledger_record`, reconcile); the sweep catches the rest.
     """
     references = [r for r in references if r]
     keys = [k for k in keys if k]

@@ -421,6 +421,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     webhook_events: ClassVar[tuple[str, ...]] = ()
     #: the API version the webhook endpoint must be created with ("" when the provider has none)
     webhook_api_version: ClassVar[str] = ""
+    #: whether the adapter makes the buyer's company a customer at the provider and wants its id back on later
+    #: payments (`PaymentRequest.customer_reference`, from `ProviderResult.customer_reference`)
+    keeps_customers: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], *, base_url: str = "") -> None:
         self.settings = settings

@@ -164,6 +164,7 @@ class StripeAdapter(Adapter):
     live_js_url = "https://js.stripe.com/v3/"
     webhook_events = WEBHOOK_EVENTS
     webhook_api_version = API_VERSION
+    keeps_customers = True
 
     #: seconds; every call has both (a money call that hangs must not hold a worker or a buyer forever)
     connect_timeout: ClassVar[float] = 5.0

@@ -462,10 +462,10 @@ def test_a_redelivered_waiting_event_is_processed_again_not_dropped_as_a_duplica
         redeliver(refund_created["id"])  # Stripe sends it: the payment is not known yet
     row = WebhookEvent.objects.get()
     assert row.status == WebhookEvent.Status.WAITING
-    PaymentTransaction.objects.filter(pk=auth.pk).update(created_at=timezone.now() - timedelta(minutes=3))
-    services.payment_complete(transaction_id=auth.pk)  # the payment becomes known by a path that releases nothing
-    auth.refresh_from_db()
-    assert auth.provider_reference == reference
+    # the payment becomes known by a path that lets no waiting event apply (the release and sweep are missed)
+    PaymentTransaction.objects.filter(pk=auth.pk).update(provider_reference=reference)
+    row.refresh_from_db()
+    assert row.status == WebhookEvent.Status.WAITING
 
     with django_capture_on_commit_callbacks(execute=True):
         redeliver(refund_created["id"])  # Stripe sends it again: processed now, not dropped as a duplicate
