@@ -105,7 +105,7 @@ def authorizations(integration: Integration, customer: Customer, n: int, run: in
                 "capture_method": "manual",
                 "confirm": True,
                 "payment_method": "pm_card_visa",
-                "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
+                "allowed_payment_method_types": ["card"],
             },
             options={"idempotency_key": f"bench:{run}:{i}"},
         )

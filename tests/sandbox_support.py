@@ -58,11 +58,9 @@ def register_webhooks(integration: Integration, *, api_version: str = "") -> Non
     )
 
 
-def dashboard(stripe_sandbox_url: str) -> stripe.StripeClient:
+def dashboard(stripe_sandbox_url: str, secret_key: str = STRIPE_SECRETS["secret_key"]) -> stripe.StripeClient:
     """A client standing for someone using Stripe's dashboard: it knows nothing of our ledger or keys."""
-    return stripe.StripeClient(
-        STRIPE_SECRETS["secret_key"], base_addresses={"api": stripe_sandbox_url}, max_network_retries=0
-    )
+    return stripe.StripeClient(secret_key, base_addresses={"api": stripe_sandbox_url}, max_network_retries=0)
 
 
 def sandbox_events(payment_intent: str, *, api_version: str = "") -> list[dict[str, Any]]:
