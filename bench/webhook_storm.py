@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,54 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._processes import celery_worker, environment, free_port, fresh_database, stop, web_server  # noqa: E402
+
 N = int(os.environ.get("BENCH_PAYMENTS", "3600"))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paydesk_bench_storm")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 DUPLICATES = 0.3
 KINDS = ("lost_capture_refund", "capture_refund_all", "charge_refund", "lost_cancel", "authorized", "lost_plain")
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-    print("webhook_storm: needs PostgreSQL and Redis on 127.0.0.1; skipped")
-    sys.exit(0)
-
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    PORT = s.getsockname()[1]
+PORT = free_port()
 SITE = f"http://127.0.0.1:{PORT}"
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-secret"),
-    "FIELD_ENCRYPTION_KEYS": "yCgTT1jRVUQ1F4qbdN9XbSoZ06Ye6QYy0KbyuYg3vQg=",
-    "DJANGO_DEBUG": "false",
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "DATABASE_URL": DB_URL,
-    "REDIS_URL": REDIS,
-    "SITE_URL": SITE,
-    "LOG_LEVEL": "WARNING",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
-}
-os.environ.update(ENV)
-BIN = Path(sys.executable).parent
-
-import psycopg  # noqa: E402
-
-admin_url = DB_URL.rsplit("/", 1)[0] + "/postgres"
-db_name = DB_URL.rsplit("/", 1)[1]
-with psycopg.connect(admin_url, autocommit=True) as conn:
-    conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    conn.execute(f'CREATE DATABASE "{db_name}"')
+#: Redis hands a killed worker's unacknowledged messages to another worker after this many seconds
+ENV = environment("webhook_storm", db_url=DB_URL, redis_url=REDIS, port=PORT, CELERY_VISIBILITY_TIMEOUT="30")
+fresh_database(DB_URL)
 
 import django  # noqa: E402
 
@@ -104,33 +68,8 @@ WEBHOOK_SECRET = "whsec_benchmarkstorm"  # noqa: S105 - a sandbox test key
 VERSION = os.environ.get("BENCH_API_VERSION", StripeAdapter.webhook_api_version)
 
 
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 def worker(name: str) -> subprocess.Popen:
-    return start(
-        str(BIN / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "--concurrency",
-        "1",
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "-n",
-        f"{name}@%h",
-    )
+    return celery_worker(ENV, name)
 
 
 def payments(integration: Integration, customer: Customer) -> dict[int, tuple[str, str]]:
@@ -238,13 +177,9 @@ def in_ledger(rows: list[PaymentTransaction]) -> tuple[Decimal, Decimal, Decimal
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    web = start(str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "3", "--threads", "8")
-    workers = []
+    web = web_server(ENV, PORT, workers=3)
+    workers: list = []
     try:
-        for _ in range(100):
-            if reachable("127.0.0.1", PORT):
-                break
-            time.sleep(0.2)
         integration = Integration.objects.create(
             provider_key="stripe",
             name="Stripe storm",
@@ -275,19 +210,18 @@ def main() -> None:
         started = time.perf_counter()
         post_all([json.dumps(e) for e in deliveries], integration.get_webhook_url(), kill_one)
         posted = time.perf_counter() - started
-        unfinished = WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED])
-        deadline = time.perf_counter() + 900
+        unfinished = WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.WAITING])
+        deadline = time.perf_counter() + 1800
+        swept, by_sweep = time.perf_counter(), 0
         while unfinished.exists() and time.perf_counter() < deadline:
             time.sleep(1)
-            if WebhookEvent.objects.filter(status=WebhookEvent.Status.WAITING).exists():
-                webhook_events_waiting_sweep()  # what beat runs every minute
-        webhook_events_waiting_sweep()
-        while unfinished.exists() and time.perf_counter() < deadline:
-            time.sleep(1)
+            if time.perf_counter() - swept > 10:  # beat runs it every minute; the storm is shorter than that
+                by_sweep += webhook_events_waiting_sweep()[0]
+                swept = time.perf_counter()
         elapsed = time.perf_counter() - started
         statuses = dict(WebhookEvent.objects.order_by().values_list("status").annotate(n=Count("id")))
         print(f"  posted in {posted:.0f} s; all processed after {elapsed:.0f} s ({len(events) / elapsed:.0f} events/s)")
-        print(f"  event rows by status: {statuses}")
+        print(f"  event rows by status: {statuses}; events the waiting sweep had to enqueue: {by_sweep}")
 
         refunds: dict[str, int] = defaultdict(int)
         for o in SimObject.objects.filter(provider="stripe", kind="refund"):

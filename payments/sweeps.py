@@ -318,7 +318,8 @@ def _reconcile_later(txn: PaymentTransaction) -> PaymentTransaction:
             message=(
                 f"Order {txn.order.number}: the {txn.get_action_display().lower()} of {txn.money} could not be "
                 f"settled automatically (provider reference {txn.provider_reference or 'none'}, request key "
-                f"{txn.idempotency_key}). Check it in the provider's dashboard."
+                f"{txn.idempotency_key}). Check it in the provider's dashboard, then settle it on the order page "
+                "(Cancel the hold, or Mark resolved)."
             ),
         )
         logger.error(

@@ -74,12 +74,18 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         known_as = f"reference {event.provider_reference}" + (
             f" or key {event.payment_key}" if event.payment_key else ""
         )
-        return _finish(
+        row = _finish(
             row,
             WebhookEvent.Status.WAITING,
             f"No payment of this integration has {known_as} yet; the event is applied once it has.",
             payment_key=event.payment_key or "",
         )
+        # The payment may have been recorded while this ran: its release looked for waiting events before this
+        # one was waiting. Looking again after saying so closes that gap (otherwise only the sweep would).
+        payment = _payment_for(row.integration, event)
+        if payment is None:
+            return row
+        WebhookEvent.objects.filter(pk=row.pk).update(status=WebhookEvent.Status.RECEIVED)
     adapter = adapter_for(row.integration)
     if event.needs_details:
         event = adapter.complete_event(event)  # ProviderUnavailable: the task tries again later

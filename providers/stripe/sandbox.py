@@ -1136,10 +1136,10 @@ def payment_intents_capture(ctx: Ctx, params: dict[str, Any], pi_id: str) -> Sim
     return _reply(200, _show_pi(pi, ctx.account, ctx.version))
 
 
-def _release(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any], amount: int) -> None:
-    """What a partial capture or a cancel released. Before API 2025-03-31 Stripe showed it as a Refund of the
-    charge (with `charge.refunded`, and `refund.created` from 2024-10-28); from basil on there is no such Refund."""
-    release = {
+def _new_refund(
+    pi: Mapping[str, Any], charge: Mapping[str, Any], amount: int, *, reason: str | None, metadata: dict
+) -> dict[str, Any]:
+    return {
         "id": sim_id("re"),
         "object": "refund",
         "amount": amount,
@@ -1147,12 +1147,18 @@ def _release(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any], amount: in
         "charge": charge["id"],
         "created": sim_timestamp(PROVIDER),
         "currency": charge["currency"],
-        "metadata": {},
+        "metadata": metadata,
         "payment_intent": pi["id"],
-        "reason": None,
-        "status": "succeeded",
-        "_release": True,
+        "reason": reason,
+        "status": "succeeded",  # card refunds in this sandbox succeed at once
     }
+
+
+def _release(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any], amount: int) -> None:
+    """What a partial capture or a cancel released. Before API 2025-03-31 Stripe showed it as a Refund of the
+    charge (with `charge.refunded`, and `refund.created` from 2024-10-28); from basil on there is no such Refund."""
+    release = _new_refund(pi, charge, amount, reason=None, metadata={})
+    release["_release"] = True
     _save("refund", release, ctx.account)
     charge["_refund_ids"] = [release["id"], *charge.get("_refund_ids", [])]
     _save("charge", charge, ctx.account)
@@ -1245,19 +1251,8 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
                 code="amount_too_large",
                 param="amount",
             )
-    refund = {
-        "id": sim_id("re"),
-        "object": "refund",
-        "amount": amount,
-        "balance_transaction": sim_id("txn"),
-        "charge": charge["id"],
-        "created": sim_timestamp(PROVIDER),
-        "currency": charge["currency"],
-        "metadata": params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
-        "payment_intent": pi["id"],
-        "reason": reason,
-        "status": "succeeded",
-    }
+    metadata = params["metadata"] if isinstance(params.get("metadata"), dict) else {}
+    refund = _new_refund(pi, charge, amount, reason=reason, metadata=metadata)
     _save("refund", refund, ctx.account)
     charge["_refund_ids"] = [refund["id"], *charge.get("_refund_ids", [])]
     _save("charge", charge, ctx.account)

@@ -10,11 +10,12 @@ from django.contrib.auth.models import Group, Permission, User
 
 from backoffice.roles import SALES
 from notifications.models import Notice
-from orders.models import Order, PaymentStatus
+from orders.models import PaymentStatus
 from payments import services
 from payments.models import Action, PaymentTransaction, State
 from sandbox.services import sim_fault_add, sim_get
 from tests import factories
+from tests.backoffice.test_order_operations import messages_of, op_url, order_url, submit
 from tests.sandbox_support import ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,14 +27,6 @@ def sales(client) -> User:  # noqa: ANN001
     user.groups.add(Group.objects.get(name=SALES))
     client.force_login(user)
     return user
-
-
-def op_url(txn: PaymentTransaction, operation: str) -> str:
-    return f"/admin/orders/order/{txn.order_id}/payments/{txn.pk}/{operation}/"
-
-
-def order_url(order: Order) -> str:
-    return f"/admin/orders/order/{order.pk}/change/"
 
 
 def flagged(integration, pm: str = "pm_card_visa") -> PaymentTransaction:  # noqa: ANN001
@@ -53,15 +46,6 @@ def flagged(integration, pm: str = "pm_card_visa") -> PaymentTransaction:  # noq
     Notice.objects.create(key=f"unsettled:{txn.pk}", message="Check it", order=order)
     txn.refresh_from_db()
     return txn
-
-
-def submit(client, txn: PaymentTransaction, operation: str, **data: str):  # noqa: ANN001, ANN201
-    data.setdefault("key", str(uuid.uuid4()))
-    return client.post(op_url(txn, operation), data, follow=True)
-
-
-def messages_of(response) -> list[str]:  # noqa: ANN001
-    return [str(m) for m in response.context["messages"]]
 
 
 def test_a_flagged_payment_offers_staff_to_cancel_the_hold_or_mark_it_resolved(
