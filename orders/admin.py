@@ -124,7 +124,11 @@ class PaymentHistoryInline(admin.TabularInline):
         flag = format_html('<strong class="needs-attention">Needs attention</strong> ') if obj.needs_attention else ""
         if not offers:
             return flag
-        return flag + format_html_join(
+        return format_html("{}{}", flag, self._operation_links(obj, offers))
+
+    @staticmethod
+    def _operation_links(obj: PaymentTransaction, offers: list) -> str:
+        return format_html_join(
             " ",
             '<a class="button payment-operation {}" href="{}">{}</a>',
             (

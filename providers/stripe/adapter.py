@@ -486,7 +486,7 @@ class StripeAdapter(Adapter):
             return self._refund_status(request)
         if not reference.startswith("pi_"):
             if request.action in ("authorize", "charge", "purchase") and request.created_at is not None:
-                return self._find_payment(request)
+                return self._find_payment(request, sent=request.created_at)
             return ProviderResult(
                 Outcome.ERROR,
                 None,
@@ -503,9 +503,7 @@ class StripeAdapter(Adapter):
             return self._cancel_result(found, request.amount)
         return self._payment_result(found, request.amount)
 
-    def _find_payment(self, request: StatusRequest) -> ProviderResult:
-        sent = request.created_at
-        assert sent is not None  # noqa: S101 - checked by the caller
+    def _find_payment(self, request: StatusRequest, *, sent: datetime) -> ProviderResult:
         if datetime.now(tz=UTC) < sent + SEARCH_AFTER:
             return ProviderResult(
                 Outcome.ERROR,

@@ -53,9 +53,9 @@ def test_a_flagged_payment_offers_staff_to_cancel_the_hold_or_mark_it_resolved(
 ) -> None:
     txn = flagged(stripe_integration)
     page = client.get(order_url(txn.order)).content.decode()
-    assert "Needs attention" in page
-    assert op_url(txn, "release") in page
-    assert op_url(txn, "resolve") in page
+    assert '<strong class="needs-attention">Needs attention</strong>' in page
+    assert f'<a class="button payment-operation release" href="{op_url(txn, "release")}">Cancel the hold</a>' in page
+    assert f'<a class="button payment-operation resolve" href="{op_url(txn, "resolve")}">Mark resolved</a>' in page
     form = client.get(op_url(txn, "resolve")).content.decode()
     assert "Nobody could find out automatically what became of this payment" in form
     assert 'name="outcome"' in form
@@ -149,3 +149,4 @@ def test_a_payment_that_is_not_flagged_offers_neither(client, sales, stripe_inte
     assert op_url(txn, "release") not in page
     assert op_url(txn, "resolve") not in page
     assert "Needs attention" not in page
+    assert f'<a class="button payment-operation capture" href="{op_url(txn, "capture")}">Capture</a>' in page
