@@ -121,7 +121,11 @@ class PaymentHistoryInline(admin.TabularInline):
     @admin.display(description="Operations")
     def operations(self, obj: PaymentTransaction) -> str:
         offers = [offer for offer in transaction_offers(obj) if offer.operation in getattr(self, "_allowed", ())]
-        flag = format_html('<strong class="needs-attention">Needs attention</strong> ') if obj.needs_attention else ""
+        flag = (
+            format_html('<strong class="needs-attention">{}</strong> ', "Needs attention")
+            if obj.needs_attention
+            else ""
+        )
         if not offers:
             return flag
         return format_html("{}{}", flag, self._operation_links(obj, offers))
