@@ -89,7 +89,6 @@ from sandbox.services import (
 from sandbox.views import sandbox_view
 
 PROVIDER = "stripe"
-API_VERSION = LATEST  # the default of accounts that never chose one
 KEY_TTL = timedelta(hours=24)
 
 # --- Stripe's minor units (docs.stripe.com/currencies), which are not ISO 4217's --------------------------------
