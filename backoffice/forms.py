@@ -20,11 +20,24 @@ def fresh_key() -> str:
     return str(uuid.uuid4())
 
 
+OUTCOMES = (
+    ("succeeded", "The payment went through at the provider"),
+    ("failed", "No money moved at the provider"),
+)
+
+
 class PaymentOperationForm(forms.Form):
     key = forms.UUIDField(widget=forms.HiddenInput)
     amount = forms.CharField(label="Amount", max_length=64)
     release_rest = forms.BooleanField(label="Release the rest", required=False)
     reason = forms.ChoiceField(label="Reason", required=False)
+    outcome = forms.ChoiceField(label="What the provider shows", choices=OUTCOMES, widget=forms.RadioSelect)
+    reference = forms.CharField(
+        label="Provider reference",
+        max_length=255,
+        required=False,
+        help_text="The provider's id of the payment that went through (e.g. pi_…), if this row has none.",
+    )
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
 
     def __init__(
@@ -45,8 +58,11 @@ class PaymentOperationForm(forms.Form):
         self.held = held
         self.releases_rest = releases_rest and operation == Operation.CAPTURE and held is not None
         self.locale = locale
-        if operation == Operation.CANCEL:
-            del self.fields["amount"]  # a cancel releases all that is left of the authorization
+        if operation != Operation.RESOLVE:
+            del self.fields["outcome"]
+            del self.fields["reference"]
+        if operation in (Operation.CANCEL, Operation.RELEASE, Operation.RESOLVE):
+            del self.fields["amount"]  # a cancel releases all that is left; a resolution records the row as it is
         else:
             amount = self.fields["amount"]
             amount.label = f"Amount ({currency})"

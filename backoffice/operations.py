@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from payments.account import OrderAccount
+from payments.attention import attention_releasable
 from payments.models import Action, PaymentTransaction
 from payments.money import quantize
 from payments.services import CAPTURE_SOURCES, REFUND_SOURCES
@@ -26,14 +27,24 @@ class Operation(enum.StrEnum):
     CAPTURE = "capture"
     CANCEL = "cancel"
     REFUND = "refund"
+    #: a payment nobody could settle (needs attention): end it at the provider
+    RELEASE = "release"
+    #: a payment nobody could settle: record what staff found at the provider
+    RESOLVE = "resolve"
 
     @property
     def permission(self) -> str:
-        return f"payments.{self.value}_payment"
+        return {"release": "payments.cancel_payment"}.get(self.value, f"payments.{self.value}_payment")
 
     @property
     def label(self) -> str:
-        return {"capture": "Capture", "cancel": "Cancel authorization", "refund": "Refund"}[self.value]
+        return {
+            "capture": "Capture",
+            "cancel": "Cancel authorization",
+            "refund": "Refund",
+            "release": "Cancel the hold",
+            "resolve": "Mark resolved",
+        }[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,11 @@ def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = N
         return []
     can = adapter.capabilities.__contains__
     offers = []
+    if txn.needs_attention and txn.is_open:  # nobody could settle it: staff end it, or say what happened
+        if attention_releasable(txn) and can(Capability.CANCEL) and can(Capability.FETCH_STATUS):
+            offers.append(Offer(Operation.RELEASE, txn.money, False))
+        offers.append(Offer(Operation.RESOLVE, txn.money, False))
+        return offers
     left = capturable(txn, adapter)
     to_capture = left
     if account is not None:

@@ -20,6 +20,7 @@ from backoffice.forms import PaymentOperationForm, fresh_key
 from backoffice.operations import Operation, adapter_class_of, transaction_offer
 from backoffice.selectors import payment_history
 from orders.models import Order
+from payments.attention import payment_attention_release, payment_attention_resolve
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.money import current_locale, format_amount_input, format_money
@@ -31,8 +32,16 @@ DONE = {
     Operation.CAPTURE: "The payment of {amount} has been captured successfully.",
     Operation.CANCEL: "The payment authorization of {amount} has been canceled.",
     Operation.REFUND: "The refund of {amount} has been made successfully.",
+    Operation.RELEASE: "The hold of {amount} has been released at the provider.",
+    Operation.RESOLVE: "The payment of {amount} is recorded as it stands at the provider.",
 }
-VERB = {Operation.CAPTURE: "capture", Operation.CANCEL: "cancellation", Operation.REFUND: "refund"}
+VERB = {
+    Operation.CAPTURE: "capture",
+    Operation.CANCEL: "cancellation",
+    Operation.REFUND: "refund",
+    Operation.RELEASE: "cancellation",
+    Operation.RESOLVE: "resolution",
+}
 
 
 class OrderPaymentsMixin:
@@ -102,7 +111,7 @@ class OrderPaymentsMixin:
                 messages.error(request, f"This payment cannot be {_past(op)} now.")
                 return HttpResponseRedirect(order_url)
             initial = {"key": fresh_key()}
-            if op != Operation.CANCEL:
+            if op in (Operation.CAPTURE, Operation.REFUND):
                 initial["amount"] = format_amount_input(offer.available.amount, txn.currency, current_locale())
             form = PaymentOperationForm(initial=initial, **form_options)
 
@@ -129,6 +138,16 @@ def _past(op: Operation) -> str:
 def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], request: HttpRequest) -> PaymentTransaction:
     key = f"backoffice:{data['key']}"
     actor = cast(User, request.user)  # admin_view let only a logged-in staff member through
+    if op == Operation.RELEASE:
+        return payment_attention_release(transaction_id=txn.pk, key=key, actor=actor, note=data["note"])
+    if op == Operation.RESOLVE:
+        return payment_attention_resolve(
+            transaction_id=txn.pk,
+            outcome=data["outcome"],
+            reference=data.get("reference", ""),
+            actor=actor,
+            note=data["note"],
+        )
     if op == Operation.CAPTURE:
         return payment_capture(source_id=txn.pk, amount=data["amount"], key=key, actor=actor, note=data.get("note", ""))
     if op == Operation.CANCEL:
@@ -145,7 +164,9 @@ def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], reque
 
 def _report(request: HttpRequest, op: Operation, result: PaymentTransaction) -> None:
     amount = format_money(result.money)
-    if result.state == State.SUCCEEDED:
+    if op in (Operation.RELEASE, Operation.RESOLVE) and not result.is_open:
+        messages.success(request, DONE[op].format(amount=amount))  # declined is the expected end of a release
+    elif result.state == State.SUCCEEDED:
         messages.success(request, DONE[op].format(amount=amount))
     elif result.state == State.DECLINED:
         detail = result.message or result.error_code or "no reason given"

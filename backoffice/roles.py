@@ -16,7 +16,8 @@ from django.db import DEFAULT_DB_ALIAS
 ADMINISTRATORS = "Administrators"
 SALES = "Sales"
 
-#: What Sales may do: read orders, checkout attempts and customers, see payment history, capture, cancel and refund.
+#: What Sales may do: read orders, checkout attempts and customers, see payment history, capture, cancel and refund,
+#: and settle payments nobody could settle automatically.
 #: No integrations, no payment rules, no payment terms to edit.
 SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("orders", "view_order"),
@@ -27,6 +28,7 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("payments", "capture_payment"),
     ("payments", "cancel_payment"),
     ("payments", "refund_payment"),
+    ("payments", "resolve_payment"),
     ("customers", "view_customer"),
     ("customers", "view_customergroup"),
     ("customers", "view_paymentterm"),

@@ -9,59 +9,21 @@ the beat sweep plus the workers until every capture is recorded. Set BENCH_CAPTU
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._processes import celery_worker, environment, free_port, fresh_database, stop, web_server  # noqa: E402
+
 N = int(os.environ.get("BENCH_CAPTURES", "10000"))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paydesk_bench")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
-if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-    print("capture_sweep: needs PostgreSQL and Redis on 127.0.0.1; skipped")
-    sys.exit(0)
-
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    PORT = s.getsockname()[1]
+PORT = free_port()
 SITE = f"http://127.0.0.1:{PORT}"
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-secret"),
-    "FIELD_ENCRYPTION_KEYS": "yCgTT1jRVUQ1F4qbdN9XbSoZ06Ye6QYy0KbyuYg3vQg=",
-    "DJANGO_DEBUG": "false",
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "DATABASE_URL": DB_URL,
-    "REDIS_URL": REDIS,
-    "SITE_URL": SITE,
-    "LOG_LEVEL": "WARNING",
-}
-os.environ.update(ENV)
-BIN = Path(sys.executable).parent
-
-import psycopg  # noqa: E402
-
-admin_url = DB_URL.rsplit("/", 1)[0] + "/postgres"
-db_name = DB_URL.rsplit("/", 1)[1]
-with psycopg.connect(admin_url, autocommit=True) as conn:
-    conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    conn.execute(f'CREATE DATABASE "{db_name}"')
+ENV = environment("capture_sweep", db_url=DB_URL, redis_url=REDIS, port=PORT)
+fresh_database(DB_URL)
 
 import django  # noqa: E402
 
@@ -81,18 +43,6 @@ from payments.tasks import scheduled_captures_sweep_task  # noqa: E402
 SECRET = "sk_test_benchmarkcaptures"  # noqa: S105 - a sandbox test key
 
 
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=ROOT, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 def authorizations(integration: Integration, customer: Customer, n: int, run: int) -> list[int]:
     """n authorized orders: PaymentIntents made at the sandbox over HTTP, ledger rows written in bulk."""
     client = stripe.StripeClient(SECRET, base_addresses={"api": f"{SITE}/sandbox/stripe"}, max_network_retries=2)
@@ -105,7 +55,7 @@ def authorizations(integration: Integration, customer: Customer, n: int, run: in
                 "capture_method": "manual",
                 "confirm": True,
                 "payment_method": "pm_card_visa",
-                "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
+                "allowed_payment_method_types": ["card"],
             },
             options={"idempotency_key": f"bench:{run}:{i}"},
         )
@@ -147,12 +97,8 @@ def authorizations(integration: Integration, customer: Customer, n: int, run: in
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    web = start(str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2", "--threads", "8")
+    web = web_server(ENV, PORT)
     try:
-        for _ in range(100):
-            if reachable("127.0.0.1", PORT):
-                break
-            time.sleep(0.2)
         integration = Integration.objects.create(
             provider_key="stripe",
             name="Stripe bench",
@@ -170,20 +116,7 @@ def main() -> None:
                 ScheduledCapture(authorization_id=pk, due_at=timezone.now()) for pk in ids
             )
             app.control.purge()
-            worker = start(
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"bench{run}@%h",
-            )
+            worker = celery_worker(ENV, f"bench{run}", concurrency)
             try:
                 time.sleep(3)  # let the worker connect
                 started = time.perf_counter()

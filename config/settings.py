@@ -33,6 +33,9 @@ SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default=f"{SITE_URL}/sandbox").rs
 #: Serve the built-in provider simulators under /sandbox/ (demo data and tests use them). Production sets false:
 #: every sandbox view then answers 404.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+#: Strict sandboxes refuse every request parameter they do not model (as the provider refuses one it does not
+#: know), so nothing an adapter sends is silently ignored. A list of provider keys, or true/false for all.
+SANDBOX_STRICT = env.str("SANDBOX_STRICT", default="true")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -223,6 +226,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "re-authorization": {"task": "payments.tasks.reauthorizations_sweep_task", "schedule": 900.0},
     "webhook-inbox": {"task": "payments.tasks.webhook_events_requeue_task", "schedule": 60.0},
     "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},
+    "waiting-webhook-events": {"task": "payments.tasks.webhook_events_waiting_sweep_task", "schedule": 60.0},
 }
 #: warn this long before an authorization lapses at the provider (email and back-office notice)
 AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)

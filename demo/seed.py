@@ -20,6 +20,7 @@ from orders.services import LineInput, invoice_create, order_create
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
 from providers.authorizenet.sandbox import webhook_register as authorizenet_webhook_register
+from providers.stripe.adapter import StripeAdapter
 from providers.stripe.sandbox import webhook_endpoint_register
 
 DEMO_PREFIX = "DEMO-"
@@ -132,10 +133,12 @@ def stripe_integration_seed(*, admin: User | None) -> Integration:
         integration.secrets = {"secret_key": f"sk_test_{account}", "webhook_secret": f"whsec_{secrets.token_hex(16)}"}
         integration.save()
     if settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX:
-        webhook_endpoint_register(
+        webhook_endpoint_register(  # as the README says to set up the live endpoint
             secret_key=integration.secrets["secret_key"],
             url=integration.get_webhook_url(),
             secret=integration.secrets["webhook_secret"],
+            enabled_events=StripeAdapter.webhook_events,
+            api_version=StripeAdapter.webhook_api_version,
         )
     return integration
 

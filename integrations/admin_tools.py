@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from integrations.connection import (
     integration_check_connection,
     integration_credential_warning,
+    integration_webhook_setup,
     integration_webhook_url,
 )
 from integrations.models import Integration
@@ -62,6 +63,8 @@ class IntegrationToolsMixin:
                 "switch_label": "Deactivate…" if integration.active else "Activate…",
                 "credential_warning": integration_credential_warning(integration=integration),
                 "webhook_url": integration_webhook_url(integration=integration),
+                "webhook_events": integration_webhook_setup(integration=integration)[0],
+                "webhook_api_version": integration_webhook_setup(integration=integration)[1],
                 "check_connection_url": reverse(
                     "admin:integrations_integration_check_connection", args=[integration.pk]
                 )

@@ -80,3 +80,15 @@ def integration_webhook_url(*, integration: Integration) -> str:
     if not integration.pk or not adapter_for(integration).supports(Capability.WEBHOOKS):
         return ""
     return integration.get_webhook_url()
+
+
+def integration_webhook_setup(*, integration: Integration) -> tuple[tuple[str, ...], str]:
+    """Which events to enable for the webhook URL at the provider, and the API version its endpoint must have
+    (events are shaped by it); empty for providers without webhooks."""
+    try:
+        cls = registry.adapter_class(integration.provider_key)
+    except KeyError:
+        return (), ""
+    if Capability.WEBHOOKS not in cls.capabilities:
+        return (), ""
+    return tuple(cls.webhook_events), cls.webhook_api_version

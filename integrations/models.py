@@ -111,3 +111,23 @@ def _localized(values: dict[str, str], language: str | None) -> str:
         return ""
     language = (language or get_language() or settings.LANGUAGE_CODE).split("-")[0]
     return values.get(language) or values.get(settings.LANGUAGE_CODE) or next(iter(values.values()), "")
+
+
+class ProviderCustomer(models.Model):
+    """The buyer's company as a provider knows it (a Stripe Customer), per integration: what saved cards are
+    attached to, so a payment method can be used again (re-authorization). Made by the adapter at the first
+    payment that needs one; never shown to buyers."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="provider_customers")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "customer"], name="provider_customer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} at {self.integration_id}: {self.reference}"

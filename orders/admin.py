@@ -131,8 +131,17 @@ class PaymentHistoryInline(admin.TabularInline):
     def operations(self, obj: PaymentTransaction) -> str:
         allowed = getattr(self, "_allowed", ())
         offers = [offer for offer in transaction_offers(obj, self._account(obj)) if offer.operation in allowed]
+        flag = (
+            format_html('<strong class="needs-attention">{}</strong> ', "Needs attention")
+            if obj.needs_attention
+            else ""
+        )
         if not offers:
-            return ""
+            return flag
+        return format_html("{}{}", flag, self._operation_links(obj, offers))
+
+    @staticmethod
+    def _operation_links(obj: PaymentTransaction, offers: list) -> str:
         return format_html_join(
             " ",
             '<a class="button payment-operation {}" href="{}">{}</a>',

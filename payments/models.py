@@ -94,6 +94,7 @@ class PaymentTransaction(models.Model):
             ("capture_payment", "Can capture payments"),
             ("cancel_payment", "Can cancel payment authorizations"),
             ("refund_payment", "Can refund payments"),
+            ("resolve_payment", "Can resolve payments nobody could settle"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),
@@ -177,6 +178,8 @@ class WebhookEvent(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
+        #: its payment is not known yet (our answer was lost, or the event overtook it): applied once it is
+        WAITING = "waiting", "Waiting for its payment"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
@@ -184,6 +187,8 @@ class WebhookEvent(models.Model):
     provider_event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100)
     provider_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    #: the idempotency key of the request that made the event's payment, where the provider carries it
+    payment_key = models.CharField(max_length=255, blank=True, db_index=True)
     event = models.JSONField(help_text="The normalised event (providers.base.WebhookEvent.as_dict).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     result = models.TextField(blank=True, help_text="What processing did, for the back-office.")

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
+from integrations.provider_customers import provider_customer_reference, provider_customer_remember
 from integrations.selectors import method_resolve
 from notifications.models import Notice
 from notifications.services import payment_status_changed
@@ -222,6 +223,10 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             return txn
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
+        if txn.action in PURCHASE_ACTIONS and txn.provider_reference:  # events that waited for it can apply now
+            transaction.on_commit(
+                partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
+            )
         order_payment_status_refresh(order=order, cause=txn)
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
@@ -259,6 +264,12 @@ def _order_release_later(order_id: int) -> None:
     from payments.tasks import order_release_task  # the tasks module imports this one
 
     order_release_task.delay(order_id)
+
+
+def _waiting_events_release(integration_id: int, reference: str, key: str) -> None:
+    from payments.webhook_services import webhook_events_release  # it builds on this module
+
+    webhook_events_release(integration_id=integration_id, references=[reference], keys=[key])
 
 
 def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
@@ -447,6 +458,10 @@ def _call_provider(
             error_code="provider_misconfigured",
             message="The payment provider rejected the integration's settings. Please contact us.",
         )
+    if result.customer_reference:  # the buyer's company as the provider now knows it, for later payments
+        provider_customer_remember(
+            integration_id=txn.integration_id, customer_id=txn.order.customer_id, reference=result.customer_reference
+        )
     return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
 
 
@@ -493,6 +508,8 @@ def payment_purchase(
         # nothing, so its order can be paid again).
         amount = quantize(order_account(order=order).payable, order.currency)
         if amount <= 0:
+            # nothing left to pay: say whether it is paid or still being confirmed with the provider
+            _refuse_second_purchase(order.transactions.all(), f"Order {order.number}")
             raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
         context = order.checkout_context()
         if amount != order.total:
@@ -534,6 +551,7 @@ def payment_purchase(
         return_url=return_url,
         options=dict(options or {}),
         source_reference=validated.provider_reference if validated else "",
+        customer_reference=_customer_reference(adapter, integration, order),
     )
     call = {
         Action.PENDING: adapter.pending,
@@ -541,6 +559,28 @@ def payment_purchase(
         Action.CHARGE: adapter.charge,
     }
     return _call_provider(txn, call[Action(action)], request, adapter)
+
+
+def _customer_reference(adapter: Adapter, integration: Integration, order: Order) -> str:
+    """The buyer's company as the provider knows it, for adapters that keep one (saved cards)."""
+    if not adapter.keeps_customers:
+        return ""
+    return provider_customer_reference(integration_id=integration.pk, customer_id=order.customer_id)
+
+
+def _refuse_second_purchase(transactions: Any, what: str) -> None:
+    """At most one purchase at a time. An attempt whose outcome is not known yet (the provider's answer was lost,
+    the buyer is on the bank's page) is not "paid": the buyer is told it is being confirmed."""
+    taken = transactions.filter(action__in=PURCHASE_ACTIONS).filter(Q(successful=True) | Q(state__in=OPEN_STATES))
+    found = set(taken.values_list("successful", flat=True)[:10])
+    if True in found:
+        raise PaymentRefused("already_paid", f"{what} is already paid.")
+    if found:
+        raise PaymentRefused(
+            "payment_in_progress",
+            f"{what} has a payment that is still being confirmed with the payment provider; nothing more will be "
+            "charged. Please check back in a few minutes, or contact us.",
+        )
 
 
 def _purchase_action(adapter: Adapter, integration: Integration, method: MethodInfo | None = None) -> Action:
@@ -946,12 +986,7 @@ def invoice_payment_purchase(
             return existing
         if invoice.status != Invoice.Status.OPEN:
             raise PaymentRefused("invoice_not_open", f"Invoice {invoice.number} is {invoice.get_status_display()}.")
-        if (
-            invoice.transactions.filter(action__in=PURCHASE_ACTIONS)
-            .filter(Q(successful=True) | Q(state__in=OPEN_STATES))
-            .exists()
-        ):
-            raise PaymentRefused("already_paid", f"Invoice {invoice.number} is already paid or being paid.")
+        _refuse_second_purchase(invoice.transactions.all(), f"Invoice {invoice.number}")
         if action == Action.CHARGE and not adapter.supports(Capability.CHARGE):
             raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.")
         _check_invoice_payable(order, invoice, order_account(order=order))
@@ -987,6 +1022,7 @@ def invoice_payment_purchase(
         payment_data=dict(payment_data or {}),
         return_url=return_url,
         options=dict(options or {}),
+        customer_reference=_customer_reference(adapter, integration, order),
     )
     call = adapter.pending if action == Action.PENDING else adapter.charge
     return _call_provider(txn, call, request, adapter)

@@ -33,6 +33,7 @@ from payments.services import (
     payment_reauthorize,
     status_request,
 )
+from payments.webhook_services import webhook_events_release
 from providers.base import (
     NOT_FOUND,
     Capability,
@@ -335,7 +336,13 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         logger.warning("Reconcile of transaction %s (order %s): provider unavailable: %s", txn.pk, txn.order_id, exc)
         result = None
     if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
-        return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+        return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)  # releases waiting events
+    if result is not None and result.provider_reference and not txn.provider_reference:
+        # still open, but now we know what the provider calls it: keep that, and let waiting events apply
+        PaymentTransaction.objects.filter(pk=txn.pk, provider_reference="").update(
+            provider_reference=result.provider_reference
+        )
+        webhook_events_release(integration_id=txn.integration_id, references=[result.provider_reference])
     if result is not None and result.outcome == Outcome.ACTION_REQUIRED and txn.reason == "abandoned":
         # the buyer left it and ending it at the provider did not get through then: try again (same key)
         from payments.abandonment import payment_abandon  # that module builds on this one
@@ -384,7 +391,8 @@ def _reconcile_later(txn: PaymentTransaction) -> PaymentTransaction:
             message=(
                 f"Order {txn.order.number}: the {txn.get_action_display().lower()} of {txn.money} could not be "
                 f"settled automatically (provider reference {txn.provider_reference or 'none'}, request key "
-                f"{txn.idempotency_key}). Check it in the provider's dashboard."
+                f"{txn.idempotency_key}). Check it in the provider's dashboard, then settle it on the order page "
+                "(Cancel the hold, or Mark resolved)."
             ),
         )
         logger.error(

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from payments import abandonment, sweeps
-from payments.webhook_services import webhook_event_process, webhook_events_requeue
+from payments.webhook_services import webhook_event_process, webhook_events_requeue, webhook_events_waiting_sweep
 from providers.base import ProviderUnavailable
 
 
@@ -89,3 +89,9 @@ def authorizations_expiry_sweep_task() -> tuple[int, int]:
 def reauthorizations_sweep_task() -> tuple[int, int]:
     """Renews one authorization after another; a rerun finds the renewed ones (they have a re_authorize child)."""
     return sweeps.reauthorizations_sweep()
+
+
+@shared_task(acks_late=True)
+def webhook_events_waiting_sweep_task() -> tuple[int, int]:
+    """Events waiting for their payment: process again those whose payment is known now (enqueued one by one)."""
+    return webhook_events_waiting_sweep()

@@ -8,7 +8,13 @@ An event arrives as `providers.base.WebhookEvent` with the movements it reports,
   left alone, so a `payment_intent.succeeded` for a capture made from the order page adds nothing;
 * a movement made outside our system (a capture or refund in the provider's dashboard) is recorded as a new row,
   keyed `webhook:<integration>:<action>:<provider reference>`, so the same movement can never be recorded twice;
-* an event may imply earlier movements (a refund implies the capture), which are applied first.
+* an event may imply earlier movements (a refund implies the capture), which are applied first;
+* an event whose payment is not known yet (our answer was lost, or the event overtook it) waits: it is applied
+  as soon as the payment learns its reference (`ledger_record` releases it, reconcile too when it only learns
+  the reference, and the sweep `webhook_events_waiting_sweep` stands behind both), and a redelivery of it is
+  processed again;
+* an event the adapter marks `needs_details` (a refund list the provider no longer sends) is completed by the
+  adapter once its payment is known, and the completed movements are kept with the event.
 
 So duplicates and any delivery order end in the same ledger.
 """
@@ -16,10 +22,12 @@ So duplicates and any delivery order end in the same ledger.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
@@ -41,6 +49,10 @@ from providers.base import WebhookEvent as ProviderEvent
 logger = logging.getLogger(__name__)
 
 CHARGE_ACTIONS = (Action.CHARGE, Action.PURCHASE)
+FINAL = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED, WebhookEvent.Status.FAILED)
+#: providers retry an unanswered event for days (Stripe: three); one still without its payment then is not ours
+WAITING_FOR = timedelta(days=3)
+BATCH = 500
 
 
 def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
@@ -49,11 +61,14 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     if row is None:  # a message for a row that is gone (database reset): nothing to do
         logger.info("Webhook event %s no longer exists", webhook_event_id)
         return None
-    if row.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED):
+    if row.status in FINAL:
         return row
-    WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+    # no longer waiting while it runs, so that what it records does not enqueue it a second time
+    WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, status=WebhookEvent.Status.RECEIVED)
     event = ProviderEvent.from_dict(row.event)
-    if not event.movements:
+    if event.problem:
+        return _finish(row, WebhookEvent.Status.FAILED, event.problem)
+    if not event.movements and not event.needs_details:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     adapter = adapter_for(row.integration)
     completed = adapter.webhook_event_complete(event)  # ProviderUnavailable: the task retries
@@ -64,30 +79,105 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         )
     payment = _payment_for(row.integration, event)
     if payment is None:
-        return _finish(
-            row,
-            WebhookEvent.Status.IGNORED,
-            f"No payment of this integration has reference {event.provider_reference}.",
+        known_as = f"reference {event.provider_reference}" + (
+            f" or key {event.payment_key}" if event.payment_key else ""
         )
+        row = _finish(
+            row,
+            WebhookEvent.Status.WAITING,
+            f"No payment of this integration has {known_as} yet; the event is applied once it has.",
+            payment_key=event.payment_key or "",
+        )
+        # The payment may have been recorded while this ran: its release looked for waiting events before this
+        # one was waiting. Looking again after saying so closes that gap (otherwise only the sweep would).
+        payment = _payment_for(row.integration, event)
+        if payment is None:
+            return row
+        WebhookEvent.objects.filter(pk=row.pk).update(status=WebhookEvent.Status.RECEIVED)
+    if event.needs_details:
+        event = adapter.complete_event(event)  # ProviderUnavailable: the task tries again later
+        WebhookEvent.objects.filter(pk=row.pk).update(event=event.as_dict())
+        if event.problem:
+            return _finish(row, WebhookEvent.Status.FAILED, event.problem)
+        if not event.movements:
+            return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     with transaction.atomic():
         services.lock_order(order_id=payment.order_id)
         notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]
     return _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
 
 
-def _finish(row: WebhookEvent, status: str, result: str) -> WebhookEvent:
-    WebhookEvent.objects.filter(pk=row.pk).update(status=status, result=result, processed_at=timezone.now())
+def _finish(row: WebhookEvent, status: str, result: str, **fields: str) -> WebhookEvent:
+    WebhookEvent.objects.filter(pk=row.pk).update(status=status, result=result, processed_at=timezone.now(), **fields)
     row.refresh_from_db()
     return row
 
 
+def webhook_events_release(*, integration_id: int, references: Iterable[str], keys: Iterable[str] = ()) -> int:
+    """Process again the events waiting for a payment that is now known by one of these references or keys.
+
+    Called wherever a payment learns its reference (`ledger_record`, reconcile); the sweep catches the rest.
+    """
+    references = [r for r in references if r]
+    keys = [k for k in keys if k]
+    if not references and not keys:
+        return 0
+    ids = list(
+        WebhookEvent.objects.filter(integration_id=integration_id, status=WebhookEvent.Status.WAITING)
+        .filter(Q(provider_reference__in=references) | Q(payment_key__in=keys))
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    _enqueue(ids)
+    return len(ids)
+
+
+def webhook_events_waiting_sweep(*, now: datetime | None = None) -> tuple[int, int]:
+    """Process again the waiting events whose payment is known by now; give up on those waiting too long.
+
+    Returns (enqueued, given up).
+    """
+    now = now or timezone.now()
+    waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.WAITING)
+    purchases = PaymentTransaction.objects.filter(integration_id=OuterRef("integration_id"))
+    by_reference = purchases.filter(
+        action__in=services.PURCHASE_ACTIONS, provider_reference=OuterRef("provider_reference")
+    ).exclude(provider_reference="")
+    by_key = purchases.filter(idempotency_key=OuterRef("payment_key")).exclude(idempotency_key="")
+    ids = list(
+        waiting.filter(Exists(by_reference) | Exists(by_key))
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    _enqueue(ids)
+    expired = (
+        waiting.filter(received_at__lt=now - WAITING_FOR)
+        .exclude(pk__in=ids)
+        .update(
+            status=WebhookEvent.Status.IGNORED,
+            result=f"No payment of this integration matched it within {WAITING_FOR.days} days.",
+            processed_at=now,
+        )
+    )
+    return len(ids), expired
+
+
+def _enqueue(ids: list[int]) -> None:
+    from payments.tasks import webhook_event_process_task  # the tasks module imports this one
+
+    for pk in ids:
+        transaction.on_commit(partial(webhook_event_process_task.delay, pk))
+
+
 def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTransaction | None:
-    """The authorize or charge row the event is about: by an echoed key first (the row may not know its
-    provider reference yet, when the event overtakes our own call), then by the provider reference."""
+    """The authorize or charge row the event is about: by an echoed key first, then by the key of the payment
+    the provider carries in its metadata (the row may not know its provider reference yet, when the event
+    overtakes our own call or our answer was lost), then by the provider reference."""
     rows = PaymentTransaction.objects.filter(integration=integration)
-    for movement in event.movements:
-        if movement.idempotency_key:
-            row = rows.filter(idempotency_key=movement.idempotency_key).select_related("source__source").first()
+    keys = [movement.idempotency_key for movement in event.movements] + [event.payment_key]
+    for key in keys:
+        if key:
+            row = rows.filter(idempotency_key=key).select_related("source__source").first()
             while row is not None and row.action not in services.PURCHASE_ACTIONS:
                 row = row.source
             if row is not None:

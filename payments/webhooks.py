@@ -2,8 +2,9 @@
 
 Verify with the integration's adapter (`parse_webhook`), store in the inbox (unique per integration and provider
 event id), enqueue processing once the row is committed, answer 200. A duplicate also gets 200 and is not
-processed again; a bad signature gets 400 and is stored nowhere. Once stored, an event gets 200 even if the
-broker is down: the inbox sweep enqueues whatever is left unprocessed.
+processed again, unless the stored event is still waiting for its payment; a bad signature (or a signed body
+that is not an event) gets 400 and is stored nowhere. Once stored, an event gets 200 even if the broker is down:
+the inbox sweep enqueues whatever is left unprocessed.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
                     "event": event.as_dict(),
                 },
             )
-            if created:
+            if created or row.status == WebhookEvent.Status.WAITING:  # a redelivery may find its payment now
                 transaction.on_commit(partial(_enqueue, row.pk))
     except IntegrityError:  # the same event arrived twice at once; the other request stored it
         pass

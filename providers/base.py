@@ -119,6 +119,11 @@ class InvalidSignature(ProviderError):
     """A webhook whose signature, secret or timestamp does not verify. It is stored nowhere."""
 
 
+class MalformedEvent(InvalidSignature):
+    """A signed webhook whose envelope cannot be read (no event id, not an object): answered 400, stored nowhere,
+    like a bad signature. A readable envelope with an unreadable body is stored instead (`WebhookEvent.problem`)."""
+
+
 class UnsupportedOperation(ProviderError):
     """The adapter does not implement this operation; callers check `capabilities` first."""
 
@@ -274,6 +279,9 @@ class PaymentRequest:
     #: the provider reference of a prior transaction of the same buyer that this payment reuses (a card validation,
     #: for a reference transaction), chosen by the server from the ledger; never anything the browser sent
     source_reference: str = ""
+    #: the provider's id of the buyer's company at this integration, from an earlier payment
+    #: (`ProviderResult.customer_reference`); "" when none was made yet
+    customer_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +327,8 @@ class ProviderResult:
     #: the zero-amount card validation the provider made first and this payment rests on (its reference and
     #: amount 0); the ledger records it as a `validate` row, the payment's source
     validation: ProviderResult | None = None
+    #: the provider's id of the buyer's company, when the payment made or used one; kept for later payments
+    customer_reference: str | None = None
 
 
 class MovementAction(enum.StrEnum):
@@ -377,7 +387,11 @@ class WebhookEvent:
     """A verified, normalised provider event.
 
     `provider_reference` is the payment the event is about (the reference of the authorize or charge row);
-    `movements` say what happened to it, in order. An event with no movements is stored and ignored.
+    `payment_key` is the idempotency key of the request that made that payment, when the provider carries it
+    (metadata), so an event can be matched before we learn the reference; `movements` say what happened to it, in
+    order. An event with no movements is stored and ignored. `needs_details` asks the processing to let the
+    adapter complete the movements (`Adapter.complete_event`) once the payment is known; `problem` says why a
+    signed event could not be read (it is stored as failed).
     """
 
     event_id: str
@@ -386,6 +400,9 @@ class WebhookEvent:
     amount: Money | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     movements: tuple[EventMovement, ...] = ()
+    payment_key: str | None = None
+    needs_details: bool = False
+    problem: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -396,6 +413,9 @@ class WebhookEvent:
             "currency": self.amount.currency if self.amount else None,
             "data": dict(self.data),
             "movements": [m.as_dict() for m in self.movements],
+            "payment_key": self.payment_key,
+            "needs_details": self.needs_details,
+            "problem": self.problem,
         }
 
     @classmethod
@@ -408,6 +428,9 @@ class WebhookEvent:
             amount=Money(Decimal(data["amount"]), data["currency"]) if data.get("amount") is not None else None,
             data=dict(data.get("data") or {}),
             movements=tuple(EventMovement.from_dict(m) for m in data.get("movements") or ()),
+            payment_key=data.get("payment_key"),
+            needs_details=bool(data.get("needs_details")),
+            problem=str(data.get("problem") or ""),
         )
 
 
@@ -432,6 +455,13 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     #: the provider's own addresses; the sandbox address is given by the caller
     test_base_url: ClassVar[str] = ""
     live_base_url: ClassVar[str] = ""
+    #: the webhook events to enable at the provider for this integration's endpoint (shown on its page)
+    webhook_events: ClassVar[tuple[str, ...]] = ()
+    #: the API version the webhook endpoint must be created with ("" when the provider has none)
+    webhook_api_version: ClassVar[str] = ""
+    #: whether the adapter makes the buyer's company a customer at the provider and wants its id back on later
+    #: payments (`PaymentRequest.customer_reference`, from `ProviderResult.customer_reference`)
+    keeps_customers: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], *, base_url: str = "") -> None:
         self.settings = settings
@@ -521,6 +551,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         """Fill in what a verified event leaves out, by asking the provider, before the event is applied (a refund
         notification that names only the refund's own id: which payment it returned). Called by the worker, never
         while the webhook request waits; may raise `ProviderUnavailable` (the task retries). The default: as is."""
+        return event
+
+    def complete_event(self, event: WebhookEvent) -> WebhookEvent:
+        """Fill in what an event with `needs_details` leaves out (the refunds of a charge, whether a refund is
+        money back), by asking the provider. Raises `ProviderUnavailable` when it cannot; the task retries."""
         return event
 
     def check_connection(self) -> ProviderResult | None:

@@ -68,6 +68,8 @@ class SimFault(models.Model):
         ERROR_503 = "error_503", "HTTP 503, nothing done"
         #: HTTP 200 with a body that is not the provider's format, nothing done
         MALFORMED = "malformed", "Malformed reply, nothing done"
+        #: the call is carried out; the reply leaves out every optional field (where the provider's format has any)
+        SPARSE = "sparse", "Reply without optional fields, after processing"
 
     provider = models.CharField(max_length=40)
     #: the provider's operation name ("capture", "refund" …) or "*" for any call

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -79,6 +80,20 @@ def sim_reset(*, provider: str | None = None) -> None:
         if provider:
             queryset = queryset.filter(provider=provider)
         queryset.delete()
+
+
+# --- strict mode ----------------------------------------------------------------------------------------
+
+
+def sim_strict(provider: str) -> bool:
+    """Whether a provider's sandbox runs strict: it refuses every parameter it does not model, the way the
+    provider refuses one it does not know. `SANDBOX_STRICT` is true/false for all, or a list of provider keys."""
+    value = str(getattr(settings, "SANDBOX_STRICT", "true")).strip().lower()
+    if value in ("1", "true", "yes", "on", "all", "*"):
+        return True
+    if value in ("", "0", "false", "no", "off", "none"):
+        return False
+    return provider in {name.strip() for name in value.split(",")}
 
 
 # --- faults -------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def sim_reset_view(request: HttpRequest) -> JsonResponse:
 @sandbox_view
 @require_POST
 def sim_fault_view(request: HttpRequest) -> JsonResponse:
-    """POST provider, kind (timeout|error_500|error_503|malformed), operation (default *), times, delay."""
+    """POST provider, kind (timeout|error_500|error_503|malformed|sparse), operation (default *), times, delay."""
     try:
         fault = sim_fault_add(
             provider=_provider(request),

@@ -19,8 +19,8 @@ from django.db import connection, connections
 
 from config.celery import app
 from integrations.models import Integration
+from providers import registry
 from providers.stripe import sandbox as stripe_sandbox_module
-from sandbox.models import SimObject
 from tests import factories
 
 STRIPE_SECRETS = {"secret_key": "sk_test_paydeskservices", "webhook_secret": "whsec_paydeskservices"}
@@ -45,30 +45,29 @@ def stripe_integration(stripe_sandbox) -> Integration:  # noqa: ANN001
     )
 
 
-def register_webhooks(integration: Integration) -> None:
-    """Tell the sandbox to send this integration's account events to its webhook URL (as the dashboard would)."""
+def register_webhooks(integration: Integration, *, api_version: str = "") -> None:
+    """Tell the sandbox to send this integration's account events to its webhook URL (as the dashboard would),
+    in `api_version` (default: the version the adapter asks for), with the events the adapter asks for."""
+    adapter = registry.adapter_class("stripe")
     stripe_sandbox_module.webhook_endpoint_register(
         secret_key=integration.secrets["secret_key"],
         url=integration.get_webhook_url(),
         secret=integration.secrets["webhook_secret"],
+        enabled_events=adapter.webhook_events,
+        api_version=api_version or adapter.webhook_api_version,
     )
 
 
-def dashboard(stripe_sandbox_url: str) -> stripe.StripeClient:
+def dashboard(stripe_sandbox_url: str, secret_key: str = STRIPE_SECRETS["secret_key"]) -> stripe.StripeClient:
     """A client standing for someone using Stripe's dashboard: it knows nothing of our ledger or keys."""
-    return stripe.StripeClient(
-        STRIPE_SECRETS["secret_key"], base_addresses={"api": stripe_sandbox_url}, max_network_retries=0
-    )
+    return stripe.StripeClient(secret_key, base_addresses={"api": stripe_sandbox_url}, max_network_retries=0)
 
 
-def sandbox_events(payment_intent: str) -> list[dict[str, Any]]:
-    """The events the Stripe sandbox made about one PaymentIntent, oldest first."""
-    events = [o.data for o in SimObject.objects.filter(provider="stripe", kind="event").order_by("created_at", "id")]
-    return [
-        e
-        for e in events
-        if payment_intent in (e["data"]["object"].get("id"), e["data"]["object"].get("payment_intent"))
-    ]
+def sandbox_events(payment_intent: str, *, api_version: str = "") -> list[dict[str, Any]]:
+    """The events the Stripe sandbox made about one PaymentIntent, oldest first, as an endpoint of
+    `api_version` (default: the adapter's) receives them."""
+    version = api_version or registry.adapter_class("stripe").webhook_api_version
+    return stripe_sandbox_module.events_about(payment_intent, api_version=version)
 
 
 def signed_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:

@@ -5,27 +5,39 @@ the official SDK runs against it unchanged (only the base address differs):
 
 * form-encoded bodies with bracket notation (`metadata[order]=…`, `expand[0]=…`), JSON replies, Stripe's error
   bodies and HTTP codes (400, 401, 402 for card errors, 404, 409, 5xx);
+* API versions (`sandbox_versions.py`): each request is played in its `Stripe-Version` (or the account's default,
+  `__sim/account`), each event is rendered in the version of the endpoint that receives it; a version Stripe does
+  not know is a 400, and what a version removed is refused as Stripe refuses it (`payment_method_types` from
+  endive on: `payment_method_types_no_longer_supported`);
+* strict mode (`SANDBOX_STRICT`, on by default): a parameter this sandbox does not model is refused with
+  Stripe's `parameter_unknown`, so nothing the adapter sends is silently ignored;
 * bearer secret keys: any `sk_test_…` / `rk_test_…` key of at least 8 characters after the prefix is a valid
   account, `sk_test_invalid` (and anything else) gets 401. The account is derived from the part after the prefix,
   so `pk_test_X` and `sk_test_X` belong together; objects and keys are scoped per account;
 * PaymentIntents (create, confirm, capture with `amount_to_capture` releasing the rest, cancel with
-  `cancellation_reason`, retrieve), refunds (partial, repeated, refusing more than is left), PaymentMethods made by
-  the tokenization script (`/sandbox/stripe/js/v3.js`, with a publishable key) and the `pm_card_*` test methods;
-* the test cards of providers.md §1.8 (success, declines, 3-D Secure), zero-decimal (JPY) and three-decimal
-  (KWD: the last digit must be 0, as at Stripe) currencies;
+  `cancellation_reason`, retrieve, list by `created` and `customer`), refunds (partial, repeated, refusing more than
+  is left; list with paging), Charges, Customers, and PaymentMethods made by the tokenization script
+  (`/sandbox/stripe/js/v3.js`, with a publishable key) or named by the `pm_card_*` test ids (each use makes a new
+  PaymentMethod, as at Stripe);
+* reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400);
+  `customer` with `setup_future_usage` attaches it once the payment succeeds, so it can be charged off session;
+  off session, a card that asks for 3-D Secure is declined with `authentication_required`;
+* the test cards of providers.md §1.8 (success, declines, 3-D Secure) and Stripe's own minor units per currency
+  (zero-decimal, three-decimal with a last digit of 0, ISK two-decimal in whole krónur), not ISO 4217's;
 * idempotency as Stripe defines it: the first reply to a key is stored and replayed (`Idempotent-Replayed: true`),
   the same key with other parameters is a 400 `idempotency_error`, a concurrent duplicate a 409; keys are
-  forgotten after 24 hours of simulated time;
+  forgotten after 24 hours of simulated time; replies to parameters that fail validation are not stored;
 * signed webhooks (`Stripe-Signature: t=…,v1=…`) for `payment_intent.succeeded`, `.canceled`, `.payment_failed`,
-  `.amount_capturable_updated`, `.requires_action` and `charge.refunded`, sent to the account's webhook endpoints
-  (`POST /v1/webhook_endpoints`, or `webhook_endpoint_register` from Python) by a Celery task with retries;
+  `.amount_capturable_updated`, `.requires_action`, `charge.refunded` and `refund.created`, each sent to the
+  account's endpoints (`POST /v1/webhook_endpoints` with `api_version`, or `webhook_endpoint_register`) whose
+  version sends it, rendered in that version, by a Celery task with retries;
 * a 3-D Secure challenge page that completes or fails the PaymentIntent and returns to the `return_url`;
 * faults from `/sandbox/__sim/fault` (provider=stripe; operations `create`, `confirm`, `capture`, `cancel`,
-  `refund`, `retrieve`, `payment_method`…).
+  `refund`, `retrieve`, `customer`, `payment_method`…), including `sparse`: the call is carried out and the
+  answer leaves out every field but `id`, `object` and `status`.
 
-Known simplifications: no customers, no `automatic_payment_methods`, no multicapture (`final_capture` is ignored:
-a capture always releases the rest), `charge.refunded` carries the charge's `refunds` list (as API versions before
-2022-11-15 did), and a three-decimal amount not ending in 0 is refused with code `invalid_amount`.
+Known simplifications: no `automatic_payment_methods` other than cards, no multicapture (`final_capture` is not
+modelled: a capture always releases the rest), refunds succeed at once, no Search API.
 """
 
 from __future__ import annotations
@@ -36,8 +48,8 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -48,6 +60,17 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from providers.stripe.sandbox_versions import (
+    LATEST,
+    ApiVersion,
+    public,
+    receives,
+    render_charge,
+    render_payment_intent,
+    render_refund,
+    version_of,
+    visible_refunds,
+)
 from sandbox.models import SimFault
 from sandbox.services import (
     SimReply,
@@ -59,37 +82,46 @@ from sandbox.services import (
     sim_idempotent,
     sim_list,
     sim_put,
+    sim_strict,
     sim_timestamp,
     sim_webhook_send,
 )
 from sandbox.views import sandbox_view
 
 PROVIDER = "stripe"
-API_VERSION = "2026-06-24.dahlia"
 KEY_TTL = timedelta(hours=24)
-ZERO_DECIMAL = {
-    "bif",
-    "clp",
-    "djf",
-    "gnf",
-    "jpy",
-    "kmf",
-    "krw",
-    "mga",
-    "pyg",
-    "rwf",
-    "ugx",
-    "vnd",
-    "vuv",
-    "xaf",
-    "xof",
-    "xpf",
+
+# --- Stripe's minor units (docs.stripe.com/currencies), which are not ISO 4217's --------------------------------
+
+#: "zero-decimal currencies": amounts in whole units
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+#: three-decimal currencies: the last of the three digits must be 0
+THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+#: "special cases": two decimals on the wire, but only whole units (ISK since April 2023)
+WHOLE_UNITS_ONLY = frozenset({"isk"})
+#: minimum charge amounts, in Stripe's minor units
+MINIMUM = {
+    "usd": 50,
+    "eur": 50,
+    "gbp": 30,
+    "chf": 50,
+    "cad": 50,
+    "aud": 50,
+    "jpy": 50,
+    "huf": 17500,
 }
-THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
-MINIMUM = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "jpy": 50}
+MAXIMUM = 99_999_999
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action")
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def decimals(currency: str) -> int:
+    """How many decimals Stripe's `amount` carries for this currency."""
+    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
+
 
 # --- test cards and payment methods (providers.md §1.8) ---------------------------------------------------
 
@@ -204,9 +236,7 @@ def _lists(value: Any) -> Any:
     return value
 
 
-def _public(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """An object as Stripe shows it: without the sandbox's own `_` fields."""
-    return {k: _public(v) if isinstance(v, Mapping) else v for k, v in obj.items() if not k.startswith("_")}
+_public = public  # objects as Stripe shows them, without the sandbox's own `_` fields
 
 
 def _reply(status: int, body: Mapping[str, Any], *, store: bool = True) -> SimReply:
@@ -245,6 +275,11 @@ def _missing(kind: str, object_id: str) -> SimReply:
     return _error(404, "invalid_request_error", f"No such {kind}: '{object_id}'", code="resource_missing", param="id")
 
 
+def _no_such(label: str, object_id: str, param: str) -> SimReply:
+    """A parameter naming an object the account does not have: a validation error, not stored."""
+    return _invalid(f"No such {label}: '{object_id}'", code="resource_missing", param=param, store=False)
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
         return int(value)
@@ -255,16 +290,27 @@ def _as_bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def _unmodelled(params: Mapping[str, Any], known: frozenset[str]) -> SimReply | None:
+    """Strict mode: a parameter this sandbox does not model is refused as Stripe refuses one it does not know."""
+    if not sim_strict(PROVIDER):
+        return None
+    for name in params:
+        if name not in known:
+            return _invalid(f"Received unknown parameter: {name}", code="parameter_unknown", param=name, store=False)
+    return None
+
+
 @dataclass
 class Ctx:
-    """One API call: who makes it, with which key, from which address (for links it hands out)."""
+    """One API call: who makes it, in which API version, with which key, from which address."""
 
     account: str
     idempotency_key: str | None
-    request: HttpRequest
+    request: HttpRequest | None
+    version: ApiVersion = field(default_factory=lambda: version_of(LATEST))
 
     def absolute(self, path: str) -> str:
-        return self.request.build_absolute_uri(path)
+        return self.request.build_absolute_uri(path) if self.request is not None else path
 
 
 def account_of(api_key: str, *, publishable: bool = False) -> str | None:
@@ -275,6 +321,22 @@ def account_of(api_key: str, *, publishable: bool = False) -> str | None:
         if rest and len(rest) >= 8 and rest != "invalid" and re.fullmatch(r"[A-Za-z0-9_]+", rest):
             return "acct_" + hashlib.sha256(rest.encode()).hexdigest()[:16]
     return None
+
+
+def account_default_version(account: str) -> str:
+    """The version of requests without `Stripe-Version` and of endpoints created without one."""
+    obj = sim_get(PROVIDER, "account", account)
+    return str(obj.data.get("default_api_version") or LATEST) if obj else LATEST
+
+
+def account_configure(*, secret_key: str, default_api_version: str) -> str:
+    """Set an account's default API version (what the dashboard's "Upgrade" changes). Returns the account."""
+    account = account_of(secret_key)
+    if account is None:
+        raise ValueError("not a valid sandbox secret key")
+    version_of(default_api_version)  # ValueError for a version Stripe does not know
+    sim_put(PROVIDER, "account", account, {"id": account, "default_api_version": default_api_version}, account=account)
+    return account
 
 
 def _authenticate(request: HttpRequest, *, publishable: bool) -> str | SimReply:
@@ -301,31 +363,41 @@ def _authenticate(request: HttpRequest, *, publishable: bool) -> str | SimReply:
     return account
 
 
-def _response(reply: SimReply, *, replayed: bool = False) -> HttpResponse:
+def _response(reply: SimReply, *, version: str, replayed: bool = False) -> HttpResponse:
     response = HttpResponse(reply.body, status=reply.status, content_type="application/json")
     for name, value in reply.headers.items():
         response[name] = value
-    response["Stripe-Version"] = API_VERSION
+    response["Stripe-Version"] = version
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return response
 
 
-def _fault_reply(fault: SimFault) -> HttpResponse | None:
+def _fault_reply(fault: SimFault, version: str) -> HttpResponse | None:
     if fault.kind == SimFault.Kind.ERROR_500:
-        return _response(_error(500, "api_error", "An unknown error occurred", store=False))
+        return _response(_error(500, "api_error", "An unknown error occurred", store=False), version=version)
     if fault.kind == SimFault.Kind.ERROR_503:
-        return _response(_error(503, "api_error", "Stripe is temporarily unavailable.", store=False))
+        return _response(_error(503, "api_error", "Stripe is temporarily unavailable.", store=False), version=version)
     if fault.kind == SimFault.Kind.MALFORMED:
         return HttpResponse("<html><body>Bad gateway</body></html>", status=200, content_type="text/html")
     return None
+
+
+def _sparse(reply: SimReply) -> SimReply:
+    """The `sparse` fault: the call was carried out, the answer keeps only `id`, `object` and `status`."""
+    if reply.status != 200:
+        return reply
+    body = json.loads(reply.body)
+    kept = {k: body[k] for k in ("id", "object", "status") if k in body}
+    return SimReply(reply.status, json.dumps(kept), reply.headers, store=False)
 
 
 Handler = Callable[..., SimReply]
 
 
 def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bool = False) -> Callable:
-    """Wrap a handler as a Stripe endpoint: auth, faults, idempotency, then the handler in a transaction."""
+    """Wrap a handler as a Stripe endpoint: auth, API version, faults, idempotency, then the handler in a
+    transaction."""
 
     def decorate(handler: Handler) -> Callable[..., HttpResponse]:
         @sandbox_view
@@ -335,16 +407,23 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
                 return _cors(HttpResponse(status=204))
             account = _authenticate(request, publishable=publishable)
             if isinstance(account, SimReply):
-                return _cors(_response(account)) if publishable else _response(account)
+                response = _response(account, version=LATEST)
+                return _cors(response) if publishable else response
+            asked = request.headers.get("Stripe-Version", "").strip()
+            try:
+                version = version_of(asked or account_default_version(account))
+            except ValueError:
+                refused = _invalid(f"Invalid Stripe API version: {asked}", param="Stripe-Version", store=False)
+                return _response(refused, version=LATEST)
             fault = sim_fault_take(PROVIDER, operation)
-            if fault is not None and (faulty := _fault_reply(fault)) is not None:
+            if fault is not None and (faulty := _fault_reply(fault, version.raw)) is not None:
                 return faulty
-            if request.method == "GET":
+            if request.method in ("GET", "DELETE"):
                 params = parse_form([(k, str(v)) for k, v in request.GET.items()])
             else:
                 params = parse_form(parse_qsl(request.body.decode(), keep_blank_values=True))
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-            ctx = Ctx(account=account, idempotency_key=key, request=request)
+            ctx = Ctx(account=account, idempotency_key=key, request=request, version=version)
 
             def execute() -> SimReply:
                 with transaction.atomic():
@@ -352,7 +431,8 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
 
             if key:
                 if len(key) > 255:
-                    return _response(_invalid("Idempotency-Key is too long (255 characters at most).", store=False))
+                    refused = _invalid("Idempotency-Key is too long (255 characters at most).", store=False)
+                    return _response(refused, version=version.raw)
                 request_hash = hashlib.sha256(json.dumps([request.path, params], sort_keys=True).encode()).hexdigest()
                 outcome = sim_idempotent(
                     provider=PROVIDER,
@@ -364,31 +444,31 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
                 )
                 if not isinstance(outcome, tuple):
                     if outcome.reason == "in_flight":
-                        return _response(
-                            _error(
-                                409,
-                                "idempotency_error",
-                                "There is currently another in-progress request using this Idempotent Key (that "
-                                "probably means you submitted twice, and the other request is still going through): "
-                                f"{key}. Please try again later.",
-                                store=False,
-                            )
-                        )
-                    return _response(
-                        _error(
-                            400,
+                        conflict = _error(
+                            409,
                             "idempotency_error",
-                            "Keys for idempotent requests can only be used with the same parameters they were first "
-                            f"used with. Try using a key other than '{key}' if you meant to execute a different "
-                            "request.",
+                            "There is currently another in-progress request using this Idempotent Key (that "
+                            "probably means you submitted twice, and the other request is still going through): "
+                            f"{key}. Please try again later.",
                             store=False,
                         )
+                        return _response(conflict, version=version.raw)
+                    mismatch = _error(
+                        400,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same parameters they were first "
+                        f"used with. Try using a key other than '{key}' if you meant to execute a different "
+                        "request.",
+                        store=False,
                     )
+                    return _response(mismatch, version=version.raw)
                 reply, replayed = outcome
             else:
                 reply, replayed = execute(), False
             sim_hold_back(fault)
-            response = _response(reply, replayed=replayed)
+            if fault is not None and fault.kind == SimFault.Kind.SPARSE:
+                reply = _sparse(reply)
+            response = _response(reply, version=version.raw, replayed=replayed)
             return _cors(response) if publishable else response
 
         return view
@@ -398,12 +478,48 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
 
 def _cors(response: HttpResponse) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
-    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Idempotency-Key"
+    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Idempotency-Key, Stripe-Version"
     response["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
     return response
 
 
+# --- objects ------------------------------------------------------------------------------------------------
+
+
+def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
+    obj = sim_get(PROVIDER, kind, object_id, lock=True)
+    if obj is None or obj.account != account:
+        return None
+    return dict(obj.data)
+
+
+def _save(kind: str, data: dict[str, Any], account: str) -> None:
+    sim_put(PROVIDER, kind, data["id"], data, account=account)
+
+
+def _refunds_of(charge: Mapping[str, Any], account: str) -> list[dict[str, Any]]:
+    """All refunds of a charge (releases too), newest first."""
+    found = (sim_get(PROVIDER, "refund", rid) for rid in charge.get("_refund_ids", ()))
+    return [dict(obj.data) for obj in found if obj is not None and obj.account == account]
+
+
+def _charges_of(pi: Mapping[str, Any], account: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    found = (sim_get(PROVIDER, "charge", cid) for cid in pi.get("_charge_ids", ()))
+    charges = [dict(obj.data) for obj in found if obj is not None and obj.account == account]
+    return [(charge, _refunds_of(charge, account)) for charge in charges]
+
+
+def _show_pi(pi: Mapping[str, Any], account: str, version: ApiVersion) -> dict[str, Any]:
+    return render_payment_intent(pi, _charges_of(pi, account), version)
+
+
+def _show_charge(charge: Mapping[str, Any], account: str, version: ApiVersion) -> dict[str, Any]:
+    return render_charge(charge, _refunds_of(charge, account), version)
+
+
 # --- payment methods ----------------------------------------------------------------------------------------
+
+PAYMENT_METHOD_PARAMS = frozenset({"type", "card", "billing_details", "metadata"})
 
 
 def _card_object(pm_id: str, number: str, exp_month: int, exp_year: int, created: int) -> dict[str, Any]:
@@ -428,19 +544,36 @@ def _card_object(pm_id: str, number: str, exp_month: int, exp_year: int, created
         "livemode": False,
         "metadata": {},
         "_behavior": behaviour,
+        "_used": False,  # used once without being attached to a Customer: it cannot be used again
     }
 
 
 def _payment_method(pm_id: str) -> dict[str, Any] | None:
+    """A stored PaymentMethod, or a fresh one for a `pm_card_*` test id (each use makes a new one, as at Stripe)."""
     if pm_id in TEST_PAYMENT_METHODS:
-        return _card_object(pm_id, TEST_PAYMENT_METHODS[pm_id], 12, 2034, 1_700_000_000)
+        return _card_object(sim_id("pm"), TEST_PAYMENT_METHODS[pm_id], 12, 2034, sim_timestamp(PROVIDER))
     obj = sim_get(PROVIDER, "payment_method", pm_id)
     return dict(obj.data) if obj else None
+
+
+def _reuse_refused(pm: Mapping[str, Any], customer: str | None) -> SimReply | None:
+    """Stripe's rule for using a PaymentMethod again (docs: save and reuse payment methods)."""
+    if pm.get("_used") and not pm.get("customer"):
+        return _invalid(
+            "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, "
+            "shared with a connected account without Customer attachment, or was detached from a Customer. It may "
+            "not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.",
+            param="payment_method",
+            store=False,
+        )
+    return None
 
 
 @api("payment_method", publishable=True)
 def payment_methods_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     """`POST /v1/payment_methods` with `type=card` and `card[number|exp_month|exp_year|cvc]` (Stripe.js does this)."""
+    if (refused := _unmodelled(params, PAYMENT_METHOD_PARAMS)) is not None:
+        return refused
     if params.get("type") != "card":
         return _invalid("Only type=card is supported by this sandbox.", param="type", store=False)
     card: dict[str, Any] = params["card"] if isinstance(params.get("card"), dict) else {}
@@ -458,8 +591,6 @@ def payment_methods_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     if exp_year is not None and exp_year < 100:
         exp_year += 2000
     now = sim_timestamp(PROVIDER)
-    from datetime import UTC, datetime  # noqa: PLC0415 - only here
-
     today = datetime.fromtimestamp(now, tz=UTC)
     if exp_year is None or (exp_year, exp_month) < (today.year, today.month):
         return card_error("invalid_expiry_year", "Your card's expiration year is invalid.", "exp_year")
@@ -477,54 +608,177 @@ def payment_methods_retrieve(ctx: Ctx, params: dict[str, Any], pm_id: str) -> Si
     return _reply(200, _public(obj)) if obj else _missing("payment_method", pm_id)
 
 
-# --- payment intents ---------------------------------------------------------------------------------------
+# --- customers ----------------------------------------------------------------------------------------------
+
+CUSTOMER_PARAMS = frozenset({"name", "email", "description", "metadata"})
 
 
-def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
-    obj = sim_get(PROVIDER, kind, object_id, lock=True)
-    if obj is None or obj.account != account:
-        return None
-    return dict(obj.data)
+@api("customer")
+def customers_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
+    if (refused := _unmodelled(params, CUSTOMER_PARAMS)) is not None:
+        return refused
+    customer: dict[str, Any] = {
+        "id": sim_id("cus"),
+        "object": "customer",
+        "created": sim_timestamp(PROVIDER),
+        "description": params.get("description"),
+        "email": params.get("email"),
+        "livemode": False,
+        "metadata": params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
+        "name": params.get("name"),
+    }
+    _save("customer", customer, ctx.account)
+    return _reply(200, customer)
 
 
-def _save(kind: str, data: dict[str, Any], account: str) -> None:
-    sim_put(PROVIDER, kind, data["id"], data, account=account)
+@api("retrieve", methods=("GET", "DELETE"))
+def customers_retrieve(ctx: Ctx, params: dict[str, Any], cus_id: str) -> SimReply:
+    """`GET` a customer; `DELETE` one (as in the dashboard): it can no longer be used for payments."""
+    customer = _load("customer", cus_id, ctx.account)
+    if customer is None:
+        return _missing("customer", cus_id)
+    if ctx.request is not None and ctx.request.method == "DELETE" and not customer.get("deleted"):
+        customer = {"id": cus_id, "object": "customer", "deleted": True}
+        _save("customer", customer, ctx.account)
+    return _reply(200, customer)
+
+
+def _live_customer(customer_id: str, account: str) -> dict[str, Any] | None:
+    customer = _load("customer", customer_id, account)
+    return None if customer is None or customer.get("deleted") else customer
+
+
+# --- amounts --------------------------------------------------------------------------------------------------
 
 
 def _check_amount(amount: int | None, currency: str, param: str = "amount") -> SimReply | None:
     if amount is None:
-        return _invalid(f"Missing required param: {param}.", code="parameter_missing", param=param)
+        return _invalid(f"Missing required param: {param}.", code="parameter_missing", param=param, store=False)
     if amount < 1:
-        return _invalid("This value must be greater than or equal to 1.", code="parameter_invalid_integer", param=param)
+        return _invalid(
+            "This value must be greater than or equal to 1.",
+            code="parameter_invalid_integer",
+            param=param,
+            store=False,
+        )
     if currency in THREE_DECIMAL and amount % 10:
         return _invalid(
             f"Amounts in {currency.upper()} must be a multiple of 10 minor units (the last of the three decimals "
             "must be 0).",
             code="invalid_amount",
             param=param,
+            store=False,
+        )
+    if currency in WHOLE_UNITS_ONLY and amount % 100:
+        return _invalid(
+            f"Invalid amount. Currency {currency.upper()} has become effectively zero-decimal and charged amounts "
+            "must be evenly divisible by 100. See https://stripe.com/docs/currencies#special-cases for more "
+            "information.",
+            code="invalid_charge_amount_no_decimal_compatible",
+            param=param,
+            store=False,
         )
     if amount < MINIMUM.get(currency, 1):
         return _invalid(
-            f"Amount must be at least {MINIMUM[currency]} {currency} minor units.", code="amount_too_small", param=param
+            f"Amount must be at least {MINIMUM[currency]} {currency} minor units.",
+            code="amount_too_small",
+            param=param,
+            store=False,
         )
-    if amount > 99_999_999:
-        return _invalid("Amount must be no more than 999,999.99.", code="amount_too_large", param=param)
+    if amount > MAXIMUM:
+        return _invalid("Amount must be no more than 999,999.99.", code="amount_too_large", param=param, store=False)
     return None
 
 
-def _unexpected_state(pi: Mapping[str, Any], verb: str, allowed: tuple[str, ...]) -> SimReply:
+# --- payment intents ---------------------------------------------------------------------------------------
+
+CREATE_PARAMS = frozenset(
+    {
+        "amount",
+        "currency",
+        "capture_method",
+        "confirm",
+        "customer",
+        "description",
+        "metadata",
+        "off_session",
+        "payment_method",
+        "payment_method_types",
+        "allowed_payment_method_types",
+        "automatic_payment_methods",
+        "return_url",
+        "setup_future_usage",
+    }
+)
+CONFIRM_PARAMS = frozenset({"payment_method", "return_url", "off_session", "setup_future_usage"})
+CAPTURE_PARAMS = frozenset({"amount_to_capture", "metadata"})
+CANCEL_PARAMS = frozenset({"cancellation_reason"})
+LIST_PARAMS = frozenset({"created", "customer", "limit", "starting_after", "ending_before"})
+
+
+def _unexpected_state(pi: Mapping[str, Any], verb: str, allowed: tuple[str, ...], ctx: Ctx) -> SimReply:
     return _error(
         400,
         "invalid_request_error",
         f"This PaymentIntent could not be {verb} because it has a status of {pi['status']}. Only a PaymentIntent "
         f"with one of the following statuses may be {verb}: {', '.join(allowed)}.",
         code="payment_intent_unexpected_state",
-        payment_intent=_public(pi),
+        payment_intent=_show_pi(pi, ctx.account, ctx.version),
     )
+
+
+def _method_types(params: Mapping[str, Any], version: ApiVersion) -> tuple[list[str], bool] | SimReply:
+    """The payment method types a new PaymentIntent takes, and whether they are dynamic (may redirect), or the
+    refusal of the version for what was asked."""
+    explicit = params.get("payment_method_types")
+    allowed = params.get("allowed_payment_method_types")
+    automatic = params.get("automatic_payment_methods")
+    if explicit is not None and version.refuses_payment_method_types:
+        return _invalid(
+            "The `payment_method_types` parameter is no longer supported in this API version. Use dynamic payment "
+            "methods, `allowed_payment_method_types` or `excluded_payment_method_types` instead.",
+            code="payment_method_types_no_longer_supported",
+            param="payment_method_types",
+            store=False,
+        )
+    if allowed is not None and not version.knows_allowed_payment_method_types:
+        return _invalid(
+            "Received unknown parameter: allowed_payment_method_types",
+            code="parameter_unknown",
+            param="allowed_payment_method_types",
+            store=False,
+        )
+    given = [
+        name
+        for name, value in (
+            ("allowed_payment_method_types", allowed),
+            ("automatic_payment_methods", automatic),
+            ("payment_method_types", explicit),
+        )
+        if value is not None
+    ]
+    if allowed is not None and len(given) > 1:
+        return _invalid(f"You may only specify one of these parameters: {', '.join(given)}.", store=False)
+    for name, value in (("payment_method_types", explicit), ("allowed_payment_method_types", allowed)):
+        if value is not None:
+            if not isinstance(value, list) or not value:
+                return _invalid(f"Invalid array: {name}", param=name, store=False)
+            if name == "payment_method_types" and "card" not in value:
+                return _invalid("This sandbox takes card payment methods only.", param=name, store=False)
+            return ["card"], False
+    if isinstance(automatic, dict):
+        if not _as_bool(automatic.get("enabled")):
+            return ["card"], False
+        return ["card"], automatic.get("allow_redirects") != "never"
+    if version.dynamic_payment_methods_by_default:
+        return ["card"], True
+    return ["card"], False
 
 
 @api("create")
 def payment_intents_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
+    if (refused := _unmodelled(params, CREATE_PARAMS)) is not None:
+        return refused
     currency = str(params.get("currency", "")).lower()
     if not re.fullmatch(r"[a-z]{3}", currency):
         return _invalid("Missing required param: currency.", code="parameter_missing", param="currency", store=False)
@@ -533,7 +787,19 @@ def payment_intents_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
         return problem
     capture_method = params.get("capture_method", "automatic")
     if capture_method not in ("automatic", "automatic_async", "manual"):
-        return _invalid(f"Invalid capture_method: {capture_method}", param="capture_method")
+        return _invalid(f"Invalid capture_method: {capture_method}", param="capture_method", store=False)
+    types = _method_types(params, ctx.version)
+    if isinstance(types, SimReply):
+        return types
+    future = params.get("setup_future_usage")
+    if future is not None and future not in ("on_session", "off_session"):
+        return _invalid(f"Invalid setup_future_usage: {future}", param="setup_future_usage", store=False)
+    customer = params.get("customer") or None
+    if customer is not None and _live_customer(customer, ctx.account) is None:
+        return _no_such("customer", customer, "customer")
+    confirm = _as_bool(params.get("confirm"))
+    if params.get("off_session") is not None and not confirm:
+        return _invalid("You can only set `off_session` when `confirm` is true.", param="off_session", store=False)
     pi_id = sim_id("pi")
     pi: dict[str, Any] = {
         "id": pi_id,
@@ -546,7 +812,7 @@ def payment_intents_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
         "confirmation_method": "automatic",
         "created": sim_timestamp(PROVIDER),
         "currency": currency,
-        "customer": None,
+        "customer": customer,
         "description": params.get("description"),
         "last_payment_error": None,
         "latest_charge": None,
@@ -554,39 +820,71 @@ def payment_intents_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
         "metadata": params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
         "next_action": None,
         "payment_method": None,
-        "payment_method_types": ["card"],
+        "payment_method_types": types[0],
+        "setup_future_usage": future,
         "status": "requires_payment_method",
         "canceled_at": None,
         "cancellation_reason": None,
+        "_dynamic": types[1],
         "_return_url": params.get("return_url") or "",
+        "_charge_ids": [],
     }
     if params.get("payment_method"):
-        if _payment_method(params["payment_method"]) is None:
-            return _missing("payment_method", params["payment_method"])
-        pi["payment_method"] = params["payment_method"]
+        pm = _payment_method(params["payment_method"])
+        if pm is None:
+            return _no_such("PaymentMethod", params["payment_method"], "payment_method")
+        pi["payment_method"] = pm["id"]
         pi["status"] = "requires_confirmation"
-    if _as_bool(params.get("confirm")):
+        if confirm and (refused := _reuse_refused(pm, customer)) is not None:
+            return refused
+        sim_put(PROVIDER, "payment_method", pm["id"], pm)
+    if confirm:
         if not pi["payment_method"]:
             return _invalid(
                 "You cannot confirm this PaymentIntent because it's missing a payment method.",
                 code="payment_intent_unexpected_state",
+                store=False,
             )
-        return _confirm(ctx, pi)
+        if pi["_dynamic"] and not pi["_return_url"]:
+            return _return_url_needed()
+        return _confirm(ctx, pi, off_session=_off_session(params))
     _save("payment_intent", pi, ctx.account)
-    return _reply(200, _public(pi))
+    return _reply(200, _show_pi(pi, ctx.account, ctx.version))
+
+
+def _return_url_needed() -> SimReply:
+    return _invalid(
+        "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because some of "
+        "these payment methods might redirect your customer off of your page, you must provide a `return_url`. If "
+        "you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to "
+        "`true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and "
+        "Payment Intents.",
+        store=False,
+    )
+
+
+def _off_session(params: Mapping[str, Any]) -> bool:
+    value = params.get("off_session")
+    return value is not None and str(value).lower() in ("true", "one_off", "recurring")
 
 
 @api("confirm")
 def payment_intents_confirm(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimReply:
+    if (refused := _unmodelled(params, CONFIRM_PARAMS)) is not None:
+        return refused
     pi = _load("payment_intent", pi_id, ctx.account)
     if pi is None:
         return _missing("payment_intent", pi_id)
     if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
-        return _unexpected_state(pi, "confirmed", ("requires_payment_method", "requires_confirmation"))
+        return _unexpected_state(pi, "confirmed", ("requires_payment_method", "requires_confirmation"), ctx)
+    if params.get("setup_future_usage") in ("on_session", "off_session"):
+        pi["setup_future_usage"] = params["setup_future_usage"]
     if params.get("payment_method"):
-        if _payment_method(params["payment_method"]) is None:
-            return _missing("payment_method", params["payment_method"])
-        pi["payment_method"] = params["payment_method"]
+        pm = _payment_method(params["payment_method"])
+        if pm is None:
+            return _no_such("PaymentMethod", params["payment_method"], "payment_method")
+        sim_put(PROVIDER, "payment_method", pm["id"], pm)
+        pi["payment_method"] = pm["id"]
     if params.get("return_url"):
         pi["_return_url"] = params["return_url"]
     if not pi["payment_method"]:
@@ -594,13 +892,28 @@ def payment_intents_confirm(ctx: Ctx, params: dict[str, Any], pi_id: str) -> Sim
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
             code="payment_intent_unexpected_state",
         )
-    return _confirm(ctx, pi)
+    pm = _payment_method(pi["payment_method"]) or {}
+    if (refused := _reuse_refused(pm, pi.get("customer"))) is not None:
+        return refused
+    if pi.get("_dynamic") and not pi["_return_url"]:
+        return _return_url_needed()
+    return _confirm(ctx, pi, off_session=_off_session(params))
 
 
-def _confirm(ctx: Ctx, pi: dict[str, Any]) -> SimReply:
+def _confirm(ctx: Ctx, pi: dict[str, Any], *, off_session: bool = False) -> SimReply:
     behaviour = (_payment_method(pi["payment_method"]) or {}).get("_behavior", "success")
     pi["last_payment_error"] = None
     if behaviour == "authentication_required":
+        if off_session:  # nobody can answer the challenge: Stripe declines (docs: off-session payments)
+            return _decline(
+                ctx,
+                pi,
+                (
+                    "authentication_required",
+                    "authentication_required",
+                    "Your card was declined. This transaction requires authentication.",
+                ),
+            )
         pi["status"] = "requires_action"
         query = urlencode({"client_secret": pi["client_secret"]})
         pi["next_action"] = {
@@ -612,14 +925,30 @@ def _confirm(ctx: Ctx, pi: dict[str, Any]) -> SimReply:
         }
         _save("payment_intent", pi, ctx.account)
         _emit(ctx, "payment_intent.requires_action", pi)
-        return _reply(200, _public(pi))
+        return _reply(200, _show_pi(pi, ctx.account, ctx.version))
     if behaviour in DECLINES:
         return _decline(ctx, pi, DECLINES[behaviour])
     _approve(ctx, pi)
-    return _reply(200, _public(pi))
+    return _reply(200, _show_pi(pi, ctx.account, ctx.version))
 
 
-def _new_charge(ctx: Ctx, pi: Mapping[str, Any], *, paid: bool, captured: bool, failure: tuple | None) -> dict:
+def _use_payment_method(pi: Mapping[str, Any], *, succeeded: bool) -> None:
+    """After a payment attempt: attach the method to the PaymentIntent's Customer when it is to be reused
+    (`setup_future_usage`) and the payment succeeded; otherwise it has been used once."""
+    obj = sim_get(PROVIDER, "payment_method", pi["payment_method"], lock=True)
+    if obj is None:
+        return
+    pm = dict(obj.data)
+    if pm.get("customer"):
+        return
+    if succeeded and pi.get("customer") and pi.get("setup_future_usage"):
+        pm["customer"] = pi["customer"]
+    else:
+        pm["_used"] = True
+    sim_put(PROVIDER, "payment_method", pm["id"], pm, account=obj.account)
+
+
+def _new_charge(ctx: Ctx, pi: dict[str, Any], *, paid: bool, captured: bool, failure: tuple | None) -> dict:
     charge = {
         "id": sim_id("ch"),
         "object": "charge",
@@ -629,22 +958,23 @@ def _new_charge(ctx: Ctx, pi: Mapping[str, Any], *, paid: bool, captured: bool, 
         "captured": captured,
         "created": sim_timestamp(PROVIDER),
         "currency": pi["currency"],
+        "customer": pi.get("customer"),
         "failure_code": failure[0] if failure else None,
         "failure_message": failure[2] if failure else None,
         "livemode": False,
         "metadata": dict(pi.get("metadata") or {}),
-        "outcome": {"type": "authorized" if paid else "issuer_declined", "seller_message": "Payment complete."}
+        "outcome": {"type": "authorized", "seller_message": "Payment complete."}
         if paid
         else {"type": "issuer_declined", "reason": failure[1] if failure else None},
         "paid": paid,
         "payment_intent": pi["id"],
         "payment_method": pi["payment_method"],
         "refunded": False,
-        "refunds": {"object": "list", "data": [], "has_more": False, "total_count": 0, "url": ""},
         "status": "succeeded" if paid else "failed",
+        "_refund_ids": [],
     }
-    charge["refunds"]["url"] = f"/v1/charges/{charge['id']}/refunds"
     _save("charge", charge, ctx.account)
+    pi["_charge_ids"] = [charge["id"], *pi.get("_charge_ids", [])]
     return charge
 
 
@@ -652,6 +982,7 @@ def _approve(ctx: Ctx, pi: dict[str, Any]) -> None:
     manual = pi["capture_method"] == "manual"
     charge = _new_charge(ctx, pi, paid=True, captured=not manual, failure=None)
     pi.update(latest_charge=charge["id"], next_action=None)
+    _use_payment_method(pi, succeeded=True)
     if manual:
         pi.update(status="requires_capture", amount_capturable=pi["amount"])
         _save("payment_intent", pi, ctx.account)
@@ -665,6 +996,7 @@ def _approve(ctx: Ctx, pi: dict[str, Any]) -> None:
 def _decline(ctx: Ctx, pi: dict[str, Any], failure: tuple[str, str | None, str]) -> SimReply:
     code, decline_code, message = failure
     charge = _new_charge(ctx, pi, paid=False, captured=False, failure=failure)
+    _use_payment_method(pi, succeeded=False)
     error: dict[str, Any] = {
         "type": "card_error" if code != AUTHENTICATION_FAILED[0] else "invalid_request_error",
         "code": code,
@@ -684,23 +1016,102 @@ def _decline(ctx: Ctx, pi: dict[str, Any], failure: tuple[str, str | None, str])
     _emit(ctx, "payment_intent.payment_failed", pi)
     extra = {k: v for k, v in error.items() if k not in ("type", "code", "message", "decline_code", "doc_url")}
     return _error(
-        402, error["type"], message, code=code, decline_code=decline_code, payment_intent=_public(pi), **extra
+        402,
+        error["type"],
+        message,
+        code=code,
+        decline_code=decline_code,
+        payment_intent=_show_pi(pi, ctx.account, ctx.version),
+        **extra,
     )
 
 
 @api("retrieve", methods=("GET",))
 def payment_intents_retrieve(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimReply:
     pi = _load("payment_intent", pi_id, ctx.account)
-    return _reply(200, _public(pi)) if pi else _missing("payment_intent", pi_id)
+    return _reply(200, _show_pi(pi, ctx.account, ctx.version)) if pi else _missing("payment_intent", pi_id)
+
+
+def _page(
+    rows: list[dict[str, Any]], params: Mapping[str, Any], url: str, render: Callable[[dict[str, Any]], dict]
+) -> SimReply:
+    """One page of a newest-first list (`limit` 1–100, default 10; `starting_after` / `ending_before`)."""
+    limit = _as_int(params.get("limit", "10"))
+    if limit is None or not 1 <= limit <= 100:
+        return _invalid("Invalid integer: limit must be between 1 and 100.", param="limit", store=False)
+    ids = [row["id"] for row in rows]
+    for name in ("starting_after", "ending_before"):
+        if params.get(name) and params[name] not in ids:
+            return _no_such("object", params[name], name)
+    if params.get("starting_after"):
+        rows = rows[ids.index(params["starting_after"]) + 1 :]
+    elif params.get("ending_before"):
+        rows = rows[: ids.index(params["ending_before"])][-limit:]
+    page = rows[:limit]
+    return _reply(
+        200,
+        {"object": "list", "data": [render(r) for r in page], "has_more": len(rows) > limit, "url": url},
+    )
+
+
+def _created_filter(value: Any) -> Callable[[int], bool] | SimReply:
+    """`created=<ts>` or `created[gte|gt|lte|lt]=<ts>`."""
+    if value is None:
+        return lambda ts: True
+    if isinstance(value, str):
+        exact = _as_int(value)
+        if exact is None:
+            return _invalid("Invalid integer: created", param="created", store=False)
+        return lambda ts: ts == exact
+    if not isinstance(value, dict):
+        return _invalid("Invalid created filter", param="created", store=False)
+    bounds: dict[str, int] = {}
+    for op, raw in value.items():
+        number = _as_int(raw)
+        if op not in ("gt", "gte", "lt", "lte") or number is None:
+            return _invalid(f"Invalid created[{op}]", param=f"created[{op}]", store=False)
+        bounds[op] = number
+    checks = {
+        "gt": lambda ts, b: ts > b,
+        "gte": lambda ts, b: ts >= b,
+        "lt": lambda ts, b: ts < b,
+        "lte": lambda ts, b: ts <= b,
+    }
+    return lambda ts: all(checks[op](ts, bound) for op, bound in bounds.items())
+
+
+def _newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest first; objects made in the same second keep the reverse of the order they were made in."""
+    ordered = list(rows)
+    ordered.reverse()
+    ordered.sort(key=lambda r: r["created"], reverse=True)
+    return ordered
+
+
+@api("retrieve", methods=("GET",))
+def payment_intents_list(ctx: Ctx, params: dict[str, Any]) -> SimReply:
+    """`GET /v1/payment_intents` (`created`, `customer`, paging), newest first."""
+    if (refused := _unmodelled(params, LIST_PARAMS)) is not None:
+        return refused
+    created = _created_filter(params.get("created"))
+    if isinstance(created, SimReply):
+        return created
+    rows = [o.data for o in sim_list(PROVIDER, "payment_intent", account=ctx.account)]
+    rows = [r for r in rows if created(r["created"])]
+    if params.get("customer"):
+        rows = [r for r in rows if r.get("customer") == params["customer"]]
+    return _page(_newest_first(rows), params, "/v1/payment_intents", lambda r: _show_pi(r, ctx.account, ctx.version))
 
 
 @api("capture")
 def payment_intents_capture(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimReply:
+    if (refused := _unmodelled(params, CAPTURE_PARAMS)) is not None:
+        return refused
     pi = _load("payment_intent", pi_id, ctx.account)
     if pi is None:
         return _missing("payment_intent", pi_id)
     if pi["status"] != "requires_capture":
-        return _unexpected_state(pi, "captured", ("requires_capture",))
+        return _unexpected_state(pi, "captured", ("requires_capture",), ctx)
     amount = pi["amount_capturable"]
     if "amount_to_capture" in params:
         amount = _as_int(params["amount_to_capture"])
@@ -719,11 +1130,45 @@ def payment_intents_capture(ctx: Ctx, params: dict[str, Any], pi_id: str) -> Sim
     pi.update(status="succeeded", amount_received=amount, amount_capturable=0)  # the rest is released
     _save("payment_intent", pi, ctx.account)
     _emit(ctx, "payment_intent.succeeded", pi)
-    return _reply(200, _public(pi))
+    if amount < pi["amount"]:
+        _release(ctx, pi, charge, pi["amount"] - amount)
+    return _reply(200, _show_pi(pi, ctx.account, ctx.version))
+
+
+def _new_refund(
+    pi: Mapping[str, Any], charge: Mapping[str, Any], amount: int, *, reason: str | None, metadata: dict
+) -> dict[str, Any]:
+    return {
+        "id": sim_id("re"),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": sim_id("txn"),
+        "charge": charge["id"],
+        "created": sim_timestamp(PROVIDER),
+        "currency": charge["currency"],
+        "metadata": metadata,
+        "payment_intent": pi["id"],
+        "reason": reason,
+        "status": "succeeded",  # card refunds in this sandbox succeed at once
+    }
+
+
+def _release(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any], amount: int) -> None:
+    """What a partial capture or a cancel released. Before API 2025-03-31 Stripe showed it as a Refund of the
+    charge (with `charge.refunded`, and `refund.created` from 2024-10-28); from basil on there is no such Refund."""
+    release = _new_refund(pi, charge, amount, reason=None, metadata={})
+    release["_release"] = True
+    _save("refund", release, ctx.account)
+    charge["_refund_ids"] = [release["id"], *charge.get("_refund_ids", [])]
+    _save("charge", charge, ctx.account)
+    _emit(ctx, "charge.refunded", charge, audience="releases_are_refunds")
+    _emit(ctx, "refund.created", release, audience="release_refund_events")
 
 
 @api("cancel")
 def payment_intents_cancel(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimReply:
+    if (refused := _unmodelled(params, CANCEL_PARAMS)) is not None:
+        return refused
     pi = _load("payment_intent", pi_id, ctx.account)
     if pi is None:
         return _missing("payment_intent", pi_id)
@@ -732,9 +1177,11 @@ def payment_intents_cancel(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimR
         return _invalid(
             f"Invalid cancellation_reason: must be one of {', '.join(CANCELLATION_REASONS)}",
             param="cancellation_reason",
+            store=False,
         )
     if pi["status"] not in CANCELABLE:
-        return _unexpected_state(pi, "canceled", CANCELABLE)
+        return _unexpected_state(pi, "canceled", CANCELABLE, ctx)
+    held = pi["amount_capturable"] if pi["status"] == "requires_capture" else 0
     pi.update(
         status="canceled",
         cancellation_reason=reason,
@@ -744,26 +1191,38 @@ def payment_intents_cancel(ctx: Ctx, params: dict[str, Any], pi_id: str) -> SimR
     )
     _save("payment_intent", pi, ctx.account)
     _emit(ctx, "payment_intent.canceled", pi)
-    return _reply(200, _public(pi))
+    if held:
+        charge = _load("charge", pi["latest_charge"], ctx.account) or {}
+        charge["_canceled"] = True
+        _release(ctx, pi, charge, held)
+    return _reply(200, _show_pi(pi, ctx.account, ctx.version))
 
 
-# --- refunds -------------------------------------------------------------------------------------------------
+# --- refunds and charges --------------------------------------------------------------------------------------
+
+REFUND_PARAMS = frozenset({"payment_intent", "charge", "amount", "reason", "metadata"})
+REFUND_LIST_PARAMS = frozenset({"payment_intent", "charge", "limit", "starting_after", "ending_before", "created"})
 
 
 @api("refund")
 def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
+    if (refused := _unmodelled(params, REFUND_PARAMS)) is not None:
+        return refused
     if params.get("charge"):
         charge = _load("charge", params["charge"], ctx.account)
         if charge is None:
-            return _missing("charge", params["charge"])
+            return _no_such("charge", params["charge"], "charge")
         pi = _load("payment_intent", charge["payment_intent"], ctx.account)
     elif params.get("payment_intent"):
         pi = _load("payment_intent", params["payment_intent"], ctx.account)
         if pi is None:
-            return _missing("payment_intent", params["payment_intent"])
+            return _no_such("payment_intent", params["payment_intent"], "payment_intent")
         charge = _load("charge", pi["latest_charge"], ctx.account) if pi["latest_charge"] else None
     else:
-        return _invalid("One of the following params should be provided for this request: payment_intent or charge.")
+        return _invalid(
+            "One of the following params should be provided for this request: payment_intent or charge.",
+            store=False,
+        )
     if pi is None or pi["status"] != "succeeded" or charge is None or not charge.get("captured"):
         return _invalid(
             "This PaymentIntent does not have a successful, captured charge to refund"
@@ -773,71 +1232,68 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
         )
     reason = params.get("reason")
     if reason is not None and reason not in REFUND_REASONS:
-        return _invalid(f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason")
-    remaining = charge["amount_captured"] - charge["amount_refunded"]
+        return _invalid(f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason", store=False)
+    refunded = sum(r["amount"] for r in _refunds_of(charge, ctx.account) if not r.get("_release"))
+    remaining = charge["amount_captured"] - refunded
     if remaining <= 0:
         return _invalid(f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
     amount = remaining
     if "amount" in params:
         amount = _as_int(params["amount"])
         if amount is None or amount < 1:
-            return _invalid("Invalid positive integer", code="parameter_invalid_integer", param="amount")
+            return _invalid("Invalid positive integer", code="parameter_invalid_integer", param="amount", store=False)
+        if charge["currency"] in WHOLE_UNITS_ONLY and amount % 100:  # Stripe refuses fractional króna refunds too
+            return _check_amount(amount, charge["currency"]) or _invalid("Invalid amount.", param="amount")
         if amount > remaining:
             return _invalid(
                 f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
                 code="amount_too_large",
                 param="amount",
             )
-    refund = {
-        "id": sim_id("re"),
-        "object": "refund",
-        "amount": amount,
-        "balance_transaction": sim_id("txn"),
-        "charge": charge["id"],
-        "created": sim_timestamp(PROVIDER),
-        "currency": charge["currency"],
-        "metadata": params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
-        "payment_intent": pi["id"],
-        "reason": reason,
-        "status": "succeeded",
-    }
+    metadata = params["metadata"] if isinstance(params.get("metadata"), dict) else {}
+    refund = _new_refund(pi, charge, amount, reason=reason, metadata=metadata)
     _save("refund", refund, ctx.account)
-    previous = charge["amount_refunded"]
-    charge["amount_refunded"] = previous + amount
-    charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
-    refunds = charge["refunds"]
-    refunds["data"] = [refund, *refunds["data"]]
-    refunds["total_count"] = len(refunds["data"])
+    charge["_refund_ids"] = [refund["id"], *charge.get("_refund_ids", [])]
     _save("charge", charge, ctx.account)
-    _emit(ctx, "charge.refunded", charge, previous={"amount_refunded": previous, "refunded": False})
-    return _reply(200, refund)
+    _emit(ctx, "charge.refunded", charge)
+    _emit(ctx, "refund.created", refund, audience="refund_events_for_charges")
+    return _reply(200, render_refund(refund, ctx.version))
 
 
 @api("retrieve", methods=("GET",))
 def refunds_list(ctx: Ctx, params: dict[str, Any]) -> SimReply:
-    """`GET /v1/refunds?payment_intent=…` (or `charge=…`), newest first."""
+    """`GET /v1/refunds?payment_intent=…` (or `charge=…`), newest first, with paging; a version before basil
+    lists what a partial capture or a cancel released too."""
+    if (refused := _unmodelled(params, REFUND_LIST_PARAMS)) is not None:
+        return refused
+    created = _created_filter(params.get("created"))
+    if isinstance(created, SimReply):
+        return created
     rows = [o.data for o in sim_list(PROVIDER, "refund", account=ctx.account)]
     for name in ("payment_intent", "charge"):
         if params.get(name):
             rows = [r for r in rows if r.get(name) == params[name]]
-    rows.sort(key=lambda r: r["created"])
-    rows.reverse()  # newest first; objects made in the same second keep their order
-    return _reply(200, {"object": "list", "data": rows, "has_more": False, "url": "/v1/refunds"})
+    rows = [r for r in visible_refunds(rows, ctx.version) if created(r["created"])]
+    return _page(_newest_first(rows), params, "/v1/refunds", lambda r: render_refund(r, ctx.version))
 
 
 @api("retrieve", methods=("GET",))
 def refunds_retrieve(ctx: Ctx, params: dict[str, Any], re_id: str) -> SimReply:
     refund = _load("refund", re_id, ctx.account)
-    return _reply(200, refund) if refund else _missing("refund", re_id)
+    if refund is None or not visible_refunds([refund], ctx.version):
+        return _missing("refund", re_id)
+    return _reply(200, render_refund(refund, ctx.version))
 
 
 @api("retrieve", methods=("GET",))
 def charges_retrieve(ctx: Ctx, params: dict[str, Any], ch_id: str) -> SimReply:
     charge = _load("charge", ch_id, ctx.account)
-    return _reply(200, _public(charge)) if charge else _missing("charge", ch_id)
+    return _reply(200, _show_charge(charge, ctx.account, ctx.version)) if charge else _missing("charge", ch_id)
 
 
 # --- webhooks ------------------------------------------------------------------------------------------------
+
+ENDPOINT_PARAMS = frozenset({"url", "enabled_events", "api_version", "description", "metadata"})
 
 
 def sign(body: str, secret: str, now: int) -> dict[str, str]:
@@ -847,29 +1303,42 @@ def sign(body: str, secret: str, now: int) -> dict[str, str]:
 
 
 def webhook_endpoint_register(
-    *, secret_key: str, url: str, secret: str = "", enabled_events: tuple[str, ...] = ("*",)
+    *,
+    secret_key: str,
+    url: str,
+    secret: str = "",
+    enabled_events: tuple[str, ...] | list[str] = ("*",),
+    api_version: str = "",
 ) -> dict[str, Any]:
-    """Register (or update, by URL) where an account's events go; for seeds and tests. Returns the endpoint."""
+    """Register (or update, by URL) where an account's events go, in which API version; for seeds and tests.
+
+    Without `api_version` the endpoint takes the account's default version, as at Stripe. Returns the endpoint.
+    """
     account = account_of(secret_key)
     if account is None:
         raise ValueError("not a valid sandbox secret key")
-    return _register(account, url=url, secret=secret, enabled_events=enabled_events)
+    if api_version:
+        version_of(api_version)  # ValueError for a version Stripe does not know
+    return _register(account, url=url, secret=secret, enabled_events=tuple(enabled_events), api_version=api_version)
 
 
-def _register(account: str, *, url: str, secret: str, enabled_events: tuple[str, ...]) -> dict[str, Any]:
+def _register(
+    account: str, *, url: str, secret: str, enabled_events: tuple[str, ...], api_version: str
+) -> dict[str, Any]:
     for existing in sim_list(PROVIDER, "webhook_endpoint", account=account):
         if existing.data["url"] == url:
             data = {
                 **existing.data,
                 "secret": secret or existing.data["secret"],
                 "enabled_events": list(enabled_events),
+                "api_version": api_version or existing.data.get("api_version") or account_default_version(account),
             }
             _save("webhook_endpoint", data, account)
             return data
     data = {
         "id": sim_id("we"),
         "object": "webhook_endpoint",
-        "api_version": API_VERSION,
+        "api_version": api_version or account_default_version(account),
         "created": sim_timestamp(PROVIDER),
         "enabled_events": list(enabled_events),
         "livemode": False,
@@ -883,52 +1352,126 @@ def _register(account: str, *, url: str, secret: str, enabled_events: tuple[str,
 
 @api("webhook_endpoint")
 def webhook_endpoints_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
+    if (refused := _unmodelled(params, ENDPOINT_PARAMS)) is not None:
+        return refused
     if not params.get("url"):
-        return _invalid("Missing required param: url.", code="parameter_missing", param="url")
+        return _invalid("Missing required param: url.", code="parameter_missing", param="url", store=False)
+    if params.get("api_version"):
+        try:
+            version_of(params["api_version"])
+        except ValueError:
+            return _invalid(f"Invalid API version: {params['api_version']}", param="api_version", store=False)
     events = params.get("enabled_events") or ["*"]
-    endpoint = _register(ctx.account, url=params["url"], secret="", enabled_events=tuple(events))
+    endpoint = _register(
+        ctx.account,
+        url=params["url"],
+        secret="",
+        enabled_events=tuple(events),
+        api_version=str(params.get("api_version") or ""),
+    )
     return _reply(200, endpoint)
 
 
-def _emit(
-    ctx: Ctx | None, type_: str, obj: Mapping[str, Any], *, account: str = "", previous: dict | None = None
-) -> dict:
-    """Record an event and send it to the account's endpoints that want it."""
-    account = ctx.account if ctx else account
+def _snapshot(kind: str, obj: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """What an event needs to be rendered later in any version: the object and, canonically, its relatives."""
+    if kind == "payment_intent":
+        return {"object": dict(obj), "charges": _charges_of(obj, account)}
+    if kind == "charge":
+        return {"object": dict(obj), "refunds": _refunds_of(obj, account)}
+    return {"object": dict(obj)}
+
+
+def render_event(event: Mapping[str, Any], version: ApiVersion) -> dict[str, Any]:
+    """An event as an endpoint of `version` receives it."""
+    snapshot = event["_snapshot"]
+    kind = snapshot["object"].get("object")
+    if kind == "payment_intent":
+        charges = [(charge, refunds) for charge, refunds in snapshot.get("charges", [])]
+        obj = render_payment_intent(snapshot["object"], charges, version)
+    elif kind == "charge":
+        obj = render_charge(snapshot["object"], snapshot.get("refunds", []), version)
+    else:
+        obj = render_refund(snapshot["object"], version)
+    out = {k: v for k, v in event.items() if not k.startswith("_")}
+    out["api_version"] = version.raw
+    out["data"] = {"object": obj}
+    return out
+
+
+def _endpoints_for(event: Mapping[str, Any], account: str) -> list[tuple[dict[str, Any], ApiVersion]]:
+    found = []
+    for obj in sim_list(PROVIDER, "webhook_endpoint", account=account):
+        endpoint = obj.data
+        if endpoint.get("status") != "enabled":
+            continue
+        if not {"*", event["type"]} & set(endpoint.get("enabled_events", [])):
+            continue
+        version = version_of(endpoint.get("api_version") or account_default_version(account))
+        if receives(version, event["_audience"]):
+            found.append((endpoint, version))
+    return found
+
+
+def _emit(ctx: Ctx, type_: str, obj: Mapping[str, Any], *, audience: str = "all") -> dict:
+    """Record an event and send it, rendered in each one's version, to the account's endpoints that want it.
+
+    `audience` says which versions send it at all (see `sandbox_versions.AUDIENCES`).
+    """
     event: dict[str, Any] = {
         "id": sim_id("evt"),
         "object": "event",
-        "api_version": API_VERSION,
+        "api_version": None,
         "created": sim_timestamp(PROVIDER),
-        "data": {"object": _public(obj)},
+        "data": {},
         "livemode": False,
         "pending_webhooks": 0,
         "request": {
-            "id": sim_id("req") if ctx and ctx.idempotency_key is not None else None,
-            "idempotency_key": ctx.idempotency_key if ctx else None,
+            "id": sim_id("req") if ctx.idempotency_key is not None else None,
+            "idempotency_key": ctx.idempotency_key,
         },
         "type": type_,
+        "_audience": audience,
+        "_snapshot": _snapshot(str(obj.get("object")), obj, ctx.account),
+        "_about": obj.get("payment_intent") or obj.get("id"),
     }
-    if previous:
-        event["data"]["previous_attributes"] = previous
-    endpoints = [
-        e.data
-        for e in sim_list(PROVIDER, "webhook_endpoint", account=account)
-        if e.data.get("status") == "enabled" and ({"*", type_} & set(e.data.get("enabled_events", [])))
-    ]
+    endpoints = _endpoints_for(event, ctx.account)
     event["pending_webhooks"] = len(endpoints)
-    _save("event", event, account)
-    body = json.dumps(event, indent=2)
-    for endpoint in endpoints:
-        sim_webhook_send(
-            provider=PROVIDER,
-            event_id=event["id"],
-            url=endpoint["url"],
-            body=body,
-            signer="providers.stripe.sandbox.sign",
-            secret=endpoint["secret"],
-        )
+    _save("event", event, ctx.account)
+    for endpoint, version in endpoints:
+        _send(event, endpoint, version)
     return event
+
+
+def _send(event: Mapping[str, Any], endpoint: Mapping[str, Any], version: ApiVersion) -> None:
+    sim_webhook_send(
+        provider=PROVIDER,
+        event_id=event["id"],
+        url=endpoint["url"],
+        body=json.dumps(render_event(event, version), indent=2),
+        signer="providers.stripe.sandbox.sign",
+        secret=endpoint["secret"],
+    )
+
+
+def events_about(payment_intent: str, *, api_version: str = LATEST) -> list[dict[str, Any]]:
+    """The events the sandbox made about one PaymentIntent that an endpoint of `api_version` receives, oldest
+    first, as that endpoint receives them (for tests and demos that deliver events themselves)."""
+    version = version_of(api_version)
+    events = sim_list(PROVIDER, "event")
+    return [
+        render_event(e.data, version)
+        for e in events
+        if e.data.get("_about") == payment_intent and receives(version, e.data["_audience"])
+    ]
+
+
+def redeliver(event_id: str) -> None:
+    """Send a stored event again to the account's endpoints that receive it (Stripe's "Resend")."""
+    obj = sim_get(PROVIDER, "event", event_id)
+    if obj is None:
+        raise LookupError(event_id)
+    for endpoint, version in _endpoints_for(obj.data, obj.account):
+        _send(obj.data, endpoint, version)
 
 
 # --- the browser side: tokenization script and 3-D Secure page -------------------------------------------------
@@ -955,12 +1498,9 @@ def three_d_secure(request: HttpRequest, pi_id: str) -> HttpResponse:
         return HttpResponse("Unknown payment", status=404, content_type="text/plain")
     if request.method == "GET":
         pi = obj.data
-        amount = pi["amount"] / 10 ** (
-            0 if pi["currency"] in ZERO_DECIMAL else 3 if pi["currency"] in THREE_DECIMAL else 2
-        )
         context = {
             "pi": _public(pi),
-            "amount": amount,
+            "amount": pi["amount"] / 10 ** decimals(pi["currency"]),
             "currency": pi["currency"].upper(),
             "pending": pi["status"] == "requires_action",
         }
@@ -987,21 +1527,40 @@ def three_d_secure(request: HttpRequest, pi_id: str) -> HttpResponse:
 # --- admin hooks ---------------------------------------------------------------------------------------------
 
 
+def _json(body: Mapping[str, Any], status: int = 200) -> HttpResponse:
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json")
+
+
 @sandbox_view
 @require_http_methods(["POST"])
 def sim_webhook_endpoint(request: HttpRequest) -> HttpResponse:
-    """POST secret_key, url, secret: where the account's events go (what the dashboard would set up)."""
+    """POST secret_key, url, secret, api_version (optional), enabled_events (comma-separated, optional): where
+    the account's events go and in which version (what the dashboard would set up)."""
+    events = [e.strip() for e in request.POST.get("enabled_events", "*").split(",") if e.strip()]
     try:
         endpoint = webhook_endpoint_register(
             secret_key=request.POST.get("secret_key", ""),
             url=request.POST.get("url", ""),
             secret=request.POST.get("secret", ""),
+            enabled_events=events or ["*"],
+            api_version=request.POST.get("api_version", ""),
         )
     except ValueError as exc:
-        return HttpResponse(json.dumps({"error": str(exc)}), status=400, content_type="application/json")
-    return HttpResponse(
-        json.dumps({k: v for k, v in endpoint.items() if k != "secret"}), content_type="application/json"
-    )
+        return _json({"error": f"refused: {exc}"}, status=400)
+    return _json({k: v for k, v in endpoint.items() if k != "secret"})
+
+
+@sandbox_view
+@require_http_methods(["POST"])
+def sim_account(request: HttpRequest) -> HttpResponse:
+    """POST secret_key, api_version: the account's default API version (requests without `Stripe-Version`,
+    endpoints created without one)."""
+    version = request.POST.get("api_version", "")
+    try:
+        account = account_configure(secret_key=request.POST.get("secret_key", ""), default_api_version=version)
+    except ValueError as exc:
+        return _json({"error": f"refused: {exc}"}, status=400)
+    return _json({"account": account, "default_api_version": version})
 
 
 @sandbox_view
@@ -1010,26 +1569,10 @@ def sim_emit_webhook(request: HttpRequest) -> HttpResponse:
     """POST event_id: send a stored event again to the account's endpoints (a redelivery)."""
     obj = sim_get(PROVIDER, "event", request.POST.get("event_id", ""))
     if obj is None:
-        return HttpResponse(json.dumps({"error": "no such event"}), status=404, content_type="application/json")
+        return _json({"error": "no such event"}, status=404)
     with transaction.atomic():
         redeliver(obj.data["id"])
-    return HttpResponse(json.dumps({"sent": obj.data["id"]}), content_type="application/json")
-
-
-def redeliver(event_id: str) -> None:
-    obj = sim_get(PROVIDER, "event", event_id)
-    if obj is None:
-        raise LookupError(event_id)
-    body = json.dumps(obj.data, indent=2)
-    for endpoint in sim_list(PROVIDER, "webhook_endpoint", account=obj.account):
-        sim_webhook_send(
-            provider=PROVIDER,
-            event_id=event_id,
-            url=endpoint.data["url"],
-            body=body,
-            signer="providers.stripe.sandbox.sign",
-            secret=endpoint.data["secret"],
-        )
+    return _json({"sent": obj.data["id"]})
 
 
 @sandbox_view
@@ -1037,7 +1580,7 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
     reply = _error(
         404, "invalid_request_error", f"Unrecognized request URL ({request.method}: /v1/{rest}).", store=False
     )
-    return _response(reply)
+    return _response(reply, version=LATEST)
 
 
 @csrf_exempt
@@ -1046,3 +1589,11 @@ def refunds_list_or_create(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return refunds_list(request)
     return refunds_create(request)
+
+
+@csrf_exempt
+def payment_intents_list_or_create(request: HttpRequest) -> HttpResponse:
+    """`/v1/payment_intents`: GET lists, POST creates."""
+    if request.method == "GET":
+        return payment_intents_list(request)
+    return payment_intents_create(request)

@@ -114,6 +114,26 @@ def test_webhook_url_is_shown_only_for_providers_that_send_webhooks(
     assert f"https://shop.example/webhooks/{stripe.uuid}/" in page
 
 
+def test_the_stripe_page_says_which_events_to_send_and_the_endpoint_version(admin_client) -> None:
+    stripe = factories.IntegrationFactory(
+        provider_key="stripe", settings={}, secrets={"secret_key": "sk_test_demo1234"}
+    )
+    page = admin_client.get(change_url(stripe)).content.decode()
+    for event in (
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "charge.refunded",
+        "refund.created",
+        "refund.updated",
+        "charge.refund.updated",
+    ):
+        assert f"<code>{event}</code>" in page
+    assert "Endpoint API version" in page
+    assert "<code>2026-10-28.endive</code>" in page
+
+
 def test_list_shows_type_name_environment_active_owner_and_filters(admin_client) -> None:
     owner = factories.UserFactory(username="owner")
     factories.IntegrationFactory(name="Checks", default_owner=owner)

@@ -64,7 +64,7 @@ def test_a_valid_signature_is_accepted_and_stored_once(client, integration, djan
     assert (row.event_type, row.provider_reference, row.status) == (
         "net.authorize.payment.authcapture.created",
         "60000000001",
-        WebhookEvent.Status.IGNORED,
+        WebhookEvent.Status.WAITING,  # no payment has this reference (yet)
     )
     assert row.event["movements"][0]["action"] == "charge"
     assert row.event["movements"][0]["amount"] == "45.00"
@@ -190,12 +190,13 @@ def test_notifications_for_our_own_capture_and_cancel_add_nothing(anet_integrati
         "net.authorize.payment.priorAuthCapture.created",
     ]
     # the authorization's notification overtook our call's answer: Authorize.Net does not echo our key, so the
-    # row is not known by its transaction id yet and the notification is stored and ignored; our step 3 records
-    # it (and reconcile would find it by our key if that step never ran)
+    # row is not known by its transaction id yet and the notification waits; our step 3 records the row and lets
+    # it apply, finding the authorization recorded (reconcile would find it by our key if that step never ran)
     assert list(events.values_list("status", flat=True)) == [
-        WebhookEvent.Status.IGNORED,
+        WebhookEvent.Status.PROCESSED,
         WebhookEvent.Status.PROCESSED,
     ]
+    assert "already recorded" in events.first().result
 
     other_order = factories.OrderFactory()
     other = authorize(anet_integration, other_order, key="auth-2")

@@ -8,13 +8,15 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from integrations.models import Integration
+from integrations.models import Integration, ProviderCustomer
 from notifications.models import Notice
-from orders.models import PaymentStatus
+from orders.models import Order, PaymentStatus
 from payments import services, sweeps
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from sandbox.models import SimObject
 from sandbox.services import sim_get
 from tests import factories
+from tests.sandbox_support import dashboard
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +32,14 @@ def renewing(stripe_integration: Integration) -> Integration:
     return stripe_integration
 
 
-def old_authorization(integration: Integration, age: timedelta = timedelta(days=6, hours=21)) -> PaymentTransaction:
-    order = factories.OrderFactory()
+def old_authorization(
+    integration: Integration, age: timedelta = timedelta(days=6, hours=21), order: Order | None = None
+) -> PaymentTransaction:
+    paid = order if order is not None else factories.OrderFactory()
     auth = services.payment_purchase(
-        order_id=order.pk,
+        order_id=paid.pk,
         method=f"stripe_{integration.pk}",
-        key=f"a{order.pk}",
+        key=f"a{paid.pk}",
         payment_data={"payment_method": "pm_card_visa"},
     )
     PaymentTransaction.objects.filter(pk=auth.pk).update(created_at=timezone.now() - age)
@@ -143,3 +147,57 @@ def test_a_renewal_settled_later_closes_its_link_and_reconcile_leaves_the_link_a
     )
     auth.order.refresh_from_db()
     assert auth.order.payment_status == PaymentStatus.AUTHORIZED
+
+
+def test_with_re_authorization_on_the_first_payment_is_made_for_the_companys_customer(renewing) -> None:
+    """Stripe lets a card be used again only when it is attached to a Customer: one Customer per buyer company,
+    `setup_future_usage=off_session`, and the renewal for that Customer off session."""
+    company = factories.CustomerFactory(name="ACME Industrial")
+    first = old_authorization(renewing, order=factories.OrderFactory(customer=company))
+    second = old_authorization(renewing, order=factories.OrderFactory(customer=company))
+    customers = [o.data for o in SimObject.objects.filter(provider="stripe", kind="customer")]
+    assert [(c["name"], c["metadata"]) for c in customers] == [
+        ("ACME Industrial", {"paydesk_customer": str(company.pk)})
+    ]
+    intents = [sim_get("stripe", "payment_intent", t.provider_reference).data for t in (first, second)]
+    assert {(pi["customer"], pi["setup_future_usage"]) for pi in intents} == {(customers[0]["id"], "off_session")}
+    assert sim_get("stripe", "payment_method", intents[0]["payment_method"]).data["customer"] == customers[0]["id"]
+    assert ProviderCustomer.objects.get(customer=company).reference == customers[0]["id"]
+
+    assert sweeps.reauthorizations_sweep() == (2, 0)
+    renewal = PaymentTransaction.objects.filter(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE).first()
+    renewed = sim_get("stripe", "payment_intent", renewal.provider_reference).data
+    assert (renewed["customer"], renewed["payment_method"]) == (customers[0]["id"], intents[0]["payment_method"])
+
+
+def test_a_card_used_without_a_customer_cannot_be_renewed_as_at_stripe(stripe_integration, renewing) -> None:
+    """The control: a first payment made while re-authorization was off kept no card; Stripe refuses to use it
+    again, the renewal fails, staff are told and the old hold stays."""
+    renewing.settings = {**renewing.settings, "re_authorization": False}
+    renewing.save()
+    auth = old_authorization(renewing)
+    assert sim_get("stripe", "payment_intent", auth.provider_reference).data["customer"] is None
+    renewing.settings = {**renewing.settings, "re_authorization": True}
+    renewing.save()
+
+    assert sweeps.reauthorizations_sweep() == (0, 1)
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert renewal.state == State.DECLINED
+    assert "may not be used again" in renewal.message
+    auth.refresh_from_db()
+    assert auth.active is True
+    assert len(mail.outbox) == 1
+
+
+def test_a_customer_deleted_at_stripe_is_made_again_and_remembered(renewing, stripe_sandbox) -> None:
+    company = factories.CustomerFactory()
+    first = old_authorization(renewing, order=factories.OrderFactory(customer=company))
+    gone = sim_get("stripe", "payment_intent", first.provider_reference).data["customer"]
+    dashboard(stripe_sandbox).v1.customers.delete(gone)
+
+    second = old_authorization(renewing, order=factories.OrderFactory(customer=company))
+
+    assert second.state == State.SUCCEEDED
+    made = sim_get("stripe", "payment_intent", second.provider_reference).data["customer"]
+    assert made not in (None, gone)
+    assert ProviderCustomer.objects.get(customer=company).reference == made

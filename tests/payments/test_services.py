@@ -213,7 +213,9 @@ def test_timeout_leaves_a_reserved_row_that_blocks_a_second_charge(gateway_integ
     assert order.payment_status == PaymentStatus.PENDING
     with pytest.raises(PaymentRefused) as refused:
         payment_purchase(order_id=order.pk, method=method, key="a2", payment_data={"token": "tok_ok"})
-    assert refused.value.code == "already_paid"
+    assert refused.value.code == "payment_in_progress"  # not "already paid": nobody knows yet
+    assert "already paid" not in refused.value.message
+    assert "being confirmed" in refused.value.message
 
 
 def test_capture_timeout_counts_against_what_is_available(gateway_integration, fake_gateway) -> None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
+from django.utils import timezone
 
 from orders.models import PaymentStatus
-from payments import services
+from payments import services, sweeps
 from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, State
 from providers.base import Money
 from providers.stripe.adapter import StripeAdapter
-from sandbox.models import SimFault
-from sandbox.services import sim_count, sim_fault_add
+from sandbox.models import SimFault, SimObject
+from sandbox.services import sim_count, sim_fault_add, sim_get
 from tests import factories
 from tests.sandbox_support import ledger
 
@@ -186,3 +188,102 @@ def test_a_wrong_secret_key_declines_as_misconfigured(stripe_integration) -> Non
     txn = pay(stripe_integration, order)
     assert (txn.state, txn.error_code) == (State.DECLINED, "provider_misconfigured")
     assert "sk_test_invalid" not in str(txn.response) + txn.message
+
+
+# --- Stripe's minor units, which are not ISO 4217's ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "total", "part", "wire"),
+    [
+        ("ISK", "5000", "2000", (500000, 200000)),  # two decimals at Stripe, whole krónur
+        ("HUF", "25000", "10000", (2500000, 1000000)),  # two decimals at Stripe (none in CLDR)
+        ("UGX", "50000", "20000", (50000, 20000)),  # zero-decimal at Stripe and in ISO 4217
+        ("TWD", "1000.50", "400.25", (100050, 40025)),
+    ],
+)
+def test_amounts_reach_stripe_in_its_own_minor_units(stripe_integration, currency, total, part, wire) -> None:
+    order = factories.OrderFactory(currency=currency, subtotal=Decimal(total))
+    auth = pay(stripe_integration, order)
+    capture = services.payment_capture(source_id=auth.pk, amount=money(part, currency), key="capture-1")
+    refund = services.payment_refund(source_id=capture.pk, amount=money(part, currency), key="refund-1")
+    assert (auth.state, capture.state, refund.state) == (State.SUCCEEDED, State.SUCCEEDED, State.SUCCEEDED)
+    pi = sim_get("stripe", "payment_intent", auth.provider_reference).data
+    assert (pi["amount"], pi["amount_received"], pi["currency"]) == (*wire, currency.lower())
+    assert sim_get("stripe", "refund", refund.provider_reference).data["amount"] == wire[1]
+    assert (capture.amount, refund.amount) == (Decimal(part), Decimal(part))
+
+
+# --- answers lost or incomplete after money moved ------------------------------------------------------------------
+
+
+def lost_purchase(integration, order, monkeypatch) -> PaymentTransaction:  # noqa: ANN001
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    sim_fault_add(provider="stripe", kind="timeout", operation="create", times=2, delay=1.5)
+    txn = pay(integration, order)
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 30.0)
+    return txn
+
+
+def test_a_purchase_whose_answer_was_lost_is_found_by_its_key_and_settled(stripe_integration, monkeypatch) -> None:
+    order = factories.OrderFactory()
+    txn = lost_purchase(stripe_integration, order, monkeypatch)
+    assert (txn.state, txn.provider_reference) == (State.RESERVED, "")
+    with pytest.raises(PaymentRefused) as refused:  # the buyer comes back: told it is being confirmed
+        pay(stripe_integration, order, key="purchase-2")
+    assert refused.value.code == "payment_in_progress"
+    PaymentTransaction.objects.filter(pk=txn.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+
+    settled = sweeps.payment_reconcile(transaction_id=txn.pk)
+
+    pi = [o.data for o in SimObject.objects.filter(provider="stripe", kind="payment_intent")]
+    assert len(pi) == 1  # nothing was sent twice
+    assert (settled.state, settled.provider_reference, settled.amount) == (State.SUCCEEDED, pi[0]["id"], Decimal("100"))
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.AUTHORIZED
+
+
+def test_a_purchase_that_never_reached_stripe_is_recorded_as_no_money_moved(stripe_integration) -> None:
+    order = factories.OrderFactory()
+    sim_fault_add(provider="stripe", kind="error_503", operation="create", times=5)
+    txn = pay(stripe_integration, order)
+    assert txn.state == State.RESERVED
+    SimFault.objects.all().delete()
+    PaymentTransaction.objects.filter(pk=txn.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+
+    settled = sweeps.payment_reconcile(transaction_id=txn.pk)
+
+    assert (settled.state, settled.error_code) == (State.DECLINED, "not_found")
+    assert not SimObject.objects.filter(provider="stripe", kind="payment_intent").exists()
+    retry = pay(stripe_integration, order, key="purchase-2")  # the order can be paid again
+    assert retry.state == State.SUCCEEDED
+
+
+def test_a_search_too_soon_after_the_purchase_concludes_nothing(stripe_integration) -> None:
+    order = factories.OrderFactory()
+    sim_fault_add(provider="stripe", kind="error_503", operation="create", times=5)
+    txn = pay(stripe_integration, order)
+    SimFault.objects.all().delete()
+    assert sweeps.payment_reconcile(transaction_id=txn.pk).state == State.RESERVED  # it may still be on its way
+
+
+@pytest.mark.parametrize("operation", ["create", "capture", "refund"])
+def test_a_reply_without_optional_fields_after_money_moved_never_crashes(stripe_integration, operation) -> None:
+    stripe_integration.payment_action = "authorize" if operation == "capture" else "charge"
+    stripe_integration.save()
+    order = factories.OrderFactory()
+    if operation == "create":
+        sim_fault_add(provider="stripe", kind="sparse", operation="create")
+    txn = pay(stripe_integration, order)
+    if operation == "capture":
+        sim_fault_add(provider="stripe", kind="sparse", operation="capture")
+        txn = services.payment_capture(source_id=txn.pk, amount=money("40.00"), key="capture-1")
+    if operation == "refund":
+        sim_fault_add(provider="stripe", kind="sparse", operation="refund")
+        txn = services.payment_refund(source_id=txn.pk, amount=money("40.00"), key="refund-1")
+
+    assert (txn.state, txn.error_code) == (State.RESERVED, "incomplete_reply")  # open: read back later
+    assert txn.provider_reference  # what Stripe calls it was kept
+
+    done = services.payment_complete(transaction_id=txn.pk)
+    assert (done.state, done.successful) == (State.SUCCEEDED, True)

@@ -69,9 +69,6 @@ class SandboxProfile:
     settle: Callable[[str], None] | None = None
     #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
     review: Callable[[str, str], None] | None = None
-    #: scenario -> the open issue for a contract item the adapter does not meet yet (an expected failure, strict:
-    #: the test fails once it passes, so the entry goes with the fix)
-    known_gaps: Mapping[str, str] = field(default_factory=dict)
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -254,10 +251,6 @@ PROFILES: dict[str, SandboxProfile] = {
             "3ds": {"payment_method": "pm_card_threeDSecure2Required"},
         },
         skips={"second_capture": "a Stripe capture releases the rest of the authorization (no multiple capture)"},
-        known_gaps={
-            "lost_reply_search": "TODO issue 13 (Stripe, item 6): a PaymentIntent whose create reply was lost is "
-            "not yet found by the metadata key the adapter sets",
-        },
         complete_challenge=_stripe_challenge,
         tokenize=_stripe_tokenize,
     ),

@@ -13,6 +13,7 @@ import requests
 
 from providers.stripe import sandbox
 from providers.stripe.sandbox import parse_form
+from providers.stripe.sandbox_versions import LATEST
 from sandbox.models import SimObject, SimWebhookDelivery
 from sandbox.tasks import sim_webhook_deliver_task
 
@@ -23,16 +24,25 @@ AUTH = {"HTTP_AUTHORIZATION": f"Bearer {KEY}"}
 PUBLISHABLE = {"HTTP_AUTHORIZATION": "Bearer pk_test_wiretests01"}
 
 
-def post(client, path: str, data: dict, key: str | None = None, auth: dict | None = None):  # noqa: ANN001, ANN201
+def post(client, path: str, data: dict, key: str | None = None, auth: dict | None = None, version: str = LATEST):  # noqa: ANN001, ANN201
     extra = dict(AUTH if auth is None else auth)
     if key:
         extra["HTTP_IDEMPOTENCY_KEY"] = key
+    if version:
+        extra["HTTP_STRIPE_VERSION"] = version
     return client.post(f"/sandbox/stripe{path}", urlencode(data), content_type=FORM, **extra)
 
 
-def intent(client, **params):  # noqa: ANN001, ANN003, ANN201
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true", **params}
-    return post(client, "/v1/payment_intents", data)
+def intent(client, version: str = LATEST, **params):  # noqa: ANN001, ANN003, ANN201
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+        **params,
+    }
+    return post(client, "/v1/payment_intents", data, version=version)
 
 
 def test_bracket_notation_parses_to_nested_values_and_indexed_lists() -> None:
@@ -135,7 +145,13 @@ def test_an_uncaptured_intent_cannot_be_refunded(client) -> None:
 
 
 def test_the_same_key_replays_the_first_reply_and_other_parameters_are_an_idempotency_error(client) -> None:
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true"}
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+    }
     first = post(client, "/v1/payment_intents", data, key="key-1")
     again = post(client, "/v1/payment_intents", data, key="key-1")
     assert again.json()["id"] == first.json()["id"]
@@ -147,7 +163,13 @@ def test_the_same_key_replays_the_first_reply_and_other_parameters_are_an_idempo
 
 
 def test_a_replayed_decline_is_the_same_402(client) -> None:
-    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_chargeDeclined", "confirm": "true"}
+    data = {
+        "amount": "5000",
+        "currency": "usd",
+        "payment_method": "pm_card_chargeDeclined",
+        "confirm": "true",
+        "allowed_payment_method_types[0]": "card",
+    }
     first = post(client, "/v1/payment_intents", data, key="key-d")
     again = post(client, "/v1/payment_intents", data, key="key-d")
     assert (again.status_code, again.content) == (402, first.content)
@@ -296,3 +318,283 @@ def test_check_connection_proves_the_key(live_server) -> None:
     bad = type(good)({**good.settings, "secret_key": "sk_test_invalid"}, base_url=good.base_url)
     with pytest.raises(ProviderMisconfigured):
         bad.check_connection()
+
+
+# --- API versions: each request in its Stripe-Version, refusing what that version refuses --------------------------
+
+
+def test_an_unknown_version_is_refused_and_replies_name_the_version_they_were_played_in(client) -> None:
+    assert intent(client)["Stripe-Version"] == LATEST
+    for wrong in ("2026-10-28.dahlia", "2031-01-01.zucchini", "yesterday"):
+        reply = intent(client, version=wrong)
+        assert (reply.status_code, reply.json()["error"]["message"]) == (400, f"Invalid Stripe API version: {wrong}")
+    assert SimObject.objects.filter(kind="payment_intent").count() == 1  # the first one only
+
+
+@pytest.mark.parametrize(
+    ("version", "status", "code"),
+    [
+        ("2026-06-24.dahlia", 200, None),
+        ("2026-08-26.preview", 400, "payment_method_types_no_longer_supported"),
+        ("2026-09-30.endive", 400, "payment_method_types_no_longer_supported"),
+        (LATEST, 400, "payment_method_types_no_longer_supported"),
+    ],
+)
+def test_payment_method_types_is_refused_from_endive_on(client, version, status, code) -> None:
+    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true"}
+    reply = post(client, "/v1/payment_intents", {**data, "payment_method_types[0]": "card"}, version=version)
+    assert reply.status_code == status
+    if code:
+        assert (reply.json()["error"]["code"], reply.json()["error"]["param"]) == (code, "payment_method_types")
+        assert not SimObject.objects.filter(kind="payment_intent").exists()
+
+
+def test_allowed_payment_method_types_exists_from_2026_07_29_on_and_excludes_payment_method_types(client) -> None:
+    old = intent(client, version="2024-06-20")
+    assert (old.status_code, old.json()["error"]["code"]) == (400, "parameter_unknown")
+    assert intent(client, version="2026-07-29.dahlia").status_code == 200
+    both = intent(client, version="2026-07-29.dahlia", **{"payment_method_types[0]": "card"})
+    assert both.status_code == 400
+    assert "only specify one of these parameters" in both.json()["error"]["message"]
+
+
+def test_from_2023_08_16_a_confirm_without_types_needs_a_return_url(client) -> None:
+    data = {"amount": "5000", "currency": "usd", "payment_method": "pm_card_visa", "confirm": "true"}
+    dynamic = post(client, "/v1/payment_intents", data, version="2023-08-16")
+    assert dynamic.status_code == 400
+    assert "you must provide a `return_url`" in dynamic.json()["error"]["message"]
+    assert post(client, "/v1/payment_intents", data, version="2023-08-15").status_code == 200  # cards by default
+    redirecting = {**data, "return_url": "http://shop.test/r"}
+    assert post(client, "/v1/payment_intents", redirecting, version="2023-08-16").status_code == 200
+
+
+def test_an_account_default_version_plays_requests_without_stripe_version(client) -> None:
+    sandbox.account_configure(secret_key=KEY, default_api_version="2022-08-01")
+    pi = intent(client, capture_method="manual").json()
+    shown = client.get(f"/sandbox/stripe/v1/payment_intents/{pi['id']}", **AUTH)
+    assert shown["Stripe-Version"] == "2022-08-01"
+    assert "latest_charge" not in shown.json()
+    assert shown.json()["charges"]["data"][0]["id"].startswith("ch_")
+
+
+# --- shapes per version: lists before 2022-11-15, a partial capture's release as a refund before 2025-03-31 ---------
+
+
+def captured_and_refunded(client) -> dict:  # noqa: ANN001
+    """100.00 authorized, 60.00 captured (40.00 released), 20.00 refunded."""
+    pi = intent(client, capture_method="manual", amount="10000").json()
+    post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "6000"})
+    post(client, "/v1/refunds", {"payment_intent": pi["id"], "amount": "2000"})
+    return pi
+
+
+def charge_in(client, charge_id: str, version: str) -> dict:  # noqa: ANN001
+    return client.get(f"/sandbox/stripe/v1/charges/{charge_id}", HTTP_STRIPE_VERSION=version, **AUTH).json()
+
+
+def test_a_charge_lists_its_refunds_and_the_release_before_2022_11_15(client) -> None:
+    pi = captured_and_refunded(client)
+    charge = charge_in(client, pi["latest_charge"], "2022-08-01")
+    assert (charge["amount_captured"], charge["amount_refunded"], charge["refunded"]) == (6000, 6000, False)
+    assert [r["amount"] for r in charge["refunds"]["data"]] == [2000, 4000]  # newest first: the release is older
+
+
+def test_a_charge_of_2024_lists_no_refunds_but_counts_the_release(client) -> None:
+    pi = captured_and_refunded(client)
+    charge = charge_in(client, pi["latest_charge"], "2024-06-20")
+    assert "refunds" not in charge
+    assert (charge["amount_captured"], charge["amount_refunded"]) == (6000, 6000)
+    listed = client.get(
+        "/sandbox/stripe/v1/refunds", {"charge": charge["id"]}, HTTP_STRIPE_VERSION="2024-06-20", **AUTH
+    ).json()
+    assert [r["amount"] for r in listed["data"]] == [2000, 4000]
+
+
+def test_from_basil_on_a_partial_capture_makes_no_refund(client) -> None:
+    pi = captured_and_refunded(client)
+    charge = charge_in(client, pi["latest_charge"], LATEST)
+    assert (charge["amount_captured"], charge["amount_refunded"], "refunds" in charge) == (6000, 2000, False)
+    listed = client.get("/sandbox/stripe/v1/refunds", {"charge": charge["id"]}, HTTP_STRIPE_VERSION=LATEST, **AUTH)
+    assert [r["amount"] for r in listed.json()["data"]] == [2000]
+
+
+@pytest.mark.parametrize(
+    ("version", "types"),
+    [
+        ("2022-08-01", ["payment_intent.amount_capturable_updated", "payment_intent.succeeded", "charge.refunded"]),
+        ("2024-06-20", ["payment_intent.amount_capturable_updated", "payment_intent.succeeded", "charge.refunded"]),
+        (
+            "2024-12-18.acacia",
+            [
+                "payment_intent.amount_capturable_updated",
+                "payment_intent.succeeded",
+                "charge.refunded",
+                "refund.created",
+            ],
+        ),
+        ("2025-03-31.basil", ["payment_intent.amount_capturable_updated", "payment_intent.succeeded"]),
+        (LATEST, ["payment_intent.amount_capturable_updated", "payment_intent.succeeded"]),
+    ],
+)
+def test_a_partial_capture_sends_the_events_of_the_endpoints_version(client, version, types) -> None:
+    pi = intent(client, capture_method="manual", amount="10000").json()
+    post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "6000"})
+    events = sandbox.events_about(pi["id"], api_version=version)
+    assert [e["type"] for e in events] == types
+    assert {e["api_version"] for e in events} == {version}
+    succeeded = events[1]["data"]["object"]
+    if version < "2022-11-15":
+        assert "latest_charge" not in succeeded
+        assert succeeded["charges"]["data"][0]["amount_captured"] == 6000
+    else:
+        assert succeeded["latest_charge"].startswith("ch_")
+
+
+def test_endpoints_receive_events_rendered_in_their_own_version(
+    client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    sent: list[tuple[str, dict]] = []
+
+    class Reply:
+        status_code = 200
+
+    def fake_post(url, data, headers, timeout):  # noqa: ANN001, ANN202
+        sent.append((url, json.loads(data)))
+        return Reply()
+
+    monkeypatch.setattr(requests, "post", fake_post)
+    sandbox.webhook_endpoint_register(
+        secret_key=KEY, url="http://old.test/", secret="whsec_1", api_version="2022-08-01"
+    )
+    sandbox.webhook_endpoint_register(secret_key=KEY, url="http://new.test/", secret="whsec_2", api_version=LATEST)
+    with django_capture_on_commit_callbacks(execute=True):
+        pi = intent(client, capture_method="manual", amount="10000").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": "6000"})
+    received = {url: [(e["type"], e["api_version"]) for u, e in sent if u == url] for url, _ in sent}
+    assert received == {
+        "http://old.test/": [
+            ("payment_intent.amount_capturable_updated", "2022-08-01"),
+            ("payment_intent.succeeded", "2022-08-01"),
+            ("charge.refunded", "2022-08-01"),
+        ],
+        "http://new.test/": [
+            ("payment_intent.amount_capturable_updated", LATEST),
+            ("payment_intent.succeeded", LATEST),
+        ],
+    }
+
+
+# --- strict mode ---------------------------------------------------------------------------------------------------
+
+
+def test_in_strict_mode_a_parameter_the_sandbox_does_not_model_is_refused(client, settings) -> None:
+    settings.SANDBOX_STRICT = "stripe"
+    reply = intent(client, statement_descriptor_suffix="ORDER 7")
+    assert (reply.status_code, reply.json()["error"]["code"]) == (400, "parameter_unknown")
+    assert reply.json()["error"]["param"] == "statement_descriptor_suffix"
+    settings.SANDBOX_STRICT = "authorizenet,payflow"
+    assert intent(client, statement_descriptor_suffix="ORDER 7").status_code == 200  # ignored when lenient
+
+
+# --- reusing payment methods and customers -----------------------------------------------------------------------
+
+
+def tokenized(client, number: str = "4242424242424242") -> str:  # noqa: ANN001
+    card = {"card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"}
+    return post(client, "/v1/payment_methods", {"type": "card", **card}, auth=PUBLISHABLE).json()["id"]
+
+
+def test_a_payment_method_used_without_a_customer_cannot_be_used_again(client) -> None:
+    pm = tokenized(client)
+    assert intent(client, payment_method=pm).status_code == 200
+    again = intent(client, payment_method=pm)
+    assert again.status_code == 400
+    assert again.json()["error"]["message"].startswith(
+        "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment"
+    )
+    assert again.json()["error"]["param"] == "payment_method"
+
+
+def test_a_declined_attempt_uses_the_payment_method_up_too(client) -> None:
+    pm = tokenized(client, "4000000000000002")
+    assert intent(client, payment_method=pm).status_code == 402
+    assert intent(client, payment_method=pm).status_code == 400
+
+
+def test_setup_future_usage_with_a_customer_keeps_the_card_for_off_session_payments(client) -> None:
+    customer = post(client, "/v1/customers", {"name": "ACME Industrial"}).json()
+    pm = tokenized(client)
+    first = intent(client, payment_method=pm, customer=customer["id"], setup_future_usage="off_session").json()
+    assert (first["status"], first["customer"], first["setup_future_usage"]) == (
+        "succeeded",
+        customer["id"],
+        "off_session",
+    )
+    shown = client.get(f"/sandbox/stripe/v1/payment_methods/{pm}", **PUBLISHABLE).json()
+    assert shown["customer"] == customer["id"]
+    renewal = intent(client, payment_method=pm, customer=customer["id"], off_session="true", capture_method="manual")
+    assert renewal.json()["status"] == "requires_capture"
+
+
+def test_off_session_a_card_asking_for_3d_secure_is_declined(client) -> None:
+    customer = post(client, "/v1/customers", {"name": "ACME Industrial"}).json()
+    reply = intent(client, payment_method="pm_card_authenticationRequired", customer=customer["id"], off_session="true")
+    assert (reply.status_code, reply.json()["error"]["code"]) == (402, "authentication_required")
+
+
+def test_test_payment_method_ids_make_a_new_payment_method_each_time(client) -> None:
+    first = intent(client).json()
+    second = intent(client).json()
+    assert first["payment_method"] != second["payment_method"]
+    assert first["payment_method"].startswith("pm_")
+
+
+def test_a_deleted_customer_cannot_be_paid_for(client) -> None:
+    customer = post(client, "/v1/customers", {"name": "ACME Industrial"}).json()
+    client.delete(f"/sandbox/stripe/v1/customers/{customer['id']}", **AUTH)
+    reply = intent(client, customer=customer["id"])
+    assert (reply.status_code, reply.json()["error"]["code"], reply.json()["error"]["param"]) == (
+        400,
+        "resource_missing",
+        "customer",
+    )
+
+
+# --- Stripe's minor units -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "status", "code"),
+    [
+        ("isk", "500000", 200, None),  # 5,000 ISK: two decimals on the wire, whole krónur
+        ("isk", "500050", 400, "invalid_charge_amount_no_decimal_compatible"),
+        ("ugx", "50000", 200, None),  # zero-decimal
+        ("huf", "2500000", 200, None),  # 25,000.00 HUF: two decimals
+        ("huf", "17499", 400, "amount_too_small"),
+        ("twd", "100050", 200, None),
+    ],
+)
+def test_stripes_own_minor_units(client, currency, amount, status, code) -> None:
+    reply = intent(client, currency=currency, amount=amount)
+    assert reply.status_code == status
+    if code:
+        assert reply.json()["error"]["code"] == code
+
+
+# --- lists -----------------------------------------------------------------------------------------------------
+
+
+def test_payment_intents_are_listed_newest_first_by_creation_time_with_paging(client) -> None:
+    made = [intent(client, **{"metadata[n]": str(i)}).json()["id"] for i in range(3)]
+    everything = client.get("/sandbox/stripe/v1/payment_intents", {"limit": "2"}, **AUTH).json()
+    assert ([p["id"] for p in everything["data"]], everything["has_more"]) == (made[::-1][:2], True)
+    rest = client.get("/sandbox/stripe/v1/payment_intents", {"limit": "2", "starting_after": made[1]}, **AUTH).json()
+    assert ([p["id"] for p in rest["data"]], rest["has_more"]) == ([made[0]], False)
+    created = SimObject.objects.get(object_id=made[0]).data["created"]
+    window = client.get(
+        "/sandbox/stripe/v1/payment_intents",
+        {"created[gte]": str(created + 3600), "created[lte]": str(created + 7200)},
+        **AUTH,
+    ).json()
+    assert window["data"] == []

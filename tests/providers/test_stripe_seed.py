@@ -29,6 +29,8 @@ def test_seeding_twice_keeps_one_stripe_integration_with_the_same_keys(settings)
     assert (again.environment, again.payment_action) == ("sandbox", "authorize")
     endpoints = SimObject.objects.filter(provider="stripe", kind="webhook_endpoint")
     assert [e.data["url"] for e in endpoints] == [f"http://127.0.0.1:8000/webhooks/{again.uuid}/"]
+    assert endpoints[0].data["api_version"] == "2026-10-28.endive"  # as the README says to set up live
+    assert "refund.created" in endpoints[0].data["enabled_events"]
 
 
 @pytest.mark.django_db(transaction=True)
