@@ -36,7 +36,7 @@ from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
 from orders.models import Address, Order, OrderLine, PaymentStatus
 from orders.services import LineInput, order_create
-from payments.abandonment import payment_abandon
+from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.services import lock_order, payment_purchase
@@ -385,7 +385,15 @@ def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
     """Act on where the attempt's payment stands: complete the checkout, send the buyer to the provider, or
     (declined) discard the order for the buyer and open the next attempt. Submit, a repeated submit, the return
     page and the processing page all end here; under the checkout lock the first decides and the others find
-    the attempt's outcome recorded."""
+    the attempt's outcome recorded.
+
+    An attempt the buyer is ending (another card or method, `checkout_attempt_end`) is decided by the request
+    that ends it: its payment may complete at the provider just before the cancel arrives, and placing its order
+    here would leave a placed order whose hold that cancel releases. Until then the buyer waits (PROCESSING)."""
+    return _finish(checkout_id=checkout_id, transaction_id=transaction_id, ending=False)
+
+
+def _finish(*, checkout_id: int, transaction_id: int, ending: bool) -> SubmitResult:
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
         txn = PaymentTransaction.objects.select_related("order__checkout_attempt").get(pk=transaction_id)
@@ -394,6 +402,8 @@ def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
             return SubmitResult(Outcome.COMPLETED, txn.order)
         if attempt.status not in OPEN_ATTEMPT_STATUSES:
             return _attempt_result(attempt, checkout)
+        if not ending and txn.reason == ABANDONED and _in_flight(attempt):  # being ended by another request
+            return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
         if txn.state in (State.SUCCEEDED, State.PROCESSING):
             _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
             return SubmitResult(Outcome.COMPLETED, attempt.order)
@@ -427,11 +437,15 @@ def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResu
         current = _current_attempt(checkout)
         if current is None or current.status != CheckoutAttempt.Status.AWAITING_BUYER:
             return None
+        # With the provider again until this request decides: a return page, a processing page or another submit
+        # of this attempt now waits for that decision (`checkout_finish`), as for any submit still under way.
+        current.status = CheckoutAttempt.Status.SUBMITTING
+        current.save(update_fields=["status", "updated_at"])
     txn = _purchase_row(current)
     if txn is not None:
         txn = payment_abandon(transaction_id=txn.pk)  # the provider is asked with no transaction open
         if txn.state == State.PROCESSING:  # accepted and settling at the provider: it stands
-            result = checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+            result = _finish(checkout_id=checkout_id, transaction_id=txn.pk, ending=True)
             return replace(result, message=EARLIER_PAYMENT_MESSAGE) if result.outcome == Outcome.COMPLETED else result
     # an order that holds money after all (the buyer finished just before) is kept, under the order lock, here:
     return _attempt_failed(
