@@ -158,14 +158,27 @@ def checkout_start(*, cart: Cart) -> Checkout:
 
 def checkout_update(*, checkout: Checkout, buyer: CustomerUser, **fields: object) -> Checkout:
     """Save what a step collected; a change of address re-runs the payment rules and drops a chosen method that
-    they no longer allow."""
+    they no longer allow.
+
+    Only the fields the step changed are written, under the checkout lock: a submit in another tab may have
+    moved the checkout on since the step read it (the next attempt, a placed order), and that must stay. A
+    checkout completed meanwhile is left as it is; the buyer's next step starts a new one.
+    """
     for name, value in fields.items():
         setattr(checkout, name, value)
+    changed = set(fields)
     if checkout.payment_method and not checkout_method_applicable(checkout=checkout, buyer=buyer):
         checkout.payment_method = ""
         checkout.payment_data = {}
-    checkout.save()
-    return checkout
+        changed |= {"payment_method", "payment_data"}
+    with transaction.atomic():
+        current = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        if current.completed_at is not None:
+            return current
+        for name in changed:
+            setattr(current, name, getattr(checkout, name))
+        current.save(update_fields=[*sorted(changed), "updated_at"])
+    return current
 
 
 def checkout_method_applicable(*, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine] | None = None) -> bool:

@@ -18,11 +18,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from checkout import services
 from checkout.models import Checkout, CheckoutAttempt
-from orders.models import PaymentStatus
+from orders.models import Order, PaymentStatus
 from payments import abandonment
 from payments.models import PaymentTransaction, State
-from tests.checkout.conftest import login
+from tests.checkout.conftest import US_ADDRESS, add, choose, login, prefixed, to_payment_step
 from tests.checkout.test_attempts import (
     VISA,
     complete_challenge,
@@ -36,6 +37,7 @@ from tests.checkout.test_attempts import (
     stripe_card,
     stripe_intent,
 )
+from tests.checkout.test_failed_attempts import submit
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -126,3 +128,66 @@ def test_the_old_challenge_completed_while_another_card_ends_it_leaves_no_placed
     assert confirmation == f"/checkout/confirmation/{order.number}/"
     assert order.payment_status == PaymentStatus.AUTHORIZED
     assert live.count() == 1
+
+
+def test_a_step_saved_in_another_tab_while_an_attempt_is_declined_does_not_bring_that_attempt_back(
+    acme: Client, card: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tab B saves the shipping method; the step read the checkout before tab A's submit was declined, and
+    writes it after (the payment rules run in between).
+
+    Defect: the step saved every field of the checkout it had read, so the declined attempt's number came back
+    and every later "Submit order" failed on that number with a server error (the attempt's key exists). A
+    step now writes only what it changed, under the checkout lock, and nothing to a checkout completed
+    meanwhile.
+    """
+    tab_b = login(Client(), "buyer@acme.example")
+    add(acme, "BOLT-M8", 2)
+    to_payment_step(acme)
+    choose(acme, card, token="tok_decline")
+
+    with held_at(monkeypatch, services, "checkout_method_applicable") as (arrived, go), ThreadPoolExecutor(1) as pool:
+        saving = in_thread(pool, lambda: tab_b.post("/checkout/shipping-method/", {"shipping_method": "flat_rate"}))
+        assert arrived.wait(timeout=30)  # tab B read the checkout and is running the payment rules
+        assert submit(acme)["Location"] == "/checkout/payment/"  # tab A: declined, the next attempt opens
+        go.set()
+        assert saving.result()["Location"] == "/checkout/payment/"
+
+    checkout = Checkout.objects.get()
+    assert (checkout.attempt, checkout.order_id, checkout.shipping_method) == (2, None, "flat_rate")
+    choose(acme, card, token="tok_ok")
+    acme.raise_request_exception = False
+    response = submit(acme)
+
+    [order] = Order.objects.placed().filter(payment_method=card)
+    assert response["Location"] == f"/checkout/confirmation/{order.number}/"
+    assert order.payment_status == PaymentStatus.AUTHORIZED
+    assert list(CheckoutAttempt.objects.order_by("number").values_list("number", "status")) == [
+        (1, "declined"),
+        (2, "placed"),
+    ]
+
+
+def test_a_step_saved_in_another_tab_after_the_order_was_placed_leaves_the_checkout_completed(
+    acme: Client, card: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, but tab A's submit placed the order. Defect: the step's write reopened the completed checkout
+    and dropped its order (and brought back the payment details it had emptied), as if nothing was placed."""
+    tab_b = login(Client(), "buyer@acme.example")
+    add(acme, "BOLT-M8", 2)
+    to_payment_step(acme)
+    choose(acme, card, token="tok_ok")
+
+    with held_at(monkeypatch, services, "checkout_method_applicable") as (arrived, go), ThreadPoolExecutor(1) as pool:
+        saving = in_thread(pool, lambda: tab_b.post("/checkout/billing/", prefixed("billing", US_ADDRESS)))
+        assert arrived.wait(timeout=30)
+        placed = submit(acme)["Location"]
+        go.set()
+        saving.result()
+
+    [order] = Order.objects.placed().filter(payment_method=card)
+    assert placed == f"/checkout/confirmation/{order.number}/"
+    completed = Checkout.objects.get(order=order)
+    assert completed.completed_at is not None
+    assert completed.payment_data == {}
+    assert Checkout.objects.filter(completed_at__isnull=True).exclude(pk=completed.pk).count() <= 1
