@@ -364,6 +364,8 @@ def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
         txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
     if txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
         return  # a renewal takes over the old hold's schedule only once that hold is released (_close_source)
+    if txn.order.discarded_at is not None:
+        return  # a late payment of a given-up checkout attempt is given back (payments.abandonment), never captured
     policy = txn.integration.capture_policy
     if policy == Integration.CapturePolicy.AFTER_DELAY:
         due = now + timedelta(hours=txn.integration.capture_delay_hours)

@@ -21,7 +21,8 @@ from checkout.models import CartLine, Checkout, CheckoutAttempt
 from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import Order, PaymentStatus
-from payments.models import Action, PaymentTransaction, State
+from payments import sweeps
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State
 from payments.tasks import orders_release_sweep_task
 from providers.base import Capability
 from tests import factories
@@ -291,3 +292,37 @@ def test_a_release_refused_by_the_adapter_is_flagged_for_staff(gateway_integrati
     assert "could not be given back automatically: This payment cannot be canceled." in notice.message
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.AUTHORIZED
+
+
+@pytest.mark.parametrize("policy", ["after_delay", "on_shipment"])
+def test_a_late_authorization_of_a_given_up_order_is_never_captured_by_the_scheduler(
+    gateway_integration, monkeypatch, policy: str
+) -> None:  # noqa: ANN001
+    """The integration captures a day after authorization (or when the order is marked shipped); a given-up
+    order's late authorization could not be released (the provider declined the cancel), and staff were told to
+    release it at the provider.
+
+    Defect: the authorization still got its scheduled capture, so a day later the scheduler took the money of an
+    order the buyer never sees (on top of the order they did place). A given-up order's payment is never
+    captured automatically: its schedule is skipped, with the reason, and the release stays with staff."""
+    gateway_integration.capture_policy = policy
+    gateway_integration.capture_delay_hours = 24
+    gateway_integration.save()
+    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)  # the sweep releases
+    order, auth = given_up_order(gateway_integration)
+    FakeGateway.decline_next["cancel"] = "processing_error"
+    orders_release_sweep_task.apply()
+    assert Notice.objects.filter(key=f"release-failed:{auth.pk}").exists()
+    if policy == "on_shipment":
+        sweeps.order_mark_shipped(order_id=order.pk)  # from the list of failed attempts, by mistake
+
+    for schedule_id in sweeps.scheduled_captures_claim(now=timezone.now() + timedelta(hours=25)):
+        sweeps.scheduled_capture_run(schedule_id=schedule_id)
+
+    assert FakeGateway.calls["capture"] == 0
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.AUTHORIZED  # held, for staff to release; never taken
+    assert not order.transactions.filter(action=Action.CAPTURE).exists()
+    assert list(ScheduledCapture.objects.values_list("state", flat=True)) == (
+        [] if policy == "after_delay" else [ScheduledCapture.State.SKIPPED]
+    )
