@@ -19,7 +19,8 @@ from backoffice.selectors import dashboard
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
 from integrations.models import Integration
-from notifications.models import Notice
+from notifications.models import Delivery, Notice
+from notifications.services import endpoint_create
 from orders.models import Order, PaymentStatus
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
@@ -28,6 +29,7 @@ from providers.base import Capability
 from tests import factories
 from tests.checkout.conftest import add, choose, to_payment_step
 from tests.fakes import FakeGateway
+from tests.notifications.test_delivery import receiver  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +328,24 @@ def test_a_late_authorization_of_a_given_up_order_is_never_captured_by_the_sched
     assert list(ScheduledCapture.objects.values_list("state", flat=True)) == (
         [] if policy == "after_delay" else [ScheduledCapture.State.SKIPPED]
     )
+
+
+def test_a_late_payment_of_a_given_up_order_is_not_announced_to_subscribed_systems(
+    gateway_integration,
+    receiver,
+    django_capture_on_commit_callbacks,  # noqa: F811 - the fixture
+) -> None:  # noqa: ANN001
+    """An ERP subscribes to payment-status changes, to ship what is paid or authorized.
+
+    Defect: the late authorization of an order the buyer gave up (and its automatic release) was announced like
+    any placed order's: "PD-…: Payment authorized", so the ERP could ship an order the shop considers never
+    placed. Once an order is hidden from the buyer, its status changes are not announced."""
+    endpoint_create(name="ERP", url=receiver.url, signing_secret="whsec_test_receiver")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order, auth = given_up_order(gateway_integration)
+
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.CANCELED  # authorized late, then released
+    assert not Delivery.objects.filter(order=order).exists()
+    assert receiver.received == []
