@@ -6,6 +6,7 @@ The card gateway is the fake one at the network edge; the checkout, ledger and a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,9 +30,17 @@ from providers.base import Capability
 from tests import factories
 from tests.checkout.conftest import add, choose, to_payment_step
 from tests.fakes import FakeGateway
-from tests.notifications.test_delivery import receiver  # noqa: F401 - fixture
+from tests.notifications.test_delivery import Receiver
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def erp() -> Iterator[Receiver]:
+    """A subscribed system's endpoint (an ERP), answering 200 and keeping what it got."""
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
 
 
 @pytest.fixture
@@ -331,16 +340,14 @@ def test_a_late_authorization_of_a_given_up_order_is_never_captured_by_the_sched
 
 
 def test_a_late_payment_of_a_given_up_order_is_not_announced_to_subscribed_systems(
-    gateway_integration,
-    receiver,
-    django_capture_on_commit_callbacks,  # noqa: F811 - the fixture
+    gateway_integration, erp: Receiver, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001
     """An ERP subscribes to payment-status changes, to ship what is paid or authorized.
 
     Defect: the late authorization of an order the buyer gave up (and its automatic release) was announced like
     any placed order's: "PD-…: Payment authorized", so the ERP could ship an order the shop considers never
     placed. Once an order is hidden from the buyer, its status changes are not announced."""
-    endpoint_create(name="ERP", url=receiver.url, signing_secret="whsec_test_receiver")
+    endpoint_create(name="ERP", url=erp.url, signing_secret="whsec_test_receiver")
 
     with django_capture_on_commit_callbacks(execute=True):
         order, auth = given_up_order(gateway_integration)
@@ -348,4 +355,4 @@ def test_a_late_payment_of_a_given_up_order_is_not_announced_to_subscribed_syste
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.CANCELED  # authorized late, then released
     assert not Delivery.objects.filter(order=order).exists()
-    assert receiver.received == []
+    assert erp.received == []
