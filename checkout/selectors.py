@@ -189,9 +189,10 @@ def _invoice_payment_open_or_done() -> Exists:
 
 
 def buyer_invoices(*, buyer: CustomerUser) -> QuerySet[Invoice]:
-    """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then)."""
+    """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then). None of
+    an order hidden from the buyer (a failed checkout attempt): that order was never placed."""
     return (
-        Invoice.objects.filter(customer_id=buyer.customer_id)
+        Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
         .select_related("order")
         .annotate(has_payment=_invoice_payment_open_or_done())
         .order_by("-created_at", "-id")

@@ -27,19 +27,19 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
-from orders.models import Address, Order, OrderLine, PaymentStatus
+from orders.models import Address, Invoice, Order, OrderLine, PaymentStatus
 from orders.services import LineInput, order_create
 from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused
-from payments.models import PaymentTransaction, State
-from payments.services import lock_order, payment_purchase
+from payments.models import OPEN_STATES, PaymentTransaction, State
+from payments.services import lock_order, notice_raise, payment_purchase
 
 DECLINED_MESSAGE = (
     "We were unable to process your payment. Please verify your payment information and try again, "
@@ -597,16 +597,32 @@ def checkout_order_discard(*, order_id: int) -> bool:
     counts, and stays, with its lines, addresses and every ledger row, for staff (the reference deletes it;
     domain.md §6.3). A row that carries a provider reference is evidence of what the provider was asked.
 
-    Refused (False) when its payment reached a paid or authorized status: that order is the buyer's. A late
-    success after the discard is given back by `payments.abandonment.order_release`.
+    Refused (False) when its payment reached a paid or authorized status, or an invoice of it is paid or being
+    paid: that order is the buyer's. A late success after the discard is given back by
+    `payments.abandonment.order_release`. An unpaid invoice staff issued meanwhile (the order looked like any
+    order awaiting payment) is voided, and staff are told: nobody may pay an order that was never placed.
     """
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.payment_status in KEEP_STATUSES:
             return False
+        invoice_payments = order.transactions.filter(invoice__isnull=False)
+        if invoice_payments.filter(Q(successful=True) | Q(state__in=OPEN_STATES)).exists():
+            return False
         if order.discarded_at is None:
             order.discarded_at = timezone.now()
             order.save(update_fields=["discarded_at", "updated_at"])
+        for invoice in order.invoices.filter(status=Invoice.Status.OPEN):
+            invoice.status = Invoice.Status.VOID
+            invoice.save(update_fields=["status", "updated_at"])
+            notice_raise(
+                key=f"invoice-voided:{invoice.pk}",
+                order=order,
+                message=(
+                    f"Invoice {invoice.number} was voided: its order {order.number} belongs to a checkout attempt "
+                    "that failed, so the buyer never placed it."
+                ),
+            )
         return True
 
 

@@ -100,6 +100,8 @@ def invoice_create(
     how such an order is collected.
     """
     order = lock_order(order_id=order.pk)
+    if order.discarded_at is not None:
+        raise MoneyError(f"Order {order.number} belongs to a failed checkout attempt; it is not invoiced.")
     owed = quantize(order_account(order=order).invoiceable, order.currency)
     if owed <= 0:
         raise MoneyError(

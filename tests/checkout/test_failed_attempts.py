@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import Group
@@ -22,13 +23,16 @@ from checkout.models import CartLine, Checkout, CheckoutAttempt
 from integrations.models import Integration
 from notifications.models import Delivery, Notice
 from notifications.services import endpoint_create
-from orders.models import Order, PaymentStatus
+from orders.models import Invoice, Order, PaymentStatus
+from orders.services import invoice_create
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from payments.money import MoneyError
+from payments.services import invoice_payment_purchase
 from payments.tasks import orders_release_sweep_task
 from providers.base import Capability
 from tests import factories
-from tests.checkout.conftest import add, choose, to_payment_step
+from tests.checkout.conftest import add, choose, login, to_payment_step
 from tests.fakes import FakeGateway
 from tests.notifications.test_delivery import Receiver
 
@@ -356,3 +360,73 @@ def test_a_late_payment_of_a_given_up_order_is_not_announced_to_subscribed_syste
     assert order.payment_status == PaymentStatus.CANCELED  # authorized late, then released
     assert not Delivery.objects.filter(order=order).exists()
     assert erp.received == []
+
+
+def test_an_invoice_of_an_attempt_that_then_failed_cannot_be_paid_by_the_buyer(
+    acme: Client, card: str, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """A submit died before its payment was sent; for minutes its order looked like any order awaiting payment,
+    and an administrator invoiced it. Then the attempt was settled as refused: its order hidden, the cart kept.
+
+    Defect: the invoice stayed open and payable in the buyer's invoices, so the buyer could pay an order they
+    never see, and then pay again for the same goods in the checkout. Discarding an order voids its unpaid
+    invoices (staff are told), and a buyer never sees an invoice of a hidden order."""
+    settings.INVOICE_PAYMENT_METHOD = "fakegw"
+    admin = login(Client(), "admin")
+
+    def died(**kwargs):  # noqa: ANN003, ANN202
+        raise RuntimeError("the web worker was killed before the payment was sent")
+
+    monkeypatch.setattr(services, "payment_purchase", died)
+    add(acme, "BOLT-M8")
+    to_payment_step(acme)
+    choose(acme, card, token="tok_ok")
+    acme.raise_request_exception = False
+    assert submit(acme).status_code == 500
+    monkeypatch.undo()
+    attempt = CheckoutAttempt.objects.get()
+    order = attempt.order
+    admin.post("/admin/orders/order/", {"action": "create_invoices", "_selected_action": [order.pk]})
+    invoice = Invoice.objects.get(order=order)
+    CheckoutAttempt.objects.filter(pk=attempt.pk).update(updated_at=timezone.now() - timedelta(minutes=4))
+
+    assert acme.get(f"/checkout/processing/{attempt.pk}/")["Location"] == "/checkout/payment/"  # refused
+
+    order.refresh_from_db()
+    invoice.refresh_from_db()
+    assert order.discarded_at is not None
+    assert invoice.status == Invoice.Status.VOID
+    assert invoice.number not in acme.get("/account/invoices/").content.decode()
+    assert acme.get(f"/account/invoices/{invoice.number}/").status_code == 404
+    paid = acme.post(f"/account/invoices/{invoice.number}/pay/", {"key": str(uuid4()), "payment_data[token]": "ok"})
+    assert paid.status_code == 404
+    assert not PaymentTransaction.objects.filter(order=order).exists()
+    assert FakeGateway.calls["charge"] == 0
+    assert f"Invoice {invoice.number}" in Notice.objects.get(order=order).message
+
+
+def test_an_order_whose_invoice_is_being_paid_is_not_discarded(settings) -> None:  # noqa: ANN001
+    """An invoice payment under way (a check the buyer promised) makes the order the buyer's: it is kept, and the
+    invoice stays as it is."""
+    settings.INVOICE_PAYMENT_METHOD = "money_order"
+    factories.IntegrationFactory()
+    order = factories.OrderFactory()
+    invoice = invoice_create(order=order)
+    invoice_payment_purchase(invoice_id=invoice.pk, key="inv-check")
+
+    assert services.checkout_order_discard(order_id=order.pk) is False
+
+    order.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (order.discarded_at, invoice.status) == (None, Invoice.Status.OPEN)
+
+
+def test_an_order_of_a_failed_attempt_is_not_invoiced() -> None:
+    """Not only the back-office action: the service itself refuses (the order owes its whole total)."""
+    order = factories.OrderFactory()
+    Order.objects.filter(pk=order.pk).update(discarded_at=timezone.now())
+
+    with pytest.raises(MoneyError, match="belongs to a failed checkout attempt"):
+        invoice_create(order=order)
+
+    assert not Invoice.objects.filter(order=order).exists()
