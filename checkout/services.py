@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
@@ -467,6 +467,34 @@ def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResu
         reason="abandoned",
         message="The buyer changed the payment details or the cart while the provider waited for them.",
     )
+
+
+#: where a purchase stands once the provider answered it: enough to settle its attempt without the buyer
+ANSWERED_STATES = (State.SUCCEEDED, State.PROCESSING, State.DECLINED)
+
+
+def checkout_attempts_to_settle(*, batch: int = 500) -> list[int]:
+    """Attempts still waiting for the buyer at the provider whose payment was answered without them: a webhook or
+    reconcile recorded the outcome, and the buyer never came back through the return page (the tab was closed)."""
+    answered = PaymentTransaction.objects.filter(idempotency_key=OuterRef("idempotency_key"), state__in=ANSWERED_STATES)
+    return list(
+        CheckoutAttempt.objects.filter(status=CheckoutAttempt.Status.AWAITING_BUYER, checkout__isnull=False)
+        .filter(Exists(answered))
+        .order_by("updated_at", "id")
+        .values_list("id", flat=True)[:batch]
+    )
+
+
+def checkout_attempt_settle(*, attempt_id: int) -> SubmitResult | None:
+    """Settle an attempt as its return page would have: placed when paid (what it holds leaves the cart, so it is
+    not bought twice), declined otherwise (its order hidden, the cart kept). None when there is nothing to do."""
+    attempt = CheckoutAttempt.objects.filter(pk=attempt_id).first()
+    if attempt is None or attempt.checkout_id is None or attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
+        return None
+    txn = _purchase_row(attempt)
+    if txn is None or txn.state not in ANSWERED_STATES:
+        return None
+    return checkout_finish(checkout_id=attempt.checkout_id, transaction_id=txn.pk)
 
 
 def checkout_open_attempt(*, checkout: Checkout) -> CheckoutAttempt | None:

@@ -18,6 +18,7 @@ from django.test import Client
 
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
+from checkout.tasks import checkout_attempts_settle_sweep_task
 from demo.seed import seed_demo
 from integrations.models import Integration
 from notifications.models import Notice
@@ -366,3 +367,47 @@ def test_items_added_while_3ds_is_open_stay_in_the_cart_for_the_next_order(shop:
         ("BOLT-M8", 2),
         ("WASHER-M8", 3),
     ]
+
+
+# --- the buyer never comes back from the provider's page ----------------------------------------------------------
+
+
+def test_a_3ds_payment_the_issuer_declined_while_the_buyer_was_away_leaves_no_order(shop: str, buyer: Client) -> None:
+    """The buyer fails the issuer's challenge and closes the tab: Stripe's event records the decline, but no return
+    page ever runs.
+
+    Defect: the attempt stayed "waiting for the buyer" and its order stayed placed, so the buyer's orders listed
+    an order "Payment declined" and staff counted it among placed orders, until the buyer happened to submit
+    again. Whichever request sees the answer settles the attempt; for an event, the attempts sweep does."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    reply = requests.post(challenge, data={"outcome": "fail"}, allow_redirects=False, timeout=10)
+    assert reply.status_code == 302  # the browser would go back to the shop; this tab was closed instead
+    wait_until(lambda: PaymentTransaction.objects.filter(pk=txn.pk, state=State.DECLINED).exists())
+
+    checkout_attempts_settle_sweep_task.apply()
+
+    attempt = CheckoutAttempt.objects.get()
+    assert (attempt.status, attempt.reason) == (CheckoutAttempt.Status.DECLINED, "authentication_failed")
+    assert attempt.order.number not in buyer.get("/account/orders/").content.decode()
+    assert placed_orders() == []
+    assert [(line.product.sku, line.quantity) for line in CartLine.objects.all()] == [("BOLT-M8", 1)]
+    assert Checkout.objects.get().attempt == 2
+    assert "still waiting for" not in buyer.get("/checkout/payment/").content.decode()
+
+
+def test_a_3ds_payment_completed_while_the_buyer_was_away_places_the_order(shop: str, buyer: Client) -> None:
+    """The buyer completes the challenge and the tab closes before our return page: Stripe's event authorizes the
+    payment. The attempts sweep places the order and takes what it holds out of the cart, so the paid items are
+    not bought again."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    complete_challenge(challenge)  # the redirect back to the shop is never followed
+    wait_until(lambda: PaymentTransaction.objects.filter(pk=txn.pk, state=State.SUCCEEDED).exists())
+
+    checkout_attempts_settle_sweep_task.apply()
+
+    [order] = placed_orders()
+    assert order.payment_status == PaymentStatus.AUTHORIZED
+    assert CheckoutAttempt.objects.get().status == CheckoutAttempt.Status.PLACED
+    assert Checkout.objects.get().completed_at is not None
+    assert CartLine.objects.count() == 0
+    assert order.number in buyer.get("/account/orders/").content.decode()
