@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,6 +59,10 @@ PROCESSING_MESSAGE = (
 ABANDONED_MESSAGE = (
     "You changed how to pay after starting this payment, so it was canceled and will not be charged. "
     "If your bank shows a hold for it, the hold will be released."
+)
+EXPIRED_MESSAGE = (
+    "This payment was not completed in time, so it was canceled and will not be charged. "
+    "If your bank shows a hold for it, the hold will be released. Please submit your order again."
 )
 EARLIER_PAYMENT_MESSAGE = (
     "Your earlier payment for this order went through, so your order was placed with it. "
@@ -446,10 +450,25 @@ def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResu
     meanwhile, it stands instead: the checkout completes with it. None when no attempt waits for the buyer.
     """
     with transaction.atomic():
-        checkout = _lock_checkout(checkout_id, buyer)
+        _lock_checkout(checkout_id, buyer)  # the buyer's own
+    return _attempt_end(
+        checkout_id,
+        reason="abandoned",
+        message="The buyer changed the payment details or the cart while the provider waited for them.",
+    )
+
+
+def _attempt_end(
+    checkout_id: int, *, reason: str, message: str, waiting_since: datetime | None = None
+) -> SubmitResult | None:
+    """End the checkout's attempt that waits for the buyer (`waiting_since`: only if it has waited since then)."""
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
         current = _current_attempt(checkout)
         if current is None or current.status != CheckoutAttempt.Status.AWAITING_BUYER:
             return None
+        if waiting_since is not None and current.updated_at > waiting_since:
+            return None  # the buyer came back to it meanwhile
         # With the provider again until this request decides: a return page, a processing page or another submit
         # of this attempt now waits for that decision (`checkout_finish`), as for any submit still under way.
         current.status = CheckoutAttempt.Status.SUBMITTING
@@ -461,40 +480,47 @@ def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResu
             result = _finish(checkout_id=checkout_id, transaction_id=txn.pk, ending=True)
             return replace(result, message=EARLIER_PAYMENT_MESSAGE) if result.outcome == Outcome.COMPLETED else result
     # an order that holds money after all (the buyer finished just before) is kept, under the order lock, here:
-    return _attempt_failed(
-        current.pk,
-        CheckoutAttempt.Status.ABANDONED,
-        reason="abandoned",
-        message="The buyer changed the payment details or the cart while the provider waited for them.",
-    )
+    return _attempt_failed(current.pk, CheckoutAttempt.Status.ABANDONED, reason=reason, message=message)
 
 
 #: where a purchase stands once the provider answered it: enough to settle its attempt without the buyer
 ANSWERED_STATES = (State.SUCCEEDED, State.PROCESSING, State.DECLINED)
+#: how long an attempt waits for a buyer who left the provider's page (3-D Secure, a hosted page) before it is
+#: ended; the provider's own page times out well before (a 3-D Secure challenge in minutes, Payflow's token in 30)
+AWAITING_BUYER_EXPIRES_AFTER = timedelta(hours=1)
 
 
-def checkout_attempts_to_settle(*, batch: int = 500) -> list[int]:
-    """Attempts still waiting for the buyer at the provider whose payment was answered without them: a webhook or
-    reconcile recorded the outcome, and the buyer never came back through the return page (the tab was closed)."""
+def checkout_attempts_to_settle(*, now: datetime | None = None, batch: int = 500) -> list[int]:
+    """Attempts still waiting for the buyer at the provider that no longer should: the payment was answered without
+    them (a webhook or reconcile recorded it; the tab was closed before the return page), or they have not come
+    back for AWAITING_BUYER_EXPIRES_AFTER."""
+    now = now or timezone.now()
     answered = PaymentTransaction.objects.filter(idempotency_key=OuterRef("idempotency_key"), state__in=ANSWERED_STATES)
     return list(
         CheckoutAttempt.objects.filter(status=CheckoutAttempt.Status.AWAITING_BUYER, checkout__isnull=False)
-        .filter(Exists(answered))
+        .filter(Exists(answered) | Q(updated_at__lte=now - AWAITING_BUYER_EXPIRES_AFTER))
         .order_by("updated_at", "id")
         .values_list("id", flat=True)[:batch]
     )
 
 
-def checkout_attempt_settle(*, attempt_id: int) -> SubmitResult | None:
+def checkout_attempt_settle(*, attempt_id: int, now: datetime | None = None) -> SubmitResult | None:
     """Settle an attempt as its return page would have: placed when paid (what it holds leaves the cart, so it is
-    not bought twice), declined otherwise (its order hidden, the cart kept). None when there is nothing to do."""
+    not bought twice), declined otherwise (its order hidden, the cart kept). One the buyer has left waiting too
+    long is ended as a change of method ends it (reason `expired`). None when there is nothing to do."""
+    now = now or timezone.now()
     attempt = CheckoutAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None or attempt.checkout_id is None or attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
         return None
     txn = _purchase_row(attempt)
-    if txn is None or txn.state not in ANSWERED_STATES:
-        return None
-    return checkout_finish(checkout_id=attempt.checkout_id, transaction_id=txn.pk)
+    if txn is not None and txn.state in ANSWERED_STATES:
+        return checkout_finish(checkout_id=attempt.checkout_id, transaction_id=txn.pk)
+    return _attempt_end(
+        attempt.checkout_id,
+        reason="expired",
+        message="The buyer did not come back from the provider's page; the payment was ended.",
+        waiting_since=now - AWAITING_BUYER_EXPIRES_AFTER,
+    )
 
 
 def checkout_open_attempt(*, checkout: Checkout) -> CheckoutAttempt | None:
@@ -542,7 +568,9 @@ def _attempt_result(attempt: CheckoutAttempt, checkout: Checkout | None) -> Subm
         return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
     placed = checkout.order if checkout is not None and checkout.completed_at is not None else None
     if status == CheckoutAttempt.Status.ABANDONED:
-        return SubmitResult(Outcome.ABANDONED, placed, ABANDONED_MESSAGE)
+        return SubmitResult(
+            Outcome.ABANDONED, placed, EXPIRED_MESSAGE if attempt.reason == "expired" else ABANDONED_MESSAGE
+        )
     if status == CheckoutAttempt.Status.REFUSED:
         return SubmitResult(Outcome.REFUSED, placed, REFUSED_MESSAGES.get(attempt.reason, REFUSED_MESSAGE))
     return SubmitResult(Outcome.DECLINED, placed, DECLINED_MESSAGE)

@@ -9,12 +9,14 @@ over HTTP with `requests`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
@@ -411,3 +413,37 @@ def test_a_3ds_payment_completed_while_the_buyer_was_away_places_the_order(shop:
     assert Checkout.objects.get().completed_at is not None
     assert CartLine.objects.count() == 0
     assert order.number in buyer.get("/account/orders/").content.decode()
+
+
+def test_a_3ds_payment_the_buyer_never_finished_is_ended_after_an_hour_not_left_to_staff(
+    shop: str, buyer: Client
+) -> None:
+    """The buyer closes the 3-D Secure tab and never returns; Stripe keeps such a PaymentIntent waiting for ever.
+
+    Defect: the attempt waited for ever too. Its order stayed on the buyer's list as "Pending payment" and among
+    staff's placed orders, reconcile asked Stripe again and again and, some hours on, raised an error notice to
+    check the payment in the dashboard: one for every buyer who closed that tab. After an hour the attempts
+    sweep ends it as a change of method does (cancelled at Stripe, the order hidden, the cart kept)."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    an_hour_ago = timezone.now() - timedelta(minutes=61)
+    CheckoutAttempt.objects.update(updated_at=an_hour_ago)
+    PaymentTransaction.objects.filter(pk=txn.pk).update(updated_at=an_hour_ago)
+
+    checkout_attempts_settle_sweep_task.apply()
+    for _ in range(sweeps.RECONCILE_MAX_ATTEMPTS):  # and reconcile, for the rest of the day
+        sweeps.payment_reconcile(transaction_id=txn.pk)
+
+    txn.refresh_from_db()
+    attempt = CheckoutAttempt.objects.get()
+    assert (attempt.status, attempt.reason) == (CheckoutAttempt.Status.ABANDONED, "expired")
+    assert (txn.state, txn.needs_attention) == (State.DECLINED, False)
+    assert stripe_intent(txn.provider_reference)["status"] == "canceled"
+    assert not Notice.objects.filter(order=txn.order).exists()
+    assert placed_orders() == []
+    assert txn.order.number not in buyer.get("/account/orders/").content.decode()
+    assert [(line.product.sku, line.quantity) for line in CartLine.objects.all()] == [("BOLT-M8", 1)]
+
+    back = complete_challenge(challenge)  # the buyer comes back the next day and finds the old page
+    page = follow(buyer, our_path(back))
+    assert "was not completed in time, so it was canceled" in page
+    assert placed_orders() == []
