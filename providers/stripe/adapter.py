@@ -30,6 +30,7 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
+    UnreadableEvent,
     WebhookEvent,
     currency_exponent,
     from_minor,
@@ -518,14 +519,23 @@ class StripeAdapter(Adapter):
             raise InvalidSignature("Stripe webhook signature does not verify") from exc
         if not isinstance(event, dict) or event.get("object") != "event" or "id" not in event:
             raise InvalidSignature("not a Stripe event")
-        return event_from_stripe(event)
+        try:
+            return event_from_stripe(event)
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise UnreadableEvent(
+                f"{type(exc).__name__}: {exc}",
+                event_id=str(event["id"]),
+                event_type=str(event.get("type", "")),
+                payload=self._scrub(event),
+            ) from exc
 
 
 def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
     """A Stripe event as the movements it reports (see `providers.base.EventMovement`)."""
     obj = (event.get("data") or {}).get("object") or {}
     type_ = str(event.get("type", ""))
-    key = (event.get("request") or {}).get("idempotency_key")
+    request = event.get("request")
+    key = request.get("idempotency_key") if isinstance(request, dict) else None  # before 2017-05-25: a request id
     currency = str(obj.get("currency", "usd")).upper()
 
     def money(minor: Any) -> Money:
