@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from functools import wraps
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -543,7 +544,16 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
     payable = invoice_is_payable(invoice)
     method = None
     notice = ""
-    if payable and order_account(order=invoice.order).settleable < invoice.amount:
+    waiting = Decimal("0")  # a payment of this invoice that waits for the buyer at the provider: paying again ends it
+    if getattr(invoice, "waiting_for_buyer", False):
+        waiting = sum(
+            invoice.transactions.filter(state=State.ACTION_REQUIRED).values_list("amount", flat=True), Decimal("0")
+        )
+        notice = (
+            "You started paying this invoice and the payment provider is still waiting for you. If you pay with "
+            "other payment details, that payment is canceled."
+        )
+    if payable and order_account(order=invoice.order).settleable + waiting < invoice.amount:
         # the order was settled another way (a check received, a card payment): the service would refuse it too
         payable = False
         notice = "This invoice's order has already been settled, so there is nothing to pay here."

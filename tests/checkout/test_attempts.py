@@ -8,6 +8,7 @@ over HTTP with `requests`.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -24,7 +26,7 @@ from checkout.tasks import checkout_attempts_settle_sweep_task
 from demo.seed import seed_demo
 from integrations.models import Integration
 from notifications.models import Notice
-from orders.models import Order, PaymentStatus
+from orders.models import Invoice, Order, PaymentStatus
 from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, State
@@ -447,3 +449,47 @@ def test_a_3ds_payment_the_buyer_never_finished_is_ended_after_an_hour_not_left_
     page = follow(buyer, our_path(back))
     assert "was not completed in time, so it was canceled" in page
     assert placed_orders() == []
+
+
+# --- an invoice payment the buyer left at 3-D Secure --------------------------------------------------------------
+
+
+def pay_invoice(client: Client, invoice: Invoice, payment_method: str) -> HttpResponse:
+    page = client.get(f"/account/invoices/{invoice.number}/").content.decode()
+    key = re.search(r'name="key" value="([0-9a-f-]+)"', page)
+    assert key is not None, "no Pay form on the invoice page"
+    return client.post(
+        f"/account/invoices/{invoice.number}/pay/", {"key": key[1], "payment_data[payment_method]": payment_method}
+    )
+
+
+def test_an_invoice_whose_3ds_payment_was_left_is_paid_with_another_card_once(shop: str) -> None:
+    """The buyer pays an invoice with a card that asks for 3-D Secure, leaves the challenge, and comes back to the
+    invoice to pay with another card.
+
+    Defect: the payment left waiting blocked the invoice for good: no Pay form ("being paid"), and Stripe keeps
+    such a payment waiting for ever, so the invoice could never be paid online again (and reconcile ended in an
+    error notice for staff). Paying again ends the payment left behind (Stripe cancels it) and pays with the new
+    card, with a new key; the old challenge, completed later, takes nothing."""
+    acme = login(Client(), "buyer@acme.example")
+    invoice = Invoice.objects.get(status=Invoice.Status.OPEN)  # seeded for ACME
+    challenge = pay_invoice(acme, invoice, stripe_card(shop, THREE_D_SECURE))["Location"]
+    assert challenge.startswith(f"{shop}/sandbox/stripe/3ds/pi_")
+    old = invoice.transactions.get()
+    page = acme.get(f"/account/invoices/{invoice.number}/").content.decode()
+    assert "the payment provider is still waiting for you. If you pay with other payment details" in page
+
+    paid = pay_invoice(acme, invoice, stripe_card(shop, VISA))  # back on the invoice, another card
+
+    assert paid["Location"] == f"/account/invoices/{invoice.number}/"
+    invoice.refresh_from_db()
+    old.refresh_from_db()
+    assert (invoice.status, invoice.payment_status) == (Invoice.Status.PAID, PaymentStatus.FULL)
+    assert (old.state, old.reason) == (State.DECLINED, "abandoned")
+    assert stripe_intent(old.provider_reference)["status"] == "canceled"
+    new = invoice.transactions.get(state=State.SUCCEEDED)
+    assert new.idempotency_key != old.idempotency_key
+
+    complete_challenge(challenge)  # the old tab, later: the issuer's page no longer completes it
+    assert stripe_intent(old.provider_reference)["status"] == "canceled"
+    assert invoice.transactions.filter(successful=True).count() == 1
