@@ -339,8 +339,14 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         result = None
     if result is not None and result.outcome in (Outcome.SUCCEEDED, Outcome.DECLINED):
         return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
-    if result is not None and result.outcome == Outcome.ACTION_REQUIRED and txn.reason == "abandoned":
-        # the buyer left it and ending it at the provider did not get through then: try again (same key)
+    if (
+        result is not None
+        and result.outcome == Outcome.ACTION_REQUIRED
+        and (txn.reason == "abandoned" or txn.invoice_id is not None)
+    ):
+        # The buyer left it (and ending it at the provider did not get through then: try again, same key), or left
+        # an invoice's payment at the provider's page an hour ago: it is ended, and the invoice can be paid again.
+        # (A checkout attempt's is ended by the attempts sweep, which also settles the attempt.)
         from payments.abandonment import payment_abandon  # that module builds on this one
 
         ended = payment_abandon(transaction_id=txn.pk)

@@ -493,3 +493,29 @@ def test_an_invoice_whose_3ds_payment_was_left_is_paid_with_another_card_once(sh
     complete_challenge(challenge)  # the old tab, later: the issuer's page no longer completes it
     assert stripe_intent(old.provider_reference)["status"] == "canceled"
     assert invoice.transactions.filter(successful=True).count() == 1
+
+
+def test_an_invoice_payment_left_at_3ds_is_ended_by_reconcile_not_left_to_staff(shop: str) -> None:
+    """The buyer leaves an invoice's 3-D Secure challenge and never comes back.
+
+    Defect: reconcile asked Stripe again and again (the PaymentIntent waits for ever) and, some hours on, raised
+    an error notice asking staff to check the payment in the dashboard, for what is only a buyer who left. The
+    first time reconcile finds it still waiting (an hour on) it ends it at Stripe; the invoice stays payable."""
+    acme = login(Client(), "buyer@acme.example")
+    invoice = Invoice.objects.get(status=Invoice.Status.OPEN)
+    pay_invoice(acme, invoice, stripe_card(shop, THREE_D_SECURE))
+    txn = invoice.transactions.get()
+    PaymentTransaction.objects.filter(pk=txn.pk).update(updated_at=timezone.now() - timedelta(minutes=61))
+
+    for _ in range(sweeps.RECONCILE_MAX_ATTEMPTS):
+        for due in sweeps.transactions_due_for_reconcile():
+            sweeps.payment_reconcile(transaction_id=due)
+        PaymentTransaction.objects.filter(next_reconcile_at__isnull=False).update(next_reconcile_at=timezone.now())
+
+    txn.refresh_from_db()
+    assert (txn.state, txn.reason, txn.needs_attention) == (State.DECLINED, "abandoned", False)
+    assert stripe_intent(txn.provider_reference)["status"] == "canceled"
+    assert not Notice.objects.filter(order=invoice.order, level=Notice.Level.ERROR).exists()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.OPEN
+    assert "Pay this invoice" in acme.get(f"/account/invoices/{invoice.number}/").content.decode()
