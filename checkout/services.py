@@ -68,6 +68,9 @@ EARLIER_PAYMENT_MESSAGE = (
     "Your earlier payment for this order went through, so your order was placed with it. "
     "The payment details you entered afterwards were not used."
 )
+CHANGED_MESSAGE = (
+    "Your order changed after you reviewed it (in another window, perhaps). Please check it and submit it again."
+)
 REFUSED_MESSAGE = "We could not start your payment. Please try again, or choose another payment method."
 #: refusals whose reason the buyer can act on; any other shows REFUSED_MESSAGE (never our internal wording)
 REFUSED_MESSAGES = {
@@ -244,13 +247,20 @@ class SubmitResult:
 
 
 def checkout_submit(
-    *, checkout_id: int, buyer: CustomerUser, return_url: Callable[[str], str], attempt: int | None = None
+    *,
+    checkout_id: int,
+    buyer: CustomerUser,
+    return_url: Callable[[str], str],
+    attempt: int | None = None,
+    reviewed: str | None = None,
 ) -> SubmitResult:
     """Place the order of the checkout's current attempt and pay it. Safe to repeat (see the module docstring).
 
     `attempt` is the attempt number the review page was shown for: a submit for an attempt that has ended
     (a double click that arrives after the first click's decline) gets that attempt's outcome, not a new attempt.
-    `return_url(key)` builds the address a redirecting provider sends the buyer back to.
+    `reviewed` is the review page's `checkout_fingerprint`: a page that no longer shows the checkout (the cart or
+    the payment details changed in another tab since) is refused with CheckoutIncomplete, so the buyer pays only
+    what they confirmed. `return_url(key)` builds the address a redirecting provider sends the buyer back to.
     """
     with transaction.atomic():
         checkout = _lock_checkout(checkout_id, buyer)
@@ -262,6 +272,8 @@ def checkout_submit(
             return SubmitResult(Outcome.COMPLETED, checkout.order)
         current = _current_attempt(checkout) if checkout.order_id is not None else None  # made with its order
         lines = cart_lines(cart=checkout.cart)
+        if reviewed is not None and reviewed != _fingerprint(checkout, lines):
+            raise CheckoutIncomplete("storefront:checkout_review", CHANGED_MESSAGE)
         if current is None:
             checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
             current = _attempt_start(checkout, lines, buyer)
@@ -294,6 +306,11 @@ def _lock_checkout(checkout_id: int, buyer: CustomerUser) -> Checkout:
 
 def _current_attempt(checkout: Checkout) -> CheckoutAttempt | None:
     return checkout.attempts.filter(number=checkout.attempt).select_related("order").first()
+
+
+def checkout_fingerprint(*, checkout: Checkout, lines: list[CartLine]) -> str:
+    """What the review page shows, as a digest it posts back with "Submit order" (see `checkout_submit`)."""
+    return _fingerprint(checkout, lines)
 
 
 def _fingerprint(checkout: Checkout, lines: list[CartLine]) -> str:

@@ -380,6 +380,7 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
             method=chosen[0],
             shipping=SHIPPING_METHODS[checkout.shipping_method],
             delivery=checkout.delivery_address,
+            reviewed=services.checkout_fingerprint(checkout=checkout, lines=step.lines),
         ),
     )
 
@@ -409,6 +410,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
             buyer=buyer,
             return_url=_return_url(request),
             attempt=int(attempt) if attempt.isdigit() else None,
+            reviewed=request.POST.get("reviewed"),
         )
     except services.CheckoutIncomplete as incomplete:
         messages.error(request, incomplete.message)
