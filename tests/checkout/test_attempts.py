@@ -9,6 +9,7 @@ over HTTP with `requests`.
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import Invoice, Order, PaymentStatus
 from payment_rules.models import PaymentRule, PaymentRuleMethod
+from payments import services as payment_services
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, State
 from providers.payflow.sandbox import transactions as payflow_transactions
@@ -123,8 +125,16 @@ def purchase_creates_sent_to_stripe() -> int:
 def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
     shop: str, waits: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    second_done = threading.Event()
     if not waits:  # the race this guards against: the second submit takes the open row for an answer
         monkeypatch.setattr(services, "_in_flight", lambda attempt: False)
+        call_provider = payment_services._call_provider
+
+        def answered_after_the_second(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            assert second_done.wait(timeout=60)  # however slow the machine, Stripe answers the first one last
+            return call_provider(*args, **kwargs)
+
+        monkeypatch.setattr(payment_services, "_call_provider", answered_after_the_second)
     first, second = login(Client(), "buyer@globex.example"), login(Client(), "buyer@globex.example")
     add(first, "BOLT-M8", 2)
     to_payment_step(first)
@@ -143,6 +153,11 @@ def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
         one = pool.submit(submit, first)
         wait_until(lambda: PaymentTransaction.objects.filter(idempotency_key__startswith="checkout:").exists())
         two = pool.submit(submit, second)  # the double click reaches another web worker
+        try:
+            if not waits:
+                two.result()
+        finally:
+            second_done.set()
         locations = [one.result(), two.result()]
 
     cart = [(line.product.sku, line.quantity) for line in CartLine.objects.all()]
