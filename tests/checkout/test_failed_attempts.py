@@ -194,21 +194,31 @@ def test_a_refusal_shows_the_buyer_no_internal_text(acme: Client, card: str, mon
 # --- a submit that never came back ------------------------------------------------------------------------------
 
 
-def test_an_attempt_whose_submit_died_is_settled_as_unconfirmed_once_overdue(
-    acme: Client, card: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def crash(**kwargs):  # noqa: ANN003, ANN202
-        raise RuntimeError("the web worker was killed after the provider was asked")
+def a_submit_that_dies(
+    acme: Client, card: str, monkeypatch: pytest.MonkeyPatch, *, at: str, token: str
+) -> CheckoutAttempt:
+    """ "Submit order" whose web worker is killed when it reaches `checkout.services.<at>`: the attempt stays
+    "sent to the provider" (submitting), as after a crash."""
 
-    monkeypatch.setattr(services, "checkout_finish", crash)
+    def killed(**kwargs):  # noqa: ANN003, ANN202
+        raise RuntimeError(f"the web worker was killed at {at}")
+
+    monkeypatch.setattr(services, at, killed)
     add(acme, "BOLT-M8")
     to_payment_step(acme)
-    choose(acme, card, token="tok_timeout")
+    choose(acme, card, token=token)
     acme.raise_request_exception = False
     assert submit(acme).status_code == 500
     monkeypatch.undo()
     attempt = CheckoutAttempt.objects.get()
     assert attempt.status == "submitting"
+    return attempt
+
+
+def test_an_attempt_whose_submit_died_is_settled_as_unconfirmed_once_overdue(
+    acme: Client, card: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempt = a_submit_that_dies(acme, card, monkeypatch, at="checkout_finish", token="tok_timeout")
     processing = f"/checkout/processing/{attempt.pk}/"
 
     again = acme.post("/checkout/review/", {"checkout": attempt.checkout_id, "attempt": 1})
@@ -374,17 +384,7 @@ def test_an_invoice_of_an_attempt_that_then_failed_cannot_be_paid_by_the_buyer(
     settings.INVOICE_PAYMENT_METHOD = "fakegw"
     admin = login(Client(), "admin")
 
-    def died(**kwargs):  # noqa: ANN003, ANN202
-        raise RuntimeError("the web worker was killed before the payment was sent")
-
-    monkeypatch.setattr(services, "payment_purchase", died)
-    add(acme, "BOLT-M8")
-    to_payment_step(acme)
-    choose(acme, card, token="tok_ok")
-    acme.raise_request_exception = False
-    assert submit(acme).status_code == 500
-    monkeypatch.undo()
-    attempt = CheckoutAttempt.objects.get()
+    attempt = a_submit_that_dies(acme, card, monkeypatch, at="payment_purchase", token="tok_ok")  # before sending
     order = attempt.order
     admin.post("/admin/orders/order/", {"action": "create_invoices", "_selected_action": [order.pk]})
     invoice = Invoice.objects.get(order=order)
