@@ -430,3 +430,25 @@ def test_an_order_of_a_failed_attempt_is_not_invoiced() -> None:
         invoice_create(order=order)
 
     assert not Invoice.objects.filter(order=order).exists()
+
+
+def test_a_given_up_orders_late_authorization_is_not_offered_on_the_dashboard_for_capture(
+    gateway_integration, monkeypatch
+) -> None:  # noqa: ANN001
+    """A given-up order's late authorization that could not be released automatically waits for staff to cancel
+    it (a notice says so).
+
+    Defect: the dashboard counted and listed it under "Awaiting capture" like any placed order's hold, inviting
+    staff to capture the money of an order the buyer never sees. It is left out of those figures; the notice and
+    the list of failed checkout attempts are where staff find it."""
+    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)
+    order, auth = given_up_order(gateway_integration)
+    FakeGateway.decline_next["cancel"] = "processing_error"
+    orders_release_sweep_task.apply()
+    auth.refresh_from_db()
+    assert (auth.successful, auth.active) == (True, True)  # still held at the provider
+
+    figures = dashboard()
+
+    assert figures.awaiting_capture_count == 0
+    assert auth.pk not in [txn.pk for txn in figures.awaiting_capture]
