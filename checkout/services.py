@@ -649,6 +649,10 @@ def _attempt_failed(attempt_id: int, status: CheckoutAttempt.Status, *, reason: 
             return _attempt_result(attempt, checkout)
         txn = _purchase_row(attempt)
         if not checkout_order_discard(order_id=attempt.order_id):
+            attempt.order.refresh_from_db(fields=["payment_status"])
+            if attempt.order.payment_status not in KEEP_STATUSES:  # kept while what moved is not known yet
+                _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
+                return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
             _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
             return SubmitResult(Outcome.COMPLETED, attempt.order, EARLIER_PAYMENT_MESSAGE)
         attempt.status = status
@@ -670,14 +674,19 @@ def checkout_order_discard(*, order_id: int) -> bool:
     counts, and stays, with its lines, addresses and every ledger row, for staff (the reference deletes it;
     domain.md §6.3). A row that carries a provider reference is evidence of what the provider was asked.
 
-    Refused (False) when its payment reached a paid or authorized status, or an invoice of it is paid or being
-    paid: that order is the buyer's. A late success after the discard is given back by
-    `payments.abandonment.order_release`. An unpaid invoice staff issued meanwhile (the order looked like any
-    order awaiting payment) is voided, and staff are told: nobody may pay an order that was never placed.
+    Refused (False) when its payment reached a paid or authorized status, when a payment of it has an outcome
+    not known yet (no answer, a void of a refused card that did not go through, still settling: money may be
+    held, and it is "a decline only when no money is held"), or when an invoice of it is paid or being paid:
+    that order is the buyer's. A payment waiting for the buyer at the provider does not keep it (it is being
+    ended), and a late success after the discard is given back by `payments.abandonment.order_release`. An unpaid
+    invoice staff issued meanwhile (the order looked like any order awaiting payment) is voided, and staff are
+    told: nobody may pay an order that was never placed.
     """
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.payment_status in KEEP_STATUSES:
+            return False
+        if order.transactions.filter(state__in=(State.RESERVED, State.PROCESSING)).exists():
             return False
         invoice_payments = order.transactions.filter(invoice__isnull=False)
         if invoice_payments.filter(Q(successful=True) | Q(state__in=OPEN_STATES)).exists():
