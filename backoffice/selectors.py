@@ -128,7 +128,10 @@ def dashboard(*, now: datetime | None = None, limit: int = 10) -> Dashboard:
     ]
 
     authorizations = PaymentTransaction.objects.filter(
-        action=Action.AUTHORIZE, successful=True, active=True
+        action=Action.AUTHORIZE,
+        successful=True,
+        active=True,
+        order__discarded_at__isnull=True,  # a given-up attempt's late hold is released, not captured
     ).select_related("order")
     start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     failed = PaymentTransaction.objects.filter(

@@ -192,20 +192,28 @@ def buyer_payment_history(*, order: Order) -> list[PaymentTransaction]:
     )
 
 
+def _invoice_payments() -> QuerySet[PaymentTransaction]:
+    return PaymentTransaction.objects.filter(invoice=OuterRef("pk"), action__in=PURCHASE_ACTIONS)
+
+
 def _invoice_payment_open_or_done() -> Exists:
+    """Paid, or being paid; a payment that waits for the buyer at the provider (3-D Secure left) does not count:
+    paying again ends it (`invoice_payment_purchase`)."""
     return Exists(
-        PaymentTransaction.objects.filter(invoice=OuterRef("pk"), action__in=PURCHASE_ACTIONS).filter(
-            Q(successful=True) | Q(state__in=OPEN_STATES)
-        )
+        _invoice_payments().filter(Q(successful=True) | Q(state__in=OPEN_STATES)).exclude(state=State.ACTION_REQUIRED)
     )
 
 
 def buyer_invoices(*, buyer: CustomerUser) -> QuerySet[Invoice]:
-    """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then)."""
+    """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then). None of
+    an order hidden from the buyer (a failed checkout attempt): that order was never placed."""
     return (
-        Invoice.objects.filter(customer_id=buyer.customer_id)
+        Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
         .select_related("order")
-        .annotate(has_payment=_invoice_payment_open_or_done())
+        .annotate(
+            has_payment=_invoice_payment_open_or_done(),
+            waiting_for_buyer=Exists(_invoice_payments().filter(state=State.ACTION_REQUIRED)),
+        )
         .order_by("-created_at", "-id")
     )
 

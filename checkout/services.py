@@ -22,24 +22,24 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
-from orders.models import Address, Order, OrderLine, PaymentStatus
+from orders.models import Address, Invoice, Order, OrderLine, PaymentStatus
 from orders.services import LineInput, order_create
-from payments.abandonment import payment_abandon
+from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused
-from payments.models import PaymentTransaction, State
-from payments.services import lock_order, payment_purchase
+from payments.models import OPEN_STATES, PaymentTransaction, State
+from payments.services import lock_order, notice_raise, payment_purchase
 
 DECLINED_MESSAGE = (
     "We were unable to process your payment. Please verify your payment information and try again, "
@@ -60,9 +60,16 @@ ABANDONED_MESSAGE = (
     "You changed how to pay after starting this payment, so it was canceled and will not be charged. "
     "If your bank shows a hold for it, the hold will be released."
 )
+EXPIRED_MESSAGE = (
+    "This payment was not completed in time, so it was canceled and will not be charged. "
+    "If your bank shows a hold for it, the hold will be released. Please submit your order again."
+)
 EARLIER_PAYMENT_MESSAGE = (
     "Your earlier payment for this order went through, so your order was placed with it. "
     "The payment details you entered afterwards were not used."
+)
+CHANGED_MESSAGE = (
+    "Your order changed after you reviewed it (in another window, perhaps). Please check it and submit it again."
 )
 REFUSED_MESSAGE = "We could not start your payment. Please try again, or choose another payment method."
 #: refusals whose reason the buyer can act on; any other shows REFUSED_MESSAGE (never our internal wording)
@@ -158,14 +165,27 @@ def checkout_start(*, cart: Cart) -> Checkout:
 
 def checkout_update(*, checkout: Checkout, buyer: CustomerUser, **fields: object) -> Checkout:
     """Save what a step collected; a change of address re-runs the payment rules and drops a chosen method that
-    they no longer allow."""
+    they no longer allow.
+
+    Only the fields the step changed are written, under the checkout lock: a submit in another tab may have
+    moved the checkout on since the step read it (the next attempt, a placed order), and that must stay. A
+    checkout completed meanwhile is left as it is; the buyer's next step starts a new one.
+    """
     for name, value in fields.items():
         setattr(checkout, name, value)
+    changed = set(fields)
     if checkout.payment_method and not checkout_method_applicable(checkout=checkout, buyer=buyer):
         checkout.payment_method = ""
         checkout.payment_data = {}
-    checkout.save()
-    return checkout
+        changed |= {"payment_method", "payment_data"}
+    with transaction.atomic():
+        current = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        if current.completed_at is not None:
+            return current
+        for name in changed:
+            setattr(current, name, getattr(checkout, name))
+        current.save(update_fields=[*sorted(changed), "updated_at"])
+    return current
 
 
 def checkout_method_applicable(*, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine] | None = None) -> bool:
@@ -227,13 +247,20 @@ class SubmitResult:
 
 
 def checkout_submit(
-    *, checkout_id: int, buyer: CustomerUser, return_url: Callable[[str], str], attempt: int | None = None
+    *,
+    checkout_id: int,
+    buyer: CustomerUser,
+    return_url: Callable[[str], str],
+    attempt: int | None = None,
+    reviewed: str | None = None,
 ) -> SubmitResult:
     """Place the order of the checkout's current attempt and pay it. Safe to repeat (see the module docstring).
 
     `attempt` is the attempt number the review page was shown for: a submit for an attempt that has ended
     (a double click that arrives after the first click's decline) gets that attempt's outcome, not a new attempt.
-    `return_url(key)` builds the address a redirecting provider sends the buyer back to.
+    `reviewed` is the review page's `checkout_fingerprint`: a page that no longer shows the checkout (the cart or
+    the payment details changed in another tab since) is refused with CheckoutIncomplete, so the buyer pays only
+    what they confirmed. `return_url(key)` builds the address a redirecting provider sends the buyer back to.
     """
     with transaction.atomic():
         checkout = _lock_checkout(checkout_id, buyer)
@@ -245,6 +272,8 @@ def checkout_submit(
             return SubmitResult(Outcome.COMPLETED, checkout.order)
         current = _current_attempt(checkout) if checkout.order_id is not None else None  # made with its order
         lines = cart_lines(cart=checkout.cart)
+        if reviewed is not None and reviewed != _fingerprint(checkout, lines):
+            raise CheckoutIncomplete("storefront:checkout_review", CHANGED_MESSAGE)
         if current is None:
             checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
             current = _attempt_start(checkout, lines, buyer)
@@ -277,6 +306,11 @@ def _lock_checkout(checkout_id: int, buyer: CustomerUser) -> Checkout:
 
 def _current_attempt(checkout: Checkout) -> CheckoutAttempt | None:
     return checkout.attempts.filter(number=checkout.attempt).select_related("order").first()
+
+
+def checkout_fingerprint(*, checkout: Checkout, lines: list[CartLine]) -> str:
+    """What the review page shows, as a digest it posts back with "Submit order" (see `checkout_submit`)."""
+    return _fingerprint(checkout, lines)
 
 
 def _fingerprint(checkout: Checkout, lines: list[CartLine]) -> str:
@@ -385,7 +419,15 @@ def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
     """Act on where the attempt's payment stands: complete the checkout, send the buyer to the provider, or
     (declined) discard the order for the buyer and open the next attempt. Submit, a repeated submit, the return
     page and the processing page all end here; under the checkout lock the first decides and the others find
-    the attempt's outcome recorded."""
+    the attempt's outcome recorded.
+
+    An attempt the buyer is ending (another card or method, `checkout_attempt_end`) is decided by the request
+    that ends it: its payment may complete at the provider just before the cancel arrives, and placing its order
+    here would leave a placed order whose hold that cancel releases. Until then the buyer waits (PROCESSING)."""
+    return _finish(checkout_id=checkout_id, transaction_id=transaction_id, ending=False)
+
+
+def _finish(*, checkout_id: int, transaction_id: int, ending: bool) -> SubmitResult:
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
         txn = PaymentTransaction.objects.select_related("order__checkout_attempt").get(pk=transaction_id)
@@ -394,6 +436,8 @@ def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
             return SubmitResult(Outcome.COMPLETED, txn.order)
         if attempt.status not in OPEN_ATTEMPT_STATUSES:
             return _attempt_result(attempt, checkout)
+        if not ending and txn.reason == ABANDONED and _in_flight(attempt):  # being ended by another request
+            return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
         if txn.state in (State.SUCCEEDED, State.PROCESSING):
             _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
             return SubmitResult(Outcome.COMPLETED, attempt.order)
@@ -423,22 +467,76 @@ def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResu
     meanwhile, it stands instead: the checkout completes with it. None when no attempt waits for the buyer.
     """
     with transaction.atomic():
-        checkout = _lock_checkout(checkout_id, buyer)
+        _lock_checkout(checkout_id, buyer)  # the buyer's own
+    return _attempt_end(
+        checkout_id,
+        reason="abandoned",
+        message="The buyer changed the payment details or the cart while the provider waited for them.",
+    )
+
+
+def _attempt_end(
+    checkout_id: int, *, reason: str, message: str, waiting_since: datetime | None = None
+) -> SubmitResult | None:
+    """End the checkout's attempt that waits for the buyer (`waiting_since`: only if it has waited since then)."""
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
         current = _current_attempt(checkout)
         if current is None or current.status != CheckoutAttempt.Status.AWAITING_BUYER:
             return None
+        if waiting_since is not None and current.updated_at > waiting_since:
+            return None  # the buyer came back to it meanwhile
+        # With the provider again until this request decides: a return page, a processing page or another submit
+        # of this attempt now waits for that decision (`checkout_finish`), as for any submit still under way.
+        current.status = CheckoutAttempt.Status.SUBMITTING
+        current.save(update_fields=["status", "updated_at"])
     txn = _purchase_row(current)
     if txn is not None:
         txn = payment_abandon(transaction_id=txn.pk)  # the provider is asked with no transaction open
         if txn.state == State.PROCESSING:  # accepted and settling at the provider: it stands
-            result = checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+            result = _finish(checkout_id=checkout_id, transaction_id=txn.pk, ending=True)
             return replace(result, message=EARLIER_PAYMENT_MESSAGE) if result.outcome == Outcome.COMPLETED else result
     # an order that holds money after all (the buyer finished just before) is kept, under the order lock, here:
-    return _attempt_failed(
-        current.pk,
-        CheckoutAttempt.Status.ABANDONED,
-        reason="abandoned",
-        message="The buyer changed the payment details or the cart while the provider waited for them.",
+    return _attempt_failed(current.pk, CheckoutAttempt.Status.ABANDONED, reason=reason, message=message)
+
+
+#: where a purchase stands once the provider answered it: enough to settle its attempt without the buyer
+ANSWERED_STATES = (State.SUCCEEDED, State.PROCESSING, State.DECLINED)
+#: how long an attempt waits for a buyer who left the provider's page (3-D Secure, a hosted page) before it is
+#: ended; the provider's own page times out well before (a 3-D Secure challenge in minutes, Payflow's token in 30)
+AWAITING_BUYER_EXPIRES_AFTER = timedelta(hours=1)
+
+
+def checkout_attempts_to_settle(*, now: datetime | None = None, batch: int = 500) -> list[int]:
+    """Attempts still waiting for the buyer at the provider that no longer should: the payment was answered without
+    them (a webhook or reconcile recorded it; the tab was closed before the return page), or they have not come
+    back for AWAITING_BUYER_EXPIRES_AFTER."""
+    now = now or timezone.now()
+    answered = PaymentTransaction.objects.filter(idempotency_key=OuterRef("idempotency_key"), state__in=ANSWERED_STATES)
+    return list(
+        CheckoutAttempt.objects.filter(status=CheckoutAttempt.Status.AWAITING_BUYER, checkout__isnull=False)
+        .filter(Exists(answered) | Q(updated_at__lte=now - AWAITING_BUYER_EXPIRES_AFTER))
+        .order_by("updated_at", "id")
+        .values_list("id", flat=True)[:batch]
+    )
+
+
+def checkout_attempt_settle(*, attempt_id: int, now: datetime | None = None) -> SubmitResult | None:
+    """Settle an attempt as its return page would have: placed when paid (what it holds leaves the cart, so it is
+    not bought twice), declined otherwise (its order hidden, the cart kept). One the buyer has left waiting too
+    long is ended as a change of method ends it (reason `expired`). None when there is nothing to do."""
+    now = now or timezone.now()
+    attempt = CheckoutAttempt.objects.filter(pk=attempt_id).first()
+    if attempt is None or attempt.checkout_id is None or attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
+        return None
+    txn = _purchase_row(attempt)
+    if txn is not None and txn.state in ANSWERED_STATES:
+        return checkout_finish(checkout_id=attempt.checkout_id, transaction_id=txn.pk)
+    return _attempt_end(
+        attempt.checkout_id,
+        reason="expired",
+        message="The buyer did not come back from the provider's page; the payment was ended.",
+        waiting_since=now - AWAITING_BUYER_EXPIRES_AFTER,
     )
 
 
@@ -487,7 +585,9 @@ def _attempt_result(attempt: CheckoutAttempt, checkout: Checkout | None) -> Subm
         return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
     placed = checkout.order if checkout is not None and checkout.completed_at is not None else None
     if status == CheckoutAttempt.Status.ABANDONED:
-        return SubmitResult(Outcome.ABANDONED, placed, ABANDONED_MESSAGE)
+        return SubmitResult(
+            Outcome.ABANDONED, placed, EXPIRED_MESSAGE if attempt.reason == "expired" else ABANDONED_MESSAGE
+        )
     if status == CheckoutAttempt.Status.REFUSED:
         return SubmitResult(Outcome.REFUSED, placed, REFUSED_MESSAGES.get(attempt.reason, REFUSED_MESSAGE))
     return SubmitResult(Outcome.DECLINED, placed, DECLINED_MESSAGE)
@@ -549,6 +649,10 @@ def _attempt_failed(attempt_id: int, status: CheckoutAttempt.Status, *, reason: 
             return _attempt_result(attempt, checkout)
         txn = _purchase_row(attempt)
         if not checkout_order_discard(order_id=attempt.order_id):
+            attempt.order.refresh_from_db(fields=["payment_status"])
+            if attempt.order.payment_status not in KEEP_STATUSES:  # kept while what moved is not known yet
+                _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
+                return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
             _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
             return SubmitResult(Outcome.COMPLETED, attempt.order, EARLIER_PAYMENT_MESSAGE)
         attempt.status = status
@@ -570,16 +674,37 @@ def checkout_order_discard(*, order_id: int) -> bool:
     counts, and stays, with its lines, addresses and every ledger row, for staff (the reference deletes it;
     domain.md §6.3). A row that carries a provider reference is evidence of what the provider was asked.
 
-    Refused (False) when its payment reached a paid or authorized status: that order is the buyer's. A late
-    success after the discard is given back by `payments.abandonment.order_release`.
+    Refused (False) when its payment reached a paid or authorized status, when a payment of it has an outcome
+    not known yet (no answer, a void of a refused card that did not go through, still settling: money may be
+    held, and it is "a decline only when no money is held"), or when an invoice of it is paid or being paid:
+    that order is the buyer's. A payment waiting for the buyer at the provider does not keep it (it is being
+    ended), and a late success after the discard is given back by `payments.abandonment.order_release`. An unpaid
+    invoice staff issued meanwhile (the order looked like any order awaiting payment) is voided, and staff are
+    told: nobody may pay an order that was never placed.
     """
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.payment_status in KEEP_STATUSES:
             return False
+        if order.transactions.filter(state__in=(State.RESERVED, State.PROCESSING)).exists():
+            return False
+        invoice_payments = order.transactions.filter(invoice__isnull=False)
+        if invoice_payments.filter(Q(successful=True) | Q(state__in=OPEN_STATES)).exists():
+            return False
         if order.discarded_at is None:
             order.discarded_at = timezone.now()
             order.save(update_fields=["discarded_at", "updated_at"])
+        for invoice in order.invoices.filter(status=Invoice.Status.OPEN):
+            invoice.status = Invoice.Status.VOID
+            invoice.save(update_fields=["status", "updated_at"])
+            notice_raise(
+                key=f"invoice-voided:{invoice.pk}",
+                order=order,
+                message=(
+                    f"Invoice {invoice.number} was voided: its order {order.number} belongs to a checkout attempt "
+                    "that failed, so the buyer never placed it."
+                ),
+            )
         return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from functools import wraps
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -379,6 +380,7 @@ def checkout_review(request: HttpRequest) -> HttpResponse:
             method=chosen[0],
             shipping=SHIPPING_METHODS[checkout.shipping_method],
             delivery=checkout.delivery_address,
+            reviewed=services.checkout_fingerprint(checkout=checkout, lines=step.lines),
         ),
     )
 
@@ -408,6 +410,7 @@ def _submit(request: HttpRequest) -> HttpResponse:
             buyer=buyer,
             return_url=_return_url(request),
             attempt=int(attempt) if attempt.isdigit() else None,
+            reviewed=request.POST.get("reviewed"),
         )
     except services.CheckoutIncomplete as incomplete:
         messages.error(request, incomplete.message)
@@ -543,7 +546,16 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
     payable = invoice_is_payable(invoice)
     method = None
     notice = ""
-    if payable and order_account(order=invoice.order).settleable < invoice.amount:
+    waiting = Decimal("0")  # a payment of this invoice that waits for the buyer at the provider: paying again ends it
+    if getattr(invoice, "waiting_for_buyer", False):
+        waiting = sum(
+            invoice.transactions.filter(state=State.ACTION_REQUIRED).values_list("amount", flat=True), Decimal("0")
+        )
+        notice = (
+            "You started paying this invoice and the payment provider is still waiting for you. If you pay with "
+            "other payment details, that payment is canceled."
+        )
+    if payable and order_account(order=invoice.order).settleable + waiting < invoice.amount:
         # the order was settled another way (a check received, a card payment): the service would refuse it too
         payable = False
         notice = "This invoice's order has already been settled, so there is nothing to pay here."

@@ -227,6 +227,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhook-inbox": {"task": "payments.tasks.webhook_events_requeue_task", "schedule": 60.0},
     "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},
     "waiting-webhook-events": {"task": "payments.tasks.webhook_events_waiting_sweep_task", "schedule": 60.0},
+    "checkout-attempts": {"task": "checkout.tasks.checkout_attempts_settle_sweep_task", "schedule": 60.0},
 }
 #: warn this long before an authorization lapses at the provider (email and back-office notice)
 AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)

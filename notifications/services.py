@@ -55,7 +55,13 @@ def payment_status_changed(
     transaction_action: str,
     transaction_amount: Decimal | None,
 ) -> list[Delivery]:
-    """Queue one delivery per active endpoint; call inside the transaction that changed the status."""
+    """Queue one delivery per active endpoint; call inside the transaction that changed the status.
+
+    An order hidden from the buyer (its checkout attempt failed or was given up) is not announced: it was never
+    placed, and a late payment of it is given back, so a subscriber must not ship it or book it as paid.
+    """
+    if order.discarded_at is not None:
+        return []
     endpoints = list(Endpoint.objects.filter(active=True))
     if not endpoints:
         return []

@@ -109,6 +109,8 @@ def invoice_create(
     (OrderBeingPlaced): the buyer's payment would be refused and the attempt's order could not be discarded.
     """
     order = lock_order(order_id=order.pk)
+    if order.discarded_at is not None:
+        raise MoneyError(f"Order {order.number} belongs to a failed checkout attempt; it is not invoiced.")
     if Checkout.objects.filter(order_id=order.pk, completed_at__isnull=True).exists():
         # its payment is about to be reserved, or was declined and the order is about to be discarded
         raise OrderBeingPlaced(

@@ -192,9 +192,13 @@ class WebhookEvent(models.Model):
     event = models.JSONField(help_text="The normalised event (providers.base.WebhookEvent.as_dict).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     result = models.TextField(blank=True, help_text="What processing did, for the back-office.")
+    #: runs that started (a run killed on the way never says it ended: `attempts - transient_failures` are those)
     attempts = models.PositiveIntegerField(default=0)
+    #: runs that ended because the provider could not be reached (an outage): tried again, never given up for it
+    transient_failures = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    #: when the inbox sweep last sent it to the workers again (None: only the receiving request did, if it could)
+    #: when the inbox sweep last sent it to the workers again (None: only the receiving request did, if it could),
+    #: or, after a run that found the provider unreachable, the latest its task's own retry is due
     enqueued_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -375,6 +375,8 @@ def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
         txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
     if txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
         return  # a renewal takes over the old hold's schedule only once that hold is released (_close_source)
+    if txn.order.discarded_at is not None:
+        return  # a late payment of a given-up checkout attempt is given back (payments.abandonment), never captured
     policy = txn.integration.capture_policy
     if policy == Integration.CapturePolicy.AFTER_DELAY:
         due = now + timedelta(hours=txn.integration.capture_delay_hours)
@@ -976,6 +978,16 @@ def invoice_payment_purchase(
         raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.") from exc
     adapter = adapter_for(integration)
     order_id = Invoice.objects.values_list("order_id", flat=True).get(pk=invoice_id)
+    # Paying again (another card) while an earlier payment of the invoice waits for the buyer at the provider (3-D
+    # Secure left): that one is ended first, at the provider, so the invoice has one live payment. One the
+    # provider cannot end, or that completed meanwhile, stays, and the checks below refuse the new one.
+    from payments.abandonment import payment_abandon  # that module builds on this one
+
+    waiting = PaymentTransaction.objects.filter(
+        invoice_id=invoice_id, action__in=PURCHASE_ACTIONS, state=State.ACTION_REQUIRED
+    ).exclude(idempotency_key=key)
+    for row_id in waiting.values_list("id", flat=True):
+        payment_abandon(transaction_id=row_id)
 
     with transaction.atomic():
         order = lock_order(order_id=order_id)

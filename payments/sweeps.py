@@ -105,6 +105,7 @@ def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH)
 SCHEDULED_CAPTURE_RETRIES = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=8))
 #: decline codes worth another try; any other decline (the hold is gone, the card is closed) is final
 RETRYABLE_CAPTURE_ERRORS = frozenset({"processing_error", "try_again_later", "temporarily_unavailable", "rate_limited"})
+GIVEN_UP_MESSAGE = "Not captured: the order belongs to a checkout attempt the buyer gave up; its payment is given back."
 FINAL_STATES = (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED, ScheduledCapture.State.FAILED)
 
 
@@ -131,6 +132,10 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
         "authorization__order", "authorization__integration__default_owner"
     ).get(pk=schedule_id)
     if schedule.state in FINAL_STATES:
+        return schedule
+    if schedule.authorization.order.discarded_at is not None:  # an order the buyer never sees takes nothing
+        _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=GIVEN_UP_MESSAGE)
+        schedule.refresh_from_db()
         return schedule
     try:
         capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
@@ -343,8 +348,14 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
             provider_reference=result.provider_reference
         )
         webhook_events_release(integration_id=txn.integration_id, references=[result.provider_reference])
-    if result is not None and result.outcome == Outcome.ACTION_REQUIRED and txn.reason == "abandoned":
-        # the buyer left it and ending it at the provider did not get through then: try again (same key)
+    if (
+        result is not None
+        and result.outcome == Outcome.ACTION_REQUIRED
+        and (txn.reason == "abandoned" or txn.invoice_id is not None)
+    ):
+        # The buyer left it (and ending it at the provider did not get through then: try again, same key), or left
+        # an invoice's payment at the provider's page an hour ago: it is ended, and the invoice can be paid again.
+        # (A checkout attempt's is ended by the attempts sweep, which also settles the attempt.)
         from payments.abandonment import payment_abandon  # that module builds on this one
 
         ended = payment_abandon(transaction_id=txn.pk)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -43,6 +44,7 @@ from providers.base import (
     MovementAction,
     Outcome,
     ProviderResult,
+    ProviderUnavailable,
 )
 from providers.base import WebhookEvent as ProviderEvent
 
@@ -71,7 +73,15 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     if not event.movements and not event.needs_details:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     adapter = adapter_for(row.integration)
-    completed = adapter.webhook_event_complete(event)  # ProviderUnavailable: the task retries
+    try:
+        completed = adapter.webhook_event_complete(event)
+    except ProviderUnavailable as exc:  # the task retries it; the sweep leaves it to that retry meanwhile
+        WebhookEvent.objects.filter(pk=row.pk).update(
+            transient_failures=F("transient_failures") + 1,
+            enqueued_at=timezone.now() + timedelta(seconds=settings.TASK_RETRY_COUNTDOWN_MAX),
+            result=f"The provider could not be reached ({exc}); it is tried again automatically.",
+        )
+        raise
     if completed != event:  # keep what the provider added (the original payment of a refund …) with the row
         event = completed
         WebhookEvent.objects.filter(pk=row.pk).update(
@@ -413,10 +423,12 @@ def webhook_events_requeue(*, now: datetime | None = None, batch: int = REQUEUE_
     """
     now = now or timezone.now()
     cutoff = now - REQUEUE_AFTER
-    left = WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED).filter(
-        Q(enqueued_at__isnull=True, received_at__lte=cutoff) | Q(enqueued_at__lte=cutoff)
+    left = (
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED)
+        .filter(Q(enqueued_at__isnull=True, received_at__lte=cutoff) | Q(enqueued_at__lte=cutoff))
+        .alias(unfinished=F("attempts") - F("transient_failures"))
     )
-    given_up = left.filter(attempts__gte=REQUEUE_MAX_ATTEMPTS).update(
+    given_up = left.filter(unfinished__gte=REQUEUE_MAX_ATTEMPTS).update(
         status=WebhookEvent.Status.FAILED,
         result=f"Processing started {REQUEUE_MAX_ATTEMPTS} times and never finished; see the worker's log.",
     )
@@ -425,7 +437,7 @@ def webhook_events_requeue(*, now: datetime | None = None, batch: int = REQUEUE_
     with transaction.atomic():
         due = (
             left.select_for_update(skip_locked=True)
-            .filter(attempts__lt=REQUEUE_MAX_ATTEMPTS)
+            .filter(unfinished__lt=REQUEUE_MAX_ATTEMPTS)
             .order_by("received_at", "id")
             .values_list("id", flat=True)[:batch]
         )

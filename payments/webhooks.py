@@ -22,9 +22,11 @@ from kombu.exceptions import OperationalError
 
 from integrations.adapters import adapter_for
 from integrations.models import Integration
+from notifications.models import Notice
 from payments.models import WebhookEvent
+from payments.services import notice_raise
 from payments.tasks import webhook_event_process_task
-from providers.base import InvalidSignature
+from providers.base import InvalidSignature, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
     except InvalidSignature:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
         return HttpResponseBadRequest("signature does not verify")
+    except UnreadableEvent as unreadable:
+        _keep_unreadable(integration, unreadable)
+        return HttpResponse(status=200)
     try:
         with transaction.atomic():
             row, created = WebhookEvent.objects.get_or_create(
@@ -54,6 +59,41 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
     except IntegrityError:  # the same event arrived twice at once; the other request stored it
         pass
     return HttpResponse(status=200)
+
+
+def _keep_unreadable(integration: Integration, unreadable: UnreadableEvent) -> None:
+    """A signed event we cannot read: kept, failed, with what it said, and staff told once. The provider gets its
+    200, as sending it again would fail the same way; nothing is applied to the ledger."""
+    logger.error(
+        "Webhook event %s of integration %s could not be read: %s", unreadable.event_id, integration.pk, unreadable
+    )
+    try:
+        with transaction.atomic():
+            row, created = WebhookEvent.objects.get_or_create(
+                integration=integration,
+                provider_event_id=unreadable.event_id[:255],
+                defaults={
+                    "event_type": unreadable.event_type[:100],
+                    "event": {"unreadable": unreadable.payload},
+                    "status": WebhookEvent.Status.FAILED,
+                    "result": (
+                        f"The event's signature verified, but its content could not be read ({unreadable}). Nothing "
+                        "was applied; check the payment in the provider's dashboard."
+                    ),
+                },
+            )
+    except IntegrityError:  # the same event arrived twice at once; the other request kept it
+        return
+    if created:
+        notice_raise(
+            key=f"webhook-unreadable:{row.pk}",
+            level=Notice.Level.ERROR,
+            message=(
+                f"An event of {integration.name} ({unreadable.event_type or 'no type'} {unreadable.event_id}) could "
+                "not be read and was not applied. See it under Payments › Webhook events and check the payment in "
+                "the provider's dashboard."
+            ),
+        )
 
 
 def _enqueue(webhook_event_id: int) -> None:

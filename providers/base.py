@@ -124,6 +124,18 @@ class MalformedEvent(InvalidSignature):
     like a bad signature. A readable envelope with an unreadable body is stored instead (`WebhookEvent.problem`)."""
 
 
+class UnreadableEvent(ProviderError):
+    """A webhook whose signature verified but whose content cannot be read as an event of its type (a shape we
+    do not know). The webhook view keeps it, failed, for staff and answers 200: sending it again cannot help.
+    `payload` is the event as received, scrubbed."""
+
+    def __init__(self, message: str, *, event_id: str, event_type: str, payload: Any) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+        self.event_type = event_type
+        self.payload = payload
+
+
 class UnsupportedOperation(ProviderError):
     """The adapter does not implement this operation; callers check `capabilities` first."""
 

@@ -84,6 +84,7 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
+    UnreadableEvent,
     WebhookEvent,
     currency_exponent,
     scrub,
@@ -1008,7 +1009,15 @@ class AuthorizeNetAdapter(Adapter):
             raise InvalidSignature("not an Authorize.Net notification") from exc
         if not isinstance(event, dict) or not event.get("notificationId") or not event.get("eventType"):
             raise InvalidSignature("not an Authorize.Net notification")
-        return event_from_notification(event, self.account_currency)
+        try:
+            return event_from_notification(event, self.account_currency)
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise UnreadableEvent(
+                f"{type(exc).__name__}: {exc}",
+                event_id=str(event["notificationId"]),
+                event_type=str(event["eventType"]),
+                payload=self._scrub(event),
+            ) from exc
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """A refund or void notification names the transaction it is about, and a refund has its own id: read the

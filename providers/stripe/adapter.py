@@ -45,6 +45,7 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
+    UnreadableEvent,
     WebhookEvent,
     currency_exponent,
     scrub,
@@ -736,8 +737,8 @@ class StripeAdapter(Adapter):
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify `Stripe-Signature` (HMAC-SHA256, 5 minutes' tolerance) and say what the event means for us.
 
-        A signed event whose envelope cannot be read is refused (400); one whose object cannot be read is
-        returned with its `problem`, to be stored as failed. Neither ever answers 500.
+        A signed event whose envelope cannot be read is refused (400); one whose object cannot be read raises
+        `UnreadableEvent`, to be kept as failed for staff. Neither ever answers 500.
         """
         secret = str(self.settings.get("webhook_secret") or "")
         header = _header(headers, "Stripe-Signature")
@@ -755,13 +756,12 @@ class StripeAdapter(Adapter):
         try:
             return event_from_stripe(event)
         except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
-            return WebhookEvent(
+            raise UnreadableEvent(
+                f"Stripe event {event['id']} could not be read: {exc}",
                 event_id=event["id"],
-                type=str(event.get("type") or "")[:100],
-                provider_reference=None,
-                data={"api_version": str(event.get("api_version") or "")},
-                problem=f"Stripe event {event['id']} could not be read: {exc}",
-            )
+                event_type=str(event.get("type") or ""),
+                payload=self._scrub(event),
+            ) from exc
 
     def complete_event(self, event: WebhookEvent) -> WebhookEvent:
         """The refunds of the charge an event is about, read from Stripe: since API 2022-11-15 `charge.refunded`

@@ -8,21 +8,28 @@ over HTTP with `requests`.
 
 from __future__ import annotations
 
+import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
+from django.utils import timezone
 
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
+from checkout.tasks import checkout_attempts_settle_sweep_task
 from demo.seed import seed_demo
 from integrations.models import Integration
 from notifications.models import Notice
-from orders.models import Order, PaymentStatus
+from orders.models import Invoice, Order, PaymentStatus
 from payment_rules.models import PaymentRule, PaymentRuleMethod
+from payments import services as payment_services
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, State
 from providers.payflow.sandbox import transactions as payflow_transactions
@@ -118,8 +125,16 @@ def purchase_creates_sent_to_stripe() -> int:
 def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
     shop: str, waits: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    second_done = threading.Event()
     if not waits:  # the race this guards against: the second submit takes the open row for an answer
         monkeypatch.setattr(services, "_in_flight", lambda attempt: False)
+        call_provider = payment_services._call_provider
+
+        def answered_after_the_second(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            assert second_done.wait(timeout=60)  # however slow the machine, Stripe answers the first one last
+            return call_provider(*args, **kwargs)
+
+        monkeypatch.setattr(payment_services, "_call_provider", answered_after_the_second)
     first, second = login(Client(), "buyer@globex.example"), login(Client(), "buyer@globex.example")
     add(first, "BOLT-M8", 2)
     to_payment_step(first)
@@ -138,6 +153,11 @@ def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
         one = pool.submit(submit, first)
         wait_until(lambda: PaymentTransaction.objects.filter(idempotency_key__startswith="checkout:").exists())
         two = pool.submit(submit, second)  # the double click reaches another web worker
+        try:
+            if not waits:
+                two.result()
+        finally:
+            second_done.set()
         locations = [one.result(), two.result()]
 
     cart = [(line.product.sku, line.quantity) for line in CartLine.objects.all()]
@@ -366,3 +386,151 @@ def test_items_added_while_3ds_is_open_stay_in_the_cart_for_the_next_order(shop:
         ("BOLT-M8", 2),
         ("WASHER-M8", 3),
     ]
+
+
+# --- the buyer never comes back from the provider's page ----------------------------------------------------------
+
+
+def test_a_3ds_payment_the_issuer_declined_while_the_buyer_was_away_leaves_no_order(shop: str, buyer: Client) -> None:
+    """The buyer fails the issuer's challenge and closes the tab: Stripe's event records the decline, but no return
+    page ever runs.
+
+    Defect: the attempt stayed "waiting for the buyer" and its order stayed placed, so the buyer's orders listed
+    an order "Payment declined" and staff counted it among placed orders, until the buyer happened to submit
+    again. Whichever request sees the answer settles the attempt; for an event, the attempts sweep does."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    reply = requests.post(challenge, data={"outcome": "fail"}, allow_redirects=False, timeout=10)
+    assert reply.status_code == 302  # the browser would go back to the shop; this tab was closed instead
+    wait_until(lambda: PaymentTransaction.objects.filter(pk=txn.pk, state=State.DECLINED).exists())
+
+    checkout_attempts_settle_sweep_task.apply()
+
+    attempt = CheckoutAttempt.objects.get()
+    assert (attempt.status, attempt.reason) == (CheckoutAttempt.Status.DECLINED, "authentication_failed")
+    assert attempt.order.number not in buyer.get("/account/orders/").content.decode()
+    assert placed_orders() == []
+    assert [(line.product.sku, line.quantity) for line in CartLine.objects.all()] == [("BOLT-M8", 1)]
+    assert Checkout.objects.get().attempt == 2
+    assert "still waiting for" not in buyer.get("/checkout/payment/").content.decode()
+
+
+def test_a_3ds_payment_completed_while_the_buyer_was_away_places_the_order(shop: str, buyer: Client) -> None:
+    """The buyer completes the challenge and the tab closes before our return page: Stripe's event authorizes the
+    payment. The attempts sweep places the order and takes what it holds out of the cart, so the paid items are
+    not bought again."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    complete_challenge(challenge)  # the redirect back to the shop is never followed
+    wait_until(lambda: PaymentTransaction.objects.filter(pk=txn.pk, state=State.SUCCEEDED).exists())
+
+    checkout_attempts_settle_sweep_task.apply()
+
+    [order] = placed_orders()
+    assert order.payment_status == PaymentStatus.AUTHORIZED
+    assert CheckoutAttempt.objects.get().status == CheckoutAttempt.Status.PLACED
+    assert Checkout.objects.get().completed_at is not None
+    assert CartLine.objects.count() == 0
+    assert order.number in buyer.get("/account/orders/").content.decode()
+
+
+def test_a_3ds_payment_the_buyer_never_finished_is_ended_after_an_hour_not_left_to_staff(
+    shop: str, buyer: Client
+) -> None:
+    """The buyer closes the 3-D Secure tab and never returns; Stripe keeps such a PaymentIntent waiting for ever.
+
+    Defect: the attempt waited for ever too. Its order stayed on the buyer's list as "Pending payment" and among
+    staff's placed orders, reconcile asked Stripe again and again and, some hours on, raised an error notice to
+    check the payment in the dashboard: one for every buyer who closed that tab. After an hour the attempts
+    sweep ends it as a change of method does (cancelled at Stripe, the order hidden, the cart kept)."""
+    challenge, txn = leave_a_3ds_challenge(shop, buyer)
+    an_hour_ago = timezone.now() - timedelta(minutes=61)
+    CheckoutAttempt.objects.update(updated_at=an_hour_ago)
+    PaymentTransaction.objects.filter(pk=txn.pk).update(updated_at=an_hour_ago)
+
+    checkout_attempts_settle_sweep_task.apply()
+    for _ in range(sweeps.RECONCILE_MAX_ATTEMPTS):  # and reconcile, for the rest of the day
+        sweeps.payment_reconcile(transaction_id=txn.pk)
+
+    txn.refresh_from_db()
+    attempt = CheckoutAttempt.objects.get()
+    assert (attempt.status, attempt.reason) == (CheckoutAttempt.Status.ABANDONED, "expired")
+    assert (txn.state, txn.needs_attention) == (State.DECLINED, False)
+    assert stripe_intent(txn.provider_reference)["status"] == "canceled"
+    assert not Notice.objects.filter(order=txn.order).exists()
+    assert placed_orders() == []
+    assert txn.order.number not in buyer.get("/account/orders/").content.decode()
+    assert [(line.product.sku, line.quantity) for line in CartLine.objects.all()] == [("BOLT-M8", 1)]
+
+    back = complete_challenge(challenge)  # the buyer comes back the next day and finds the old page
+    page = follow(buyer, our_path(back))
+    assert "was not completed in time, so it was canceled" in page
+    assert placed_orders() == []
+
+
+# --- an invoice payment the buyer left at 3-D Secure --------------------------------------------------------------
+
+
+def pay_invoice(client: Client, invoice: Invoice, payment_method: str) -> HttpResponse:
+    page = client.get(f"/account/invoices/{invoice.number}/").content.decode()
+    key = re.search(r'name="key" value="([0-9a-f-]+)"', page)
+    assert key is not None, "no Pay form on the invoice page"
+    return client.post(
+        f"/account/invoices/{invoice.number}/pay/", {"key": key[1], "payment_data[payment_method]": payment_method}
+    )
+
+
+def test_an_invoice_whose_3ds_payment_was_left_is_paid_with_another_card_once(shop: str) -> None:
+    """The buyer pays an invoice with a card that asks for 3-D Secure, leaves the challenge, and comes back to the
+    invoice to pay with another card.
+
+    Defect: the payment left waiting blocked the invoice for good: no Pay form ("being paid"), and Stripe keeps
+    such a payment waiting for ever, so the invoice could never be paid online again (and reconcile ended in an
+    error notice for staff). Paying again ends the payment left behind (Stripe cancels it) and pays with the new
+    card, with a new key; the old challenge, completed later, takes nothing."""
+    acme = login(Client(), "buyer@acme.example")
+    invoice = Invoice.objects.get(status=Invoice.Status.OPEN)  # seeded for ACME
+    challenge = pay_invoice(acme, invoice, stripe_card(shop, THREE_D_SECURE))["Location"]
+    assert challenge.startswith(f"{shop}/sandbox/stripe/3ds/pi_")
+    old = invoice.transactions.get()
+    page = acme.get(f"/account/invoices/{invoice.number}/").content.decode()
+    assert "the payment provider is still waiting for you. If you pay with other payment details" in page
+
+    paid = pay_invoice(acme, invoice, stripe_card(shop, VISA))  # back on the invoice, another card
+
+    assert paid["Location"] == f"/account/invoices/{invoice.number}/"
+    invoice.refresh_from_db()
+    old.refresh_from_db()
+    assert (invoice.status, invoice.payment_status) == (Invoice.Status.PAID, PaymentStatus.FULL)
+    assert (old.state, old.reason) == (State.DECLINED, "abandoned")
+    assert stripe_intent(old.provider_reference)["status"] == "canceled"
+    new = invoice.transactions.get(state=State.SUCCEEDED)
+    assert new.idempotency_key != old.idempotency_key
+
+    complete_challenge(challenge)  # the old tab, later: the issuer's page no longer completes it
+    assert stripe_intent(old.provider_reference)["status"] == "canceled"
+    assert invoice.transactions.filter(successful=True).count() == 1
+
+
+def test_an_invoice_payment_left_at_3ds_is_ended_by_reconcile_not_left_to_staff(shop: str) -> None:
+    """The buyer leaves an invoice's 3-D Secure challenge and never comes back.
+
+    Defect: reconcile asked Stripe again and again (the PaymentIntent waits for ever) and, some hours on, raised
+    an error notice asking staff to check the payment in the dashboard, for what is only a buyer who left. The
+    first time reconcile finds it still waiting (an hour on) it ends it at Stripe; the invoice stays payable."""
+    acme = login(Client(), "buyer@acme.example")
+    invoice = Invoice.objects.get(status=Invoice.Status.OPEN)
+    pay_invoice(acme, invoice, stripe_card(shop, THREE_D_SECURE))
+    txn = invoice.transactions.get()
+    PaymentTransaction.objects.filter(pk=txn.pk).update(updated_at=timezone.now() - timedelta(minutes=61))
+
+    for _ in range(sweeps.RECONCILE_MAX_ATTEMPTS):
+        for due in sweeps.transactions_due_for_reconcile():
+            sweeps.payment_reconcile(transaction_id=due)
+        PaymentTransaction.objects.filter(next_reconcile_at__isnull=False).update(next_reconcile_at=timezone.now())
+
+    txn.refresh_from_db()
+    assert (txn.state, txn.reason, txn.needs_attention) == (State.DECLINED, "abandoned", False)
+    assert stripe_intent(txn.provider_reference)["status"] == "canceled"
+    assert not Notice.objects.filter(order=invoice.order, level=Notice.Level.ERROR).exists()
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.OPEN
+    assert "Pay this invoice" in acme.get(f"/account/invoices/{invoice.number}/").content.decode()

@@ -13,6 +13,7 @@ from integrations.models import Integration
 from orders.models import Invoice, Order, PaymentStatus
 from payments.models import Action, PaymentTransaction, State
 from tests.checkout.conftest import US_ADDRESS, add, choose, login, to_payment_step
+from tests.fakes import FakeGateway
 
 
 def method_id(provider_key: str) -> str:
@@ -154,3 +155,35 @@ def test_cart_survives_logging_out_and_in(acme: Client) -> None:
     acme.post("/logout/")
     acme.force_login(Cart.objects.get().customer_user.user)
     assert "Hex bolt M8 (box of 100)" in acme.get("/cart/").content.decode()
+
+
+def test_submit_from_a_review_page_that_no_longer_shows_the_order_charges_nothing(acme: Client, card: str) -> None:
+    """Tab A shows the review page (2 bolts, its total); in tab B the buyer adds 40 more bolts. Then "Submit order"
+    is pressed in tab A.
+
+    Defect: the submit placed and charged the order as the checkout stood then (42 bolts, a total the buyer never
+    saw on the page they confirmed). The review page says what it showed; a submit of a page that no longer
+    matches the checkout is sent back to the review, with nothing ordered or charged."""
+    tab_b = login(Client(), "buyer@acme.example")
+    add(acme, "BOLT-M8", 2)
+    to_payment_step(acme)
+    choose(acme, card, token="tok_ok")
+    review = acme.get("/checkout/review/")
+    shown = review.context["totals"].total
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', review.content.decode()))
+
+    add(tab_b, "BOLT-M8", 40)
+    response = acme.post("/checkout/review/", form)
+
+    assert response["Location"] == "/checkout/review/"
+    page = acme.get("/checkout/review/").content.decode()
+    assert "Your order changed after you reviewed it" in page
+    assert not Order.objects.filter(payment_method=card).exists()
+    assert FakeGateway.calls["authorize"] == 0
+
+    again = acme.get("/checkout/review/")
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', again.content.decode()))
+    placed = acme.post("/checkout/review/", form)  # the buyer reviews what is in the cart now, and submits
+    [order] = Order.objects.filter(payment_method=card)
+    assert placed["Location"] == f"/checkout/confirmation/{order.number}/"
+    assert order.total == again.context["totals"].total != shown

@@ -347,3 +347,18 @@ def test_after_a_failed_void_of_a_refused_card_the_later_void_notification_is_ap
         PaymentStatus.DECLINED,
     )
     assert "canceled before it completed" in row.result
+
+
+def test_a_signed_notification_that_cannot_be_read_is_kept_for_staff_and_answered_200(client, integration) -> None:
+    """A signed notification whose payload is not an object (a shape we do not know) answered 500 and was stored
+    nowhere; it is kept, failed, for staff, and Authorize.Net gets its 200."""
+    event = notification()
+    event["payload"] = ["60000000001"]
+    client.raise_request_exception = False
+
+    assert post_notification(client, integration, event).status_code == 200
+
+    row = WebhookEvent.objects.get()
+    assert (row.provider_event_id, row.status) == (event["notificationId"], WebhookEvent.Status.FAILED)
+    assert row.event["unreadable"]["payload"] == ["60000000001"]
+    assert not PaymentTransaction.objects.exists()

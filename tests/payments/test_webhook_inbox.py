@@ -13,12 +13,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import redis
 import requests
+from celery.exceptions import Retry
 from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
@@ -28,9 +31,14 @@ from config.celery import app
 from integrations.models import Integration
 from orders.models import Order, PaymentStatus
 from payments import services
-from payments.models import PaymentTransaction, State, WebhookEvent
-from payments.tasks import webhook_events_requeue_task
+from payments.models import Action, PaymentTransaction, State, WebhookEvent
+from payments.tasks import webhook_event_process_task, webhook_events_requeue_task
+from payments.webhook_services import webhook_events_requeue
+from providers.authorizenet import sandbox as anet_sandbox_module
+from providers.base import ProviderUnavailable
+from sandbox.services import sim_fault_add, sim_faults_clear
 from tests import factories
+from tests.authorizenet_support import card, merchant_interface, post_notification
 from tests.sandbox_support import post_event, sandbox_events, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -238,3 +246,62 @@ def test_the_visibility_timeout_outlasts_any_task_and_is_minutes_not_an_hour() -
             assert task.retry_backoff_max <= settings.TASK_RETRY_COUNTDOWN_MAX, name
         assert settings.TASK_RETRY_COUNTDOWN_MAX + (task.time_limit or hard_limit) < visibility, name
     assert visibility <= 15 * 60  # what a killed worker's other messages wait; webhook events wait two minutes
+
+
+# --- the provider unreachable while an event is processed --------------------------------------------------------
+
+
+def run_as_the_worker(event_id: int, *, retries: int) -> None:
+    """One run of the processing task, as a worker runs it `retries` retries into its chain."""
+    with suppress(Retry, ProviderUnavailable):  # eager mode raises the retry, and the last failure, a worker logs
+        webhook_event_process_task.apply(args=[event_id], retries=retries, throw=False)
+
+
+def test_an_event_that_waits_for_an_outage_is_retried_until_it_passes_not_given_up(
+    client, anet_charging, anet_sandbox, broker_down
+) -> None:  # noqa: ANN001
+    """A refund made in Authorize.Net's Merchant Interface is notified while the reporting API (which says what
+    the refund belongs to) is down. Each run of the event ends at once with "provider unavailable" and the
+    task retries it after a backoff.
+
+    Defect: the sweep took the event, waiting for its retry, for a lost message and sent it again (a second,
+    then a third chain of retries), and since every run counted as one that "started and never finished", the
+    event was marked failed for staff within minutes, while the outage lasted, and never tried again: the
+    refund never reached the ledger. A run that ends because the provider is unreachable is a finished run,
+    and the event is tried again, by its own retries and then by the sweep, until the outage passes."""
+    order = factories.OrderFactory()
+    charge = services.payment_purchase(
+        order_id=order.pk, method=f"authorizenet_{anet_charging.pk}", key="charge-1", payment_data=card()
+    )
+    anet_sandbox_module.settle(charge.provider_reference)
+    refund_id = merchant_interface(
+        f"{anet_sandbox}/xml/v1/request.api", "refundTransaction", charge.provider_reference, "30.00"
+    )
+    (notice,) = anet_sandbox_module.events_for(refund_id)
+    sim_fault_add(provider="authorizenet", kind="error_503", operation="details", times=1000)  # reporting down
+    assert post_notification(client, anet_charging, notice).status_code == 200
+    event = WebhookEvent.objects.get()
+    app.conf.task_always_eager = True  # the worker's runs happen here, in this process
+
+    run_as_the_worker(event.pk, retries=0)  # the first run: unavailable, retried after a backoff
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=3))
+    assert webhook_events_requeue() == []  # its retry is on the way: not sent a second time
+
+    for retries in range(1, webhook_event_process_task.max_retries + 1):  # the task's own retries, all in vain
+        run_as_the_worker(event.pk, retries=retries)
+        WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=timezone.now() - timedelta(minutes=5))
+        for claimed in webhook_events_requeue():  # the sweep, meanwhile: what it sends, a worker runs
+            run_as_the_worker(claimed, retries=0)
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.RECEIVED  # still to do: the outage is no fault of the event
+    assert "could not be reached" in event.result
+
+    sim_faults_clear(provider="authorizenet")  # the outage ends
+    WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=timezone.now() - timedelta(minutes=10))
+    assert webhook_events_requeue() == [event.pk]
+    run_as_the_worker(event.pk, retries=0)
+
+    event.refresh_from_db()
+    assert event.status == WebhookEvent.Status.PROCESSED
+    refund = order.transactions.get(action=Action.REFUND)
+    assert (refund.provider_reference, refund.amount, refund.state) == (refund_id, Decimal("30.0000"), State.SUCCEEDED)

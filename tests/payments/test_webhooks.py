@@ -18,6 +18,7 @@ import requests
 from django.utils import timezone
 
 from integrations.models import Integration
+from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
 from payments.models import PaymentTransaction, WebhookEvent
@@ -529,3 +530,73 @@ def test_admin_lists_an_integrations_webhook_events_with_their_result(
     assert "payment_intent.succeeded" in text
     assert "No payment of this integration has reference pi_unknown" in text
     assert client.get("/admin/payments/webhookevent/add/").status_code == 403
+
+
+# --- signed, but not what we can read -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda e: e["data"]["object"].update(amount_received="50.00"), id="amount-as-text"),
+        pytest.param(lambda e: e["data"].update(object="pi_unknown"), id="object-as-an-id"),
+        pytest.param(lambda e: e.update(data=["pi_unknown"]), id="data-as-a-list"),
+    ],
+)
+def test_a_signed_event_that_cannot_be_read_is_kept_for_staff_and_answered_200(
+    client, integration, django_capture_on_commit_callbacks, damage
+) -> None:  # noqa: ANN001
+    """An event whose signature verifies but whose content does not read as its type (a shape we do not know).
+
+    Defect: reading it raised, so the endpoint answered 500, stored nothing and logged a traceback; the provider
+    sent it again for days (Stripe then disables the endpoint), and nobody saw what it said. It is stored, marked
+    failed with what could not be read, staff are told, and the provider gets its 200; nothing else changes."""
+    event = pi_event()
+    damage(event)
+    client.raise_request_exception = False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        replies = [post_event(client, integration, event).status_code for _ in range(2)]  # and its redelivery
+
+    assert replies == [200, 200]
+    row = WebhookEvent.objects.get()
+    assert (row.provider_event_id, row.event_type, row.status) == (
+        event["id"],
+        "payment_intent.succeeded",
+        WebhookEvent.Status.FAILED,
+    )
+    assert row.result.startswith("The event's signature verified, but its content could not be read")
+    assert row.event["unreadable"]["id"] == event["id"]
+    notice = Notice.objects.get(key=f"webhook-unreadable:{row.pk}")
+    assert (notice.level, integration.name in notice.message) == (Notice.Level.ERROR, True)
+    assert not PaymentTransaction.objects.exists()
+
+
+def test_an_event_of_an_endpoint_on_an_older_api_version_is_read(
+    client, integration, django_capture_on_commit_callbacks
+) -> None:  # noqa: ANN001
+    """Endpoints made before Stripe's API version 2017-05-25 send `request` as the request's id, a string, not an
+    object with the idempotency key. Such an event is read (it names no key), not refused with a 500."""
+    order = factories.OrderFactory()
+    txn = PaymentTransaction.objects.create(
+        order=order,
+        integration=integration,
+        payment_method=f"stripe_{integration.pk}",
+        action="charge",
+        amount=Decimal("50.00"),
+        currency="USD",
+        provider_reference="pi_old_version",
+        idempotency_key="charge-old-version",
+        state="reserved",
+        active=True,
+    )
+    event = pi_event(id="pi_old_version")
+    event["request"] = "req_8mOwaaYSNFpnKd"
+    client.raise_request_exception = False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, integration, event).status_code == 200
+
+    txn.refresh_from_db()
+    assert (txn.state, txn.successful) == ("succeeded", True)
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
