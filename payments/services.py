@@ -238,6 +238,38 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
         return txn
 
 
+def ledger_refund_reverse(*, transaction_id: int, error_code: str, message: str) -> PaymentTransaction:
+    """A refund recorded as made did not happen after all (voided at the provider before it settled): the row
+    no longer counts as money returned, what is left to refund grows back, and staff are told. Recording it
+    again changes nothing."""
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("order").get(pk=transaction_id)
+        if txn.action != Action.REFUND or txn.state != State.SUCCEEDED:
+            return txn
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+        txn.error_code = error_code
+        txn.message = message or "The refund was undone at the provider: no money went back."
+        txn.save(update_fields=["state", "successful", "active", "error_code", "message", "updated_at"])
+        order_payment_status_refresh(order=order, cause=txn)
+        if txn.invoice_id is not None:
+            invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+        notice_raise(
+            key=f"refund-voided:{txn.pk}",
+            level=Notice.Level.ERROR,
+            order=order,
+            message=(
+                f"Order {order.number}: the refund of {format_money(txn.money)} (reference "
+                f"{txn.provider_reference or 'none'}) was undone at the provider, so the buyer got nothing back. "
+                "Refund again if that was not intended."
+            ),
+        )
+        return txn
+
+
 def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
     """Our services never take more than an order's total; money moved outside them (a capture in the provider's
     dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
@@ -526,7 +558,14 @@ def payment_purchase(
         order.save(update_fields=update_fields)
         # a card this buyer validated and kept, chosen here (never named by the browser)
         validated = (
-            validation_for_reuse(order=order, payment_method=method) if adapter.supports(Capability.VALIDATE) else None
+            validation_for_reuse(
+                order=order,
+                payment_method=method,
+                lifetime=_hours(adapter.validation_ttl_hours),
+                completed_within=_hours(adapter.authorization_ttl_hours),
+            )
+            if adapter.supports(Capability.VALIDATE)
+            else None
         )
         txn = _reserve(
             order=order,
@@ -583,6 +622,10 @@ def _refuse_second_purchase(transactions: Any, what: str) -> None:
             f"{what} has a payment that is still being confirmed with the payment provider; nothing more will be "
             "charged. Please check back in a few minutes, or contact us.",
         )
+
+
+def _hours(hours: int | None) -> timedelta | None:
+    return timedelta(hours=hours) if hours is not None else None
 
 
 def _purchase_action(adapter: Adapter, integration: Integration, method: MethodInfo | None = None) -> Action:

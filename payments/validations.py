@@ -8,13 +8,18 @@ anew (`FollowUpRequest.validation_only`).
 
 A later payment may rest on an earlier validation (a reference transaction). Which one is chosen here, on the
 server, from the ledger: only an active validation of the same buyer (customer user of the same company) with the
-same payment method; nothing the browser sends names it. A validation is active only while it is kept for later
-payments; those recorded with a payment are closed with it (the storefront does not offer to keep a card yet).
+same payment method, young enough for the provider to still reference it when the payment resting on it is
+completed (a clone's capture comes up to the authorization's lifetime later); nothing the browser sends names it.
+A validation is active only while it is kept for later payments; those recorded with a payment are closed with it
+(the storefront does not offer to keep a card yet).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 from orders.models import Order
 from payments.models import Action, PaymentTransaction, State
@@ -48,12 +53,22 @@ def validation_record(*, payment: PaymentTransaction, validation: ProviderResult
     return row
 
 
-def validation_for_reuse(*, order: Order, payment_method: str) -> PaymentTransaction | None:
-    """The buyer's latest validation kept for later payments with this method, or None."""
+def validation_for_reuse(
+    *, order: Order, payment_method: str, lifetime: timedelta | None = None, completed_within: timedelta | None = None
+) -> PaymentTransaction | None:
+    """The buyer's latest validation kept for later payments with this method, or None.
+
+    `lifetime`: how long the provider lets a validation be referenced; `completed_within`: how long after the
+    purchase a payment resting on it may still reference it (a clone is captured up to its authorization's
+    lifetime later). A validation that would lapse before then is not offered: the buyer enters the card again.
+    """
     if order.customer_user_id is None:
         return None
+    rows = PaymentTransaction.objects.all()
+    if lifetime is not None:
+        rows = rows.filter(created_at__gt=timezone.now() - lifetime + (completed_within or timedelta(0)))
     return (
-        PaymentTransaction.objects.filter(
+        rows.filter(
             action=Action.VALIDATE,
             successful=True,
             active=True,

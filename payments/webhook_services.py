@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -55,6 +56,9 @@ FINAL = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED, WebhookEven
 #: providers retry an unanswered event for days (Stripe: three); one still without its payment then is not ours
 WAITING_FOR = timedelta(days=3)
 BATCH = 500
+#: set in a stored event's data once the adapter completed it (`webhook_event_complete`): a completed event names
+#: what the provider's details said (a refund's payment), and completing it again would read those instead
+COMPLETED = "completed_by_adapter"
 
 
 def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
@@ -73,20 +77,23 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     if not event.movements and not event.needs_details:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     adapter = adapter_for(row.integration)
-    try:
-        completed = adapter.webhook_event_complete(event)
-    except ProviderUnavailable as exc:  # the task retries it; the sweep leaves it to that retry meanwhile
-        WebhookEvent.objects.filter(pk=row.pk).update(
-            transient_failures=F("transient_failures") + 1,
-            enqueued_at=timezone.now() + timedelta(seconds=settings.TASK_RETRY_COUNTDOWN_MAX),
-            result=f"The provider could not be reached ({exc}); it is tried again automatically.",
-        )
-        raise
-    if completed != event:  # keep what the provider added (the original payment of a refund …) with the row
-        event = completed
+    if not event.data.get(COMPLETED):  # completed once: what it names now is no longer what the provider sent
+        try:
+            completed = adapter.webhook_event_complete(event)
+        except ProviderUnavailable as exc:  # the task retries it; the sweep leaves it to that retry meanwhile
+            WebhookEvent.objects.filter(pk=row.pk).update(
+                transient_failures=F("transient_failures") + 1,
+                enqueued_at=timezone.now() + timedelta(seconds=settings.TASK_RETRY_COUNTDOWN_MAX),
+                result=f"The provider could not be reached ({exc}); it is tried again automatically.",
+            )
+            raise
+        # keep what the provider added (the original payment of a refund …) with the row
+        event = replace(completed, data={**completed.data, COMPLETED: True})
         WebhookEvent.objects.filter(pk=row.pk).update(
             event=event.as_dict(), provider_reference=(event.provider_reference or "")[:255]
         )
+        if not event.movements and not event.needs_details:
+            return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type} any more.")
     payment = _payment_for(row.integration, event)
     if payment is None:
         known_as = f"reference {event.provider_reference}" + (
@@ -250,6 +257,25 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         if payment.action != Action.AUTHORIZE or not payment.successful:
             return "Cancel ignored: no successful authorization."
         return _apply_child(payment, Action.CANCEL, movement, event, adapter)
+    if action == MovementAction.REFUND_REVERSED:
+        refund = (
+            PaymentTransaction.objects.filter(
+                order_id=payment.order_id,
+                integration_id=payment.integration_id,
+                action=Action.REFUND,
+                provider_reference=movement.provider_reference,
+            )
+            .order_by("pk")
+            .first()
+        )
+        if refund is None:
+            return f"Refund {movement.provider_reference} was undone before it was recorded: nothing to change."
+        services.ledger_refund_reverse(
+            transaction_id=refund.pk,
+            error_code=movement.error_code or "refund_reversed",
+            message=f"{movement.message} (event {event.event_id})".strip(),
+        )
+        return f"Refund {refund.money} undone at the provider: no money went back."
     if action == MovementAction.REFUND:
         source = _refund_source(payment, event, movement)
         if source is None:
@@ -322,12 +348,17 @@ def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMove
     return f"webhook:{source.integration_id}:{action.value}:{movement.provider_reference}"
 
 
-def _match_child(source: PaymentTransaction, action: Action, movement: EventMovement) -> PaymentTransaction | None:
+def _match_child(
+    source: PaymentTransaction, action: Action, movement: EventMovement, adapter: Adapter
+) -> PaymentTransaction | None:
     """The row that already stands for this movement, if any."""
     children = source.children.filter(action=action).order_by("pk")
     if movement.idempotency_key:
         if row := children.filter(idempotency_key=movement.idempotency_key).first():
             return row
+        for row in children:  # a provider that gives back a digest of our key
+            if adapter.echoed_key(row.idempotency_key) == movement.idempotency_key:
+                return row
     if row := children.filter(provider_reference=movement.provider_reference).exclude(state=State.DECLINED).first():
         return row
     if row := children.filter(idempotency_key=_webhook_key(source, action, movement)).first():
@@ -340,7 +371,7 @@ def _apply_child(
     source: PaymentTransaction, action: Action, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     label = action.label
-    row = _match_child(source, action, movement)
+    row = _match_child(source, action, movement, adapter)
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."

@@ -351,6 +351,9 @@ class MovementAction(enum.StrEnum):
     CAPTURE = "capture"  # money was taken: a capture of an authorization, or the charge itself
     CANCEL = "cancel"  # what was left of an authorization was released
     REFUND = "refund"
+    #: a refund reported before did not happen after all (voided at the provider before it settled): the money
+    #: stayed with the merchant; `provider_reference` is the refund's own id
+    REFUND_REVERSED = "refund_reversed"
     DECLINE = "decline"  # the payment attempt failed (decline, failed 3-D Secure)
 
 
@@ -462,6 +465,8 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: how long an authorization holds at this provider, in hours (None: no authorizations)
     authorization_ttl_hours: ClassVar[int | None] = None
+    #: how long a card validation can be referenced by later payments, in hours (None: as long as it is kept)
+    validation_ttl_hours: ClassVar[int | None] = None
     #: reasons the provider takes with a refund, as (code, label); empty: it takes none and none is asked
     refund_reasons: ClassVar[Sequence[tuple[str, str]]] = ()
     #: the provider's own addresses; the sandbox address is given by the caller
@@ -573,6 +578,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     def check_connection(self) -> ProviderResult | None:
         """Call the provider with the configured credentials; None when there is nothing to call."""
         return None
+
+    def echoed_key(self, idempotency_key: str) -> str:
+        """Our idempotency key as this provider gives it back (`EventMovement.idempotency_key`): the key itself,
+        unless the provider holds only a digest of it (Authorize.Net's 20-character invoice number)."""
+        return idempotency_key
 
 
 #: `error_code` of a fetch_status result when the provider never received the operation

@@ -6,6 +6,9 @@ Its fixtures are registered for every test by `tests/conftest.py`; import the he
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -14,6 +17,8 @@ from lxml import etree
 
 from integrations.models import Integration
 from providers.authorizenet import sandbox as anet_sandbox_module
+from providers.authorizenet.adapter import AuthorizeNetAdapter
+from sandbox.services import sim_fault_add
 from tests import factories
 
 LOGIN = "paydeskservices"
@@ -138,3 +143,25 @@ def _post(api_url: str, body: str) -> etree._Element:
     assert reply.status_code == 200
     assert reply.content.startswith(anet_sandbox_module.BOM)
     return etree.fromstring(reply.content[3:])
+
+
+def made_at_anet(transaction_type: str, count: int = 1) -> list[dict[str, Any]]:
+    """The sandbox's transactions of a type, once `count` exist: a request whose answer we gave up on may still
+    be running in the test server's thread (wait for it, at most ten seconds, rather than race it)."""
+    for _ in range(200):
+        found = [o.data for o in anet_sandbox_module.sim_list("authorizenet", "transaction")]
+        found = [t for t in found if t["type"] == transaction_type]
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"the sandbox made no {transaction_type} ({count} expected)")
+
+
+@contextmanager
+def answer_lost(monkeypatch: pytest.MonkeyPatch, operation: str) -> Iterator[None]:
+    """Authorize.Net carries out the next `operation` sent in the block, but its answer never arrives; calls
+    before and after it are answered as usual."""
+    sim_fault_add(provider="authorizenet", kind="timeout", operation=operation, times=1, delay=1.5)
+    with monkeypatch.context() as lossy:
+        lossy.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+        yield

@@ -6,9 +6,10 @@ refundTransaction (refund of a settled payment; before settlement a full refund 
 is refused), getTransactionDetailsRequest (fetch_status, held-for-review, what a refund needs, which payment a
 notification's refund or void belongs to) and, to find a request whose answer was lost, by our invoice number:
 getUnsettledTransactionListRequest, then getSettledBatchListRequest (31 days at a time, back to when the request
-was sent) and getTransactionListRequest for each batch, every list page by page; "not found" only after all of
-them were read. Sandbox and live differ only in the endpoint, set on each controller after it is built (its
-constructor resets the class-global environment).
+was sent) and getTransactionListRequest for each batch, every list page by page, then the unsettled list once
+more (a settlement while it was paged may have slid one past us); "not found" only after all of them were
+read. Sandbox and live differ only in the endpoint, set on each controller after it is built (its constructor
+resets the class-global environment).
 
 A transaction Authorize.Net approved but we cannot keep (a card type the integration does not accept, a fraud
 hold it does not allow) is voided; it is a decline only once the void is confirmed. Until then the result is an
@@ -50,6 +51,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -426,7 +428,7 @@ class AuthorizeNetAdapter(Adapter):
         order = contracts.orderType()
         order.invoiceNumber = key_reference(key)
         if description:
-            order.description = description[:255]
+            order.description = _xml_text(description)[:255]
         txn.order = order
         return txn
 
@@ -485,12 +487,23 @@ class AuthorizeNetAdapter(Adapter):
 
     def _summaries(self, operation: str, since: datetime | None) -> Iterator[Any]:
         """Every transaction that may be ours: unsettled first, then the settled batches from `since` on, each
-        batch list at most 31 days long, each list read page by page."""
+        batch list at most 31 days long, each list read page by page, then the unsettled ones again.
+
+        A settlement while the unsettled list is paged takes transactions out of pages already read, so one of a
+        later page slides into them unseen. It only moves one way: settled in that run, it is in a batch read
+        after it; still unsettled (an authorization), it is there when the list is read again."""
+        yield from self._unsettled(operation)
+        yield from self._settled(operation, since)
+        yield from self._unsettled(operation)
+
+    def _unsettled(self, operation: str) -> Iterator[Any]:
         yield from self._pages(
             apicontrollers.getUnsettledTransactionListController,
             contracts.getUnsettledTransactionListRequest,
             operation,
         )
+
+    def _settled(self, operation: str, since: datetime | None) -> Iterator[Any]:
         now = datetime.now(UTC)
         start = (since or now - DEFAULT_SEARCH) - SEARCH_MARGIN
         end_of_search = now + SEARCH_MARGIN
@@ -575,7 +588,7 @@ class AuthorizeNetAdapter(Adapter):
         context = request.context
         if context is not None and context.customer_user is not None and context.customer_user.email:
             customer = contracts.customerDataType()
-            customer.email = context.customer_user.email[:255]
+            customer.email = _xml_text(context.customer_user.email)[:255]
             txn.customer = customer
         if context is not None and context.billing_address is not None:
             txn.billTo = _bill_to(context)
@@ -733,7 +746,19 @@ class AuthorizeNetAdapter(Adapter):
         reply = self._create(txn, request.idempotency_key, "refund")
         if reply is None:
             return self._unreadable(request.amount, "refund")
-        return self._transaction_result(reply, request.amount, "refund")
+        result = self._transaction_result(reply, request.amount, "refund")
+        if result.outcome == Outcome.DECLINED and result.raw.get("reason_code") == "54":
+            # settled, yet not creditable: past the 180 days after settlement, its card data is archived
+            settled_at = _text(details, "batch", "settlementTimeUTC")[:10] or "more than 180 days ago"
+            return replace(
+                result,
+                error_code="refund_period_over",
+                message=(
+                    f"Authorize.Net refunds a payment only within 180 days of its settlement ({settled_at}); "
+                    "refund the buyer another way."
+                ),
+            )
+        return result
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
         """Read the transaction back: by its id when known, else by our key (the invoice number) among the unsettled
@@ -947,6 +972,14 @@ class AuthorizeNetAdapter(Adapter):
                 return result(Outcome.SUCCEEDED, money(settle_amount))
             if status == "declined":
                 return result(Outcome.DECLINED, requested, "refund_failed", "Authorize.Net declined the refund.")
+            if status == "voided" and _text(details, "transactionType") == "refundTransaction":
+                # it arrived, and was voided before it settled: nothing went back
+                return result(
+                    Outcome.DECLINED,
+                    requested,
+                    "refund_voided",
+                    "The refund was voided at Authorize.Net before it settled: no money went back.",
+                )
             return _not_found(requested)
         if status in HELD:
             return result(Outcome.PENDING, requested, "held_for_review", "Held for review by the fraud filters.")
@@ -1019,11 +1052,17 @@ class AuthorizeNetAdapter(Adapter):
                 payload=self._scrub(event),
             ) from exc
 
+    def echoed_key(self, idempotency_key: str) -> str:
+        """Our key travels as the invoice number, a digest of it (`key_reference`)."""
+        return key_reference(idempotency_key)
+
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """A refund or void notification names the transaction it is about, and a refund has its own id: read the
         transaction's details to find the payment it belongs to (`refTransId`) and what the void undid.
 
-        * refund: a refund (movement, by the refund's id) of the original payment;
+        * refund: a refund (movement, by the refund's id) of the original payment, unless the refund was voided
+          since (read after the void, it gave nothing back);
+        * void of a refund (possible until it settles): the refund is undone, no money went back;
         * void of a charge (authCapture), or of an authorization that was captured: the money never settles and
           goes back, a refund of what was taken; void of an uncaptured authorization: a cancel (as parsed).
         """
@@ -1040,21 +1079,51 @@ class AuthorizeNetAdapter(Adapter):
         settled = Money(_decimal(_text(details, "settleAmount")).quantize(Decimal("0.01")), currency)
         authorized = Money(_decimal(_text(details, "authAmount")).quantize(Decimal("0.01")), currency)
         reference = event.provider_reference
-        if kind == "refund.created":
+        refunded = settled if settled.amount else authorized if authorized.amount else event.movements[0].amount
+        if type_ == "refundTransaction":
             original = _text(details, "refTransId")
-            if type_ != "refundTransaction" or not original:
+            if not original:
                 return event
-            movement = EventMovement(
-                MovementAction.REFUND, reference, settled if settled.amount else event.movements[0].amount
-            )
+            if kind == "void.created":
+                movement = EventMovement(
+                    MovementAction.REFUND_REVERSED,
+                    reference,
+                    refunded,
+                    error_code="refund_voided",
+                    message=f"Refund {reference} was voided at Authorize.Net before it settled: no money went back.",
+                )
+            elif _text(details, "transactionStatus") == "voided":
+                return replace(event, provider_reference=original, movements=(), data={**event.data, "voided": True})
+            else:  # our own refund carries our key as its invoice number: it tells two of one amount apart
+                key = _text(details, "order", "invoiceNumber") or None
+                movement = EventMovement(MovementAction.REFUND, reference, refunded, idempotency_key=key)
+                # a refund of an authorization implies its capture, whose notification may come later
+                return replace(event, provider_reference=original, movements=(*self._capture_of(original), movement))
             return replace(event, provider_reference=original, movements=(movement,))
+        if kind == "refund.created":
+            return event
         if type_ == "authCaptureTransaction":
-            movement = EventMovement(MovementAction.REFUND, reference, authorized)
-        elif type_ == "authOnlyTransaction" and settled.amount > 0:
-            movement = EventMovement(MovementAction.REFUND, reference, settled)
+            movements: tuple[EventMovement, ...] = (EventMovement(MovementAction.REFUND, reference, authorized),)
+        elif type_ == "authOnlyTransaction" and settled.amount > 0:  # the capture it undoes may be notified later
+            movements = (
+                EventMovement(MovementAction.CAPTURE, reference, settled),
+                EventMovement(MovementAction.REFUND, reference, settled),
+            )
         else:
             return event
-        return replace(event, movements=(movement,), data={**event.data, "voided_transaction_type": type_})
+        return replace(event, movements=movements, data={**event.data, "voided_transaction_type": type_})
+
+    def _capture_of(self, trans_id: str) -> tuple[EventMovement, ...]:
+        """The capture of an authorization (priorAuthCapture keeps its id), as its details say; () for a charge."""
+        details = self._details(trans_id, "details")
+        if details is None:
+            raise ProviderUnavailable(f"Authorize.Net: details of transaction {trans_id} unreadable")
+        if _text(details, "transactionType") != "authOnlyTransaction":
+            return ()
+        captured = _decimal(_text(details, "settleAmount")).quantize(Decimal("0.01"))
+        if not captured:
+            return ()
+        return (EventMovement(MovementAction.CAPTURE, trans_id, Money(captured, self.account_currency)),)
 
 
 def event_from_notification(event: Mapping[str, Any], currency: str) -> WebhookEvent:
@@ -1124,9 +1193,19 @@ def _bill_to(context: CheckoutContext) -> Any:
         "country": (address.country_iso2, 60),
     }
     for name, (value, limit) in fields.items():
-        if value:
-            setattr(bill_to, name, value[:limit])
+        if value := _xml_text(value)[:limit].strip():
+            setattr(bill_to, name, value)
     return bill_to
+
+
+#: characters XML 1.0 cannot hold (C0 controls but tab, line feed and carriage return; U+FFFE, U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    """A buyer's text as an XML document can hold it: the SDK writes control characters (a vertical tab pasted
+    from a word processor) as they are, and Authorize.Net cannot parse the request (E00003)."""
+    return " ".join(_NOT_XML.sub(" ", value).split())
 
 
 def _refund_payment(details: Any) -> Any:

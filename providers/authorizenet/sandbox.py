@@ -17,7 +17,8 @@ On the wire, as providers.md §2.1–2.4 describe the real API:
   data (`COMMON.ACCEPT.INAPP.PAYMENT`), single use, valid for 15 minutes (E00114 after);
 * transactions: authOnly, authCapture, priorAuthCapture (≤ the authorized amount, once: 311 after, 47 above),
   void (310 when voided already), refund (settled transactions only, 54 otherwise; the card's last four must
-  match; 55 beyond what is left), getTransactionDetails, authenticateTest;
+  match; 55 beyond what is left; 54 too when it settled more than 180 days ago), getTransactionDetails (with the
+  batch a settled transaction is in), authenticateTest;
 * reporting as the Transaction Details API documents it: getUnsettledTransactionList (everything not in a settled
   batch yet, declined and voided ones too; `status=pendingApproval` for held ones only), getSettledBatchList
   (batches settled between `firstSettlementDate` and `lastSettlementDate`, both or neither, at most 31 days apart,
@@ -105,6 +106,8 @@ NONCE_TTL = timedelta(minutes=15)
 DEFAULT_DUPLICATE_WINDOW = 120
 MAX_DUPLICATE_WINDOW = 28800
 AUTHORIZATION_TTL = timedelta(days=30)
+#: "Only transactions that have been settled within the past 180 days can be refunded"
+REFUND_PERIOD = timedelta(days=180)
 CURRENCIES = {"USD", "CAD", "EUR", "GBP", "AUD", "NZD", "CHF", "DKK", "NOK", "PLN", "SEK"}
 REASON_CARD = "4222222222222"
 APPROVED = "This transaction has been approved."
@@ -889,6 +892,8 @@ def _refund(
 ) -> HttpResponse:
     if original["status"] != "settledSuccessfully":
         return _create_reply(ref_id, _follow_up_response(54, original))
+    if _now() - datetime.fromisoformat(original["settledAt"]) > REFUND_PERIOD:  # its card data is archived
+        return _create_reply(ref_id, _follow_up_response(54, original))
     given = _value(txn, "payment", "creditCard", "cardNumber") or _value(txn, "payment", "bankAccount", "accountNumber")
     if not given or given[-4:] != original["payment"]["number"][-4:]:
         return _create_reply(ref_id, _follow_up_response(54, original))
@@ -931,7 +936,26 @@ def _refund(
     return _create_reply(ref_id, _follow_up_response(1, original, trans_id=trans_id))
 
 
-def _details_node(data: Mapping[str, Any]) -> Node:
+def _batch_node(batch: Mapping[str, Any] | None) -> Node | None:
+    """The settled batch a transaction is in (batchDetailsType, in the XSD's order), or None before settlement."""
+    if batch is None:
+        return None
+    settled = datetime.fromisoformat(batch["settlementTime"])
+    return (
+        "batch",
+        [
+            ("batchId", batch["batchId"]),
+            ("settlementTimeUTC", _iso(settled)),
+            ("settlementTimeLocal", settled.strftime("%Y-%m-%dT%H:%M:%S")),
+            ("settlementState", "settledSuccessfully"),
+            ("paymentMethod", batch["paymentMethod"]),
+            ("marketType", "eCommerce"),
+            ("product", "Card Not Present"),
+        ],
+    )
+
+
+def _details_node(data: Mapping[str, Any], batch: Mapping[str, Any] | None = None) -> Node:
     payment = data["payment"]
     if payment["kind"] == "bank":
         payment_node: Node = (
@@ -975,6 +999,7 @@ def _details_node(data: Mapping[str, Any]) -> Node:
             ("authCode", data.get("authCode") or None),
             ("AVSResponse", data.get("avs") or None),
             ("cardCodeResponse", data.get("cvv") or None),
+            _batch_node(batch),
             (
                 "order",
                 [
@@ -999,7 +1024,11 @@ def _transaction_details(root: etree._Element, account: str, ref_id: str | None,
         return error_reply("getTransactionDetailsRequest", "E00040", "The record cannot be found.", ref_id)
     return xml_reply(
         "getTransactionDetailsResponse",
-        [("refId", ref_id), _messages(True, "I00001", "Successful."), _details_node(data)],
+        [
+            ("refId", ref_id),
+            _messages(True, "I00001", "Successful."),
+            _details_node(data, _load("batch", data["batchId"], account) if data.get("batchId") else None),
+        ],
     )
 
 

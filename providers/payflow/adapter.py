@@ -11,7 +11,8 @@ with an inquiry (TRXTYPE=I) what the token's transaction did, so nothing the bro
 Idempotency: every call that can move money carries `X-VPS-REQUEST-ID` derived from our idempotency key
 (`request_id`); Payflow answers a repeat with the first response plus DUPLICATE=1 and does nothing again. Each
 money call also carries `CUSTREF` derived from the key, so `fetch_status` can find an operation whose answer was
-lost (inquiry by CUSTREF) and say NOT_FOUND when Payflow never saw it. Sandbox and live differ only in base URL.
+lost (inquiry by CUSTREF, from the day before the request was sent: Payflow otherwise searches only the last 30
+days) and say NOT_FOUND when Payflow never saw it. Sandbox and live differ only in base URL.
 
 Inquiries ask for VERBOSITY=HIGH: their reply then says the transaction's amount, and a reply without it is not
 read as "the amount we asked for" (it stays an unreadable answer; the row stays open).
@@ -36,6 +37,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, ClassVar
@@ -93,6 +95,8 @@ CURRENCIES = frozenset(
     "AUD BRL CAD CHF CZK DKK EUR GBP HKD HUF ILS JPY MXN MYR NOK NZD PHP PLN SEK SGD THB TWD USD".split()
 )
 NO_DECIMALS = frozenset({"HUF", "JPY", "TWD"})
+#: how much time an inquiry by CUSTREF searches: "less than 30 days" between STARTTIME and ENDTIME
+INQUIRY_WINDOW = timedelta(days=29)
 CARD_TYPES = (
     ("visa", "Visa"),
     ("mastercard", "Mastercard"),
@@ -220,6 +224,9 @@ class PayflowAdapter(Adapter):
     # A Payflow authorization can be captured for 29 days; the issuer only guarantees the funds for the first
     # 3 (the honor period), after which the capture may decline.
     authorization_ttl_hours = 29 * 24
+    # "The PNREF returned in the original transaction is valid for use in reference transactions for a period of
+    # 12 months" (Payflow Pro developer's guide, reference transactions)
+    validation_ttl_hours = 365 * 24
     live_base_url = "https://payflowpro.paypal.com"
     test_base_url = "https://pilot-payflowpro.paypal.com"
     live_link_url = "https://payflowlink.paypal.com"
@@ -592,7 +599,14 @@ class PayflowAdapter(Adapter):
             return self._unreadable("express_get", request.amount)
         if details.get("RESULT") != "0":
             result = self._result(details, request.amount)
-            return _as_error(result) if result.error_code != "token_expired" else result
+            if result.error_code != "token_expired":
+                return _as_error(result)
+            # The token lives 3 hours; a payment made with it lives on. DoExpressCheckoutPayment carries our
+            # CUSTREF: only when Payflow has no transaction with it did the buyer never pay.
+            paid = self._inquiry(request, self._by_custref(request))
+            if paid.error_code == NOT_FOUND:
+                return result
+            return self._express_pending(paid, str(paid.raw.get("PENDINGREASON") or "none"))
         payer = details.get("PAYERID", "")
         if not payer:  # not approved (yet): the buyer may still do it
             return ProviderResult(
@@ -620,14 +634,18 @@ class PayflowAdapter(Adapter):
         )
         if pairs is None:
             return self._unreadable("express_do", request.amount)
-        result = self._result(pairs, request.amount)
-        reason = pairs.get("PENDINGREASON", "none").lower()
+        return self._express_pending(self._result(pairs, request.amount), pairs.get("PENDINGREASON", "none"))
+
+    @staticmethod
+    def _express_pending(result: ProviderResult, reason: str) -> ProviderResult:
+        """As in the reference: a payment PayPal holds for any reason but an authorization or order (an eCheck
+        clearing, a review…) is not money yet."""
+        reason = reason.lower()
         if result.outcome == Outcome.SUCCEEDED and reason not in ("none", "completed", "authorization", "order"):
-            # as in the reference: any other pending reason (echeck, review…) is not money yet
             return ProviderResult(
                 Outcome.PENDING,
                 result.provider_reference,
-                request.amount,
+                result.amount,
                 error_code=f"pending_{reason}",
                 message=f"PayPal holds the payment ({reason}).",
                 raw=result.raw,
@@ -719,7 +737,19 @@ class PayflowAdapter(Adapter):
             return self._express_complete(request, reference)
         if purchase and PNREF.match(reference):
             return self._inquiry(request, {"ORIGID": reference})
-        return self._inquiry(request, {"CUSTREF": custref(request.idempotency_key)})
+        return self._inquiry(request, self._by_custref(request))
+
+    @staticmethod
+    def _by_custref(request: StatusRequest) -> dict[str, str]:
+        """An inquiry by our CUSTREF, searched from a day before the request was sent: without STARTTIME and
+        ENDTIME Payflow searches only the last 30 days, and a window may span at most 30 (the day either side
+        allows for the time zone Payflow reads them in)."""
+        by = {"CUSTREF": custref(request.idempotency_key)}
+        if request.requested_at is not None:
+            start = request.requested_at.astimezone(UTC) - timedelta(days=1)
+            by["STARTTIME"] = start.strftime("%Y%m%d%H%M%S")
+            by["ENDTIME"] = (start + INQUIRY_WINDOW).strftime("%Y%m%d%H%M%S")
+        return by
 
     def _ask(self, request: StatusRequest, by: Mapping[str, str]) -> dict[str, str] | None:
         """An inquiry that asks for every field (the amount among them): None when the reply cannot be read."""

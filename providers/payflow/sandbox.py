@@ -8,9 +8,11 @@ each address keeps its own state, keys, faults and clock, named after the integr
   tags `NAME[n]=value` read byte-exactly (providers.md §3.1); replies in the same syntax, always HTTP 200 unless a
   fault is switched on. TRXTYPE A, S (with the card, or a reference transaction with ORIGID), D (partial allowed;
   CAPTURECOMPLETE=N keeps the authorization open, anything else closes it), V (before settlement), C (partial,
-  repeated, never more than is left; an authorization is not creditable: RESULT 3), I (by ORIGID, CUSTREF — the
-  first transaction with it, as the guide says — or SECURETOKEN), secure tokens (CREATESECURETOKEN=Y), and TENDER=P
-  Express Checkout (ACTION=S set, G get details, D do payment).
+  repeated, never more than is left; an authorization is not creditable: RESULT 3), I (by ORIGID, SECURETOKEN or
+  CUSTREF: as the guide says, the last transaction carrying it, searched between STARTTIME and ENDTIME
+  (yyyymmddhhmmss, UTC here, at most 30 days apart; one alone sets the other 30 days away) or else over the last
+  30 days), secure tokens (CREATESECURETOKEN=Y), and TENDER=P Express Checkout (ACTION=S set, G get details,
+  D do payment).
 * Reference transactions (A or S with ORIGID and no card): only an approved card transaction of the same merchant
   account, at most 12 months old; anything else is RESULT 19, original transaction not found.
 * Billing fields as the Payflow Pro developer's guide limits them (`FIELD_LIMITS`: FIRSTNAME, LASTNAME, COMPANYNAME
@@ -52,7 +54,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -79,6 +81,8 @@ from sandbox.services import (
 from sandbox.views import sandbox_view
 
 REQUEST_ID_TTL = timedelta(days=30)
+#: an inquiry by CUSTREF searches at most 30 days (the last 30 without STARTTIME and ENDTIME)
+INQUIRY_WINDOW = timedelta(days=30)
 TOKEN_TTL = timedelta(minutes=30)
 EXPRESS_TTL = timedelta(hours=3)
 #: a PNREF can be referenced (ORIGID of a reference sale or authorization) for 12 months
@@ -526,9 +530,13 @@ def handle_inquiry(ctx: Ctx, params: Mapping[str, str]) -> SimReply:
         elif token is not None and ctx.now() - token["created"] > TOKEN_TTL.total_seconds():
             return _reply(7, "Secure Token Expired")
     elif params.get("CUSTREF"):
+        window = _inquiry_window(params, ctx.now())
+        if window is None:
+            return _error(7, "STARTTIME and ENDTIME must be yyyymmddhhmmss, at most 30 days apart")
+        start, end = window
         found = [o.data for o in sim_list(ctx.provider, "transaction", account=ctx.account)]
-        found = [t for t in found if t.get("custref") == params["CUSTREF"]]
-        txn = found[0] if found else None  # "only the first payment with the specified CUSTREF"
+        found = [t for t in found if t.get("custref") == params["CUSTREF"] and start <= t["created"] <= end]
+        txn = found[-1] if found else None  # "returns only the last transaction with the specified CUSTREF"
     if txn is None:
         return _error(19)
     card = txn.get("card") or {}
@@ -552,6 +560,25 @@ def handle_inquiry(ctx: Ctx, params: Mapping[str, str]) -> SimReply:
             PENDINGREASON=txn.get("pendingreason"),
         )
     return _reply(0, txn["respmsg"], PNREF=_new_pnref(), **fields)
+
+
+def _inquiry_window(params: Mapping[str, str], now: float) -> tuple[float, float] | None:
+    """(start, end) timestamps an inquiry by CUSTREF searches, or None for a malformed or too wide window."""
+
+    def moment(name: str) -> float | None:
+        value = params.get(name)
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp() if value else None
+
+    span = INQUIRY_WINDOW.total_seconds()
+    try:
+        start, end = moment("STARTTIME"), moment("ENDTIME")
+    except ValueError:
+        return None
+    if end is None:
+        end = start + span if start is not None else now
+    if start is None:
+        start = end - span
+    return (start, end) if 0 <= end - start <= span else None
 
 
 def handle_secure_token(ctx: Ctx, params: Mapping[str, str], link_url: str) -> SimReply:

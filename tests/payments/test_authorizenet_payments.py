@@ -16,7 +16,7 @@ from providers.base import Money
 from sandbox.models import SimFault
 from sandbox.services import sim_advance_time, sim_fault_add
 from tests import factories
-from tests.authorizenet_support import bank, card
+from tests.authorizenet_support import answer_lost, bank, card, made_at_anet, merchant_interface
 from tests.sandbox_support import ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -315,3 +315,62 @@ def test_a_refund_whose_reply_was_lost_is_found_after_the_duplicate_window_and_n
         refunds[0]["transId"],
     )
     assert sandbox.sim_get("authorizenet", "transaction", charge.provider_reference).data["refunded"] == "25.00"
+
+
+def test_a_refund_whose_reply_was_lost_and_that_was_voided_since_is_declined_and_never_sent_again(
+    anet_charging, anet_sandbox, monkeypatch
+) -> None:
+    """Our refund reached Authorize.Net, its answer was lost, and someone voided it in the Merchant Interface
+    before it settled. Reconcile found the refund by our invoice number but read "voided" as "never arrived"
+    (not found) and sent it again, which after the 8-hour duplicate window made a second, real refund."""
+    order = factories.OrderFactory()
+    charge = pay(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    with answer_lost(monkeypatch, "refund"):
+        refund = services.payment_refund(source_id=charge.pk, amount=money("25.00"), key="refund-1")
+    assert refund.state == State.RESERVED
+    (made,) = made_at_anet("refundTransaction")
+    merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", made["transId"])
+    sim_advance_time(provider="authorizenet", seconds=9 * 3600)  # past the 8-hour duplicate window
+
+    done = sweeps.payment_reconcile(transaction_id=refund.pk)
+
+    refunds = [o.data for o in sandbox.sim_list("authorizenet", "transaction") if o.data["type"] == "refundTransaction"]
+    assert [r["status"] for r in refunds] == ["voided"]
+    assert (done.state, done.successful, done.error_code) == (State.DECLINED, False, "refund_voided")
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.FULL
+    assert services.refundable_amount(charge) == Decimal("100.00")
+
+
+def test_a_payment_settled_more_than_180_days_ago_is_not_refunded_and_staff_are_told_why(anet_charging) -> None:
+    """Authorize.Net refunds only transactions settled within the past 180 days (then the card data is archived).
+    The sandbox refunded a payment of any age, so nothing showed that the adapter sends such a refund anyway and
+    reads the gateway's reason 54 as "not settled yet", telling staff to wait for a settlement that happened
+    months ago."""
+    order = factories.OrderFactory()
+    charge = pay(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    sim_advance_time(provider="authorizenet", seconds=181 * 24 * 3600)
+
+    refund = services.payment_refund(source_id=charge.pk, amount=money("10.00"), key="refund-late")
+
+    assert (refund.state, refund.error_code) == (State.DECLINED, "refund_period_over")
+    assert "180 days" in refund.message
+    assert not [o for o in sandbox.sim_list("authorizenet", "transaction") if o.data["type"] == "refundTransaction"]
+    assert sandbox.sim_get("authorizenet", "transaction", charge.provider_reference).data["refunded"] == "0.00"
+
+
+def test_an_address_pasted_with_control_characters_still_pays(anet_integration) -> None:
+    """A billing address copied from a word processor can carry a vertical tab (a soft line break) or another
+    control character. XML 1.0 cannot hold them; the SDK writes them as they are, Authorize.Net cannot parse the
+    document (E00003), and the buyer was declined on every attempt with nothing they could change at checkout."""
+    order = factories.OrderFactory(
+        billing_address__first_name="Ada\x01", billing_address__street="12 Main Street\x0bSuite 4"
+    )
+    txn = pay(anet_integration, order)
+    assert (txn.state, txn.error_code) == (State.SUCCEEDED, "")
+    stored = sandbox.sim_get("authorizenet", "transaction", txn.provider_reference).data
+    assert stored["billTo"]["firstName"] == "Ada"
+    (sent,) = [d for d in sandbox.received_documents("createTransactionRequest") if "authOnlyTransaction" in d]
+    assert "<address>12 Main Street Suite 4</address>" in sent

@@ -9,18 +9,21 @@ from decimal import Decimal
 import pytest
 
 from integrations.models import Integration
+from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
 from payments.models import PaymentTransaction, State, WebhookEvent
 from providers.authorizenet import sandbox
-from providers.authorizenet.adapter import AuthorizeNetAdapter
+from providers.authorizenet.adapter import AuthorizeNetAdapter, key_reference
 from providers.base import FollowUpRequest, MethodInfo, Money
 from sandbox.services import sim_fault_add
 from tests import factories
 from tests.authorizenet_support import (
     ANET_SECRETS,
     ANET_SETTINGS,
+    answer_lost,
     card,
+    made_at_anet,
     merchant_interface,
     post_notification,
     register_webhooks,
@@ -362,3 +365,237 @@ def test_a_signed_notification_that_cannot_be_read_is_kept_for_staff_and_answere
     assert (row.provider_event_id, row.status) == (event["notificationId"], WebhookEvent.Status.FAILED)
     assert row.event["unreadable"]["payload"] == ["60000000001"]
     assert not PaymentTransaction.objects.exists()
+
+
+# --- a refund voided in the Merchant Interface before it settled: no money went back ---------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "timing",
+    ["refund recorded before the void", "both notified after the void", "void notified first", "our own refund"],
+)
+def test_a_refund_voided_in_the_merchant_interface_gives_no_money_back(
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks, timing
+) -> None:
+    """A refund can be voided in the Merchant Interface until it settles; then no money goes back to the buyer.
+
+    The void's notification names the refund's own id, which no payment of ours carries, so it used to be
+    stored and ignored: the ledger kept the refund as made ("Refunded partially", 30.00 less left to refund)
+    while the buyer got nothing back. And a refund notification read after the void recorded the voided refund
+    as money returned."""
+    api = f"{anet_sandbox}/xml/v1/request.api"
+    order = factories.OrderFactory()
+    charge = authorize(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    if timing == "our own refund":
+        refund_id = services.payment_refund(
+            source_id=charge.pk, amount=Money(Decimal("30.00"), "USD"), key="refund-own"
+        ).provider_reference
+    else:
+        refund_id = merchant_interface(api, "refundTransaction", charge.provider_reference, "30.00")
+    if timing == "refund recorded before the void":
+        deliver(client, anet_charging, sandbox.events_for(refund_id), django_capture_on_commit_callbacks)
+        order.refresh_from_db()
+        assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+    merchant_interface(api, "voidTransaction", refund_id)
+    events = sandbox.events_for(refund_id)
+    assert [e["eventType"] for e in events] == [
+        "net.authorize.payment.refund.created",
+        "net.authorize.payment.void.created",
+    ]
+    if timing == "void notified first":
+        events = events[::-1]
+    deliver(client, anet_charging, events * 2, django_capture_on_commit_callbacks)
+
+    order.refresh_from_db()
+    charge.refresh_from_db()
+    assert order.payment_status == PaymentStatus.FULL
+    assert not order.transactions.filter(action="refund", successful=True).exists()
+    assert services.refundable_amount(charge) == Decimal("100.00")
+    assert sandbox.sim_get("authorizenet", "transaction", charge.provider_reference).data["refunded"] == "0.00"
+    voided = order.transactions.filter(action="refund").first()
+    if timing in ("refund recorded before the void", "our own refund"):
+        assert (voided.state, voided.error_code, voided.provider_reference) == (
+            State.DECLINED,
+            "refund_voided",
+            refund_id,
+        )
+        assert Notice.objects.filter(order=order, key__startswith="refund-voided:").exists()
+    else:  # never recorded as money returned
+        assert voided is None
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.FAILED).count() == 0
+
+
+# --- made in the Merchant Interface while our own answer was lost: applied once reconcile knows the payment ---------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("made", ["capture", "void"])
+def test_what_the_merchant_interface_did_while_our_answer_was_lost_is_applied_once_reconcile_finds_the_payment(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks, monkeypatch, made
+) -> None:
+    """Our authorization's answer was lost, so the row knows no transaction id. Meanwhile staff captured (or
+    voided) it in the Merchant Interface. Those notifications matched no payment and were ignored for good;
+    reconcile then found the authorization by our invoice number and recorded it as a live hold of 100.00:
+    "Payment authorized" while 60.00 had been taken (the hold would later "lapse" and leave the order payable
+    again), or while nothing was held any more."""
+    from payments import sweeps
+
+    order = factories.OrderFactory()
+    with answer_lost(monkeypatch, "authorize"):
+        auth = authorize(anet_integration, order)
+    assert (auth.state, auth.provider_reference) == (State.RESERVED, "")
+    (made,) = made_at_anet("authOnlyTransaction")
+    trans_id = made["transId"]
+    if made == "capture":
+        merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "priorAuthCaptureTransaction", trans_id, "60.00")
+    else:
+        merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", trans_id)
+    deliver(client, anet_integration, sandbox.events_for(trans_id), django_capture_on_commit_callbacks)
+    assert not order.transactions.exclude(pk=auth.pk).exists()  # nothing to attach them to yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = sweeps.payment_reconcile(transaction_id=auth.pk)
+
+    order.refresh_from_db()
+    assert (done.state, done.provider_reference) == (State.SUCCEEDED, trans_id)
+    if made == "capture":
+        assert [row[:5] for row in ledger(order)] == [
+            ("authorize", "100.0000", "succeeded", True, False),
+            ("capture", "60.0000", "succeeded", True, False),
+        ]
+        assert order.payment_status == PaymentStatus.PARTIALLY
+    else:
+        assert [row[:5] for row in ledger(order)] == [
+            ("authorize", "100.0000", "succeeded", True, False),
+            ("cancel", "100.0000", "succeeded", True, False),
+        ]
+        assert order.payment_status == PaymentStatus.CANCELED
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_open_refunds_of_the_same_amount_are_each_completed_by_their_own_notification(
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """Two partial refunds of 10.00 are open at once (the first one's answer was lost). The second one's
+    notification arrives before its answer; it was matched to "an open refund of the same amount", which is the
+    first one, so both rows ended with the second refund's id, and the first refund's own notification then
+    recorded it a third time: 30.00 refunded in the ledger for 20.00 given back. The refund's details carry our
+    key (as its invoice number), which says which row it is."""
+    from payments import sweeps
+
+    order = factories.OrderFactory()
+    charge = authorize(anet_charging, order)
+    sandbox.settle(charge.provider_reference)
+    with answer_lost(monkeypatch, "refund"):
+        first = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("10.00"), "USD"), key="refund-a")
+    assert first.state == State.RESERVED
+    register_webhooks(anet_charging)  # from here on notifications arrive, before each answer
+    second = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("10.00"), "USD"), key="refund-b")
+    made = {t["invoiceNumber"]: t["transId"] for t in made_at_anet("refundTransaction", count=2)}
+    first_id, second_id = made[key_reference("refund-a")], made[key_reference("refund-b")]
+    deliver(client, anet_charging, sandbox.events_for(first_id), django_capture_on_commit_callbacks)
+    sweeps.payment_reconcile(transaction_id=first.pk)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.provider_reference) == (State.SUCCEEDED, first_id)
+    assert (second.state, second.provider_reference) == (State.SUCCEEDED, second_id)
+    assert order.transactions.filter(action="refund").count() == 2
+    assert services.refundable_amount(charge) == Decimal("80.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_made_and_voided_while_our_charge_answer_was_lost_leaves_the_charge_whole(
+    client, anet_charging, anet_sandbox, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """While our charge's answer was lost, a refund was made in the Merchant Interface and voided again. Both
+    notifications were completed from the transaction details (they now name the charge) and ignored: the
+    charge was unknown. Taken up again once reconcile records the charge, the void's notification was completed
+    a second time, from the charge's details this time, and read as a void of the charge: a refund of all
+    100.00 that never happened."""
+    from payments import sweeps
+
+    order = factories.OrderFactory()
+    with answer_lost(monkeypatch, "charge"):
+        charge = authorize(anet_charging, order)
+    assert charge.state == State.RESERVED
+    (made,) = made_at_anet("authCaptureTransaction")
+    sandbox.settle(made["transId"])
+    api = f"{anet_sandbox}/xml/v1/request.api"
+    refund_id = merchant_interface(api, "refundTransaction", made["transId"], "30.00")
+    merchant_interface(api, "voidTransaction", refund_id)
+    deliver(client, anet_charging, sandbox.events_for(refund_id), django_capture_on_commit_callbacks)
+    # the refund names the charge, which is not known yet: it waits; the void names only the refund
+    assert WebhookEvent.objects.filter(status=WebhookEvent.Status.WAITING).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sweeps.payment_reconcile(transaction_id=charge.pk)
+
+    order.refresh_from_db()
+    assert [row[:5] for row in ledger(order)] == [("charge", "100.0000", "succeeded", True, False)]
+    assert order.payment_status == PaymentStatus.FULL
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("delivery", ["orderly", "refund first"])
+def test_a_capture_and_a_refund_made_in_the_merchant_interface_end_in_one_ledger_in_any_order(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks, delivery
+) -> None:
+    """Staff capture 60.00 of our authorization in the Merchant Interface and, after settlement, refund 20.00.
+    Notifications can arrive (or be worked on) in any order: the refund processed before the capture found no
+    capture to return money from, was marked processed with "ignored", and was never recorded; the buyer got
+    20.00 back that the ledger does not show. The refund's payment says it was captured: that comes first."""
+    order = factories.OrderFactory()
+    auth = authorize(anet_integration, order)
+    api = f"{anet_sandbox}/xml/v1/request.api"
+    merchant_interface(api, "priorAuthCaptureTransaction", auth.provider_reference, "60.00")
+    sandbox.settle(auth.provider_reference)
+    refund_id = merchant_interface(api, "refundTransaction", auth.provider_reference, "20.00")
+    (capture_event,) = [
+        e for e in sandbox.events_for(auth.provider_reference) if e["eventType"].endswith("priorAuthCapture.created")
+    ]
+    (refund_event,) = sandbox.events_for(refund_id)
+    events = [capture_event, refund_event] if delivery == "orderly" else [refund_event, capture_event]
+
+    deliver(client, anet_integration, events, django_capture_on_commit_callbacks)
+
+    order.refresh_from_db()
+    assert [row[:5] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded", True, False),
+        ("capture", "60.0000", "succeeded", True, False),
+        ("refund", "20.0000", "succeeded", True, False),
+    ]
+    assert order.transactions.get(action="refund").source.action == "capture"
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_of_a_captured_authorization_notified_before_its_capture_gives_the_money_back(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks
+) -> None:
+    """Captured in the Merchant Interface and voided there before settlement: nothing was taken. Taken before the
+    capture's notification, the void found no capture to undo and was dropped; the capture then recorded 60.00
+    as taken."""
+    order = factories.OrderFactory()
+    auth = authorize(anet_integration, order)
+    api = f"{anet_sandbox}/xml/v1/request.api"
+    merchant_interface(api, "priorAuthCaptureTransaction", auth.provider_reference, "60.00")
+    merchant_interface(api, "voidTransaction", auth.provider_reference)
+    events = [e for e in sandbox.events_for(auth.provider_reference) if not e["eventType"].endswith("tion.created")]
+    assert [e["eventType"] for e in events] == [
+        "net.authorize.payment.priorAuthCapture.created",
+        "net.authorize.payment.void.created",
+    ]
+
+    deliver(client, anet_integration, events[::-1], django_capture_on_commit_callbacks)
+
+    order.refresh_from_db()
+    assert [row[:5] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded", True, False),
+        ("capture", "60.0000", "succeeded", True, False),
+        ("refund", "60.0000", "succeeded", True, False),
+    ]
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY

@@ -6,10 +6,13 @@ on PayPal's page, and the return page's work is `payment_complete`.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
+from django.utils import timezone
 
 from integrations.models import Integration
 from orders.models import PaymentStatus
@@ -74,6 +77,16 @@ def pay_by_card(integration: Integration, order, *, number: str = CARD, key: str
 
 def money(amount: str) -> Money:
     return Money(Decimal(amount), "USD")
+
+
+def made_at_payflow(count: int) -> list[dict]:
+    """The sandbox's transactions once `count` exist: a request whose answer we gave up on may still be running in
+    the test server's thread (wait for it, at most ten seconds, rather than race it)."""
+    for _ in range(200):
+        if len(made := transactions()) >= count:
+            return made
+        time.sleep(0.05)
+    raise AssertionError(f"the sandbox made {len(transactions())} transactions, {count} expected")
 
 
 def test_card_through_the_transparent_redirect_completes_on_return_then_partial_capture_and_refund(
@@ -366,3 +379,110 @@ def test_totals_of_100000_or_more_are_not_offered(payflow_integration) -> None:
     with pytest.raises(PaymentRefused) as refused:
         pay(payflow_integration, order)
     assert refused.value.code == "method_not_applicable"
+
+
+def test_an_express_checkout_paid_at_paypal_whose_answer_was_lost_is_recorded_as_paid_after_the_token_expired(
+    payflow_integration, monkeypatch
+) -> None:
+    """The buyer approved, DoExpressCheckoutPayment took the money and its answer was lost. Asking again only works
+    while the Express Checkout token lives (3 hours): reconcile (PayPal still down at first, or a late worker)
+    then read "10411 session expired" as "the buyer never paid" and recorded a decline for money PayPal took;
+    the order became payable again."""
+    order = factories.OrderFactory()
+    txn = pay(payflow_integration, order, express=True)
+    approval = txn.response["next_action"]["redirect_url"]
+    requests.post(approval, data={"decision": "approve"}, allow_redirects=False, timeout=10)
+    sim_fault_add(provider="payflow", kind="timeout", operation="express_do", times=1, delay=1.5)
+    with monkeypatch.context() as lossy:
+        lossy.setattr(PayflowAdapter, "read_timeout", 0.5)
+        returned = services.payment_complete(transaction_id=txn.pk)  # the return page: no answer
+    assert returned.state == State.ACTION_REQUIRED
+    (sale,) = made_at_payflow(1)  # PayPal took the money
+    sim_advance_time(provider="payflow", seconds=4 * 3600)  # the token is gone
+
+    done = sweeps.payment_reconcile(transaction_id=txn.pk)
+
+    order.refresh_from_db()
+    assert (done.state, done.successful, done.provider_reference) == (State.SUCCEEDED, True, sale["pnref"])
+    assert order.payment_status == PaymentStatus.FULL
+    assert len(transactions()) == 1
+
+
+def test_an_express_checkout_never_paid_still_declines_once_the_token_expired(payflow_integration) -> None:
+    order = factories.OrderFactory()
+    txn = pay(payflow_integration, order, express=True)
+    approval = txn.response["next_action"]["redirect_url"]
+    requests.post(approval, data={"decision": "approve"}, allow_redirects=False, timeout=10)
+    sim_advance_time(provider="payflow", seconds=4 * 3600)
+    done = sweeps.payment_reconcile(transaction_id=txn.pk)
+    assert (done.state, done.error_code) == (State.DECLINED, "token_expired")
+    assert transactions() == []
+
+
+@pytest.mark.parametrize(
+    ("required_amount", "age_days"),
+    [(False, 350), (True, 366)],
+    ids=["clone whose capture would come too late", "reference authorization after 12 months"],
+)
+def test_a_kept_validation_payflow_no_longer_references_is_not_reused(
+    live_server, settings, required_amount, age_days
+) -> None:
+    """Payflow lets a PNREF be referenced for 12 months. A kept validation was chosen for the buyer's next payment
+    whatever its age: past 12 months, every reference authorization of that buyer declined (RESULT 19) with no
+    way to enter the card again; and a clone (checkout "succeeds" without calling Payflow) rested on a validation
+    that lapses before the clone's capture, a reference sale up to 29 days later, so the capture would be
+    refused after the goods shipped."""
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = payflow_integration_make(
+        zero_amount_authorization=True, authorization_for_required_amount=required_amount
+    )
+    buyer = factories.CustomerUserFactory()
+    first = factories.OrderFactory(customer=buyer.customer, customer_user=buyer)
+    pay_by_card(integration, first)
+    kept = first.transactions.get(action=Action.VALIDATE)
+    PaymentTransaction.objects.filter(pk=kept.pk).update(
+        active=True, created_at=timezone.now() - timedelta(days=age_days)
+    )
+    sim_advance_time(provider="payflow", seconds=age_days * 24 * 3600)
+    made_before = len(transactions())
+
+    again = factories.OrderFactory(customer=buyer.customer, customer_user=buyer)
+    txn = services.payment_purchase(
+        order_id=again.pk, method=f"payflow_{integration.pk}", key="purchase-again", return_url=RETURN_URL
+    )
+
+    assert (txn.state, txn.source_id, txn.provider_reference[:12]) == (State.ACTION_REQUIRED, None, "securetoken:")
+    assert len(transactions()) == made_before  # nothing refers to the old validation
+
+
+@pytest.mark.parametrize("operation", ["delayed_capture", "credit"])
+def test_a_follow_up_whose_answer_was_lost_is_found_by_its_custref_a_month_later(
+    payflow_integration, monkeypatch, operation
+) -> None:
+    """An inquiry by CUSTREF searches the last 30 days unless told when to look. Asked later (staff settling a
+    row flagged for them), a capture or credit Payflow carried out was "not found" and sent again: past the 30
+    days Payflow keeps request ids, a second credit, or a capture refused (RESULT 111) and recorded as declined
+    though the money was taken."""
+    order = factories.OrderFactory()
+    auth = pay_by_card(payflow_integration, order)
+    if operation == "credit":
+        auth = services.payment_capture(source_id=auth.pk, amount=None, key="capture-1")
+    sim_fault_add(provider="payflow", kind="timeout", operation=operation, times=1, delay=1.5)
+    with monkeypatch.context() as lossy:
+        lossy.setattr(PayflowAdapter, "read_timeout", 0.5)
+        if operation == "credit":
+            lost = services.payment_refund(source_id=auth.pk, amount=money("40.00"), key="refund-1")
+        else:
+            lost = services.payment_capture(source_id=auth.pk, amount=money("40.00"), key="capture-1")
+    assert lost.state == State.RESERVED
+    made = len(made_at_payflow(3 if operation == "credit" else 2))
+    sim_advance_time(provider="payflow", seconds=31 * 24 * 3600)
+
+    done = sweeps.payment_reconcile(transaction_id=lost.pk)
+
+    assert (done.state, done.amount, done.provider_reference) == (
+        State.SUCCEEDED,
+        Decimal("40.0000"),
+        transactions()[-1]["pnref"],
+    )
+    assert len(transactions()) == made  # nothing sent again

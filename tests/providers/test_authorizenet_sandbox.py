@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from authorizenet import apicontrollersbase
 from lxml import etree
 
 from providers.authorizenet import sandbox
@@ -730,3 +731,63 @@ def test_a_list_that_cannot_be_read_is_no_proof_that_nothing_happened(adapter, o
     with pytest.raises(ProviderUnavailable):
         adapter.fetch_status(status)
     assert adapter.fetch_status(status).outcome == Outcome.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_settlement_while_the_unsettled_list_is_paged_does_not_hide_a_lost_authorization(
+    adapter, monkeypatch
+) -> None:
+    """The search pages through the unsettled transactions in order of id. When the nightly settlement runs
+    between two pages, the captured transactions of page 1 leave the list and the rest moves up a page: the
+    first transaction of page 2 slides into page 1, which was read already. An authorization stays unsettled (it
+    is in no batch either), so a lost one sitting there was "not found", and reconcile recorded "declined, no
+    money moved" for a hold on the buyer's card."""
+    monkeypatch.setattr(AuthorizeNetAdapter, "search_page_size", 2)
+    request = purchase(key="lost-while-settling")
+    lose(adapter, "authorize", request)
+    filler(2, submitted=datetime.now(UTC) - timedelta(hours=1))  # captured today, lower ids: page 1
+    pages_read = []
+    post = apicontrollersbase.requests.post
+
+    def settling_between_pages(url: str, **kwargs: object) -> object:
+        if b"getUnsettledTransactionListRequest" in kwargs["data"]:  # type: ignore[operator]
+            pages_read.append(1)
+            if len(pages_read) == 2:
+                assert sandbox.settle() == 2  # the batch closes while we read
+        return post(url, **kwargs)
+
+    monkeypatch.setattr(apicontrollersbase.requests, "post", settling_between_pages)
+    status = StatusRequest("lost-while-settling", None, "authorize", request.amount, CARD_METHOD, datetime.now(UTC))
+
+    found = adapter.fetch_status(status)
+
+    assert (found.outcome, found.error_code, found.amount) == (Outcome.SUCCEEDED, None, request.amount)
+    assert found.raw["status"] == "authorizedPendingCapture"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_payments_settled_within_the_past_180_days_are_refunded(adapter, client) -> None:
+    """Authorize.Net: "Only transactions that have been settled within the past 180 days can be refunded"; the
+    transaction's details say when it settled (its batch). The sandbox refunded a payment of any age."""
+    charge = adapter.charge(purchase())
+    sandbox.settle(charge.provider_reference)
+    details = adapter._details(charge.provider_reference, "details")  # noqa: SLF001 - what a refund reads first
+    assert (str(details.batch.settlementState), bool(str(details.batch.settlementTimeUTC))) == (
+        "settledSuccessfully",
+        True,
+    )
+
+    def refund(amount: str) -> str:
+        reply = reporting(
+            client,
+            "createTransactionRequest",
+            f"<transactionRequest><transactionType>refundTransaction</transactionType><amount>{amount}</amount>"
+            "<payment><creditCard><cardNumber>1111</cardNumber><expirationDate>XXXX</expirationDate></creditCard>"
+            f"</payment><refTransId>{charge.provider_reference}</refTransId></transactionRequest>",
+        )
+        return reply.findtext("a:transactionResponse/a:responseCode", namespaces=NS) or ""
+
+    sim_advance_time(provider="authorizenet", seconds=179 * 24 * 3600)
+    assert refund("10.00") == "1"
+    sim_advance_time(provider="authorizenet", seconds=2 * 24 * 3600)
+    assert refund("11.00") == "3"  # reason 54

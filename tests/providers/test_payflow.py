@@ -6,6 +6,7 @@ The contract suite (test_contract.py) runs the common scenarios; these are Payfl
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,7 +31,7 @@ from providers.payflow import nvp
 from providers.payflow.adapter import PayflowAdapter, billing_fields, custref, format_amount, request_id
 from providers.payflow.sandbox import pilot_result, transactions
 from sandbox.models import SimObject
-from sandbox.services import sim_advance_time
+from sandbox.services import sim_advance_time, sim_now
 from tests.providers.sandboxes import (
     RETURN_URL,
     method,
@@ -504,12 +505,37 @@ def test_an_inquiry_says_the_amount_only_when_asked_for_verbosity(client) -> Non
 
 
 @pytest.mark.django_db
-def test_an_inquiry_by_custref_answers_with_the_first_transaction_carrying_it(client) -> None:
-    first = _sale(client, "cr-1", CUSTREF="CRSAME000001")
-    _sale(client, "cr-2", CUSTREF="CRSAME000001", AMT="20.00")
+def test_an_inquiry_by_custref_answers_with_the_last_transaction_carrying_it(client) -> None:
+    """The guide: "If there are multiple transactions with a particular CUSTREF value, then the Inquiry
+    transaction returns only the last transaction with the specified CUSTREF." The sandbox answered with the
+    first one."""
+    _sale(client, "cr-1", CUSTREF="CRSAME000001")
+    last = _sale(client, "cr-2", CUSTREF="CRSAME000001", AMT="20.00")
     body = nvp.encode({**CREDENTIALS, "TRXTYPE": "I", "TENDER": "C", "CUSTREF": "CRSAME000001", "VERBOSITY": "HIGH"})
     reply = nvp.decode(_nvp(client, body, "cr-i").content)
-    assert (reply["ORIGPNREF"], reply["AMT"]) == (first["PNREF"], "10.00")
+    assert (reply["ORIGPNREF"], reply["AMT"]) == (last["PNREF"], "20.00")
+
+
+@pytest.mark.django_db
+def test_an_inquiry_by_custref_searches_the_last_30_days_unless_given_a_window_of_at_most_30_days(client) -> None:
+    """The guide: without STARTTIME and ENDTIME (yyyymmddhhmmss) an inquiry by CUSTREF searches the last 30
+    days, and a window may not span more than 30 days. The sandbox searched all time, so a search the adapter
+    must bound by the request's own date could never be caught missing."""
+    sold_at = sim_now("payflow")
+    sale = _sale(client, "old-sale", CUSTREF="CROLD0000001")
+    sim_advance_time(provider="payflow", seconds=31 * 24 * 3600)
+
+    def inquiry(request_id: str, **window: datetime) -> dict[str, str]:
+        times = {k: v.strftime("%Y%m%d%H%M%S") for k, v in window.items()}
+        body = nvp.encode({**CREDENTIALS, "TRXTYPE": "I", "TENDER": "C", "CUSTREF": "CROLD0000001", **times})
+        return nvp.decode(_nvp(client, body, request_id).content)
+
+    assert inquiry("no-window")["RESULT"] == "19"
+    day = timedelta(days=1)
+    assert inquiry("window", STARTTIME=sold_at - day, ENDTIME=sold_at + day)["ORIGPNREF"] == sale["PNREF"]
+    assert inquiry("start-only", STARTTIME=sold_at - day)["ORIGPNREF"] == sale["PNREF"]
+    assert inquiry("too-wide", STARTTIME=sold_at - day, ENDTIME=sold_at + 30 * day)["RESULT"] == "7"
+    assert inquiry("end-only", ENDTIME=sold_at + 40 * day)["RESULT"] == "19"  # from 30 days before: too late
 
 
 def test_neither_sandbox_imports_anything_from_its_adapter() -> None:
