@@ -1,10 +1,9 @@
 """Which payment operations the order page offers on a transaction, and for how much.
 
-An operation is offered when the adapter's capabilities allow it and the ledger has something left; never
-by provider key. A capture is also held to what the order may still take (`payments.account`): a promise
-whose order was paid through its invoice offers no capture. The services check everything again under the
-order lock: this only decides what to show. Rows come from `backoffice.selectors.payment_history`, which
-annotates what children already took.
+What may be done is decided once, by `payments.operations.allowed_operations` (the adapter's capabilities, what
+the ledger has left, never the provider key; a capture within what the order may still take): the services
+enforce that answer under the order lock, and this offers it. Rows come from
+`backoffice.selectors.payment_history`, which annotates what children already took.
 """
 
 from __future__ import annotations
@@ -12,13 +11,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from payments.account import OrderAccount
 from payments.attention import attention_releasable
-from payments.models import Action, PaymentTransaction
-from payments.money import quantize
-from payments.services import CAPTURE_SOURCES, REFUND_SOURCES
+from payments.models import PaymentTransaction
+from payments.operations import AllowedOperations, Taken, allowed_operations
 from providers import registry
 from providers.base import Adapter, Capability, Money
 
@@ -67,24 +64,14 @@ def adapter_class_of(txn: PaymentTransaction) -> type[Adapter] | None:
         return None
 
 
-def capturable(txn: PaymentTransaction, adapter: type[Adapter] | None = None) -> Decimal:
-    """What is left to capture, as `payments.services.capturable_amount` counts it (one capture at most on a
-    provider without MULTIPLE_CAPTURE)."""
-    zero = quantize(Decimal("0"), txn.currency)
-    if txn.action not in CAPTURE_SOURCES or not (txn.successful and txn.active):
-        return zero
-    single = adapter is not None and Capability.MULTIPLE_CAPTURE not in adapter.capabilities
-    if single and txn.action == Action.AUTHORIZE and txn.captured > 0:  # type: ignore[attr-defined]
-        return zero
-    taken = txn.captured_or_canceled  # type: ignore[attr-defined]  # annotated by payment_history()
-    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
-
-
-def refundable(txn: PaymentTransaction) -> Decimal:
-    if txn.action not in REFUND_SOURCES or not txn.successful:
-        return quantize(Decimal("0"), txn.currency)
-    taken = txn.refunded  # type: ignore[attr-defined]  # annotated by payment_history()
-    return quantize(max(txn.amount - taken, Decimal("0")), txn.currency)
+def allowed_on(txn: PaymentTransaction, adapter: type[Adapter], account: OrderAccount | None) -> AllowedOperations:
+    """The services' answer for a row of `payment_history()`, from what its annotations say the children took."""
+    taken = Taken(
+        captured=txn.captured,  # type: ignore[attr-defined]
+        canceled=txn.captured_or_canceled - txn.captured,  # type: ignore[attr-defined]
+        refunded=txn.refunded,  # type: ignore[attr-defined]
+    )
+    return allowed_operations(txn, taken=taken, capabilities=adapter.capabilities, account=account)
 
 
 def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = None) -> list[Offer]:
@@ -99,31 +86,27 @@ def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = N
             offers.append(Offer(Operation.RELEASE, txn.money, False))
         offers.append(Offer(Operation.RESOLVE, txn.money, False))
         return offers
-    left = capturable(txn, adapter)
-    to_capture = left
-    if account is not None:
-        room = account.capture_room(txn.pk, promise=txn.action == Action.PENDING)
-        to_capture = quantize(min(left, room), txn.currency)
-        if txn.action == Action.PENDING and to_capture < left:
-            to_capture = quantize(Decimal("0"), txn.currency)  # a promise is marked paid in full or not at all
-    if to_capture > 0 and can(Capability.CAPTURE):
-        partial = can(Capability.PARTIAL_CAPTURE) and txn.action != Action.PENDING
-        releases = partial and txn.action == Action.AUTHORIZE and not can(Capability.MULTIPLE_CAPTURE)
+    allowed = allowed_on(txn, adapter, account)
+    if allowed.capture_refused is None:
         offers.append(
             Offer(
                 Operation.CAPTURE,
-                Money(to_capture, txn.currency),
-                partial,
-                releases_rest=releases,
-                held=Money(left, txn.currency),
+                Money(allowed.capture_limit, txn.currency),
+                allowed.partial_capture,
+                releases_rest=allowed.releases_rest,
+                held=Money(allowed.capturable, txn.currency),
             )
         )
-    if left > 0 and can(Capability.CANCEL) and txn.action == Action.AUTHORIZE:
-        offers.append(Offer(Operation.CANCEL, Money(left, txn.currency), False))
-    left = refundable(txn)
-    if left > 0 and can(Capability.REFUND):
+    if allowed.cancel_refused is None:
+        offers.append(Offer(Operation.CANCEL, Money(allowed.cancelable, txn.currency), False))
+    if allowed.refund_refused is None:
         offers.append(
-            Offer(Operation.REFUND, Money(left, txn.currency), can(Capability.PARTIAL_REFUND), adapter.refund_reasons)
+            Offer(
+                Operation.REFUND,
+                Money(allowed.refundable, txn.currency),
+                allowed.partial_refund,
+                adapter.refund_reasons,
+            )
         )
     return offers
 

@@ -20,7 +20,7 @@ import requests
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.models import Delivery, Endpoint
+from notifications.models import Delivery, Endpoint, Notice
 from orders.models import Order, PaymentStatus
 from payments.money import quantize
 
@@ -28,6 +28,17 @@ logger = logging.getLogger(__name__)
 
 TOPIC = "order.payment_status_updated"
 TIMEOUT = (5, 15)
+
+
+def notice_raise(*, key: str, message: str, order: Order | None = None, level: str = Notice.Level.WARNING) -> bool:
+    """A back-office notice, once per key (a sweep or a retried task that meets the same fact again adds none).
+    Returns whether it is new."""
+    try:
+        with transaction.atomic():
+            Notice.objects.create(key=key, message=message, order=order, level=level)
+    except IntegrityError:
+        return False
+    return True
 
 
 class DeliveryFailed(Exception):

@@ -25,11 +25,11 @@ from backoffice.selectors import (
 )
 from orders.admin_invoices import create_invoices
 from orders.models import Address, Order, OrderLine, PaymentStatus
+from orders.services import order_mark_shipped
 from payments.account import OrderAccount
 from payments.models import Action, PaymentTransaction
 from payments.money import Money, format_money, quantize
 from payments.selectors import order_account
-from payments.sweeps import order_mark_shipped
 
 STATUS_COLOURS = {
     PaymentStatus.FULL: "#1b7f3b",

@@ -1,4 +1,4 @@
-"""Writes for orders: creating one from lines, with totals computed once and snapshotted."""
+"""Writes for orders: creating one from lines, with totals computed once and snapshotted; invoices; shipping."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from checkout.models import Checkout
 from customers.models import Customer, CustomerUser
 from orders.models import Address, Invoice, Order, OrderLine
 from payments.exceptions import PaymentRefused
+from payments.ledger import lock_order, shipment_captures_schedule
 from payments.models import OPEN_STATES
 from payments.money import Money, MoneyError, ensure_exact, format_money, quantize, validate_currency
 from payments.selectors import order_account
-from payments.services import lock_order
 
 
 class OrderBeingPlaced(MoneyError):
@@ -170,3 +170,14 @@ def invoice_void(*, invoice_id: int) -> Invoice:
     invoice.status = Invoice.Status.VOID
     invoice.save(update_fields=["status", "updated_at"])
     return invoice
+
+
+def order_mark_shipped(*, order_id: int) -> Order:
+    """Mark an order shipped; authorizations of integrations that capture on shipment become due now."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.shipped_at is None:
+            order.shipped_at = timezone.now()
+            order.save(update_fields=["shipped_at", "updated_at"])
+        shipment_captures_schedule(order=order)
+    return order

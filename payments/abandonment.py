@@ -22,25 +22,22 @@ from django.db import transaction
 
 from integrations.adapters import adapter_for
 from notifications.models import Notice
+from notifications.services import notice_raise
 from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
-from payments.models import Action, PaymentTransaction, State
-from payments.services import (  # private helpers: the ledger's own module family
+from payments.ledger import (
     MONEY_IN_ACTIONS,
-    _fingerprint,
-    _method_info,
-    _reserve_child,
     capturable_amount,
+    follow_up_request,
     ledger_record,
     lock_order,
-    payment_cancel,
-    payment_complete,
-    payment_refund,
     refundable_amount,
+    request_fingerprint,
+    reserve_child,
 )
-from payments.sweeps import notice_raise
+from payments.models import Action, PaymentTransaction, State
+from payments.services import payment_cancel, payment_complete, payment_refund
 from providers.base import (
-    FollowUpRequest,
     Outcome,
     ProviderMisconfigured,
     ProviderResult,
@@ -79,14 +76,7 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
             txn.reason = ABANDONED
             txn.save(update_fields=["reason", "updated_at"])
     adapter = adapter_for(txn.integration)
-    request = FollowUpRequest(
-        amount=txn.money,
-        idempotency_key=f"{txn.idempotency_key}:abandon",
-        provider_reference=txn.provider_reference,
-        method=_method_info(txn),
-        source_amount=txn.money,
-        reason=ABANDONED,
-    )
+    request = follow_up_request(txn, txn, key=f"{txn.idempotency_key}:abandon", reason=ABANDONED, validation_only=False)
     try:  # 2. no transaction open
         result = adapter.abandon(request)
     except (ProviderUnavailable, ProviderMisconfigured, UnsupportedOperation) as exc:
@@ -124,12 +114,12 @@ def _record_released_hold(authorization: PaymentTransaction, key: str, result: P
         source = PaymentTransaction.objects.select_related("integration", "order").get(pk=authorization.pk)
         if not source.active or capturable_amount(source) <= 0:
             return
-        release = _reserve_child(
+        release = reserve_child(
             source,
             Action.CANCEL,
             source.money,
             key=key,
-            fingerprint=_fingerprint("cancel", source.pk),
+            fingerprint=request_fingerprint("cancel", source.pk),
             actor=None,
             note="Released when the buyer left this payment to pay another way.",
             reason=ABANDONED,

@@ -14,17 +14,11 @@ from django.utils import timezone
 from integrations.adapters import adapter_for
 from notifications.models import Notice
 from payments.exceptions import PaymentRefused
+from payments.ledger import follow_up_request, ledger_record, lock_order, status_request
 from payments.models import Action, PaymentTransaction
-from payments.services import (
-    _method_info,
-    ledger_record,
-    lock_order,
-    payment_cancel,
-    status_request,
-)
+from payments.services import payment_cancel
 from providers.base import (
     Capability,
-    FollowUpRequest,
     Outcome,
     ProviderMisconfigured,
     ProviderResult,
@@ -83,14 +77,7 @@ def payment_attention_release(*, transaction_id: int, key: str, actor: User | No
         return payment_cancel(source_id=recorded.pk, key=key, actor=actor, note=note, reason="abandoned")
     if found.outcome == Outcome.DECLINED:
         return _close(txn, found, actor=actor, note=note)
-    request = FollowUpRequest(
-        amount=txn.money,
-        idempotency_key=key,
-        provider_reference=txn.provider_reference,
-        method=_method_info(txn),
-        source_amount=txn.money,
-        reason="abandoned",
-    )
+    request = follow_up_request(txn, txn, key=key, reason="abandoned", validation_only=False)
     try:
         canceled = adapter.cancel(request)
     except (ProviderUnavailable, ProviderMisconfigured) as exc:

@@ -19,20 +19,18 @@ from django.utils import timezone
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from notifications.models import Notice
-from orders.models import Order
+from notifications.services import notice_raise
 from payments.exceptions import PaymentRefused
-from payments.models import Action, PaymentTransaction, ScheduledCapture, State
-from payments.services import (
-    _follow_up,
-    _schedule_to_renewal,
+from payments.ledger import (
+    follow_up_request,
     ledger_record,
     lock_order,
-    notice_raise,
     order_payment_status_refresh,
-    payment_capture,
-    payment_reauthorize,
+    schedule_to_renewal,
     status_request,
 )
+from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from payments.services import payment_capture, payment_reauthorize
 from payments.webhook_services import webhook_events_release
 from providers.base import (
     NOT_FOUND,
@@ -60,24 +58,6 @@ def _alert_recipients(integration: Integration) -> list[str]:
 
 
 # --- scheduled capture -----------------------------------------------------------------------------------------
-
-
-def order_mark_shipped(*, order_id: int) -> Order:
-    """Mark an order shipped; authorizations of integrations that capture on shipment become due now."""
-    with transaction.atomic():
-        order = lock_order(order_id=order_id)
-        if order.shipped_at is None:
-            order.shipped_at = timezone.now()
-            order.save(update_fields=["shipped_at", "updated_at"])
-        authorizations = order.transactions.filter(
-            action=Action.AUTHORIZE,
-            successful=True,
-            active=True,
-            integration__capture_policy=Integration.CapturePolicy.ON_SHIPMENT,
-        )
-        for authorization in authorizations:
-            ScheduledCapture.objects.get_or_create(authorization=authorization, defaults={"due_at": order.shipped_at})
-    return order
 
 
 def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH) -> list[int]:
@@ -235,7 +215,7 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
             txn.active = False
             txn.message = f"The authorization expired at the provider on {txn.expires_at:%Y-%m-%d %H:%M} UTC."
             txn.save(update_fields=["active", "message", "updated_at"])
-            _schedule_to_renewal(txn)  # a renewal made before the lapse is the hold now
+            schedule_to_renewal(txn)  # a renewal made before the lapse is the hold now
             order_payment_status_refresh(order=order, cause=txn)
             notice_raise(key=f"expired:{txn.pk}", message=f"Order {order.number}: {txn.message}", order=order)
         expired += 1
@@ -384,7 +364,7 @@ def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
             message="The payment request never reached the provider; no money moved.",
         )
     try:
-        return call(_follow_up(txn, txn.source))
+        return call(follow_up_request(txn, txn.source))
     except UnsupportedOperation:
         return ProviderResult(Outcome.ERROR, None, txn.money, error_code=NOT_FOUND)
 

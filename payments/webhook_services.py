@@ -35,7 +35,8 @@ from django.utils import timezone
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from notifications.models import Notice
-from payments import services
+from notifications.services import notice_raise
+from payments import ledger
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State, WebhookEvent
 from providers.base import (
     Adapter,
@@ -119,7 +120,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         if not event.movements:
             return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     with transaction.atomic():
-        services.lock_order(order_id=payment.order_id)
+        ledger.lock_order(order_id=payment.order_id)
         notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]
     return _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
 
@@ -158,7 +159,7 @@ def webhook_events_waiting_sweep(*, now: datetime | None = None) -> tuple[int, i
     waiting = WebhookEvent.objects.filter(status=WebhookEvent.Status.WAITING)
     purchases = PaymentTransaction.objects.filter(integration_id=OuterRef("integration_id"))
     by_reference = purchases.filter(
-        action__in=services.PURCHASE_ACTIONS, provider_reference=OuterRef("provider_reference")
+        action__in=ledger.PURCHASE_ACTIONS, provider_reference=OuterRef("provider_reference")
     ).exclude(provider_reference="")
     by_key = purchases.filter(idempotency_key=OuterRef("payment_key")).exclude(idempotency_key="")
     ids = list(
@@ -195,13 +196,13 @@ def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTrans
     for key in keys:
         if key:
             row = rows.filter(idempotency_key=key).select_related("source__source").first()
-            while row is not None and row.action not in services.PURCHASE_ACTIONS:
+            while row is not None and row.action not in ledger.PURCHASE_ACTIONS:
                 row = row.source
             if row is not None:
                 return row
     if event.provider_reference:
         return (
-            rows.filter(action__in=services.PURCHASE_ACTIONS, provider_reference=event.provider_reference)
+            rows.filter(action__in=ledger.PURCHASE_ACTIONS, provider_reference=event.provider_reference)
             .order_by("-pk")
             .first()
         )
@@ -218,7 +219,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
     if action == MovementAction.DECLINE:
         if not payment.is_open:
             return f"{payment.get_action_display()} already recorded."
-        services.ledger_record(
+        ledger.ledger_record(
             transaction_id=payment.pk,
             result=ProviderResult(
                 Outcome.DECLINED,
@@ -241,7 +242,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         return f"{note} {_apply_child(payment, Action.CAPTURE, movement, event, adapter)}".strip()
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
-            services.ledger_record(
+            ledger.ledger_record(
                 transaction_id=payment.pk,
                 result=ProviderResult(
                     Outcome.DECLINED,
@@ -270,7 +271,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         )
         if refund is None:
             return f"Refund {movement.provider_reference} was undone before it was recorded: nothing to change."
-        services.ledger_refund_reverse(
+        ledger.ledger_refund_reverse(
             transaction_id=refund.pk,
             error_code=movement.error_code or "refund_reversed",
             message=f"{movement.message} (event {event.event_id})".strip(),
@@ -294,7 +295,7 @@ def _complete_payment(
     # the amount the event reports for this payment, which recording compares with the row (a capture of an
     # authorization reports what was captured, not what was authorized: the row's own amount then)
     reports_payment = movement.action != MovementAction.CAPTURE or payment.action in CHARGE_ACTIONS
-    services.ledger_record(
+    ledger.ledger_record(
         transaction_id=payment.pk,
         result=ProviderResult(
             Outcome.SUCCEEDED,
@@ -313,7 +314,7 @@ def _reported_after_decline(payment: PaymentTransaction, movement: EventMovement
     reference = movement.provider_reference or event.provider_reference or "none"
     label = payment.get_action_display().lower()
     PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
-    services.notice_raise(
+    notice_raise(
         key=f"declined-but-reported:{payment.pk}",
         level=Notice.Level.ERROR,
         order=payment.order,
@@ -340,7 +341,7 @@ def _refund_source(
             match = captures.filter(provider_reference=movement.provider_reference).first()
             if match is not None:
                 return match
-    fitting = (c for c in captures if services.refundable_amount(c) >= refund.amount.amount)
+    fitting = (c for c in captures if ledger.refundable_amount(c) >= refund.amount.amount)
     return next(fitting, None) or captures.first()
 
 
@@ -375,7 +376,7 @@ def _apply_child(
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
-        services.ledger_record(  # with the amount the provider reports, which recording compares with the row
+        ledger.ledger_record(  # with the amount the provider reports, which recording compares with the row
             transaction_id=row.pk,
             result=ProviderResult(
                 Outcome.SUCCEEDED,
@@ -390,7 +391,7 @@ def _apply_child(
         if source.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).exists():
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:
-        left = services.capturable_amount(source)
+        left = ledger.capturable_amount(source)
         if left <= 0:
             return "Nothing left to cancel."
         amount = Money(left, source.currency)
@@ -398,15 +399,15 @@ def _apply_child(
         amount = movement.amount
     if amount.currency != source.currency or amount.amount <= 0:
         return f"{label} {amount} ignored: it does not fit the payment ({source.money})."
-    if action == Action.REFUND and amount.amount > services.refundable_amount(source):
+    if action == Action.REFUND and amount.amount > ledger.refundable_amount(source):
         # money went back at the provider beyond what the ledger says is left: never recorded as if it fitted
         text = (
             f"Order {source.order.number}: the provider reports a refund of {amount} (reference "
             f"{movement.provider_reference}, event {event.event_id}) on a payment with only "
-            f"{services.refundable_amount(source)} {source.currency} left to refund. Check it in the provider's "
+            f"{ledger.refundable_amount(source)} {source.currency} left to refund. Check it in the provider's "
             "dashboard."
         )
-        services.notice_raise(
+        notice_raise(
             key=f"refund-mismatch:{event.event_id}:{movement.provider_reference}"[:120],
             message=text,
             order=source.order,
@@ -415,16 +416,16 @@ def _apply_child(
         logger.error("Webhook refund %s does not fit transaction %s", movement.provider_reference, source.pk)
         return f"{label} {amount} not recorded: more than is left to refund; flagged for staff."
     key = _webhook_key(source, action, movement)
-    row = services._reserve_child(  # noqa: SLF001 - the ledger's own module family
+    row = ledger.reserve_child(
         source,
         action,
         amount,
         key=key,
-        fingerprint=services._fingerprint("webhook", source.pk, action.value, movement.provider_reference),  # noqa: SLF001
+        fingerprint=ledger.request_fingerprint("webhook", source.pk, action.value, movement.provider_reference),
         actor=None,
         note=f"Made at the provider, outside Paydesk; recorded from event {event.event_id}.",
     )
-    services.ledger_record(
+    ledger.ledger_record(
         transaction_id=row.pk,
         result=ProviderResult(
             Outcome.SUCCEEDED, movement.provider_reference, amount, raw={"event": event.event_id, "type": event.type}

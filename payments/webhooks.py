@@ -23,8 +23,8 @@ from kombu.exceptions import OperationalError
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from notifications.models import Notice
+from notifications.services import notice_raise
 from payments.models import WebhookEvent
-from payments.services import notice_raise
 from payments.tasks import webhook_event_process_task
 from providers.base import InvalidSignature, UnreadableEvent
 

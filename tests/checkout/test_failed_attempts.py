@@ -23,6 +23,7 @@ from checkout.models import CartLine, Checkout, CheckoutAttempt
 from integrations.models import Integration
 from notifications.models import Delivery, Notice
 from notifications.services import endpoint_create
+from orders import services as order_services
 from orders.models import Invoice, Order, PaymentStatus
 from orders.services import invoice_create
 from payments import sweeps
@@ -294,7 +295,7 @@ def test_a_late_charge_of_a_given_up_order_is_refunded(gateway_integration, djan
 
 
 def test_a_release_the_provider_does_not_answer_is_left_for_reconcile(gateway_integration, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)  # the message was lost
+    monkeypatch.setattr("payments.ledger._order_release_later", lambda order_id: None)  # the message was lost
     order, auth = given_up_order(gateway_integration)
     FakeGateway.unavailable = True
 
@@ -306,7 +307,7 @@ def test_a_release_the_provider_does_not_answer_is_left_for_reconcile(gateway_in
 
 
 def test_a_release_refused_by_the_adapter_is_flagged_for_staff(gateway_integration, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)
+    monkeypatch.setattr("payments.ledger._order_release_later", lambda order_id: None)
     order, auth = given_up_order(gateway_integration)
     monkeypatch.setattr(FakeGateway, "capabilities", FakeGateway.capabilities - {Capability.CANCEL})
 
@@ -333,13 +334,13 @@ def test_a_late_authorization_of_a_given_up_order_is_never_captured_by_the_sched
     gateway_integration.capture_policy = policy
     gateway_integration.capture_delay_hours = 24
     gateway_integration.save()
-    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)  # the sweep releases
+    monkeypatch.setattr("payments.ledger._order_release_later", lambda order_id: None)  # the sweep releases
     order, auth = given_up_order(gateway_integration)
     FakeGateway.decline_next["cancel"] = "processing_error"
     orders_release_sweep_task.apply()
     assert Notice.objects.filter(key=f"release-failed:{auth.pk}").exists()
     if policy == "on_shipment":
-        sweeps.order_mark_shipped(order_id=order.pk)  # from the list of failed attempts, by mistake
+        order_services.order_mark_shipped(order_id=order.pk)  # from the list of failed attempts, by mistake
 
     for schedule_id in sweeps.scheduled_captures_claim(now=timezone.now() + timedelta(hours=25)):
         sweeps.scheduled_capture_run(schedule_id=schedule_id)
@@ -452,7 +453,7 @@ def test_a_given_up_orders_late_authorization_is_not_offered_on_the_dashboard_fo
     Defect: the dashboard counted and listed it under "Awaiting capture" like any placed order's hold, inviting
     staff to capture the money of an order the buyer never sees. It is left out of those figures; the notice and
     the list of failed checkout attempts are where staff find it."""
-    monkeypatch.setattr("payments.services._order_release_later", lambda order_id: None)
+    monkeypatch.setattr("payments.ledger._order_release_later", lambda order_id: None)
     order, auth = given_up_order(gateway_integration)
     FakeGateway.decline_next["cancel"] = "processing_error"
     orders_release_sweep_task.apply()

@@ -26,17 +26,17 @@ def order_without_lock(*, order_id: int) -> Order:
 def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each request after its last read of what is available (the order's account) and before it writes its
     row, so the two overlap: without the lock both have read before either writes."""
-    original = services._capture_limit
+    original = services._allowed
     barrier = threading.Barrier(2, timeout=5)
 
-    def slow(order, source, available):  # noqa: ANN001, ANN202
-        limit = original(order, source, available)
+    def slow(order, source):  # noqa: ANN001, ANN202
+        allowed = original(order, source)
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
         time.sleep(0.2)
-        return limit
+        return allowed
 
-    monkeypatch.setattr(services, "_capture_limit", slow)
+    monkeypatch.setattr(services, "_allowed", slow)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from integrations.models import Integration
 from notifications.models import Notice
+from orders import services as order_services
 from orders.models import PaymentStatus
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
@@ -138,7 +139,7 @@ def test_marking_shipped_makes_on_shipment_captures_due(gateway_integration, fak
     order = factories.OrderFactory()
     auth = authorize(order, gateway_integration)
     assert not ScheduledCapture.objects.exists()
-    sweeps.order_mark_shipped(order_id=order.pk)
+    order_services.order_mark_shipped(order_id=order.pk)
     assert sweeps.scheduled_captures_claim() == [auth.scheduled_capture.pk]
 
 

@@ -1,0 +1,559 @@
+"""The ledger: the one place that writes `PaymentTransaction` rows and the payment status that follows from them.
+
+Every money movement takes three steps (DESIGN.md), and this module holds what the steps share:
+
+1. `lock_order`, then `replay` (a repeat of the same request finds its row), then `reserve` / `reserve_child`
+   (the row is written, with its idempotency key, before the provider is called);
+2. the provider call, made by the services with no transaction open, from `follow_up_request` /
+   `status_request`;
+3. `ledger_record` under the lock again: the first answer wins, closes the source it acted on (and a renewal's
+   link), and refreshes the order's and the invoice's payment status in the same transaction.
+
+What is left to capture or refund is computed from the rows under the lock (`capturable_amount`,
+`refundable_amount`), by the same rules the back-office offers from (`payments.operations`). Services,
+webhooks, sweeps and the back-office use the public names here; nothing else writes ledger rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from integrations.adapters import adapter_for, method_for
+from integrations.models import Integration
+from notifications.models import Notice
+from notifications.services import notice_raise, payment_status_changed
+from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
+from payments.exceptions import PaymentRefused
+from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
+from payments.money import format_money, quantize
+from payments.operations import CAPTURE_SOURCES, REFUND_SOURCES, Taken, allowed_operations
+from payments.selectors import order_account
+from payments.status import LedgerEntry, amount_paid, payment_status
+from payments.validations import validation_record
+from providers import registry
+from providers.base import (
+    Adapter,
+    Capability,
+    FollowUpRequest,
+    MethodInfo,
+    Money,
+    Outcome,
+    ProviderResult,
+    StatusRequest,
+    scrub,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AMOUNT_CHECKED_ACTIONS",
+    "CAPTURE_SOURCES",
+    "MONEY_IN_ACTIONS",
+    "PURCHASE_ACTIONS",
+    "REFUND_SOURCES",
+    "capabilities_of",
+    "capturable_amount",
+    "children_taken",
+    "follow_up_request",
+    "invoice_payment_status_refresh",
+    "ledger_record",
+    "ledger_refund_reverse",
+    "lock_order",
+    "order_id_of",
+    "order_payment_status_refresh",
+    "refundable_amount",
+    "replay",
+    "request_fingerprint",
+    "reserve",
+    "reserve_child",
+    "schedule_to_renewal",
+    "shipment_captures_schedule",
+    "source_read",
+    "status_request",
+    "transaction_method",
+]
+
+#: actions that bring money in, at most once per order (a new attempt needs the last one to have failed)
+PURCHASE_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PENDING, Action.PURCHASE)
+#: purchases whose success holds or takes money
+MONEY_IN_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PURCHASE)
+
+
+def lock_order(*, order_id: int) -> Order:
+    """SELECT … FOR UPDATE on the order row: the only lock money movements take, so locks never cross."""
+    return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+
+
+def order_id_of(transaction_id: int) -> int:
+    """The order whose lock a movement on this row takes; an unknown row is refused, not a server error."""
+    try:
+        return PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    except PaymentTransaction.DoesNotExist as exc:
+        raise PaymentRefused("unknown_transaction", "This payment transaction does not exist.") from exc
+
+
+def source_read(source_id: int) -> PaymentTransaction:
+    """The source row, read after the order lock so its children are current."""
+    return PaymentTransaction.objects.select_related("integration", "order").get(pk=source_id)
+
+
+def capabilities_of(integration: Integration) -> frozenset[Capability]:
+    """What the integration's provider can do; class attributes, so no secret is decrypted to know it."""
+    try:
+        return registry.adapter_class(integration.provider_key).capabilities
+    except KeyError:  # the provider's package is not installed here
+        return frozenset()
+
+
+def children_taken(source: PaymentTransaction) -> Taken:
+    """What the source's children took or may still take (successful and open rows), in one query."""
+    counted = source.children.filter(Q(state=State.SUCCEEDED) | Q(state__in=OPEN_STATES))
+    sums = counted.aggregate(
+        captured=Sum("amount", filter=Q(action=Action.CAPTURE)),
+        canceled=Sum("amount", filter=Q(action=Action.CANCEL)),
+        refunded=Sum("amount", filter=Q(action=Action.REFUND)),
+    )
+    zero = Decimal("0")
+    return Taken(
+        captured=sums["captured"] or zero, canceled=sums["canceled"] or zero, refunded=sums["refunded"] or zero
+    )
+
+
+def capturable_amount(source: PaymentTransaction) -> Decimal:
+    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count."""
+    if source.action not in CAPTURE_SOURCES or not (source.successful and source.active):
+        return quantize(Decimal("0"), source.currency)  # no need to read children or capabilities
+    allowed = allowed_operations(source, taken=children_taken(source), capabilities=capabilities_of(source.integration))
+    return allowed.capturable
+
+
+def refundable_amount(source: PaymentTransaction) -> Decimal:
+    """What is left to refund of a charge or capture: refunds, open ones too, count."""
+    if source.action not in REFUND_SOURCES or not source.successful:
+        return quantize(Decimal("0"), source.currency)
+    return allowed_operations(source, taken=children_taken(source), capabilities=()).refundable
+
+
+def _ledger_entries(rows: Any) -> list[LedgerEntry]:
+    """The rows as the payment status rules read them."""
+    values = rows.values_list("id", "action", "amount", "successful", "active", "source_id", "provider_reference")
+    return [
+        LedgerEntry(id=i, action=a, amount=amt, successful=s, active=act, source_id=src, reference=ref or None)
+        for i, a, amt, s, act, src, ref in values
+    ]
+
+
+def order_payment_status_refresh(*, order: Order, cause: PaymentTransaction | None = None) -> PaymentStatus:
+    """Recompute and store the status; called inside the transaction of every ledger change.
+
+    A change is announced to subscribed endpoints (notifications), in the same transaction.
+    """
+    entries = _ledger_entries(PaymentTransaction.objects.filter(order_id=order.pk))
+    status = payment_status(entries, order.total)
+    if status != order.payment_status:
+        previous = order.payment_status
+        Order.objects.filter(pk=order.pk).update(payment_status=status)
+        order.payment_status = status
+        payment_status_changed(
+            order=order,
+            previous=previous,
+            status=status,
+            amount_paid=amount_paid(entries),
+            transaction_id=cause.pk if cause else None,
+            transaction_action=cause.action if cause else "",
+            transaction_amount=cause.amount if cause else None,
+        )
+    return status
+
+
+def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
+    """Recompute an invoice's payment status over its own rows; an open invoice paid by it becomes paid.
+
+    Called under the order lock, in the transaction of every ledger change of a row tagged with the invoice.
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    entries = _ledger_entries(PaymentTransaction.objects.filter(invoice_id=invoice_id))
+    status = payment_status(entries, invoice.amount)
+    fields: dict[str, str] = {"payment_status": status}
+    if invoice.status == Invoice.Status.OPEN and status in INVOICE_PAID_STATUSES:
+        fields["status"] = Invoice.Status.PAID
+    Invoice.objects.filter(pk=invoice_id).update(**fields)
+    return status
+
+
+def request_fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def replay(key: str, fingerprint: str) -> PaymentTransaction | None:
+    """The row an earlier request with this key made; refused if that request asked for something else."""
+    existing = PaymentTransaction.objects.filter(idempotency_key=key).first()
+    if existing is not None and existing.fingerprint != fingerprint:
+        raise PaymentRefused(
+            "idempotency_key_reused", "This request key was already used for a different payment operation."
+        )
+    return existing
+
+
+def reserve(**fields: Any) -> PaymentTransaction:
+    """Write the row before the provider is called: open (active), not successful."""
+    try:
+        with transaction.atomic():  # a savepoint, so a duplicate key leaves the outer transaction usable
+            return PaymentTransaction.objects.create(state=State.RESERVED, active=True, successful=False, **fields)
+    except IntegrityError:
+        existing = replay(fields["idempotency_key"], fields["fingerprint"])
+        if existing is None:
+            raise
+        return existing
+
+
+def reserve_child(
+    source: PaymentTransaction,
+    action: Action,
+    amount: Money,
+    *,
+    key: str,
+    fingerprint: str,
+    actor: User | None,
+    note: str = "",
+    reason: str = "",
+) -> PaymentTransaction:
+    txn = reserve(
+        order_id=source.order_id,
+        invoice_id=source.invoice_id,  # a capture or refund of an invoice payment belongs to that invoice too
+        source=source,
+        integration=source.integration,
+        payment_method=source.payment_method,
+        action=action,
+        amount=amount.amount,
+        currency=amount.currency,
+        provider_reference=source.provider_reference,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        actor=actor,
+        note=note,
+        reason=reason,
+        request={"action": action.value, "amount": str(amount.amount), "reason": reason},
+    )
+    order_payment_status_refresh(order=source.order, cause=txn)
+    return txn
+
+
+def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapter | None = None) -> PaymentTransaction:
+    """Record a provider's answer under the order lock; the first answer wins, later ones find the row final.
+
+    Return pages, webhooks and reconcile come through here too.
+    """
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("source", "integration", "order").get(pk=transaction_id)
+        if not txn.is_open:
+            return txn
+        adapter = adapter or adapter_for(txn.integration)
+        _apply_result(txn, result, adapter)
+        if txn.action in PURCHASE_ACTIONS and txn.provider_reference:  # events that waited for it can apply now
+            transaction.on_commit(
+                partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
+            )
+        order_payment_status_refresh(order=order, cause=txn)
+        if txn.invoice_id is not None:
+            invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+        if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
+            _flag_overpayment(order, txn)
+        if order.discarded_at is not None and txn.successful and txn.action in MONEY_IN_ACTIONS:
+            # a checkout attempt the buyer gave up was paid after all: give the money back (payments.abandonment)
+            transaction.on_commit(partial(_order_release_later, order.pk), robust=True)
+        return txn
+
+
+def ledger_refund_reverse(*, transaction_id: int, error_code: str, message: str) -> PaymentTransaction:
+    """A refund recorded as made did not happen after all (voided at the provider before it settled): the row
+    no longer counts as money returned, what is left to refund grows back, and staff are told. Recording it
+    again changes nothing."""
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("order").get(pk=transaction_id)
+        if txn.action != Action.REFUND or txn.state != State.SUCCEEDED:
+            return txn
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+        txn.error_code = error_code
+        txn.message = message or "The refund was undone at the provider: no money went back."
+        txn.save(update_fields=["state", "successful", "active", "error_code", "message", "updated_at"])
+        order_payment_status_refresh(order=order, cause=txn)
+        if txn.invoice_id is not None:
+            invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+        notice_raise(
+            key=f"refund-voided:{txn.pk}",
+            level=Notice.Level.ERROR,
+            order=order,
+            message=(
+                f"Order {order.number}: the refund of {format_money(txn.money)} (reference "
+                f"{txn.provider_reference or 'none'}) was undone at the provider, so the buyer got nothing back. "
+                "Refund again if that was not intended."
+            ),
+        )
+        return txn
+
+
+def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
+    """Our services never take more than an order's total; money moved outside them (a capture in the provider's
+    dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
+    taken = order_account(order=order).taken
+    if taken <= order.total:
+        return
+    excess = Money(quantize(taken - order.total, order.currency), order.currency)
+    PaymentTransaction.objects.filter(pk=txn.pk).update(needs_attention=True)
+    txn.needs_attention = True
+    notice_raise(
+        key=f"overpaid:{txn.pk}",
+        level=Notice.Level.ERROR,
+        order=order,
+        message=(
+            f"Order {order.number} has taken {format_money(excess)} more than its total "
+            f"({format_money(order.total_money)}), with the {txn.get_action_display().lower()} of "
+            f"{format_money(txn.money)} (reference {txn.provider_reference or 'none'}). Refund the excess."
+        ),
+    )
+    logger.error("Order %s took %s more than its total (transaction %s)", order.pk, excess, txn.pk)
+
+
+def _order_release_later(order_id: int) -> None:
+    from payments.tasks import order_release_task  # the tasks module imports this one
+
+    order_release_task.delay(order_id)
+
+
+def _waiting_events_release(integration_id: int, reference: str, key: str) -> None:
+    from payments.webhook_services import webhook_events_release  # it builds on this module
+
+    webhook_events_release(integration_id=integration_id, references=[reference], keys=[key])
+
+
+def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+    if (
+        result.validation is not None
+        and txn.source_id is None
+        and result.outcome in (Outcome.SUCCEEDED, Outcome.PENDING)
+    ):
+        txn.source = validation_record(payment=txn, validation=result.validation)  # the payment rests on it
+    if result.provider_reference:
+        txn.provider_reference = result.provider_reference
+    waiting_for = (txn.response or {}).get("next_action")
+    txn.response = dict(scrub(result.raw))
+    if result.next_action:
+        txn.response["next_action"] = dict(result.next_action)
+    elif waiting_for and result.outcome in (Outcome.ERROR, Outcome.ACTION_REQUIRED):
+        txn.response["next_action"] = waiting_for  # an unreadable answer must not lose where the buyer was sent
+    txn.error_code = result.error_code or ""
+    txn.message = result.message
+    if result.outcome == Outcome.SUCCEEDED:
+        txn.state = State.SUCCEEDED
+        txn.successful = True
+        txn.active = txn.action in (Action.AUTHORIZE, Action.PENDING, Action.INVOICE)
+        txn.next_reconcile_at = None
+        _compare_amount(txn, result.amount)
+        _close_source(txn, adapter)
+        if txn.action == Action.AUTHORIZE:
+            _authorization_succeeded(txn, adapter)
+    elif result.outcome == Outcome.DECLINED:
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+        txn.next_reconcile_at = None
+    elif result.outcome == Outcome.ACTION_REQUIRED:
+        txn.state = State.ACTION_REQUIRED
+    elif result.outcome == Outcome.PENDING:
+        txn.state = State.PROCESSING
+    # Outcome.ERROR: the provider answered something we cannot map; the row stays reserved for reconcile.
+    txn.save()
+    if not txn.is_open and txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
+        _close_renewal_link(txn.source, txn)
+
+
+#: actions whose reported amount is money that moved or is held, and so must equal the row's
+AMOUNT_CHECKED_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PURCHASE, Action.CAPTURE, Action.REFUND)
+
+
+def _compare_amount(txn: PaymentTransaction, reported: Money) -> None:
+    """A provider that reports another amount than the row asked for is recorded and flagged, never ignored.
+
+    The row keeps the amount we asked for (what the limits were checked against); the reported amount, the
+    flag and a notice tell staff to check the payment at the provider.
+    """
+    if txn.action not in AMOUNT_CHECKED_ACTIONS:
+        return
+    expected = txn.money
+    if reported.currency == expected.currency and reported.amount == expected.amount:
+        return
+    txn.needs_attention = True
+    txn.response["amount_mismatch"] = {
+        "ledger": str(expected.amount),
+        "ledger_currency": expected.currency,
+        "reported": str(reported.amount),
+        "reported_currency": reported.currency,
+    }
+    text = (
+        f"The provider reports {reported} for this {txn.get_action_display().lower()} of {expected}; "
+        "check the payment in the provider's dashboard."
+    )
+    txn.message = f"{txn.message} {text}".strip()
+    logger.error(
+        "Amount mismatch on transaction %s of order %s: ledger %s, provider %s",
+        txn.pk,
+        txn.order_id,
+        expected,
+        reported,
+    )
+    notice_raise(
+        key=f"amount-mismatch:{txn.pk}",
+        level=Notice.Level.ERROR,
+        order=txn.order,
+        message=f"Order {txn.order.number}: {text} (reference {txn.provider_reference or 'none'}).",
+    )
+
+
+def _close_renewal_link(link: PaymentTransaction, renewal: PaymentTransaction) -> None:
+    """The re_authorize row mirrors its renewal's outcome, whoever records it (the service, a webhook, reconcile)."""
+    link.state = renewal.state
+    link.successful = renewal.successful
+    link.active = False
+    link.provider_reference = renewal.provider_reference
+    link.error_code = renewal.error_code
+    link.message = renewal.message
+    link.save(
+        update_fields=["state", "successful", "active", "provider_reference", "error_code", "message", "updated_at"]
+    )
+
+
+def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
+    """Note when the hold lapses, and schedule its capture if the integration captures by itself."""
+    now = timezone.now()
+    if adapter.authorization_ttl_hours:
+        txn.expires_at = now + timedelta(hours=adapter.authorization_ttl_hours)
+    if txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
+        return  # a renewal takes over the old hold's schedule only once that hold is released (_close_source)
+    if txn.order.discarded_at is not None:
+        return  # a late payment of a given-up checkout attempt is given back (payments.abandonment), never captured
+    policy = txn.integration.capture_policy
+    if policy == Integration.CapturePolicy.AFTER_DELAY:
+        due = now + timedelta(hours=txn.integration.capture_delay_hours)
+    elif policy == Integration.CapturePolicy.ON_SHIPMENT and txn.order.shipped_at is not None:
+        due = now
+    else:
+        return
+    ScheduledCapture.objects.get_or_create(authorization=txn, defaults={"due_at": due})
+
+
+def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
+    """A successful capture or cancel may close the authorization it acted on."""
+    source = txn.source
+    if source is None or not source.active:
+        return
+    if txn.action == Action.CANCEL:
+        source.active = False
+        schedule_to_renewal(source)
+    elif txn.action == Action.CAPTURE:
+        remaining = capturable_amount(source)
+        if remaining <= 0 or not adapter.supports(Capability.MULTIPLE_CAPTURE) or source.action == Action.PENDING:
+            source.active = False  # without multiple captures the provider released the rest
+    else:
+        return
+    source.save(update_fields=["active", "updated_at"])
+
+
+def schedule_to_renewal(released: PaymentTransaction) -> None:
+    """A released authorization hands its scheduled capture to the renewal that replaced it, if there is one.
+
+    Not earlier: while both holds exist, the schedule stays with the old one, so a capture can never be due on
+    a renewal that may still be cancelled (the old hold captured meanwhile).
+    """
+    renewal = (
+        PaymentTransaction.objects.filter(
+            source__source=released,
+            source__action=Action.RE_AUTHORIZE,
+            action=Action.AUTHORIZE,
+            state=State.SUCCEEDED,
+            active=True,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if renewal is not None:
+        ScheduledCapture.objects.filter(
+            authorization=released, state__in=(ScheduledCapture.State.PENDING, ScheduledCapture.State.ENQUEUED)
+        ).update(authorization=renewal, state=ScheduledCapture.State.PENDING)
+
+
+def transaction_method(txn: PaymentTransaction) -> MethodInfo:
+    """The method a row was made with, as its adapter describes it; old rows keep working when the integration no
+    longer exposes it."""
+    try:
+        return method_for(txn.integration, txn.payment_method)
+    except LookupError:  # the integration no longer exposes it; old payments still work
+        return MethodInfo(
+            identifier=txn.payment_method,
+            integration_id=txn.integration_id,
+            provider_key=txn.integration.provider_key,
+        )
+
+
+def follow_up_request(
+    txn: PaymentTransaction,
+    source: PaymentTransaction,
+    *,
+    key: str | None = None,
+    reason: str | None = None,
+    validation_only: bool | None = None,
+) -> FollowUpRequest:
+    """How to ask the provider for the movement of row `txn` on `source`: by default with the row's own key and
+    reason; an undo of a purchase by itself (abandon, release) passes its own key and reason."""
+    return FollowUpRequest(
+        amount=txn.money,
+        idempotency_key=txn.idempotency_key if key is None else key,
+        provider_reference=source.provider_reference,
+        method=transaction_method(txn),
+        source_amount=source.money,
+        reason=txn.reason if reason is None else reason,
+        validation_only=source.is_clone if validation_only is None else validation_only,
+    )
+
+
+def status_request(txn: PaymentTransaction) -> StatusRequest:
+    """How to ask the provider about a row: by our key and, once known, its reference."""
+    return StatusRequest(
+        idempotency_key=txn.idempotency_key,
+        provider_reference=txn.provider_reference or None,
+        action=txn.action,
+        amount=txn.money,
+        method=transaction_method(txn),
+        requested_at=txn.created_at,
+    )
+
+
+def shipment_captures_schedule(*, order: Order) -> None:
+    """The order was shipped: its open authorizations on integrations that capture on shipment are due now.
+
+    Called under the order lock, in the transaction that marks the order shipped."""
+    authorizations = order.transactions.filter(
+        action=Action.AUTHORIZE,
+        successful=True,
+        active=True,
+        integration__capture_policy=Integration.CapturePolicy.ON_SHIPMENT,
+    )
+    due = order.shipped_at or timezone.now()
+    for authorization in authorizations:
+        ScheduledCapture.objects.get_or_create(authorization=authorization, defaults={"due_at": due})
