@@ -14,13 +14,8 @@ from django.urls import URLPattern, path, reverse
 from integrations.admin_tools import IntegrationToolsMixin
 from integrations.forms import IntegrationForm, integration_form_class
 from integrations.models import Integration
-from payment_rules.services import (
-    integration_activate,
-    integration_deactivate,
-    integration_delete,
-    integration_pending_restore,
-    rules_using_integration,
-)
+from integrations.services import integration_activate, integration_deactivate, integration_delete
+from payment_rules.services import integration_pending_restore, rules_using_integration
 from providers import registry
 
 

@@ -1,4 +1,5 @@
-"""The integration form: common fields plus the chosen provider's own settings, secrets write-only."""
+"""The integration form: common fields plus the chosen provider's own settings; secrets are write-only, by the
+rule of `integrations.services`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django import forms
 from django.conf import settings
 
 from integrations.models import Integration
+from integrations.services import integration_values_apply, provider_values_with_stored
 from providers import registry
 
 
@@ -63,11 +65,11 @@ class IntegrationForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if not self.provider or any(name in self.errors for name in self.provider_fields):
             return cleaned
-        stored = self.instance.secrets or {}
-        data = {name: cleaned.get(name) for name in self.provider_fields}
-        for name in self.secret_fields:  # a secret left empty on edit keeps (and is checked as) the stored one
-            if not data.get(name):
-                data[name] = stored.get(name, "")
+        data = provider_values_with_stored(  # a secret left empty on edit keeps (and is checked as) the stored one
+            values={name: cleaned.get(name) for name in self.provider_fields},
+            stored_secrets=self.instance.secrets or {},
+            secret_fields=self.secret_fields,
+        )
         provider_form = registry.settings_form_class(self.provider)(data=data)
         if provider_form.is_valid():
             for name, value in provider_form.cleaned_data.items():
@@ -81,19 +83,13 @@ class IntegrationForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Integration:
         integration: Integration = super().save(commit=False)
-        integration.labels = _per_language(self.cleaned_data, "label")
-        integration.short_labels = _per_language(self.cleaned_data, "short_label")
-        stored = dict(integration.secrets or {})
-        plain = dict(integration.settings or {})
-        for name in self.provider_fields:
-            value = self.cleaned_data.get(name)
-            if name in self.secret_fields:
-                if value:
-                    stored[name] = value
-            else:
-                plain[name] = value
-        integration.settings = plain
-        integration.secrets = stored
+        integration_values_apply(
+            integration=integration,
+            values={name: self.cleaned_data.get(name) for name in self.provider_fields},
+            secret_fields=self.secret_fields,
+            labels=_per_language(self.cleaned_data, "label"),
+            short_labels=_per_language(self.cleaned_data, "short_label"),
+        )
         if commit:
             integration.save()
         return integration

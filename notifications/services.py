@@ -1,4 +1,4 @@
-"""Tell subscribed endpoints when an order's payment status changes.
+"""Tell subscribed endpoints when an order's payment status changes, and tell staff (notices, alert emails).
 
 Deliveries are rows written in the same database transaction as the ledger change that caused them, and sent
 by a task after commit, so a rolled-back change is never announced and a committed one is never lost. Each is
@@ -17,9 +17,12 @@ from decimal import Decimal
 from functools import partial
 
 import requests
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from integrations.models import Integration
 from notifications.models import Delivery, Endpoint, Notice
 from orders.models import Order, PaymentStatus
 from payments.money import quantize
@@ -39,6 +42,24 @@ def notice_raise(*, key: str, message: str, order: Order | None = None, level: s
     except IntegrityError:
         return False
     return True
+
+
+def alert_recipients(*, integration: Integration, extra: tuple[str, ...] = ()) -> list[str]:
+    """Who is emailed when a payment of this integration needs staff: the payment alert addresses and its owner."""
+    recipients = [*settings.PAYMENT_ALERT_EMAILS, *extra]
+    if integration.default_owner and integration.default_owner.email:
+        recipients.append(integration.default_owner.email)
+    return sorted(set(recipients))
+
+
+def staff_alert(
+    *, key: str, subject: str, message: str, integration: Integration, order: Order, level: str = Notice.Level.WARNING
+) -> bool:
+    """A notice, and the first time only, an email to the integration's alert recipients. Returns whether new."""
+    new = notice_raise(key=key, message=message, order=order, level=level)
+    if new:
+        send_mail(subject, message, None, alert_recipients(integration=integration))
+    return new
 
 
 class DeliveryFailed(Exception):

@@ -1,7 +1,9 @@
-"""Integrations and rules stay consistent: deactivating, activating and deleting an integration, and what that
-does to the rules that offer its methods.
+"""Integrations and rules stay consistent: what deactivating, activating and deleting an integration does to the
+rules that offer its methods.
 
-These live here, not in `integrations`, because rules depend on integrations and not the other way round.
+`integrations.services` switches the integration itself and makes one call here for the rules' side, in its
+transaction and after its row lock; the rules' logic stays here, with the rules.
+
 Deactivating treats rules as deleting does (reference §5, as its user guide describes): the integration's
 methods are disabled in every rule, and a rule left without an enabled method of a live integration is
 disabled, so that a stop-processing rule can no longer hide the rules after it. What was switched off is
@@ -18,13 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from integrations.models import Integration
 from payment_rules.models import IntegrationDeactivation, PaymentRule, PaymentRuleMethod, RuleSetVersion
-from payments.models import PaymentTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +79,6 @@ def integration_pending_restore(*, integration: Integration) -> PendingRestore:
     return PendingRestore(rules=list(rules), methods=methods)
 
 
-def _lock(integration: Integration) -> Integration:
-    locked = Integration.objects.select_for_update().get(pk=integration.pk)
-    integration.active = locked.active
-    return locked
-
-
 def _lock_rules(integration: Integration) -> None:
     """Lock the rules this integration's switch can change: those offering one of its methods, and those its
     open deactivations disabled. In id order, so that two switches never wait for each other in a circle."""
@@ -94,82 +88,41 @@ def _lock_rules(integration: Integration) -> None:
     list(rules.order_by("pk").values_list("pk", flat=True))
 
 
-@transaction.atomic
-def integration_deactivate(*, integration: Integration) -> list[AffectedRule]:
-    """Hide its methods from checkouts at once: disable them in every rule, disable the rules left without an
-    enabled method, and record both for `integration_activate`. Returns the rules that use it.
+def integration_rules_disable(*, integration: Integration, deleting: bool = False) -> list[AffectedRule]:
+    """The rules' side of deactivating or deleting an integration (`integrations.services`), in its transaction
+    and after its row lock: disable its methods in every rule, disable the rules left without an enabled method,
+    and record both for `integration_rules_restore`. Returns the rules that use it.
 
-    Existing payments can still be captured, canceled and refunded. Deactivating an inactive integration changes
-    nothing.
+    A deactivation is always recorded (activating ends it); a deletion only when it switched something off.
     """
-    locked = _lock(integration)
-    if not locked.active:
-        return []
-    _lock_rules(locked)
-    affected = rules_using_integration(integration=locked)
-    methods = list(PaymentRuleMethod.objects.filter(integration=locked, enabled=True).values_list("pk", flat=True))
-    to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
-    record = IntegrationDeactivation.objects.create(integration=locked)
-    record.methods.set(methods)
-    record.rules.set(to_disable)
-    PaymentRuleMethod.objects.filter(pk__in=methods).update(enabled=False)
-    PaymentRule.objects.filter(pk__in=to_disable).update(enabled=False, updated_at=timezone.now())
-    locked.active = False
-    locked.save(update_fields=["active", "updated_at"])
-    integration.active = False
-    RuleSetVersion.bump()  # queryset updates send no signals
-    return affected
-
-
-@transaction.atomic
-def integration_activate(*, integration: Integration, restore: bool = True) -> PendingRestore:
-    """Take new payments again. With `restore`, switch back on what its deactivations switched off and is still
-    off: its methods in rules, then the rules that have an enabled method of a live integration again (see
-    `integration_pending_restore`). Returns what was restored."""
-    locked = _lock(integration)
-    if locked.active or locked.deleted_at is not None:
-        return PendingRestore(rules=[], methods=[])
-    _lock_rules(locked)
-    pending = integration_pending_restore(integration=locked) if restore else PendingRestore(rules=[], methods=[])
-    PaymentRuleMethod.objects.filter(pk__in=[m.pk for m in pending.methods]).update(enabled=True)
-    restorable = pending.rules
-    PaymentRule.objects.filter(pk__in=[rule.pk for rule in restorable]).update(enabled=True, updated_at=timezone.now())
-    IntegrationDeactivation.objects.filter(integration=locked, ended_at__isnull=True).update(
-        ended_at=timezone.now(), restored=restore
-    )
-    locked.active = True
-    locked.save(update_fields=["active", "updated_at"])
-    integration.active = True
-    RuleSetVersion.bump()
-    return PendingRestore(rules=restorable, methods=pending.methods)
-
-
-@transaction.atomic
-def integration_delete(*, integration: Integration) -> list[AffectedRule]:
-    """Delete: disable its methods in every rule and disable rules left without an enabled method.
-
-    An integration that has payments is kept as a deleted (hidden, inactive) row, so those payments can still
-    be captured and refunded; one without payments is removed. Returns the rules that were affected.
-
-    A deleted integration is never activated again, but the rules it (and its earlier deactivations) left
-    without a method are recorded and stay so, so that activating another of their integrations brings them back.
-    """
-    _lock(integration)
     _lock_rules(integration)
     affected = rules_using_integration(integration=integration)
     methods = list(PaymentRuleMethod.objects.filter(integration=integration, enabled=True).values_list("pk", flat=True))
-    PaymentRuleMethod.objects.filter(integration=integration).update(enabled=False)
     to_disable = [a.rule.pk for a in affected if a.will_be_disabled]
+    switched_off = PaymentRuleMethod.objects.filter(integration=integration)
+    (switched_off if deleting else switched_off.filter(pk__in=methods)).update(enabled=False)
     PaymentRule.objects.filter(pk__in=to_disable).update(enabled=False, updated_at=timezone.now())
-    if methods or to_disable:
+    if not deleting or methods or to_disable:
         record = IntegrationDeactivation.objects.create(integration=integration)
         record.methods.set(methods)
         record.rules.set(to_disable)
-    if PaymentTransaction.objects.filter(integration=integration).exists():
-        integration.active = False
-        integration.deleted_at = timezone.now()
-        integration.save(update_fields=["active", "deleted_at", "updated_at"])
-    else:
-        integration.delete()
     RuleSetVersion.bump()  # queryset updates send no signals
     return affected
+
+
+def integration_rules_restore(*, integration: Integration, restore: bool = True) -> PendingRestore:
+    """The rules' side of activating an integration again (`integrations.services`), in its transaction and after
+    its row lock. With `restore`, switch back on what its deactivations switched off and is still off: its
+    methods in rules, then the rules that have an enabled method of a live integration again (see
+    `integration_pending_restore`). Its open deactivations end either way. Returns what was restored."""
+    _lock_rules(integration)
+    pending = integration_pending_restore(integration=integration) if restore else PendingRestore(rules=[], methods=[])
+    PaymentRuleMethod.objects.filter(pk__in=[m.pk for m in pending.methods]).update(enabled=True)
+    PaymentRule.objects.filter(pk__in=[rule.pk for rule in pending.rules]).update(
+        enabled=True, updated_at=timezone.now()
+    )
+    IntegrationDeactivation.objects.filter(integration=integration, ended_at__isnull=True).update(
+        ended_at=timezone.now(), restored=restore
+    )
+    RuleSetVersion.bump()
+    return pending

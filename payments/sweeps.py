@@ -1,5 +1,8 @@
 """Work that beat sweeps find in the database: scheduled captures, lapsing authorizations, open rows to reconcile.
 
+Shipping (which makes captures on shipment due) is in `orders.services`; notices and alert emails to staff are
+in `notifications.services`.
+
 Each sweep selects due rows in batches and hands each to a task; each task calls the same services as the
 back-office, so locking and idempotency keys apply and a task that runs twice moves money once.
 """
@@ -17,9 +20,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
-from integrations.models import Integration
 from notifications.models import Notice
-from notifications.services import notice_raise
+from notifications.services import alert_recipients, notice_raise, staff_alert
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
     follow_up_request,
@@ -48,13 +50,6 @@ RECONCILE_FIRST_AFTER = timedelta(minutes=2)  # calls time out well before this
 ABANDONED_ACTION_AFTER = timedelta(hours=1)  # a buyer who left the 3-D Secure page
 RECONCILE_MAX_ATTEMPTS = 12  # about seven hours of backoff, then staff are asked to look
 STALE_ENQUEUED_AFTER = timedelta(minutes=15)
-
-
-def _alert_recipients(integration: Integration) -> list[str]:
-    recipients = list(settings.PAYMENT_ALERT_EMAILS)
-    if integration.default_owner and integration.default_owner.email:
-        recipients.append(integration.default_owner.email)
-    return sorted(set(recipients))
 
 
 # --- scheduled capture -----------------------------------------------------------------------------------------
@@ -172,12 +167,14 @@ def _scheduled_capture_failed(schedule: ScheduledCapture, reason: str) -> None:
         f"Order {auth.order.number}: the scheduled capture of {auth.money} (reference {auth.provider_reference}) "
         f"failed. {reason}. Capture it by hand or ask the buyer to pay again."
     )
-    if notice_raise(
-        key=f"scheduled-capture-failed:{schedule.pk}", level=Notice.Level.ERROR, order=auth.order, message=message
-    ):
-        send_mail(
-            f"Scheduled capture failed: order {auth.order.number}", message, None, _alert_recipients(auth.integration)
-        )
+    staff_alert(
+        key=f"scheduled-capture-failed:{schedule.pk}",
+        subject=f"Scheduled capture failed: order {auth.order.number}",
+        message=message,
+        integration=auth.integration,
+        order=auth.order,
+        level=Notice.Level.ERROR,
+    )
     logger.warning("Scheduled capture %s of transaction %s failed: %s", schedule.pk, auth.pk, reason)
 
 
@@ -199,10 +196,13 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
             f"The authorization of {txn.money} on order {txn.order.number} (reference {txn.provider_reference}) "
             f"expires at {txn.expires_at:%Y-%m-%d %H:%M} UTC. Capture it before then or it lapses."
         )
-        if notice_raise(key=f"expiry-warning:{txn.pk}", message=message, order=txn.order):
-            send_mail(
-                f"Authorization expiring: order {txn.order.number}", message, None, _alert_recipients(txn.integration)
-            )
+        staff_alert(
+            key=f"expiry-warning:{txn.pk}",
+            subject=f"Authorization expiring: order {txn.order.number}",
+            message=message,
+            integration=txn.integration,
+            order=txn.order,
+        )
         PaymentTransaction.objects.filter(pk=txn.pk).update(expiry_warned_at=now)
         warned += 1
     expired = 0
@@ -269,9 +269,8 @@ def _reauthorization_failed(auth: PaymentTransaction, renewal: PaymentTransactio
         f"lapses at {auth.expires_at:%Y-%m-%d %H:%M} UTC; capture it before then or ask the buyer to pay again."
     )
     notice_raise(key=f"reauthorization-failed:{auth.pk}", message=message, order=auth.order, level=Notice.Level.ERROR)
-    recipients = _alert_recipients(auth.integration)
-    if email := auth.integration.settings.get("re_authorization_email"):
-        recipients = sorted({*recipients, email})
+    email = auth.integration.settings.get("re_authorization_email")
+    recipients = alert_recipients(integration=auth.integration, extra=(email,) if email else ())
     send_mail(f"Re-authorization failed: order {auth.order.number}", message, None, recipients)
     logger.warning("Re-authorization of transaction %s (order %s) failed", auth.pk, auth.order_id)
 

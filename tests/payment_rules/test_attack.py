@@ -18,6 +18,7 @@ from django.test import Client
 
 from customers.models import Customer
 from integrations.models import Integration
+from integrations.services import integration_activate, integration_deactivate, integration_delete
 from payment_rules import services
 from payment_rules.expression import (
     DIFFERENCES,
@@ -39,12 +40,7 @@ from payment_rules.matching import (
     match_methods,
 )
 from payment_rules.models import PaymentRule
-from payment_rules.services import (
-    integration_activate,
-    integration_deactivate,
-    integration_delete,
-    integration_pending_restore,
-)
+from payment_rules.services import integration_pending_restore
 from tests import factories
 from tests.payment_rules.support import make_rule, money_order_ruleset, usd_cart
 

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 
 from integrations.models import Integration
+from integrations.services import integration_activate, integration_deactivate
 from payment_rules.matching import applicable_methods
 from payment_rules.models import IntegrationDeactivation, PaymentRuleMethod
-from payment_rules.services import integration_activate, integration_deactivate
 from tests import factories
 from tests.payment_rules.support import make_rule
 

@@ -6,14 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from integrations.models import Integration
+from integrations.services import integration_activate, integration_deactivate, integration_delete
 from payment_rules.matching import applicable_methods, can_start_checkout
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
-from payment_rules.services import (
-    integration_activate,
-    integration_deactivate,
-    integration_delete,
-    rules_using_integration,
-)
+from payment_rules.services import rules_using_integration
 from payments.services import payment_capture, payment_purchase
 from tests import factories
 
