@@ -13,8 +13,10 @@ An event arrives as `providers.base.WebhookEvent` with the movements it reports,
   as soon as the payment learns its reference (`ledger_record` releases it, reconcile too when it only learns
   the reference, and the sweep `webhook_events_waiting_sweep` stands behind both), and a redelivery of it is
   processed again;
-* an event the adapter marks `needs_details` (a refund list the provider no longer sends) is completed by the
-  adapter once its payment is known, and the completed movements are kept with the event.
+* an event the adapter marks `needs_details` (a refund list the provider no longer sends, a refund notification
+  that names only the refund) is completed by the adapter (`webhook_event_complete`) once, before it is matched
+  to its payment, and the completed event is kept; one the provider's details show cannot be applied
+  (`UnreadableEvent`) is kept failed, as the webhook view keeps one it cannot read.
 
 So duplicates and any delivery order end in the same ledger.
 """
@@ -47,6 +49,7 @@ from providers.base import (
     Outcome,
     ProviderResult,
     ProviderUnavailable,
+    UnreadableEvent,
 )
 from providers.base import WebhookEvent as ProviderEvent
 
@@ -57,9 +60,6 @@ FINAL = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED, WebhookEven
 #: providers retry an unanswered event for days (Stripe: three); one still without its payment then is not ours
 WAITING_FOR = timedelta(days=3)
 BATCH = 500
-#: set in a stored event's data once the adapter completed it (`webhook_event_complete`): a completed event names
-#: what the provider's details said (a refund's payment), and completing it again would read those instead
-COMPLETED = "completed_by_adapter"
 
 
 def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
@@ -73,14 +73,12 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
     # no longer waiting while it runs, so that what it records does not enqueue it a second time
     WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, status=WebhookEvent.Status.RECEIVED)
     event = ProviderEvent.from_dict(row.event)
-    if event.problem:
-        return _finish(row, WebhookEvent.Status.FAILED, event.problem)
     if not event.movements and not event.needs_details:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     adapter = adapter_for(row.integration)
-    if not event.data.get(COMPLETED):  # completed once: what it names now is no longer what the provider sent
+    if event.needs_details:  # completed once, and kept: what it names now is no longer what the provider sent
         try:
-            completed = adapter.webhook_event_complete(event)
+            event = replace(adapter.webhook_event_complete(event), needs_details=False)
         except ProviderUnavailable as exc:  # the task retries it; the sweep leaves it to that retry meanwhile
             WebhookEvent.objects.filter(pk=row.pk).update(
                 transient_failures=F("transient_failures") + 1,
@@ -88,12 +86,12 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
                 result=f"The provider could not be reached ({exc}); it is tried again automatically.",
             )
             raise
-        # keep what the provider added (the original payment of a refund …) with the row
-        event = replace(completed, data={**completed.data, COMPLETED: True})
+        except UnreadableEvent as exc:
+            return _finish(row, WebhookEvent.Status.FAILED, str(exc))
         WebhookEvent.objects.filter(pk=row.pk).update(
             event=event.as_dict(), provider_reference=(event.provider_reference or "")[:255]
         )
-        if not event.movements and not event.needs_details:
+        if not event.movements:
             return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type} any more.")
     payment = _payment_for(row.integration, event)
     if payment is None:
@@ -112,13 +110,6 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         if payment is None:
             return row
         WebhookEvent.objects.filter(pk=row.pk).update(status=WebhookEvent.Status.RECEIVED)
-    if event.needs_details:
-        event = adapter.complete_event(event)  # ProviderUnavailable: the task tries again later
-        WebhookEvent.objects.filter(pk=row.pk).update(event=event.as_dict())
-        if event.problem:
-            return _finish(row, WebhookEvent.Status.FAILED, event.problem)
-        if not event.movements:
-            return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
     with transaction.atomic():
         ledger.lock_order(order_id=payment.order_id)
         notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]

@@ -121,13 +121,15 @@ class InvalidSignature(ProviderError):
 
 class MalformedEvent(InvalidSignature):
     """A signed webhook whose envelope cannot be read (no event id, not an object): answered 400, stored nowhere,
-    like a bad signature. A readable envelope with an unreadable body is stored instead (`WebhookEvent.problem`)."""
+    like a bad signature. A readable envelope with an unreadable body is `UnreadableEvent` instead."""
 
 
 class UnreadableEvent(ProviderError):
     """A webhook whose signature verified but whose content cannot be read as an event of its type (a shape we
-    do not know). The webhook view keeps it, failed, for staff and answers 200: sending it again cannot help.
-    `payload` is the event as received, scrubbed."""
+    do not know), or whose details the provider cannot give (`Adapter.webhook_event_complete`: the charge it
+    names does not exist). The one way to say so: raised by `parse_webhook`, the webhook view keeps the event,
+    failed, for staff and answers 200 (sending it again cannot help); raised while completing, the worker marks
+    the stored event failed. `payload` is the event as received, scrubbed."""
 
     def __init__(self, message: str, *, event_id: str, event_type: str, payload: Any) -> None:
         super().__init__(message)
@@ -404,9 +406,10 @@ class WebhookEvent:
     `provider_reference` is the payment the event is about (the reference of the authorize or charge row);
     `payment_key` is the idempotency key of the request that made that payment, when the provider carries it
     (metadata), so an event can be matched before we learn the reference; `movements` say what happened to it, in
-    order. An event with no movements is stored and ignored. `needs_details` asks the processing to let the
-    adapter complete the movements (`Adapter.complete_event`) once the payment is known; `problem` says why a
-    signed event could not be read (it is stored as failed).
+    order. An event with no movements and no `needs_details` is stored and ignored. `needs_details` says the
+    event leaves out what applying it needs (the refunds of a charge; which payment a refund returned): the worker
+    has the adapter complete it (`Adapter.webhook_event_complete`) once, before matching it to a payment, and
+    keeps the completed event. An event that cannot be read is never a `WebhookEvent`: see `UnreadableEvent`.
     """
 
     event_id: str
@@ -417,7 +420,6 @@ class WebhookEvent:
     movements: tuple[EventMovement, ...] = ()
     payment_key: str | None = None
     needs_details: bool = False
-    problem: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -430,7 +432,6 @@ class WebhookEvent:
             "movements": [m.as_dict() for m in self.movements],
             "payment_key": self.payment_key,
             "needs_details": self.needs_details,
-            "problem": self.problem,
         }
 
     @classmethod
@@ -445,7 +446,6 @@ class WebhookEvent:
             movements=tuple(EventMovement.from_dict(m) for m in data.get("movements") or ()),
             payment_key=data.get("payment_key"),
             needs_details=bool(data.get("needs_details")),
-            problem=str(data.get("problem") or ""),
         )
 
 
@@ -565,14 +565,14 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         raise InvalidSignature(f"{self.key} sends no webhooks")
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
-        """Fill in what a verified event leaves out, by asking the provider, before the event is applied (a refund
-        notification that names only the refund's own id: which payment it returned). Called by the worker, never
-        while the webhook request waits; may raise `ProviderUnavailable` (the task retries). The default: as is."""
-        return event
+        """Fill in what an event with `needs_details` leaves out, by asking the provider: which payment a refund
+        notification returned (it names only the refund's own id), the refunds of a charge, whether a refund is
+        money back. Returns the event as it is to be applied (its payment's reference, its movements).
 
-    def complete_event(self, event: WebhookEvent) -> WebhookEvent:
-        """Fill in what an event with `needs_details` leaves out (the refunds of a charge, whether a refund is
-        money back), by asking the provider. Raises `ProviderUnavailable` when it cannot; the task retries."""
+        Called once per event by the worker, before the event is matched to a payment, never while the webhook
+        request waits. Raises `ProviderUnavailable` when the provider cannot be asked (the task retries), and
+        `UnreadableEvent` when its answer says the event cannot be applied (kept failed, for staff). The
+        default: as is."""
         return event
 
     def check_connection(self) -> ProviderResult | None:

@@ -1171,6 +1171,8 @@ def event_from_notification(event: Mapping[str, Any], currency: str) -> WebhookE
         amount=amount,
         data={"webhook_id": event.get("webhookId"), "event_date": event.get("eventDate"), "payload": dict(payload)},
         movements=tuple(movements),
+        # a refund names only its own id, and a void not what it undid: the details say (webhook_event_complete)
+        needs_details=bool(movements) and kind in ("refund.created", "void.created"),
     )
 
 

@@ -763,7 +763,7 @@ class StripeAdapter(Adapter):
                 payload=self._scrub(event),
             ) from exc
 
-    def complete_event(self, event: WebhookEvent) -> WebhookEvent:
+    def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """The refunds of the charge an event is about, read from Stripe: since API 2022-11-15 `charge.refunded`
         lists none, and a refund event alone cannot say whether it is money back or a released authorization."""
         if not event.needs_details:
@@ -773,7 +773,9 @@ class StripeAdapter(Adapter):
         charge = self._call("retrieve", lambda c: c.v1.charges.retrieve(charge_id), nothing)
         if isinstance(charge, ProviderResult):
             if charge.outcome == Outcome.DECLINED:  # Stripe knows no such charge
-                return replace(event, needs_details=False, problem=f"Stripe has no charge {charge_id}.")
+                raise UnreadableEvent(
+                    f"Stripe has no charge {charge_id}.", event_id=event.event_id, event_type=event.type, payload={}
+                )
             raise ProviderUnavailable(f"Stripe charge {charge_id} could not be read ({charge.error_code})")
         refunds = self._list_all("retrieve", lambda c, q: c.v1.refunds.list(params=q), {"charge": charge_id})
         if isinstance(refunds, ProviderResult):

@@ -123,7 +123,7 @@ def test_without_a_refunds_list_the_refunds_are_read_from_stripe(
     assert "refunds" not in refunded["data"]["object"]
     parsed = event_from_stripe(refunded)
     assert parsed.needs_details  # the refund is not in the event: it must be fetched
-    done = sandbox_adapter("stripe", live_server.url).complete_event(parsed)
+    done = sandbox_adapter("stripe", live_server.url).webhook_event_complete(parsed)
     assert [(m.action, m.amount.amount) for m in done.movements] == [
         (MovementAction.CAPTURE, Decimal("60.00")),
         (MovementAction.REFUND, Decimal("40.00")),
@@ -143,7 +143,7 @@ def test_refund_created_of_a_release_before_basil_is_told_apart_by_asking_stripe
         parsed = event_from_stripe(event)
         assert parsed.needs_details  # not ours: Stripe says what it is
         assert not parsed.movements
-        refunds = [m for m in adapter.complete_event(parsed).movements if m.action == MovementAction.REFUND]
+        refunds = [m for m in adapter.webhook_event_complete(parsed).movements if m.action == MovementAction.REFUND]
         assert [(m.provider_reference, m.amount.amount) for m in refunds] == [
             (created[1]["data"]["object"]["id"], Decimal("40.00"))
         ]
