@@ -449,6 +449,18 @@ def _refuse_unless(refusal: Refusal | None) -> None:
         raise PaymentRefused(refusal.code, refusal.message)
 
 
+def _wanted(
+    amount: Money | None, *, left: Decimal, currency: str, whole: Decimal, partial: bool, in_full: Refusal
+) -> Money:
+    """The amount asked for, or all that is `left`: refused when it does not fit, or when it is less than the
+    `whole` on a provider that takes only all of it."""
+    wanted = amount or Money(left, currency)
+    _check_amount(wanted, currency=currency, available=left)
+    if wanted.amount < whole and not partial:
+        _refuse_unless(in_full)
+    return wanted
+
+
 def payment_capture(
     *, source_id: int, amount: Money | None, key: str, actor: User | None = None, note: str = ""
 ) -> PaymentTransaction:
@@ -456,13 +468,17 @@ def payment_capture(
 
     def reserve_checked(source: PaymentTransaction, allowed: AllowedOperations, fingerprint: str) -> PaymentTransaction:
         _refuse_unless(allowed.capture_refused)
-        wanted = amount or Money(allowed.capture_limit, source.currency)
-        _check_amount(wanted, currency=source.currency, available=allowed.capture_limit)
-        if wanted.amount < allowed.capturable and not allowed.partial_capture:
-            raise PaymentRefused(
+        wanted = _wanted(
+            amount,
+            left=allowed.capture_limit,
+            currency=source.currency,
+            whole=allowed.capturable,
+            partial=allowed.partial_capture,
+            in_full=Refusal(
                 "partial_capture_unsupported",
                 f"This payment can only be captured in full ({allowed.capturable} {source.currency}).",
-            )
+            ),
+        )
         return reserve_child(source, Action.CAPTURE, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note)
 
     return _operate(verb="capture", source_id=source_id, terms=_terms(amount), key=key, reserve_checked=reserve_checked)
@@ -496,12 +512,16 @@ def payment_refund(
 
     def reserve_checked(source: PaymentTransaction, allowed: AllowedOperations, fingerprint: str) -> PaymentTransaction:
         _refuse_unless(allowed.refund_refused)
-        wanted = amount or Money(allowed.refundable, source.currency)
-        _check_amount(wanted, currency=source.currency, available=allowed.refundable)
-        if wanted.amount < source.amount and not allowed.partial_refund:
-            raise PaymentRefused(
+        wanted = _wanted(
+            amount,
+            left=allowed.refundable,
+            currency=source.currency,
+            whole=source.amount,
+            partial=allowed.partial_refund,
+            in_full=Refusal(
                 "partial_refund_unsupported", f"This payment can only be refunded in full ({source.money})."
-            )
+            ),
+        )
         return reserve_child(
             source, Action.REFUND, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note, reason=reason
         )
