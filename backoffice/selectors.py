@@ -22,7 +22,7 @@ _AMOUNT = DecimalField(max_digits=20, decimal_places=4)
 
 
 def _children_sum(*actions: str) -> Coalesce:
-    """What the row's children with these actions took, counting open ones, as `payments.services` does."""
+    """What the row's children with these actions took, counting open ones, as `payments.ledger.children_taken` does."""
     children = (
         PaymentTransaction.objects.filter(source=OuterRef("pk"), action__in=actions)
         .filter(Q(state=State.SUCCEEDED) | Q(state__in=OPEN_STATES))

@@ -15,7 +15,7 @@ from providers.base import MethodInfo
 def order_account(*, order: Order) -> OrderAccount:
     """What the order has taken, holds and still owes (`payments.account`), in two queries.
 
-    Read it under the order lock (`payments.services.lock_order`) whenever the answer decides a movement.
+    Read it under the order lock (`payments.ledger.lock_order`) whenever the answer decides a movement.
     """
     rows = PaymentTransaction.objects.filter(order_id=order.pk).values_list(
         "id", "action", "state", "amount", "successful", "active", "source_id", "invoice_id"
