@@ -88,6 +88,10 @@ def _stripe_tokenize(base_url: str, credentials: Mapping[str, Any], number: str)
 # --- Authorize.Net ----------------------------------------------------------------------------------------------
 
 
+#: the card fields besides the number that Accept.js sends (an expiry in the future, a matching code and ZIP)
+AUTHORIZENET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
+
+
 def _authorizenet_credentials(account: str, secret: str = "") -> Credentials:
     """Any API login ID with a 16-character transaction key is an account; the signature key is 128 hex digits."""
     secret = secret or account
@@ -118,10 +122,6 @@ def _authorizenet_tokenize(base_url: str, credentials: Mapping[str, Any], number
     reply.raise_for_status()
     opaque = json.loads(reply.content.decode("utf-8-sig"))["opaqueData"]
     return {"data_descriptor": opaque["dataDescriptor"], "data_value": opaque["dataValue"]}
-
-
-#: the card fields besides the number that Accept.js sends (an expiry in the future, a matching code and ZIP)
-AUTHORIZENET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
 
 
 def _authorizenet_settle(reference: str) -> None:

@@ -55,6 +55,15 @@ def sim_get(provider: str, kind: str, object_id: str, *, lock: bool = False) -> 
     return queryset.first()
 
 
+def sim_load(provider: str, kind: str, object_id: str, account: str) -> dict[str, Any] | None:
+    """An account's object, locked for the call that changes it; None when missing or another account's (a
+    provider answers "no such object" to both)."""
+    obj = sim_get(provider, kind, object_id, lock=True)
+    if obj is None or obj.account != account:
+        return None
+    return dict(obj.data)
+
+
 def sim_put(provider: str, kind: str, object_id: str, data: dict[str, Any], *, account: str = "") -> SimObject:
     obj, _ = SimObject.objects.update_or_create(
         provider=provider, kind=kind, object_id=object_id, defaults={"data": data, "account": account}

@@ -88,6 +88,7 @@ from sandbox.pipeline import Delivery, cors, serve, sim_account_id, webhook_endp
 from sandbox.services import (
     sim_get,
     sim_list,
+    sim_load,
     sim_now,
     sim_put,
 )
@@ -272,10 +273,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
-    obj = sim_get(PROVIDER, kind, object_id, lock=True)
-    if obj is None or obj.account != account:
-        return None
-    return dict(obj.data)
+    return sim_load(PROVIDER, kind, object_id, account)
 
 
 def _save(kind: str, object_id: str, data: dict[str, Any], account: str) -> None:

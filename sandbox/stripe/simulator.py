@@ -78,6 +78,7 @@ from sandbox.services import (
     sim_get,
     sim_id,
     sim_list,
+    sim_load,
     sim_put,
     sim_strict,
     sim_timestamp,
@@ -485,10 +486,7 @@ def _cors(response: HttpResponse) -> HttpResponse:
 
 
 def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
-    obj = sim_get(PROVIDER, kind, object_id, lock=True)
-    if obj is None or obj.account != account:
-        return None
-    return dict(obj.data)
+    return sim_load(PROVIDER, kind, object_id, account)
 
 
 def _save(kind: str, data: dict[str, Any], account: str) -> None:
