@@ -59,9 +59,9 @@ from payments.models import Action, PaymentTransaction, State, WebhookEvent  # n
 from payments.services import capturable_amount  # noqa: E402
 from payments.webhook_services import webhook_events_waiting_sweep  # noqa: E402
 from providers.stripe.adapter import METADATA_KEY, StripeAdapter  # noqa: E402
-from providers.stripe.sandbox import render_event, sign  # noqa: E402
-from providers.stripe.sandbox_versions import receives, version_of  # noqa: E402
 from sandbox.models import SimObject  # noqa: E402
+from sandbox.stripe.simulator import render_event, sign  # noqa: E402
+from sandbox.stripe.versions import receives, version_of  # noqa: E402
 
 SECRET = "sk_test_benchmarkstorm"  # noqa: S105 - a sandbox test key
 WEBHOOK_SECRET = "whsec_benchmarkstorm"  # noqa: S105 - a sandbox test key

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -19,9 +21,7 @@ from orders.models import Address, Invoice, Order
 from orders.services import LineInput, invoice_create, order_create
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
 from payments.services import payment_capture, payment_purchase
-from providers.authorizenet.sandbox import webhook_register as authorizenet_webhook_register
 from providers.stripe.adapter import StripeAdapter
-from providers.stripe.sandbox import webhook_endpoint_register
 
 DEMO_PREFIX = "DEMO-"
 
@@ -123,23 +123,16 @@ def stripe_integration_seed(*, admin: User | None) -> Integration:
         },
     )
     if created or not integration.secrets:
-        account = secrets.token_hex(12)
+        credentials, integration.secrets = _sandbox_credentials("stripe", secrets.token_hex(12))
         integration.settings = {
-            "public_key": f"pk_test_{account}",
+            **credentials,
             "user_monitoring": False,
             "re_authorization": False,
             "re_authorization_email": "",
         }
-        integration.secrets = {"secret_key": f"sk_test_{account}", "webhook_secret": f"whsec_{secrets.token_hex(16)}"}
         integration.save()
-    if settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX:
-        webhook_endpoint_register(  # as the README says to set up the live endpoint
-            secret_key=integration.secrets["secret_key"],
-            url=integration.get_webhook_url(),
-            secret=integration.secrets["webhook_secret"],
-            enabled_events=StripeAdapter.webhook_events,
-            api_version=StripeAdapter.webhook_api_version,
-        )
+    # as the README says to set up the live endpoint
+    _sandbox_webhooks_register(integration, StripeAdapter.webhook_events, StripeAdapter.webhook_api_version)
     return integration
 
 
@@ -161,10 +154,9 @@ def authorizenet_integration_seed(*, admin: User | None) -> Integration:
         },
     )
     if created or not integration.secrets:
+        credentials, integration.secrets = _sandbox_credentials("authorizenet", f"paydesk{secrets.token_hex(6)}")
         integration.settings = {
-            "api_login_id": f"paydesk{secrets.token_hex(6)}",
-            "client_key": secrets.token_urlsafe(24),
-            "account_currency": "USD",
+            **credentials,
             "allowed_card_types": ["visa", "mastercard", "american_express", "discover", "jcb", "diners_club"],
             "require_cvv": True,
             "allow_held_transactions": True,
@@ -177,14 +169,8 @@ def authorizenet_integration_seed(*, admin: User | None) -> Integration:
                 "amount of this order, once."
             ),
         }
-        integration.secrets = {"transaction_key": secrets.token_hex(8), "signature_key": secrets.token_hex(64)}
         integration.save()
-    if settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX:
-        authorizenet_webhook_register(
-            api_login_id=integration.settings["api_login_id"],
-            url=integration.get_webhook_url(),
-            signature_key=integration.secrets["signature_key"],
-        )
+    _sandbox_webhooks_register(integration)
     return integration
 
 
@@ -206,11 +192,9 @@ def payflow_integration_seed(*, admin: User | None) -> Integration:
         },
     )
     if created or not integration.secrets:
-        vendor = f"paydesk{secrets.token_hex(6)}"
+        credentials, integration.secrets = _sandbox_credentials("payflow", f"paydesk{secrets.token_hex(6)}")
         integration.settings = {
-            "partner": "PayPal",
-            "vendor": vendor,
-            "user": vendor,
+            **credentials,
             "allowed_card_types": ["visa", "mastercard", "discover", "american_express"],
             "require_cvv": True,
             "zero_amount_authorization": False,
@@ -221,9 +205,26 @@ def payflow_integration_seed(*, admin: User | None) -> Integration:
             "express_checkout_short_label": "PayPal",
             "express_checkout_payment_action": "authorize",
         }
-        integration.secrets = {"password": secrets.token_urlsafe(12)}
         integration.save()
     return integration
+
+
+def _sandbox_credentials(key: str, account: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Test credentials the provider's simulator accepts, with freshly random secrets."""
+    from sandbox.profiles import profile  # the simulators are loaded only where demo data asks for them
+
+    return profile(key).credentials(account, secrets.token_hex(16))
+
+
+def _sandbox_webhooks_register(integration: Integration, events: Sequence[str] = ("*",), api_version: str = "") -> None:
+    """Give the simulator the integration's webhook URL, as one would in the provider's dashboard."""
+    if not (settings.SANDBOX_ENABLED and integration.environment == Integration.Environment.SANDBOX):
+        return
+    from sandbox.profiles import profile
+
+    register = profile(integration.provider_key).register_webhooks
+    if register is not None:
+        register({**integration.settings, **integration.secrets}, integration.get_webhook_url(), events, api_version)
 
 
 def _rule(

@@ -1,6 +1,7 @@
 """Building blocks every provider simulator uses: objects, clock, faults, idempotency and webhook delivery.
 
-A provider's `sandbox.py` speaks that provider's wire format and calls these helpers for the state it keeps.
+A provider's simulator (`sandbox/<key>/simulator.py`) speaks that provider's wire format and calls these helpers
+for the state it keeps.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def sim_get(provider: str, kind: str, object_id: str, *, lock: bool = False) -> 
     if lock:
         queryset = queryset.select_for_update()
     return queryset.first()
+
+
+def sim_load(provider: str, kind: str, object_id: str, account: str) -> dict[str, Any] | None:
+    """An account's object, locked for the call that changes it; None when missing or another account's (a
+    provider answers "no such object" to both)."""
+    obj = sim_get(provider, kind, object_id, lock=True)
+    if obj is None or obj.account != account:
+        return None
+    return dict(obj.data)
 
 
 def sim_put(provider: str, kind: str, object_id: str, data: dict[str, Any], *, account: str = "") -> SimObject:
@@ -219,16 +229,3 @@ def sim_webhook_send(*, provider: str, event_id: str, url: str, body: str, signe
         sim_webhook_deliver_task.delay(delivery_id)
 
     transaction.on_commit(deliver, robust=True)
-
-
-def luhn_valid(number: str) -> bool:
-    """A card number's check digit, as providers verify it before anything else (12 to 19 digits)."""
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, digit in enumerate(reversed(number)):
-        d = int(digit)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0

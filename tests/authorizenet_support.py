@@ -16,16 +16,17 @@ import requests
 from lxml import etree
 
 from integrations.models import Integration
-from providers.authorizenet import sandbox as anet_sandbox_module
 from providers.authorizenet.adapter import AuthorizeNetAdapter
+from sandbox.authorizenet import simulator as anet_sandbox_module
+from sandbox.profiles import AUTHORIZENET_CARD
+from sandbox.profiles import profile as sandbox_profile
 from sandbox.services import sim_fault_add
 from tests import factories
 
 LOGIN = "paydeskservices"
+_CREDENTIALS, ANET_SECRETS = sandbox_profile("authorizenet").credentials(LOGIN, "")
 ANET_SETTINGS = {
-    "api_login_id": LOGIN,
-    "client_key": "services-client-key",
-    "account_currency": "USD",
+    **_CREDENTIALS,
     "allowed_card_types": ["visa", "mastercard", "american_express", "discover"],
     "require_cvv": True,
     "allow_held_transactions": True,
@@ -35,8 +36,7 @@ ANET_SETTINGS = {
     "echeck_account_types": ["checking", "savings", "businessChecking"],
     "echeck_confirmation_text": "I authorize Paydesk Demo Inc. to debit my account for this order.",
 }
-ANET_SECRETS = {"transaction_key": "Services00000001", "signature_key": "5A" * 64}
-CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
+CARD = AUTHORIZENET_CARD
 BANK = {
     "routingNumber": "121042882",
     "accountNumber": "123456789",
@@ -82,11 +82,9 @@ def bank(**fields: str) -> dict[str, str]:
 
 
 def register_webhooks(integration: Integration) -> None:
-    anet_sandbox_module.webhook_register(
-        api_login_id=integration.settings["api_login_id"],
-        url=integration.get_webhook_url(),
-        signature_key=integration.secrets["signature_key"],
-    )
+    register = sandbox_profile("authorizenet").register_webhooks
+    assert register is not None
+    register({**integration.settings, **integration.secrets}, integration.get_webhook_url(), ["*"], "")
 
 
 def post_notification(client, integration: Integration, event: dict[str, Any] | str, key: str | None = None):  # noqa: ANN001, ANN201

@@ -20,10 +20,11 @@ from django.db import connection, connections
 from config.celery import app
 from integrations.models import Integration
 from providers import registry
-from providers.stripe import sandbox as stripe_sandbox_module
+from sandbox.profiles import profile as sandbox_profile
+from sandbox.stripe import simulator as stripe_sandbox_module
 from tests import factories
 
-STRIPE_SECRETS = {"secret_key": "sk_test_paydeskservices", "webhook_secret": "whsec_paydeskservices"}
+STRIPE_SETTINGS, STRIPE_SECRETS = sandbox_profile("stripe").credentials("paydeskservices", "")
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def stripe_integration(stripe_sandbox) -> Integration:  # noqa: ANN001
     return factories.IntegrationFactory(
         provider_key="stripe",
         name="Stripe",
-        settings={"public_key": "pk_test_paydeskservices"},
+        settings=dict(STRIPE_SETTINGS),
         secrets=dict(STRIPE_SECRETS),
         payment_action=Integration.PaymentAction.AUTHORIZE,
     )
@@ -49,12 +50,13 @@ def register_webhooks(integration: Integration, *, api_version: str = "") -> Non
     """Tell the sandbox to send this integration's account events to its webhook URL (as the dashboard would),
     in `api_version` (default: the version the adapter asks for), with the events the adapter asks for."""
     adapter = registry.adapter_class("stripe")
-    stripe_sandbox_module.webhook_endpoint_register(
-        secret_key=integration.secrets["secret_key"],
-        url=integration.get_webhook_url(),
-        secret=integration.secrets["webhook_secret"],
-        enabled_events=adapter.webhook_events,
-        api_version=api_version or adapter.webhook_api_version,
+    register = sandbox_profile("stripe").register_webhooks
+    assert register is not None
+    register(
+        {**integration.settings, **integration.secrets},
+        integration.get_webhook_url(),
+        adapter.webhook_events,
+        api_version or adapter.webhook_api_version,
     )
 
 

@@ -32,8 +32,8 @@ from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payments import services as payment_services
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, State
-from providers.payflow.sandbox import transactions as payflow_transactions
 from sandbox.models import SimIdempotencyKey, SimObject
+from sandbox.payflow.simulator import transactions as payflow_transactions
 from sandbox.services import sim_fault_add
 from tests.checkout.conftest import add, choose, login, to_payment_step
 from tests.providers.sandboxes import payflow_post_card

@@ -12,8 +12,8 @@ from django.template.loader import render_to_string
 from playwright.sync_api import Page, Route
 
 from providers.authorizenet.adapter import AuthorizeNetAdapter
-from providers.authorizenet.sandbox import sim_get
 from providers.base import Environment, IntegrationInfo, PaymentAction
+from sandbox.authorizenet.simulator import sim_get
 from tests.authorizenet_support import ANET_SECRETS, ANET_SETTINGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

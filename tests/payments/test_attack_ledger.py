@@ -20,11 +20,11 @@ from orders.services import invoice_create
 from payments import services, sweeps, webhook_services
 from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State, WebhookEvent
-from providers.authorizenet import sandbox as anet_sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
 from providers.base import EventMovement, Money, MovementAction
 from providers.base import WebhookEvent as ProviderEvent
 from providers.stripe.adapter import StripeAdapter
+from sandbox.authorizenet import simulator as anet_sandbox
 from sandbox.services import sim_advance_time, sim_fault_add, sim_get, sim_list
 from tests import factories
 from tests.authorizenet_support import card

@@ -10,9 +10,9 @@ from orders.models import PaymentStatus
 from payments import services, sweeps
 from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, State
-from providers.authorizenet import sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter
 from providers.base import Money
+from sandbox.authorizenet import simulator as sandbox
 from sandbox.models import SimFault
 from sandbox.services import sim_advance_time, sim_fault_add
 from tests import factories

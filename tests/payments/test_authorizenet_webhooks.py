@@ -13,9 +13,9 @@ from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
 from payments.models import PaymentTransaction, State, WebhookEvent
-from providers.authorizenet import sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter, key_reference
 from providers.base import FollowUpRequest, MethodInfo, Money
+from sandbox.authorizenet import simulator as sandbox
 from sandbox.services import sim_fault_add
 from tests import factories
 from tests.authorizenet_support import (

@@ -20,8 +20,8 @@ from payments import services, sweeps
 from payments.models import Action, PaymentTransaction, State
 from providers.base import Money
 from providers.payflow.adapter import PayflowAdapter
-from providers.payflow.sandbox import transactions
 from sandbox.models import SimFault
+from sandbox.payflow.simulator import transactions
 from sandbox.services import sim_advance_time, sim_fault_add
 from tests import factories
 from tests.providers.sandboxes import payflow_post_card

@@ -34,8 +34,8 @@ from payments import services
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from payments.tasks import webhook_event_process_task, webhook_events_requeue_task
 from payments.webhook_services import webhook_events_requeue
-from providers.authorizenet import sandbox as anet_sandbox_module
 from providers.base import ProviderUnavailable
+from sandbox.authorizenet import simulator as anet_sandbox_module
 from sandbox.services import sim_fault_add, sim_faults_clear
 from tests import factories
 from tests.authorizenet_support import card, merchant_interface, post_notification

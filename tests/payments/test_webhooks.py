@@ -26,8 +26,8 @@ from payments.sweeps import payment_reconcile
 from payments.webhook_services import webhook_event_process, webhook_events_waiting_sweep
 from providers.base import Money
 from providers.stripe.adapter import API_VERSION, StripeAdapter
-from providers.stripe.sandbox import redeliver
 from sandbox.services import sim_fault_add
+from sandbox.stripe.simulator import redeliver
 from tests import factories
 from tests.sandbox_support import (
     dashboard,

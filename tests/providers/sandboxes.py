@@ -1,7 +1,9 @@
 """How the contract suite reaches each provider's sandbox: settings, scenarios and hooks per provider.
 
-A provider joins the contract suite by adding a `SandboxProfile` to `PROFILES`. A scenario the provider cannot
-play is skipped with the reason given here, so the suite says what each provider does not do.
+A provider joins the contract suite by adding a `ContractProfile` to `PROFILES`. A scenario the provider cannot
+play is skipped with the reason given here, so the suite says what each provider does not do. Credentials,
+tokenization, settling and reviews come from the provider's sandbox profile (`sandbox/profiles.py`), as the demo
+seed's and the other tests' do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from providers.base import (
 )
 from providers.payflow.adapter import CURRENCIES as PAYPAL_CURRENCIES
 from providers.payflow.adapter import PayflowAdapter, request_id
+from sandbox.profiles import AUTHORIZENET_CARD
+from sandbox.profiles import profile as sandbox_profile
 
 #: one amount per currency, each exact in the currency's minor units (KWD's last digit 0: Stripe's rule)
 AMOUNTS = {"USD": Decimal("100.00"), "JPY": Decimal("12000"), "KWD": Decimal("30.120")}
@@ -37,7 +41,7 @@ DECLINES = ["card_declined", "insufficient_funds", "expired_card", "incorrect_cv
 
 
 @dataclass(frozen=True)
-class SandboxProfile:
+class ContractProfile:
     key: str
     settings: Mapping[str, Any]
     #: scenario -> payment data the browser would have produced for it (a token, never a card number), or a
@@ -74,23 +78,6 @@ class SandboxProfile:
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
     reply = requests.post(next_action["redirect_url"], data={"outcome": outcome}, allow_redirects=False, timeout=10)
     assert reply.status_code in (200, 302), reply.text
-
-
-def _stripe_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
-    reply = requests.post(
-        f"{live_server_url}/sandbox/stripe/v1/payment_methods",
-        data={
-            "type": "card",
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2034",
-            "card[cvc]": "123",
-        },
-        headers={"Authorization": "Bearer pk_test_paydeskcontract"},
-        timeout=10,
-    )
-    assert reply.status_code == 200, reply.text
-    return {"payment_method": reply.json()["id"]}
 
 
 def payflow_post_card(next_action: Mapping[str, str], number: str, *, expdate: str = "1230", cvv: str = "123") -> str:
@@ -136,14 +123,11 @@ def _payflow_challenge(next_action: Mapping[str, str], outcome: str) -> None:
     payflow_post_card(next_action, "4111111111111111" if outcome == "complete" else "000000000000000")
 
 
-def _payflow_profile(key: str) -> SandboxProfile:
-    return SandboxProfile(
+def _payflow_profile(key: str) -> ContractProfile:
+    return ContractProfile(
         key=key,
         settings={
-            "partner": "PayPal",
-            "vendor": "paydeskcontract",
-            "user": "paydeskcontract",
-            "password": "pw-1234",
+            **sandbox_credentials(key),
             # authorizations refer to a validated card (ORIGID) and hold the amount
             "zero_amount_authorization": True,
             "authorization_for_required_amount": True,
@@ -174,22 +158,18 @@ def _payflow_profile(key: str) -> SandboxProfile:
         bad_settings={"password": "invalid"},
         wire_key=request_id,
         challenge_failure="incorrect_number",  # the buyer's card on the form: 000000000000000 gives RESULT 23
-        review=lambda pnref, decision: _payflow_review(key, pnref, decision),
+        review=sandbox_profile(key).review,
     )
 
 
-def _payflow_review(key: str, pnref: str, decision: str) -> None:
-    from providers.payflow.sandbox import review
-
-    review(pnref, "approve" if decision == "approve" else "reject", key)
-
-
 RETURN_URL = "http://shop.test/checkout/return"
+#: the simulated merchant account the contract suite pays into, at every provider
+ACCOUNT = "paydeskcontract"
 
 
-ANET_LOGIN = "paydeskcontract"
-ANET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
-#: scenario -> Accept.js fields (Authorize.Net's test-environment triggers, see providers/authorizenet/sandbox.py)
+ANET_LOGIN = ACCOUNT
+ANET_CARD = AUTHORIZENET_CARD
+#: scenario -> Accept.js fields (Authorize.Net's test-environment triggers, see sandbox/authorizenet/simulator.py)
 ANET_SCENARIOS: dict[str, dict[str, str]] = {
     "success": ANET_CARD,
     "card_declined": {**ANET_CARD, "zip": "46282"},
@@ -201,46 +181,29 @@ ANET_SCENARIOS: dict[str, dict[str, str]] = {
 
 
 def _anet_payment_data(name: str) -> Mapping[str, str] | None:
-    from providers.authorizenet.sandbox import accept_tokenize
+    from sandbox.authorizenet.simulator import accept_tokenize
 
     fields = ANET_SCENARIOS.get(name)
     return accept_tokenize(ANET_LOGIN, **fields) if fields is not None else None
 
 
-def _anet_tokenize(live_server_url: str, number: str) -> Mapping[str, str]:
-    """Through the API's JSON securePaymentContainerRequest, as Accept.js does it from the browser."""
-    body = {
-        "securePaymentContainerRequest": {
-            "merchantAuthentication": {"name": ANET_LOGIN, "clientKey": "contract-client-key"},
-            "data": {"type": "TOKEN", "id": "1", "token": {**ANET_CARD, "cardNumber": number}},
-        }
-    }
-    reply = requests.post(f"{live_server_url}/sandbox/authorizenet/xml/v1/request.api", json=body, timeout=10)
-    assert reply.status_code == 200, reply.text
-    opaque = json.loads(reply.content.decode("utf-8-sig"))["opaqueData"]
-    return {"data_descriptor": opaque["dataDescriptor"], "data_value": opaque["dataValue"]}
+def sandbox_credentials(key: str) -> dict[str, Any]:
+    """The contract account's settings and secrets together, as the adapter takes them."""
+    settings, secrets = sandbox_profile(key).credentials(ACCOUNT, "")
+    return {**settings, **secrets}
 
 
-def _anet_settle(reference: str) -> None:
-    from providers.authorizenet.sandbox import settle
-
-    settle(reference)
-
-
-def _anet_review(reference: str, decision: str) -> None:
-    from providers.authorizenet.sandbox import review
-
-    review(reference, decision)
+def sandbox_tokenize(key: str) -> Callable[[str, str], Mapping[str, str]]:
+    """(live server URL, card number) -> payment data, through the provider's own tokenization endpoint."""
+    tokenize = sandbox_profile(key).tokenize
+    assert tokenize is not None
+    return lambda url, number: tokenize(f"{url}/sandbox/{key}", sandbox_credentials(key), number)
 
 
-PROFILES: dict[str, SandboxProfile] = {
-    "stripe": SandboxProfile(
+PROFILES: dict[str, ContractProfile] = {
+    "stripe": ContractProfile(
         key="stripe",
-        settings={
-            "public_key": "pk_test_paydeskcontract",
-            "secret_key": "sk_test_paydeskcontract",
-            "webhook_secret": "whsec_paydeskcontract",
-        },
+        settings=sandbox_credentials("stripe"),
         payment_data={
             "success": {"payment_method": "pm_card_visa"},
             "card_declined": {"payment_method": "pm_card_chargeDeclined"},
@@ -252,19 +215,13 @@ PROFILES: dict[str, SandboxProfile] = {
         },
         skips={"second_capture": "a Stripe capture releases the rest of the authorization (no multiple capture)"},
         complete_challenge=_stripe_challenge,
-        tokenize=_stripe_tokenize,
+        tokenize=sandbox_tokenize("stripe"),
     ),
     "payflow": _payflow_profile("payflow"),
     "payflow_pro": _payflow_profile("payflow_pro"),
-    "authorizenet": SandboxProfile(
+    "authorizenet": ContractProfile(
         key="authorizenet",
-        settings={
-            "api_login_id": ANET_LOGIN,
-            "transaction_key": "Contract00000001",
-            "client_key": "contract-client-key",
-            "signature_key": "ab" * 64,
-            "account_currency": "USD",
-        },
+        settings=sandbox_credentials("authorizenet"),
         payment_data={},
         make_payment_data=_anet_payment_data,
         amounts={  # card 4222222222222: the amount is the reason code
@@ -279,13 +236,13 @@ PROFILES: dict[str, SandboxProfile] = {
             "insufficient_funds": "Authorize.Net reports no insufficient-funds reason; the processor's is reason 2",
             "3ds": "Authorize.Net's API takes 3-D Secure results in; it has no buyer challenge step of its own",
             "idempotency_key_header": "Authorize.Net has no idempotency header; our key travels as the invoice "
-            "number and the duplicate window recognises a retry (test_authorizenet_sandbox.py)",
+            "number and the duplicate window recognises a retry (tests/sandbox/test_authorizenet.py)",
         },
-        tokenize=_anet_tokenize,
+        tokenize=sandbox_tokenize("authorizenet"),
         operations={"create": "authorize", "charge": "charge", "cancel": "void"},
         currencies=frozenset({"USD"}),
-        settle=_anet_settle,
-        review=_anet_review,
+        settle=sandbox_profile("authorizenet").settle,
+        review=sandbox_profile("authorizenet").review,
         bad_settings={"transaction_key": "invalid000000000"},
     ),
 }
@@ -301,7 +258,7 @@ def sandbox_adapter(key: str, live_server_url: str, *, read_timeout: float | Non
     return adapter
 
 
-def profile(adapter: Adapter) -> SandboxProfile:
+def profile(adapter: Adapter) -> ContractProfile:
     return PROFILES[adapter.key]
 
 

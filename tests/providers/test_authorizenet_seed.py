@@ -9,7 +9,7 @@ from integrations.adapters import integration_methods
 from integrations.models import Integration
 from payments import services
 from payments.models import State, WebhookEvent
-from providers.authorizenet.sandbox import accept_tokenize
+from sandbox.authorizenet.simulator import accept_tokenize
 from sandbox.models import SimObject
 from tests import factories
 

@@ -6,7 +6,6 @@ pytest-django's live server. A provider that cannot play a scenario skips it, sa
 
 from __future__ import annotations
 
-import ast
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from providers.base import (
     StatusRequest,
     to_minor,
 )
+from tests.imports import imported_modules
 from tests.providers.sandboxes import (
     AMOUNTS,
     DECLINES,
@@ -47,7 +47,7 @@ from tests.providers.sandboxes import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CURRENCIES = ["USD", "JPY", "KWD"]
-PROVIDERS_DIR = Path(__file__).resolve().parents[2] / "providers"
+SIMULATORS_DIR = Path(__file__).resolve().parents[2] / "sandbox"
 
 
 @pytest.fixture(autouse=True)
@@ -61,26 +61,18 @@ def adapter(request, live_server) -> Adapter:
     return sandbox_adapter(request.param, live_server.url)
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, at any depth of the file (function-level imports too)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in sorted(PROVIDERS_DIR.glob("*/sandbox*.py"))],
+    [
+        pytest.param(path, id=f"{path.parent.name}/{path.name}")
+        for path in sorted(SIMULATORS_DIR.glob("*/*.py"))
+        if path.parent.name != "migrations"
+    ],
 )
 def test_a_sandbox_imports_nothing_from_its_adapter(path: Path) -> None:
     """A sandbox is an oracle written from the provider's documentation, not a mirror of the adapter."""
     adapter_module = f"providers.{path.parent.name}.adapter"
-    assert not {name for name in _imported_modules(path) if name.startswith(adapter_module)}
+    assert not {name for name in imported_modules(path) if name.startswith(adapter_module)}
 
 
 def status_of(adapter: Adapter, action: str, result, amount=None, key: str = "status") -> StatusRequest:  # noqa: ANN001

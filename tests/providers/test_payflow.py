@@ -29,8 +29,8 @@ from providers.base import (
 from providers.base import Environment as Env
 from providers.payflow import nvp
 from providers.payflow.adapter import PayflowAdapter, billing_fields, custref, format_amount, request_id
-from providers.payflow.sandbox import pilot_result, transactions
 from sandbox.models import SimObject
+from sandbox.payflow.simulator import pilot_result, transactions
 from sandbox.services import sim_advance_time, sim_now
 from tests.providers.sandboxes import (
     RETURN_URL,
@@ -542,8 +542,8 @@ def test_neither_sandbox_imports_anything_from_its_adapter() -> None:
     import ast
     import inspect
 
-    from providers.authorizenet import sandbox as anet_sandbox
-    from providers.payflow import sandbox as payflow_sandbox
+    from sandbox.authorizenet import simulator as anet_sandbox
+    from sandbox.payflow import simulator as payflow_sandbox
 
     for module, adapter_module in (
         (payflow_sandbox, "providers.payflow.adapter"),

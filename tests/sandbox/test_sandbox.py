@@ -125,3 +125,38 @@ def test_deploy_check_warns_while_sandboxes_are_served(settings) -> None:
     assert "sandbox.W001" in [m.id for m in run_checks(include_deployment_checks=True)]
     settings.SANDBOX_ENABLED = False
     assert "sandbox.W001" not in [m.id for m in run_checks(include_deployment_checks=True)]
+
+
+@pytest.fixture
+def urlconf_reloaded(settings):  # noqa: ANN001, ANN201
+    """Reload the URL conf after changing settings it reads at import; restore it afterwards."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import config.urls
+
+    def reload() -> None:
+        importlib.reload(config.urls)
+        clear_url_caches()
+
+    enabled = settings.SANDBOX_ENABLED
+    yield reload
+    settings.SANDBOX_ENABLED = enabled
+    reload()
+
+
+def test_sandboxes_are_mounted_only_when_enabled(urlconf_reloaded, settings) -> None:
+    from django.urls import Resolver404, resolve
+
+    settings.SANDBOX_ENABLED = True
+    urlconf_reloaded()
+    assert resolve("/sandbox/__sim/reset").url_name == "sandbox-reset"
+    assert resolve("/sandbox/stripe/js/v3.js").url_name == "stripe-sandbox-js"
+    assert resolve("/sandbox/payflow_pro/").kwargs == {"provider": "payflow_pro"}
+
+    settings.SANDBOX_ENABLED = False
+    urlconf_reloaded()
+    for path in ("/sandbox/__sim/reset", "/sandbox/stripe/js/v3.js", "/sandbox/authorizenet/xml/v1/request.api"):
+        with pytest.raises(Resolver404):
+            resolve(path)

@@ -5,7 +5,7 @@ the official SDK runs against it unchanged (only the base address differs):
 
 * form-encoded bodies with bracket notation (`metadata[order]=…`, `expand[0]=…`), JSON replies, Stripe's error
   bodies and HTTP codes (400, 401, 402 for card errors, 404, 409, 5xx);
-* API versions (`sandbox_versions.py`): each request is played in its `Stripe-Version` (or the account's default,
+* API versions (`versions.py`): each request is played in its `Stripe-Version` (or the account's default,
   `__sim/account`), each event is rendered in the version of the endpoint that receives it; a version Stripe does
   not know is a 400, and what a version removed is refused as Stripe refuses it (`payment_method_types` from
   endive on: `payment_method_types_no_longer_supported`);
@@ -60,7 +60,30 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from providers.stripe.sandbox_versions import (
+from core.cards import card_brand, luhn_valid
+from sandbox.models import SimFault
+from sandbox.pipeline import (
+    Delivery,
+    Idempotency,
+    cors,
+    fault_response,
+    serve,
+    sim_account_id,
+    webhook_endpoint_save,
+    webhooks_send,
+)
+from sandbox.services import (
+    KeyConflict,
+    SimReply,
+    sim_get,
+    sim_id,
+    sim_list,
+    sim_load,
+    sim_put,
+    sim_strict,
+    sim_timestamp,
+)
+from sandbox.stripe.versions import (
     LATEST,
     ApiVersion,
     public,
@@ -70,21 +93,6 @@ from providers.stripe.sandbox_versions import (
     render_refund,
     version_of,
     visible_refunds,
-)
-from sandbox.models import SimFault
-from sandbox.services import (
-    SimReply,
-    luhn_valid,
-    sim_fault_take,
-    sim_get,
-    sim_hold_back,
-    sim_id,
-    sim_idempotent,
-    sim_list,
-    sim_put,
-    sim_strict,
-    sim_timestamp,
-    sim_webhook_send,
 )
 from sandbox.views import sandbox_view
 
@@ -197,14 +205,13 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
 }
 
 
+#: our brand names (core.cards) -> Stripe's `card.brand`
+BRANDS = {"american_express": "amex", "diners_club": "diners", "china_union_pay": "unionpay"}
+
+
 def _brand(number: str) -> str:
-    if number.startswith("4"):
-        return "visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or number[:1] == "2":
-        return "mastercard"
-    if number[:2] in {"34", "37"}:
-        return "amex"
-    return "unknown"
+    brand = card_brand(number)
+    return BRANDS.get(brand, brand)
 
 
 # --- wire helpers ---------------------------------------------------------------------------------------------
@@ -319,7 +326,7 @@ def account_of(api_key: str, *, publishable: bool = False) -> str | None:
     for prefix in prefixes:
         rest = api_key[len(prefix) :] if api_key.startswith(prefix) else ""
         if rest and len(rest) >= 8 and rest != "invalid" and re.fullmatch(r"[A-Za-z0-9_]+", rest):
-            return "acct_" + hashlib.sha256(rest.encode()).hexdigest()[:16]
+            return sim_account_id(rest, prefix="acct_")
     return None
 
 
@@ -374,13 +381,30 @@ def _response(reply: SimReply, *, version: str, replayed: bool = False) -> HttpR
 
 
 def _fault_reply(fault: SimFault, version: str) -> HttpResponse | None:
+    """Stripe answers its own 5xx in its error format; the rest as every sandbox does."""
     if fault.kind == SimFault.Kind.ERROR_500:
         return _response(_error(500, "api_error", "An unknown error occurred", store=False), version=version)
     if fault.kind == SimFault.Kind.ERROR_503:
         return _response(_error(503, "api_error", "Stripe is temporarily unavailable.", store=False), version=version)
-    if fault.kind == SimFault.Kind.MALFORMED:
-        return HttpResponse("<html><body>Bad gateway</body></html>", status=200, content_type="text/html")
-    return None
+    return fault_response(fault)
+
+
+def _key_conflict(refusal: KeyConflict, key: str) -> SimReply:
+    if refusal.reason == "in_flight":
+        return _error(
+            409,
+            "idempotency_error",
+            "There is currently another in-progress request using this Idempotent Key (that probably means you "
+            f"submitted twice, and the other request is still going through): {key}. Please try again later.",
+            store=False,
+        )
+    return _error(
+        400,
+        "idempotency_error",
+        "Keys for idempotent requests can only be used with the same parameters they were first used with. Try "
+        f"using a key other than '{key}' if you meant to execute a different request.",
+        store=False,
+    )
 
 
 def _sparse(reply: SimReply) -> SimReply:
@@ -415,61 +439,37 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
             except ValueError:
                 refused = _invalid(f"Invalid Stripe API version: {asked}", param="Stripe-Version", store=False)
                 return _response(refused, version=LATEST)
-            fault = sim_fault_take(PROVIDER, operation)
-            if fault is not None and (faulty := _fault_reply(fault, version.raw)) is not None:
-                return faulty
             if request.method in ("GET", "DELETE"):
                 params = parse_form([(k, str(v)) for k, v in request.GET.items()])
             else:
                 params = parse_form(parse_qsl(request.body.decode(), keep_blank_values=True))
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
             ctx = Ctx(account=account, idempotency_key=key, request=request, version=version)
-
-            def execute() -> SimReply:
-                with transaction.atomic():
-                    return handler(ctx, params, **kwargs)
-
+            idempotency = None
             if key:
                 if len(key) > 255:
                     refused = _invalid("Idempotency-Key is too long (255 characters at most).", store=False)
                     return _response(refused, version=version.raw)
                 request_hash = hashlib.sha256(json.dumps([request.path, params], sort_keys=True).encode()).hexdigest()
-                outcome = sim_idempotent(
-                    provider=PROVIDER,
-                    account=account,
-                    key=key,
-                    request_hash=request_hash,
-                    ttl=KEY_TTL,
-                    execute=execute,
-                )
-                if not isinstance(outcome, tuple):
-                    if outcome.reason == "in_flight":
-                        conflict = _error(
-                            409,
-                            "idempotency_error",
-                            "There is currently another in-progress request using this Idempotent Key (that "
-                            "probably means you submitted twice, and the other request is still going through): "
-                            f"{key}. Please try again later.",
-                            store=False,
-                        )
-                        return _response(conflict, version=version.raw)
-                    mismatch = _error(
-                        400,
-                        "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same parameters they were first "
-                        f"used with. Try using a key other than '{key}' if you meant to execute a different "
-                        "request.",
-                        store=False,
-                    )
-                    return _response(mismatch, version=version.raw)
-                reply, replayed = outcome
-            else:
-                reply, replayed = execute(), False
-            sim_hold_back(fault)
-            if fault is not None and fault.kind == SimFault.Kind.SPARSE:
-                reply = _sparse(reply)
-            response = _response(reply, version=version.raw, replayed=replayed)
-            return _cors(response) if publishable else response
+                idempotency = Idempotency(account=account, key=key, request_hash=request_hash, ttl=KEY_TTL)
+
+            def respond(reply: SimReply, replayed: bool) -> HttpResponse:
+                response = _response(reply, version=version.raw, replayed=replayed)
+                return _cors(response) if publishable else response
+
+            def conflict(refusal: KeyConflict) -> HttpResponse:
+                return _response(_key_conflict(refusal, key or ""), version=version.raw)
+
+            return serve(
+                provider=PROVIDER,
+                operation=operation,
+                execute=lambda: handler(ctx, params, **kwargs),
+                respond=respond,
+                faults=lambda fault: _fault_reply(fault, version.raw),
+                idempotency=idempotency,
+                conflict=conflict,
+                sparse=_sparse,
+            )
 
         return view
 
@@ -477,20 +477,16 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = "*"
-    response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Idempotency-Key, Stripe-Version"
-    response["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
-    return response
+    return cors(
+        response, methods="POST, GET, OPTIONS", headers="Authorization, Content-Type, Idempotency-Key, Stripe-Version"
+    )
 
 
 # --- objects ------------------------------------------------------------------------------------------------
 
 
 def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
-    obj = sim_get(PROVIDER, kind, object_id, lock=True)
-    if obj is None or obj.account != account:
-        return None
-    return dict(obj.data)
+    return sim_load(PROVIDER, kind, object_id, account)
 
 
 def _save(kind: str, data: dict[str, Any], account: str) -> None:
@@ -1325,29 +1321,28 @@ def webhook_endpoint_register(
 def _register(
     account: str, *, url: str, secret: str, enabled_events: tuple[str, ...], api_version: str
 ) -> dict[str, Any]:
-    for existing in sim_list(PROVIDER, "webhook_endpoint", account=account):
-        if existing.data["url"] == url:
-            data = {
-                **existing.data,
-                "secret": secret or existing.data["secret"],
+
+    def make(existing: dict[str, Any] | None) -> dict[str, Any]:
+        if existing is not None:
+            return {
+                **existing,
+                "secret": secret or existing["secret"],
                 "enabled_events": list(enabled_events),
-                "api_version": api_version or existing.data.get("api_version") or account_default_version(account),
+                "api_version": api_version or existing.get("api_version") or account_default_version(account),
             }
-            _save("webhook_endpoint", data, account)
-            return data
-    data = {
-        "id": sim_id("we"),
-        "object": "webhook_endpoint",
-        "api_version": api_version or account_default_version(account),
-        "created": sim_timestamp(PROVIDER),
-        "enabled_events": list(enabled_events),
-        "livemode": False,
-        "secret": secret or f"whsec_{secrets.token_hex(16)}",
-        "status": "enabled",
-        "url": url,
-    }
-    _save("webhook_endpoint", data, account)
-    return data
+        return {
+            "id": sim_id("we"),
+            "object": "webhook_endpoint",
+            "api_version": api_version or account_default_version(account),
+            "created": sim_timestamp(PROVIDER),
+            "enabled_events": list(enabled_events),
+            "livemode": False,
+            "secret": secret or f"whsec_{secrets.token_hex(16)}",
+            "status": "enabled",
+            "url": url,
+        }
+
+    return webhook_endpoint_save(PROVIDER, account, url, make=make, id_field="id")
 
 
 @api("webhook_endpoint")
@@ -1415,7 +1410,7 @@ def _endpoints_for(event: Mapping[str, Any], account: str) -> list[tuple[dict[st
 def _emit(ctx: Ctx, type_: str, obj: Mapping[str, Any], *, audience: str = "all") -> dict:
     """Record an event and send it, rendered in each one's version, to the account's endpoints that want it.
 
-    `audience` says which versions send it at all (see `sandbox_versions.AUDIENCES`).
+    `audience` says which versions send it at all (see `versions.AUDIENCES`).
     """
     event: dict[str, Any] = {
         "id": sim_id("evt"),
@@ -1437,19 +1432,22 @@ def _emit(ctx: Ctx, type_: str, obj: Mapping[str, Any], *, audience: str = "all"
     endpoints = _endpoints_for(event, ctx.account)
     event["pending_webhooks"] = len(endpoints)
     _save("event", event, ctx.account)
-    for endpoint, version in endpoints:
-        _send(event, endpoint, version)
+    _send(event, endpoints)
     return event
 
 
-def _send(event: Mapping[str, Any], endpoint: Mapping[str, Any], version: ApiVersion) -> None:
-    sim_webhook_send(
+def _send(event: Mapping[str, Any], endpoints: list[tuple[dict[str, Any], ApiVersion]]) -> None:
+    """Each endpoint gets the event rendered in its own API version."""
+    webhooks_send(
         provider=PROVIDER,
         event_id=event["id"],
-        url=endpoint["url"],
-        body=json.dumps(render_event(event, version), indent=2),
-        signer="providers.stripe.sandbox.sign",
-        secret=endpoint["secret"],
+        signer="sandbox.stripe.simulator.sign",
+        deliveries=[
+            Delivery(
+                url=endpoint["url"], body=json.dumps(render_event(event, version), indent=2), secret=endpoint["secret"]
+            )
+            for endpoint, version in endpoints
+        ],
     )
 
 
@@ -1470,8 +1468,7 @@ def redeliver(event_id: str) -> None:
     obj = sim_get(PROVIDER, "event", event_id)
     if obj is None:
         raise LookupError(event_id)
-    for endpoint, version in _endpoints_for(obj.data, obj.account):
-        _send(obj.data, endpoint, version)
+    _send(obj.data, _endpoints_for(obj.data, obj.account))
 
 
 # --- the browser side: tokenization script and 3-D Secure page -------------------------------------------------
@@ -1482,7 +1479,7 @@ def redeliver(event_id: str) -> None:
 def stripe_js(request: HttpRequest) -> HttpResponse:
     """A stand-in for `https://js.stripe.com/v3/`: card fields whose number goes to this sandbox, never to the shop."""
     api_base = request.build_absolute_uri(reverse("stripe-sandbox-root")).rstrip("/")
-    body = render_to_string("stripe/sandbox_v3.js", {"api_base": api_base})
+    body = render_to_string("sandbox/stripe/v3.js", {"api_base": api_base})
     response = HttpResponse(body, content_type="application/javascript")
     response["Access-Control-Allow-Origin"] = "*"
     return response
@@ -1504,7 +1501,7 @@ def three_d_secure(request: HttpRequest, pi_id: str) -> HttpResponse:
             "currency": pi["currency"].upper(),
             "pending": pi["status"] == "requires_action",
         }
-        return HttpResponse(render_to_string("stripe/sandbox_3ds.html", context, request=request))
+        return HttpResponse(render_to_string("sandbox/stripe/3ds.html", context, request=request))
     with transaction.atomic():
         pi = _load("payment_intent", pi_id, obj.account)
         if pi is not None and pi["status"] == "requires_action":

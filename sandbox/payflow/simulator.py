@@ -49,7 +49,6 @@ allows three), an unused or unknown secure token in an inquiry gives RESULT 19.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
 import time
@@ -64,16 +63,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.cards import card_brand, luhn_valid
 from providers.payflow import nvp
-from sandbox.models import SimFault
+from sandbox.pipeline import Idempotency, serve, sim_account_id
 from sandbox.services import (
-    KeyConflict,
     SimReply,
-    luhn_valid,
-    sim_fault_take,
     sim_get,
-    sim_hold_back,
-    sim_idempotent,
     sim_list,
     sim_now,
     sim_put,
@@ -168,22 +163,6 @@ def pilot_result(amount: Decimal, currency: str) -> int:
     return 12
 
 
-def card_brand(number: str) -> str:
-    if number.startswith("4"):
-        return "visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or number[:2] == "22":
-        return "mastercard"
-    if number[:2] in {"34", "37"}:
-        return "american_express"
-    if number.startswith(("6011", "65")):
-        return "discover"
-    if number.startswith("35"):
-        return "jcb"
-    if number[:2] in {"30", "36", "38"}:
-        return "diners"
-    return "unknown"
-
-
 def cvv2_match(cvv: str) -> str:
     if not cvv:
         return ""
@@ -203,7 +182,7 @@ def _account(params: Mapping[str, str]) -> str | None:
     partner = params.get("PARTNER", "")
     if not (partner and vendor and user) or len(password) < 4 or password == "invalid":  # noqa: S105
         return None
-    return hashlib.sha256(f"{partner}|{vendor}".encode()).hexdigest()[:16]
+    return sim_account_id(f"{partner}|{vendor}")
 
 
 def _amount(value: str | None, currency: str) -> Decimal | None:
@@ -694,16 +673,6 @@ def _dispatch(ctx: Ctx, params: Mapping[str, str], operation: str, link_url: str
     return handler()
 
 
-def _fault_reply(fault: SimFault) -> HttpResponse | None:
-    if fault.kind == SimFault.Kind.ERROR_500:
-        return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
-    if fault.kind == SimFault.Kind.ERROR_503:
-        return HttpResponse("Service Unavailable", status=503, content_type="text/plain")
-    if fault.kind == SimFault.Kind.MALFORMED:
-        return HttpResponse("<html><body>Bad gateway</body></html>", status=200, content_type="text/html")
-    return None
-
-
 def _nvp_response(reply: SimReply, *, duplicate: bool = False) -> HttpResponse:
     body = reply.body + ("&DUPLICATE=1" if duplicate else "")
     return HttpResponse(body.encode(), status=reply.status, content_type="text/namevalue")
@@ -724,34 +693,18 @@ def nvp_endpoint(request: HttpRequest, provider: str) -> HttpResponse:
     if not (1 <= len(request_id) <= 32 and all(33 <= ord(c) <= 126 for c in request_id)):
         return _nvp_response(_error(7, "X-VPS-REQUEST-ID must be 1-32 printable characters"))
     operation = _operation(params)
-    fault = sim_fault_take(provider, operation)
-    if fault is not None and (faulty := _fault_reply(fault)) is not None:
-        return faulty
     ctx = Ctx(provider, account)
     link_url = request.build_absolute_uri(request.path.rstrip("/") + "/link/")
-
-    def execute() -> SimReply:
-        with transaction.atomic():
-            return _dispatch(ctx, params, operation, link_url)
-
-    deadline = time.monotonic() + 5
-    while True:
-        outcome = sim_idempotent(
-            provider=provider,
-            account=account,
-            key=request_id,
-            request_hash="payflow",  # Payflow ignores the body of a repeated id: the first answer stands
-            ttl=REQUEST_ID_TTL,
-            execute=execute,
-        )
-        if not isinstance(outcome, KeyConflict) or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)  # the first request with this id is still running: answer as it will
-    if isinstance(outcome, KeyConflict):
-        return _nvp_response(_error(11))
-    reply, replayed = outcome
-    sim_hold_back(fault)
-    return _nvp_response(reply, duplicate=replayed)
+    return serve(
+        provider=provider,
+        operation=operation,
+        execute=lambda: _dispatch(ctx, params, operation, link_url),
+        respond=lambda reply, replayed: _nvp_response(reply, duplicate=replayed),
+        # Payflow ignores the body of a repeated id (the first answer stands); a repeat of a request still running
+        # waits for it and answers as it will
+        idempotency=Idempotency(account=account, key=request_id, request_hash="payflow", ttl=REQUEST_ID_TTL, wait=5),
+        conflict=lambda refusal: _nvp_response(_error(11)),
+    )
 
 
 # --- the browser side: Payflow Link (transparent redirect, hosted card page) and Express approval ----------------
@@ -793,7 +746,7 @@ def link(request: HttpRequest, provider: str) -> HttpResponse:
         if "ACCT" not in data:
             currency = params.get("CURRENCY", "USD")
             context = {"token": token, "token_id": token_id, "amount": params.get("AMT"), "currency": currency}
-            return HttpResponse(render_to_string("payflow/sandbox_link.html", context, request=request))
+            return HttpResponse(render_to_string("sandbox/payflow/link.html", context, request=request))
         card_fields = {k: data.get(k, "") for k in ("ACCT", "EXPDATE", "CVV2")}
         card = _card(card_fields, ctx.now())
         overrides = {k: data[k] for k in BILLING if data.get(k)}
@@ -856,7 +809,7 @@ def express_approve(request: HttpRequest, provider: str) -> HttpResponse:
                 "brand": params.get("BRANDNAME") or "the merchant",
                 "action": "Pay now" if params.get("TRXTYPE") == "S" else "Continue",
             }
-            return HttpResponse(render_to_string("payflow/sandbox_express.html", context, request=request))
+            return HttpResponse(render_to_string("sandbox/payflow/express.html", context, request=request))
         if request.POST.get("decision") != "approve":
             return _back(params.get("CANCELURL", ""), {"token": token})
         if not express["payerid"]:
@@ -870,16 +823,21 @@ def express_approve(request: HttpRequest, provider: str) -> HttpResponse:
 @require_POST
 def sim_settle(request: HttpRequest, provider: str) -> HttpResponse:
     """POST (pnref=…): settle one transaction or every unsettled one; settled ones can no longer be voided."""
-    wanted = request.POST.get("pnref", "")
+    count = settle(request.POST.get("pnref", ""), provider)
+    return HttpResponse(f"settled={count}", content_type="text/plain")
+
+
+def settle(pnref: str = "", provider: str = "payflow") -> int:
+    """Settle one transaction (or every unsettled one): a void is then refused. Returns how many settled."""
     count = 0
     with transaction.atomic():
         for obj in sim_list(provider, "transaction"):
-            if (wanted and obj.object_id != wanted) or obj.data.get("settled"):
+            if (pnref and obj.object_id != pnref) or obj.data.get("settled"):
                 continue
             obj.data = {**obj.data, "settled": True}
             obj.save(update_fields=["data", "updated_at"])
             count += 1
-    return HttpResponse(f"settled={count}", content_type="text/plain")
+    return count
 
 
 def review(pnref: str, decision: str, provider: str = "payflow") -> dict[str, Any]:

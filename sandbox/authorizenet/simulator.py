@@ -82,16 +82,15 @@ from django.views.decorators.http import require_http_methods
 from lxml import etree
 from pyxb.binding.content import AutomatonConfiguration
 
-from sandbox.models import SimFault, SimObject
+from core.cards import card_brand, luhn_valid
+from sandbox.models import SimObject
+from sandbox.pipeline import Delivery, cors, serve, sim_account_id, webhook_endpoint_save, webhooks_send
 from sandbox.services import (
-    luhn_valid,
-    sim_fault_take,
     sim_get,
-    sim_hold_back,
     sim_list,
+    sim_load,
     sim_now,
     sim_put,
-    sim_webhook_send,
 )
 from sandbox.views import sandbox_view
 
@@ -186,7 +185,7 @@ def settlement_delay() -> timedelta:
 
 
 def account_of(login: str) -> str:
-    return "anet_" + hashlib.sha256(login.encode()).hexdigest()[:16]
+    return sim_account_id(login, prefix="anet_")
 
 
 def credentials_valid(login: str, transaction_key: str) -> bool:
@@ -274,10 +273,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _load(kind: str, object_id: str, account: str) -> dict[str, Any] | None:
-    obj = sim_get(PROVIDER, kind, object_id, lock=True)
-    if obj is None or obj.account != account:
-        return None
-    return dict(obj.data)
+    return sim_load(PROVIDER, kind, object_id, account)
 
 
 def _save(kind: str, object_id: str, data: dict[str, Any], account: str) -> None:
@@ -363,22 +359,21 @@ def _settle_run(objects: list[SimObject], *, force: bool) -> int:
 # --- Accept.js: opaque data -------------------------------------------------------------------------------------------
 
 
+#: our brand names (core.cards) -> Authorize.Net's `accountType` / `cardType`, from its documentation: the adapter
+#: keeps its own table, as an oracle shares nothing with what it checks
+CARD_TYPES = {
+    "visa": "Visa",
+    "mastercard": "MasterCard",
+    "american_express": "AmericanExpress",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "diners_club": "DinersClub",
+    "china_union_pay": "ChinaUnionPay",
+}
+
+
 def card_type(number: str) -> str:
-    if number.startswith("4"):
-        return "Visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or "2221" <= number[:4] <= "2720":
-        return "MasterCard"
-    if number[:2] in {"34", "37"}:
-        return "AmericanExpress"
-    if number.startswith(("6011", "65", "644", "645", "646", "647", "648", "649")):
-        return "Discover"
-    if number.startswith("35"):
-        return "JCB"
-    if number.startswith(("36", "38", "300", "301", "302", "303", "304", "305")):
-        return "DinersClub"
-    if number.startswith("62"):
-        return "ChinaUnionPay"
-    return "Unknown"
+    return CARD_TYPES.get(card_brand(number), "Unknown")
 
 
 def _expiry(text: str) -> tuple[int, int] | None:
@@ -458,19 +453,6 @@ def accept_tokenize(login: str, **token: Any) -> dict[str, str]:
 # --- the API endpoint ------------------------------------------------------------------------------------------------
 
 
-def _fault(operation: str) -> tuple[SimFault | None, HttpResponse | None]:
-    fault = sim_fault_take(PROVIDER, operation)
-    if fault is None:
-        return None, None
-    if fault.kind == SimFault.Kind.ERROR_500:
-        return fault, HttpResponse("Internal Server Error", status=500, content_type="text/plain")
-    if fault.kind == SimFault.Kind.ERROR_503:
-        return fault, HttpResponse("Service Unavailable", status=503, content_type="text/plain")
-    if fault.kind == SimFault.Kind.MALFORMED:
-        return fault, HttpResponse("<html><body>Bad gateway</body></html>", status=200, content_type="text/html")
-    return fault, None
-
-
 OPERATIONS = {
     "authOnlyTransaction": "authorize",
     "authCaptureTransaction": "charge",
@@ -501,9 +483,17 @@ def request_api(request: HttpRequest) -> HttpResponse:
         f"req_{uuid.uuid4().hex}",
         {"root": name, "operation": operation, "xml": _mask(body.decode("utf-8", "replace"))},
     )
-    fault, faulty = _fault(operation)
-    if faulty is not None:
-        return faulty
+    return serve(
+        provider=PROVIDER,
+        operation=operation,
+        execute=lambda: _xml_api(root, body, request),
+        respond=lambda reply, replayed: reply,  # no idempotency keys: the duplicate window recognises a retry
+    )
+
+
+def _xml_api(root: etree._Element, body: bytes, request: HttpRequest) -> HttpResponse:
+    """One XML request, once the pipeline let it through: namespace, schema, credentials, then its handler."""
+    name = _local(root)
     ref_id = _value(root, "refId") or None
     if etree.QName(root).namespace != NS:
         return error_reply(name, "E00045", "The root node does not reference a valid XML namespace.", ref_id)
@@ -518,11 +508,8 @@ def request_api(request: HttpRequest) -> HttpResponse:
     handler = HANDLERS.get(name)
     if handler is None:
         return error_reply(name, "E00044", "Customer Information Manager is not enabled.", ref_id)
-    with transaction.atomic():
-        _settle_due(account)
-        reply = handler(root, account, ref_id, request)
-    sim_hold_back(fault)
-    return reply
+    _settle_due(account)
+    return handler(root, account, ref_id, request)
 
 
 def _operation(root: etree._Element) -> str:
@@ -550,22 +537,22 @@ def _json_api(body: bytes) -> HttpResponse:
             "messages": {"resultCode": "Error", "message": [{"code": "E00003", "text": "Invalid request."}]}
         }
     else:
-        fault, faulty = _fault("tokenize")
-        if faulty is not None:
-            return faulty
-        with transaction.atomic():
-            reply = tokenize(str(auth.get("name", "")), str(auth.get("clientKey", "")), token)
-        if container.get("refId"):
-            reply = {"refId": container["refId"], **reply}
-        sim_hold_back(fault)
+        ref_id = {"refId": container["refId"]} if container.get("refId") else {}
+        return serve(
+            provider=PROVIDER,
+            operation="tokenize",
+            execute=lambda: tokenize(str(auth.get("name", "")), str(auth.get("clientKey", "")), token),
+            respond=lambda reply, replayed: _json_reply({**ref_id, **reply}),
+        )
+    return _json_reply(reply)
+
+
+def _json_reply(reply: Mapping[str, Any]) -> HttpResponse:
     return HttpResponse(BOM + json.dumps(reply).encode(), content_type="application/json; charset=utf-8")
 
 
 def _cors(response: HttpResponse) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = "*"
-    response["Access-Control-Allow-Headers"] = "Content-Type"
-    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    return response
+    return cors(response, methods="POST, OPTIONS", headers="Content-Type")
 
 
 # --- operations -------------------------------------------------------------------------------------------------------
@@ -1207,15 +1194,12 @@ def sign(body: str, secret: str, now: int) -> dict[str, str]:
 
 def webhook_register(*, api_login_id: str, url: str, signature_key: str) -> dict[str, Any]:
     """Where an account's notifications go, signed with its signature key (the merchant interface's job)."""
-    account = account_of(api_login_id)
-    for existing in sim_list(PROVIDER, "webhook_endpoint", account=account):
-        if existing.data["url"] == url:
-            data = {**existing.data, "signatureKey": signature_key, "status": "active"}
-            _save("webhook_endpoint", data["webhookId"], data, account)
-            return data
-    data = {"webhookId": str(uuid.uuid4()), "url": url, "signatureKey": signature_key, "status": "active"}
-    _save("webhook_endpoint", data["webhookId"], data, account)
-    return data
+
+    def make(existing: dict[str, Any] | None) -> dict[str, Any]:
+        known = existing or {"webhookId": str(uuid.uuid4()), "url": url}
+        return {**known, "signatureKey": signature_key, "status": "active"}
+
+    return webhook_endpoint_save(PROVIDER, account_of(api_login_id), url, make=make, id_field="webhookId")
 
 
 def _emit(account: str, event_type: str, data: Mapping[str, Any], *, amount: Decimal | None = None) -> dict[str, Any]:
@@ -1239,16 +1223,15 @@ def _emit(account: str, event_type: str, data: Mapping[str, Any], *, amount: Dec
         "payload": payload,
     }
     _save("event", event["notificationId"], event, account)
-    for endpoint in endpoints:
-        body = json.dumps({**event, "webhookId": endpoint["webhookId"]})
-        sim_webhook_send(
-            provider=PROVIDER,
-            event_id=event["notificationId"],
-            url=endpoint["url"],
-            body=body,
-            signer="providers.authorizenet.sandbox.sign",
-            secret=endpoint["signatureKey"],
-        )
+    webhooks_send(
+        provider=PROVIDER,
+        event_id=event["notificationId"],
+        signer="sandbox.authorizenet.simulator.sign",
+        deliveries=[
+            Delivery(url=e["url"], body=json.dumps({**event, "webhookId": e["webhookId"]}), secret=e["signatureKey"])
+            for e in endpoints
+        ],
+    )
     return event
 
 
@@ -1329,7 +1312,7 @@ def sim_webhook_endpoint(request: HttpRequest) -> HttpResponse:
 def accept_js(request: HttpRequest) -> HttpResponse:
     """A stand-in for Accept.js: card or bank fields go from the browser to this sandbox, never to the shop."""
     endpoint = request.build_absolute_uri(reverse("authorizenet-sandbox-api"))
-    body = render_to_string("authorizenet/sandbox_accept.js", {"endpoint": endpoint})
+    body = render_to_string("sandbox/authorizenet/accept.js", {"endpoint": endpoint})
     response = HttpResponse(body, content_type="application/javascript")
     response["Access-Control-Allow-Origin"] = "*"
     return response

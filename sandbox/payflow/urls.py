@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from providers.payflow import sandbox
+from sandbox.payflow import simulator as sandbox
 
 urlpatterns = [
     path("", sandbox.nvp_endpoint),

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from providers.stripe import sandbox
-from providers.stripe.sandbox import parse_form
-from providers.stripe.sandbox_versions import LATEST
 from sandbox.models import SimObject, SimWebhookDelivery
+from sandbox.stripe import simulator as sandbox
+from sandbox.stripe.simulator import parse_form
+from sandbox.stripe.versions import LATEST
 from sandbox.tasks import sim_webhook_deliver_task
 
 pytestmark = pytest.mark.django_db

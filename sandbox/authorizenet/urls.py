@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from providers.authorizenet import sandbox
+from sandbox.authorizenet import simulator as sandbox
 
 urlpatterns = [
     path("xml/v1/request.api", sandbox.request_api, name="authorizenet-sandbox-api"),

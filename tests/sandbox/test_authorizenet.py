@@ -13,7 +13,6 @@ import pytest
 from authorizenet import apicontrollersbase
 from lxml import etree
 
-from providers.authorizenet import sandbox
 from providers.authorizenet.adapter import AuthorizeNetAdapter, key_reference
 from providers.base import (
     AddressInfo,
@@ -27,6 +26,7 @@ from providers.base import (
     ProviderUnavailable,
     StatusRequest,
 )
+from sandbox.authorizenet import simulator as sandbox
 from sandbox.models import SimObject
 from sandbox.services import sim_advance_time, sim_fault_add
 from tests.authorizenet_support import ANET_SECRETS, ANET_SETTINGS, LOGIN, bank, card
@@ -151,7 +151,7 @@ def test_elements_out_of_schema_order_are_refused_with_e00003(client) -> None:
     reply = client.post(API, xml_request("createTransactionRequest", inner), content_type="application/xml")
     root = etree.fromstring(reply.content[3:])
     assert (reply.status_code, root.findtext("a:messages/a:message/a:code", namespaces=NS)) == (200, "E00003")
-    assert "Services00000001" not in sandbox.received_documents()[-1]  # the key is masked in the record
+    assert ANET_SECRETS["transaction_key"] not in sandbox.received_documents()[-1]  # the key is masked in the record
 
 
 @pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from providers.stripe import sandbox
+from sandbox.stripe import simulator as sandbox
 
 urlpatterns = [
     path("", sandbox.not_found, {"rest": ""}, name="stripe-sandbox-root"),

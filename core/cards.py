@@ -1,0 +1,41 @@
+"""What a card number says about itself: whether its check digit holds, and which brand issued it.
+
+One module for the storefront's card-data tripwire and every simulator, so they cannot disagree (they once did on
+Mastercard's 2-series). Brands are the names the settings forms use (`allowed_card_types`); a simulator maps them to
+its provider's own words. Prefix ranges follow the card networks' published IIN tables.
+"""
+
+from __future__ import annotations
+
+#: brand -> the IIN ranges (first digits, inclusive, compared at equal length) that identify it, checked in order
+BRAND_RANGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("visa", (("4", "4"),)),
+    ("mastercard", (("51", "55"), ("2221", "2720"))),
+    ("american_express", (("34", "34"), ("37", "37"))),
+    ("discover", (("6011", "6011"), ("644", "649"), ("65", "65"))),
+    ("jcb", (("3528", "3589"),)),
+    ("diners_club", (("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39"))),
+    ("china_union_pay", (("62", "62"),)),
+)
+
+
+def luhn_valid(number: str) -> bool:
+    """Whether a card number of 12 to 19 digits passes the Luhn check, as providers verify before anything else."""
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def card_brand(number: str) -> str:
+    """The brand a card number's leading digits name ("visa", "mastercard" …), or "unknown"."""
+    for brand, ranges in BRAND_RANGES:
+        for low, high in ranges:
+            if len(number) >= len(low) and number[: len(low)].isdigit() and low <= number[: len(low)] <= high:
+                return brand
+    return "unknown"

@@ -1,0 +1,184 @@
+"""One profile per simulated provider: how a merchant uses its test account there.
+
+Credentials the simulator accepts, registering an integration's webhook URL (the provider dashboard's job), the
+browser's tokenization step, settling and a fraud review's decision. The demo seed, the contract suite and the
+tests' fixtures all take these from here, so a change of what a simulator accepts is made once.
+
+A profile speaks to the simulator as a merchant would, never through an adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from sandbox.authorizenet import simulator as authorizenet
+from sandbox.payflow import simulator as payflow
+from sandbox.stripe import simulator as stripe
+
+Credentials = tuple[dict[str, Any], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class SandboxProfile:
+    key: str
+    #: (account, secret) -> (settings, secrets) of an integration the simulator accepts as that merchant account;
+    #: `secret` seeds the secret values (tests pass nothing: the account name, so their values are stable)
+    credentials: Callable[[str, str], Credentials]
+    #: (integration's settings and secrets together, webhook URL, events, API version) -> None
+    register_webhooks: Callable[[Mapping[str, Any], str, Sequence[str], str], None] | None = None
+    #: (the simulator's base URL, settings and secrets together, card number) -> payment data as the provider's
+    #: browser script posts it to the shop (a token, never the number)
+    tokenize: Callable[[str, Mapping[str, Any], str], dict[str, str]] | None = None
+    #: provider reference -> None: settle now (providers that refund or void differently once settled)
+    settle: Callable[[str], None] | None = None
+    #: (provider reference, "approve" | "decline") -> None: the merchant's decision on a payment held for review
+    review: Callable[[str, str], None] | None = None
+
+
+def derived(secret: str, purpose: str, length: int) -> str:
+    """A hexadecimal value for one purpose, derived from a secret (stable for tests, random for the seed)."""
+    return hashlib.sha512(f"{purpose}:{secret}".encode()).hexdigest()[:length]
+
+
+# --- Stripe -----------------------------------------------------------------------------------------------------
+
+
+def _stripe_credentials(account: str, secret: str = "") -> Credentials:
+    """Any `sk_test_` key of 8 or more letters is an account; its `pk_test_` twin tokenizes for it."""
+    return (
+        {"public_key": f"pk_test_{account}"},
+        {"secret_key": f"sk_test_{account}", "webhook_secret": f"whsec_{secret or account}"},
+    )
+
+
+def _stripe_register(credentials: Mapping[str, Any], url: str, events: Sequence[str], api_version: str) -> None:
+    stripe.webhook_endpoint_register(
+        secret_key=credentials["secret_key"],
+        url=url,
+        secret=credentials["webhook_secret"],
+        enabled_events=list(events),
+        api_version=api_version,
+    )
+
+
+def _stripe_tokenize(base_url: str, credentials: Mapping[str, Any], number: str) -> dict[str, str]:
+    """What Stripe.js does: create a PaymentMethod with the publishable key."""
+    reply = requests.post(
+        f"{base_url}/v1/payment_methods",
+        data={
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        },
+        headers={"Authorization": f"Bearer {credentials['public_key']}"},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    return {"payment_method": reply.json()["id"]}
+
+
+# --- Authorize.Net ----------------------------------------------------------------------------------------------
+
+
+#: the card fields besides the number that Accept.js sends (an expiry in the future, a matching code and ZIP)
+AUTHORIZENET_CARD = {"cardNumber": "4111111111111111", "expirationDate": "12/34", "cardCode": "123", "zip": "98004"}
+
+
+def _authorizenet_credentials(account: str, secret: str = "") -> Credentials:
+    """Any API login ID with a 16-character transaction key is an account; the signature key is 128 hex digits."""
+    secret = secret or account
+    return (
+        {"api_login_id": account, "client_key": derived(secret, "client_key", 24), "account_currency": "USD"},
+        {
+            "transaction_key": derived(secret, "transaction_key", 16),
+            "signature_key": derived(secret, "signature_key", 128).upper(),
+        },
+    )
+
+
+def _authorizenet_register(credentials: Mapping[str, Any], url: str, events: Sequence[str], api_version: str) -> None:
+    authorizenet.webhook_register(
+        api_login_id=credentials["api_login_id"], url=url, signature_key=credentials["signature_key"]
+    )
+
+
+def _authorizenet_tokenize(base_url: str, credentials: Mapping[str, Any], number: str) -> dict[str, str]:
+    """What Accept.js does: the API's JSON securePaymentContainerRequest, with the public client key."""
+    body = {
+        "securePaymentContainerRequest": {
+            "merchantAuthentication": {"name": credentials["api_login_id"], "clientKey": credentials["client_key"]},
+            "data": {"type": "TOKEN", "id": "1", "token": {**AUTHORIZENET_CARD, "cardNumber": number}},
+        }
+    }
+    reply = requests.post(f"{base_url}/xml/v1/request.api", json=body, timeout=10)
+    reply.raise_for_status()
+    opaque = json.loads(reply.content.decode("utf-8-sig"))["opaqueData"]
+    return {"data_descriptor": opaque["dataDescriptor"], "data_value": opaque["dataValue"]}
+
+
+def _authorizenet_settle(reference: str) -> None:
+    authorizenet.settle(reference)
+
+
+def _authorizenet_review(reference: str, decision: str) -> None:
+    authorizenet.review(reference, decision)
+
+
+# --- Payflow (Gateway and Payments Pro: one simulator, two addresses) ---------------------------------------------
+
+
+def _payflow_credentials(account: str, secret: str = "") -> Credentials:
+    """Any partner, vendor and user with a password of four characters or more; the account is partner + vendor."""
+    return (
+        {"partner": "PayPal", "vendor": account, "user": account},
+        {"password": f"pw-{derived(secret or account, 'password', 12)}"},
+    )
+
+
+def _payflow_profile(key: str) -> SandboxProfile:
+    return SandboxProfile(
+        key=key,
+        credentials=_payflow_credentials,
+        settle=lambda pnref: _payflow_settle(key, pnref),
+        review=lambda pnref, decision: _payflow_review(key, pnref, decision),
+    )
+
+
+def _payflow_settle(key: str, pnref: str) -> None:
+    payflow.settle(pnref, key)
+
+
+def _payflow_review(key: str, pnref: str, decision: str) -> None:
+    payflow.review(pnref, "approve" if decision == "approve" else "reject", key)
+
+
+PROFILES: dict[str, SandboxProfile] = {
+    "stripe": SandboxProfile(
+        key="stripe",
+        credentials=_stripe_credentials,
+        register_webhooks=_stripe_register,
+        tokenize=_stripe_tokenize,
+    ),
+    "authorizenet": SandboxProfile(
+        key="authorizenet",
+        credentials=_authorizenet_credentials,
+        register_webhooks=_authorizenet_register,
+        tokenize=_authorizenet_tokenize,
+        settle=_authorizenet_settle,
+        review=_authorizenet_review,
+    ),
+    "payflow": _payflow_profile("payflow"),
+    "payflow_pro": _payflow_profile("payflow_pro"),
+}
+
+
+def profile(key: str) -> SandboxProfile:
+    return PROFILES[key]
