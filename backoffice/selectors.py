@@ -14,8 +14,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from core.status import PaymentStatus
 from integrations.selectors import method_resolve
-from orders.models import Order, PaymentStatus
+from orders.models import Order
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 
 _AMOUNT = DecimalField(max_digits=20, decimal_places=4)

@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
-from payments.money import quantize
+from core.money import quantize
 from providers.base import AddressInfo, Dimensions, LineItemInfo, Money, Weight
 
 

@@ -11,12 +11,12 @@ from django.utils.translation import get_language
 
 from checkout.models import Cart, CartLine, Checkout, address_info
 from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
+from core.money import quantize
 from customers.models import CustomerUser
 from integrations.selectors import method_resolve
 from orders.models import Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
-from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,

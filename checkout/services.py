@@ -33,8 +33,9 @@ from django.utils import timezone
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
+from core.status import PaymentStatus
 from customers.models import CustomerUser
-from orders.models import Address, Invoice, Order, OrderLine, PaymentStatus
+from orders.models import Address, Invoice, Order, OrderLine
 from orders.services import LineInput, order_create
 from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from checkout.models import address_info
-from payments.money import quantize
+from core.money import quantize
 from providers.base import AddressInfo
 
 

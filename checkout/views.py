@@ -55,8 +55,9 @@ from checkout.selectors import (
 )
 from checkout.services import Outcome, SubmitResult
 from checkout.shipping import SHIPPING_METHODS
+from core.status import PaymentStatus
 from integrations.adapters import adapter_for
-from orders.models import Invoice, PaymentStatus
+from orders.models import Invoice
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.selectors import invoice_payment_method, order_account

@@ -20,9 +20,10 @@ import requests
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.money import quantize
+from core.status import PaymentStatus
 from notifications.models import Delivery, Endpoint
-from orders.models import Order, PaymentStatus
-from payments.money import quantize
+from orders.models import Order
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from babel.numbers import format_currency
 from django import template
 from django.utils.translation import get_language, to_locale
 
-from orders.models import PaymentStatus
-from payments.money import quantize
+from core.money import quantize
+from core.status import PaymentStatus
 
 register = template.Library()
 

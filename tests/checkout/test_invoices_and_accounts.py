@@ -10,7 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from orders.models import Invoice, Order, PaymentStatus
+from core.status import PaymentStatus
+from orders.models import Invoice, Order
 from payments.models import Action, PaymentTransaction, State
 from payments.services import payment_capture
 from tests import factories
