@@ -18,13 +18,13 @@ from django.utils.timesince import timesince, timeuntil
 from backoffice.operations import Operation, transaction_offers
 from backoffice.order_admin import OrderPaymentsMixin
 from backoffice.selectors import (
-    method_short_labels,
     open_authorization_expires,
     open_authorization_since,
     payment_history,
 )
 from core.money import Money, format_money, quantize
 from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR, PaymentStatus
+from integrations.selectors import method_short_labels
 from orders.admin_invoices import create_invoices
 from orders.models import Address, Order, OrderLine
 from payments.account import OrderAccount
