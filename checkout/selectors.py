@@ -8,8 +8,9 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from checkout.models import Cart, CartLine, Checkout, address_info
-from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
+from checkout.models import Cart, CartLine, Checkout
+from checkout.shipping import SHIPPING_METHODS, shipping_amount
+from core.addresses import address_info, shipping_origin
 from core.money import quantize
 from customers.models import CustomerUser
 from integrations.labels import localized, method_label

@@ -9,7 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from checkout.shipping import shipping_origin
+from core.addresses import shipping_origin
 from core.money import quantize
 from core.status import PaymentStatus
 from providers.base import AddressInfo, CheckoutContext, CustomerUserInfo, LineItemInfo, Money
