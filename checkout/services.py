@@ -638,13 +638,13 @@ def _cart_remove_ordered(cart_id: int, order_id: int) -> None:
         .values("total")
     )
     gone, smaller = [], []
-    for line in CartLine.objects.filter(cart_id=cart_id).annotate(ordered=Subquery(ordered)):
-        left = line.quantity - int(line.ordered or 0)  # type: ignore[attr-defined]
+    lines = CartLine.objects.filter(cart_id=cart_id).annotate(ordered=Subquery(ordered))
+    for line_id, quantity, in_order in lines.values_list("pk", "quantity", "ordered"):
+        left = quantity - int(in_order or 0)
         if left <= 0:
-            gone.append(line.pk)
-        elif left != line.quantity:
-            line.quantity = left
-            smaller.append(line)
+            gone.append(line_id)
+        elif left != quantity:
+            smaller.append(CartLine(pk=line_id, quantity=left))
     if gone:
         CartLine.objects.filter(pk__in=gone).delete()
     if smaller:
