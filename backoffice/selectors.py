@@ -3,19 +3,16 @@ and the dashboard figures. Every query here is bounded: it does not grow with th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import get_language
 
-from integrations.selectors import method_resolve
-from orders.models import Order, PaymentStatus
+from core.status import PaymentStatus
+from orders.models import Order
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 
 _AMOUNT = DecimalField(max_digits=20, decimal_places=4)
@@ -45,24 +42,6 @@ def payment_history(*, order_id: int | None = None) -> QuerySet[PaymentTransacti
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)
     return queryset.order_by("created_at", "id")
-
-
-def method_short_labels(identifiers: Iterable[str]) -> dict[str, str]:
-    """Short label of each payment method identifier (inactive integrations too); the identifier when it
-    names nothing. One lookup per distinct method, however many orders use it."""
-    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
-    labels: dict[str, str] = {}
-    for identifier in {i for i in identifiers if i}:
-        try:
-            integration, method = method_resolve(identifier, active_only=False)
-        except LookupError:
-            labels[identifier] = identifier
-            continue
-        short = dict(method.short_labels)
-        labels[identifier] = (
-            short.get(language) or short.get(settings.LANGUAGE_CODE) or integration.short_label(language)
-        )
-    return labels
 
 
 def open_authorization_since() -> Subquery:

@@ -34,9 +34,10 @@ from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from config.celery import app  # noqa: E402
+from core.status import PaymentStatus  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from integrations.models import Integration  # noqa: E402
-from orders.models import Order, PaymentStatus  # noqa: E402
+from orders.models import Order  # noqa: E402
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State  # noqa: E402
 from payments.tasks import scheduled_captures_sweep_task  # noqa: E402
 

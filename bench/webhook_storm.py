@@ -52,9 +52,10 @@ from django.core.management import call_command  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from config.celery import app  # noqa: E402
+from core.status import PaymentStatus  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from integrations.models import Integration  # noqa: E402
-from orders.models import Order, PaymentStatus  # noqa: E402
+from orders.models import Order  # noqa: E402
 from payments.models import Action, PaymentTransaction, State, WebhookEvent  # noqa: E402
 from payments.services import capturable_amount  # noqa: E402
 from payments.webhook_services import webhook_events_waiting_sweep  # noqa: E402

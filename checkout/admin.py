@@ -8,10 +8,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from backoffice.selectors import method_short_labels
 from checkout.models import Category, CheckoutAttempt, InventoryLevel, Product, Warehouse
+from core.money import format_money
+from integrations.selectors import method_short_labels
 from payments.models import PaymentTransaction
-from payments.money import format_money
 
 
 class InventoryLevelInline(admin.TabularInline):

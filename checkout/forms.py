@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from babel import Locale
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS
@@ -25,8 +26,8 @@ class BuyerLoginForm(AuthenticationForm):
         "not_a_buyer": "This account cannot buy in the shop. Please sign in with a customer account.",
     }
 
-    def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
-        super().confirm_login_allowed(user)  # type: ignore[arg-type]  # Django's stubs ask for a User
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
         if not hasattr(user, "customer_user"):
             raise forms.ValidationError(self.error_messages["not_a_buyer"], code="not_a_buyer")
 
@@ -96,8 +97,8 @@ class AddressForm(forms.Form):
         "phone": "tel",
     }
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         for name, value in self.AUTOCOMPLETE.items():
             self.fields[name].widget.attrs["autocomplete"] = value
 

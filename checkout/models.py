@@ -9,8 +9,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
-from payments.money import quantize
-from providers.base import AddressInfo, Dimensions, LineItemInfo, Money, Weight
+from core.money import quantize
+from providers.base import Dimensions, LineItemInfo, Money, Weight
 
 
 class Category(models.Model):
@@ -216,24 +216,6 @@ class Checkout(models.Model):
     @property
     def delivery_address(self) -> dict:
         return self.billing_address if self.ship_to_billing else self.shipping_address
-
-
-def address_info(address: dict) -> AddressInfo | None:
-    """An address as a checkout stores it (the address form's fields), as rules and providers see it."""
-    if not address:
-        return None
-    return AddressInfo(
-        country_iso2=address.get("country", ""),
-        region_code=address.get("region_code", ""),
-        region_name=address.get("region_name", ""),
-        postal_code=address.get("postal_code", ""),
-        city=address.get("city", ""),
-        street=address.get("street", ""),
-        street2=address.get("street2", ""),
-        organization=address.get("organization", ""),
-        first_name=address.get("first_name", ""),
-        last_name=address.get("last_name", ""),
-    )
 
 
 class CheckoutAttempt(models.Model):

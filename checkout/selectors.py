@@ -7,16 +7,16 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils.translation import get_language
 
-from checkout.models import Cart, CartLine, Checkout, address_info
-from checkout.shipping import SHIPPING_METHODS, shipping_amount, shipping_origin
+from checkout.models import Cart, CartLine, Checkout
+from checkout.shipping import SHIPPING_METHODS, shipping_amount
+from core.addresses import address_info, shipping_origin
+from core.money import quantize
 from customers.models import CustomerUser
-from integrations.selectors import method_resolve
+from integrations.labels import localized, method_label
 from orders.models import Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
-from payments.money import quantize
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,
@@ -133,7 +133,7 @@ class PaymentOption:
 
     @property
     def label(self) -> str:
-        return localized(self.method.labels) or self.method.identifier
+        return method_label(self.method)
 
     @property
     def short_label(self) -> str:
@@ -144,24 +144,6 @@ def payment_options(context: CheckoutContext) -> list[PaymentOption]:
     """The methods the payment rules (and each provider's own gate) allow for this checkout, in rule order."""
     ruleset = load_ruleset()
     return [PaymentOption(m, ruleset.methods[m.identifier].adapter) for m in match_methods(context, ruleset)]
-
-
-def localized(values: dict[str, str] | object) -> str:
-    if not isinstance(values, dict) or not values:
-        return ""
-    language = (get_language() or "en").split("-")[0]
-    return values.get(language) or values.get("en") or next(iter(values.values()), "")
-
-
-def method_short_label(identifier: str) -> str:
-    """The short label of a method by identifier, also for switched-off integrations (old orders)."""
-    if not identifier:
-        return ""
-    try:
-        integration, method = method_resolve(identifier, active_only=False)
-    except LookupError:
-        return identifier
-    return localized(method.short_labels) or localized(method.labels) or integration.short_label()
 
 
 # --- orders and invoices ----------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ from django.utils import timezone
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
+from core.status import PaymentStatus
 from customers.models import CustomerUser
-from orders.models import Address, Invoice, Order, OrderLine, PaymentStatus
+from orders.models import Address, Invoice, Order, OrderLine
 from orders.services import LineInput, order_create
 from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused
@@ -92,10 +93,22 @@ class CartError(ValueError):
     """A cart change the buyer must fix; the message is fit to show."""
 
 
-class CheckoutIncomplete(ValueError):
-    """A step is missing or no longer valid; `step` is the URL name to send the buyer to."""
+class CheckoutStep(enum.StrEnum):
+    """Where a buyer is in the checkout, in the order the steps are taken; the storefront maps each to its page,
+    the API to its own resource."""
 
-    def __init__(self, step: str, message: str) -> None:
+    CART = "cart"
+    BILLING = "billing"
+    SHIPPING = "shipping"
+    SHIPPING_METHOD = "shipping_method"
+    PAYMENT = "payment"
+    REVIEW = "review"
+
+
+class CheckoutIncomplete(ValueError):
+    """A step is missing or no longer valid; `step` is where to send the buyer."""
+
+    def __init__(self, step: CheckoutStep, message: str) -> None:
         super().__init__(message)
         self.step = step
         self.message = message
@@ -194,28 +207,28 @@ def checkout_method_applicable(*, checkout: Checkout, buyer: CustomerUser, lines
     return checkout.payment_method in {o.identifier for o in payment_options(context)}
 
 
-def checkout_next_step(*, checkout: Checkout, lines: list[CartLine]) -> str:
-    """The URL name of the first step that is not done (resuming a checkout starts there)."""
+def checkout_next_step(*, checkout: Checkout, lines: list[CartLine]) -> CheckoutStep:
+    """The first step that is not done (resuming a checkout starts there)."""
     if not lines:
-        return "storefront:cart"
+        return CheckoutStep.CART
     if not checkout.billing_address:
-        return "storefront:checkout_billing"
+        return CheckoutStep.BILLING
     if not checkout.ship_to_billing and not checkout.shipping_address:
-        return "storefront:checkout_shipping"
+        return CheckoutStep.SHIPPING
     if checkout.shipping_method not in SHIPPING_METHODS:
-        return "storefront:checkout_shipping_method"
+        return CheckoutStep.SHIPPING_METHOD
     if not checkout.payment_method:
-        return "storefront:checkout_payment"
-    return "storefront:checkout_review"
+        return CheckoutStep.PAYMENT
+    return CheckoutStep.REVIEW
 
 
 def checkout_validate(*, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine]) -> None:
     """Raise CheckoutIncomplete unless the checkout can be submitted as it stands now (cart and rules rechecked)."""
     step = checkout_next_step(checkout=checkout, lines=lines)
-    if step != "storefront:checkout_review":
+    if step != CheckoutStep.REVIEW:
         raise CheckoutIncomplete(step, "Please complete this step first.")
     if not checkout_method_applicable(checkout=checkout, buyer=buyer, lines=lines):
-        raise CheckoutIncomplete("storefront:checkout_payment", METHOD_GONE_MESSAGE)
+        raise CheckoutIncomplete(CheckoutStep.PAYMENT, METHOD_GONE_MESSAGE)
 
 
 # --- submit ---------------------------------------------------------------------------------------------------------
@@ -273,7 +286,7 @@ def checkout_submit(
         current = _current_attempt(checkout) if checkout.order_id is not None else None  # made with its order
         lines = cart_lines(cart=checkout.cart)
         if reviewed is not None and reviewed != _fingerprint(checkout, lines):
-            raise CheckoutIncomplete("storefront:checkout_review", CHANGED_MESSAGE)
+            raise CheckoutIncomplete(CheckoutStep.REVIEW, CHANGED_MESSAGE)
         if current is None:
             checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
             current = _attempt_start(checkout, lines, buyer)
@@ -625,13 +638,13 @@ def _cart_remove_ordered(cart_id: int, order_id: int) -> None:
         .values("total")
     )
     gone, smaller = [], []
-    for line in CartLine.objects.filter(cart_id=cart_id).annotate(ordered=Subquery(ordered)):
-        left = line.quantity - int(line.ordered or 0)  # type: ignore[attr-defined]
+    lines = CartLine.objects.filter(cart_id=cart_id).annotate(ordered=Subquery(ordered))
+    for line_id, quantity, in_order in lines.values_list("pk", "quantity", "ordered"):
+        left = quantity - int(in_order or 0)
         if left <= 0:
-            gone.append(line.pk)
-        elif left != line.quantity:
-            line.quantity = left
-            smaller.append(line)
+            gone.append(line_id)
+        elif left != quantity:
+            smaller.append(CartLine(pk=line_id, quantity=left))
     if gone:
         CartLine.objects.filter(pk__in=gone).delete()
     if smaller:

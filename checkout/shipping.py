@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
-
-from checkout.models import address_info
-from payments.money import quantize
-from providers.base import AddressInfo
+from core.money import quantize
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +27,3 @@ def shipping_amount(key: str, currency: str) -> Decimal:
     """The charge of a chosen method (zero before one is chosen)."""
     method = SHIPPING_METHODS.get(key)
     return method.amount_in(currency) if method and currency else Decimal("0")
-
-
-def shipping_origin() -> AddressInfo | None:
-    """Where goods ship from (settings.SHIPPING_ORIGIN), or None when no country is configured."""
-    origin = settings.SHIPPING_ORIGIN
-    return address_info(origin) if origin.get("country") else None

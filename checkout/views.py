@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import wraps
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, cast
 from uuid import UUID, uuid4
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
@@ -48,15 +47,17 @@ from checkout.selectors import (
     checkout_startable,
     invoice_is_payable,
     last_checkout,
-    localized,
-    method_short_label,
     open_checkout,
     payment_options,
 )
-from checkout.services import Outcome, SubmitResult
+from checkout.services import CheckoutStep, Outcome, SubmitResult
 from checkout.shipping import SHIPPING_METHODS
+from core.status import PaymentStatus
+from customers.models import CustomerUser
 from integrations.adapters import adapter_for
-from orders.models import Invoice, PaymentStatus
+from integrations.labels import method_label
+from integrations.selectors import method_short_labels
+from orders.models import Invoice, Order
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.selectors import invoice_payment_method, order_account
@@ -71,27 +72,48 @@ CARD_DATA_MESSAGE = (
     "Card details must never be sent to this site. Please use the payment form of your payment method, "
     "which sends them directly to the payment provider."
 )
+#: the page of each checkout step
+STEP_URLS = {
+    CheckoutStep.CART: "storefront:cart",
+    CheckoutStep.BILLING: "storefront:checkout_billing",
+    CheckoutStep.SHIPPING: "storefront:checkout_shipping",
+    CheckoutStep.SHIPPING_METHOD: "storefront:checkout_shipping_method",
+    CheckoutStep.PAYMENT: "storefront:checkout_payment",
+    CheckoutStep.REVIEW: "storefront:checkout_review",
+}
+#: the steps the progress bar shows, in order (the cart comes before it)
 STEPS = [
-    ("storefront:checkout_billing", "Billing address"),
-    ("storefront:checkout_shipping", "Shipping address"),
-    ("storefront:checkout_shipping_method", "Shipping method"),
-    ("storefront:checkout_payment", "Payment"),
-    ("storefront:checkout_review", "Review"),
+    (CheckoutStep.BILLING, "Billing address"),
+    (CheckoutStep.SHIPPING, "Shipping address"),
+    (CheckoutStep.SHIPPING_METHOD, "Shipping method"),
+    (CheckoutStep.PAYMENT, "Payment"),
+    (CheckoutStep.REVIEW, "Review"),
 ]
+P = ParamSpec("P")
 
 
-def buyer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+class BuyerRequest(HttpRequest):
+    """A request of a signed-in buyer, as `buyer_required` hands it to a view: `buyer` is their customer login
+    (with its company), so no view looks the buyer up again or reaches for an untyped attribute."""
+
+    buyer: CustomerUser
+
+
+def buyer_required(
+    view: Callable[Concatenate[BuyerRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Signed in as a customer user; staff and other users get 403, anonymous visitors the login page."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("storefront:login"))
         buyer = buyer_of(request.user)
         if buyer is None:
             raise PermissionDenied("Only customer accounts can use the shop.")
-        request.buyer = buyer  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
+        buyer_request = cast(BuyerRequest, request)  # it becomes one here, with its buyer
+        buyer_request.buyer = buyer
+        return view(buyer_request, *args, **kwargs)
 
     return wrapper
 
@@ -123,13 +145,11 @@ def catalog(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @buyer_required
-def cart(request: HttpRequest) -> HttpResponse:
-    the_cart = buyer_cart(buyer=request.buyer)  # type: ignore[attr-defined]
+def cart(request: BuyerRequest) -> HttpResponse:
+    the_cart = buyer_cart(buyer=request.buyer)
     lines = cart_lines(cart=the_cart)
     startable = bool(lines) and checkout_startable(
-        checkout=open_checkout(cart=the_cart) or Checkout(cart=the_cart),
-        lines=lines,
-        buyer=request.buyer,  # type: ignore[attr-defined]
+        checkout=open_checkout(cart=the_cart) or Checkout(cart=the_cart), lines=lines, buyer=request.buyer
     )
     context = {
         "lines": lines,
@@ -142,14 +162,14 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @buyer_required
-def cart_add(request: HttpRequest) -> HttpResponse:
+def cart_add(request: BuyerRequest) -> HttpResponse:
     form = AddToCartForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Please enter a quantity of at least 1.")
         return redirect("storefront:catalog")
     try:
         line = services.cart_add(
-            cart=buyer_cart(buyer=request.buyer),  # type: ignore[attr-defined]
+            cart=buyer_cart(buyer=request.buyer),
             product_id=form.cleaned_data["product"],
             quantity=form.cleaned_data["quantity"],
         )
@@ -162,14 +182,14 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @buyer_required
-def cart_line(request: HttpRequest, line_id: int) -> HttpResponse:
+def cart_line(request: BuyerRequest, line_id: int) -> HttpResponse:
     form = QuantityForm({"quantity": 0} if "remove" in request.POST else request.POST)
     if not form.is_valid():
         messages.error(request, "Please enter a quantity of 0 or more.")
         return redirect("storefront:cart")
     try:
         services.cart_line_update(
-            cart=buyer_cart(buyer=request.buyer),  # type: ignore[attr-defined]
+            cart=buyer_cart(buyer=request.buyer),
             line_id=line_id,
             quantity=form.cleaned_data["quantity"],
         )
@@ -184,78 +204,105 @@ def cart_line(request: HttpRequest, line_id: int) -> HttpResponse:
 
 
 class Step:
-    """What every step view needs: the buyer, the open checkout, the cart lines."""
+    """What every step view needs: the buyer, the open checkout, the cart lines, and the first step not done."""
 
-    def __init__(self, request: HttpRequest) -> None:
-        self.buyer = request.buyer  # type: ignore[attr-defined]
+    def __init__(self, request: BuyerRequest) -> None:
+        self.buyer = request.buyer
         self.cart = buyer_cart(buyer=self.buyer)
         self.checkout = services.checkout_start(cart=self.cart)
         self.checkout.cart = self.cart
         self.lines = cart_lines(cart=self.cart)
         self.next_step = services.checkout_next_step(checkout=self.checkout, lines=self.lines)
 
-    def requires(self, step: str) -> HttpResponse | None:
+    def requires(self, step: CheckoutStep) -> HttpResponse | None:
         """A redirect to an earlier step that is not done, or None when this step may be shown."""
-        order = [name for name, _ in STEPS]
+        order = list(CheckoutStep)
         if not self.lines:
-            return redirect("storefront:cart")
-        if step == order[0] and not self.startable():
-            return redirect("storefront:cart")
-        if self.next_step in order and order.index(self.next_step) < order.index(step):
-            return redirect(self.next_step)
+            return redirect(STEP_URLS[CheckoutStep.CART])
+        if step == CheckoutStep.BILLING and not self.startable():
+            return redirect(STEP_URLS[CheckoutStep.CART])
+        if order.index(self.next_step) < order.index(step):
+            return redirect(STEP_URLS[self.next_step])
         return None
 
     def startable(self) -> bool:
         """Before any address: can this cart be paid at all? (The cart page says why not.)"""
         return checkout_startable(checkout=self.checkout, lines=self.lines, buyer=self.buyer)
 
-    def context(self, current: str, **extra: Any) -> dict[str, Any]:
-        order = [name for name, _ in STEPS]
-        reachable = order.index(self.next_step) if self.next_step in order else 0
+    def context(self, current: CheckoutStep, **extra: Any) -> dict[str, Any]:
+        order = list(CheckoutStep)
+        reachable = max(order.index(self.next_step), order.index(CheckoutStep.BILLING))
         steps = [
-            {"url": reverse(name), "label": label, "current": name == current, "reachable": i <= reachable}
-            for i, (name, label) in enumerate(STEPS)
+            {
+                "url": reverse(STEP_URLS[step]),
+                "label": label,
+                "current": step == current,
+                "reachable": order.index(step) <= reachable,
+            }
+            for step, label in STEPS
         ]
         totals = cart_totals(self.lines, self.checkout.shipping_method)
         return {"checkout": self.checkout, "lines": self.lines, "totals": totals, "steps": steps, **extra}
 
 
+StepView = Callable[[BuyerRequest, Step], HttpResponse]
+
+
+def checkout_step(
+    step: CheckoutStep, *, on_post: Callable[[BuyerRequest], HttpResponse] | None = None
+) -> Callable[[StepView], Callable[[HttpRequest], HttpResponse]]:
+    """The prologue of every checkout step page: GET or POST, a signed-in buyer, the open checkout with its cart
+    lines (`Step`), and a redirect to an earlier step while that one is not done.
+
+    `on_post` answers a POST before any of that: submitting the order reads the checkout it was shown for, and
+    must not open a new one when another tab has just completed it.
+    """
+
+    def decorate(view: StepView) -> Callable[[HttpRequest], HttpResponse]:
+        @require_http_methods(["GET", "POST"])
+        @buyer_required
+        @wraps(view)
+        def wrapper(request: BuyerRequest) -> HttpResponse:
+            if on_post is not None and request.method == "POST":
+                return on_post(request)
+            current = Step(request)
+            if blocked := current.requires(step):
+                return blocked
+            return view(request, current)
+
+        return wrapper
+
+    return decorate
+
+
 @require_GET
 @buyer_required
-def checkout_start(request: HttpRequest) -> HttpResponse:
+def checkout_start(request: BuyerRequest) -> HttpResponse:
     """Where "Check out" leads: the first step not done, unless no payment method can serve this cart (then the
     buyer is told at once, on the cart page, rather than after entering two addresses)."""
     step = Step(request)
     if step.lines and not step.startable():
-        return redirect("storefront:cart")  # which says why
-    return redirect(step.next_step)
+        return redirect(STEP_URLS[CheckoutStep.CART])  # which says why
+    return redirect(STEP_URLS[step.next_step])
 
 
-@require_http_methods(["GET", "POST"])
-@buyer_required
-def checkout_billing(request: HttpRequest) -> HttpResponse:
-    step = Step(request)
-    if blocked := step.requires("storefront:checkout_billing"):
-        return blocked
+@checkout_step(CheckoutStep.BILLING)
+def checkout_billing(request: BuyerRequest, step: Step) -> HttpResponse:
     last = last_checkout(cart=step.cart)
     initial = step.checkout.billing_address or (last.billing_address if last else {})
     form = AddressForm(request.POST or None, initial=initial, prefix="billing")
     if request.method == "POST" and form.is_valid():
         services.checkout_update(checkout=step.checkout, buyer=step.buyer, billing_address=form.cleaned_data)
-        return redirect("storefront:checkout_shipping")
+        return redirect(STEP_URLS[CheckoutStep.SHIPPING])
     return render(
         request,
         "storefront/checkout/address.html",
-        step.context("storefront:checkout_billing", form=form, title="Billing address"),
+        step.context(CheckoutStep.BILLING, form=form, title="Billing address"),
     )
 
 
-@require_http_methods(["GET", "POST"])
-@buyer_required
-def checkout_shipping(request: HttpRequest) -> HttpResponse:
-    step = Step(request)
-    if blocked := step.requires("storefront:checkout_shipping"):
-        return blocked
+@checkout_step(CheckoutStep.SHIPPING)
+def checkout_shipping(request: BuyerRequest, step: Step) -> HttpResponse:
     checkout = step.checkout
     choice = ShippingForm(request.POST or None, initial={"ship_to_billing": checkout.ship_to_billing})
     data = request.POST if request.method == "POST" and not request.POST.get("ship_to_billing") else None
@@ -263,32 +310,28 @@ def checkout_shipping(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and choice.is_valid():
         if choice.cleaned_data["ship_to_billing"]:
             services.checkout_update(checkout=checkout, buyer=step.buyer, ship_to_billing=True, shipping_address={})
-            return redirect("storefront:checkout_shipping_method")
+            return redirect(STEP_URLS[CheckoutStep.SHIPPING_METHOD])
         if form.is_valid():
             services.checkout_update(
                 checkout=checkout, buyer=step.buyer, ship_to_billing=False, shipping_address=form.cleaned_data
             )
-            return redirect("storefront:checkout_shipping_method")
+            return redirect(STEP_URLS[CheckoutStep.SHIPPING_METHOD])
     return render(
         request,
         "storefront/checkout/shipping.html",
-        step.context("storefront:checkout_shipping", choice=choice, form=form),
+        step.context(CheckoutStep.SHIPPING, choice=choice, form=form),
     )
 
 
-@require_http_methods(["GET", "POST"])
-@buyer_required
-def checkout_shipping_method(request: HttpRequest) -> HttpResponse:
-    step = Step(request)
-    if blocked := step.requires("storefront:checkout_shipping_method"):
-        return blocked
+@checkout_step(CheckoutStep.SHIPPING_METHOD)
+def checkout_shipping_method(request: BuyerRequest, step: Step) -> HttpResponse:
     initial = step.checkout.shipping_method or next(iter(SHIPPING_METHODS))
     form = ShippingMethodForm(request.POST or None, initial={"shipping_method": initial})
     if request.method == "POST" and form.is_valid():
         services.checkout_update(
             checkout=step.checkout, buyer=step.buyer, shipping_method=form.cleaned_data["shipping_method"]
         )
-        return redirect("storefront:checkout_payment")
+        return redirect(STEP_URLS[CheckoutStep.PAYMENT])
     methods = [
         {"key": m.key, "label": m.label, "amount": m.amount_in(step.lines[0].product.currency)}
         for m in SHIPPING_METHODS.values()
@@ -296,36 +339,37 @@ def checkout_shipping_method(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "storefront/checkout/shipping_method.html",
-        step.context("storefront:checkout_shipping_method", form=form, methods=methods, selected=initial),
+        step.context(CheckoutStep.SHIPPING_METHOD, form=form, methods=methods, selected=initial),
     )
+
+
+def _widget_template(name: str) -> str:
+    """The template of a provider's storefront widget, or "" for a provider without one (its label alone)."""
+    if not name:
+        return ""
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return ""
+    return name
 
 
 def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]:
     """Each method with its label and its provider's widget (template and options)."""
-    rendered = []
-    for option in options:
-        try:
-            template = get_template(option.method.widget).template.name if option.method.widget else ""  # type: ignore[attr-defined]
-        except TemplateDoesNotExist:
-            template = ""  # a provider without a widget: the label alone
-        rendered.append(
-            {
-                "identifier": option.identifier,
-                "label": option.label,
-                "short_label": option.short_label,
-                "widget": template,
-                "options": option.adapter.widget_context(option.method, context),
-            }
-        )
-    return rendered
+    return [
+        {
+            "identifier": option.identifier,
+            "label": option.label,
+            "short_label": option.short_label,
+            "widget": _widget_template(option.method.widget),
+            "options": option.adapter.widget_context(option.method, context),
+        }
+        for option in options
+    ]
 
 
-@require_http_methods(["GET", "POST"])
-@buyer_required
-def checkout_payment(request: HttpRequest) -> HttpResponse:
-    step = Step(request)
-    if blocked := step.requires("storefront:checkout_payment"):
-        return blocked
+@checkout_step(CheckoutStep.PAYMENT)
+def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
     checkout = step.checkout
     context = checkout_context(checkout=checkout, lines=step.lines, buyer=step.buyer)
     methods = _widgets(payment_options(context), context)
@@ -347,54 +391,18 @@ def checkout_payment(request: HttpRequest) -> HttpResponse:
                 )
                 if instead is not None:  # the open payment is still with the provider, or went through
                     return _after_payment(request, instead)
-                return redirect("storefront:checkout_review")
+                return redirect(STEP_URLS[CheckoutStep.REVIEW])
     open_attempt = services.checkout_open_attempt(checkout=checkout)
     return render(
         request,
         "storefront/checkout/payment.html",
-        step.context("storefront:checkout_payment", methods=methods, error=error, open_attempt=open_attempt),
+        step.context(CheckoutStep.PAYMENT, methods=methods, error=error, open_attempt=open_attempt),
         status=status,
     )
 
 
-@require_http_methods(["GET", "POST"])
-@buyer_required
-def checkout_review(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        return _submit(request)
-    step = Step(request)
-    if blocked := step.requires("storefront:checkout_review"):
-        return blocked
-    checkout = step.checkout
-    context = checkout_context(checkout=checkout, lines=step.lines, buyer=step.buyer)
-    chosen = [m for m in _widgets(payment_options(context), context) if m["identifier"] == checkout.payment_method]
-    if not chosen:  # the cart or an address changed, and the rules no longer allow the method
-        services.checkout_update(checkout=checkout, buyer=step.buyer, payment_method="", payment_data={})
-        messages.error(request, services.METHOD_GONE_MESSAGE)
-        return redirect("storefront:checkout_payment")
-    return render(
-        request,
-        "storefront/checkout/review.html",
-        step.context(
-            "storefront:checkout_review",
-            method=chosen[0],
-            shipping=SHIPPING_METHODS[checkout.shipping_method],
-            delivery=checkout.delivery_address,
-            reviewed=services.checkout_fingerprint(checkout=checkout, lines=step.lines),
-        ),
-    )
-
-
-def _return_url(request: HttpRequest) -> Callable[[str], str]:
-    def build(key: str) -> str:
-        token = signing.dumps(key, salt=RETURN_SALT, compress=True)
-        return request.build_absolute_uri(reverse("storefront:checkout_return", args=[token]))
-
-    return build
-
-
-def _submit(request: HttpRequest) -> HttpResponse:
-    buyer = request.buyer  # type: ignore[attr-defined]
+def _submit(request: BuyerRequest) -> HttpResponse:
+    buyer = request.buyer
     checkout_id = request.POST.get("checkout", "")
     checkout = (
         Checkout.objects.filter(pk=int(checkout_id), cart__customer_user=buyer).first()
@@ -414,8 +422,38 @@ def _submit(request: HttpRequest) -> HttpResponse:
         )
     except services.CheckoutIncomplete as incomplete:
         messages.error(request, incomplete.message)
-        return redirect(incomplete.step)
+        return redirect(STEP_URLS[incomplete.step])
     return _after_payment(request, result)
+
+
+@checkout_step(CheckoutStep.REVIEW, on_post=_submit)
+def checkout_review(request: BuyerRequest, step: Step) -> HttpResponse:
+    checkout = step.checkout
+    context = checkout_context(checkout=checkout, lines=step.lines, buyer=step.buyer)
+    chosen = [m for m in _widgets(payment_options(context), context) if m["identifier"] == checkout.payment_method]
+    if not chosen:  # the cart or an address changed, and the rules no longer allow the method
+        services.checkout_update(checkout=checkout, buyer=step.buyer, payment_method="", payment_data={})
+        messages.error(request, services.METHOD_GONE_MESSAGE)
+        return redirect(STEP_URLS[CheckoutStep.PAYMENT])
+    return render(
+        request,
+        "storefront/checkout/review.html",
+        step.context(
+            CheckoutStep.REVIEW,
+            method=chosen[0],
+            shipping=SHIPPING_METHODS[checkout.shipping_method],
+            delivery=checkout.delivery_address,
+            reviewed=services.checkout_fingerprint(checkout=checkout, lines=step.lines),
+        ),
+    )
+
+
+def _return_url(request: HttpRequest) -> Callable[[str], str]:
+    def build(key: str) -> str:
+        token = signing.dumps(key, salt=RETURN_SALT, compress=True)
+        return request.build_absolute_uri(reverse("storefront:checkout_return", args=[token]))
+
+    return build
 
 
 def _after_payment(request: HttpRequest, result: SubmitResult) -> HttpResponse:
@@ -425,21 +463,19 @@ def _after_payment(request: HttpRequest, result: SubmitResult) -> HttpResponse:
         return redirect("storefront:checkout_processing", attempt_id=result.attempt_id)
     if result.outcome in services.FAILED_OUTCOMES:
         messages.error(request, result.message)
-        if result.order is None:
-            return redirect("storefront:checkout_payment")
-        # an earlier attempt of a checkout that a later attempt completed: show the order that was placed
-        return redirect("storefront:order_confirmation", number=result.order.number)
-    if result.message:
+    elif result.message:
         messages.warning(request, result.message)
-    return redirect("storefront:order_confirmation", number=result.order.number)  # type: ignore[union-attr]
+    if result.order is None:  # failed, and no later attempt placed the order: the buyer chooses again
+        return redirect(STEP_URLS[CheckoutStep.PAYMENT])
+    # placed, or an earlier attempt of a checkout that a later attempt completed: show the order that was placed
+    return redirect("storefront:order_confirmation", number=result.order.number)
 
 
 @require_GET
 @buyer_required
-def checkout_processing(request: HttpRequest, attempt_id: int) -> HttpResponse:
+def checkout_processing(request: BuyerRequest, attempt_id: int) -> HttpResponse:
     """Where the buyer waits while a submit is still with the provider; the page reloads until it is answered."""
-    buyer = request.buyer  # type: ignore[attr-defined]
-    if not CheckoutAttempt.objects.filter(pk=attempt_id, customer_user=buyer).exists():
+    if not CheckoutAttempt.objects.filter(pk=attempt_id, customer_user=request.buyer).exists():
         raise Http404
     result = services.checkout_attempt_outcome(attempt_id=attempt_id)
     if result.outcome != Outcome.PROCESSING:
@@ -449,15 +485,14 @@ def checkout_processing(request: HttpRequest, attempt_id: int) -> HttpResponse:
 
 @require_GET
 @buyer_required
-def checkout_return(request: HttpRequest, token: str) -> HttpResponse:
+def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
     """Where a redirecting provider sends the buyer back: complete the payment, then show where it stands."""
     try:
         key = signing.loads(token, salt=RETURN_SALT)
     except signing.BadSignature as exc:
         raise Http404 from exc
-    buyer = request.buyer  # type: ignore[attr-defined]
     txn = (
-        PaymentTransaction.objects.filter(idempotency_key=key, order__customer_id=buyer.customer_id)
+        PaymentTransaction.objects.filter(idempotency_key=key, order__customer_id=request.buyer.customer_id)
         .select_related("invoice")
         .first()
     )
@@ -465,8 +500,8 @@ def checkout_return(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     txn = payment_complete(transaction_id=txn.pk)
     if txn.invoice_id is not None:
-        _invoice_message(request, txn)
-        return redirect("storefront:invoice_detail", number=txn.invoice.number)  # type: ignore[union-attr]
+        invoice = _invoice_message(request, txn, txn.invoice_id)
+        return redirect("storefront:invoice_detail", number=invoice.number)
     attempt = CheckoutAttempt.objects.filter(order_id=txn.order_id).values_list("checkout_id", flat=True).first()
     if attempt is None:  # the checkout is gone (its buyer login was deleted)
         return redirect("storefront:orders")
@@ -476,48 +511,70 @@ def checkout_return(request: HttpRequest, token: str) -> HttpResponse:
 # --- after ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """An order of the buyer's list, with the short label of how it was paid."""
+
+    order: Order
+    method_label: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A payment of an order's or invoice's history, in the words the buyer reads: its method and its state."""
+
+    txn: PaymentTransaction
+    method_label: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRow:
+    """An invoice of the buyer's list, and whether it can be paid from there."""
+
+    invoice: Invoice
+    payable: bool
+
+
+def _history(rows: list[PaymentTransaction], labels: dict[str, str]) -> list[HistoryRow]:
+    return [HistoryRow(row, labels.get(row.payment_method, ""), BUYER_STATE_LABELS[State(row.state)]) for row in rows]
+
+
 @require_GET
 @buyer_required
-def order_confirmation(request: HttpRequest, number: str) -> HttpResponse:
-    order = buyer_order(buyer=request.buyer, number=number)  # type: ignore[attr-defined]
+def order_confirmation(request: BuyerRequest, number: str) -> HttpResponse:
+    order = buyer_order(buyer=request.buyer, number=number)
+    labels = method_short_labels([order.payment_method])
     return render(
         request,
         "storefront/confirmation.html",
-        {"order": order, "method_label": method_short_label(order.payment_method)},
+        {"order": order, "method_label": labels.get(order.payment_method, "")},
     )
 
 
 @require_GET
 @buyer_required
-def orders(request: HttpRequest) -> HttpResponse:
-    rows = list(buyer_orders(buyer=request.buyer))  # type: ignore[attr-defined]
-    labels: dict[str, str] = {}
-    for order in rows:
-        if order.payment_method not in labels:
-            labels[order.payment_method] = method_short_label(order.payment_method)
-        order.method_label = labels[order.payment_method]  # type: ignore[attr-defined]
-    return render(request, "storefront/orders.html", {"orders": rows})
+def orders(request: BuyerRequest) -> HttpResponse:
+    rows = list(buyer_orders(buyer=request.buyer))
+    labels = method_short_labels(order.payment_method for order in rows)
+    listed = [OrderRow(order, labels.get(order.payment_method, "")) for order in rows]
+    return render(request, "storefront/orders.html", {"orders": listed})
 
 
 @require_GET
 @buyer_required
-def order_detail(request: HttpRequest, number: str) -> HttpResponse:
-    order = buyer_order(buyer=request.buyer, number=number)  # type: ignore[attr-defined]
+def order_detail(request: BuyerRequest, number: str) -> HttpResponse:
+    order = buyer_order(buyer=request.buyer, number=number)
     history = buyer_payment_history(order=order)
-    labels: dict[str, str] = {}
-    for row in history:
-        if row.payment_method not in labels:
-            labels[row.payment_method] = method_short_label(row.payment_method)
-        row.method_label = labels[row.payment_method]  # type: ignore[attr-defined]
-        row.buyer_state = BUYER_STATE_LABELS[State(row.state)]  # type: ignore[attr-defined]
+    labels = method_short_labels([order.payment_method, *(row.payment_method for row in history)])
     return render(
         request,
         "storefront/order_detail.html",
         {
             "order": order,
             "lines": order.lines.all(),
-            "history": history,
-            "method_label": labels.get(order.payment_method) or method_short_label(order.payment_method),
+            "history": _history(history, labels),
+            "method_label": labels.get(order.payment_method, ""),
             "invoices": order.invoices.all(),
         },
     )
@@ -528,17 +585,15 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_GET
 @buyer_required
-def invoices(request: HttpRequest) -> HttpResponse:
-    rows = list(buyer_invoices(buyer=request.buyer))  # type: ignore[attr-defined]
-    for invoice in rows:
-        invoice.payable = invoice_is_payable(invoice)  # type: ignore[attr-defined]
+def invoices(request: BuyerRequest) -> HttpResponse:
+    rows = [InvoiceRow(invoice, invoice_is_payable(invoice)) for invoice in buyer_invoices(buyer=request.buyer)]
     return render(request, "storefront/invoices.html", {"invoices": rows})
 
 
 @require_GET
 @buyer_required
-def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
-    invoice = buyer_invoice(buyer=request.buyer, number=number)  # type: ignore[attr-defined]
+def invoice_detail(request: BuyerRequest, number: str) -> HttpResponse:
+    invoice = buyer_invoice(buyer=request.buyer, number=number)
     return _invoice_page(request, invoice)
 
 
@@ -571,20 +626,13 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
             if not adapter.is_applicable(invoice_context):
                 payable = False
                 notice = "This invoice cannot be paid online. Please contact us to arrange payment."
-            template = ""
-            try:
-                template = get_template(info.widget).template.name if info.widget else ""  # type: ignore[attr-defined]
-            except TemplateDoesNotExist:
-                template = ""
             method = {
-                "label": localized(info.labels) or integration.label(),
-                "widget": template,
+                "label": method_label(info, integration),
+                "widget": _widget_template(info.widget),
                 "options": adapter.widget_context(info, context),
             }
     history = list(invoice.transactions.order_by("created_at", "id"))
-    for row in history:
-        row.buyer_state = BUYER_STATE_LABELS[State(row.state)]  # type: ignore[attr-defined]
-        row.method_label = method_short_label(row.payment_method)  # type: ignore[attr-defined]
+    labels = method_short_labels(row.payment_method for row in history)
     return render(
         request,
         "storefront/invoice_detail.html",
@@ -593,7 +641,7 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
             "payable": payable,
             "notice": notice,
             "method": method,
-            "history": history,
+            "history": _history(history, labels),
             "key": uuid4(),
             "error": error,
         },
@@ -603,8 +651,8 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
 
 @require_POST
 @buyer_required
-def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
-    invoice = buyer_invoice(buyer=request.buyer, number=number)  # type: ignore[attr-defined]
+def invoice_pay(request: BuyerRequest, number: str) -> HttpResponse:
+    invoice = buyer_invoice(buyer=request.buyer, number=number)
     try:
         key = UUID(request.POST.get("key", ""))
     except ValueError:
@@ -619,7 +667,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         txn = invoice_payment_purchase(
             invoice_id=invoice.pk,
             key=f"invoice:{invoice.pk}:{key}",
-            actor=cast(User, request.user),
+            actor=request.buyer.user,
             payment_data=payment_data,
             return_url=_return_url(request)(f"invoice:{invoice.pk}:{key}"),
         )
@@ -628,12 +676,13 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         return redirect("storefront:invoice_detail", number=invoice.number)
     if txn.state == State.ACTION_REQUIRED and (url := (txn.response.get("next_action") or {}).get("redirect_url")):
         return redirect(url)
-    _invoice_message(request, txn)
+    _invoice_message(request, txn, invoice.pk)
     return redirect("storefront:invoice_detail", number=invoice.number)
 
 
-def _invoice_message(request: HttpRequest, txn: PaymentTransaction) -> None:
-    invoice = Invoice.objects.get(pk=txn.invoice_id)  # type: ignore[misc]  # an invoice payment
+def _invoice_message(request: HttpRequest, txn: PaymentTransaction, invoice_id: int) -> Invoice:
+    """Tell the buyer where their payment of the invoice stands; the invoice is read again, after the payment."""
+    invoice = Invoice.objects.get(pk=invoice_id)
     if txn.state == State.DECLINED:
         messages.error(request, services.DECLINED_MESSAGE)
     elif txn.state == State.RESERVED or txn.state == State.ACTION_REQUIRED:
@@ -648,3 +697,4 @@ def _invoice_message(request: HttpRequest, txn: PaymentTransaction) -> None:
             f"Thank you. Your payment for invoice {invoice.number} was recorded "
             f"({PaymentStatus(invoice.payment_status).label}).",
         )
+    return invoice

@@ -8,9 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
-from django.utils.translation import get_language
 
 from integrations.crypto import EncryptedJSONField, Secrets
+from integrations.labels import localized
 from providers import registry
 from providers.base import Environment, IntegrationInfo, PaymentAction
 
@@ -80,10 +80,10 @@ class Integration(models.Model):
         return spec.label if spec else self.provider_key
 
     def label(self, language: str | None = None) -> str:
-        return _localized(self.labels, language) or self.name
+        return localized(self.labels, language) or self.name
 
     def short_label(self, language: str | None = None) -> str:
-        return _localized(self.short_labels, language) or self.label(language)
+        return localized(self.short_labels, language) or self.label(language)
 
     def as_info(self) -> IntegrationInfo:
         return IntegrationInfo(
@@ -104,13 +104,6 @@ class Integration(models.Model):
     def adapter_settings(self) -> dict[str, Any]:
         """Settings and decrypted secrets, for the adapter only."""
         return {**self.settings, **(self.secrets or Secrets())}
-
-
-def _localized(values: dict[str, str], language: str | None) -> str:
-    if not values:
-        return ""
-    language = (language or get_language() or settings.LANGUAGE_CODE).split("-")[0]
-    return values.get(language) or values.get(settings.LANGUAGE_CODE) or next(iter(values.values()), "")
 
 
 class ProviderCustomer(models.Model):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from integrations.adapters import method_for
+from integrations.labels import method_short_label
 from integrations.models import Integration
 from providers.base import MethodInfo
 
@@ -26,3 +28,18 @@ def method_resolve(identifier: str, *, active_only: bool = True) -> tuple[Integr
     if integration is None:
         raise LookupError(f"No active integration offers {identifier!r}")
     return integration, method_for(integration, identifier)
+
+
+def method_short_labels(identifiers: Iterable[str], *, language: str | None = None) -> dict[str, str]:
+    """The short label of each payment method identifier, also of switched-off or deleted integrations (old
+    orders); the identifier itself when it names nothing. One lookup per distinct method, however many rows use
+    it. The back-office and the storefront both read method labels here."""
+    labels: dict[str, str] = {}
+    for identifier in {i for i in identifiers if i}:
+        try:
+            integration, method = method_resolve(identifier, active_only=False)
+        except LookupError:
+            labels[identifier] = identifier
+            continue
+        labels[identifier] = method_short_label(method, integration, language)
+    return labels

@@ -22,10 +22,11 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.money import quantize
+from core.status import PaymentStatus
 from integrations.models import Integration
 from notifications.models import Delivery, Endpoint, Notice
-from orders.models import Order, PaymentStatus
-from payments.money import quantize
+from orders.models import Order
 
 logger = logging.getLogger(__name__)
 

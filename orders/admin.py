@@ -18,36 +18,23 @@ from django.utils.timesince import timesince, timeuntil
 from backoffice.operations import Operation, transaction_offers
 from backoffice.order_admin import OrderPaymentsMixin
 from backoffice.selectors import (
-    method_short_labels,
     open_authorization_expires,
     open_authorization_since,
     payment_history,
 )
+from core.money import Money, format_money, quantize
+from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR, PaymentStatus
+from integrations.selectors import method_short_labels
 from orders.admin_invoices import create_invoices
-from orders.models import Address, Order, OrderLine, PaymentStatus
+from orders.models import Address, Order, OrderLine
 from orders.services import order_mark_shipped
 from payments.account import OrderAccount
 from payments.models import Action, PaymentTransaction
-from payments.money import Money, format_money, quantize
 from payments.selectors import order_account
-
-STATUS_COLOURS = {
-    PaymentStatus.FULL: "#1b7f3b",
-    PaymentStatus.PARTIALLY: "#5b8c00",
-    PaymentStatus.AUTHORIZED: "#1f5fbf",
-    PaymentStatus.AUTHORIZED_PARTIALLY: "#1f5fbf",
-    PaymentStatus.INVOICED: "#6b46c1",
-    PaymentStatus.PENDING: "#8a6d00",
-    PaymentStatus.DECLINED: "#b42318",
-    PaymentStatus.CANCELED: "#6b7280",
-    PaymentStatus.CANCELED_PARTIALLY: "#6b7280",
-    PaymentStatus.REFUNDED: "#9a3412",
-    PaymentStatus.REFUNDED_PARTIALLY: "#9a3412",
-}
 
 
 def status_badge(status: str) -> str:
-    colour = STATUS_COLOURS.get(PaymentStatus(status), "#374151")
+    colour = STATUS_COLOURS.get(PaymentStatus(status), UNKNOWN_STATUS_COLOUR)
     return format_html(
         '<span class="payment-status" style="background:{};color:#fff;padding:2px 8px;border-radius:10px;">{}</span>',
         colour,

@@ -15,10 +15,10 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.money import MoneyError
 from orders.models import Invoice, Order
 from orders.services import OrderBeingPlaced, invoice_create, invoice_void
 from payments.exceptions import PaymentRefused
-from payments.money import MoneyError
 from payments.selectors import order_account
 
 

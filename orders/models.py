@@ -9,25 +9,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from checkout.shipping import shipping_origin
-from payments.money import quantize
+from core.addresses import shipping_origin
+from core.money import quantize
+from core.status import PaymentStatus
 from providers.base import AddressInfo, CheckoutContext, CustomerUserInfo, LineItemInfo, Money
-
-
-class PaymentStatus(models.TextChoices):
-    """The eleven payment statuses of the reference; computed from the ledger by payments.status."""
-
-    FULL = "full", "Paid in full"
-    PARTIALLY = "partially", "Paid partially"
-    INVOICED = "invoiced", "Invoiced"
-    AUTHORIZED = "authorized", "Payment authorized"
-    AUTHORIZED_PARTIALLY = "authorized_partially", "Payment authorized partially"
-    DECLINED = "declined", "Payment declined"
-    PENDING = "pending", "Pending payment"
-    CANCELED = "canceled", "Payment canceled"
-    CANCELED_PARTIALLY = "canceled_partially", "Canceled partially"
-    REFUNDED = "refunded", "Refunded"
-    REFUNDED_PARTIALLY = "refunded_partially", "Refunded partially"
 
 
 class Address(models.Model):

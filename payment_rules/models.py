@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 
+from core.money import MoneyError, validate_currency
 from payment_rules.expression import ExpressionSyntaxError, validate_expression
-from payments.money import MoneyError, validate_currency
 
 INT32 = 2**31 - 1
 

@@ -13,7 +13,8 @@ from typing import Any
 from django import forms
 
 from checkout.models import Cart, Checkout
-from checkout.selectors import cart_lines, checkout_context, localized
+from checkout.selectors import cart_lines, checkout_context
+from integrations.labels import method_label
 from orders.models import Order
 from payment_rules.expression import ExpressionSyntaxError, validate_expression
 from payment_rules.matching import Trace, explain, preview_ruleset
@@ -125,5 +126,5 @@ def rule_preview(form: PreviewForm) -> Preview | None:
             if rule.pk == tried.pk:
                 rule.expression = expression  # in memory only, for this preview
     trace = explain(context, preview_ruleset(rules=rules))
-    offered = [(method.identifier, localized(method.labels) or method.identifier) for method in trace.offered]
+    offered = [(method.identifier, method_label(method)) for method in trace.offered]
     return Preview(label, context, trace, tried, offered)

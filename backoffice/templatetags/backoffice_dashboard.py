@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils.timesince import timesince
 
 from backoffice.selectors import dashboard
-from orders.admin import STATUS_COLOURS
-from payments.money import Money, format_money, quantize
+from core.money import Money, format_money, quantize
+from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR
 
 register = template.Library()
 
@@ -29,7 +29,7 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
             "count": figure.count,
             "amounts": [format_money(Money(quantize(a, c), c)) for c, a in sorted(figure.amounts.items())],
             "percent": round(100 * figure.count / top),
-            "colour": STATUS_COLOURS.get(figure.status, "#374151"),
+            "colour": STATUS_COLOURS.get(figure.status, UNKNOWN_STATUS_COLOUR),
         }
         for figure in figures.statuses
     ]

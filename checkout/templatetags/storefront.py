@@ -1,15 +1,12 @@
-"""Template helpers of the storefront: money in the buyer's language (babel), labels of statuses."""
+"""Template helpers of the storefront: money in the buyer's language (babel)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import format_currency
 from django import template
-from django.utils.translation import get_language, to_locale
 
-from orders.models import PaymentStatus
-from payments.money import quantize
+from core.money import Money, current_locale, format_money, quantize
 
 register = template.Library()
 
@@ -19,13 +16,4 @@ def money(amount: Decimal | None, currency: str) -> str:
     """`{{ line.amount|money:"USD" }}` → "$1,250.00" (the currency's own precision, the page's locale)."""
     if amount is None or not currency:
         return ""
-    locale = to_locale(get_language() or "en")
-    return format_currency(quantize(Decimal(amount), currency), currency, locale=locale)
-
-
-@register.filter
-def payment_status_label(status: str) -> str:
-    try:
-        return PaymentStatus(status).label
-    except ValueError:
-        return status
+    return format_money(Money(quantize(Decimal(amount), currency), currency), current_locale())

@@ -12,11 +12,12 @@ from django.test import Client
 
 from checkout import services
 from checkout.models import Checkout
+from core.money import MoneyError
+from core.status import PaymentStatus
 from integrations.models import Integration
-from orders.models import Invoice, Order, PaymentStatus
+from orders.models import Invoice, Order
 from orders.services import invoice_create
 from payments.models import Action, State
-from payments.money import MoneyError
 from tests.checkout.conftest import add, choose, to_payment_step
 
 pytestmark = [

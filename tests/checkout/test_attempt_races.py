@@ -20,7 +20,8 @@ from django.test import Client
 
 from checkout import services
 from checkout.models import Checkout, CheckoutAttempt
-from orders.models import Order, PaymentStatus
+from core.status import PaymentStatus
+from orders.models import Order
 from payments import abandonment
 from payments.models import PaymentTransaction, State
 from tests.checkout.conftest import US_ADDRESS, add, choose, login, prefixed, to_payment_step

@@ -24,10 +24,11 @@ from django.utils import timezone
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
 from checkout.tasks import checkout_attempts_settle_sweep_task
+from core.status import PaymentStatus
 from demo.seed import seed_demo
 from integrations.models import Integration
 from notifications.models import Notice
-from orders.models import Invoice, Order, PaymentStatus
+from orders.models import Invoice, Order
 from payment_rules.models import PaymentRule, PaymentRuleMethod
 from payments import services as payment_services
 from payments import sweeps

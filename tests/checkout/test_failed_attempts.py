@@ -20,15 +20,16 @@ from backoffice.roles import SALES
 from backoffice.selectors import dashboard
 from checkout import services
 from checkout.models import CartLine, Checkout, CheckoutAttempt
+from core.money import MoneyError
+from core.status import PaymentStatus
 from integrations.models import Integration
 from notifications.models import Delivery, Notice
 from notifications.services import endpoint_create
 from orders import services as order_services
-from orders.models import Invoice, Order, PaymentStatus
+from orders.models import Invoice, Order
 from orders.services import invoice_create
 from payments import sweeps
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
-from payments.money import MoneyError
 from payments.services import invoice_payment_purchase
 from payments.tasks import orders_release_sweep_task
 from providers.base import Capability

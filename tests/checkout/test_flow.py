@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 
 from checkout.models import Cart, CartLine, Checkout
+from core.status import PaymentStatus
 from integrations.models import Integration
-from orders.models import Invoice, Order, PaymentStatus
+from orders.models import Invoice, Order
 from payments.models import Action, PaymentTransaction, State
 from tests.checkout.conftest import US_ADDRESS, add, choose, login, to_payment_step
 from tests.fakes import FakeGateway

@@ -10,7 +10,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from orders.models import Invoice, Order, PaymentStatus
+from core.status import PaymentStatus
+from integrations.models import Integration
+from orders.models import Invoice, Order
 from payments.models import Action, PaymentTransaction, State
 from payments.services import payment_capture
 from tests import factories
@@ -99,6 +101,23 @@ def test_order_detail_shows_the_payment_history_without_internal_notes(acme: Cli
     assert "Check received" not in page  # the note
     assert "sales" not in page
     assert "Sam" not in page
+
+
+@pytest.mark.parametrize(("language", "label"), [("de", "Scheck"), ("de-at", "Scheck"), ("fr", "Check")])
+def test_order_pages_show_the_short_label_in_the_buyers_language_else_in_the_default_one(
+    acme: Client, language: str, label: str
+) -> None:
+    order = Order.objects.get(
+        number__startswith="DEMO-", payment_method__startswith="money_order_", payment_status="full"
+    )
+    Integration.objects.filter(provider_key="money_order").update(short_labels={"en": "Check", "de": "Scheck"})
+
+    detail = acme.get(f"/account/orders/{order.number}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    listing = acme.get("/account/orders/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert f"<dt>Payment method</dt><dd>{label}</dd>" in detail
+    assert detail.count(f"<td>{label}</td>") == 2  # the history: the pending payment and its capture
+    assert f"<td>{label}</td>" in listing
 
 
 def test_a_new_buyer_sees_no_orders_and_no_invoices(seeded: None, client: Client) -> None:

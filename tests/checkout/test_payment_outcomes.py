@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 
 from checkout.models import CartLine, Checkout
+from core.status import PaymentStatus
 from integrations.models import Integration
-from orders.models import Order, PaymentStatus
+from orders.models import Order
 from payments.models import PaymentTransaction, State
 from providers import registry
 from providers.base import Outcome, PaymentRequest, ProviderResult, StatusRequest

@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from core.money import MoneyError
+from core.status import PaymentStatus
 from integrations.models import Integration
-from orders.models import Invoice, PaymentStatus
+from orders.models import Invoice
 from orders.services import invoice_create
 from payments.models import Action, PaymentTransaction, State
-from payments.money import MoneyError
 from payments.services import invoice_payment_purchase
 from tests import factories
 from tests.fakes import TIMEOUT_TOKEN

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments.money import MoneyError, parse_amount, quantize, validate_currency
+from core.money import MoneyError, parse_amount, quantize, validate_currency
 from providers.base import Money, from_minor, to_minor
 
 
