@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import auth_views, views
+from api import auth_views, store_views, views
 
 app_name = "api"
 
@@ -13,9 +13,24 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("transactions", views.TransactionViewSet, basename="transaction")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 router.register("webhook-events", views.WebhookEventViewSet, basename="webhook-event")
+router.register("store/orders", store_views.MyOrderViewSet, basename="my-order")
+router.register("store/invoices", store_views.MyInvoiceViewSet, basename="my-invoice")
+
+store = [
+    path("products/", store_views.ProductListView.as_view(), name="products"),
+    path("cart/", store_views.CartView.as_view(), name="cart"),
+    path("cart/lines/", store_views.CartLinesView.as_view(), name="cart-lines"),
+    path("cart/lines/<int:line_id>/", store_views.CartLineView.as_view(), name="cart-line"),
+    path("checkout/", store_views.CheckoutView.as_view(), name="checkout"),
+    path("checkout/payment-methods/", store_views.PaymentMethodsView.as_view(), name="checkout-methods"),
+    path("checkout/payment/", store_views.PaymentChoiceView.as_view(), name="checkout-payment"),
+    path("checkout/submit/", store_views.SubmitView.as_view(), name="checkout-submit"),
+    path("checkout/complete/", store_views.CompleteView.as_view(), name="checkout-complete"),
+]
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/store/", include(store)),
     path("v1/auth/token/", auth_views.TokenCreateView.as_view(), name="token-create"),
     path("v1/me/", auth_views.MeView.as_view(), name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
