@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import auth_views, store_views, views
+from api import admin_views, auth_views, store_views, views
 
 app_name = "api"
 
@@ -13,6 +13,8 @@ router.register("orders", views.OrderViewSet, basename="order")
 router.register("transactions", views.TransactionViewSet, basename="transaction")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 router.register("webhook-events", views.WebhookEventViewSet, basename="webhook-event")
+router.register("integrations", admin_views.IntegrationViewSet, basename="integration")
+router.register("payment-rules", admin_views.PaymentRuleViewSet, basename="payment-rule")
 router.register("store/orders", store_views.MyOrderViewSet, basename="my-order")
 router.register("store/invoices", store_views.MyInvoiceViewSet, basename="my-invoice")
 
