@@ -7,6 +7,8 @@ from typing import Any
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -96,3 +98,12 @@ class MeView(APIView):
                 "customer": {"id": buyer.customer_id, "name": buyer.customer.name} if buyer else None,
             }
         )
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def not_found(request: Request) -> Response:
+    """A path under /api/v1/ that names no endpoint."""
+    raise NotFound()

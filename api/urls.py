@@ -1,6 +1,6 @@
 """/api/v1/: the REST API. The schema and its documentation pages are served beside it, from this site."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -35,6 +35,7 @@ urlpatterns = [
     path("v1/store/", include(store)),
     path("v1/auth/token/", auth_views.TokenCreateView.as_view(), name="token-create"),
     path("v1/me/", auth_views.MeView.as_view(), name="me"),
+    re_path(r"^v1/", auth_views.not_found),  # anything else under the API answers in its error body, not HTML
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),

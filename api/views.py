@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from api import filters
 from api.errors import ApiError, error_body
 from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, service_key
+from api.pagination import ApiCursorPagination
 from api.permissions import StaffPermission
 from api.serializers import (
     CancelSerializer,
@@ -91,6 +92,11 @@ class StaffViewSet(viewsets.GenericViewSet):
     permission_classes = [StaffPermission]
     filter_backends = [DjangoFilterBackend]
     required_permissions: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def pagination_class(self) -> type[ApiCursorPagination] | None:  # type: ignore[override]
+        """Lists page; an action that answers a few rows (the rules an integration affects) answers a plain list."""
+        return ApiCursorPagination if getattr(self, "action", None) == "list" else None
 
 
 @extend_schema_view(
