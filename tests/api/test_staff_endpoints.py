@@ -288,3 +288,43 @@ def test_amount_strings_are_decimal_exact(admin_client, authorization):  # noqa:
     amounts = admin_client.get(f"/api/v1/orders/{authorization.order_id}/").json()["amounts"]
 
     assert Decimal(amounts["captured"]["amount"]) == Decimal("0.30")
+
+
+def test_order_list_of_100_and_detail_with_50_rows_take_as_many_queries_as_small_ones(
+    admin_client,
+    company_a,
+    authorization,
+    django_assert_max_num_queries,  # noqa: ANN001
+):
+    """The figures bench/api.py prints, held: queries per request do not grow with the rows."""
+    small = factories.OrderFactory(customer=company_a)
+    with django_assert_max_num_queries(30) as few:
+        admin_client.get(f"/api/v1/orders/{authorization.order_id}/")
+    detail_baseline = len(few)
+    with django_assert_max_num_queries(30) as few:
+        admin_client.get(f"/api/v1/orders/?customer={company_a.pk}")
+    list_baseline = len(few)
+    PaymentTransaction.objects.bulk_create(
+        PaymentTransaction(
+            order_id=authorization.order_id,
+            source=authorization,
+            integration_id=authorization.integration_id,
+            payment_method=authorization.payment_method,
+            action=Action.CAPTURE,
+            state=State.SUCCEEDED,
+            successful=True,
+            amount=Decimal("1.00"),
+            currency="USD",
+            idempotency_key=f"bulk-{n}",
+        )
+        for n in range(49)
+    )
+    for _ in range(98):
+        factories.OrderFactory(customer=company_a)
+
+    with django_assert_max_num_queries(detail_baseline):
+        assert len(admin_client.get(f"/api/v1/orders/{authorization.order_id}/").json()["ledger"]) == 50
+    with django_assert_max_num_queries(list_baseline):
+        body = admin_client.get(f"/api/v1/orders/?customer={company_a.pk}&page_size=100").json()
+    assert len(body["results"]) == 100
+    assert small.number in {o["number"] for o in body["results"]}
