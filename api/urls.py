@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api import admin_views, auth_views, store_views, views
+from api import admin_views, auth_views, notification_views, store_views, terms_views, views
 
 app_name = "api"
 
@@ -15,6 +15,11 @@ router.register("invoices", views.InvoiceViewSet, basename="invoice")
 router.register("webhook-events", views.WebhookEventViewSet, basename="webhook-event")
 router.register("integrations", admin_views.IntegrationViewSet, basename="integration")
 router.register("payment-rules", admin_views.PaymentRuleViewSet, basename="payment-rule")
+router.register("payment-terms", terms_views.PaymentTermViewSet, basename="payment-term")
+router.register("customers", terms_views.CustomerViewSet, basename="customer")
+router.register("customer-groups", terms_views.CustomerGroupViewSet, basename="customer-group")
+router.register("notification-endpoints", notification_views.EndpointViewSet, basename="notification-endpoint")
+router.register("notification-deliveries", notification_views.DeliveryViewSet, basename="notification-delivery")
 router.register("store/orders", store_views.MyOrderViewSet, basename="my-order")
 router.register("store/invoices", store_views.MyInvoiceViewSet, basename="my-invoice")
 

@@ -1,10 +1,16 @@
 """Schemathesis against a live test server: generated requests to every operation, as an administrator and as a
 buyer, find no server error and no answer the schema does not allow (status, content type, body).
 
-At least 1,000 cases in all, derandomized so a run is repeatable; the runtime stays around a minute."""
+At least 1,000 cases in all, derandomized so a run is repeatable; the runtime stays within a few minutes.
+
+Requests that would point the site at hosts other than this machine are left out: an integration's
+settings (a generated "live" environment would send payments to the provider's real host, a generated URL
+would be called by the connection check) and notification endpoints (deliveries are POSTed to their URL).
+Those are tested by hand in their own modules; here a guard also refuses any name but the loopback's."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +36,30 @@ from tests import factories
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-#: examples per operation and generation mode; with ~45 operations, two modes and two callers: well over 1,000
-EXAMPLES = 7
+#: examples per operation and generation mode: about 600 requests per caller, 1,200 in all
+EXAMPLES = 5
+#: operations that make the site call out to a generated address (see the module docstring)
+CALLS_OUT = {
+    ("POST", "/api/v1/integrations/"),
+    ("PATCH", "/api/v1/integrations/{id}/"),
+    ("POST", "/api/v1/integrations/{id}/check-connection/"),
+    ("POST", "/api/v1/notification-endpoints/"),
+    ("PATCH", "/api/v1/notification-endpoints/{id}/"),
+}
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):  # noqa: ANN001, ANN201
+    """Name resolution for anything but this machine fails, so no generated request reaches another host."""
+    resolve = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if host not in LOOPBACK:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is not this machine")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 @pytest.fixture
@@ -54,6 +82,8 @@ def fuzz(base_url: str, token: str) -> tuple[int, list[str]]:
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if (operation.method.upper(), operation.path) in CALLS_OUT:
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             def call(case: Any) -> None:
@@ -83,5 +113,6 @@ def test_generated_requests_find_no_server_error_and_no_schema_contradiction(sit
 
     sent, failures = fuzz(site, token)
 
+    print(f"{username}: {sent} generated requests")  # noqa: T201  the count the acceptance asks for
     assert not failures, "\n\n".join(failures)
     assert sent >= 500  # per caller: at least 1,000 in the two runs
