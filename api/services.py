@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiToken, IdempotencyKey
@@ -15,6 +16,9 @@ from api.models import ApiToken, IdempotencyKey
 TOKEN_PREFIX = "pd_"  # noqa: S105  (a marker, not a secret: it tells a leaked token apart)
 #: Stripe keeps keys 24 hours; we keep them at least that long, then purge
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+#: a key still "in progress" after this long belongs to a request that died (every provider call times out well
+#: before): it may be claimed again; the payment services' own key still stops a second movement of money
+IDEMPOTENCY_IN_PROGRESS_STALE = timedelta(minutes=10)
 
 
 def token_hash(raw: str) -> str:
@@ -58,12 +62,15 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
 def idempotency_key_claim(*, user_id: int, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     """Claim `key` for this user and request, committed at once; (row, True) when this request claimed it.
 
-    A key older than the TTL is forgotten and claimed anew. The unique constraint decides a race: the loser
-    reads the winner's row (in progress, or done).
+    A key older than the TTL, or left in progress by a request that died, is forgotten and claimed anew. The unique
+    constraint decides a race: the loser reads the winner's row (in progress, or done).
     """
-    cutoff = timezone.now() - IDEMPOTENCY_KEY_TTL
+    now = timezone.now()
     with transaction.atomic():
-        IdempotencyKey.objects.filter(user_id=user_id, key=key, created_at__lt=cutoff).delete()
+        IdempotencyKey.objects.filter(user_id=user_id, key=key).filter(
+            Q(created_at__lt=now - IDEMPOTENCY_KEY_TTL)
+            | Q(state=IdempotencyKey.State.IN_PROGRESS, created_at__lt=now - IDEMPOTENCY_IN_PROGRESS_STALE)
+        ).delete()
         try:
             with transaction.atomic():
                 row = IdempotencyKey.objects.create(user_id=user_id, key=key, fingerprint=fingerprint)

@@ -262,6 +262,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "scheduled-captures": {"task": "payments.tasks.scheduled_captures_sweep_task", "schedule": 60.0},
     "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
     "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},
+    "api-idempotency-keys": {"task": "api.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
     "re-authorization": {"task": "payments.tasks.reauthorizations_sweep_task", "schedule": 900.0},
     "webhook-inbox": {"task": "payments.tasks.webhook_events_requeue_task", "schedule": 60.0},
     "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},

@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
 from api.models import IdempotencyKey
 from api.services import idempotency_keys_purge
+from api.tasks import idempotency_keys_purge_task
 from payments.models import Action, PaymentTransaction
 from tests import factories
 from tests.api.conftest import token_client
@@ -184,3 +186,25 @@ def test_simultaneous_first_requests_with_one_key_claim_it_once(admin_client, au
     assert {r.status_code for r in responses} <= {201, 409}
     assert fake_gateway.calls["capture"] == 1
     assert PaymentTransaction.objects.filter(action=Action.CAPTURE).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_key_left_in_progress_by_a_request_that_died_is_claimed_again(admin_client, authorization, fake_gateway):  # noqa: ANN001
+    IdempotencyKey.objects.create(
+        user=User.objects.get(username="admin"), key="k-dead", fingerprint="x", state=IdempotencyKey.State.IN_PROGRESS
+    )
+    assert capture(admin_client, authorization, "k-dead").status_code == 422  # another request's, still fresh
+
+    IdempotencyKey.objects.filter(key="k-dead").update(created_at=timezone.now() - timedelta(minutes=11))
+
+    assert capture(admin_client, authorization, "k-dead").status_code == 201
+    assert fake_gateway.calls["capture"] == 1
+
+
+@pytest.mark.django_db
+def test_the_beat_task_purges_old_keys(admin_client, authorization):  # noqa: ANN001
+    capture(admin_client, authorization, "k-purge")
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert idempotency_keys_purge_task.delay().get() == 1
+    assert not IdempotencyKey.objects.exists()
