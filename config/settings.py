@@ -47,7 +47,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "customers",
     "integrations",
     "orders",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "providers.authorizenet",
     "demo",
     "checkout",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -178,13 +181,49 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # the token first: a request without credentials is answered 401 with its challenge, not 403
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_THROTTLE_RATES": {"auth": env.str("API_AUTH_RATE", default="10/minute")},
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Paydesk API", "VERSION": "0.1.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Paydesk API",
+    "DESCRIPTION": (
+        "The back-office and a headless checkout over REST. Authenticate with a per-user token "
+        "(`Authorization: Bearer pd_…`) or the site's session. Amounts are decimal strings with their currency; "
+        'times are ISO 8601; errors are `{"error": {"code", "message", "field"}}`. POSTs that move money '
+        "or create something take an `Idempotency-Key` header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from this site's static files (drf-spectacular-sidecar), never from a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentStatusEnum": "orders.models.PaymentStatus",
+        "InvoiceStatusEnum": "orders.models.Invoice.Status",
+        "WebhookEventStatusEnum": "payments.models.WebhookEvent.Status",
+        "TransactionStateEnum": "payments.models.State",
+    },
+}
 
 # --- Celery -------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -223,6 +262,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "scheduled-captures": {"task": "payments.tasks.scheduled_captures_sweep_task", "schedule": 60.0},
     "reconcile": {"task": "payments.tasks.reconcile_sweep_task", "schedule": 60.0},
     "authorization-expiry": {"task": "payments.tasks.authorizations_expiry_sweep_task", "schedule": 900.0},
+    "api-idempotency-keys": {"task": "api.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
     "re-authorization": {"task": "payments.tasks.reauthorizations_sweep_task", "schedule": 900.0},
     "webhook-inbox": {"task": "payments.tasks.webhook_events_requeue_task", "schedule": 60.0},
     "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from config.views import favicon, health
 from payments.webhooks import webhook_receive
@@ -15,7 +14,7 @@ admin.site.index_title = "Payments"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/", include("api.urls")),
     path("health/", health, name="health"),
     path("favicon.ico", favicon, name="favicon"),
     path("webhooks/<uuid:integration_uuid>/", webhook_receive, name="webhook-receive"),
