@@ -2,7 +2,7 @@
 
 An integration is written through the provider's integration form (`integrations.forms`), which owns the
 write-only secret rule and the provider's own validation; deactivate, activate and delete go through
-`payment_rules.services`, which see to the rules that use the integration; the connection check is the
+`integrations.services`, which has the rules that use the integration follow; the connection check is the
 back-office's. Rules are evaluated by the same matcher as checkout (`payment_rules.matching.explain`).
 """
 
@@ -38,15 +38,11 @@ from integrations.connection import integration_check_connection
 from integrations.forms import integration_form_class
 from integrations.models import Integration
 from integrations.selectors import method_resolve
+from integrations.services import integration_activate, integration_deactivate, integration_delete
 from orders.models import Order
 from payment_rules.matching import RuleOutcome, explain, load_ruleset
 from payment_rules.models import PaymentRule, PaymentRuleDestination, PaymentRuleMethod
-from payment_rules.services import (
-    integration_activate,
-    integration_deactivate,
-    integration_delete,
-    rules_using_integration,
-)
+from payment_rules.services import rules_using_integration
 
 COMMON = ("name", "environment", "payment_action", "capture_policy", "capture_delay_hours")
 
