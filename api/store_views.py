@@ -165,16 +165,6 @@ class CartLineView(BuyerView):
         return Response(cart_body(buyer))
 
 
-STEPS = {
-    "storefront:cart": "cart",
-    "storefront:checkout_billing": "billing",
-    "storefront:checkout_shipping": "shipping",
-    "storefront:checkout_shipping_method": "shipping_method",
-    "storefront:checkout_payment": "payment",
-    "storefront:checkout_review": "review",
-}
-
-
 def checkout_body(buyer: CustomerUser) -> dict[str, Any]:
     cart = buyer_cart(buyer=buyer)
     checkout = checkout_services.checkout_start(cart=cart)
@@ -196,7 +186,7 @@ def checkout_body(buyer: CustomerUser) -> dict[str, Any]:
         "subtotal": amount(totals.subtotal),
         "shipping": amount(totals.shipping),
         "total": amount(totals.total),
-        "next_step": STEPS[checkout_services.checkout_next_step(checkout=checkout, lines=lines)],
+        "next_step": str(checkout_services.checkout_next_step(checkout=checkout, lines=lines)),
         "fingerprint": checkout_services.checkout_fingerprint(checkout=checkout, lines=lines),
         "shipping_methods": [
             {"key": m.key, "label": m.label, "amount": money(m.amount_in(currency), currency)}
@@ -327,7 +317,7 @@ class SubmitView(BuyerView):
             )
         except checkout_services.CheckoutIncomplete as incomplete:
             raise ApiError(
-                "checkout_incomplete", incomplete.message, status_code=409, field=STEPS.get(incomplete.step)
+                "checkout_incomplete", incomplete.message, status_code=409, field=str(incomplete.step)
             ) from incomplete
         return submit_answer(result)
 
