@@ -102,6 +102,7 @@ WEBHOOK_EVENTS = (
     "charge.refunded",
     "refund.created",
     "refund.updated",
+    "refund.failed",
     "charge.refund.updated",
 )
 #: how long a purchase may still be on its way to Stripe (timeouts, the SDK's retry) before a search for its
@@ -860,20 +861,42 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
         summary["charge"] = charge_id
         amount = money("amount_refunded")
         listed = obj.get("refunds")
-        if isinstance(listed, dict) and isinstance(listed.get("data"), list) and not listed.get("has_more"):
-            refunds = [r for r in listed["data"] if isinstance(r, dict)]
+        listed_all = isinstance(listed, dict) and isinstance(listed.get("data"), list) and not listed.get("has_more")
+        refunds = [r for r in listed["data"] if isinstance(r, dict)] if listed_all else []
+        if listed_all and all(_metadata_key(r) for r in refunds):
             movements = _charge_movements(obj, refunds, releases_are_refunds=_releases_are_refunds(version))
+        elif listed_all:
+            # one made outside Paydesk (or a release) is read from Stripe as it is now: a refund listed here as
+            # succeeded may have failed since, and its failure may have been applied before this event
+            movements = _charge_movements(obj, [], releases_are_refunds=False)
+            needs_details = True
         else:
             movements = _charge_movements(obj, [], releases_are_refunds=False)
             needs_details = _refunded_to_buyer(obj, version) > 0  # no list since 2022-11-15: fetch it
-    elif kind == "refund" and type_ in ("refund.created", "refund.updated", "charge.refund.updated"):
+    elif kind == "refund" and type_ in ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"):
         reference = _id_of(obj.get("payment_intent")) or ""
         amount = money("amount")
         refunded_charge = _id_of(obj.get("charge"))
         summary["charge"] = refunded_charge
         ours = _metadata_key(obj)
-        if obj.get("reason") == "expired_uncaptured_charge" or obj.get("status") != "succeeded":
-            pass  # a lapsed authorization released, not money back; or no money moved (yet)
+        status = obj.get("status")
+        if obj.get("reason") == "expired_uncaptured_charge":
+            pass  # a lapsed authorization released, not money back
+        elif status in ("failed", "canceled"):
+            # a refund that answered `succeeded` can still fail (card closed): the money stayed with the merchant
+            failure = obj.get("failure_reason")
+            movements.append(
+                EventMovement(
+                    MovementAction.REFUND_REVERSED,
+                    _required_id(obj),
+                    amount,
+                    ours,
+                    error_code="refund_failed",
+                    message=f"Stripe could not return the money ({failure or status}): the refund {status}.",
+                )
+            )
+        elif status != "succeeded":
+            pass  # no money moved (yet)
         elif ours:
             movements.append(EventMovement(MovementAction.REFUND, _required_id(obj), amount, ours))
         elif refunded_charge:

@@ -28,7 +28,8 @@ the official SDK runs against it unchanged (only the base address differs):
   the same key with other parameters is a 400 `idempotency_error`, a concurrent duplicate a 409; keys are
   forgotten after 24 hours of simulated time; replies to parameters that fail validation are not stored;
 * signed webhooks (`Stripe-Signature: t=…,v1=…`) for `payment_intent.succeeded`, `.canceled`, `.payment_failed`,
-  `.amount_capturable_updated`, `.requires_action`, `charge.refunded` and `refund.created`, each sent to the
+  `.amount_capturable_updated`, `.requires_action`, `charge.refunded`, `refund.created` and, for a refund that
+  fails, `charge.refund.updated`, `refund.updated` and `refund.failed`, each sent to the
   account's endpoints (`POST /v1/webhook_endpoints` with `api_version`, or `webhook_endpoint_register`) whose
   version sends it, rendered in that version, by a Celery task with retries;
 * a 3-D Secure challenge page that completes or fails the PaymentIntent and returns to the `return_url`;
@@ -37,7 +38,8 @@ the official SDK runs against it unchanged (only the base address differs):
   answer leaves out every field but `id`, `object` and `status`.
 
 Known simplifications: no `automatic_payment_methods` other than cards, no multicapture (`final_capture` is not
-modelled: a capture always releases the rest), refunds succeed at once, no Search API.
+modelled: a capture always releases the rest), refunds succeed at once (but for `pm_card_refundFail`, whose
+refunds turn `failed` right after the answer), no Search API.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ CARDS: dict[str, tuple[str, str]] = {
     "4000000000000127": ("visa", "incorrect_cvc"),
     "4000000000000119": ("visa", "processing_error"),
     "4000000000000341": ("visa", "charge_customer_fail"),
+    "4000000000005126": ("visa", "refund_fail"),  # the charge succeeds; a refund of it fails afterwards
     "4000002500003155": ("visa", "authentication_required"),
     "4000000000003220": ("visa", "authentication_required"),
     "4000002760003184": ("visa", "authentication_required"),
@@ -192,6 +195,7 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_chargeDeclinedProcessingError": "4000000000000119",
     "pm_card_visa_chargeDeclinedProcessingError": "4000000000000119",
     "pm_card_chargeCustomerFail": "4000000000000341",
+    "pm_card_refundFail": "4000000000005126",
     "pm_card_authenticationRequired": "4000002500003155",
     "pm_card_threeDSecure2Required": "4000000000003220",
 }
@@ -1233,7 +1237,11 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     reason = params.get("reason")
     if reason is not None and reason not in REFUND_REASONS:
         return _invalid(f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason", store=False)
-    refunded = sum(r["amount"] for r in _refunds_of(charge, ctx.account) if not r.get("_release"))
+    refunded = sum(
+        r["amount"]
+        for r in _refunds_of(charge, ctx.account)
+        if not r.get("_release") and r.get("status") in ("succeeded", "pending")
+    )
     remaining = charge["amount_captured"] - refunded
     if remaining <= 0:
         return _invalid(f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
@@ -1257,7 +1265,21 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     _save("charge", charge, ctx.account)
     _emit(ctx, "charge.refunded", charge)
     _emit(ctx, "refund.created", refund, audience="refund_events_for_charges")
-    return _reply(200, render_refund(refund, ctx.version))
+    reply = _reply(200, render_refund(refund, ctx.version))
+    if (_payment_method(str(charge.get("payment_method") or "")) or {}).get("_behavior") == "refund_fail":
+        _fail_refund(ctx, refund)
+    return reply
+
+
+def _fail_refund(ctx: Ctx, refund: dict[str, Any]) -> None:
+    """Stripe's refund-failure test card: the refund answers `succeeded`, then turns `failed` and the money stays
+    with the merchant (docs: refunds, "Failed refunds"). Since 2024-10-28 `refund.updated` and `refund.failed` are
+    sent for it; `charge.refund.updated` on every version."""
+    refund.update(status="failed", failure_reason="expired_or_canceled_card", failure_balance_transaction=sim_id("txn"))
+    _save("refund", refund, ctx.account)
+    _emit(ctx, "charge.refund.updated", refund)
+    _emit(ctx, "refund.updated", refund, audience="refund_events_for_charges")
+    _emit(ctx, "refund.failed", refund, audience="refund_events_for_charges")
 
 
 @api("retrieve", methods=("GET",))

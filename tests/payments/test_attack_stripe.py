@@ -1,0 +1,117 @@
+"""Attacks on the Stripe integration, as an outside reviewer would make them, through the services, the webhook
+pipeline and the Stripe sandbox; each test names what live Stripe does that the ledger must survive."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from orders.models import PaymentStatus
+from payments import services
+from payments.models import Action, PaymentTransaction, State, WebhookEvent
+from providers.base import Money
+from providers.stripe.adapter import API_VERSION
+from tests import factories
+from tests.sandbox_support import (
+    dashboard,
+    deliver_all,
+    ledger,
+    register_webhooks,
+    sandbox_events,
+    stripe_integration,  # noqa: F401 - a fixture
+    stripe_sandbox,  # noqa: F401 - a fixture
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: webhook endpoint versions: before 2022-11-15 (lists in events), 2024 before and after 2024-10-28, pinned
+VERSIONS = ["2022-08-01", "2024-06-20", "2024-12-18.acacia", API_VERSION]
+
+
+def usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
+
+
+def charge(integration, order, *, key: str = "charge-1", pm: str = "pm_card_visa") -> PaymentTransaction:  # noqa: ANN001
+    integration.payment_action = "charge"
+    integration.save()
+    return services.payment_purchase(
+        order_id=order.pk, method=f"stripe_{integration.pk}", key=key, payment_data={"payment_method": pm}
+    )
+
+
+# --- refunds that fail after Stripe answered "succeeded" (docs: refunds, "Failed refunds") ----------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_our_refund_that_fails_at_stripe_gives_nothing_back_even_when_the_failure_overtakes_the_answer(
+    stripe_integration,  # noqa: F811
+    version,
+) -> None:
+    """`pm_card_refundFail`: the refund answers `succeeded`, then fails; the sandbox sends the failure before it
+    answers our call. The ledger must not say 30.00 went back, and the 30.00 stays refundable."""
+    register_webhooks(stripe_integration, api_version=version)
+    order = factories.OrderFactory()
+    paid = charge(stripe_integration, order, pm="pm_card_refundFail")
+    refund = services.payment_refund(source_id=paid.pk, amount=usd("30.00"), key="refund-fails")
+
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert (refund.state, refund.successful, refund.error_code) == (State.DECLINED, False, "refund_failed")
+    assert order.payment_status == PaymentStatus.FULL
+    assert services.refundable_amount(paid) == Decimal("100.0000")
+    assert not WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).exists()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_refund_failure_reported_after_the_refund_was_recorded_undoes_it(
+    client,  # noqa: ANN001
+    stripe_integration,  # noqa: F811
+    django_capture_on_commit_callbacks,  # noqa: ANN001
+    version,
+) -> None:
+    """The failure comes later (no endpoint while we refunded): the recorded refund no longer counts."""
+    order = factories.OrderFactory()
+    paid = charge(stripe_integration, order, pm="pm_card_refundFail")
+    refund = services.payment_refund(source_id=paid.pk, amount=usd("30.00"), key="refund-fails")
+    assert refund.state == State.SUCCEEDED  # Stripe's answer said so
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+
+    events = sandbox_events(paid.provider_reference, api_version=version)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert set(deliver_all(client, stripe_integration, events)) == {200}
+
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    assert (refund.state, refund.successful) == (State.DECLINED, False)
+    assert order.payment_status == PaymentStatus.FULL
+    assert services.refundable_amount(paid) == Decimal("100.0000")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("delivery", ["orderly", "reversed"])
+def test_a_dashboard_refund_that_fails_is_no_money_back_in_any_order(
+    client,  # noqa: ANN001
+    stripe_integration,  # noqa: F811
+    stripe_sandbox,  # noqa: F811
+    django_capture_on_commit_callbacks,  # noqa: ANN001
+    version,
+    delivery,
+) -> None:
+    order = factories.OrderFactory()
+    paid = charge(stripe_integration, order, pm="pm_card_refundFail")
+    dashboard(stripe_sandbox).v1.refunds.create(params={"payment_intent": paid.provider_reference, "amount": 4000})
+    events = sandbox_events(paid.provider_reference, api_version=version)
+    ordered = events if delivery == "orderly" else events[::-1]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert set(deliver_all(client, stripe_integration, ordered * 2)) == {200}
+
+    order.refresh_from_db()
+    assert not order.transactions.filter(action=Action.REFUND, successful=True).exists()
+    assert order.payment_status == PaymentStatus.FULL
+    assert services.refundable_amount(paid) == Decimal("100.0000")
+    assert not WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).exists()
+    assert ledger(order)[0] == ("charge", "100.0000", "succeeded", True, False, "pi_")

@@ -1,0 +1,24 @@
+"""The Stripe sandbox refuses and reports what live Stripe does, where an attack on the integration found it did
+not (docs.stripe.com: "Save and reuse payment methods", "Refunds: failed refunds", testing cards)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.providers.test_stripe_sandbox import AUTH, intent, post
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_refund_of_the_refund_failure_card_answers_succeeded_then_fails_and_counts_no_more(client) -> None:
+    pi = intent(client, payment_method="pm_card_refundFail").json()
+    assert pi["status"] == "succeeded"
+    refund = post(client, "/v1/refunds", {"payment_intent": pi["id"], "amount": "2000"}).json()
+    assert refund["status"] == "succeeded"  # what the answer says
+
+    later = client.get(f"/sandbox/stripe/v1/refunds/{refund['id']}", **AUTH).json()
+    assert (later["status"], later["failure_reason"]) == ("failed", "expired_or_canceled_card")
+    charge = client.get(f"/sandbox/stripe/v1/charges/{pi['latest_charge']}", **AUTH).json()
+    assert (charge["amount_refunded"], charge["refunded"]) == (0, False)
+    rest = post(client, "/v1/refunds", {"payment_intent": pi["id"]}).json()  # the failed 20.00 is refundable again
+    assert rest["amount"] == 5000
