@@ -19,7 +19,8 @@ the official SDK runs against it unchanged (only the base address differs):
   is left; list with paging), Charges, Customers, and PaymentMethods made by the tokenization script
   (`/sandbox/stripe/js/v3.js`, with a publishable key) or named by the `pm_card_*` test ids (each use makes a new
   PaymentMethod, as at Stripe);
-* reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400);
+* reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400), and
+  one attached to a Customer is refused for another Customer or without one;
   `customer` with `setup_future_usage` attaches it once the payment succeeds, so it can be charged off session;
   off session, a card that asks for 3-D Secure is declined with `authentication_required`;
 * the test cards of providers.md §1.8 (success, declines, 3-D Secure) and Stripe's own minor units per currency
@@ -561,8 +562,24 @@ def _payment_method(pm_id: str) -> dict[str, Any] | None:
 
 
 def _reuse_refused(pm: Mapping[str, Any], customer: str | None) -> SimReply | None:
-    """Stripe's rule for using a PaymentMethod again (docs: save and reuse payment methods)."""
-    if pm.get("_used") and not pm.get("customer"):
+    """Stripe's rules for using a PaymentMethod again (docs: save and reuse payment methods): one attached to a
+    Customer is that Customer's only, and one used without a Customer is spent."""
+    owner = pm.get("customer")
+    if owner and customer != owner:
+        if customer is None:
+            return _invalid(
+                f"The provided PaymentMethod {pm['id']} belongs to a Customer. Please include the Customer in the "
+                "`customer` parameter on the PaymentIntent.",
+                param="customer",
+                store=False,
+            )
+        return _invalid(
+            f"The customer does not have a payment method with the ID {pm['id']}. The payment method must be "
+            "attached to the customer.",
+            param="payment_method",
+            store=False,
+        )
+    if pm.get("_used") and not owner:
         return _invalid(
             "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, "
             "shared with a connected account without Customer attachment, or was detached from a Customer. It may "

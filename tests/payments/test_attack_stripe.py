@@ -12,6 +12,7 @@ from payments import services
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from providers.base import Money
 from providers.stripe.adapter import API_VERSION
+from sandbox.services import sim_count, sim_get
 from tests import factories
 from tests.sandbox_support import (
     dashboard,
@@ -115,3 +116,41 @@ def test_a_dashboard_refund_that_fails_is_no_money_back_in_any_order(
     assert services.refundable_amount(paid) == Decimal("100.0000")
     assert not WebhookEvent.objects.exclude(status__in=["processed", "ignored"]).exists()
     assert ledger(order)[0] == ("charge", "100.0000", "succeeded", True, False, "pi_")
+
+
+# --- a browser naming another company's object --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("renewals_later", [True, False], ids=["re-authorization-on", "re-authorization-off"])
+def test_a_buyer_naming_another_companys_saved_card_moves_no_money(
+    stripe_integration,  # noqa: F811
+    renewals_later,
+) -> None:
+    """Company A's card is kept for renewals (attached to A's Customer at Stripe). A buyer of company B posts its
+    `pm_` id: Stripe refuses a PaymentMethod of another Customer, and one attached to a Customer without it."""
+    stripe_integration.settings = {**stripe_integration.settings, "re_authorization": True}
+    stripe_integration.save()
+    first = services.payment_purchase(
+        order_id=factories.OrderFactory(customer=factories.CustomerFactory(name="A")).pk,
+        method=f"stripe_{stripe_integration.pk}",
+        key="company-a",
+        payment_data={"payment_method": "pm_card_visa"},
+    )
+    card = sim_get("stripe", "payment_intent", first.provider_reference).data["payment_method"]
+    assert sim_get("stripe", "payment_method", card).data["customer"]  # attached to A's Customer
+    if not renewals_later:
+        stripe_integration.settings = {**stripe_integration.settings, "re_authorization": False}
+        stripe_integration.save()
+
+    other = factories.OrderFactory(customer=factories.CustomerFactory(name="B"))
+    attempt = services.payment_purchase(
+        order_id=other.pk,
+        method=f"stripe_{stripe_integration.pk}",
+        key="company-b",
+        payment_data={"payment_method": card},
+    )
+
+    other.refresh_from_db()
+    assert (attempt.state, attempt.successful) == (State.DECLINED, False)
+    assert other.payment_status == PaymentStatus.DECLINED
+    assert sim_count("stripe", "payment_intent", payment_method=card) == 1  # only A's own payment

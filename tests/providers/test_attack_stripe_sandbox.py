@@ -5,9 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-from tests.providers.test_stripe_sandbox import AUTH, intent, post
+from tests.providers.test_stripe_sandbox import AUTH, intent, post, tokenized
 
 pytestmark = pytest.mark.django_db
+
+
+def customer(client, name: str) -> str:  # noqa: ANN001
+    return post(client, "/v1/customers", {"name": name}).json()["id"]
+
+
+def test_a_payment_method_attached_to_a_customer_is_that_customers_only(client) -> None:
+    owner, stranger = customer(client, "A"), customer(client, "B")
+    pm = tokenized(client)
+    assert intent(client, payment_method=pm, customer=owner, setup_future_usage="off_session").status_code == 200
+
+    other = intent(client, payment_method=pm, customer=stranger)
+    assert (other.status_code, other.json()["error"]["param"]) == (400, "payment_method")
+    assert "The customer does not have a payment method with the ID" in other.json()["error"]["message"]
+    nobody = intent(client, payment_method=pm)
+    assert (nobody.status_code, nobody.json()["error"]["param"]) == (400, "customer")
+    assert intent(client, payment_method=pm, customer=owner).json()["status"] == "succeeded"
 
 
 def test_a_refund_of_the_refund_failure_card_answers_succeeded_then_fails_and_counts_no_more(client) -> None:
