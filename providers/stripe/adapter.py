@@ -861,15 +861,9 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
         summary["charge"] = charge_id
         amount = money("amount_refunded")
         listed = obj.get("refunds")
-        listed_all = isinstance(listed, dict) and isinstance(listed.get("data"), list) and not listed.get("has_more")
-        refunds = [r for r in listed["data"] if isinstance(r, dict)] if listed_all else []
-        if listed_all and all(_metadata_key(r) for r in refunds):
+        if isinstance(listed, dict) and isinstance(listed.get("data"), list) and not listed.get("has_more"):
+            refunds = [r for r in listed["data"] if isinstance(r, dict)]
             movements = _charge_movements(obj, refunds, releases_are_refunds=_releases_are_refunds(version))
-        elif listed_all:
-            # one made outside Paydesk (or a release) is read from Stripe as it is now: a refund listed here as
-            # succeeded may have failed since, and its failure may have been applied before this event
-            movements = _charge_movements(obj, [], releases_are_refunds=False)
-            needs_details = True
         else:
             movements = _charge_movements(obj, [], releases_are_refunds=False)
             needs_details = _refunded_to_buyer(obj, version) > 0  # no list since 2022-11-15: fetch it
