@@ -259,12 +259,35 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         return _apply_child(payment, Action.CANCEL, movement, event, adapter)
     if action == MovementAction.REFUND_REVERSED:
         return _reverse_refund(payment, movement, event, adapter)
+    if action == MovementAction.DISPUTE:
+        return _report_dispute(payment, movement, event)
     if action == MovementAction.REFUND:
         source = _refund_source(payment, event, movement)
         if source is None:
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
+
+
+def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:
+    """A chargeback: the ledger keeps what was paid (a dispute may be won), but the payment is flagged and staff
+    are told at every change of the dispute's status, as only they can answer it at the provider (and refunds
+    are refused while it is open)."""
+    PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+    status = movement.error_code or "open"
+    services.notice_raise(
+        key=f"dispute:{payment.integration_id}:{movement.provider_reference}:{status}"[:120],
+        level=Notice.Level.ERROR,
+        order=payment.order,
+        message=(
+            f"Order {payment.order.number}: the buyer's bank disputes {movement.amount} of the payment "
+            f"{payment.provider_reference or payment.money} (dispute {movement.provider_reference}, "
+            f"{movement.message}; event {event.event_id}). The money may be taken back: answer the dispute in the "
+            "provider's dashboard."
+        ),
+    )
+    logger.warning("Dispute %s (%s) on transaction %s", movement.provider_reference, status, payment.pk)
+    return f"Dispute {movement.provider_reference} of {movement.amount} ({status}): flagged for staff."
 
 
 def _reverse_refund(

@@ -12,7 +12,9 @@ endpoint versions we read:
   made for a Customer standing for the buyer's company with `setup_future_usage=off_session`;
 * events are read in every shape a live endpoint may send: before 2022-11-15 a PaymentIntent lists its `charges`
   and a Charge its `refunds`; since then neither, so refunds are fetched; before 2025-03-31 a partial capture or
-  a cancel shows as a Refund of the released rest, which is not money back.
+  a cancel shows as a Refund of the released rest, which is not money back;
+* a refund can fail after it answered `succeeded` (`refund.failed`): no money went back; a dispute
+  (`charge.dispute.*`) is not recorded as money moved, but flags the payment for staff, who answer it at Stripe.
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ WEBHOOK_EVENTS = (
     "refund.updated",
     "refund.failed",
     "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.closed",
 )
 #: how long a purchase may still be on its way to Stripe (timeouts, the SDK's retry) before a search for its
 #: key proves that it never arrived
@@ -897,6 +902,20 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
             # made outside Paydesk: read the charge, which says what was captured (the refund implies it) and,
             # before basil, whether this "refund" is only the rest a partial capture released
             needs_details = True
+    elif kind == "dispute" and type_.startswith("charge.dispute."):
+        reference = _id_of(obj.get("payment_intent")) or ""
+        amount = money("amount")
+        status = str(obj.get("status") or "")
+        summary["charge"] = _id_of(obj.get("charge"))
+        movements.append(
+            EventMovement(
+                MovementAction.DISPUTE,
+                _required_id(obj),
+                amount,
+                error_code=status or None,
+                message=f"reason {obj.get('reason') or 'not given'}, status {status or 'unknown'}",
+            )
+        )
     return WebhookEvent(
         event_id=str(event["id"]),
         type=type_,

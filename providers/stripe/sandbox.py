@@ -30,7 +30,8 @@ the official SDK runs against it unchanged (only the base address differs):
   forgotten after 24 hours of simulated time; replies to parameters that fail validation are not stored;
 * signed webhooks (`Stripe-Signature: t=…,v1=…`) for `payment_intent.succeeded`, `.canceled`, `.payment_failed`,
   `.amount_capturable_updated`, `.requires_action`, `charge.refunded`, `refund.created` and, for a refund that
-  fails, `charge.refund.updated`, `refund.updated` and `refund.failed`, each sent to the
+  fails, `charge.refund.updated`, `refund.updated` and `refund.failed`, and for the dispute test card
+  `charge.dispute.created` and `.funds_withdrawn` (its charge then refuses refunds), each sent to the
   account's endpoints (`POST /v1/webhook_endpoints` with `api_version`, or `webhook_endpoint_register`) whose
   version sends it, rendered in that version, by a Celery task with retries;
 * a 3-D Secure challenge page that completes or fails the PaymentIntent and returns to the `return_url`;
@@ -167,6 +168,7 @@ CARDS: dict[str, tuple[str, str]] = {
     "4000000000000119": ("visa", "processing_error"),
     "4000000000000341": ("visa", "charge_customer_fail"),
     "4000000000005126": ("visa", "refund_fail"),  # the charge succeeds; a refund of it fails afterwards
+    "4000000000000259": ("visa", "dispute"),  # the charge succeeds, then the buyer's bank disputes it
     "4000002500003155": ("visa", "authentication_required"),
     "4000000000003220": ("visa", "authentication_required"),
     "4000002760003184": ("visa", "authentication_required"),
@@ -197,6 +199,7 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa_chargeDeclinedProcessingError": "4000000000000119",
     "pm_card_chargeCustomerFail": "4000000000000341",
     "pm_card_refundFail": "4000000000005126",
+    "pm_card_createDispute": "4000000000000259",
     "pm_card_authenticationRequired": "4000002500003155",
     "pm_card_threeDSecure2Required": "4000000000003220",
 }
@@ -980,6 +983,7 @@ def _new_charge(ctx: Ctx, pi: dict[str, Any], *, paid: bool, captured: bool, fai
         "created": sim_timestamp(PROVIDER),
         "currency": pi["currency"],
         "customer": pi.get("customer"),
+        "disputed": False,
         "failure_code": failure[0] if failure else None,
         "failure_message": failure[2] if failure else None,
         "livemode": False,
@@ -1012,6 +1016,7 @@ def _approve(ctx: Ctx, pi: dict[str, Any]) -> None:
         pi.update(status="succeeded", amount_received=pi["amount"])
         _save("payment_intent", pi, ctx.account)
         _emit(ctx, "payment_intent.succeeded", pi)
+        _dispute_if_asked(ctx, pi, charge)
 
 
 def _decline(ctx: Ctx, pi: dict[str, Any], failure: tuple[str, str | None, str]) -> SimReply:
@@ -1153,7 +1158,36 @@ def payment_intents_capture(ctx: Ctx, params: dict[str, Any], pi_id: str) -> Sim
     _emit(ctx, "payment_intent.succeeded", pi)
     if amount < pi["amount"]:
         _release(ctx, pi, charge, pi["amount"] - amount)
+    _dispute_if_asked(ctx, pi, charge)
     return _reply(200, _show_pi(pi, ctx.account, ctx.version))
+
+
+def _dispute_if_asked(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any]) -> None:
+    """Stripe's dispute test card: once the money is taken, the buyer's bank disputes all of it and the amount is
+    withdrawn from the balance (`charge.dispute.created`, `charge.dispute.funds_withdrawn`)."""
+    if (_payment_method(str(pi.get("payment_method") or "")) or {}).get("_behavior") != "dispute":
+        return
+    now = sim_timestamp(PROVIDER)
+    dispute = {
+        "id": sim_id("dp"),
+        "object": "dispute",
+        "amount": charge["amount_captured"],
+        "charge": charge["id"],
+        "created": now,
+        "currency": charge["currency"],
+        "evidence_details": {"due_by": now + 7 * 86400, "has_evidence": False, "past_due": False},
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": pi["id"],
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    _save("dispute", dispute, ctx.account)
+    charge["disputed"] = True
+    _save("charge", charge, ctx.account)
+    _emit(ctx, "charge.dispute.created", dispute)
+    _emit(ctx, "charge.dispute.funds_withdrawn", dispute)
 
 
 def _new_refund(
@@ -1251,6 +1285,8 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
             + ". An uncaptured PaymentIntent must be canceled instead.",
             code="charge_not_refundable" if pi and pi["status"] != "requires_capture" else "charge_not_captured",
         )
+    if charge.get("disputed"):
+        return _invalid(f"Charge {charge['id']} has been charged back; cannot issue a refund.", code="charge_disputed")
     reason = params.get("reason")
     if reason is not None and reason not in REFUND_REASONS:
         return _invalid(f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason", store=False)

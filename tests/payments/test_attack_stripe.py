@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
@@ -164,3 +165,48 @@ def test_a_buyer_naming_another_companys_saved_card_moves_no_money(
     assert (attempt.state, attempt.successful) == (State.DECLINED, False)
     assert other.payment_status == PaymentStatus.DECLINED
     assert sim_count("stripe", "payment_intent", payment_method=card) == 1  # only A's own payment
+
+
+# --- disputes (chargebacks) ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("payment_action", ["charge", "authorize"])
+def test_a_dispute_flags_the_payment_for_staff_and_its_refund_is_refused(
+    stripe_integration,  # noqa: F811
+    version,
+    payment_action,
+) -> None:
+    """`pm_card_createDispute`: the money is taken, then the buyer's bank disputes all of it and Stripe withdraws
+    it. A dispute may still be won, so nothing is recorded as money back; but staff must hear of it (only they
+    can answer it in Stripe's dashboard), and Stripe refuses to refund a disputed charge."""
+    register_webhooks(stripe_integration, api_version=version)
+    order = factories.OrderFactory()
+    if payment_action == "charge":
+        paid = charge(stripe_integration, order, pm="pm_card_createDispute")
+    else:  # the dispute comes once the money is taken: at the capture
+        auth = services.payment_purchase(
+            order_id=order.pk,
+            method=f"stripe_{stripe_integration.pk}",
+            key="auth-disputed",
+            payment_data={"payment_method": "pm_card_createDispute"},
+        )
+        assert not Notice.objects.filter(order=order).exists()
+        paid = services.payment_capture(source_id=auth.pk, amount=usd("100.00"), key="capture-disputed")
+
+    order.refresh_from_db()
+    disputes = WebhookEvent.objects.filter(event_type__startswith="charge.dispute.")
+    assert sorted(disputes.values_list("event_type", "status")) == [
+        ("charge.dispute.created", "processed"),
+        ("charge.dispute.funds_withdrawn", "processed"),
+    ]
+    purchase = order.transactions.get(action__in=[Action.CHARGE, Action.AUTHORIZE])
+    assert purchase.needs_attention
+    notice = Notice.objects.get(order=order, level=Notice.Level.ERROR)
+    assert "disputes 100.00 USD" in notice.message
+    assert "reason fraudulent, status needs_response" in notice.message
+
+    refund = services.payment_refund(source_id=paid.pk, amount=usd("10.00"), key="refund-disputed")
+    assert (refund.state, refund.error_code) == (State.DECLINED, "charge_disputed")
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.FULL

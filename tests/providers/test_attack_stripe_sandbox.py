@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from providers.stripe import sandbox
 from tests.providers.test_stripe_sandbox import AUTH, intent, post, tokenized
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +40,20 @@ def test_a_refund_of_the_refund_failure_card_answers_succeeded_then_fails_and_co
     assert (charge["amount_refunded"], charge["refunded"]) == (0, False)
     rest = post(client, "/v1/refunds", {"payment_intent": pi["id"]}).json()  # the failed 20.00 is refundable again
     assert rest["amount"] == 5000
+
+
+def test_the_dispute_card_is_disputed_once_paid_and_its_charge_refuses_refunds(client) -> None:
+    pi = intent(client, payment_method="pm_card_createDispute").json()
+    assert pi["status"] == "succeeded"
+    events = sandbox.events_about(pi["id"])
+    disputes = [e for e in events if e["type"].startswith("charge.dispute.")]
+    assert [e["type"] for e in disputes] == ["charge.dispute.created", "charge.dispute.funds_withdrawn"]
+    dispute = disputes[0]["data"]["object"]
+    assert (dispute["object"], dispute["amount"], dispute["payment_intent"], dispute["status"]) == (
+        "dispute",
+        5000,
+        pi["id"],
+        "needs_response",
+    )
+    refused = post(client, "/v1/refunds", {"payment_intent": pi["id"], "amount": "1000"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "charge_disputed")
