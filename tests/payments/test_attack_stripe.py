@@ -3,16 +3,21 @@ pipeline and the Stripe sandbox; each test names what live Stripe does that the 
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
+from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from providers.base import Money
-from providers.stripe.adapter import API_VERSION
+from providers.stripe.adapter import API_VERSION, StripeAdapter
+from sandbox.models import SimIdempotencyKey
 from sandbox.services import sim_count, sim_get
 from tests import factories
 from tests.sandbox_support import (
@@ -210,3 +215,77 @@ def test_a_dispute_flags_the_payment_for_staff_and_its_refund_is_refused(
     assert (refund.state, refund.error_code) == (State.DECLINED, "charge_disputed")
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.FULL
+
+
+# --- concurrent operations on one PaymentIntent (real threads on PostgreSQL) ----------------------------------------
+
+
+def _in_threads(count: int, work) -> list[str]:  # noqa: ANN001
+    def run(i: int) -> str:
+        try:
+            return str(work(i).state)
+        except PaymentRefused as refused:
+            return f"refused:{refused.code}"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_staff_cancelling_while_the_scheduler_captures_moves_one_way_only(stripe_integration, monkeypatch) -> None:  # noqa: F811, ANN001
+    """Ten captures and ten cancels of one authorization at once, each slow at Stripe: exactly one of them
+    reaches Stripe, and the ledger says what Stripe did."""
+    if connection.vendor == "sqlite":
+        pytest.skip("the order lock is exercised on PostgreSQL")
+    order = factories.OrderFactory()
+    auth = services.payment_purchase(
+        order_id=order.pk,
+        method=f"stripe_{stripe_integration.pk}",
+        key="auth-race",
+        payment_data={"payment_method": "pm_card_visa"},
+    )
+    for name in ("capture", "cancel"):
+        real = getattr(StripeAdapter, name)
+
+        def slow(self, request, real=real):  # noqa: ANN001, ANN202 - the first is still at Stripe while others try
+            time.sleep(0.3)
+            return real(self, request)
+
+        monkeypatch.setattr(StripeAdapter, name, slow)
+
+    def act(i: int) -> PaymentTransaction:
+        if i % 2:
+            return services.payment_cancel(source_id=auth.pk, key=f"race-cancel-{i}")
+        return services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key=f"race-capture-{i}")
+
+    outcomes = _in_threads(20, act)
+
+    assert outcomes.count("succeeded") == 1
+    sent = SimIdempotencyKey.objects.filter(provider="stripe", key__startswith="race-").count()
+    assert sent == 1
+    pi = sim_get("stripe", "payment_intent", auth.provider_reference).data
+    done = order.transactions.filter(action__in=[Action.CAPTURE, Action.CANCEL])
+    assert [(t.action, t.state) for t in done] == [
+        ("capture" if pi["status"] == "succeeded" else "cancel", State.SUCCEEDED)
+    ]
+
+
+def test_concurrent_refunds_never_return_more_than_was_charged(stripe_integration) -> None:  # noqa: F811
+    """Twenty refunds of 60.00 of one 100.00 charge at once (two staff, double clicks): one reaches Stripe."""
+    if connection.vendor == "sqlite":
+        pytest.skip("the order lock is exercised on PostgreSQL")
+    order = factories.OrderFactory()
+    paid = charge(stripe_integration, order)
+
+    outcomes = _in_threads(
+        20, lambda i: services.payment_refund(source_id=paid.pk, amount=usd("60.00"), key=f"race-refund-{i % 4}")
+    )
+
+    # a repeat of the winning key gets its row back (still in flight, or done); other keys find 40.00 left
+    assert set(outcomes) <= {"succeeded", "reserved", "refused:amount_exceeds_available"}
+    assert "refused:amount_exceeds_available" in outcomes
+    refunds = order.transactions.filter(action=Action.REFUND)
+    assert [(r.amount, r.state) for r in refunds] == [(Decimal("60.0000"), State.SUCCEEDED)]
+    charge_id = sim_get("stripe", "payment_intent", paid.provider_reference).data["latest_charge"]
+    assert sim_count("stripe", "refund", charge=charge_id) == 1
