@@ -223,6 +223,15 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             return txn
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
+        link = txn.source
+        if txn.state == State.SUCCEEDED and link is not None and link.action == Action.RE_AUTHORIZE and link.source_id:
+            # a renewal answered late (reconcile, a webhook) still leaves one hold: release the old one
+            transaction.on_commit(
+                partial(
+                    _renewal_settle, old_id=link.source_id, renewal_id=txn.pk, key=link.idempotency_key, actor=None
+                ),
+                robust=True,
+            )
         if txn.action in PURCHASE_ACTIONS and txn.provider_reference:  # events that waited for it can apply now
             transaction.on_commit(
                 partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
@@ -926,6 +935,11 @@ def _renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | Non
         old, renewal = _source(old_id), _source(renewal_id)
         if not (renewal.successful and renewal.active):
             return
+        if (
+            old.children.filter(action=Action.CANCEL, idempotency_key=f"{key}:cancel").exists()
+            or renewal.children.filter(action=Action.CANCEL, idempotency_key=f"{key}:cancel-renewal").exists()
+        ):
+            return  # settled already: the service and the recording of the renewal's answer both ask
         acted_on = old.children.filter(action__in=(Action.CAPTURE, Action.CANCEL)).exclude(state=State.DECLINED)
         if old.successful and not old.active and not acted_on.exists():
             _schedule_to_renewal(old)

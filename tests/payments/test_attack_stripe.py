@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from notifications.models import Notice
 from orders.models import PaymentStatus
-from payments import services
+from payments import services, sweeps
 from payments.exceptions import PaymentRefused
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from providers.base import Money
 from providers.stripe.adapter import API_VERSION, StripeAdapter
-from sandbox.models import SimIdempotencyKey
-from sandbox.services import sim_count, sim_get
+from sandbox.models import SimIdempotencyKey, SimObject
+from sandbox.services import sim_count, sim_fault_add, sim_get
 from tests import factories
 from tests.sandbox_support import (
     dashboard,
@@ -289,3 +291,43 @@ def test_concurrent_refunds_never_return_more_than_was_charged(stripe_integratio
     assert [(r.amount, r.state) for r in refunds] == [(Decimal("60.0000"), State.SUCCEEDED)]
     charge_id = sim_get("stripe", "payment_intent", paid.provider_reference).data["latest_charge"]
     assert sim_count("stripe", "refund", charge=charge_id) == 1
+
+
+# --- lost replies after money moved ----------------------------------------------------------------------------------
+
+
+def test_a_renewal_whose_answer_was_lost_is_found_by_reconcile_and_the_old_hold_released(
+    stripe_integration,  # noqa: F811
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Stripe authorized the renewal, but our call timed out (twice, with the SDK's retry). Reconcile finds the
+    renewal by the key in its metadata: one hold at Stripe, the renewal, and the old one released."""
+    stripe_integration.settings = {**stripe_integration.settings, "re_authorization": True}
+    stripe_integration.save()
+    order = factories.OrderFactory()
+    auth = services.payment_purchase(
+        order_id=order.pk,
+        method=f"stripe_{stripe_integration.pk}",
+        key="auth-old",
+        payment_data={"payment_method": "pm_card_visa"},
+    )
+    PaymentTransaction.objects.filter(pk=auth.pk).update(created_at=timezone.now() - timedelta(days=6, hours=21))
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    sim_fault_add(provider="stripe", kind="timeout", operation="create", times=2, delay=1.5)
+    sweeps.reauthorizations_sweep()
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 30.0)
+    renewal = PaymentTransaction.objects.get(action=Action.AUTHORIZE, source__action=Action.RE_AUTHORIZE)
+    assert (renewal.state, renewal.provider_reference) == (State.RESERVED, "")
+    intents = SimObject.objects.filter(provider="stripe", kind="payment_intent")
+    renewed_at_stripe = [o.data for o in intents if o.object_id != auth.provider_reference]
+    assert [pi["status"] for pi in renewed_at_stripe] == ["requires_capture"]  # money is held twice at Stripe now
+
+    PaymentTransaction.objects.filter(pk=renewal.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+    sweeps.payment_reconcile(transaction_id=renewal.pk)
+
+    renewal.refresh_from_db()
+    order.refresh_from_db()
+    assert (renewal.state, renewal.provider_reference) == (State.SUCCEEDED, renewed_at_stripe[0]["id"])
+    assert sim_get("stripe", "payment_intent", auth.provider_reference).data["status"] == "canceled"
+    assert order.payment_status == PaymentStatus.AUTHORIZED
+    assert order.transactions.filter(action=Action.AUTHORIZE, active=True).get() == renewal
