@@ -262,6 +262,13 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             return txn
         adapter = adapter or adapter_for(txn.integration)
         _apply_result(txn, result, adapter)
+        link = txn.source
+        if txn.state == State.SUCCEEDED and link is not None and link.action == Action.RE_AUTHORIZE and link.source_id:
+            # a renewal answered late (reconcile, a webhook) still leaves one hold: release the old one
+            transaction.on_commit(
+                partial(_renewal_settle_later, old_id=link.source_id, renewal_id=txn.pk, key=link.idempotency_key),
+                robust=True,
+            )
         if txn.action in PURCHASE_ACTIONS and txn.provider_reference:  # events that waited for it can apply now
             transaction.on_commit(
                 partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
@@ -335,6 +342,12 @@ def _order_release_later(order_id: int) -> None:
     from payments.tasks import order_release_task  # the tasks module imports this one
 
     order_release_task.delay(order_id)
+
+
+def _renewal_settle_later(*, old_id: int, renewal_id: int, key: str) -> None:
+    from payments.services import renewal_settle  # the services build on the ledger
+
+    renewal_settle(old_id=old_id, renewal_id=renewal_id, key=key, actor=None)
 
 
 def _waiting_events_release(integration_id: int, reference: str, key: str) -> None:

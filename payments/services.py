@@ -600,12 +600,12 @@ def payment_reauthorize(*, source_id: int, key: str, actor: User | None = None) 
     request = follow_up_request(renewal, source, reason="", validation_only=False)
     renewal = _call_provider(renewal, adapter.reauthorize, request, adapter)  # records it, closing `link` too
     if renewal.state == State.SUCCEEDED:
-        _renewal_settle(old_id=source.pk, renewal_id=renewal.pk, key=key, actor=actor)
+        renewal_settle(old_id=source.pk, renewal_id=renewal.pk, key=key, actor=actor)
     renewal.refresh_from_db()
     return renewal
 
 
-def _renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | None) -> None:
+def renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | None) -> None:
     """After a renewal succeeded, keep exactly one hold: release the old one, or cancel the renewal.
 
     The old hold may have been captured (or a capture sent) while the renewal was at the provider, with no
@@ -619,6 +619,11 @@ def _renewal_settle(*, old_id: int, renewal_id: int, key: str, actor: User | Non
         old, renewal = source_read(old_id), source_read(renewal_id)
         if not (renewal.successful and renewal.active):
             return
+        if (
+            old.children.filter(action=Action.CANCEL, idempotency_key=f"{key}:cancel").exists()
+            or renewal.children.filter(action=Action.CANCEL, idempotency_key=f"{key}:cancel-renewal").exists()
+        ):
+            return  # settled already: the service and the recording of the renewal's answer both ask
         acted_on = old.children.filter(action__in=(Action.CAPTURE, Action.CANCEL)).exclude(state=State.DECLINED)
         if old.successful and not old.active and not acted_on.exists():
             schedule_to_renewal(old)

@@ -250,30 +250,64 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return "Cancel ignored: no successful authorization."
         return _apply_child(payment, Action.CANCEL, movement, event, adapter)
     if action == MovementAction.REFUND_REVERSED:
-        refund = (
-            PaymentTransaction.objects.filter(
-                order_id=payment.order_id,
-                integration_id=payment.integration_id,
-                action=Action.REFUND,
-                provider_reference=movement.provider_reference,
-            )
-            .order_by("pk")
-            .first()
-        )
-        if refund is None:
-            return f"Refund {movement.provider_reference} was undone before it was recorded: nothing to change."
-        ledger.ledger_refund_reverse(
-            transaction_id=refund.pk,
-            error_code=movement.error_code or "refund_reversed",
-            message=f"{movement.message} (event {event.event_id})".strip(),
-        )
-        return f"Refund {refund.money} undone at the provider: no money went back."
+        return _reverse_refund(payment, movement, event, adapter)
+    if action == MovementAction.DISPUTE:
+        return _report_dispute(payment, movement, event)
     if action == MovementAction.REFUND:
         source = _refund_source(payment, event, movement)
         if source is None:
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
+
+
+def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:
+    """A chargeback: the ledger keeps what was paid (a dispute may be won), but the payment is flagged and staff
+    are told at every change of the dispute's status, as only they can answer it at the provider (and refunds
+    are refused while it is open)."""
+    PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+    status = movement.error_code or "open"
+    notice_raise(
+        key=f"dispute:{payment.integration_id}:{movement.provider_reference}:{status}"[:120],
+        level=Notice.Level.ERROR,
+        order=payment.order,
+        message=(
+            f"Order {payment.order.number}: the buyer's bank disputes {movement.amount} of the payment "
+            f"{payment.provider_reference or payment.money} (dispute {movement.provider_reference}, "
+            f"{movement.message}; event {event.event_id}). The money may be taken back: answer the dispute in the "
+            "provider's dashboard."
+        ),
+    )
+    logger.warning("Dispute %s (%s) on transaction %s", movement.provider_reference, status, payment.pk)
+    return f"Dispute {movement.provider_reference} of {movement.amount} ({status}): flagged for staff."
+
+
+def _reverse_refund(
+    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+) -> str:
+    """A refund the provider reports undone (voided, or failed after it answered "succeeded"): no money went
+    back. Our own refund is found by its key too, as the event may overtake its answer (it is then recorded
+    declined, and the answer finds it final)."""
+    refunds = PaymentTransaction.objects.filter(
+        order_id=payment.order_id, integration_id=payment.integration_id, action=Action.REFUND
+    ).order_by("pk")
+    refund = refunds.filter(idempotency_key=movement.idempotency_key).first() if movement.idempotency_key else None
+    refund = refund or refunds.filter(provider_reference=movement.provider_reference).first()
+    failed = ProviderResult(
+        Outcome.DECLINED,
+        movement.provider_reference,
+        movement.amount,
+        error_code=movement.error_code or "refund_reversed",
+        message=f"{movement.message} (event {event.event_id})".strip(),
+        raw={"event": event.event_id, "type": event.type},
+    )
+    if refund is None:
+        return f"Refund {movement.provider_reference} was undone before it was recorded: nothing to change."
+    if refund.is_open:
+        ledger.ledger_record(transaction_id=refund.pk, result=failed, adapter=adapter)
+        return f"Refund {refund.money} undone at the provider before it was recorded: no money went back."
+    ledger.ledger_refund_reverse(transaction_id=refund.pk, error_code=failed.error_code or "", message=failed.message)
+    return f"Refund {refund.money} undone at the provider: no money went back."
 
 
 def _complete_payment(

@@ -357,6 +357,9 @@ class MovementAction(enum.StrEnum):
     #: stayed with the merchant; `provider_reference` is the refund's own id
     REFUND_REVERSED = "refund_reversed"
     DECLINE = "decline"  # the payment attempt failed (decline, failed 3-D Secure)
+    #: the buyer's bank disputes a charge (chargeback): the money may be taken back until staff answer at the
+    #: provider; `provider_reference` is the dispute's id, `error_code` its status
+    DISPUTE = "dispute"
 
 
 @dataclass(frozen=True, slots=True)

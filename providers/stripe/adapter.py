@@ -12,7 +12,9 @@ endpoint versions we read:
   made for a Customer standing for the buyer's company with `setup_future_usage=off_session`;
 * events are read in every shape a live endpoint may send: before 2022-11-15 a PaymentIntent lists its `charges`
   and a Charge its `refunds`; since then neither, so refunds are fetched; before 2025-03-31 a partial capture or
-  a cancel shows as a Refund of the released rest, which is not money back.
+  a cancel shows as a Refund of the released rest, which is not money back;
+* a refund can fail after it answered `succeeded` (`refund.failed`): no money went back; a dispute
+  (`charge.dispute.*`) is not recorded as money moved, but flags the payment for staff, who answer it at Stripe.
 """
 
 from __future__ import annotations
@@ -102,7 +104,11 @@ WEBHOOK_EVENTS = (
     "charge.refunded",
     "refund.created",
     "refund.updated",
+    "refund.failed",
     "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.closed",
 )
 #: how long a purchase may still be on its way to Stripe (timeouts, the SDK's retry) before a search for its
 #: key proves that it never arrived
@@ -868,20 +874,50 @@ def event_from_stripe(event: Mapping[str, Any]) -> WebhookEvent:
         else:
             movements = _charge_movements(obj, [], releases_are_refunds=False)
             needs_details = _refunded_to_buyer(obj, version) > 0  # no list since 2022-11-15: fetch it
-    elif kind == "refund" and type_ in ("refund.created", "refund.updated", "charge.refund.updated"):
+    elif kind == "refund" and type_ in ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"):
         reference = _id_of(obj.get("payment_intent")) or ""
         amount = money("amount")
         refunded_charge = _id_of(obj.get("charge"))
         summary["charge"] = refunded_charge
         ours = _metadata_key(obj)
-        if obj.get("reason") == "expired_uncaptured_charge" or obj.get("status") != "succeeded":
-            pass  # a lapsed authorization released, not money back; or no money moved (yet)
+        status = obj.get("status")
+        if obj.get("reason") == "expired_uncaptured_charge":
+            pass  # a lapsed authorization released, not money back
+        elif status in ("failed", "canceled"):
+            # a refund that answered `succeeded` can still fail (card closed): the money stayed with the merchant
+            failure = obj.get("failure_reason")
+            movements.append(
+                EventMovement(
+                    MovementAction.REFUND_REVERSED,
+                    _required_id(obj),
+                    amount,
+                    ours,
+                    error_code="refund_failed",
+                    message=f"Stripe could not return the money ({failure or status}): the refund {status}.",
+                )
+            )
+        elif status != "succeeded":
+            pass  # no money moved (yet)
         elif ours:
             movements.append(EventMovement(MovementAction.REFUND, _required_id(obj), amount, ours))
         elif refunded_charge:
             # made outside Paydesk: read the charge, which says what was captured (the refund implies it) and,
             # before basil, whether this "refund" is only the rest a partial capture released
             needs_details = True
+    elif kind == "dispute" and type_.startswith("charge.dispute."):
+        reference = _id_of(obj.get("payment_intent")) or ""
+        amount = money("amount")
+        status = str(obj.get("status") or "")
+        summary["charge"] = _id_of(obj.get("charge"))
+        movements.append(
+            EventMovement(
+                MovementAction.DISPUTE,
+                _required_id(obj),
+                amount,
+                error_code=status or None,
+                message=f"reason {obj.get('reason') or 'not given'}, status {status or 'unknown'}",
+            )
+        )
     return WebhookEvent(
         event_id=str(event["id"]),
         type=type_,

@@ -19,7 +19,8 @@ the official SDK runs against it unchanged (only the base address differs):
   is left; list with paging), Charges, Customers, and PaymentMethods made by the tokenization script
   (`/sandbox/stripe/js/v3.js`, with a publishable key) or named by the `pm_card_*` test ids (each use makes a new
   PaymentMethod, as at Stripe);
-* reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400);
+* reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400), and
+  one attached to a Customer is refused for another Customer or without one;
   `customer` with `setup_future_usage` attaches it once the payment succeeds, so it can be charged off session;
   off session, a card that asks for 3-D Secure is declined with `authentication_required`;
 * the test cards of providers.md §1.8 (success, declines, 3-D Secure) and Stripe's own minor units per currency
@@ -28,7 +29,9 @@ the official SDK runs against it unchanged (only the base address differs):
   the same key with other parameters is a 400 `idempotency_error`, a concurrent duplicate a 409; keys are
   forgotten after 24 hours of simulated time; replies to parameters that fail validation are not stored;
 * signed webhooks (`Stripe-Signature: t=…,v1=…`) for `payment_intent.succeeded`, `.canceled`, `.payment_failed`,
-  `.amount_capturable_updated`, `.requires_action`, `charge.refunded` and `refund.created`, each sent to the
+  `.amount_capturable_updated`, `.requires_action`, `charge.refunded`, `refund.created` and, for a refund that
+  fails, `charge.refund.updated`, `refund.updated` and `refund.failed`, and for the dispute test card
+  `charge.dispute.created` and `.funds_withdrawn` (its charge then refuses refunds), each sent to the
   account's endpoints (`POST /v1/webhook_endpoints` with `api_version`, or `webhook_endpoint_register`) whose
   version sends it, rendered in that version, by a Celery task with retries;
 * a 3-D Secure challenge page that completes or fails the PaymentIntent and returns to the `return_url`;
@@ -37,7 +40,8 @@ the official SDK runs against it unchanged (only the base address differs):
   answer leaves out every field but `id`, `object` and `status`.
 
 Known simplifications: no `automatic_payment_methods` other than cards, no multicapture (`final_capture` is not
-modelled: a capture always releases the rest), refunds succeed at once, no Search API.
+modelled: a capture always releases the rest), refunds succeed at once (but for `pm_card_refundFail`, whose
+refunds turn `failed` right after the answer), no Search API.
 """
 
 from __future__ import annotations
@@ -171,6 +175,8 @@ CARDS: dict[str, tuple[str, str]] = {
     "4000000000000127": ("visa", "incorrect_cvc"),
     "4000000000000119": ("visa", "processing_error"),
     "4000000000000341": ("visa", "charge_customer_fail"),
+    "4000000000005126": ("visa", "refund_fail"),  # the charge succeeds; a refund of it fails afterwards
+    "4000000000000259": ("visa", "dispute"),  # the charge succeeds, then the buyer's bank disputes it
     "4000002500003155": ("visa", "authentication_required"),
     "4000000000003220": ("visa", "authentication_required"),
     "4000002760003184": ("visa", "authentication_required"),
@@ -200,6 +206,8 @@ TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_chargeDeclinedProcessingError": "4000000000000119",
     "pm_card_visa_chargeDeclinedProcessingError": "4000000000000119",
     "pm_card_chargeCustomerFail": "4000000000000341",
+    "pm_card_refundFail": "4000000000005126",
+    "pm_card_createDispute": "4000000000000259",
     "pm_card_authenticationRequired": "4000002500003155",
     "pm_card_threeDSecure2Required": "4000000000003220",
 }
@@ -553,8 +561,24 @@ def _payment_method(pm_id: str) -> dict[str, Any] | None:
 
 
 def _reuse_refused(pm: Mapping[str, Any], customer: str | None) -> SimReply | None:
-    """Stripe's rule for using a PaymentMethod again (docs: save and reuse payment methods)."""
-    if pm.get("_used") and not pm.get("customer"):
+    """Stripe's rules for using a PaymentMethod again (docs: save and reuse payment methods): one attached to a
+    Customer is that Customer's only, and one used without a Customer is spent."""
+    owner = pm.get("customer")
+    if owner and customer != owner:
+        if customer is None:
+            return _invalid(
+                f"The provided PaymentMethod {pm['id']} belongs to a Customer. Please include the Customer in the "
+                "`customer` parameter on the PaymentIntent.",
+                param="customer",
+                store=False,
+            )
+        return _invalid(
+            f"The customer does not have a payment method with the ID {pm['id']}. The payment method must be "
+            "attached to the customer.",
+            param="payment_method",
+            store=False,
+        )
+    if pm.get("_used") and not owner:
         return _invalid(
             "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, "
             "shared with a connected account without Customer attachment, or was detached from a Customer. It may "
@@ -955,6 +979,7 @@ def _new_charge(ctx: Ctx, pi: dict[str, Any], *, paid: bool, captured: bool, fai
         "created": sim_timestamp(PROVIDER),
         "currency": pi["currency"],
         "customer": pi.get("customer"),
+        "disputed": False,
         "failure_code": failure[0] if failure else None,
         "failure_message": failure[2] if failure else None,
         "livemode": False,
@@ -987,6 +1012,7 @@ def _approve(ctx: Ctx, pi: dict[str, Any]) -> None:
         pi.update(status="succeeded", amount_received=pi["amount"])
         _save("payment_intent", pi, ctx.account)
         _emit(ctx, "payment_intent.succeeded", pi)
+        _dispute_if_asked(ctx, pi, charge)
 
 
 def _decline(ctx: Ctx, pi: dict[str, Any], failure: tuple[str, str | None, str]) -> SimReply:
@@ -1128,7 +1154,36 @@ def payment_intents_capture(ctx: Ctx, params: dict[str, Any], pi_id: str) -> Sim
     _emit(ctx, "payment_intent.succeeded", pi)
     if amount < pi["amount"]:
         _release(ctx, pi, charge, pi["amount"] - amount)
+    _dispute_if_asked(ctx, pi, charge)
     return _reply(200, _show_pi(pi, ctx.account, ctx.version))
+
+
+def _dispute_if_asked(ctx: Ctx, pi: Mapping[str, Any], charge: dict[str, Any]) -> None:
+    """Stripe's dispute test card: once the money is taken, the buyer's bank disputes all of it and the amount is
+    withdrawn from the balance (`charge.dispute.created`, `charge.dispute.funds_withdrawn`)."""
+    if (_payment_method(str(pi.get("payment_method") or "")) or {}).get("_behavior") != "dispute":
+        return
+    now = sim_timestamp(PROVIDER)
+    dispute = {
+        "id": sim_id("dp"),
+        "object": "dispute",
+        "amount": charge["amount_captured"],
+        "charge": charge["id"],
+        "created": now,
+        "currency": charge["currency"],
+        "evidence_details": {"due_by": now + 7 * 86400, "has_evidence": False, "past_due": False},
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": pi["id"],
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    _save("dispute", dispute, ctx.account)
+    charge["disputed"] = True
+    _save("charge", charge, ctx.account)
+    _emit(ctx, "charge.dispute.created", dispute)
+    _emit(ctx, "charge.dispute.funds_withdrawn", dispute)
 
 
 def _new_refund(
@@ -1226,10 +1281,16 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
             + ". An uncaptured PaymentIntent must be canceled instead.",
             code="charge_not_refundable" if pi and pi["status"] != "requires_capture" else "charge_not_captured",
         )
+    if charge.get("disputed"):
+        return _invalid(f"Charge {charge['id']} has been charged back; cannot issue a refund.", code="charge_disputed")
     reason = params.get("reason")
     if reason is not None and reason not in REFUND_REASONS:
         return _invalid(f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason", store=False)
-    refunded = sum(r["amount"] for r in _refunds_of(charge, ctx.account) if not r.get("_release"))
+    refunded = sum(
+        r["amount"]
+        for r in _refunds_of(charge, ctx.account)
+        if not r.get("_release") and r.get("status") in ("succeeded", "pending")
+    )
     remaining = charge["amount_captured"] - refunded
     if remaining <= 0:
         return _invalid(f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
@@ -1253,7 +1314,21 @@ def refunds_create(ctx: Ctx, params: dict[str, Any]) -> SimReply:
     _save("charge", charge, ctx.account)
     _emit(ctx, "charge.refunded", charge)
     _emit(ctx, "refund.created", refund, audience="refund_events_for_charges")
-    return _reply(200, render_refund(refund, ctx.version))
+    reply = _reply(200, render_refund(refund, ctx.version))
+    if (_payment_method(str(charge.get("payment_method") or "")) or {}).get("_behavior") == "refund_fail":
+        _fail_refund(ctx, refund)
+    return reply
+
+
+def _fail_refund(ctx: Ctx, refund: dict[str, Any]) -> None:
+    """Stripe's refund-failure test card: the refund answers `succeeded`, then turns `failed` and the money stays
+    with the merchant (docs: refunds, "Failed refunds"). Since 2024-10-28 `refund.updated` and `refund.failed` are
+    sent for it; `charge.refund.updated` on every version."""
+    refund.update(status="failed", failure_reason="expired_or_canceled_card", failure_balance_transaction=sim_id("txn"))
+    _save("refund", refund, ctx.account)
+    _emit(ctx, "charge.refund.updated", refund)
+    _emit(ctx, "refund.updated", refund, audience="refund_events_for_charges")
+    _emit(ctx, "refund.failed", refund, audience="refund_events_for_charges")
 
 
 @api("retrieve", methods=("GET",))

@@ -56,7 +56,7 @@ def test_capture_during_reauthorization_leaves_one_hold_and_takes_the_total_once
     PaymentTransaction.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=6, hours=21))
     schedule = ScheduledCapture.objects.get(authorization=old)
     if not recheck:
-        monkeypatch.setattr(services, "_renewal_settle", settle_without_recheck)
+        monkeypatch.setattr(services, "renewal_settle", settle_without_recheck)
 
     renewed, captured = threading.Event(), threading.Event()
     reauthorize = StripeAdapter.reauthorize
