@@ -219,6 +219,8 @@ LOCAL_ONLY = [  # what a developer's checkout holds after `make run` and `make t
     ".pytest_cache/v/cache/lastfailed",
     ".mypy_cache/3.11/config.json",
     ".ruff_cache/0.8.0/cache",
+    ".import_linter_cache/layers.data.json",  # make lint's import contracts
+    ".grimp_cache/meta.json",
 ]
 
 
