@@ -11,7 +11,6 @@ from providers.base import (
     CheckoutContext,
     FollowUpRequest,
     MethodInfo,
-    Outcome,
     PaymentRequest,
     ProviderResult,
 )
@@ -27,13 +26,11 @@ class MoneyOrderAdapter(Adapter):
         return {"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
-        return ProviderResult(
-            outcome=Outcome.SUCCEEDED,
-            provider_reference=None,
-            amount=request.amount,
-            raw={"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")},
+        """The promise is recorded with where the check goes; nothing is called."""
+        return ProviderResult.succeeded(
+            request.amount, raw={"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
         )
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """Staff received the check: nothing to call, the capture row records it."""
-        return ProviderResult(outcome=Outcome.SUCCEEDED, provider_reference=None, amount=request.amount)
+        return ProviderResult.succeeded(request.amount)
