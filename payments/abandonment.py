@@ -40,6 +40,7 @@ from payments.services import (  # private helpers: the ledger's own module fami
 )
 from payments.sweeps import notice_raise
 from providers.base import (
+    ErrorCode,
     FollowUpRequest,
     Outcome,
     ProviderMisconfigured,
@@ -99,7 +100,7 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
                 Outcome.DECLINED,
                 result.provider_reference or txn.provider_reference or None,
                 txn.money,
-                error_code=ABANDONED,
+                error_code=ErrorCode.ABANDONED,
                 message="The buyer left this payment to pay another way; it was ended at the provider.",
                 raw=result.raw,
             ),

@@ -20,7 +20,7 @@ from integrations.adapters import adapter_for
 from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import Order
-from payments.exceptions import PaymentRefused
+from payments.exceptions import PaymentRefused, RefusalCode
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State
 from payments.services import (
     _follow_up,
@@ -37,6 +37,7 @@ from payments.webhook_services import webhook_events_release
 from providers.base import (
     NOT_FOUND,
     Capability,
+    ErrorCode,
     Outcome,
     ProviderResult,
     ProviderUnavailable,
@@ -104,7 +105,7 @@ def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH)
 #: waits before each new try of a capture declined for a reason that may pass (the provider's own trouble)
 SCHEDULED_CAPTURE_RETRIES = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=8))
 #: decline codes worth another try; any other decline (the hold is gone, the card is closed) is final
-RETRYABLE_CAPTURE_ERRORS = frozenset({"processing_error", "try_again_later", "temporarily_unavailable", "rate_limited"})
+RETRYABLE_CAPTURE_ERRORS = frozenset({ErrorCode.PROCESSING_ERROR})
 GIVEN_UP_MESSAGE = "Not captured: the order belongs to a checkout attempt the buyer gave up; its payment is given back."
 FINAL_STATES = (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED, ScheduledCapture.State.FAILED)
 
@@ -140,7 +141,7 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
     try:
         capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
     except PaymentRefused as exc:
-        if exc.code in ("nothing_to_capture", "order_settled"):
+        if exc.code in (RefusalCode.NOTHING_TO_CAPTURE, RefusalCode.ORDER_SETTLED):
             _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=exc.message)
         else:
             _scheduled_capture_failed(schedule, exc.message)

@@ -217,6 +217,8 @@ class CustomerGroupInfo:
 
 @dataclass(frozen=True, slots=True)
 class CustomerInfo:
+    """The buyer's company: its VAT id and the payment term it pays on, for rules and `is_applicable`."""
+
     id: int
     name: str
     vat_id: str = ""

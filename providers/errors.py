@@ -115,3 +115,48 @@ class ErrorCode(enum.StrEnum):
     # --- offline methods ------------------------------------------------------------------------------------------
     #: Payment Terms: the customer resolves to no payment term
     NO_PAYMENT_TERM = "no_payment_term"
+
+    # --- recorded by the ledger, not by an adapter ------------------------------------------------------------------
+    #: the buyer left this payment to pay another way, and it was ended at the provider
+    ABANDONED = "abandoned"
+    #: staff checked at the provider and found that no money moved
+    RESOLVED_NO_MONEY_MOVED = "resolved_no_money_moved"
+
+    @classmethod
+    def read(cls, value: str | None) -> ErrorCode | None:
+        """A code as stored before (an event in the inbox, a row's `error_code`): its member, or the member that
+        replaced a provider's own code when the vocabulary was introduced; CARD_DECLINED for any other code, which
+        only ever named a refusal."""
+        if not value:
+            return None
+        try:
+            return cls(value)
+        except ValueError:
+            return _REPLACED.get(value, cls.CARD_DECLINED)
+
+
+#: codes adapters reported before this vocabulary, and the member each became
+_REPLACED: dict[str, ErrorCode] = {
+    "fraud_review": ErrorCode.HELD_FOR_REVIEW,
+    "missing_payment_method": ErrorCode.MISSING_PAYMENT_DATA,
+    "transaction_not_found": ErrorCode.UNKNOWN_REFERENCE,
+    "capture_failed": ErrorCode.NOT_CAPTURED,
+    "not_cancelable": ErrorCode.NOT_CANCELED,
+    "incomplete_inquiry": ErrorCode.INCOMPLETE_REPLY,
+    "unexpected_status": ErrorCode.UNEXPECTED_RESPONSE,
+    "lost_card": ErrorCode.PICKUP_CARD,
+    "stolen_card": ErrorCode.PICKUP_CARD,
+    "invalid_cvc": ErrorCode.INCORRECT_CVC,
+    "invalid_expiry_month": ErrorCode.INVALID_EXPIRY_DATE,
+    "invalid_expiry_year": ErrorCode.INVALID_EXPIRY_DATE,
+    "not_processed": ErrorCode.REFUND_FAILED,
+    "not_refundable": ErrorCode.INVALID_STATE,
+    "check_failed": ErrorCode.CONFIG_ERROR,
+    "tender_not_enabled": ErrorCode.CONFIG_ERROR,
+    "invalid_transaction": ErrorCode.INVALID_STATE,
+    "missing_field": ErrorCode.INVALID_REQUEST,
+    "not_settled": ErrorCode.REFUND_FAILED,
+    "payment_intent_unexpected_state": ErrorCode.INVALID_STATE,
+    "resource_missing": ErrorCode.UNKNOWN_REFERENCE,
+    "stripe_error": ErrorCode.UNEXPECTED_RESPONSE,
+}

@@ -23,12 +23,12 @@ class MoneyOrderAdapter(Adapter):
 
     def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
         """Shows "Make Check Payable To" and "Send Check To": two settings, neither of them secret."""
-        return {"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
+        return {"pay_to": self.options.text("pay_to"), "send_to": self.options.text("send_to")}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
         """The promise is recorded with where the check goes; nothing is called."""
         return ProviderResult.succeeded(
-            request.amount, raw={"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
+            request.amount, raw={"pay_to": self.options.text("pay_to"), "send_to": self.options.text("send_to")}
         )
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:

@@ -127,7 +127,7 @@ class StripeAdapter(Adapter):
 
     @cached_property
     def _client(self) -> stripe.StripeClient:
-        secret_key = str(self.settings.get("secret_key") or "")
+        secret_key = self.options.text("secret_key")
         if not secret_key:
             raise ProviderMisconfigured("The Stripe integration has no secret key.")
         return stripe.StripeClient(
@@ -147,10 +147,10 @@ class StripeAdapter(Adapter):
 
     def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
         """The publishable key and the tokenization script; nothing secret."""
-        return {"js_url": self.js_url, "publishable_key": str(self.settings.get("public_key") or "")}
+        return {"js_url": self.js_url, "publishable_key": self.options.text("public_key")}
 
     def _secrets(self) -> list[str]:
-        return [str(self.settings.get(name) or "") for name in ("secret_key", "webhook_secret")]
+        return [self.options.text(name) for name in ("secret_key", "webhook_secret")]
 
     def _call(self, operation: str, call: Callable[[stripe.StripeClient], Any], amount: Money) -> dict | ProviderResult:
         """Run one SDK call; a dict is Stripe's object, a ProviderResult is a decline or an unmappable answer."""
@@ -232,7 +232,7 @@ class StripeAdapter(Adapter):
     @property
     def _keeps_cards(self) -> bool:
         """Re-authorization needs the card again later: pay for a Customer and keep the card for off-session use."""
-        return bool(self.settings.get("re_authorization"))
+        return self.options.flag("re_authorization")
 
     def _purchase(self, request: PaymentRequest, *, capture_method: str) -> ProviderResult:
         payment_method = request.payment_data.get("payment_method", "")
@@ -506,7 +506,7 @@ class StripeAdapter(Adapter):
         A signed event whose envelope cannot be read is refused (400); one whose object cannot be read raises
         `UnreadableEvent`, to be kept as failed for staff. Neither ever answers 500.
         """
-        secret = str(self.settings.get("webhook_secret") or "")
+        secret = self.options.text("webhook_secret")
         signature = header(headers, "Stripe-Signature")
         try:
             payload = body.decode("utf-8")
