@@ -53,6 +53,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
 
 from authorizenet import apicontractsv1 as contracts
@@ -74,20 +75,18 @@ from providers.authorizenet.client import (
     xml_text,
 )
 from providers.authorizenet.results import details_raw, details_result, not_found, transaction_result, unreadable
-from providers.authorizenet.webhooks import event_from_notification
+from providers.authorizenet.webhooks import complete_notification, event_from_notification
 from providers.base import (
     NOT_FOUND,
     Adapter,
     Capability,
     CheckoutContext,
     ErrorCode,
-    EventMovement,
     FollowUpRequest,
     IntegrationInfo,
     InvalidSignature,
     MethodInfo,
     Money,
-    MovementAction,
     Outcome,
     PaymentAction,
     PaymentRequest,
@@ -588,70 +587,5 @@ class AuthorizeNetAdapter(Adapter):
         return key_reference(idempotency_key)
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
-        """A refund or void notification names the transaction it is about, and a refund has its own id: read the
-        transaction's details to find the payment it belongs to (`refTransId`) and what the void undid.
-
-        * refund: a refund (movement, by the refund's id) of the original payment, unless the refund was voided
-          since (read after the void, it gave nothing back);
-        * void of a refund (possible until it settles): the refund is undone, no money went back;
-        * void of a charge (authCapture), or of an authorization that was captured: the money never settles and
-          goes back, a refund of what was taken; void of an uncaptured authorization: a cancel (as parsed).
-        """
-        kind = event.type.removeprefix("net.authorize.payment.")
-        if kind not in ("refund.created", "void.created") or not event.provider_reference or not event.movements:
-            return event
-        details = self._details(event.provider_reference, "details")
-        if details is None:
-            raise ProviderUnavailable(f"Authorize.Net: details of transaction {event.provider_reference} unreadable")
-        if getattr(details, "transId", None) is None:  # unknown here (another account's): leave it as it came
-            return event
-        currency = self.account_currency
-        type_ = text_of(details, "transactionType")
-        settled = Money(decimal_of(text_of(details, "settleAmount")).quantize(Decimal("0.01")), currency)
-        authorized = Money(decimal_of(text_of(details, "authAmount")).quantize(Decimal("0.01")), currency)
-        reference = event.provider_reference
-        refunded = settled if settled.amount else authorized if authorized.amount else event.movements[0].amount
-        if type_ == "refundTransaction":
-            original = text_of(details, "refTransId")
-            if not original:
-                return event
-            if kind == "void.created":
-                movement = EventMovement(
-                    MovementAction.REFUND_REVERSED,
-                    reference,
-                    refunded,
-                    error_code=ErrorCode.REFUND_VOIDED,
-                    message=f"Refund {reference} was voided at Authorize.Net before it settled: no money went back.",
-                )
-            elif text_of(details, "transactionStatus") == "voided":
-                return replace(event, provider_reference=original, movements=(), data={**event.data, "voided": True})
-            else:  # our own refund carries our key as its invoice number: it tells two of one amount apart
-                key = text_of(details, "order", "invoiceNumber") or None
-                movement = EventMovement(MovementAction.REFUND, reference, refunded, idempotency_key=key)
-                # a refund of an authorization implies its capture, whose notification may come later
-                return replace(event, provider_reference=original, movements=(*self._capture_of(original), movement))
-            return replace(event, provider_reference=original, movements=(movement,))
-        if kind == "refund.created":
-            return event
-        if type_ == "authCaptureTransaction":
-            movements: tuple[EventMovement, ...] = (EventMovement(MovementAction.REFUND, reference, authorized),)
-        elif type_ == "authOnlyTransaction" and settled.amount > 0:  # the capture it undoes may be notified later
-            movements = (
-                EventMovement(MovementAction.CAPTURE, reference, settled),
-                EventMovement(MovementAction.REFUND, reference, settled),
-            )
-        else:
-            return event
-        return replace(event, movements=movements, data={**event.data, "voided_transaction_type": type_})
-
-    def _capture_of(self, trans_id: str) -> tuple[EventMovement, ...]:
-        """The capture of an authorization (priorAuthCapture keeps its id), as its details say; () for a charge."""
-        details = self._details(trans_id, "details")
-        if details is None:
-            raise ProviderUnavailable(f"Authorize.Net: details of transaction {trans_id} unreadable")
-        if text_of(details, "transactionType") != "authOnlyTransaction":
-            return ()
-        captured = decimal_of(text_of(details, "settleAmount")).quantize(Decimal("0.01"))
-        if not captured:
-            return ()
-        return (EventMovement(MovementAction.CAPTURE, trans_id, Money(captured, self.account_currency)),)
+        """A refund or void notification, completed from the transaction's details (`webhooks.complete_event`)."""
+        return complete_notification(event, partial(self._details, operation="details"), self.account_currency)
