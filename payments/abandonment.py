@@ -38,6 +38,7 @@ from payments.ledger import (
 from payments.models import Action, PaymentTransaction, State
 from payments.services import payment_cancel, payment_complete, payment_refund
 from providers.base import (
+    ErrorCode,
     Outcome,
     ProviderMisconfigured,
     ProviderResult,
@@ -89,7 +90,7 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
                 Outcome.DECLINED,
                 result.provider_reference or txn.provider_reference or None,
                 txn.money,
-                error_code=ABANDONED,
+                error_code=ErrorCode.ABANDONED,
                 message="The buyer left this payment to pay another way; it was ended at the provider.",
                 raw=result.raw,
             ),

@@ -19,6 +19,7 @@ from payments.models import Action, PaymentTransaction
 from payments.services import payment_cancel
 from providers.base import (
     Capability,
+    ErrorCode,
     Outcome,
     ProviderMisconfigured,
     ProviderResult,
@@ -45,7 +46,7 @@ def payment_attention_resolve(
         Outcome.SUCCEEDED if outcome == "succeeded" else Outcome.DECLINED,
         reference or None,
         txn.money,
-        error_code=None if outcome == "succeeded" else "resolved_no_money_moved",
+        error_code=None if outcome == "succeeded" else ErrorCode.RESOLVED_NO_MONEY_MOVED,
         message="Resolved by staff after checking the provider: "
         + ("the payment went through." if outcome == "succeeded" else "no money moved."),
         raw={"resolved_by": actor.get_username() if actor else "", "note": note},
@@ -88,7 +89,7 @@ def payment_attention_release(*, transaction_id: int, key: str, actor: User | No
         Outcome.DECLINED,
         txn.provider_reference,
         txn.money,
-        error_code="canceled",
+        error_code=ErrorCode.CANCELED,
         message="Canceled at the provider by staff before it completed.",
         raw=dict(canceled.raw),
     )

@@ -67,6 +67,7 @@ from providers.base import (
     Adapter,
     Capability,
     CheckoutContext,
+    ErrorCode,
     MethodInfo,
     Money,
     Outcome,
@@ -136,7 +137,7 @@ def _call_provider(
             outcome=Outcome.DECLINED,
             provider_reference=None,
             amount=txn.money,
-            error_code="provider_misconfigured",
+            error_code=ErrorCode.PROVIDER_MISCONFIGURED,
             message="The payment provider rejected the integration's settings. Please contact us.",
         )
     if result.customer_reference:  # the buyer's company as the provider now knows it, for later payments

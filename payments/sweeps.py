@@ -22,7 +22,7 @@ from django.utils import timezone
 from integrations.adapters import adapter_for
 from notifications.models import Notice
 from notifications.services import alert_recipients, notice_raise, staff_alert
-from payments.exceptions import PaymentRefused
+from payments.exceptions import PaymentRefused, RefusalCode
 from payments.ledger import (
     follow_up_request,
     ledger_record,
@@ -37,6 +37,7 @@ from payments.webhook_services import webhook_events_release
 from providers.base import (
     NOT_FOUND,
     Capability,
+    ErrorCode,
     Outcome,
     ProviderResult,
     ProviderUnavailable,
@@ -79,7 +80,7 @@ def scheduled_captures_claim(*, now: datetime | None = None, batch: int = BATCH)
 #: waits before each new try of a capture declined for a reason that may pass (the provider's own trouble)
 SCHEDULED_CAPTURE_RETRIES = (timedelta(minutes=30), timedelta(hours=2), timedelta(hours=8))
 #: decline codes worth another try; any other decline (the hold is gone, the card is closed) is final
-RETRYABLE_CAPTURE_ERRORS = frozenset({"processing_error", "try_again_later", "temporarily_unavailable", "rate_limited"})
+RETRYABLE_CAPTURE_ERRORS = frozenset({ErrorCode.PROCESSING_ERROR})
 GIVEN_UP_MESSAGE = "Not captured: the order belongs to a checkout attempt the buyer gave up; its payment is given back."
 FINAL_STATES = (ScheduledCapture.State.DONE, ScheduledCapture.State.SKIPPED, ScheduledCapture.State.FAILED)
 
@@ -115,7 +116,7 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
     try:
         capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
     except PaymentRefused as exc:
-        if exc.code in ("nothing_to_capture", "order_settled"):
+        if exc.code in (RefusalCode.NOTHING_TO_CAPTURE, RefusalCode.ORDER_SETTLED):
             _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=exc.message)
         else:
             _scheduled_capture_failed(schedule, exc.message)

@@ -43,6 +43,7 @@ from payments.models import OPEN_STATES, Action, PaymentTransaction, State, Webh
 from providers.base import (
     Adapter,
     Capability,
+    ErrorCode,
     EventMovement,
     Money,
     MovementAction,
@@ -216,7 +217,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
                 Outcome.DECLINED,
                 event.provider_reference,
                 payment.money,
-                error_code=movement.error_code or "declined",
+                error_code=ErrorCode.read(movement.error_code) or ErrorCode.CARD_DECLINED,
                 message=movement.message,
                 raw={"event": event.event_id},
             ),
@@ -239,7 +240,7 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
                     Outcome.DECLINED,
                     event.provider_reference,
                     payment.money,
-                    error_code="canceled",
+                    error_code=ErrorCode.CANCELED,
                     message="The payment was canceled before it completed.",
                     raw={"event": event.event_id},
                 ),
@@ -293,12 +294,11 @@ def _reverse_refund(
     ).order_by("pk")
     refund = refunds.filter(idempotency_key=movement.idempotency_key).first() if movement.idempotency_key else None
     refund = refund or refunds.filter(provider_reference=movement.provider_reference).first()
-    failed = ProviderResult(
-        Outcome.DECLINED,
-        movement.provider_reference,
-        movement.amount,
-        error_code=movement.error_code or "refund_reversed",
-        message=f"{movement.message} (event {event.event_id})".strip(),
+    failed = ProviderResult.declined(
+        ErrorCode.read(movement.error_code) or ErrorCode.REFUND_FAILED,
+        f"{movement.message} (event {event.event_id})".strip(),
+        amount=movement.amount,
+        reference=movement.provider_reference,
         raw={"event": event.event_id, "type": event.type},
     )
     if refund is None:

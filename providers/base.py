@@ -10,12 +10,17 @@ from __future__ import annotations
 import enum
 from abc import ABC
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from functools import cached_property
+from typing import Any, ClassVar, Literal
 
 from babel.numbers import get_currency_precision
+
+from providers.errors import ErrorCode
+
+__all__ = ["ErrorCode"]  # the vocabulary lives in providers.errors; the contract is imported from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +95,16 @@ class Outcome(enum.StrEnum):
 
 
 class Environment(enum.StrEnum):
+    """Where an integration sends its calls; sandbox and the provider's systems differ only in `base_url`."""
+
     SANDBOX = "sandbox"  # the built-in simulator under /sandbox/<provider>/
     TEST = "test"  # the provider's own test system
     LIVE = "live"
 
 
 class PaymentAction(enum.StrEnum):
+    """What a purchase does at the provider: hold the money, or take it at once."""
+
     AUTHORIZE = "authorize"  # "Authorize only": hold now, capture later
     CHARGE = "charge"  # "Authorize and capture" in one step
 
@@ -177,6 +186,8 @@ class MethodInfo:
 
 @dataclass(frozen=True, slots=True)
 class AddressInfo:
+    """A billing or shipping address; adapters send it through `street_lines` and `subdivision`."""
+
     country_iso2: str = ""
     region_code: str = ""  # combined code, e.g. "US-NY"
     region_name: str = ""
@@ -191,12 +202,16 @@ class AddressInfo:
 
 @dataclass(frozen=True, slots=True)
 class PaymentTermInfo:
+    """A payment term ("Net 30") a customer or group pays on."""
+
     id: int
     label: str
 
 
 @dataclass(frozen=True, slots=True)
 class CustomerGroupInfo:
+    """The customer's group, whose payment term applies when the customer has none of its own."""
+
     id: int
     name: str
     payment_term: PaymentTermInfo | None = None
@@ -204,6 +219,8 @@ class CustomerGroupInfo:
 
 @dataclass(frozen=True, slots=True)
 class CustomerInfo:
+    """The buyer's company: its VAT id and the payment term it pays on, for rules and `is_applicable`."""
+
     id: int
     name: str
     vat_id: str = ""
@@ -220,6 +237,8 @@ class CustomerInfo:
 
 @dataclass(frozen=True, slots=True)
 class CustomerUserInfo:
+    """The buyer: a user of the customer company."""
+
     id: int
     email: str
     first_name: str = ""
@@ -246,6 +265,8 @@ class Dimensions:
 
 @dataclass(frozen=True, slots=True)
 class LineItemInfo:
+    """One line of the checkout, for rules and providers that itemise."""
+
     sku: str
     name: str
     quantity: Decimal
@@ -331,10 +352,18 @@ class StatusRequest:
 
 @dataclass(frozen=True, slots=True)
 class ProviderResult:
+    """What a provider said about one operation, in our words. Build it with the named constructors
+    (`succeeded`, `pending`, `action_required`, `declined`, `error`), which say which fields each outcome carries.
+
+    A decline is a result (DECLINED with an `ErrorCode`), never an exception; "we cannot know whether money moved"
+    is `ProviderUnavailable`, raised, never a result. ERROR means the provider answered but the answer cannot be
+    mapped: the row stays open for reconcile, like PENDING. `raw` is scrubbed: no card data, no secrets.
+    """
+
     outcome: Outcome
     provider_reference: str | None
     amount: Money
-    error_code: str | None = None  # normalised: "card_declined", "expired_card" …
+    error_code: ErrorCode | None = None
     message: str = ""
     next_action: Mapping[str, str] = field(default_factory=dict)  # redirect URL, client secret
     raw: Mapping[str, Any] = field(default_factory=dict)  # scrubbed: no card data, no secrets
@@ -343,6 +372,101 @@ class ProviderResult:
     validation: ProviderResult | None = None
     #: the provider's id of the buyer's company, when the payment made or used one; kept for later payments
     customer_reference: str | None = None
+
+    @classmethod
+    def succeeded(
+        cls,
+        amount: Money,
+        *,
+        reference: str | None = None,
+        message: str = "",
+        raw: Mapping[str, Any] | None = None,
+        customer_reference: str | None = None,
+    ) -> ProviderResult:
+        """The provider did it: `amount` is what it says moved (or is held), which may differ from the request."""
+        return cls(
+            Outcome.SUCCEEDED,
+            reference,
+            amount,
+            message=message,
+            raw=raw or {},
+            customer_reference=customer_reference,
+        )
+
+    @classmethod
+    def pending(
+        cls,
+        amount: Money,
+        *,
+        reference: str | None = None,
+        code: ErrorCode | None = None,
+        message: str = "",
+        raw: Mapping[str, Any] | None = None,
+        customer_reference: str | None = None,
+    ) -> ProviderResult:
+        """Accepted but not final (a review hold, a transfer processing); `code` says why, when there is a reason."""
+        return cls(
+            Outcome.PENDING,
+            reference,
+            amount,
+            error_code=code,
+            message=message,
+            raw=raw or {},
+            customer_reference=customer_reference,
+        )
+
+    @classmethod
+    def action_required(
+        cls,
+        amount: Money,
+        next_action: Mapping[str, str],
+        *,
+        reference: str | None = None,
+        message: str = "",
+        raw: Mapping[str, Any] | None = None,
+        customer_reference: str | None = None,
+    ) -> ProviderResult:
+        """The buyer must act (3-D Secure, a hosted page, an approval); `next_action` says how."""
+        return cls(
+            Outcome.ACTION_REQUIRED,
+            reference,
+            amount,
+            message=message,
+            next_action=next_action,
+            raw=raw or {},
+            customer_reference=customer_reference,
+        )
+
+    @classmethod
+    def declined(
+        cls,
+        code: ErrorCode,
+        message: str,
+        *,
+        amount: Money,
+        reference: str | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> ProviderResult:
+        """The provider refused, and nothing moved: `message` is meant for the buyer or staff."""
+        return cls(Outcome.DECLINED, reference, amount, error_code=code, message=message, raw=raw or {})
+
+    @classmethod
+    def error(
+        cls,
+        code: ErrorCode,
+        message: str,
+        *,
+        amount: Money,
+        reference: str | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> ProviderResult:
+        """The provider answered, but we cannot tell what happened: money may have moved; reconcile asks later."""
+        return cls(Outcome.ERROR, reference, amount, error_code=code, message=message, raw=raw or {})
+
+    def read_back_failure(self) -> ProviderResult:
+        """This result as the answer to a read-back (fetch_status, a lookup before an operation): a refused read
+        is not a decline of the payment, so DECLINED becomes ERROR and the row stays open."""
+        return replace(self, outcome=Outcome.ERROR) if self.outcome == Outcome.DECLINED else self
 
 
 class MovementAction(enum.StrEnum):
@@ -491,20 +615,28 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         return f"<{type(self).__name__} base_url={self.base_url!r}>"
 
     def supports(self, capability: Capability) -> bool:
+        """Whether the back-office may offer, and the services may run, what `capability` names."""
         return capability in self.capabilities
 
+    @cached_property
+    def options(self) -> SettingsReader:
+        """The integration's settings, read with one meaning of "empty" and "on" for every provider."""
+        return SettingsReader(self.settings)
+
+    def card_method(self, integration: IntegrationInfo) -> MethodInfo:
+        """The integration's main method: `<key>_<id>`, its labels, and the `<key>/widget.html` widget."""
+        return MethodInfo(
+            identifier=f"{self.key}_{integration.id}",
+            integration_id=integration.id,
+            provider_key=self.key,
+            labels=integration.labels,
+            short_labels=integration.short_labels,
+            widget=f"{self.key}/widget.html",
+        )
+
     def methods(self, integration: IntegrationInfo) -> list[MethodInfo]:
-        """The payment methods this integration exposes; one by default."""
-        return [
-            MethodInfo(
-                identifier=f"{self.key}_{integration.id}",
-                integration_id=integration.id,
-                provider_key=self.key,
-                labels=integration.labels,
-                short_labels=integration.short_labels,
-                widget=f"{self.key}/widget.html",
-            )
-        ]
+        """The payment methods this integration exposes; one by default (`card_method`)."""
+        return [self.card_method(integration)]
 
     def is_applicable(self, context: CheckoutContext) -> bool:
         """The provider's own gate on top of the payment rules."""
@@ -519,22 +651,51 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         return {}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
-        """Record a promise to pay (offline methods)."""
+        """Record a promise to pay (offline methods, `Capability.PENDING`): no money moves through us.
+
+        SUCCEEDED records the promise; DECLINED (with an `ErrorCode`) when the buyer cannot pay this way. Nothing
+        is called, so there is no timeout, and a repeated key changes nothing (the ledger finds its row).
+        """
         raise UnsupportedOperation(f"{self.key} has no pending purchase")
 
     def authorize(self, request: PaymentRequest) -> ProviderResult:
+        """Hold `request.amount` on the buyer's payment method, to be captured later.
+
+        Decline: DECLINED with an `ErrorCode` (the card's or the request's), the provider's reference when it made
+        one. Timeout, connection error, 5xx: raise `ProviderUnavailable` (the row stays for reconcile). Repeated
+        key: the first answer again, never a second hold (the key travels with the call). The buyer must act:
+        ACTION_REQUIRED with `next_action`. Answered but unmappable: ERROR.
+        """
         raise UnsupportedOperation(f"{self.key} cannot authorize")
 
     def charge(self, request: PaymentRequest) -> ProviderResult:
+        """Authorize and capture `request.amount` in one step; decline, timeout and repeated key as `authorize`."""
         raise UnsupportedOperation(f"{self.key} cannot charge")
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
+        """Take `request.amount` (all or part) of the authorization `request.provider_reference`.
+
+        SUCCEEDED with the amount taken and the reference later refunds act on. Decline (already captured,
+        expired, more than authorized): DECLINED with an `ErrorCode`, nothing taken. Timeout: raise
+        `ProviderUnavailable`. Repeated key: the first capture's answer, money taken once.
+        """
         raise UnsupportedOperation(f"{self.key} cannot capture")
 
     def cancel(self, request: FollowUpRequest) -> ProviderResult:
+        """Release what is left of the authorization `request.provider_reference`.
+
+        SUCCEEDED once nothing is held (also when the provider released it itself). Decline (settled, captured):
+        DECLINED with an `ErrorCode`. Timeout: raise `ProviderUnavailable`. Repeated key: the first answer.
+        """
         raise UnsupportedOperation(f"{self.key} cannot cancel")
 
     def refund(self, request: FollowUpRequest) -> ProviderResult:
+        """Give back `request.amount` of the charge or capture `request.provider_reference`.
+
+        SUCCEEDED (or PENDING while the provider processes it) with the refund's own reference where it has one.
+        Decline (more than is left, not refundable): DECLINED with an `ErrorCode`, nothing given back. Timeout:
+        raise `ProviderUnavailable`. Repeated key: the first refund's answer, money given back once.
+        """
         raise UnsupportedOperation(f"{self.key} cannot refund")
 
     def abandon(self, request: FollowUpRequest) -> ProviderResult:
@@ -546,25 +707,30 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         row stays open for webhooks and reconcile. DECLINED: it could not be ended, e.g. because it completed
         meanwhile; the caller then asks `fetch_status`. The default is PENDING: nothing is assumed ended.
         """
-        return ProviderResult(
-            Outcome.PENDING,
-            request.provider_reference,
+        return ProviderResult.pending(
             request.amount,
+            reference=request.provider_reference,
             message=f"{self.label} cannot end a payment that waits for the buyer; it may still complete.",
         )
 
     def reauthorize(self, request: FollowUpRequest) -> ProviderResult:
         """A new authorization of `request.amount` on the payment method behind `provider_reference`, keyed by
-        `request.idempotency_key`; the caller cancels the old one once this succeeded."""
+        `request.idempotency_key`; the caller cancels the old one once this succeeded. Decline, timeout and
+        repeated key as `authorize`; a failed read of the old payment is an ERROR, not a decline."""
         raise UnsupportedOperation(f"{self.key} cannot re-authorize")
 
     def fetch_status(self, request: StatusRequest) -> ProviderResult:
         """What became of the operation keyed `request.idempotency_key`: SUCCEEDED, DECLINED, PENDING (still
         processing), or ERROR with `error_code=NOT_FOUND` when the provider has no trace of it (the request never
-        arrived), so reconcile may send it again with the same key."""
+        arrived), so reconcile may send it again with the same key. A refused or unreadable read is ERROR (see
+        `ProviderResult.read_back_failure`), never a decline of the payment; no answer raises `ProviderUnavailable`.
+        Asking twice is safe: it moves nothing (completing a purchase that waited for the buyer is keyed)."""
         raise UnsupportedOperation(f"{self.key} cannot report a transaction's status")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify the signature and say what the event means (`WebhookEvent`); `InvalidSignature` when it does not
+        verify, `MalformedEvent` for a signed envelope that cannot be read, `UnreadableEvent` for a signed event
+        whose content cannot be read. Never touches the network: it runs while the provider waits."""
         raise InvalidSignature(f"{self.key} sends no webhooks")
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
@@ -589,7 +755,61 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
 
 #: `error_code` of a fetch_status result when the provider never received the operation
-NOT_FOUND = "not_found"
+NOT_FOUND = ErrorCode.NOT_FOUND
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by name, whatever its case (a webhook's headers come as the framework gives them)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def street_lines(address: AddressInfo, *, separator: str = " ") -> str:
+    """The street and its second line as one field, for providers that take a single street field."""
+    return separator.join(part for part in (address.street, address.street2) if part)
+
+
+def subdivision(address: AddressInfo, *, form: Literal["code", "name"] = "code") -> str:
+    """The state or province as a provider documents it: its code without the country ("NY" of "US-NY") or its
+    name ("New York"); the other form when the one asked for is not known."""
+    code = address.region_code.rpartition("-")[2]
+    if form == "code":
+        return code or address.region_name
+    return address.region_name or code
+
+
+def truthy(value: Any, default: bool = False) -> bool:
+    """A setting as a flag: checkboxes come as booleans, stored or typed settings as "1", "true", "on", "yes"."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "on", "yes")
+    return bool(value)
+
+
+class SettingsReader:
+    """Typed reads of an integration's settings (`Adapter.options`): one rule for what is empty and what is on,
+    instead of each adapter testing `settings.get(...)` its own way. Secrets are read like any text."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self._settings = settings
+
+    def text(self, name: str, default: str = "") -> str:
+        """The setting as text; `default` when it is missing or empty."""
+        value = self._settings.get(name)
+        return default if value is None or value == "" else str(value)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """The setting as on/off; `default` when it is missing or empty."""
+        return truthy(self._settings.get(name), default)
+
+    def choices(self, name: str, default: Sequence[str] = ()) -> list[str]:
+        """A multiple choice (a list, or text separated by commas); `default` when none is chosen."""
+        value = self._settings.get(name)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        return list(value) if value else list(default)
+
 
 SECRET_MASK = "••••••••"  # noqa: S105 - the mask shown instead of a secret
 

@@ -18,6 +18,7 @@ from providers.base import (
     NOT_FOUND,
     Adapter,
     Capability,
+    ErrorCode,
     FollowUpRequest,
     Money,
     Outcome,
@@ -109,7 +110,11 @@ class FakeGateway(Adapter):
             raise ProviderUnavailable("no answer")
         if token == DECLINE_TOKEN:
             result = ProviderResult(
-                Outcome.DECLINED, None, request.amount, error_code="card_declined", message="Your card was declined."
+                Outcome.DECLINED,
+                None,
+                request.amount,
+                error_code=ErrorCode.CARD_DECLINED,
+                message="Your card was declined.",
             )
         else:
             result = ProviderResult(Outcome.SUCCEEDED, f"fk_{next(self._ids)}", request.amount)
@@ -126,7 +131,11 @@ class FakeGateway(Adapter):
         if fresh and operation in self.decline_next:
             code = self.decline_next.pop(operation)
             result = ProviderResult(
-                Outcome.DECLINED, request.provider_reference, request.amount, error_code=code, message=f"{code}."
+                Outcome.DECLINED,
+                request.provider_reference,
+                request.amount,
+                error_code=ErrorCode(code),
+                message=f"{code}.",
             )
         else:
             reported = self.report_next.pop(operation, request.amount.amount) if fresh else request.amount.amount

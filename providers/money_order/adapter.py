@@ -11,7 +11,6 @@ from providers.base import (
     CheckoutContext,
     FollowUpRequest,
     MethodInfo,
-    Outcome,
     PaymentRequest,
     ProviderResult,
 )
@@ -24,16 +23,14 @@ class MoneyOrderAdapter(Adapter):
 
     def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
         """Shows "Make Check Payable To" and "Send Check To": two settings, neither of them secret."""
-        return {"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")}
+        return {"pay_to": self.options.text("pay_to"), "send_to": self.options.text("send_to")}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
-        return ProviderResult(
-            outcome=Outcome.SUCCEEDED,
-            provider_reference=None,
-            amount=request.amount,
-            raw={"pay_to": self.settings.get("pay_to", ""), "send_to": self.settings.get("send_to", "")},
+        """The promise is recorded with where the check goes; nothing is called."""
+        return ProviderResult.succeeded(
+            request.amount, raw={"pay_to": self.options.text("pay_to"), "send_to": self.options.text("send_to")}
         )
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """Staff received the check: nothing to call, the capture row records it."""
-        return ProviderResult(outcome=Outcome.SUCCEEDED, provider_reference=None, amount=request.amount)
+        return ProviderResult.succeeded(request.amount)

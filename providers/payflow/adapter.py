@@ -27,18 +27,17 @@ refers to it (ORIGID).
 
 Billing fields are normalised and cut to the lengths the Payflow Pro developer's guide gives (`FIELD_LIMITS`; a US
 ZIP is 5 or 9 digits with no dash), so Payflow never refuses a payment for the buyer's address format.
+
+The wire (the POST, our key's ids, amounts and fields) is in `client.py`; replies become results in `results.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -46,10 +45,10 @@ from urllib.parse import urlencode
 import requests
 
 from providers.base import (
-    NOT_FOUND,
     Adapter,
     Capability,
     CheckoutContext,
+    ErrorCode,
     FollowUpRequest,
     IntegrationInfo,
     MethodInfo,
@@ -59,34 +58,29 @@ from providers.base import (
     PaymentRequest,
     ProviderMisconfigured,
     ProviderResult,
-    ProviderUnavailable,
     StatusRequest,
-    currency_exponent,
     scrub,
     to_minor,
 )
-from providers.payflow import nvp
+from providers.payflow.client import (
+    address_fields,
+    billing_fields,
+    custref,
+    format_amount,
+    parse_amount,
+    post,
+    request_id,
+    secure_token_id,
+)
+from providers.payflow.results import express_pending, incomplete, transaction_result, unreadable
 
-logger = logging.getLogger(__name__)
+#: what tests and the settings form import from here, as before the adapter was split
+__all__ = ["CARD_TYPES", "CURRENCIES", "PayflowAdapter", "PayflowProAdapter", "billing_fields", "custref"]
+__all__ += ["format_amount", "request_id"]
 
 EXPRESS = "express"  # the Express Checkout method's variant
 #: provider_reference of a purchase waiting for the buyer's card: the secure token the inquiry needs
 TOKEN_PREFIX = "securetoken:"  # noqa: S105 - a label, not a secret
-#: the Payflow Pro developer's guide: maximum lengths of the billing fields we send
-FIELD_LIMITS = {
-    "FIRSTNAME": 30,
-    "LASTNAME": 30,
-    "COMPANYNAME": 30,
-    "STREET": 30,
-    "CITY": 20,
-    "STATE": 10,
-    "ZIP": 9,
-    "BILLTOCOUNTRY": 2,
-    "EMAIL": 60,
-    "INVNUM": 9,
-    "COMMENT1": 128,
-}
-DOMESTIC = ("US",)  # where ZIP is numeric and STATE the 2-letter code
 PNREF = re.compile(r"^[A-Za-z0-9]{12}$")
 #: amounts Payflow takes: the docs advise `total < 99999` (domain.md §3.4); we refuse 100,000 and more
 MAXIMUM_TOTAL = Decimal("100000")
@@ -94,7 +88,6 @@ MAXIMUM_TOTAL = Decimal("100000")
 CURRENCIES = frozenset(
     "AUD BRL CAD CHF CZK DKK EUR GBP HKD HUF ILS JPY MXN MYR NOK NZD PHP PLN SEK SGD THB TWD USD".split()
 )
-NO_DECIMALS = frozenset({"HUF", "JPY", "TWD"})
 #: how much time an inquiry by CUSTREF searches: "less than 30 days" between STARTTIME and ENDTIME
 INQUIRY_WINDOW = timedelta(days=29)
 CARD_TYPES = (
@@ -103,103 +96,6 @@ CARD_TYPES = (
     ("discover", "Discover"),
     ("american_express", "American Express"),
 )
-
-#: RESULT -> (error code, buyer-facing message) for answers that mean "not done" (providers.md §3.3)
-DECLINES: dict[int, tuple[str, str]] = {
-    2: ("tender_not_enabled", "This payment type is not enabled for the merchant account."),
-    3: ("invalid_transaction", "Payflow refused the operation for this transaction."),
-    4: ("invalid_amount", "Payflow refused the amount."),
-    6: ("unsupported_currency", "Payflow does not take this currency for the merchant account."),
-    7: ("invalid_request", "Payflow refused a field of the request."),
-    12: ("card_declined", "Your card was declined."),
-    13: ("call_issuer", "Your card issuer asks you to call them (referral)."),
-    19: ("unknown_reference", "Payflow does not know the original transaction."),
-    23: ("incorrect_number", "Your card number is invalid."),
-    24: ("expired_card", "Your card's expiration date is invalid."),
-    30: ("duplicate_transaction", "Payflow declined a duplicate transaction."),
-    50: ("insufficient_funds", "Your card has insufficient funds."),
-    51: ("exceeds_limit", "The amount exceeds the card's per-transaction limit."),
-    104: ("processing_error", "The card processor did not answer. Please try again."),
-    105: ("refund_failed", "Payflow could not credit this amount (more than is left, or not creditable)."),
-    108: ("not_cancelable", "Payflow could not void this transaction (settled or already voided)."),
-    111: ("capture_failed", "Payflow could not capture (already captured, voided or expired)."),
-    112: ("address_mismatch", "The billing address did not match the card."),
-    114: ("incorrect_cvc", "Your card's security code is incorrect."),
-    125: ("fraudulent", "The payment was declined by fraud filters."),
-    128: ("fraudulent", "The payment was declined after fraud review."),
-}
-#: the credentials or account are wrong: a human must fix the integration
-MISCONFIGURED = frozenset({1, 5, 26, 27, 28})
-#: the gateway did not reach a result (client time-out); whether money moved is unknown
-UNKNOWN = frozenset({11})
-FRAUD_REVIEW = 126  # authorized, held for the merchant's review in PayPal Manager: pending
-
-
-def request_id(key: str) -> str:
-    """`X-VPS-REQUEST-ID` for an idempotency key: the key itself when it fits Payflow's 1–32 printable
-    characters, otherwise its SHA-256 (32 hex digits). The same key always gives the same id."""
-    if 1 <= len(key) <= 32 and all(33 <= ord(c) <= 126 for c in key):
-        return key
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def custref(key: str) -> str:
-    """`CUSTREF` (12 alphanumerics) for an idempotency key, for inquiries by our reference."""
-    number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10], "big")
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    out = ""
-    for _ in range(12):
-        number, rest = divmod(number, 36)
-        out += digits[rest]
-    return out
-
-
-def secure_token_id(key: str) -> str:
-    """`SECURETOKENID` (≤36 alphanumerics, unique per token) for an idempotency key."""
-    return "PD" + hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def format_amount(money: Money) -> str:
-    """`AMT` as Payflow wants it: digits and a point, no symbols, no thousands separators ("1234.50").
-
-    HUF, JPY and TWD take no decimals at PayPal; other currencies take their usual places.
-    """
-    places = 0 if money.currency in NO_DECIMALS else currency_exponent(money.currency)
-    value = money.amount.quantize(Decimal(1).scaleb(-places))
-    if value != money.amount:
-        raise ValueError(f"{money} has more places than PayPal takes in {money.currency}")
-    return f"{value:.{places}f}"
-
-
-def parse_amount(value: str | None, currency: str) -> Money | None:
-    try:
-        return Money(Decimal(value), currency) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
-
-
-def billing_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    """Fields as Payflow takes them: a US ZIP as its 5 or 9 digits (no dash), other postal codes as letters and
-    digits; every field cut to its documented length (`FIELD_LIMITS`), an e-mail address that does not fit left
-    out rather than cut; INVNUM as the last 9 letters and digits of our reference (COMMENT1 keeps it whole)."""
-    out = {k: " ".join(str(v).split()) for k, v in fields.items() if v}
-    country = out.get("BILLTOCOUNTRY", "").upper()
-    domestic = country in DOMESTIC or not country
-    if "ZIP" in out and domestic:
-        digits = re.sub(r"\D", "", out["ZIP"])
-        out["ZIP"] = digits[:9] if len(digits) >= 9 else digits[:5] if len(digits) >= 5 else ""
-    elif "ZIP" in out:
-        out["ZIP"] = re.sub(r"[^A-Za-z0-9]", "", out["ZIP"]).upper()
-    if domestic and "STATE" in out and len(out["STATE"]) != 2:
-        del out["STATE"]  # only the 2-letter code is taken for a US address
-    if "INVNUM" in out:
-        out["INVNUM"] = re.sub(r"[^A-Za-z0-9]", "", out["INVNUM"])[-FIELD_LIMITS["INVNUM"] :]
-    if "EMAIL" in out and len(out["EMAIL"]) > FIELD_LIMITS["EMAIL"]:
-        del out["EMAIL"]
-    for name, limit in FIELD_LIMITS.items():
-        if name in out:
-            out[name] = out[name][:limit].rstrip()
-    return {k: v for k, v in out.items() if v}
 
 
 class PayflowAdapter(Adapter):
@@ -240,10 +136,6 @@ class PayflowAdapter(Adapter):
 
     # --- settings and addresses -------------------------------------------------------------------------
 
-    def _setting(self, name: str, default: Any = "") -> Any:
-        value = self.settings.get(name)
-        return default if value in (None, "") else value
-
     @property
     def _is_sandbox(self) -> bool:
         return bool(self.base_url) and self.base_url not in (self.live_base_url, self.test_base_url)
@@ -267,14 +159,14 @@ class PayflowAdapter(Adapter):
         return self.test_express_url if self._is_test else self.live_express_url
 
     def _credentials(self) -> dict[str, str]:
-        vendor = str(self._setting("vendor"))
-        password = str(self._setting("password"))
+        vendor = self.options.text("vendor")
+        password = self.options.text("password")
         if not vendor or not password:
             raise ProviderMisconfigured("The Payflow integration has no vendor or password.")
         return {
-            "PARTNER": str(self._setting("partner", "PayPal")),
+            "PARTNER": self.options.text("partner", "PayPal"),
             "VENDOR": vendor,
-            "USER": str(self._setting("user", vendor)),
+            "USER": self.options.text("user", vendor),
             "PWD": password,
         }
 
@@ -282,13 +174,13 @@ class PayflowAdapter(Adapter):
     def _clones_validations(self) -> bool:
         """Zero-amount authorization on and "authorization for the required amount" off: an authorization on a
         validated card holds nothing (the reference's clone); the money is taken at capture."""
-        return bool(self.settings.get("zero_amount_authorization")) and not self.settings.get(
+        return self.options.flag("zero_amount_authorization") and not self.options.flag(
             "authorization_for_required_amount"
         )
 
     @property
     def debug(self) -> bool:
-        return bool(self.settings.get("debug_mode"))
+        return self.options.flag("debug_mode")
 
     @cached_property
     def _http(self) -> requests.Session:
@@ -297,55 +189,23 @@ class PayflowAdapter(Adapter):
     # --- the wire -------------------------------------------------------------------------------------------
 
     def _call(self, operation: str, params: Mapping[str, Any], *, key: str | None) -> dict[str, str] | None:
-        """POST one NVP request; the reply's pairs, or None when the reply cannot be read.
-
-        `key` is the idempotency key behind X-VPS-REQUEST-ID; None for reads (inquiries), which get a fresh id so
-        Payflow never replays an old answer to them.
-        """
+        """POST one NVP request with our credentials (`client.post`); the reply's pairs, or None when unreadable."""
         body = {**self._credentials(), **params}
         if self.debug:
             body["VERBOSITY"] = "HIGH"
-        data = nvp.encode(body)
-        headers = {
-            "Content-Type": "text/namevalue",
-            "X-VPS-REQUEST-ID": request_id(key) if key is not None else uuid.uuid4().hex,
-            "X-VPS-CLIENT-TIMEOUT": str(int(self.read_timeout) or 1),
-        }
-        try:
-            reply = self._http.post(
-                f"{self.base_url or self.live_base_url}/",
-                data=data,
-                headers=headers,
-                timeout=(self.connect_timeout, self.read_timeout),
-            )
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise ProviderUnavailable(f"Payflow {operation}: no answer ({type(exc).__name__})") from exc
-        if reply.status_code >= 500:
-            raise ProviderUnavailable(f"Payflow {operation} answered HTTP {reply.status_code}")
-        if self.debug:
-            logger.debug("Payflow %s: sent %s", operation, self._scrub(nvp.decode(data)))
-        if reply.status_code != 200:
-            return None
-        try:
-            pairs = nvp.decode(reply.content)
-        except nvp.NVPError:
-            return None
-        if "RESULT" not in pairs:
-            return None
-        try:
-            result = int(pairs["RESULT"])
-        except ValueError:
-            return None
-        if self.debug:
-            logger.debug("Payflow %s: answered %s", operation, self._scrub(pairs))
-        if result < 0 or result in UNKNOWN:  # communication errors: the outcome is unknown
-            raise ProviderUnavailable(f"Payflow {operation}: RESULT {result} {pairs.get('RESPMSG', '')}".strip())
-        if result in MISCONFIGURED:
-            raise ProviderMisconfigured(f"Payflow refused the credentials ({operation}): RESULT {result}")
-        return pairs
+        return post(
+            self._http,
+            f"{self.base_url or self.live_base_url}/",
+            operation,
+            body,
+            key=key,
+            timeouts=(self.connect_timeout, self.read_timeout),
+            debug=self.debug,
+            scrub=self._scrub,
+        )
 
     def _scrub(self, data: Any) -> Any:
-        return scrub(data, secrets=[str(self.settings.get("password") or "")], keys=("PWD", "ACCT", "CVV2"))
+        return scrub(data, secrets=[self.options.text("password")], keys=("PWD", "ACCT", "CVV2"))
 
     def _raw(self, pairs: Mapping[str, str], amount: Money) -> dict[str, Any]:
         raw: dict[str, Any] = dict(self._scrub(dict(pairs)))
@@ -353,69 +213,27 @@ class PayflowAdapter(Adapter):
         raw["currency"] = amount.currency
         return raw
 
-    def _unreadable(self, operation: str, amount: Money) -> ProviderResult:
-        return ProviderResult(
-            Outcome.ERROR,
-            None,
-            amount,
-            error_code="unreadable_reply",
-            message=f"Payflow's reply to {operation} could not be read.",
-        )
-
     def _result(self, pairs: Mapping[str, str], amount: Money, *, reference: str | None = None) -> ProviderResult:
-        """A transaction reply (or an inquiry's ORIG* fields) as our result."""
-        result = int(pairs.get("ORIGRESULT", pairs["RESULT"]))
-        pnref = pairs.get("ORIGPNREF") or pairs.get("PNREF") or reference
-        message = pairs.get("RESPMSG", "")
-        raw = self._raw(pairs, amount)
-        if result == 0:
-            return ProviderResult(Outcome.SUCCEEDED, pnref, amount, message=message, raw=raw)
-        if result == FRAUD_REVIEW:
-            return ProviderResult(
-                Outcome.PENDING,
-                pnref,
-                amount,
-                error_code="held_for_review",
-                message="The payment is held for review by the merchant's fraud filters.",
-                raw=raw,
-            )
-        if result in DECLINES:
-            code, text = DECLINES[result]
-            if result == 7 and "expired" in message.lower():
-                code, text = "token_expired", "The payment page expired. Please start the payment again."
-            return ProviderResult(Outcome.DECLINED, pnref, amount, error_code=code, message=message or text, raw=raw)
-        if result in (99, 127):  # general error / not screened: we cannot tell what happened; reconcile asks
-            return ProviderResult(
-                Outcome.ERROR, pnref, amount, error_code=f"payflow_{result}", message=message, raw=raw
-            )
-        return ProviderResult(  # any other RESULT means "not approved"
-            Outcome.DECLINED, pnref, amount, error_code=f"payflow_{result}", message=message or "Declined.", raw=raw
-        )
+        """A transaction reply (or an inquiry's ORIG* fields) as our result, its pairs scrubbed into `raw`."""
+        return transaction_result(pairs, amount, self._raw(pairs, amount), reference=reference)
 
     def _send(
         self, operation: str, params: Mapping[str, Any], amount: Money, *, key: str, reference: str | None = None
     ) -> ProviderResult:
         pairs = self._call(operation, {**params, "CUSTREF": custref(key)}, key=key)
         if pairs is None:
-            return self._unreadable(operation, amount)
+            return unreadable(operation, amount)
         return self._result(pairs, amount, reference=reference)
 
     # --- methods and applicability ------------------------------------------------------------------------
 
     def methods(self, integration: IntegrationInfo) -> list[MethodInfo]:
         """The card (transparent redirect) and PayPal Express Checkout, each with its own labels and action."""
-        express_label = str(self._setting("express_checkout_label", "PayPal"))
-        express_short = str(self._setting("express_checkout_short_label", express_label))
+        express_label = self.options.text("express_checkout_label", "PayPal")
+        express_short = self.options.text("express_checkout_short_label", express_label)
         express_action = self.settings.get("express_checkout_payment_action") or integration.payment_action
         return [
-            MethodInfo(
-                identifier=f"{self.key}_{integration.id}",
-                integration_id=integration.id,
-                provider_key=self.key,
-                labels=integration.labels,
-                short_labels=integration.short_labels,
-                widget="payflow/widget.html",
-            ),
+            self.card_method(integration),
             MethodInfo(
                 identifier=f"{self.key}_{integration.id}_{EXPRESS}",
                 integration_id=integration.id,
@@ -461,10 +279,9 @@ class PayflowAdapter(Adapter):
         amount" off, an authorization only clones the validation (no call; nothing is held, capture is a reference
         sale); otherwise a reference authorization or sale (ORIGID, no card)."""
         if trxtype == "A" and self._clones_validations:
-            return ProviderResult(
-                Outcome.SUCCEEDED,
-                origid,
+            return ProviderResult.succeeded(
                 request.amount,
+                reference=origid,
                 message="The card is validated; nothing is held, the amount is taken at capture.",
             )
         params = {"TRXTYPE": trxtype, "TENDER": "C", "ORIGID": origid, **self._order_fields(request)}
@@ -473,7 +290,7 @@ class PayflowAdapter(Adapter):
         pairs = self._call(
             operation, {**params, "CUSTREF": custref(request.idempotency_key)}, key=key or request.idempotency_key
         )
-        return self._unreadable(operation, request.amount) if pairs is None else self._result(pairs, request.amount)
+        return unreadable(operation, request.amount) if pairs is None else self._result(pairs, request.amount)
 
     def validate(self, request: PaymentRequest) -> ProviderResult:
         """A zero-amount authorization through a secure token: proves the card without holding money."""
@@ -488,25 +305,14 @@ class PayflowAdapter(Adapter):
         context = request.context
         address = context.billing_address if context else None
         if address is not None:
-            fields.update(
-                {
-                    "FIRSTNAME": address.first_name,
-                    "LASTNAME": address.last_name,
-                    "COMPANYNAME": address.organization,
-                    "STREET": " ".join(p for p in (address.street, address.street2) if p),
-                    "CITY": address.city,
-                    "STATE": address.region_code.partition("-")[2] or address.region_name,
-                    "ZIP": address.postal_code,
-                    "BILLTOCOUNTRY": address.country_iso2,
-                }
-            )
+            fields.update(address_fields(address))
         if context and context.customer_user:
             fields["EMAIL"] = context.customer_user.email
         return billing_fields(fields)
 
     def _secure_token(self, request: PaymentRequest, trxtype: str, *, zero: bool = False) -> ProviderResult:
         """Ask for a secure token holding the transaction; the browser then posts only the card to Payflow."""
-        zero = zero or bool(self.settings.get("zero_amount_authorization"))
+        zero = zero or self.options.flag("zero_amount_authorization")
         token_id = secure_token_id(request.idempotency_key)
         params: dict[str, Any] = {
             "TRXTYPE": "A" if zero else trxtype,
@@ -524,17 +330,16 @@ class PayflowAdapter(Adapter):
         key = request.idempotency_key
         pairs = self._call("secure_token", {**params, "CUSTREF": custref(key + (":validate" if zero else ""))}, key=key)
         if pairs is None:
-            return self._unreadable("secure_token", request.amount)
+            return unreadable("secure_token", request.amount)
         token = pairs.get("SECURETOKEN", "")
         if pairs.get("RESULT") != "0" or not token:
             return self._result(pairs, request.amount)
         raw = self._raw({k: v for k, v in pairs.items() if k != "SECURETOKEN"}, request.amount)
-        return ProviderResult(
-            Outcome.ACTION_REQUIRED,
-            TOKEN_PREFIX + token,
+        return ProviderResult.action_required(
             request.amount,
+            self._card_form(token, token_id),
+            reference=TOKEN_PREFIX + token,
             message="The buyer enters the card on the payment page; it goes straight to PayPal.",
-            next_action=self._card_form(token, token_id),
             raw=raw,
         )
 
@@ -551,7 +356,7 @@ class PayflowAdapter(Adapter):
             "form_action": self.link_url,
             "redirect_url": f"{self.link_url}?{urlencode(fields)}",
             "require_cvv": "true" if self.settings.get("require_cvv", True) else "false",
-            "allowed_card_types": ",".join(self.settings.get("allowed_card_types") or [c for c, _ in CARD_TYPES]),
+            "allowed_card_types": ",".join(self.options.choices("allowed_card_types", [c for c, _ in CARD_TYPES])),
             **fields,
         }
 
@@ -567,20 +372,19 @@ class PayflowAdapter(Adapter):
             "RETURNURL": request.return_url,
             "CANCELURL": request.return_url + ("&" if "?" in request.return_url else "?") + "canceled=1",
         }
-        if self._setting("express_checkout_name"):
-            params["BRANDNAME"] = self._setting("express_checkout_name")
+        if brand := self.options.text("express_checkout_name"):
+            params["BRANDNAME"] = brand
         pairs = self._call("express_set", params, key=request.idempotency_key)
         if pairs is None:
-            return self._unreadable("express_set", request.amount)
+            return unreadable("express_set", request.amount)
         token = pairs.get("TOKEN", "")
         if pairs.get("RESULT") != "0" or not token:
             return self._result(pairs, request.amount)
-        return ProviderResult(
-            Outcome.ACTION_REQUIRED,
-            token,
+        return ProviderResult.action_required(
             request.amount,
+            self._express_redirect(token),
+            reference=token,
             message="The buyer approves the payment on PayPal's page.",
-            next_action=self._express_redirect(token),
             raw=self._raw(pairs, request.amount),
         )
 
@@ -596,25 +400,24 @@ class PayflowAdapter(Adapter):
             "express_get", {"TRXTYPE": trxtype, "TENDER": "P", "ACTION": "G", "TOKEN": token}, key=None
         )
         if details is None:
-            return self._unreadable("express_get", request.amount)
+            return unreadable("express_get", request.amount)
         if details.get("RESULT") != "0":
             result = self._result(details, request.amount)
-            if result.error_code != "token_expired":
-                return _as_error(result)
+            if result.error_code != ErrorCode.TOKEN_EXPIRED:
+                return result.read_back_failure()
             # The token lives 3 hours; a payment made with it lives on. DoExpressCheckoutPayment carries our
             # CUSTREF: only when Payflow has no transaction with it did the buyer never pay.
             paid = self._inquiry(request, self._by_custref(request))
-            if paid.error_code == NOT_FOUND:
+            if paid.error_code == ErrorCode.NOT_FOUND:
                 return result
-            return self._express_pending(paid, str(paid.raw.get("PENDINGREASON") or "none"))
+            return express_pending(paid, str(paid.raw.get("PENDINGREASON") or "none"))
         payer = details.get("PAYERID", "")
         if not payer:  # not approved (yet): the buyer may still do it
-            return ProviderResult(
-                Outcome.ACTION_REQUIRED,
-                token,
+            return ProviderResult.action_required(
                 request.amount,
+                self._express_redirect(token),
+                reference=token,
                 message="The buyer has not approved the payment at PayPal yet.",
-                next_action=self._express_redirect(token),
                 raw=self._raw(details, request.amount),
             )
         key = request.idempotency_key + ":do"
@@ -633,24 +436,8 @@ class PayflowAdapter(Adapter):
             key=key,
         )
         if pairs is None:
-            return self._unreadable("express_do", request.amount)
-        return self._express_pending(self._result(pairs, request.amount), pairs.get("PENDINGREASON", "none"))
-
-    @staticmethod
-    def _express_pending(result: ProviderResult, reason: str) -> ProviderResult:
-        """As in the reference: a payment PayPal holds for any reason but an authorization or order (an eCheck
-        clearing, a review…) is not money yet."""
-        reason = reason.lower()
-        if result.outcome == Outcome.SUCCEEDED and reason not in ("none", "completed", "authorization", "order"):
-            return ProviderResult(
-                Outcome.PENDING,
-                result.provider_reference,
-                result.amount,
-                error_code=f"pending_{reason}",
-                message=f"PayPal holds the payment ({reason}).",
-                raw=result.raw,
-            )
-        return result
+            return unreadable("express_do", request.amount)
+        return express_pending(self._result(pairs, request.amount), pairs.get("PENDINGREASON", "none"))
 
     # --- follow-ups ------------------------------------------------------------------------------------------
 
@@ -677,10 +464,9 @@ class PayflowAdapter(Adapter):
         """Void (V) what is left of an authorization; Payflow voids only before settlement. A clone of a validation
         holds nothing: there is nothing to void, and the validation stays usable for the buyer's later payments."""
         if request.validation_only:
-            return ProviderResult(
-                Outcome.SUCCEEDED,
-                request.provider_reference,
+            return ProviderResult.succeeded(
                 request.amount,
+                reference=request.provider_reference,
                 message="Nothing was held (the card was only validated); nothing is left to take.",
             )
         params = {"TRXTYPE": "V", "TENDER": self._tender(request), "ORIGID": request.provider_reference}
@@ -691,16 +477,14 @@ class PayflowAdapter(Adapter):
         which an abandoned attempt never does. A card's secure token cannot be revoked: it stays usable until it
         expires (30 minutes), so the payment may still complete (PENDING) and reconcile reads it back later."""
         if request.provider_reference.startswith("EC-"):
-            return ProviderResult(
-                Outcome.SUCCEEDED,
-                request.provider_reference,
+            return ProviderResult.succeeded(
                 request.amount,
+                reference=request.provider_reference,
                 message="The Express Checkout is left uncompleted; PayPal takes nothing without it.",
             )
-        return ProviderResult(
-            Outcome.PENDING,
-            request.provider_reference,
+        return ProviderResult.pending(
             request.amount,
+            reference=request.provider_reference,
             message="Payflow's secure token stays usable until it expires, 30 minutes after it was made.",
         )
 
@@ -756,34 +540,22 @@ class PayflowAdapter(Adapter):
         params = {"TRXTYPE": "I", "TENDER": self._tender(request), "VERBOSITY": "HIGH", **by}
         return self._call("inquiry", params, key=None)
 
-    def _incomplete(self, pairs: Mapping[str, str], amount: Money) -> ProviderResult:
-        return ProviderResult(
-            Outcome.ERROR,
-            pairs.get("ORIGPNREF") or None,
-            amount,
-            error_code="incomplete_inquiry",
-            message="Payflow's inquiry reply did not say the transaction's amount.",
-            raw=self._raw(pairs, amount),
-        )
-
     def _inquiry(self, request: StatusRequest, by: Mapping[str, str]) -> ProviderResult:
         pairs = self._ask(request, by)
         if pairs is None:
-            return self._unreadable("inquiry", request.amount)
+            return unreadable("inquiry", request.amount)
         if pairs.get("RESULT") == "19":
-            return ProviderResult(
-                Outcome.ERROR,
-                None,
-                request.amount,
-                error_code=NOT_FOUND,
-                message="Payflow has no transaction for this request.",
+            return ProviderResult.error(
+                ErrorCode.NOT_FOUND,
+                "Payflow has no transaction for this request.",
+                amount=request.amount,
                 raw=self._raw(pairs, request.amount),
             )
         if pairs.get("RESULT") != "0":
-            return _as_error(self._result(pairs, request.amount))
+            return self._result(pairs, request.amount).read_back_failure()
         amount = parse_amount(pairs.get("AMT"), request.amount.currency)
         if amount is None:  # never "the amount we asked for": a terse reply proves nothing
-            return self._incomplete(pairs, request.amount)
+            return incomplete(pairs, request.amount, self._raw(pairs, request.amount))
         return self._result(pairs, amount)
 
     def _card_complete(self, request: StatusRequest, token: str) -> ProviderResult:
@@ -793,21 +565,20 @@ class PayflowAdapter(Adapter):
         `validation`, and the payment rests on it (a clone, or an authorization or sale that refers to it)."""
         pairs = self._ask(request, {"SECURETOKEN": token})
         if pairs is None:
-            return self._unreadable("inquiry", request.amount)
+            return unreadable("inquiry", request.amount)
         if pairs.get("RESULT") == "19":  # the buyer has not posted the card yet
-            return ProviderResult(
-                Outcome.ACTION_REQUIRED,
-                TOKEN_PREFIX + token,
+            return ProviderResult.action_required(
                 request.amount,
+                self._card_form(token, secure_token_id(request.idempotency_key)),
+                reference=TOKEN_PREFIX + token,
                 message="The buyer has not entered the card yet.",
-                next_action=self._card_form(token, secure_token_id(request.idempotency_key)),
             )
         if pairs.get("RESULT") != "0":
             result = self._result(pairs, request.amount)  # "Secure Token Expired": the buyer never paid
-            return result if result.error_code == "token_expired" else _as_error(result)
+            return result if result.error_code == ErrorCode.TOKEN_EXPIRED else result.read_back_failure()
         amount = parse_amount(pairs.get("AMT"), request.amount.currency)
         if amount is None:
-            return self._incomplete(pairs, request.amount)
+            return incomplete(pairs, request.amount, self._raw(pairs, request.amount))
         result = self._result(pairs, amount)
         if result.outcome != Outcome.SUCCEEDED or amount.amount != 0 or request.amount.amount == 0:
             return result
@@ -816,10 +587,9 @@ class PayflowAdapter(Adapter):
         origid = validation.provider_reference or ""
         trxtype = "A" if request.action == "authorize" else "S"
         if trxtype == "A" and self._clones_validations:
-            payment = ProviderResult(
-                Outcome.SUCCEEDED,
-                origid,
+            payment = ProviderResult.succeeded(
                 request.amount,
+                reference=origid,
                 message="The card is validated; nothing is held, the amount is taken at capture.",
             )
         else:
@@ -835,7 +605,7 @@ class PayflowAdapter(Adapter):
             operation = "authorization" if trxtype == "A" else "sale"
             answer = self._call(operation, params, key=request.idempotency_key + ":payment")
             if answer is None:
-                return self._unreadable(operation, request.amount)
+                return unreadable(operation, request.amount)
             payment = self._result(answer, request.amount)
         if payment.outcome not in (Outcome.SUCCEEDED, Outcome.PENDING):
             return payment  # a payment that failed rests on nothing
@@ -847,8 +617,8 @@ class PayflowAdapter(Adapter):
         nothing = Money(Decimal(0), "USD")
         pairs = self._call("inquiry", {"TRXTYPE": "I", "TENDER": "C", "ORIGID": "V00000000000"}, key=None)
         if pairs is None:
-            return self._unreadable("inquiry", nothing)
-        return ProviderResult(Outcome.SUCCEEDED, None, nothing, message="Payflow accepted the credentials.")
+            return unreadable("inquiry", nothing)
+        return ProviderResult.succeeded(nothing, message="Payflow accepted the credentials.")
 
 
 class PayflowProAdapter(PayflowAdapter):
@@ -856,12 +626,3 @@ class PayflowProAdapter(PayflowAdapter):
 
     key = "payflow_pro"
     label = "PayPal Payments Pro"
-
-
-def _as_error(result: ProviderResult) -> ProviderResult:
-    """A failed read is not a decline of the payment: the row stays open."""
-    if result.outcome != Outcome.DECLINED:
-        return result
-    return ProviderResult(
-        Outcome.ERROR, result.provider_reference, result.amount, result.error_code, result.message, raw=result.raw
-    )

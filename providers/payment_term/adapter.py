@@ -10,9 +10,9 @@ from providers.base import (
     Adapter,
     Capability,
     CheckoutContext,
+    ErrorCode,
     FollowUpRequest,
     MethodInfo,
-    Outcome,
     PaymentRequest,
     ProviderResult,
 )
@@ -32,22 +32,14 @@ class PaymentTermAdapter(Adapter):
         return {"term": term.label if term else ""}
 
     def pending(self, request: PaymentRequest) -> ProviderResult:
+        """The term the customer resolves to is recorded; without one the buyer cannot pay this way."""
         term = request.context.customer.resolved_payment_term if request.context and request.context.customer else None
         if term is None:
-            return ProviderResult(
-                outcome=Outcome.DECLINED,
-                provider_reference=None,
-                amount=request.amount,
-                error_code="no_payment_term",
-                message="This customer has no payment term.",
+            return ProviderResult.declined(
+                ErrorCode.NO_PAYMENT_TERM, "This customer has no payment term.", amount=request.amount
             )
-        return ProviderResult(
-            outcome=Outcome.SUCCEEDED,
-            provider_reference=None,
-            amount=request.amount,
-            raw={"payment_term": term.label},
-        )
+        return ProviderResult.succeeded(request.amount, raw={"payment_term": term.label})
 
     def capture(self, request: FollowUpRequest) -> ProviderResult:
         """The invoice was paid: nothing to call, the capture row records it."""
-        return ProviderResult(outcome=Outcome.SUCCEEDED, provider_reference=None, amount=request.amount)
+        return ProviderResult.succeeded(request.amount)

@@ -6,28 +6,37 @@ pytest-django's live server. A provider that cannot play a scenario skips it, sa
 
 from __future__ import annotations
 
+import ast
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from providers import registry
+from providers.authorizenet.results import REASON_CODES
 from providers.base import (
     NOT_FOUND,
     Adapter,
     AddressInfo,
     Capability,
     CheckoutContext,
+    ErrorCode,
     Money,
     Outcome,
     ProviderMisconfigured,
+    ProviderResult,
     ProviderUnavailable,
     StatusRequest,
     to_minor,
 )
+from providers.payflow.results import DECLINES as PAYFLOW_DECLINES
+from providers.stripe.results import DECLINE_CODES as STRIPE_DECLINE_CODES
+from providers.stripe.results import REQUEST_CODES as STRIPE_REQUEST_CODES
 from tests.imports import imported_modules
 from tests.providers.sandboxes import (
     AMOUNTS,
@@ -48,6 +57,7 @@ from tests.providers.sandboxes import (
 pytestmark = pytest.mark.django_db(transaction=True)
 CURRENCIES = ["USD", "JPY", "KWD"]
 SIMULATORS_DIR = Path(__file__).resolve().parents[2] / "sandbox"
+PROVIDERS_DIR = Path(__file__).resolve().parents[2] / "providers"
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +66,35 @@ def strict_sandboxes(settings) -> None:  # noqa: ANN001
     settings.SANDBOX_STRICT = "true"
 
 
+#: the contract's verbs whose results the suite checks against the error vocabulary
+VERBS = ("pending", "authorize", "charge", "capture", "cancel", "refund", "abandon", "reauthorize", "fetch_status")
+
+
+def _in_vocabulary(result: ProviderResult) -> ProviderResult:
+    """Every code an adapter reports is an `ErrorCode` member itself, not a string that happens to match one."""
+    for reported in (result, result.validation):
+        if reported is not None and reported.error_code is not None:
+            assert type(reported.error_code) is ErrorCode, (reported.outcome, reported.error_code)
+    return result
+
+
+def _vocabulary_checked(adapter: Adapter) -> Adapter:
+    """The adapter, with each money verb's result checked by `_in_vocabulary` (the instance's own attribute)."""
+    for name in (*VERBS, "validate"):
+        verb = getattr(adapter, name, None)
+        if verb is None:
+            continue
+
+        def checked(*args: Any, _verb: Callable[..., ProviderResult] = verb, **kwargs: Any) -> ProviderResult:
+            return _in_vocabulary(_verb(*args, **kwargs))
+
+        setattr(adapter, name, checked)
+    return adapter
+
+
 @pytest.fixture(params=SANDBOX_PROVIDERS)
 def adapter(request, live_server) -> Adapter:
-    return sandbox_adapter(request.param, live_server.url)
+    return _vocabulary_checked(sandbox_adapter(request.param, live_server.url))
 
 
 @pytest.mark.parametrize(
@@ -70,9 +106,57 @@ def adapter(request, live_server) -> Adapter:
     ],
 )
 def test_a_sandbox_imports_nothing_from_its_adapter(path: Path) -> None:
-    """A sandbox is an oracle written from the provider's documentation, not a mirror of the adapter."""
-    adapter_module = f"providers.{path.parent.name}.adapter"
-    assert not {name for name in imported_modules(path) if name.startswith(adapter_module)}
+    """A sandbox is an oracle written from the provider's documentation, not a mirror of the adapter: it may share
+    wire syntax (Payflow's name-value pairs) but nothing of the adapter, its client, results or webhooks."""
+    adapter_modules = tuple(
+        f"providers.{path.parent.name}.{part}" for part in ("adapter", "client", "results", "webhooks")
+    )
+    assert not {name for name in imported_modules(path) if name.startswith(adapter_modules)}
+
+
+PROVIDER_MODULES = sorted(
+    path
+    for path in PROVIDERS_DIR.glob("*/*.py")
+    if path.name in ("adapter.py", "client.py", "results.py", "webhooks.py")
+)
+
+
+@pytest.mark.parametrize(
+    "path", [pytest.param(path, id=f"{path.parent.name}/{path.name}") for path in PROVIDER_MODULES]
+)
+def test_an_adapter_names_its_codes_from_the_vocabulary(path: Path) -> None:
+    """No code is written as a string: `error_code=`, `code=` and the code of `declined` / `error` are members."""
+    written = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        values = [k.value for k in node.keywords if k.arg in ("error_code", "code")]
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("declined", "error") and node.args:
+            values.append(node.args[0])
+        written += [v.value for v in values if isinstance(v, ast.Constant | ast.JoinedStr) and not _is_none(v)]
+    assert written == []
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def test_the_providers_code_tables_map_onto_the_vocabulary() -> None:
+    tables = {
+        "authorizenet": REASON_CODES.values(),
+        "payflow": [code for code, _ in PAYFLOW_DECLINES.values()],
+        "stripe": [*STRIPE_DECLINE_CODES.values(), *STRIPE_REQUEST_CODES.values()],
+    }
+    assert {key: [c for c in codes if type(c) is not ErrorCode] for key, codes in tables.items()} == {
+        "authorizenet": [],
+        "payflow": [],
+        "stripe": [],
+    }
+
+
+def test_the_vocabulary_has_one_name_per_code() -> None:
+    assert len(ErrorCode.__members__) == len(ErrorCode)  # no alias: a code means one thing
+    assert NOT_FOUND is ErrorCode.NOT_FOUND
 
 
 def status_of(adapter: Adapter, action: str, result, amount=None, key: str = "status") -> StatusRequest:  # noqa: ANN001

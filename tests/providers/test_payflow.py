@@ -16,6 +16,7 @@ import requests
 from providers.base import (
     AddressInfo,
     CheckoutContext,
+    ErrorCode,
     FollowUpRequest,
     IntegrationInfo,
     Money,
@@ -270,11 +271,13 @@ EXPECTED = [
     ("1114.00", Outcome.DECLINED, "incorrect_cvc"),
     ("1125.00", Outcome.DECLINED, "fraudulent"),
     ("1126.00", Outcome.PENDING, "held_for_review"),
-    ("1099.00", Outcome.ERROR, "payflow_99"),
+    ("1099.00", Outcome.ERROR, ErrorCode.UNEXPECTED_RESPONSE),  # RESULT 99, general error: kept in raw
     ("1030.00", Outcome.DECLINED, "duplicate_transaction"),
-    ("1100.00", Outcome.DECLINED, "payflow_100"),
+    ("1100.00", Outcome.DECLINED, ErrorCode.CARD_DECLINED),  # RESULT 100, any other refusal: kept in raw
     ("2500.00", Outcome.DECLINED, "card_declined"),
 ]
+
+RESULTS_IN_RAW = {"1099.00": "99", "1100.00": "100"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -283,6 +286,8 @@ def test_each_result_trigger_maps_to_an_outcome(adapter) -> None:
     for amount, outcome, code in EXPECTED:
         result = adapter.authorize(_purchase(adapter, amount, on=pnref))
         assert (amount, result.outcome, result.error_code) == (amount, outcome, code)
+        if amount in RESULTS_IN_RAW:  # codes of our vocabulary; Payflow's own RESULT stays for staff
+            assert result.raw["RESULT"] == RESULTS_IN_RAW[amount]
     with pytest.raises(ProviderUnavailable):  # 11: client time-out, nobody knows
         adapter.authorize(_purchase(adapter, "1011.00", on=pnref))
     with pytest.raises(ProviderMisconfigured):  # 1: user authentication failed
@@ -374,7 +379,7 @@ def test_a_settled_sale_cannot_be_voided_but_can_be_credited(adapter, live_serve
         amount=sale.amount, idempotency_key="void-1", provider_reference=sale.provider_reference, method=method(adapter)
     )
     void = adapter.cancel(follow)
-    assert (void.outcome, void.error_code) == (Outcome.DECLINED, "not_cancelable")
+    assert (void.outcome, void.error_code) == (Outcome.DECLINED, ErrorCode.NOT_CANCELED)
     credit = adapter.refund(
         FollowUpRequest(
             amount=Money(Decimal("10.00"), "USD"),
@@ -596,10 +601,10 @@ def test_a_terse_inquiry_reply_is_never_taken_for_the_amount_asked() -> None:
     adapter, session = _with_reply(b"RESULT=0&PNREF=VINQ00000001&RESPMSG=Approved&ORIGRESULT=0&ORIGPNREF=VABC12345678")
     status = StatusRequest("purchase-1", "securetoken:abc", "charge", Money(Decimal("100.00"), "USD"), method(adapter))
     result = adapter.fetch_status(status)
-    assert (result.outcome, result.error_code) == (Outcome.ERROR, "incomplete_inquiry")
+    assert (result.outcome, result.error_code) == (Outcome.ERROR, ErrorCode.INCOMPLETE_REPLY)
     (sent,) = [nvp.decode(body) for body, _ in session.sent]  # no sale sent on a guess
     assert (sent["TRXTYPE"], sent["VERBOSITY"]) == ("I", "HIGH")
     by_reference = adapter.fetch_status(
         StatusRequest("capture-1", "VABC12345678", "capture", Money(Decimal("100.00"), "USD"), method(adapter))
     )
-    assert (by_reference.outcome, by_reference.error_code) == (Outcome.ERROR, "incomplete_inquiry")
+    assert (by_reference.outcome, by_reference.error_code) == (Outcome.ERROR, ErrorCode.INCOMPLETE_REPLY)
