@@ -587,5 +587,5 @@ class AuthorizeNetAdapter(Adapter):
         return key_reference(idempotency_key)
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
-        """A refund or void notification, completed from the transaction's details (`webhooks.complete_notification`)."""
+        """A refund or void notification, completed from the transaction's details (`complete_notification`)."""
         return complete_notification(event, partial(self._details, operation="details"), self.account_currency)
