@@ -27,6 +27,8 @@ LOGIN = "paydeskservices"
 _CREDENTIALS, ANET_SECRETS = sandbox_profile("authorizenet").credentials(LOGIN, "")
 ANET_SETTINGS = {
     **_CREDENTIALS,
+    # a public key with dashes: the widget test checks it is escaped for JavaScript
+    "client_key": "services-client-key",
     "allowed_card_types": ["visa", "mastercard", "american_express", "discover"],
     "require_cvv": True,
     "allow_held_transactions": True,
