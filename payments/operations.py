@@ -35,7 +35,7 @@ class Taken:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why an operation is not allowed, as `PaymentRefused` says it."""
+    """Why an operation is not allowed, as `PaymentRefused` says it (a `RefusalCode`)."""
 
     code: str
     message: str

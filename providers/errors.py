@@ -91,6 +91,8 @@ class ErrorCode(enum.StrEnum):
     REFUND_PERIOD_OVER = "refund_period_over"
     #: a refund was voided at the provider before it settled: no money went back
     REFUND_VOIDED = "refund_voided"
+    #: the buyer's bank disputes the payment (a chargeback): no refund while the dispute is open
+    CHARGE_DISPUTED = "charge_disputed"
     #: the payment was canceled (at the provider, or by us) before it completed
     CANCELED = "canceled"
 

@@ -37,6 +37,7 @@ REQUEST_CODES: dict[str, ErrorCode] = {
     "charge_not_captured": ErrorCode.INVALID_STATE,
     "charge_already_captured": ErrorCode.NOT_CAPTURED,
     "charge_already_refunded": ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
+    "charge_disputed": ErrorCode.CHARGE_DISPUTED,
     "resource_missing": ErrorCode.UNKNOWN_REFERENCE,
     "amount_too_large": ErrorCode.INVALID_AMOUNT,
     "amount_too_small": ErrorCode.INVALID_AMOUNT,

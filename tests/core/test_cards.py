@@ -57,3 +57,23 @@ def test_luhn_check(number: str, valid: bool) -> None:
 )
 def test_brand_of_a_number(number: str, brand: str) -> None:
     assert card_brand(number) == brand
+
+
+WIDGETS_WITH_A_BRAND_CHECK = [
+    "providers/payflow/templates/payflow/transparent_redirect.html",
+    "providers/authorizenet/templates/authorizenet/widget.html",
+]
+
+
+@pytest.mark.parametrize("template", WIDGETS_WITH_A_BRAND_CHECK)
+def test_a_widgets_in_browser_mastercard_check_agrees_with_the_card_module(template: str) -> None:
+    """The widgets tell the brand in the browser (the number never reaches us), so they cannot import this module;
+    their Mastercard pattern must still draw the 2-series line where it does (2221-2720)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / template).read_text()
+    (pattern,) = re.findall(r"/(\^[^/]+)/\.test\([a-z]+\)\)\s*(?:\{\s*)?return \"mastercard\"", text)
+    for prefix in ("2220", "2221", "2229", "2230", "2299", "2300", "2699", "2700", "2719", "2720", "2721", "5100"):
+        number = prefix + "000000000000"
+        assert (re.match(pattern, number) is not None) == (card_brand(number) == "mastercard"), prefix

@@ -19,13 +19,14 @@ APPS = sorted(
 
 
 def _codes_raised(path: Path) -> list[tuple[int, object]]:
-    """The literal codes `PaymentRefused(...)` is raised with in a file, with their lines."""
+    """The literal codes `PaymentRefused(...)` is raised with in a file, with their lines; also those of a
+    `Refusal(...)` (what may be done to a row, `payments.operations`), which the services raise as they are."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        if name != "PaymentRefused":
+        if name not in ("PaymentRefused", "Refusal"):
             continue
         code = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "code"), None)
         if isinstance(code, ast.Constant):
