@@ -41,7 +41,7 @@ from backoffice.selectors import payment_history
 from orders.models import Invoice, Order
 from orders.services import invoice_create, invoice_void
 from payments.models import PaymentTransaction, WebhookEvent
-from payments.money import MoneyError, parse_amount
+from payments.money import MoneyError, parse_amount, validate_currency
 from payments.selectors import order_account
 from payments.services import payment_cancel, payment_capture, payment_refund
 from payments.tasks import webhook_event_process_task
@@ -78,8 +78,20 @@ def validated(serializer_class: type[serializers.Serializer], request: Request) 
     return dict(serializer.validated_data)
 
 
-def amount_of(value: str | None, currency: str) -> Any:
-    """The input amount as Money in the row's currency, or None (all that is left)."""
+def amount_of(value: str | None, currency: str, given_currency: str | None = None) -> Any:
+    """The input amount as Money in the row's currency, or None (all that is left).
+
+    A currency the client names must be the row's: its number is never taken as another currency's.
+    """
+    if given_currency is not None:
+        try:
+            named = validate_currency(given_currency)
+        except MoneyError as exc:
+            raise ApiError("invalid", str(exc), field="currency") from exc
+        if named != currency:
+            raise ApiError(
+                "currency_mismatch", f"The amount is in {named} but the payment is in {currency}.", field="currency"
+            )
     if value in (None, ""):
         return None
     try:
@@ -176,7 +188,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         data = validated(CaptureSerializer, request)
         row = payment_capture(
             source_id=txn.pk,
-            amount=amount_of(data.get("amount"), txn.currency),
+            amount=amount_of(data.get("amount"), txn.currency, data.get("currency")),
             key=service_key(request),
             actor=cast(User, request.user),
             note=data["note"],
@@ -214,7 +226,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         data = validated(RefundSerializer, request)
         row = payment_refund(
             source_id=txn.pk,
-            amount=amount_of(data.get("amount"), txn.currency),
+            amount=amount_of(data.get("amount"), txn.currency, data.get("currency")),
             key=service_key(request),
             actor=cast(User, request.user),
             note=data["note"],
@@ -251,7 +263,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffView
         order = Order.objects.filter(pk=data["order"]).first()
         if order is None:
             raise ApiError("does_not_exist", "No such order.", field="order")
-        amount = amount_of(data.get("amount"), order.currency)
+        amount = amount_of(data.get("amount"), order.currency, data.get("currency"))
         try:
             invoice = invoice_create(
                 order=order,
