@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from api import filters
 from api.errors import ApiError, error_body
-from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, service_key
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, not_final, service_key
 from api.pagination import ApiCursorPagination
 from api.permissions import StaffPermission
 from api.serializers import (
@@ -40,7 +40,7 @@ from backoffice.operations import Operation, transaction_offers
 from backoffice.selectors import payment_history
 from orders.models import Invoice, Order
 from orders.services import invoice_create, invoice_void
-from payments.models import PaymentTransaction, WebhookEvent
+from payments.models import OPEN_STATES, PaymentTransaction, WebhookEvent
 from payments.money import MoneyError, parse_amount, validate_currency
 from payments.selectors import order_account
 from payments.services import payment_cancel, payment_capture, payment_refund
@@ -69,6 +69,15 @@ REFUSED = OpenApiResponse(
             value=error_body("nothing_to_capture", "Nothing is left to capture on this payment."),
         )
     ],
+)
+
+
+ACCEPTED = OpenApiResponse(
+    TransactionSerializer,
+    description=(
+        "Recorded, outcome not known yet (the provider did not answer): the row stays open and is settled "
+        "automatically. Retrying with the same Idempotency-Key reads the row again; it never moves money twice."
+    ),
 )
 
 
@@ -171,6 +180,9 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         return PaymentTransaction.objects.select_related("actor")
 
     def _answer(self, row: PaymentTransaction) -> Response:
+        """201 for a final row; 202 while its outcome is open (the provider did not answer: reconcile will ask)."""
+        if row.state in OPEN_STATES:
+            return not_final(Response(TransactionSerializer(row).data, status=status.HTTP_202_ACCEPTED))
         return Response(TransactionSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -178,7 +190,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         description="All that is left, or `amount` of it (where the provider allows partial captures).",
         request=CaptureSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
         examples=[OpenApiExample("Capture half", value={"amount": "50.00", "note": "First shipment"})],
     )
     @action(detail=True, methods=["post"])
@@ -199,7 +211,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         summary="Cancel (void) an authorization",
         request=CancelSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -216,7 +228,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         description="All that is left, or `amount` of it (where the provider allows partial refunds).",
         request=RefundSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
         examples=[OpenApiExample("Refund part", value={"amount": "10.00", "reason": "", "note": "Damaged item"})],
     )
     @action(detail=True, methods=["post"])
