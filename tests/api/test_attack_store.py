@@ -4,6 +4,7 @@ Against the demo shop and the Stripe sandbox on the live server, as the other he
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,6 +16,9 @@ from customers.models import Customer
 from orders.models import Order
 from orders.services import invoice_create
 from payments.models import PaymentTransaction, State
+from payments.services import payment_complete
+from providers.stripe.adapter import StripeAdapter
+from sandbox.services import sim_fault_add
 from tests import factories
 from tests.api.test_store import THREE_D_SECURE, VISA, acme, globex, shop, stripe_method, stripe_token, to_payment_step
 from tests.checkout.conftest import US_ADDRESS
@@ -209,3 +213,29 @@ def test_unknown_fields_in_a_buyers_request_are_refused(shop, globex):  # noqa: 
     assert (added.status_code, added.json()["error"]["field"]) == (400, "qty")
     assert (patched.status_code, patched.json()["error"]["field"]) == (400, "billing_address.stret")
     assert not CartLine.objects.exists()
+
+
+def test_a_submit_retried_with_its_key_after_a_lost_reply_pays_once(shop, globex, monkeypatch):  # noqa: ANN001
+    """Stripe took the money but its answer was lost: the order is placed, "unconfirmed". A retry with the same key
+    replays that (the order is kept: not a failure) and pays nothing again; the order shows what reconcile learnt."""
+    seeded = set(PaymentTransaction.objects.values_list("pk", flat=True))
+    to_payment_step(globex)
+    choose_card(globex, shop)
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    monkeypatch.setattr(StripeAdapter, "max_network_retries", 0)
+    sim_fault_add(provider="stripe", kind="timeout", operation="create", delay=1.5)
+    body = {"return_url": f"{shop}/done"}
+
+    first = globex.post("/api/v1/store/checkout/submit/", body, format="json", HTTP_IDEMPOTENCY_KEY="submit-lost")
+    assert first.json()["outcome"] == "unconfirmed", first.json()
+    [row] = PaymentTransaction.objects.exclude(pk__in=seeded)
+    assert row.state == State.RESERVED
+    time.sleep(1.5)  # the sandbox finishes the call it held back
+    payment_complete(transaction_id=row.pk)  # what reconcile does
+    retry = globex.post("/api/v1/store/checkout/submit/", body, format="json", HTTP_IDEMPOTENCY_KEY="submit-lost")
+
+    assert retry.status_code == 200, retry.json()
+    assert (retry.json()["outcome"], retry.json()["order"]) == ("unconfirmed", first.json()["order"])
+    assert PaymentTransaction.objects.exclude(pk__in=seeded).count() == 1
+    mine = globex.get(f"/api/v1/store/orders/{first.json()['order']}/").json()
+    assert [p["state"] for p in mine["payments"]] == ["succeeded"]
