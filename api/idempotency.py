@@ -66,6 +66,18 @@ def _canonical(value: Any, name: str = "") -> Any:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """The answer as PostgreSQL's jsonb can hold it: no NUL character (an error naming a field sent with one
+    would fail to be stored, answer 500 and leave the key in progress for a day)."""
+    if isinstance(value, dict):
+        return {_storable(key): _storable(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_storable(inner) for inner in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
 def _fingerprint(request: Request) -> str:
     body = json.dumps(_canonical(request.data), sort_keys=True, default=str)
     return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
@@ -126,7 +138,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         if response.status_code >= 500 or not getattr(response, _KEEP, True):
             idempotency_key_release(row_id=row.pk)
         else:
-            body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+            body = _storable(json.loads(JSONRenderer().render(response.data))) if response.data is not None else None
             idempotency_key_finish(row_id=row.pk, status=response.status_code, body=body)
         return response
 

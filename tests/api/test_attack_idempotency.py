@@ -118,3 +118,15 @@ def test_the_same_key_with_the_amount_written_another_way_replays(admin_client, 
     assert (first.status_code, second.status_code) == (201, 201), second.json()
     assert second.json()["id"] == first.json()["id"]
     assert fake_gateway.calls["capture"] == 1
+
+
+@pytest.mark.django_db
+def test_an_error_naming_a_field_with_a_nul_is_kept_and_replayed_not_a_500(admin_client, authorization, fake_gateway):  # noqa: ANN001
+    """PostgreSQL's jsonb holds no NUL: storing the answer failed, answered 500 and left the key in progress."""
+    first = post(admin_client, capture_path(authorization), {"a\u0000b": "1"}, key="k-nul")
+    second = post(admin_client, capture_path(authorization), {"a\u0000b": "1"}, key="k-nul")
+
+    assert first.status_code == second.status_code == 400
+    assert first.json()["error"]["code"] == "unknown_field"
+    assert second["Idempotent-Replayed"] == "true"
+    assert fake_gateway.calls["capture"] == 0
