@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import ApiError
-from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, service_key
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, not_final, service_key
 from api.permissions import BuyerPermission
 from api.serializers import money
 from api.store_serializers import (
@@ -61,7 +61,7 @@ from checkout.selectors import (
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
 from orders.models import Invoice, Order
-from payments.models import PaymentTransaction
+from payments.models import OPEN_STATES, PaymentTransaction
 from payments.services import PURCHASE_ACTIONS, invoice_payment_purchase, payment_complete
 
 CARD_DATA_MESSAGE = (
@@ -176,9 +176,11 @@ class CartLinesView(BuyerView):
     @extend_schema(
         summary="Add a product to the cart",
         request=CartLineAddSerializer,
-        responses={201: CartSerializer, 400: ERROR},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: CartSerializer, 400: ERROR, 409: ERROR, 422: ERROR},
         examples=[OpenApiExample("Two widgets", value={"product": 1, "quantity": 2})],
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         buyer = buyer_of_request(request)
         data = validated(CartLineAddSerializer, request)
@@ -464,4 +466,6 @@ class MyInvoiceViewSet(CardDataTripwire, viewsets.GenericViewSet):
         )
         body = dict(BuyerTransactionSerializer(txn).data)
         body["redirect_url"] = (txn.response.get("next_action") or {}).get("redirect_url", "")
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        # an open payment (no answer yet, 3-D Secure) is not kept under the key: a retry reads the row again
+        return not_final(response) if txn.state in OPEN_STATES else response

@@ -51,3 +51,17 @@ def test_a_deactivated_users_token_and_a_revoked_token_stop_at_once(callers, aut
 
     assert sales.client.get("/api/v1/orders/").status_code == 401
     assert admin.client.get("/api/v1/orders/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_payment_term_posted_twice_with_one_key_is_created_once(admin_client):  # noqa: ANN001
+    from customers.models import PaymentTerm
+
+    before = PaymentTerm.objects.count()
+    for _ in range(2):
+        response = admin_client.post(
+            "/api/v1/payment-terms/", {"label": "Net 45"}, format="json", HTTP_IDEMPOTENCY_KEY="term-1"
+        )
+        assert response.status_code == 201, response.json()
+
+    assert PaymentTerm.objects.count() == before + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
@@ -16,9 +17,11 @@ from customers.models import Customer
 from orders.models import Order
 from orders.services import invoice_create
 from payments.models import PaymentTransaction, State
-from payments.services import payment_complete
+from payments.sweeps import payment_reconcile
+from providers.stripe import adapter as stripe_adapter
 from providers.stripe.adapter import StripeAdapter
 from sandbox.services import sim_fault_add
+from sandbox.tasks import sim_webhook_deliver_task
 from tests import factories
 from tests.api.test_store import THREE_D_SECURE, VISA, acme, globex, shop, stripe_method, stripe_token, to_payment_step
 from tests.checkout.conftest import US_ADDRESS
@@ -215,15 +218,23 @@ def test_unknown_fields_in_a_buyers_request_are_refused(shop, globex):  # noqa: 
     assert not CartLine.objects.exists()
 
 
+def lose_stripes_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stripe carries out the next create and its answer never reaches us; its webhook is lost too, so only
+    reconcile can tell (otherwise the webhook may settle the row before the timeout, depending on timing)."""
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    monkeypatch.setattr(StripeAdapter, "max_network_retries", 0)
+    monkeypatch.setattr(stripe_adapter, "SEARCH_AFTER", timedelta(0))  # reconcile may look it up at once
+    monkeypatch.setattr(sim_webhook_deliver_task, "delay", lambda delivery_id: None)
+    sim_fault_add(provider="stripe", kind="timeout", operation="create", delay=1.5)
+
+
 def test_a_submit_retried_with_its_key_after_a_lost_reply_pays_once(shop, globex, monkeypatch):  # noqa: ANN001
     """Stripe took the money but its answer was lost: the order is placed, "unconfirmed". A retry with the same key
     replays that (the order is kept: not a failure) and pays nothing again; the order shows what reconcile learnt."""
     seeded = set(PaymentTransaction.objects.values_list("pk", flat=True))
     to_payment_step(globex)
     choose_card(globex, shop)
-    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
-    monkeypatch.setattr(StripeAdapter, "max_network_retries", 0)
-    sim_fault_add(provider="stripe", kind="timeout", operation="create", delay=1.5)
+    lose_stripes_reply(monkeypatch)
     body = {"return_url": f"{shop}/done"}
 
     first = globex.post("/api/v1/store/checkout/submit/", body, format="json", HTTP_IDEMPOTENCY_KEY="submit-lost")
@@ -231,7 +242,7 @@ def test_a_submit_retried_with_its_key_after_a_lost_reply_pays_once(shop, globex
     [row] = PaymentTransaction.objects.exclude(pk__in=seeded)
     assert row.state == State.RESERVED
     time.sleep(1.5)  # the sandbox finishes the call it held back
-    payment_complete(transaction_id=row.pk)  # what reconcile does
+    payment_reconcile(transaction_id=row.pk)
     retry = globex.post("/api/v1/store/checkout/submit/", body, format="json", HTTP_IDEMPOTENCY_KEY="submit-lost")
 
     assert retry.status_code == 200, retry.json()
@@ -239,3 +250,38 @@ def test_a_submit_retried_with_its_key_after_a_lost_reply_pays_once(shop, globex
     assert PaymentTransaction.objects.exclude(pk__in=seeded).count() == 1
     mine = globex.get(f"/api/v1/store/orders/{first.json()['order']}/").json()
     assert [p["state"] for p in mine["payments"]] == ["succeeded"]
+
+
+def test_an_invoice_payment_retried_with_its_key_after_a_lost_reply_shows_the_settled_payment(
+    shop, globex, monkeypatch
+):  # noqa: ANN001
+    order = factories.OrderFactory(customer=Customer.objects.get(name="Globex Trading"), number="INV-ORDER-3")
+    invoice = invoice_create(order=order)
+    body = {"return_url": f"{shop}/done", "payment_data": {"payment_method": stripe_token(shop, VISA)}}
+    lose_stripes_reply(monkeypatch)
+    path = f"/api/v1/store/invoices/{invoice.number}/pay/"
+
+    first = globex.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-lost")
+    assert first.json()["state"] == State.RESERVED, first.json()
+    time.sleep(1.5)  # the sandbox finishes the call it held back
+    payment_reconcile(transaction_id=first.json()["id"])
+    retry = globex.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="pay-lost")
+
+    assert retry.status_code == 201, retry.json()
+    assert (retry.json()["id"], retry.json()["state"]) == (first.json()["id"], State.SUCCEEDED)
+    assert PaymentTransaction.objects.filter(invoice=invoice).count() == 1
+
+
+def test_a_cart_line_posted_twice_with_one_key_is_added_once(shop, globex):  # noqa: ANN001
+    product = Product.objects.get(sku="BOLT-M8")
+
+    for _ in range(2):
+        response = globex.post(
+            "/api/v1/store/cart/lines/",
+            {"product": product.pk, "quantity": 2},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="l1",
+        )
+        assert response.status_code == 201
+
+    assert CartLine.objects.get().quantity == 2
