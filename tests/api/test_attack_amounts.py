@@ -8,6 +8,7 @@ import pytest
 from payments.models import Action, PaymentTransaction
 from tests import factories
 from tests.conftest import authorize
+from tests.fakes import FakeGateway
 
 
 @pytest.fixture
@@ -141,3 +142,20 @@ def test_an_invoice_for_a_settled_order_is_refused(admin_client, authorization, 
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "invoice_refused"
+
+
+@pytest.mark.django_db
+def test_a_second_capture_on_a_single_capture_provider_is_refused(
+    admin_client, authorization, fake_gateway, monkeypatch
+):  # noqa: ANN001
+    """Where the provider releases the rest of the hold on the first (partial) capture, nothing is left after it."""
+    from providers.base import Capability
+
+    monkeypatch.setattr(FakeGateway, "capabilities", FakeGateway.capabilities - {Capability.MULTIPLE_CAPTURE})
+
+    first = post(admin_client, capture_path(authorization), {"amount": "10.00"})
+    second = post(admin_client, capture_path(authorization), {"amount": "10.00"})
+
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert fake_gateway.calls["capture"] == 1

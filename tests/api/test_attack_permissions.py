@@ -65,3 +65,17 @@ def test_a_payment_term_posted_twice_with_one_key_is_created_once(admin_client):
         assert response.status_code == 201, response.json()
 
     assert PaymentTerm.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_session_post_without_the_csrf_token_moves_no_money(callers, authorization, fake_gateway):  # noqa: ANN001
+    """A page on another site must not capture through a logged-in staff member's browser."""
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(callers["sales"].user)
+
+    response = browser.post(f"/api/v1/transactions/{authorization.pk}/capture/", {}, format="json")
+
+    assert response.status_code == 403
+    assert fake_gateway.calls["capture"] == 0
