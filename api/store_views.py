@@ -78,6 +78,8 @@ def _card_data_at(value: Any, path: str = "") -> str | None:
     """
     if isinstance(value, Mapping):
         for name, inner in value.items():
+            if looks_like_card_number(str(name)):  # a card number as a field's name: its path would repeat it
+                return path
             where = f"{path}.{name}" if path else str(name)
             if looks_like_card_field(str(name)):
                 return where

@@ -68,8 +68,9 @@ def test_card_numbers_in_the_addresses_are_refused_and_not_stored(shop, globex, 
         {"payment_data": {"payment_method": [CARD]}},
         {"payment_data": {"payment_method": "pm_1", "card": {"number": CARD}}},
         {"payment_data": {"payment_method": "pm_1"}, "extra": [{"pan": CARD}]},
+        {"payment_data": {"payment_method": "pm_1", CARD: "12/34"}},
     ],
-    ids=["list", "nested-object", "list-of-objects"],
+    ids=["list", "nested-object", "list-of-objects", "card-number-as-a-name"],
 )
 def test_card_numbers_nested_deeper_in_the_payment_step_are_refused(shop, globex, body):  # noqa: ANN001
     to_payment_step(globex)
