@@ -3,6 +3,7 @@ serializers read models and selector results and check input shapes; services de
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,31 @@ class AmountInputField(serializers.CharField):
         if not isinstance(data, str):
             raise serializers.ValidationError('Give the amount as a decimal string, e.g. "12.50".', code="invalid")
         return super().to_internal_value(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input shape that refuses fields it does not know: a misspelt `amount` must not silently mean "all"."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = [str(name) for name in data if name not in self.fields]
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        unknown[0]: [
+                            serializers.ErrorDetail("This field is not part of the request.", code="unknown_field")
+                        ]
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+def currency_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        max_length=3,
+        help_text="ISO 4217; if given, it must be the payment's currency (an amount is never converted).",
+    )
 
 
 class AddressSerializer(serializers.ModelSerializer):
@@ -218,17 +244,19 @@ class OrderDetailSerializer(OrderSerializer):
         return LedgerRowSerializer(ledger, many=True, context=self.context).data  # type: ignore[return-value]
 
 
-class CaptureSerializer(serializers.Serializer):
+class CaptureSerializer(StrictSerializer):
     amount = AmountInputField(required=False, allow_null=True, help_text="Leave out to capture all that is left.")
+    currency = currency_field()
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
-class RefundSerializer(serializers.Serializer):
+class RefundSerializer(StrictSerializer):
     amount = AmountInputField(required=False, allow_null=True, help_text="Leave out to refund all that is left.")
+    currency = currency_field()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
@@ -254,9 +282,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
         ]
 
 
-class InvoiceCreateSerializer(serializers.Serializer):
+class InvoiceCreateSerializer(StrictSerializer):
     order = serializers.IntegerField(min_value=1)
     amount = AmountInputField(required=False, allow_null=True, help_text="Leave out to invoice all the order owes.")
+    currency = currency_field()
     due_date = serializers.DateField(required=False, allow_null=True)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.serializers import MoneyField, MoneySerializer, money
+from api.serializers import MoneyField, MoneySerializer, StrictSerializer, money
 from checkout.forms import AddressForm
 from checkout.models import CartLine, Product
 from checkout.selectors import invoice_is_payable
@@ -42,16 +42,16 @@ class CartSerializer(serializers.Serializer):
     subtotal = MoneySerializer(allow_null=True)
 
 
-class CartLineAddSerializer(serializers.Serializer):
+class CartLineAddSerializer(StrictSerializer):
     product = serializers.IntegerField(min_value=1)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
 
 
-class CartLineUpdateSerializer(serializers.Serializer):
+class CartLineUpdateSerializer(StrictSerializer):
     quantity = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="0 removes the line.")
 
 
-class AddressInputSerializer(serializers.Serializer):
+class AddressInputSerializer(StrictSerializer):
     """An address, checked by the storefront's own address form (the same rules as its checkout pages)."""
 
     first_name = serializers.CharField(max_length=100)
@@ -74,14 +74,14 @@ class AddressInputSerializer(serializers.Serializer):
         return dict(form.cleaned_data)
 
 
-class CheckoutUpdateSerializer(serializers.Serializer):
+class CheckoutUpdateSerializer(StrictSerializer):
     billing_address = AddressInputSerializer(required=False)
     ship_to_billing = serializers.BooleanField(required=False)
     shipping_address = AddressInputSerializer(required=False)
     shipping_method = serializers.ChoiceField(choices=sorted(SHIPPING_METHODS), required=False)
 
 
-class PaymentChoiceSerializer(serializers.Serializer):
+class PaymentChoiceSerializer(StrictSerializer):
     payment_method = serializers.CharField(max_length=80, help_text="An identifier from the available methods.")
     payment_data = serializers.DictField(
         child=serializers.CharField(max_length=4096, allow_blank=True),
@@ -91,7 +91,7 @@ class PaymentChoiceSerializer(serializers.Serializer):
     )
 
 
-class SubmitSerializer(serializers.Serializer):
+class SubmitSerializer(StrictSerializer):
     return_url = serializers.URLField(
         max_length=2000, help_text="Where a provider that needs the buyer (3-D Secure) sends them back."
     )
@@ -100,11 +100,11 @@ class SubmitSerializer(serializers.Serializer):
     )
 
 
-class CompleteSerializer(serializers.Serializer):
+class CompleteSerializer(StrictSerializer):
     order = serializers.CharField(max_length=32, help_text="The number of the order the submit answered with.")
 
 
-class InvoicePaySerializer(serializers.Serializer):
+class InvoicePaySerializer(StrictSerializer):
     return_url = serializers.URLField(max_length=2000)
     payment_data = serializers.DictField(
         child=serializers.CharField(max_length=4096, allow_blank=True), required=False, default=dict

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import ApiError
-from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, service_key
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, not_final, service_key
 from api.permissions import BuyerPermission
 from api.serializers import money
 from api.store_serializers import (
@@ -45,7 +45,7 @@ from api.store_serializers import (
 from api.views import ERROR, REFUSED, validated
 from checkout import services as checkout_services
 from checkout.models import CheckoutAttempt, Product
-from checkout.payment_data import CardDataRefused, collect_payment_data
+from checkout.payment_data import CardDataRefused, collect_payment_data, looks_like_card_field, looks_like_card_number
 from checkout.selectors import (
     buyer_cart,
     buyer_invoice,
@@ -61,7 +61,7 @@ from checkout.selectors import (
 from checkout.shipping import SHIPPING_METHODS
 from customers.models import CustomerUser
 from orders.models import Invoice, Order
-from payments.models import PaymentTransaction
+from payments.models import OPEN_STATES, PaymentTransaction
 from payments.services import PURCHASE_ACTIONS, invoice_payment_purchase, payment_complete
 
 CARD_DATA_MESSAGE = (
@@ -70,9 +70,43 @@ CARD_DATA_MESSAGE = (
 )
 
 
+def _card_data_at(value: Any, path: str = "") -> str | None:
+    """Where in a JSON value a field is named like card data or a value looks like a card number, or None.
+
+    Every depth and every list is walked: `{"notes": ["4111…"]}` or `{"card": {"number": …}}` is card data as
+    much as a top-level field is.
+    """
+    if isinstance(value, Mapping):
+        for name, inner in value.items():
+            if looks_like_card_number(str(name)):  # a card number as a field's name: its path would repeat it
+                return path
+            where = f"{path}.{name}" if path else str(name)
+            if looks_like_card_field(str(name)):
+                return where
+            if (found := _card_data_at(inner, where)) is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, inner in enumerate(value):
+            if (found := _card_data_at(inner, f"{path}.{index}" if path else str(index))) is not None:
+                return found
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool) and looks_like_card_number(str(value)):
+        return path  # "" for a body that is nothing but a card number
+    return None
+
+
+def refuse_card_data_anywhere(body: Any) -> None:
+    """The storefront's tripwire over a whole JSON body: card data anywhere refuses the request, nothing stored."""
+    where = _card_data_at(body)
+    if where is not None:
+        raise ApiError("card_data_refused", CARD_DATA_MESSAGE, field=where or None)
+
+
 def refuse_card_data(body: Any) -> dict[str, str]:
     """The payment data of a JSON body, through the storefront's tripwire: a field named like card data, or any
     value that looks like a card number, anywhere in the body, refuses the whole request (nothing is stored)."""
+    refuse_card_data_anywhere(body)
     if not isinstance(body, Mapping):
         return {}
     fields: dict[str, str] = {}
@@ -105,7 +139,17 @@ def submit_answer(result: checkout_services.SubmitResult) -> Response:
     return Response(body, status=status.HTTP_200_OK)
 
 
-class BuyerView(APIView):
+class CardDataTripwire:
+    """Buyer endpoints refuse card data in any body they are sent, before a view reads it (addresses, submit,
+    invoice payments): a misbuilt client fails loudly instead of putting card numbers in our database."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # authentication and permissions first
+        if request.method in ("POST", "PUT", "PATCH"):
+            refuse_card_data_anywhere(request.data)
+
+
+class BuyerView(CardDataTripwire, APIView):
     permission_classes = [BuyerPermission]
 
 
@@ -134,9 +178,11 @@ class CartLinesView(BuyerView):
     @extend_schema(
         summary="Add a product to the cart",
         request=CartLineAddSerializer,
-        responses={201: CartSerializer, 400: ERROR},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: CartSerializer, 400: ERROR, 409: ERROR, 422: ERROR},
         examples=[OpenApiExample("Two widgets", value={"product": 1, "quantity": 2})],
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         buyer = buyer_of_request(request)
         data = validated(CartLineAddSerializer, request)
@@ -346,7 +392,7 @@ class CompleteView(BuyerView):
         return submit_answer(checkout_services.checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk))
 
 
-class MyOrderViewSet(viewsets.GenericViewSet):
+class MyOrderViewSet(CardDataTripwire, viewsets.GenericViewSet):
     permission_classes = [BuyerPermission]
     serializer_class = BuyerOrderSerializer
     lookup_field = "number"
@@ -370,7 +416,7 @@ class MyOrderViewSet(viewsets.GenericViewSet):
         return Response(BuyerOrderDetailSerializer(order, context=context).data)
 
 
-class MyInvoiceViewSet(viewsets.GenericViewSet):
+class MyInvoiceViewSet(CardDataTripwire, viewsets.GenericViewSet):
     permission_classes = [BuyerPermission]
     serializer_class = BuyerInvoiceSerializer
     lookup_field = "number"
@@ -412,4 +458,6 @@ class MyInvoiceViewSet(viewsets.GenericViewSet):
         )
         body = dict(BuyerTransactionSerializer(txn).data)
         body["redirect_url"] = (txn.response.get("next_action") or {}).get("redirect_url", "")
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        # an open payment (no answer yet, 3-D Secure) is not kept under the key: a retry reads the row again
+        return not_final(response) if txn.state in OPEN_STATES else response

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.errors import ApiError
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from api.views import ERROR, StaffViewSet
 from customers.models import Customer, CustomerGroup, PaymentTerm
 
@@ -74,6 +75,15 @@ class PaymentTermViewSet(
 
     def get_queryset(self) -> QuerySet[PaymentTerm]:
         return PaymentTerm.objects.order_by("label", "id")
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: PaymentTermSerializer, 400: ERROR, 409: ERROR, 422: ERROR},
+    )
+    @idempotent
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """A retry with the same Idempotency-Key answers the first creation, not "label already exists"."""
+        return super().create(request, *args, **kwargs)
 
     def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
         term = self.get_object()

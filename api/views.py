@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from api import filters
 from api.errors import ApiError, error_body
-from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, service_key
+from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, not_final, service_key
 from api.pagination import ApiCursorPagination
 from api.permissions import StaffPermission
 from api.serializers import (
@@ -40,8 +40,8 @@ from backoffice.operations import Operation, transaction_offers
 from backoffice.selectors import payment_history
 from orders.models import Invoice, Order
 from orders.services import invoice_create, invoice_void
-from payments.models import PaymentTransaction, WebhookEvent
-from payments.money import MoneyError, parse_amount
+from payments.models import OPEN_STATES, PaymentTransaction, WebhookEvent
+from payments.money import MoneyError, parse_amount, validate_currency
 from payments.selectors import order_account
 from payments.services import payment_cancel, payment_capture, payment_refund
 from payments.tasks import webhook_event_process_task
@@ -72,14 +72,35 @@ REFUSED = OpenApiResponse(
 )
 
 
+ACCEPTED = OpenApiResponse(
+    TransactionSerializer,
+    description=(
+        "Recorded, outcome not known yet (the provider did not answer): the row stays open and is settled "
+        "automatically. Retrying with the same Idempotency-Key reads the row again; it never moves money twice."
+    ),
+)
+
+
 def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
 
-def amount_of(value: str | None, currency: str) -> Any:
-    """The input amount as Money in the row's currency, or None (all that is left)."""
+def amount_of(value: str | None, currency: str, given_currency: str | None = None) -> Any:
+    """The input amount as Money in the row's currency, or None (all that is left).
+
+    A currency the client names must be the row's: its number is never taken as another currency's.
+    """
+    if given_currency is not None:
+        try:
+            named = validate_currency(given_currency)
+        except MoneyError as exc:
+            raise ApiError("invalid", str(exc), field="currency") from exc
+        if named != currency:
+            raise ApiError(
+                "currency_mismatch", f"The amount is in {named} but the payment is in {currency}.", field="currency"
+            )
     if value in (None, ""):
         return None
     try:
@@ -159,6 +180,9 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         return PaymentTransaction.objects.select_related("actor")
 
     def _answer(self, row: PaymentTransaction) -> Response:
+        """201 for a final row; 202 while its outcome is open (the provider did not answer: reconcile will ask)."""
+        if row.state in OPEN_STATES:
+            return not_final(Response(TransactionSerializer(row).data, status=status.HTTP_202_ACCEPTED))
         return Response(TransactionSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -166,7 +190,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         description="All that is left, or `amount` of it (where the provider allows partial captures).",
         request=CaptureSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
         examples=[OpenApiExample("Capture half", value={"amount": "50.00", "note": "First shipment"})],
     )
     @action(detail=True, methods=["post"])
@@ -176,7 +200,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         data = validated(CaptureSerializer, request)
         row = payment_capture(
             source_id=txn.pk,
-            amount=amount_of(data.get("amount"), txn.currency),
+            amount=amount_of(data.get("amount"), txn.currency, data.get("currency")),
             key=service_key(request),
             actor=cast(User, request.user),
             note=data["note"],
@@ -187,7 +211,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         summary="Cancel (void) an authorization",
         request=CancelSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -204,7 +228,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         description="All that is left, or `amount` of it (where the provider allows partial refunds).",
         request=RefundSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TransactionSerializer, 409: REFUSED, 400: ERROR, 422: ERROR},
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
         examples=[OpenApiExample("Refund part", value={"amount": "10.00", "reason": "", "note": "Damaged item"})],
     )
     @action(detail=True, methods=["post"])
@@ -214,7 +238,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         data = validated(RefundSerializer, request)
         row = payment_refund(
             source_id=txn.pk,
-            amount=amount_of(data.get("amount"), txn.currency),
+            amount=amount_of(data.get("amount"), txn.currency, data.get("currency")),
             key=service_key(request),
             actor=cast(User, request.user),
             note=data["note"],
@@ -251,7 +275,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffView
         order = Order.objects.filter(pk=data["order"]).first()
         if order is None:
             raise ApiError("does_not_exist", "No such order.", field="order")
-        amount = amount_of(data.get("amount"), order.currency)
+        amount = amount_of(data.get("amount"), order.currency, data.get("currency"))
         try:
             invoice = invoice_create(
                 order=order,
