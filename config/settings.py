@@ -235,6 +235,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 #: at its next run. A task killed mid-call leaves its row reserved for reconcile, as a crash would.
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
+# what a task prints (the console e-mail backend's messages) is output, not a warning
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 #: the longest a retry waits (countdown) inside a worker, unacknowledged, before it runs
 TASK_RETRY_COUNTDOWN_MAX = 240
 #: Redis hands a message that is not acknowledged within this time to another worker. It must outlast the longest

@@ -14,7 +14,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string, select_template
 from django.utils import timezone, translation
 
@@ -40,51 +40,54 @@ def buyer_language(order: Order) -> str:
 
 def buyer_email_queue(
     *, order: Order, kind: str, key: str = "", amount: Decimal | None = None, invoice_number: str = ""
-) -> BuyerEmail | None:
-    """Queue one e-mail to the order's buyer; call inside the transaction of the change. Returns None when there
-    is nobody to write to, the order was never placed (a failed checkout attempt), or this one was queued already.
+) -> None:
+    """Queue one e-mail to the order's buyer; call inside the transaction of the change. Nothing is queued when
+    there is no buyer, the order was never placed (a failed checkout attempt), or this one was queued already.
+
+    One statement (an insert that skips a duplicate), since it runs under the order lock of every ledger change;
+    the address is read when the e-mail is sent.
     """
     if order.discarded_at is not None or order.customer_user_id is None:
-        return None
-    recipient = order.customer_user.user.email  # type: ignore[union-attr]
-    if not recipient:
-        return None
+        return
     context = {
         "amount": str(quantize(amount, order.currency)) if amount is not None else "",
         "invoice_number": invoice_number,
         "payment_method": order.payment_method,
     }
-    try:
-        with transaction.atomic():  # a savepoint: a repeat leaves the outer transaction usable
-            email = BuyerEmail.objects.create(
-                order=order, kind=kind, key=key, recipient=recipient, language=buyer_language(order), context=context
-            )
-    except IntegrityError:
-        return None
-    transaction.on_commit(partial(_enqueue, email.pk))
-    return email
+    email = BuyerEmail(order=order, kind=kind, key=key, language=buyer_language(order), context=context)
+    BuyerEmail.objects.bulk_create([email], ignore_conflicts=True)
+    # enqueued even when the row existed (the insert cannot say): the task finds it sent and sends nothing
+    transaction.on_commit(partial(_enqueue, order.pk, kind, key))
 
 
-def _enqueue(email_id: int) -> None:
+def _enqueue(order_id: int, kind: str, key: str) -> None:
     from notifications.tasks import buyer_email_send_task
 
-    buyer_email_send_task.delay(email_id)
+    buyer_email_send_task.delay(order_id, kind, key)
 
 
-def buyer_email_send(*, email_id: int) -> BuyerEmail:
+def buyer_email_send(*, order_id: int, kind: str, key: str = "") -> BuyerEmail:
     """Render and send one queued e-mail, once: the row stays locked while it is sent, and a sent row is skipped."""
     with transaction.atomic():
-        email = BuyerEmail.objects.select_for_update().select_related("order", "order__customer").get(pk=email_id)
+        email = (
+            BuyerEmail.objects.select_for_update(of=("self",))
+            .select_related("order__customer", "order__customer_user__user")
+            .get(order_id=order_id, kind=kind, key=key)
+        )
         if email.sent_at is not None:
             return email
+        buyer = email.order.customer_user
+        recipient = buyer.user.email if buyer is not None else ""
+        if not recipient:
+            logger.info("No address to send %s for order %s to", kind, order_id)
+            return email
         subject, text, html = _render(email)
-        message = EmailMultiAlternatives(subject, text, None, [email.recipient])
+        message = EmailMultiAlternatives(subject, text, None, [recipient])
         message.attach_alternative(html, "text/html")
         message.send()
-        email.subject = subject
-        email.sent_at = timezone.now()
-        email.save(update_fields=["subject", "sent_at"])
-    logger.info("Sent %s for order %s", email.kind, email.order_id)
+        email.recipient, email.subject, email.sent_at = recipient, subject, timezone.now()
+        email.save(update_fields=["recipient", "subject", "sent_at"])
+    logger.info("Sent %s for order %s", kind, order_id)
     return email
 
 

@@ -100,7 +100,7 @@ class BuyerEmail(models.Model):
     kind = models.CharField(max_length=24, choices=Kind.choices)
     #: what the e-mail is about within the order: "txn:<id>", "invoice:<id>", or "" for the order itself
     key = models.CharField(max_length=40, blank=True)
-    recipient = models.EmailField()
+    recipient = models.EmailField(blank=True)  # the buyer's address when it was sent
     language = models.CharField(max_length=10)
     context = models.JSONField(default=dict, blank=True)  # amounts as strings, labels: what the text shows
     subject = models.CharField(max_length=255, blank=True)

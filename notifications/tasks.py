@@ -25,8 +25,14 @@ def delivery_send_task(self, delivery_id: int) -> None:  # noqa: ANN001
         ) from exc
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=900, max_retries=8)
-def buyer_email_send_task(email_id: int) -> None:
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=settings.TASK_RETRY_COUNTDOWN_MAX,
+    max_retries=MAX_RETRIES,
+)
+def buyer_email_send_task(order_id: int, kind: str, key: str = "") -> None:
     """Send one buyer e-mail; a mail server that is down (OSError, SMTPException) is retried with backoff.
     Redelivery is safe: a sent row is not sent again."""
-    buyer_email_send(email_id=email_id)
+    buyer_email_send(order_id=order_id, kind=kind, key=key)

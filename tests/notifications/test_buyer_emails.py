@@ -80,7 +80,7 @@ def test_a_replayed_send_or_change_sends_nothing_twice(django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=True):  # the same request again: the same key
         payment_capture(source_id=pending.pk, amount=None, key=f"c-{order.pk}")
     for email in BuyerEmail.objects.all():  # a task delivered again
-        buyer_email_send(email_id=email.pk)
+        buyer_email_send(order_id=email.order_id, kind=email.kind, key=email.key)
 
     assert len(mail.outbox) == 2
     assert BuyerEmail.objects.count() == 2
