@@ -9,7 +9,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Category, CheckoutAttempt, InventoryLevel, Product, Warehouse
-from core.money import format_money
+from core.money import Money, format_money, quantize
 from integrations.selectors import method_short_labels
 from payments.models import PaymentTransaction
 
@@ -22,11 +22,16 @@ class InventoryLevelInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "price", "currency", "category", "unit", "weight", "weight_unit", "active"]
+    list_display = ["sku", "name", "price_display", "category", "unit", "weight", "weight_unit", "active"]
     list_filter = ["currency", "active", "category"]
     search_fields = ["sku", "name"]
     list_select_related = ["category"]
     inlines = [InventoryLevelInline]
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj: Product) -> str:
+        return format_money(Money(quantize(obj.price, obj.currency), obj.currency))
+
     fieldsets = [
         (None, {"fields": ["sku", "name", "price", "currency", "active", "category"]}),
         ("Unit", {"fields": ["unit", "unit_precision"]}),

@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"money": "core.templatetags"},
         },
     },
 ]
@@ -234,6 +235,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 #: at its next run. A task killed mid-call leaves its row reserved for reconcile, as a crash would.
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
+# what a task prints (the console e-mail backend's messages) is output, not a warning
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 #: the longest a retry waits (countdown) inside a worker, unacknowledged, before it runs
 TASK_RETRY_COUNTDOWN_MAX = 240
 #: Redis hands a message that is not acknowledged within this time to another worker. It must outlast the longest
@@ -287,3 +290,11 @@ LOGGING = {
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@paydesk.localhost")
+# with EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend: the mail server (README, Configuration)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

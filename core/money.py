@@ -147,5 +147,8 @@ def current_locale() -> str:
     return to_locale(get_language() or settings.LANGUAGE_CODE)
 
 
-def format_money(money: Money, locale: str = "en_US") -> str:
-    return format_currency(money.amount, money.currency, locale=locale)
+def format_money(money: Money, locale: str | None = None) -> str:
+    """The one way amounts are shown ("$352.00", "352,00 $" in German, "¥352", "KWD 1.250"): babel's currency
+    pattern for `locale` (default: the active language), at the currency's own precision, so a ledger amount
+    stored with four places never shows them and no page prints "352 USD"."""
+    return format_currency(quantize(money.amount, money.currency), money.currency, locale=locale or current_locale())

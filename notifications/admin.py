@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from notifications.models import Delivery, Endpoint
+from notifications.models import BuyerEmail, Delivery, Endpoint
 
 
 class EndpointForm(forms.ModelForm):
@@ -73,4 +73,21 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Delivery._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(BuyerEmail)
+class BuyerEmailAdmin(admin.ModelAdmin):
+    """What each buyer was e-mailed about an order, and when it left; written by the services only."""
+
+    list_display = ["created_at", "order", "kind", "recipient", "language", "sent_at"]
+    list_filter = ["kind", "language"]
+    list_select_related = ["order"]
+    search_fields = ["order__number", "recipient"]
+    readonly_fields = [f.name for f in BuyerEmail._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BuyerEmail | None = None) -> bool:
         return False

@@ -82,3 +82,34 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class BuyerEmail(models.Model):
+    """One e-mail to the buyer of an order, written (in the transaction of the change that causes it) before it
+    is sent and marked sent after, so a retried task or a replayed webhook never sends it twice."""
+
+    class Kind(models.TextChoices):
+        ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
+        PAYMENT_RECEIPT = "payment_receipt", "Payment receipt"
+        REFUND_NOTICE = "refund_notice", "Refund notice"
+        INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+        INVOICE_PAID = "invoice_paid", "Invoice paid"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="buyer_emails")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    #: what the e-mail is about within the order: "txn:<id>", "invoice:<id>", or "" for the order itself
+    key = models.CharField(max_length=40, blank=True)
+    recipient = models.EmailField(blank=True)  # the buyer's address when it was sent
+    language = models.CharField(max_length=10)
+    context = models.JSONField(default=dict, blank=True)  # amounts as strings, labels: what the text shows
+    subject = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "kind", "key"], name="one_buyer_email_per_cause")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient}"

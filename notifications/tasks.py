@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from notifications.emails import buyer_email_send
 from notifications.services import DeliveryFailed, delivery_give_up, delivery_send
 
 MAX_RETRIES = 8
@@ -22,3 +23,16 @@ def delivery_send_task(self, delivery_id: int) -> None:  # noqa: ANN001
         raise self.retry(
             exc=exc, countdown=min(30 * 2**self.request.retries, settings.TASK_RETRY_COUNTDOWN_MAX)
         ) from exc
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=settings.TASK_RETRY_COUNTDOWN_MAX,
+    max_retries=MAX_RETRIES,
+)
+def buyer_email_send_task(order_id: int, kind: str, key: str = "") -> None:
+    """Send one buyer e-mail; a mail server that is down (OSError, SMTPException) is retried with backoff.
+    Redelivery is safe: a sent row is not sent again."""
+    buyer_email_send(order_id=order_id, kind=kind, key=key)

@@ -46,10 +46,14 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("sku", "name", "quantity", "unit_price")
+    fields = readonly_fields = ("sku", "name", "quantity", "unit_price_display")
 
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
+
+    @admin.display(description="Unit price")
+    def unit_price_display(self, obj: OrderLine) -> str:
+        return _money(obj.unit_price, obj.order.currency)
 
 
 class PaymentHistoryInline(admin.TabularInline):

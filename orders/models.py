@@ -86,6 +86,8 @@ class Order(models.Model):
         related_name="orders",
         help_text="Copied from the customer at purchase.",
     )
+    #: the buyer's language when the order was placed: the e-mails about it are written in it
+    language = models.CharField(max_length=10, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     #: set when the checkout attempt that made the order failed or was abandoned: the buyer never sees the order
     #: again, staff keep it with its lines and ledger (the reference deletes it, losing what the provider was told)

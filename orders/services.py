@@ -13,9 +13,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from checkout.models import Checkout
 from customers.models import Customer, CustomerUser
+from notifications.emails import buyer_email_queue
+from notifications.models import BuyerEmail
 from orders.models import Address, Invoice, Order, OrderLine
 from payments.exceptions import PaymentRefused
 from payments.ledger import lock_order, shipment_captures_schedule
@@ -51,8 +54,11 @@ def order_create(
     actor: User | None = None,
     number_prefix: str = "PD-",
     shipping_method: str = "",
+    language: str | None = None,
 ) -> Order:
-    """Create an order with its lines; subtotal and total are computed here, in the order's currency."""
+    """Create an order with its lines; subtotal and total are computed here, in the order's currency.
+
+    `language` (default: the active one, the buyer's at checkout) is the language of the e-mails about it."""
     currency = validate_currency(currency)
     if not lines:
         raise MoneyError("An order needs at least one line.")
@@ -72,6 +78,7 @@ def order_create(
         billing_address=billing_address,
         shipping_address=shipping_address,
         shipping_method=shipping_method,
+        language=(get_language() or "") if language is None else language,
         created_by=actor,
     )
     # The number comes from the primary key, so it is unique and gap-free enough without a lock of its own.
@@ -142,6 +149,13 @@ def invoice_create(
     )
     invoice.number = f"{prefix}{invoice.pk:06d}"
     invoice.save(update_fields=["number"])
+    buyer_email_queue(
+        order=order,
+        kind=BuyerEmail.Kind.INVOICE_ISSUED,
+        key=f"invoice:{invoice.pk}",
+        amount=amount,
+        invoice_number=invoice.number,
+    )
     return invoice
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.money import format_money
 from payments.models import PaymentTransaction, WebhookEvent
 
 
@@ -14,8 +15,7 @@ class PaymentTransactionAdmin(admin.ModelAdmin):
         "id",
         "order",
         "action",
-        "amount",
-        "currency",
+        "amount_display",
         "state",
         "successful",
         "active",
@@ -26,6 +26,10 @@ class PaymentTransactionAdmin(admin.ModelAdmin):
     list_select_related = ["order"]
     search_fields = ["order__number", "provider_reference", "idempotency_key"]
     exclude = ["fingerprint"]
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj: PaymentTransaction) -> str:
+        return format_money(obj.money)
 
     def has_view_permission(self, request: HttpRequest, obj: PaymentTransaction | None = None) -> bool:
         # The ledger is payment history: the same permission as on the order page (reference: VIEW_PAYMENT_HISTORY).

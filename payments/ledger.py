@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
-from notifications.models import Notice
+from notifications.emails import buyer_email_queue
+from notifications.models import BuyerEmail, Notice
 from notifications.services import notice_raise, payment_status_changed
 from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
 from payments.exceptions import PaymentRefused
@@ -173,7 +174,41 @@ def order_payment_status_refresh(*, order: Order, cause: PaymentTransaction | No
             transaction_action=cause.action if cause else "",
             transaction_amount=cause.amount if cause else None,
         )
+    if cause is not None:
+        _buyer_emails_queue(order, cause, status)
     return status
+
+
+#: statuses in which the order still holds or has the buyer's money: a lapsed authorization is no failure then
+_STILL_PAYING = frozenset(
+    {
+        PaymentStatus.FULL,
+        PaymentStatus.PARTIALLY,
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.AUTHORIZED_PARTIALLY,
+        PaymentStatus.INVOICED,
+    }
+)
+
+
+def _buyer_emails_queue(order: Order, cause: PaymentTransaction, status: str) -> None:
+    """The buyer's e-mails that a recorded ledger change calls for, queued in its transaction (sent after commit,
+    once per order, kind and row however often the change is recorded again)."""
+    succeeded = cause.state == State.SUCCEEDED
+    if succeeded and cause.source_id is None and cause.action in (*PURCHASE_ACTIONS, Action.INVOICE):
+        buyer_email_queue(order=order, kind=BuyerEmail.Kind.ORDER_CONFIRMATION)
+    if succeeded and cause.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
+        buyer_email_queue(order=order, kind=BuyerEmail.Kind.PAYMENT_RECEIPT, key=f"txn:{cause.pk}", amount=cause.amount)
+    elif succeeded and cause.action == Action.REFUND:
+        buyer_email_queue(order=order, kind=BuyerEmail.Kind.REFUND_NOTICE, key=f"txn:{cause.pk}", amount=cause.amount)
+    elif (
+        cause.action == Action.AUTHORIZE
+        and cause.successful
+        and not cause.active
+        and cause.expires_at is not None  # only the expiry sweep records an authorization as lapsed
+        and status not in _STILL_PAYING
+    ):
+        buyer_email_queue(order=order, kind=BuyerEmail.Kind.PAYMENT_FAILED, key=f"txn:{cause.pk}", amount=cause.amount)
 
 
 def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
@@ -187,6 +222,13 @@ def invoice_payment_status_refresh(*, invoice_id: int) -> PaymentStatus:
     fields: dict[str, str] = {"payment_status": status}
     if invoice.status == Invoice.Status.OPEN and status in INVOICE_PAID_STATUSES:
         fields["status"] = Invoice.Status.PAID
+        buyer_email_queue(
+            order=invoice.order,
+            kind=BuyerEmail.Kind.INVOICE_PAID,
+            key=f"invoice:{invoice.pk}",
+            amount=invoice.amount,
+            invoice_number=invoice.number,
+        )
     Invoice.objects.filter(pk=invoice_id).update(**fields)
     return status
 

@@ -141,3 +141,21 @@ def test_an_invoice_of_an_order_settled_otherwise_offers_no_payment_and_says_why
         f"Invoice {invoice.number} has already been settled; there is nothing left to pay." in refused.content.decode()
     )
     assert not PaymentTransaction.objects.filter(invoice=invoice).exists()
+
+
+@pytest.mark.parametrize(("language", "shown"), [("en", "$"), ("de", "\xa0$")])
+def test_order_detail_shows_amounts_in_the_buyers_money_format(acme: Client, language: str, shown: str) -> None:
+    order = Order.objects.get(
+        number__startswith="DEMO-", payment_method__startswith="money_order_", payment_status="full"
+    )
+    total = order.total.quantize(Decimal("0.01"))
+    units, cents = f"{total:f}".split(".")
+    grouped = f"{int(units):,}"
+    expected = f"${grouped}.{cents}" if language == "en" else f"{grouped.replace(',', '.')},{cents}{shown}"
+
+    page = acme.get(f"/account/orders/{order.number}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    listing = acme.get("/account/orders/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert f"<strong>{expected}</strong>" in page
+    assert expected in listing
+    assert f"{order.total} USD" not in page

@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 import pytest
+from django.template import Context, Template
+from django.utils import translation
 
-from core.money import MoneyError, parse_amount, quantize, validate_currency
+from core.money import MoneyError, format_money, parse_amount, quantize, validate_currency
 from providers.base import Money, from_minor, to_minor
 
 
@@ -101,3 +103,33 @@ def test_decimals_from_code_are_held_to_the_same_limits() -> None:
             parse_amount(value, "USD")
     with pytest.raises(MoneyError):
         parse_amount(True, "USD")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "shown"),
+    [
+        ("352", "USD", "en", "$352.00"),
+        ("352", "USD", "de", "352,00\xa0$"),
+        ("1250", "JPY", "en", "¥1,250"),
+        ("1250", "JPY", "de", "1.250\xa0¥"),
+        ("1250.5", "KWD", "en", "KWD1,250.500"),  # CLDR: no space after a code in English
+        ("1250.5", "KWD", "de", "1.250,500\xa0KWD"),
+        ("33.7500", "EUR", "en", "€33.75"),
+        ("33.7500", "EUR", "de", "33,75\xa0€"),
+    ],
+)
+def test_format_money_follows_the_currency_and_the_locale(amount: str, currency: str, locale: str, shown: str) -> None:
+    assert format_money(Money(Decimal(amount), currency), locale) == shown
+
+
+def test_format_money_uses_the_active_language_by_default() -> None:
+    with translation.override("de"):
+        assert format_money(Money(Decimal("33.7500"), "EUR")) == "33,75\xa0€"
+    with translation.override("en"):
+        assert format_money(Money(Decimal("352"), "USD")) == "$352.00"
+
+
+def test_the_money_filter_formats_ledger_amounts_in_the_page_language() -> None:
+    page = Template('{% load money %}{{ amount|money:"USD" }}|{{ none|money:"USD" }}')
+    with translation.override("en"):
+        assert page.render(Context({"amount": Decimal("352.0000"), "none": None})) == "$352.00|"

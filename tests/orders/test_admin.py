@@ -68,3 +68,24 @@ def test_buyer_cannot_open_the_back_office(client) -> None:
     response = client.get("/admin/orders/order/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_order_page_shows_every_amount_in_one_money_format(client) -> None:
+    order, pending, capture = paid_order()
+    order.lines.update(quantity=Decimal("2"), unit_price=Decimal("50.0000"))
+    client.force_login(sales_user())
+    html = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert "$50.00" in html  # the line's unit price, stored with four places
+    assert "$100.00" in html  # the totals, the history
+    assert "50.0000" not in html
+    assert "100 USD" not in html
+
+
+def test_operation_page_shows_the_amount_in_the_money_format(client) -> None:
+    integration = factories.IntegrationFactory()
+    order = factories.OrderFactory(kwd=True)
+    pending = payment_purchase(order_id=order.pk, method=f"money_order_{integration.pk}", key=f"p-{order.pk}")
+    client.force_login(factories.UserFactory(superuser=True))
+    html = client.get(f"/admin/orders/order/{order.pk}/payments/{pending.pk}/capture/").content.decode()
+    assert "KWD30.125" in html
+    assert "30.1250" not in html
