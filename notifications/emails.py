@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string, select_template
 from django.utils import timezone, translation
+from kombu.exceptions import OperationalError
 
 from core.money import Money, format_money, quantize
 from integrations.selectors import method_short_labels
@@ -61,9 +62,14 @@ def buyer_email_queue(
 
 
 def _enqueue(order_id: int, kind: str, key: str) -> None:
+    """Runs after the ledger change committed: a broker that cannot take the message must not turn a recorded
+    payment into an error for the buyer or the worker that recorded it. The row stays unsent, for staff to see."""
     from notifications.tasks import buyer_email_send_task
 
-    buyer_email_send_task.delay(order_id, kind, key)
+    try:
+        buyer_email_send_task.delay(order_id, kind, key)
+    except (OperationalError, OSError) as exc:  # Redis unreachable; the local transport's folder unwritable
+        logger.warning("Buyer e-mail %s of order %s stored unsent; the broker is unreachable: %s", kind, order_id, exc)
 
 
 def buyer_email_send(*, order_id: int, kind: str, key: str = "") -> BuyerEmail:

@@ -141,3 +141,28 @@ def test_nothing_is_sent_for_an_order_without_a_buyer(django_capture_on_commit_c
     paid(order, django_capture_on_commit_callbacks)
     assert mail.outbox == []
     assert not BuyerEmail.objects.exists()
+
+
+def test_a_broker_that_cannot_take_the_e_mail_leaves_the_payment_recorded(
+    django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """The e-mail is enqueued after the ledger change committed; a broker outage then must not raise into the
+    checkout or the capture that recorded the money (the buyer would see an error for a payment made)."""
+    from kombu.exceptions import OperationalError
+
+    from notifications.tasks import buyer_email_send_task
+
+    def broker_down(*args: object) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(buyer_email_send_task, "delay", broker_down)
+    order = buyer_order("en", subtotal=Decimal("352.00"))
+    pending, capture = paid(order, django_capture_on_commit_callbacks)
+
+    capture.refresh_from_db()
+    assert capture.state == "succeeded"
+    assert mail.outbox == []
+    assert [(row.kind, row.sent_at) for row in BuyerEmail.objects.filter(order=order)] == [
+        ("order_confirmation", None),
+        ("payment_receipt", None),
+    ]
