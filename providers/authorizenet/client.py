@@ -33,6 +33,7 @@ from providers.base import (
     subdivision,
     to_minor,
 )
+from providers.sessions import shared_session
 
 # The SDK logs whole request documents (with the transaction key) when a call fails: never let them out.
 logging.getLogger(sdk_constants.defaultLoggerName).disabled = True
@@ -52,7 +53,9 @@ class _TimedRequests:
     @staticmethod
     def post(url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", _TIMEOUTS.get())
-        return requests.post(url, **kwargs)  # noqa: S113 - the timeout is set on the line above
+        # one pooled session per endpoint and process: the SDK posts through this module-level hook, which has no
+        # way to know the account; the connection carries no state of the account (cookies are refused)
+        return shared_session("authorizenet", url).post(url, **kwargs)
 
 
 apicontrollersbase.requests = _TimedRequests()  # type: ignore[assignment]

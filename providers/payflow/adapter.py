@@ -73,6 +73,7 @@ from providers.payflow.client import (
     secure_token_id,
 )
 from providers.payflow.results import express_pending, incomplete, transaction_result, unreadable
+from providers.sessions import shared_session
 
 #: what tests and the settings form import from here, as before the adapter was split
 __all__ = ["CARD_TYPES", "CURRENCIES", "PayflowAdapter", "PayflowProAdapter", "billing_fields", "custref"]
@@ -184,7 +185,7 @@ class PayflowAdapter(Adapter):
 
     @cached_property
     def _http(self) -> requests.Session:
-        return requests.Session()
+        return shared_session(self.key, self.base_url, self.options.text("vendor") + "|" + self.options.text("user"))
 
     # --- the wire -------------------------------------------------------------------------------------------
 

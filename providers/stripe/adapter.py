@@ -51,6 +51,7 @@ from providers.base import (
     header,
     scrub,
 )
+from providers.sessions import shared_session
 from providers.stripe.client import (
     API_VERSION,
     CUSTOMER_METADATA_KEY,
@@ -135,7 +136,10 @@ class StripeAdapter(Adapter):
         return stripe.StripeClient(
             secret_key,
             base_addresses={"api": self.base_url or self.live_base_url},
-            http_client=stripe.RequestsClient(timeout=(self.connect_timeout, self.read_timeout)),
+            http_client=stripe.RequestsClient(
+                timeout=(self.connect_timeout, self.read_timeout),
+                session=shared_session(self.key, self.base_url or self.live_base_url, secret_key),
+            ),
             max_network_retries=self.max_network_retries,
             stripe_version=API_VERSION,
         )
