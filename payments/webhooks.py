@@ -1,7 +1,8 @@
 """`POST /webhooks/<integration uuid>/`: the one webhook endpoint of every provider.
 
-Verify with the integration's adapter (`parse_webhook`), store in the inbox (unique per integration and provider
-event id), enqueue processing once the row is committed, answer 200. A duplicate also gets 200 and is not
+Verify with the integration's adapter (`parse_webhook`; both cached per process, `integrations.receivers`), store
+in the inbox with one insert that skips a duplicate (unique per integration and provider event id), enqueue
+processing once the row is committed, answer 200. A duplicate also gets 200 and is not
 processed again, unless the stored event is still waiting for its payment; a bad signature (or a signed body
 that is not an event) gets 400 and is stored nowhere. Once stored, an event gets 200 even if the broker is down:
 the inbox sweep enqueues whatever is left unprocessed.
@@ -13,15 +14,16 @@ import logging
 from functools import partial
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404
+from django.db import IntegrityError, connections, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from integrations.adapters import adapter_for
 from integrations.models import Integration
+from integrations.receivers import integration_receiver
 from notifications.models import Notice
 from notifications.services import notice_raise
 from payments.models import WebhookEvent
@@ -34,31 +36,52 @@ logger = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpResponse:
-    integration = get_object_or_404(Integration, uuid=integration_uuid)  # inactive ones still report
+    receiver = integration_receiver(integration_uuid)  # inactive ones still report
+    if receiver is None:
+        raise Http404("no such integration")
+    integration, adapter = receiver
     try:
-        event = adapter_for(integration).parse_webhook(request.body, request.headers)
+        event = adapter.parse_webhook(request.body, request.headers)
     except InvalidSignature:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
         return HttpResponseBadRequest("signature does not verify")
     except UnreadableEvent as unreadable:
         _keep_unreadable(integration, unreadable)
         return HttpResponse(status=200)
-    try:
-        with transaction.atomic():
-            row, created = WebhookEvent.objects.get_or_create(
-                integration=integration,
-                provider_event_id=event.event_id,
-                defaults={
-                    "event_type": event.type[:100],
-                    "provider_reference": (event.provider_reference or "")[:255],
-                    "event": event.as_dict(),
-                },
+    row = WebhookEvent(
+        integration=integration,
+        provider_event_id=event.event_id,
+        event_type=event.type[:100],
+        provider_reference=(event.provider_reference or "")[:255],
+        event=event.as_dict(),
+    )
+    stored = _store_once(row)
+    if stored is None:  # a duplicate: sent again only while it waits for its payment (which may be known now)
+        stored = (
+            WebhookEvent.objects.filter(
+                integration=integration, provider_event_id=row.provider_event_id, status=WebhookEvent.Status.WAITING
             )
-            if created or row.status == WebhookEvent.Status.WAITING:  # a redelivery may find its payment now
-                transaction.on_commit(partial(_enqueue, row.pk))
-    except IntegrityError:  # the same event arrived twice at once; the other request stored it
-        pass
+            .values_list("pk", flat=True)
+            .first()
+        )
+    if stored is not None:
+        transaction.on_commit(partial(_enqueue, stored))  # at once, unless a caller holds a transaction open
     return HttpResponse(status=200)
+
+
+def _store_once(row: WebhookEvent) -> int | None:
+    """Insert the event unless the integration has it already: one `INSERT … ON CONFLICT DO NOTHING RETURNING id`
+    (no transaction of its own, no read before it). The new row's id, or None for a duplicate."""
+    fields = [f for f in WebhookEvent._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(WebhookEvent, on_conflict=OnConflict.IGNORE)
+    query.insert_values(fields, [row])
+    compiler = query.get_compiler(using=WebhookEvent.objects.db)
+    compiler.returning_fields = [WebhookEvent._meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    with connections[WebhookEvent.objects.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchone()
+    return None if inserted is None else int(inserted[0])
 
 
 def _keep_unreadable(integration: Integration, unreadable: UnreadableEvent) -> None:
