@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -14,6 +15,7 @@ from core.addresses import address_info, shipping_origin
 from core.money import quantize
 from customers.models import CustomerUser
 from integrations.labels import localized, method_label
+from integrations.models import Integration
 from orders.models import Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
@@ -32,6 +34,11 @@ def buyer_of(user: object) -> CustomerUser | None:
     user_id = getattr(user, "pk", None)
     if not getattr(user, "is_authenticated", False) or user_id is None:
         return None
+    if isinstance(user, User) and User.customer_user.is_cached(user):  # read with the user (customers.backends)
+        try:
+            return user.customer_user
+        except CustomerUser.DoesNotExist:
+            return None
     return (
         CustomerUser.objects.select_related("user", "customer__group__payment_term", "customer__payment_term")
         .filter(user_id=user_id)
@@ -126,6 +133,7 @@ def checkout_startable(*, checkout: Checkout, lines: list[CartLine], buyer: Cust
 class PaymentOption:
     method: MethodInfo
     adapter: Adapter
+    integration: Integration | None = None
 
     @property
     def identifier(self) -> str:
@@ -143,7 +151,11 @@ class PaymentOption:
 def payment_options(context: CheckoutContext) -> list[PaymentOption]:
     """The methods the payment rules (and each provider's own gate) allow for this checkout, in rule order."""
     ruleset = load_ruleset()
-    return [PaymentOption(m, ruleset.methods[m.identifier].adapter) for m in match_methods(context, ruleset)]
+    live = ruleset.methods
+    return [
+        PaymentOption(m, live[m.identifier].adapter, live[m.identifier].integration)
+        for m in match_methods(context, ruleset)
+    ]
 
 
 # --- orders and invoices ----------------------------------------------------------------------------------

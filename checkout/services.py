@@ -26,21 +26,30 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
-from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
+from checkout.selectors import PaymentOption, cart_lines, cart_totals, checkout_context, payment_options
 from checkout.shipping import SHIPPING_METHODS
 from core.status import PaymentStatus
 from customers.models import CustomerUser
+from integrations.selectors import method_resolve
 from orders.models import Address, Invoice, Order, OrderLine
 from orders.services import LineInput, order_create
 from payments.abandonment import ABANDONED, payment_abandon
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, PaymentTransaction, State
-from payments.services import lock_order, notice_raise, payment_purchase
+from payments.services import (
+    ReservedPurchase,
+    lock_order,
+    notice_raise,
+    order_purchase_reserve,
+    purchase_call,
+    purchase_record,
+)
+from providers.base import CheckoutContext
 
 DECLINED_MESSAGE = (
     "We were unable to process your payment. Please verify your payment information and try again, "
@@ -202,9 +211,17 @@ def checkout_update(*, checkout: Checkout, buyer: CustomerUser, **fields: object
 
 
 def checkout_method_applicable(*, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine] | None = None) -> bool:
+    return _chosen_option(checkout, buyer, lines) is not None
+
+
+def _chosen_option(
+    checkout: Checkout, buyer: CustomerUser, lines: list[CartLine] | None = None
+) -> tuple[CheckoutContext, PaymentOption] | None:
+    """The checkout as rules and providers see it, with its payment method as the rules still offer it."""
     lines = cart_lines(cart=checkout.cart) if lines is None else lines
     context = checkout_context(checkout=checkout, lines=lines, buyer=buyer)
-    return checkout.payment_method in {o.identifier for o in payment_options(context)}
+    chosen = [o for o in payment_options(context) if o.identifier == checkout.payment_method]
+    return (context, chosen[0]) if chosen else None
 
 
 def checkout_next_step(*, checkout: Checkout, lines: list[CartLine]) -> CheckoutStep:
@@ -222,13 +239,18 @@ def checkout_next_step(*, checkout: Checkout, lines: list[CartLine]) -> Checkout
     return CheckoutStep.REVIEW
 
 
-def checkout_validate(*, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine]) -> None:
-    """Raise CheckoutIncomplete unless the checkout can be submitted as it stands now (cart and rules rechecked)."""
+def checkout_validate(
+    *, checkout: Checkout, buyer: CustomerUser, lines: list[CartLine]
+) -> tuple[CheckoutContext, PaymentOption]:
+    """Raise CheckoutIncomplete unless the checkout can be submitted as it stands now (cart and rules rechecked);
+    the context the rules were checked with and the method they offer, which the payment reuses."""
     step = checkout_next_step(checkout=checkout, lines=lines)
     if step != CheckoutStep.REVIEW:
         raise CheckoutIncomplete(step, "Please complete this step first.")
-    if not checkout_method_applicable(checkout=checkout, buyer=buyer, lines=lines):
+    chosen = _chosen_option(checkout, buyer, lines)
+    if chosen is None:
         raise CheckoutIncomplete(CheckoutStep.PAYMENT, METHOD_GONE_MESSAGE)
+    return chosen
 
 
 # --- submit ---------------------------------------------------------------------------------------------------------
@@ -287,16 +309,16 @@ def checkout_submit(
         lines = cart_lines(cart=checkout.cart)
         if reviewed is not None and reviewed != _fingerprint(checkout, lines):
             raise CheckoutIncomplete(CheckoutStep.REVIEW, CHANGED_MESSAGE)
+        started: ReservedPurchase | PaymentRefused | None = None
         if current is None:
-            checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
+            context, option = checkout_validate(checkout=checkout, buyer=buyer, lines=lines)
             current = _attempt_start(checkout, lines, buyer)
-            started = True
-        else:
-            started = False
+            started = _reserve(checkout, current, option, context, buyer, return_url)
         fingerprint = _fingerprint(checkout, lines)
-        method, payment_data = checkout.payment_method, dict(checkout.payment_data)
-    if started:
-        return _pay(checkout_id, current, method, payment_data, buyer, return_url)
+    if isinstance(started, PaymentRefused):
+        return _attempt_failed(current.pk, CheckoutAttempt.Status.REFUSED, reason=started.code, message=started.message)
+    if started is not None:  # its row is committed with the order: now the provider
+        return _send(checkout_id, current, started)
     if current.status == CheckoutAttempt.Status.SUBMITTING:
         return _await(current)
     if fingerprint == current.fingerprint:  # the same thing again: the buyer goes back to the provider's page
@@ -359,27 +381,37 @@ def _attempt_start(checkout: Checkout, lines: list[CartLine], buyer: CustomerUse
     )
 
 
-def _pay(
-    checkout_id: int,
+def _reserve(
+    checkout: Checkout,
     attempt: CheckoutAttempt,
-    method: str,
-    payment_data: dict,
+    option: PaymentOption,
+    context: CheckoutContext,
     buyer: CustomerUser,
     return_url: Callable[[str], str],
-) -> SubmitResult:
+) -> ReservedPurchase | PaymentRefused:
+    """The attempt's payment row, written in the transaction that made its order (one transaction, not two; the
+    provider is called after it commits). A refusal writes nothing and is returned, for the attempt to end with."""
+    key = attempt.idempotency_key
     try:
-        txn = payment_purchase(
-            order_id=attempt.order_id,
-            method=method,
-            key=attempt.idempotency_key,
+        if option.integration is None:  # a rule set built without its integrations (never the cached one)
+            integration, method = method_resolve(option.identifier)
+        else:
+            integration, method = option.integration, option.method
+        return order_purchase_reserve(
+            order=attempt.order,
+            integration=integration,
+            method_info=method,
+            key=key,
             actor=buyer.user,
-            payment_data=payment_data,
-            return_url=return_url(attempt.idempotency_key),
-            options={"checkout_id": checkout_id},
+            payment_data=dict(checkout.payment_data),
+            return_url=return_url(key),
+            options={"checkout_id": checkout.pk},
+            context=context,
         )
+    except LookupError:
+        return PaymentRefused("method_unavailable", "This payment method is not available.")
     except PaymentRefused as refused:
-        return _attempt_failed(attempt.pk, CheckoutAttempt.Status.REFUSED, reason=refused.code, message=refused.message)
-    return checkout_finish(checkout_id=checkout_id, transaction_id=txn.pk)
+        return refused
 
 
 def _purchase_row(attempt: CheckoutAttempt) -> PaymentTransaction | None:
@@ -440,35 +472,77 @@ def checkout_finish(*, checkout_id: int, transaction_id: int) -> SubmitResult:
     return _finish(checkout_id=checkout_id, transaction_id=transaction_id, ending=False)
 
 
+def _send(checkout_id: int, attempt: CheckoutAttempt, reserved: ReservedPurchase) -> SubmitResult:
+    """Steps 2 and 3 of the attempt's payment. Its record and what the checkout does with it are one transaction,
+    under the checkout's lock and then the order's, the order every path takes them in."""
+    answer = purchase_call(reserved)
+    with transaction.atomic():
+        checkout = _lock_checkout_and_cart(checkout_id)
+        txn = purchase_record(reserved, answer, savepoint=False)
+        if not _still_open(checkout, attempt):
+            attempt = CheckoutAttempt.objects.get(pk=attempt.pk)  # ended or completed meanwhile: as it stands
+        attempt.order = txn.order
+        outcome = _finish_locked(checkout, txn, attempt, ending=False)
+    if outcome is None:
+        return _attempt_failed(attempt.pk, CheckoutAttempt.Status.DECLINED, reason=txn.error_code, message=txn.message)
+    return outcome
+
+
+def _still_open(checkout: Checkout, attempt: CheckoutAttempt) -> bool:
+    """Under the checkout lock: the attempt this request started is still the checkout's open one. Every request
+    that ends or completes an attempt changes the checkout with it (the next attempt number, no order, or
+    completed), so the attempt as this request made it is current, and need not be read again."""
+    return (
+        checkout.attempt == attempt.number and checkout.order_id == attempt.order_id and checkout.completed_at is None
+    )
+
+
+def _lock_checkout_and_cart(checkout_id: int) -> Checkout:
+    """The checkout's lock and its cart's in one statement (completing takes the ordered lines out of the cart,
+    serialised with `cart_add`); nothing takes the cart's lock before the checkout's."""
+    return Checkout.objects.select_for_update(of=("self", "cart")).select_related("cart").get(pk=checkout_id)
+
+
 def _finish(*, checkout_id: int, transaction_id: int, ending: bool) -> SubmitResult:
     with transaction.atomic():
-        checkout = Checkout.objects.select_for_update().get(pk=checkout_id)
+        checkout = _lock_checkout_and_cart(checkout_id)
         txn = PaymentTransaction.objects.select_related("order__checkout_attempt").get(pk=transaction_id)
         attempt = getattr(txn.order, "checkout_attempt", None)
         if attempt is None:  # not the payment of a checkout attempt
             return SubmitResult(Outcome.COMPLETED, txn.order)
-        if attempt.status not in OPEN_ATTEMPT_STATUSES:
-            return _attempt_result(attempt, checkout)
-        if not ending and txn.reason == ABANDONED and _in_flight(attempt):  # being ended by another request
-            return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
-        if txn.state in (State.SUCCEEDED, State.PROCESSING):
-            _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn)
-            return SubmitResult(Outcome.COMPLETED, attempt.order)
-        if txn.state == State.ACTION_REQUIRED:
-            url = (txn.response.get("next_action") or {}).get("redirect_url", "")
-            if url:
-                if attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
-                    attempt.status = CheckoutAttempt.Status.AWAITING_BUYER
-                    attempt.provider_reference = txn.provider_reference
-                    attempt.save(update_fields=["status", "provider_reference", "updated_at"])
-                return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
-            _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
-            return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
-        if txn.state == State.RESERVED:
-            # No answer from the provider: money may have moved, so the order stays, pending, for reconcile.
-            _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn)
-            return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
-    return _attempt_failed(attempt.pk, CheckoutAttempt.Status.DECLINED, reason=txn.error_code, message=txn.message)
+        outcome = _finish_locked(checkout, txn, attempt, ending=ending)
+    if outcome is None:
+        return _attempt_failed(attempt.pk, CheckoutAttempt.Status.DECLINED, reason=txn.error_code, message=txn.message)
+    return outcome
+
+
+def _finish_locked(
+    checkout: Checkout, txn: PaymentTransaction, attempt: CheckoutAttempt, *, ending: bool
+) -> SubmitResult | None:
+    """What the attempt's payment means for the checkout, under the checkout's lock (and its cart's); None when it
+    failed (the caller ends the attempt after this transaction)."""
+    if attempt.status not in OPEN_ATTEMPT_STATUSES:
+        return _attempt_result(attempt, checkout)
+    if not ending and txn.reason == ABANDONED and _in_flight(attempt):  # being ended by another request
+        return SubmitResult(Outcome.PROCESSING, attempt.order, PROCESSING_MESSAGE, attempt_id=attempt.pk)
+    if txn.state in (State.SUCCEEDED, State.PROCESSING):
+        _complete(checkout, attempt, CheckoutAttempt.Status.PLACED, txn, cart_locked=True)
+        return SubmitResult(Outcome.COMPLETED, attempt.order)
+    if txn.state == State.ACTION_REQUIRED:
+        url = (txn.response.get("next_action") or {}).get("redirect_url", "")
+        if url:
+            if attempt.status != CheckoutAttempt.Status.AWAITING_BUYER:
+                attempt.status = CheckoutAttempt.Status.AWAITING_BUYER
+                attempt.provider_reference = txn.provider_reference
+                attempt.save(update_fields=["status", "provider_reference", "updated_at"])
+            return SubmitResult(Outcome.REDIRECT, attempt.order, redirect_url=url)
+        _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn, cart_locked=True)
+        return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
+    if txn.state == State.RESERVED:
+        # No answer from the provider: money may have moved, so the order stays, pending, for reconcile.
+        _complete(checkout, attempt, CheckoutAttempt.Status.UNCONFIRMED, txn, cart_locked=True)
+        return SubmitResult(Outcome.UNCONFIRMED, attempt.order, UNCONFIRMED_MESSAGE)
+    return None
 
 
 def checkout_attempt_end(*, checkout_id: int, buyer: CustomerUser) -> SubmitResult | None:
@@ -607,7 +681,12 @@ def _attempt_result(attempt: CheckoutAttempt, checkout: Checkout | None) -> Subm
 
 
 def _complete(
-    checkout: Checkout, attempt: CheckoutAttempt, status: CheckoutAttempt.Status, txn: PaymentTransaction | None
+    checkout: Checkout,
+    attempt: CheckoutAttempt,
+    status: CheckoutAttempt.Status,
+    txn: PaymentTransaction | None,
+    *,
+    cart_locked: bool = False,
 ) -> None:
     """The attempt's order is kept: the checkout is done, and the cart loses what the order holds.
 
@@ -625,11 +704,39 @@ def _complete(
     if txn is not None and txn.provider_reference:
         attempt.provider_reference = txn.provider_reference
     attempt.save(update_fields=["status", "finished_at", "provider_reference", "updated_at"])
-    _cart_remove_ordered(checkout.cart_id, attempt.order_id)
+    _cart_remove_ordered(checkout.cart_id, attempt.order_id, cart_locked=cart_locked)
 
 
-def _cart_remove_ordered(cart_id: int, order_id: int) -> None:
-    Cart.objects.select_for_update().filter(pk=cart_id).first()  # serialised with cart_add
+#: PostgreSQL: what the order holds leaves the cart in one statement (lines left at 0 or less go, lines the buyer
+#: added to while paying keep the difference)
+_CART_REMOVE_ORDERED_SQL = """
+WITH left_over AS (
+    SELECT line.id, line.quantity - COALESCE((
+        SELECT TRUNC(SUM(ordered.quantity)) FROM {order_line} ordered
+        WHERE ordered.order_id = %s AND ordered.sku = product.sku
+    ), 0) AS quantity
+    FROM {cart_line} line JOIN {product} product ON product.id = line.product_id
+    WHERE line.cart_id = %s
+), gone AS (
+    DELETE FROM {cart_line} WHERE id IN (SELECT id FROM left_over WHERE quantity <= 0) RETURNING id
+)
+UPDATE {cart_line} line SET quantity = left_over.quantity::integer FROM left_over
+WHERE line.id = left_over.id AND left_over.quantity > 0 AND left_over.quantity < line.quantity
+"""
+
+
+def _cart_remove_ordered(cart_id: int, order_id: int, *, cart_locked: bool = False) -> None:
+    if not cart_locked:  # taken with the checkout's lock otherwise
+        Cart.objects.select_for_update().filter(pk=cart_id).first()  # serialised with cart_add
+    if connection.vendor == "postgresql":
+        tables = {
+            "order_line": OrderLine._meta.db_table,
+            "cart_line": CartLine._meta.db_table,
+            "product": Product._meta.db_table,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_CART_REMOVE_ORDERED_SQL.format(**tables), [order_id, cart_id])
+        return
     ordered = (
         OrderLine.objects.filter(order_id=order_id, sku=OuterRef("product__sku"))
         .order_by()
@@ -740,6 +847,7 @@ def _order_from_checkout(checkout: Checkout, lines: list[CartLine], buyer: Custo
         billing_address=billing,
         shipping_address=shipping,
         actor=buyer.user,
+        payment_method=checkout.payment_method,
     )
 
 

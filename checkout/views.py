@@ -404,17 +404,12 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
 def _submit(request: BuyerRequest) -> HttpResponse:
     buyer = request.buyer
     checkout_id = request.POST.get("checkout", "")
-    checkout = (
-        Checkout.objects.filter(pk=int(checkout_id), cart__customer_user=buyer).first()
-        if checkout_id.isdigit()
-        else None
-    )
-    if checkout is None:
+    if not checkout_id.isdigit():
         return redirect("storefront:checkout")
     attempt = request.POST.get("attempt", "")
     try:
-        result = services.checkout_submit(
-            checkout_id=checkout.pk,
+        result = services.checkout_submit(  # it locks the checkout and checks it is the buyer's
+            checkout_id=int(checkout_id),
             buyer=buyer,
             return_url=_return_url(request),
             attempt=int(attempt) if attempt.isdigit() else None,
@@ -423,6 +418,8 @@ def _submit(request: BuyerRequest) -> HttpResponse:
     except services.CheckoutIncomplete as incomplete:
         messages.error(request, incomplete.message)
         return redirect(STEP_URLS[incomplete.step])
+    except Checkout.DoesNotExist:  # none, or another buyer's
+        return redirect("storefront:checkout")
     return _after_payment(request, result)
 
 

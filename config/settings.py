@@ -113,6 +113,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+#: the first reads the buyer with the user (one query per request, not two); Django's own stays for sessions
+#: signed in with it before
+AUTHENTICATION_BACKENDS = ["customers.backends.BuyerModelBackend", "django.contrib.auth.backends.ModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

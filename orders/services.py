@@ -40,7 +40,6 @@ class LineInput:
     product_id: int | None = None  # the catalog product, when the line comes from one
 
 
-@transaction.atomic
 def order_create(
     *,
     customer: Customer,
@@ -55,10 +54,12 @@ def order_create(
     number_prefix: str = "PD-",
     shipping_method: str = "",
     language: str | None = None,
+    payment_method: str = "",
 ) -> Order:
     """Create an order with its lines; subtotal and total are computed here, in the order's currency.
 
-    `language` (default: the active one, the buyer's at checkout) is the language of the e-mails about it."""
+    `language` (default: the active one, the buyer's at checkout) is the language of the e-mails about it.
+    Its writes need no savepoint of their own: a failed insert ends the caller's transaction either way."""
     currency = validate_currency(currency)
     if not lines:
         raise MoneyError("An order needs at least one line.")
@@ -66,6 +67,42 @@ def order_create(
         raise MoneyError("Line quantities must be greater than zero.")
     subtotal = quantize(sum((line.quantity * line.unit_price for line in lines), Decimal("0")), currency)
     shipping, tax = quantize(shipping, currency), quantize(tax, currency)
+    with transaction.atomic(savepoint=False):
+        return _order_insert(
+            customer=customer,
+            customer_user=customer_user,
+            currency=currency,
+            lines=lines,
+            subtotal=subtotal,
+            shipping=shipping,
+            tax=tax,
+            billing_address=billing_address,
+            shipping_address=shipping_address,
+            actor=actor,
+            number_prefix=number_prefix,
+            shipping_method=shipping_method,
+            language=(get_language() or "") if language is None else language,
+            payment_method=payment_method,
+        )
+
+
+def _order_insert(
+    *,
+    customer: Customer,
+    customer_user: CustomerUser | None,
+    currency: str,
+    lines: Sequence[LineInput],
+    subtotal: Decimal,
+    shipping: Decimal,
+    tax: Decimal,
+    billing_address: Address | None,
+    shipping_address: Address | None,
+    actor: User | None,
+    number_prefix: str,
+    shipping_method: str,
+    language: str,
+    payment_method: str,
+) -> Order:
     order = Order.objects.create(
         number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)
         customer=customer,
@@ -78,7 +115,8 @@ def order_create(
         billing_address=billing_address,
         shipping_address=shipping_address,
         shipping_method=shipping_method,
-        language=(get_language() or "") if language is None else language,
+        language=language,
+        payment_method=payment_method,
         created_by=actor,
     )
     # The number comes from the primary key, so it is unique and gap-free enough without a lock of its own.

@@ -90,6 +90,8 @@ class CompiledRule:
 class LiveMethod:
     method: MethodInfo
     adapter: Adapter
+    #: the live integration as the rule set was built from it (any change to it rebuilds the rule set)
+    integration: Integration | None = None
 
 
 @dataclass
@@ -177,7 +179,7 @@ def compile_rules(
     for integration in integrations:
         adapter = adapter_for(integration)
         for method in adapter.methods(integration.as_info()):
-            methods[method.identifier] = LiveMethod(method=method, adapter=adapter)
+            methods[method.identifier] = LiveMethod(method=method, adapter=adapter, integration=integration)
     return RuleSet(
         rules_by_currency={
             currency: tuple(sorted(rules, key=lambda r: (r.sort_order, r.id)))

@@ -58,6 +58,8 @@ class AccountRow:
     active: bool
     source_id: int | None = None
     invoice_id: int | None = None
+    #: the provider's reference, which the status rules read (a clone of a validation shares its reference)
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,12 @@ from notifications.emails import buyer_email_queue
 from notifications.models import BuyerEmail, Notice
 from notifications.services import notice_raise, payment_status_changed
 from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
+from payments.account import AccountRow, account_from_rows
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
 from payments.money import format_money, quantize
 from payments.operations import CAPTURE_SOURCES, REFUND_SOURCES, Taken, allowed_operations
-from payments.selectors import order_account
+from payments.selectors import order_account_rows
 from payments.status import LedgerEntry, amount_paid, payment_status
 from payments.validations import validation_record
 from providers import registry
@@ -70,6 +71,7 @@ __all__ = [
     "ledger_record",
     "ledger_refund_reverse",
     "lock_order",
+    "lock_order_of",
     "order_id_of",
     "order_payment_status_refresh",
     "refundable_amount",
@@ -77,9 +79,12 @@ __all__ = [
     "request_fingerprint",
     "reserve",
     "reserve_child",
+    "reserve_replayed",
+    "reserve_replayed_before",
     "schedule_to_renewal",
     "shipment_captures_schedule",
     "source_read",
+    "status_refresh_after_reserve",
     "status_request",
     "transaction_method",
 ]
@@ -93,6 +98,15 @@ MONEY_IN_ACTIONS = (Action.AUTHORIZE, Action.CHARGE, Action.PURCHASE)
 def lock_order(*, order_id: int) -> Order:
     """SELECT … FOR UPDATE on the order row: the only lock money movements take, so locks never cross."""
     return Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+
+
+def lock_order_of(*, transaction_id: int) -> Order:
+    """The order lock taken through one of its rows, in one statement (no separate look-up of the order's id);
+    an unknown row is refused, not a server error."""
+    try:
+        return Order.objects.select_for_update(of=("self",)).get(transactions=transaction_id)
+    except Order.DoesNotExist as exc:
+        raise PaymentRefused("unknown_transaction", "This payment transaction does not exist.") from exc
 
 
 def order_id_of(transaction_id: int) -> int:
@@ -154,12 +168,29 @@ def _ledger_entries(rows: Any) -> list[LedgerEntry]:
     ]
 
 
-def order_payment_status_refresh(*, order: Order, cause: PaymentTransaction | None = None) -> PaymentStatus:
+def order_payment_status_refresh(
+    *, order: Order, cause: PaymentTransaction | None = None, rows: list[AccountRow] | None = None
+) -> PaymentStatus:
     """Recompute and store the status; called inside the transaction of every ledger change.
 
-    A change is announced to subscribed endpoints (notifications), in the same transaction.
+    A change is announced to subscribed endpoints (notifications), in the same transaction. `rows`: the order's
+    rows as the caller has just read them under the lock, after its change (`order_account_rows`).
     """
-    entries = _ledger_entries(PaymentTransaction.objects.filter(order_id=order.pk))
+    if rows is None:
+        entries = _ledger_entries(PaymentTransaction.objects.filter(order_id=order.pk))
+    else:
+        entries = [
+            LedgerEntry(
+                id=r.id,
+                action=r.action,
+                amount=r.amount,
+                successful=r.successful,
+                active=r.active,
+                source_id=r.source_id,
+                reference=r.reference,
+            )
+            for r in rows
+        ]
     status = payment_status(entries, order.total)
     if status != order.payment_status:
         previous = order.payment_status
@@ -247,6 +278,13 @@ def replay(key: str, fingerprint: str) -> PaymentTransaction | None:
     return existing
 
 
+def reserve_replayed_before(**fields: Any) -> PaymentTransaction:
+    """`reserve` for a caller that has replayed the key under the order lock, without the savepoint's two round
+    trips: a duplicate key can then only come from a row of another order written meanwhile, and its
+    IntegrityError ends the caller's transaction, which replays the key after it (`reserve_replayed`)."""
+    return PaymentTransaction.objects.create(state=State.RESERVED, active=True, successful=False, **fields)
+
+
 def reserve(**fields: Any) -> PaymentTransaction:
     """Write the row before the provider is called: open (active), not successful."""
     try:
@@ -259,6 +297,22 @@ def reserve(**fields: Any) -> PaymentTransaction:
         return existing
 
 
+def reserve_replayed(key: str, fingerprint: str) -> PaymentTransaction:
+    """After a transaction that reserved without a savepoint failed on the unique key: the row that holds the key,
+    or the key is reused (refused)."""
+    existing = replay(key, fingerprint)
+    if existing is None:
+        raise PaymentRefused("idempotency_key_reused", "This request key is already being used for another payment.")
+    return existing
+
+
+def status_refresh_after_reserve(*, order: Order, txn: PaymentTransaction) -> None:
+    """A reserved row is open and not successful: of the status rules it changes only "declined" (every row
+    failed) back to pending, and it queues no e-mail. Any other status stays, so the refresh is skipped."""
+    if order.payment_status == PaymentStatus.DECLINED:
+        order_payment_status_refresh(order=order, cause=txn)
+
+
 def reserve_child(
     source: PaymentTransaction,
     action: Action,
@@ -269,8 +323,12 @@ def reserve_child(
     actor: User | None,
     note: str = "",
     reason: str = "",
+    order: Order | None = None,
+    savepoint: bool = True,
 ) -> PaymentTransaction:
-    txn = reserve(
+    """A capture, cancel or refund of `source`, reserved under the lock of `order` (its order, locked);
+    `savepoint=False` after the key was replayed under that lock (`reserve_replayed_before`)."""
+    txn = (reserve if savepoint else reserve_replayed_before)(
         order_id=source.order_id,
         invoice_id=source.invoice_id,  # a capture or refund of an invoice payment belongs to that invoice too
         source=source,
@@ -287,19 +345,38 @@ def reserve_child(
         reason=reason,
         request={"action": action.value, "amount": str(amount.amount), "reason": reason},
     )
-    order_payment_status_refresh(order=source.order, cause=txn)
+    status_refresh_after_reserve(order=order or source.order, txn=txn)
     return txn
 
 
-def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapter | None = None) -> PaymentTransaction:
+def ledger_record(
+    *,
+    transaction_id: int,
+    result: ProviderResult,
+    adapter: Adapter | None = None,
+    order_id: int | None = None,
+    savepoint: bool = True,
+) -> PaymentTransaction:
     """Record a provider's answer under the order lock; the first answer wins, later ones find the row final.
 
-    Return pages, webhooks and reconcile come through here too.
+    Return pages, webhooks and reconcile come through here too. `order_id`, when the caller knows the row's order,
+    saves looking it up; `savepoint=False` records in the caller's transaction without a savepoint of its own
+    (an error then ends the caller's transaction, and the row stays open for reconcile).
     """
-    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
-    with transaction.atomic():
-        order = lock_order(order_id=order_id)
-        txn = PaymentTransaction.objects.select_related("source", "integration", "order").get(pk=transaction_id)
+    with transaction.atomic(savepoint=savepoint):
+        if order_id is None:
+            try:
+                order = Order.objects.select_for_update(of=("self",)).get(transactions=transaction_id)
+            except Order.DoesNotExist as exc:
+                raise PaymentTransaction.DoesNotExist(transaction_id) from exc
+        else:
+            order = lock_order(order_id=order_id)
+        txn = (
+            PaymentTransaction.objects.select_related("source__integration", "integration")
+            .filter(order_id=order.pk)
+            .get(pk=transaction_id)
+        )
+        txn.order = order  # the locked row, read once
         if not txn.is_open:
             return txn
         adapter = adapter or adapter_for(txn.integration)
@@ -315,11 +392,14 @@ def ledger_record(*, transaction_id: int, result: ProviderResult, adapter: Adapt
             transaction.on_commit(
                 partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
             )
-        order_payment_status_refresh(order=order, cause=txn)
+        rows, open_invoices = order_account_rows(order_id=order.pk)  # read once: the status and the account
+        order_payment_status_refresh(order=order, cause=txn, rows=rows)
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
+            rows, open_invoices = order_account_rows(order_id=order.pk)  # its invoice may be paid now
         if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
-            _flag_overpayment(order, txn)
+            account = account_from_rows(rows, total=order.total, currency=order.currency, open_invoices=open_invoices)
+            _flag_overpayment(order, txn, account.taken)
         if order.discarded_at is not None and txn.successful and txn.action in MONEY_IN_ACTIONS:
             # a checkout attempt the buyer gave up was paid after all: give the money back (payments.abandonment)
             transaction.on_commit(partial(_order_release_later, order.pk), robust=True)
@@ -358,10 +438,9 @@ def ledger_refund_reverse(*, transaction_id: int, error_code: str, message: str)
         return txn
 
 
-def _flag_overpayment(order: Order, txn: PaymentTransaction) -> None:
+def _flag_overpayment(order: Order, txn: PaymentTransaction, taken: Decimal) -> None:
     """Our services never take more than an order's total; money moved outside them (a capture in the provider's
     dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
-    taken = order_account(order=order).taken
     if taken <= order.total:
         return
     excess = Money(quantize(taken - order.total, order.currency), order.currency)
@@ -522,8 +601,12 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
         source.active = False
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
-        remaining = capturable_amount(source)
-        if remaining <= 0 or not adapter.supports(Capability.MULTIPLE_CAPTURE) or source.action == Action.PENDING:
+        # without multiple captures the provider released the rest: no need to read what is left
+        if (
+            not adapter.supports(Capability.MULTIPLE_CAPTURE)
+            or source.action == Action.PENDING
+            or capturable_amount(source) <= 0
+        ):
             source.active = False  # without multiple captures the provider released the rest
     else:
         return

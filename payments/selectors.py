@@ -2,30 +2,101 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.db.models import BooleanField, CharField, IntegerField, Value
 
 from integrations.adapters import integration_methods
 from integrations.models import Integration
 from orders.models import Invoice, Order
 from payments.account import AccountRow, OrderAccount, account_from_rows
-from payments.models import PaymentTransaction
+from payments.models import OPEN_STATES, Action, PaymentTransaction, State
+from payments.operations import Taken
 from providers.base import MethodInfo
 
 
 def order_account(*, order: Order) -> OrderAccount:
-    """What the order has taken, holds and still owes (`payments.account`), in two queries.
+    """What the order has taken, holds and still owes (`payments.account`), in one query.
 
     Read it under the order lock (`payments.ledger.lock_order`) whenever the answer decides a movement.
     """
-    rows = PaymentTransaction.objects.filter(order_id=order.pk).values_list(
-        "id", "action", "state", "amount", "successful", "active", "source_id", "invoice_id"
+    rows, open_invoices = order_account_rows(order_id=order.pk)
+    return account_from_rows(rows, total=order.total, currency=order.currency, open_invoices=open_invoices)
+
+
+def order_account_rows(*, order_id: int) -> tuple[list[AccountRow], dict[int, Decimal]]:
+    """The order's ledger rows and its open invoices (id -> amount), in one statement (a UNION ALL): what the
+    account, and what a row's children took (`taken_from_rows`), are computed from."""
+    rows = (
+        PaymentTransaction.objects.filter(order_id=order_id)
+        .order_by()
+        .annotate(row_kind=Value("row", output_field=CharField()))
+        .values_list(
+            "row_kind",
+            "id",
+            "action",
+            "state",
+            "amount",
+            "successful",
+            "active",
+            "source_id",
+            "invoice_id",
+            "provider_reference",
+        )
     )
-    open_invoices = dict(
-        Invoice.objects.filter(order_id=order.pk, status=Invoice.Status.OPEN).values_list("id", "amount")
+    invoices = (
+        Invoice.objects.filter(order_id=order_id, status=Invoice.Status.OPEN)
+        .order_by()
+        .annotate(
+            row_kind=Value("invoice", output_field=CharField()),
+            no_action=Value("", output_field=CharField()),
+            no_state=Value("", output_field=CharField()),
+            no_success=Value(False, output_field=BooleanField()),
+            no_active=Value(False, output_field=BooleanField()),
+            no_source=Value(None, output_field=IntegerField()),
+            no_invoice=Value(None, output_field=IntegerField()),
+            no_reference=Value(None, output_field=CharField()),
+        )
+        .values_list(
+            "row_kind",
+            "id",
+            "no_action",
+            "no_state",
+            "amount",
+            "no_success",
+            "no_active",
+            "no_source",
+            "no_invoice",
+            "no_reference",
+        )
     )
-    return account_from_rows(
-        (AccountRow(*row) for row in rows), total=order.total, currency=order.currency, open_invoices=open_invoices
-    )
+    ledger: list[AccountRow] = []
+    open_invoices: dict[int, Decimal] = {}
+    for kind, pk, action, state, amount, successful, active, source_id, invoice_id, reference in rows.union(
+        invoices, all=True
+    ):
+        if kind == "invoice":
+            open_invoices[pk] = amount
+        else:
+            ledger.append(
+                AccountRow(pk, action, state, amount, successful, active, source_id, invoice_id, reference or None)
+            )
+    return ledger, open_invoices
+
+
+def taken_from_rows(rows: list[AccountRow], *, source_id: int) -> Taken:
+    """What the children of `source_id` took or may still take (successful and open rows): the same sums as
+    `payments.ledger.children_taken`, from rows already read."""
+    sums = {Action.CAPTURE: Decimal("0"), Action.CANCEL: Decimal("0"), Action.REFUND: Decimal("0")}
+    for row in rows:
+        if (
+            row.source_id == source_id
+            and row.action in sums
+            and (row.state == State.SUCCEEDED or row.state in OPEN_STATES)
+        ):
+            sums[Action(row.action)] += row.amount
+    return Taken(captured=sums[Action.CAPTURE], canceled=sums[Action.CANCEL], refunded=sums[Action.REFUND])
 
 
 def invoice_payment_method() -> tuple[Integration, MethodInfo]:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from integrations.adapters import adapter_for
@@ -32,7 +32,7 @@ from integrations.provider_customers import provider_customer_reference, provide
 from integrations.selectors import method_resolve
 from notifications.services import notice_raise
 from orders.models import Invoice, Order
-from payments.account import OrderAccount
+from payments.account import OrderAccount, account_from_rows
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
     CAPTURE_SOURCES,
@@ -41,12 +41,12 @@ from payments.ledger import (
     REFUND_SOURCES,
     capabilities_of,
     capturable_amount,
-    children_taken,
     follow_up_request,
     invoice_payment_status_refresh,
     ledger_record,
     ledger_refund_reverse,
     lock_order,
+    lock_order_of,
     order_id_of,
     order_payment_status_refresh,
     refundable_amount,
@@ -54,14 +54,17 @@ from payments.ledger import (
     request_fingerprint,
     reserve,
     reserve_child,
+    reserve_replayed,
+    reserve_replayed_before,
     schedule_to_renewal,
     source_read,
+    status_refresh_after_reserve,
     status_request,
 )
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 from payments.money import MoneyError, ensure_exact, quantize
 from payments.operations import AllowedOperations, Refusal, allowed_operations
-from payments.selectors import invoice_payment_method, order_account
+from payments.selectors import invoice_payment_method, order_account, order_account_rows, taken_from_rows
 from payments.validations import validation_for_reuse
 from providers.base import (
     Adapter,
@@ -99,7 +102,11 @@ __all__ = [
     "payment_cancel",
     "payment_capture",
     "payment_complete",
+    "order_purchase_reserve",
     "payment_purchase",
+    "purchase_call",
+    "purchase_record",
+    "purchase_send",
     "payment_reauthorize",
     "payment_refund",
     "refundable_amount",
@@ -114,8 +121,15 @@ def _call_provider(
     txn: PaymentTransaction, call: Callable[[Any], ProviderResult], request: Any, adapter: Adapter
 ) -> PaymentTransaction:
     """Call the provider with no transaction open, then record what it said."""
+    return _record_answer(txn, _provider_answer(txn, call, request), adapter)
+
+
+def _provider_answer(
+    txn: PaymentTransaction, call: Callable[[Any], ProviderResult], request: Any
+) -> ProviderResult | None:
+    """Step 2: what the provider said, or None when it gave no answer (money may have moved: reconcile asks)."""
     try:
-        result = call(request)
+        return call(request)
     except ProviderUnavailable as exc:
         logger.warning(
             "Provider gave no answer for %s of order %s (transaction %s); left for reconcile: %s",
@@ -124,27 +138,37 @@ def _call_provider(
             txn.pk,
             exc,
         )
-        PaymentTransaction.objects.filter(pk=txn.pk, state=State.RESERVED).update(
-            message="The payment provider did not answer; the outcome will be checked automatically."
-        )
-        txn.refresh_from_db()
-        return txn
+        return None
     except (ProviderMisconfigured, UnsupportedOperation) as exc:
         logger.error(  # noqa: G200 - no secret reaches these messages
             "Provider refused %s of order %s (transaction %s): %s", txn.action, txn.order_id, txn.pk, exc
         )
-        result = ProviderResult(
+        return ProviderResult(
             outcome=Outcome.DECLINED,
             provider_reference=None,
             amount=txn.money,
             error_code=ErrorCode.PROVIDER_MISCONFIGURED,
             message="The payment provider rejected the integration's settings. Please contact us.",
         )
+
+
+def _record_answer(
+    txn: PaymentTransaction, result: ProviderResult | None, adapter: Adapter, *, savepoint: bool = True
+) -> PaymentTransaction:
+    """Step 3: record the answer under the order lock; with no answer the row stays reserved, saying so."""
+    if result is None:
+        PaymentTransaction.objects.filter(pk=txn.pk, state=State.RESERVED).update(
+            message="The payment provider did not answer; the outcome will be checked automatically."
+        )
+        txn.refresh_from_db()
+        return txn
     if result.customer_reference:  # the buyer's company as the provider now knows it, for later payments
         provider_customer_remember(
             integration_id=txn.integration_id, customer_id=txn.order.customer_id, reference=result.customer_reference
         )
-    return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)
+    return ledger_record(
+        transaction_id=txn.pk, result=result, adapter=adapter, order_id=txn.order_id, savepoint=savepoint
+    )
 
 
 def _check_amount(amount: Money, *, currency: str, available: Decimal) -> None:
@@ -180,6 +204,96 @@ class _Purchase:
     validated: PaymentTransaction | None = None
 
 
+def _purchase_reserve(
+    order: Order,
+    purchase: _Purchase,
+    integration: Integration,
+    method_info: MethodInfo,
+    key: str,
+    terms: str,
+    actor: User | None,
+    return_url: str,
+    options: Mapping[str, Any] | None,
+) -> PaymentTransaction:
+    """The purchase's row, under the order lock the caller holds; the key was replayed, so no savepoint."""
+    txn = reserve_replayed_before(
+        order=order,
+        invoice=purchase.invoice,
+        source=purchase.validated,
+        integration=integration,
+        payment_method=method_info.identifier,
+        action=purchase.action,
+        amount=purchase.amount,
+        currency=order.currency,
+        idempotency_key=key,
+        fingerprint=terms,
+        actor=actor,
+        request=scrub({"action": purchase.action, "return_url": return_url, "options": dict(options or {})}),
+    )
+    status_refresh_after_reserve(order=order, txn=txn)
+    if purchase.invoice is not None:
+        invoice_payment_status_refresh(invoice_id=purchase.invoice.pk)
+    return txn
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedPurchase:
+    """A purchase whose row is written (step 1); `purchase_send` calls the provider once that row is committed."""
+
+    txn: PaymentTransaction
+    adapter: Adapter
+    request: PaymentRequest
+    action: Action
+
+
+def _purchase_request(
+    txn: PaymentTransaction,
+    purchase: _Purchase,
+    adapter: Adapter,
+    integration: Integration,
+    method_info: MethodInfo,
+    payment_data: Mapping[str, str] | None,
+    return_url: str,
+    options: Mapping[str, Any] | None,
+) -> ReservedPurchase:
+    request = PaymentRequest(
+        amount=txn.money,
+        idempotency_key=txn.idempotency_key,
+        method=method_info,
+        reference=purchase.reference,
+        context=purchase.context,
+        payment_data=dict(payment_data or {}),
+        return_url=return_url,
+        options=dict(options or {}),
+        source_reference=purchase.validated.provider_reference if purchase.validated else "",
+        customer_reference=_customer_reference(adapter, integration, txn.order),
+    )
+    return ReservedPurchase(txn, adapter, request, purchase.action)
+
+
+def purchase_send(reserved: ReservedPurchase) -> PaymentTransaction:
+    """Steps 2 and 3 of a purchase: the provider call with no transaction open, and the record."""
+    return purchase_record(reserved, purchase_call(reserved))
+
+
+def purchase_call(reserved: ReservedPurchase) -> ProviderResult | None:
+    """Step 2 of a purchase, with no transaction open: the provider's answer, None when it gave none."""
+    call = {
+        Action.PENDING: reserved.adapter.pending,
+        Action.AUTHORIZE: reserved.adapter.authorize,
+        Action.CHARGE: reserved.adapter.charge,
+    }
+    return _provider_answer(reserved.txn, call[reserved.action], reserved.request)
+
+
+def purchase_record(
+    reserved: ReservedPurchase, result: ProviderResult | None, *, savepoint: bool = True
+) -> PaymentTransaction:
+    """Step 3 of a purchase: record `result` under the order lock. `savepoint=False` records in the caller's open
+    transaction (the checkout, which takes its own lock first: the checkout's before the order's)."""
+    return _record_answer(reserved.txn, result, reserved.adapter, savepoint=savepoint)
+
+
 def _purchase(
     *,
     order_id: int,
@@ -196,66 +310,33 @@ def _purchase(
 ) -> PaymentTransaction:
     """The three steps of every purchase: under the order lock, replay or `decide` (which refuses) and reserve;
     then the provider call with no transaction open, and the record."""
-    with transaction.atomic():
-        order = lock_order(order_id=order_id)
-        terms = fingerprint(order)
-        if existing := replay(key, terms):
-            return existing
-        purchase = decide(order)
-        txn = reserve(
-            order=order,
-            invoice=purchase.invoice,
-            source=purchase.validated,
-            integration=integration,
-            payment_method=method_info.identifier,
-            action=purchase.action,
-            amount=purchase.amount,
-            currency=order.currency,
-            idempotency_key=key,
-            fingerprint=terms,
-            actor=actor,
-            request=scrub({"action": purchase.action, "return_url": return_url, "options": dict(options or {})}),
-        )
-        order_payment_status_refresh(order=order, cause=txn)
-        if purchase.invoice is not None:
-            invoice_payment_status_refresh(invoice_id=purchase.invoice.pk)
-
-    request = PaymentRequest(
-        amount=txn.money,
-        idempotency_key=key,
-        method=method_info,
-        reference=purchase.reference,
-        context=purchase.context,
-        payment_data=dict(payment_data or {}),
-        return_url=return_url,
-        options=dict(options or {}),
-        source_reference=purchase.validated.provider_reference if purchase.validated else "",
-        customer_reference=_customer_reference(adapter, integration, order),
-    )
-    call = {
-        Action.PENDING: adapter.pending,
-        Action.AUTHORIZE: adapter.authorize,
-        Action.CHARGE: adapter.charge,
-    }
-    return _call_provider(txn, call[purchase.action], request, adapter)
-
-
-def payment_purchase(
-    *,
-    order_id: int,
-    method: str,
-    key: str,
-    actor: User | None = None,
-    payment_data: Mapping[str, str] | None = None,
-    return_url: str = "",
-    options: Mapping[str, Any] | None = None,
-) -> PaymentTransaction:
-    """Pay an order's total with a method: authorize or charge per the integration, or pending (offline)."""
     try:
-        integration, method_info = method_resolve(method)
-    except LookupError as exc:
-        raise PaymentRefused("method_unavailable", "This payment method is not available.") from exc
-    adapter = adapter_for(integration)
+        with transaction.atomic():
+            order = lock_order(order_id=order_id)
+            terms = fingerprint(order)
+            if existing := replay(key, terms):
+                return existing
+            purchase = decide(order)
+            txn = _purchase_reserve(order, purchase, integration, method_info, key, terms, actor, return_url, options)
+    except IntegrityError:  # the key was taken meanwhile by a row of another order: nothing was written
+        return reserve_replayed(key, fingerprint(Order.objects.get(pk=order_id)))
+    return purchase_send(
+        _purchase_request(txn, purchase, adapter, integration, method_info, payment_data, return_url, options)
+    )
+
+
+def _purchase_decider(
+    adapter: Adapter,
+    integration: Integration,
+    method_info: MethodInfo,
+    given: CheckoutContext | None,
+    *,
+    fresh: bool = False,
+) -> Callable[[Order], _Purchase]:
+    """What a purchase of the order with this method takes, decided under the order lock; refuses when the order
+    owes nothing or the provider does not take it. `fresh`: the order was made in this very transaction, so it
+    has no ledger rows yet and owes its total (no need to read them)."""
+    method = method_info.identifier
 
     def decide(order: Order) -> _Purchase:
         action = _purchase_action(adapter, integration, method_info)
@@ -263,22 +344,23 @@ def payment_purchase(
             raise PaymentRefused("amount_not_positive", "There is nothing to pay on this order.")
         # What the order still owes: its total, unless part was taken or is held (a lapsed authorization holds
         # nothing, so its order can be paid again).
-        amount = quantize(order_account(order=order).payable, order.currency)
+        amount = quantize(order.total if fresh else order_account(order=order).payable, order.currency)
         if amount <= 0:
             # nothing left to pay: say whether it is paid or still being confirmed with the provider
             _refuse_second_purchase(order.transactions.all(), f"Order {order.number}")
             raise PaymentRefused("already_paid", f"Order {order.number} is already paid or being paid.")
-        context = order.checkout_context()
+        context = given if given is not None and given.total == order.total_money else order.checkout_context()
         if amount != order.total:
             context = replace(context, total=Money(quantize(amount, order.currency), order.currency))
         if not adapter.is_applicable(context):
             raise PaymentRefused("method_not_applicable", "This payment method is not available for this order.")
         update_fields = ["payment_method", "updated_at"]
-        order.payment_method = method
         if adapter.supports(Capability.ON_ACCOUNT):
             order.payment_term = order.customer.resolved_payment_term
             update_fields.append("payment_term")
-        order.save(update_fields=update_fields)
+        if order.payment_method != method or len(update_fields) > 2:  # a checkout's order is made with its method
+            order.payment_method = method
+            order.save(update_fields=update_fields)
         validated = (
             validation_for_reuse(
                 order=order,
@@ -291,6 +373,57 @@ def payment_purchase(
         )
         return _Purchase(action, amount, order.number, context, validated=validated)
 
+    return decide
+
+
+def order_purchase_reserve(
+    *,
+    order: Order,
+    integration: Integration,
+    method_info: MethodInfo,
+    key: str,
+    actor: User | None = None,
+    payment_data: Mapping[str, str] | None = None,
+    return_url: str = "",
+    options: Mapping[str, Any] | None = None,
+    context: CheckoutContext | None = None,
+) -> ReservedPurchase:
+    """Step 1 of paying an order that the caller made in its open transaction (the checkout's submit), in that
+    transaction: the row is written before the provider is called, and `purchase_send` calls it once the caller
+    committed. No other transaction can see the order yet, so it needs no lock of its own and has no ledger rows
+    to read or replay; a key that exists anyway ends the caller's transaction with IntegrityError, nothing kept.
+    Refuses (PaymentRefused) as `payment_purchase` does, having written nothing."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_purchase_reserve runs in the transaction that made the order")
+    adapter = adapter_for(integration)
+    purchase = _purchase_decider(adapter, integration, method_info, context, fresh=True)(order)
+    terms = request_fingerprint("purchase", order.pk, method_info.identifier, order.total, order.currency)
+    txn = _purchase_reserve(order, purchase, integration, method_info, key, terms, actor, return_url, options)
+    txn.order = order
+    return _purchase_request(txn, purchase, adapter, integration, method_info, payment_data, return_url, options)
+
+
+def payment_purchase(
+    *,
+    order_id: int,
+    method: str,
+    key: str,
+    actor: User | None = None,
+    payment_data: Mapping[str, str] | None = None,
+    return_url: str = "",
+    options: Mapping[str, Any] | None = None,
+    context: CheckoutContext | None = None,
+) -> PaymentTransaction:
+    """Pay an order's total with a method: authorize or charge per the integration, or pending (offline).
+
+    `context` is the order as rules and providers see it, when the caller has just built it from what the order
+    was made of (the checkout); otherwise it is read from the order."""
+    try:
+        integration, method_info = method_resolve(method)
+    except LookupError as exc:
+        raise PaymentRefused("method_unavailable", "This payment method is not available.") from exc
+    adapter = adapter_for(integration)
+    decide = _purchase_decider(adapter, integration, method_info, context)
     return _purchase(
         order_id=order_id,
         integration=integration,
@@ -415,11 +548,12 @@ def _purchase_action(adapter: Adapter, integration: Integration, method: MethodI
 
 def _allowed(order: Order, source: PaymentTransaction) -> AllowedOperations:
     """What may be done to `source`, read under the order lock: the same answer the order page offers from."""
+    rows, open_invoices = order_account_rows(order_id=order.pk)  # the children's sums and the account, one read
     return allowed_operations(
         source,
-        taken=children_taken(source),
+        taken=taken_from_rows(rows, source_id=source.pk),
         capabilities=capabilities_of(source.integration),
-        account=order_account(order=order),
+        account=account_from_rows(rows, total=order.total, currency=order.currency, open_invoices=open_invoices),
     )
 
 
@@ -433,16 +567,36 @@ def _operate(
 ) -> PaymentTransaction:
     """The prologue every operation on a payment shares: lock, read the source, replay a repeated key, check and
     reserve (`reserve_checked`, which refuses); then the adapter's `verb` with no transaction open, and the record."""
-    order_id = order_id_of(source_id)
-    with transaction.atomic():
-        order = lock_order(order_id=order_id)
-        source = source_read(source_id)
-        adapter = adapter_for(source.integration)
-        fingerprint = request_fingerprint(verb, source_id, *terms)
-        if existing := replay(key, fingerprint):
-            return existing
-        txn = reserve_checked(source, _allowed(order, source), fingerprint)
+    fingerprint = request_fingerprint(verb, source_id, *terms)
+    try:
+        with transaction.atomic():
+            order = lock_order_of(transaction_id=source_id)
+            source, existing = _source_and_replay(source_id, key)
+            source.order = order  # the locked row
+            adapter = adapter_for(source.integration)
+            if existing is not None:
+                if existing.fingerprint != fingerprint:
+                    raise PaymentRefused(
+                        "idempotency_key_reused",
+                        "This request key was already used for a different payment operation.",
+                    )
+                return existing
+            txn = reserve_checked(source, _allowed(order, source), fingerprint)  # reserves without a savepoint
+    except IntegrityError:  # the key was taken meanwhile by a row of another order: nothing was written
+        return reserve_replayed(key, fingerprint)
     return _call_provider(txn, getattr(adapter, verb), follow_up_request(txn, source), adapter)
+
+
+def _source_and_replay(source_id: int, key: str) -> tuple[PaymentTransaction, PaymentTransaction | None]:
+    """The source row and the row an earlier request with `key` made (`replay`), in one read after the lock."""
+    found = {
+        row.pk: row
+        for row in PaymentTransaction.objects.select_related("integration").filter(
+            Q(pk=source_id) | Q(idempotency_key=key)
+        )
+    }
+    earlier = next((row for row in found.values() if row.idempotency_key == key), None)
+    return found[source_id], earlier
 
 
 def _refuse_unless(refusal: Refusal | None) -> None:
@@ -480,7 +634,9 @@ def payment_capture(
                 f"This payment can only be captured in full ({allowed.capturable} {source.currency}).",
             ),
         )
-        return reserve_child(source, Action.CAPTURE, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note)
+        return reserve_child(
+            source, Action.CAPTURE, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note, savepoint=False
+        )
 
     return _operate(verb="capture", source_id=source_id, terms=_terms(amount), key=key, reserve_checked=reserve_checked)
 
@@ -494,7 +650,15 @@ def payment_cancel(
         _refuse_unless(allowed.cancel_refused)
         left = Money(allowed.cancelable, source.currency)
         return reserve_child(
-            source, Action.CANCEL, left, key=key, fingerprint=fingerprint, actor=actor, note=note, reason=reason
+            source,
+            Action.CANCEL,
+            left,
+            key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            note=note,
+            reason=reason,
+            savepoint=False,
         )
 
     return _operate(verb="cancel", source_id=source_id, terms=(), key=key, reserve_checked=reserve_checked)
@@ -524,7 +688,15 @@ def payment_refund(
             ),
         )
         return reserve_child(
-            source, Action.REFUND, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note, reason=reason
+            source,
+            Action.REFUND,
+            wanted,
+            key=key,
+            fingerprint=fingerprint,
+            actor=actor,
+            note=note,
+            reason=reason,
+            savepoint=False,
         )
 
     return _operate(verb="refund", source_id=source_id, terms=_terms(amount), key=key, reserve_checked=reserve_checked)

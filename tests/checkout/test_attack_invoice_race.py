@@ -29,7 +29,7 @@ pytestmark = [
 
 
 def test_an_order_still_being_placed_at_checkout_cannot_be_invoiced(acme: Client, monkeypatch) -> None:  # noqa: ANN001
-    """An order exists as soon as the buyer submits, before its payment is reserved. Staff could invoice it then:
+    """An order exists as soon as the buyer submits, while its payment is with the provider. Staff could invoice it:
     the buyer's payment was refused as "already paid or being paid" (the invoice asked for the whole total),
     the attempt's order could not be discarded because an invoice pointed at it, and the buyer got a server
     error on every later submit. The order belongs to the buyer's attempt until the checkout completes."""
@@ -39,7 +39,7 @@ def test_an_order_still_being_placed_at_checkout_cannot_be_invoiced(acme: Client
     checkout = Checkout.objects.select_related("cart__customer_user__customer", "cart__customer_user__user").get()
     buyer = checkout.cart.customer_user
     staff_saw: list[str] = []
-    purchase = services.payment_purchase
+    call = services.purchase_call
 
     def staff_invoice(order_id: int) -> None:
         try:
@@ -49,12 +49,12 @@ def test_an_order_still_being_placed_at_checkout_cannot_be_invoiced(acme: Client
         finally:
             connection.close()
 
-    def purchase_after_staff_invoiced(*, order_id: int, **kwargs):  # noqa: ANN003, ANN202
+    def sent_after_staff_invoiced(reserved):  # noqa: ANN001, ANN202
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(staff_invoice, order_id).result()
-        return purchase(order_id=order_id, **kwargs)
+            pool.submit(staff_invoice, reserved.txn.order_id).result()
+        return call(reserved)
 
-    monkeypatch.setattr(services, "payment_purchase", purchase_after_staff_invoiced)
+    monkeypatch.setattr(services, "purchase_call", sent_after_staff_invoiced)
 
     result = services.checkout_submit(checkout_id=checkout.pk, buyer=buyer, return_url=lambda key: key)
 

@@ -129,13 +129,13 @@ def test_a_second_submit_while_the_provider_answers_waits_for_its_decline(
     second_done = threading.Event()
     if not waits:  # the race this guards against: the second submit takes the open row for an answer
         monkeypatch.setattr(services, "_in_flight", lambda attempt: False)
-        call_provider = payment_services._call_provider
+        provider_answer = payment_services._provider_answer
 
         def answered_after_the_second(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             assert second_done.wait(timeout=60)  # however slow the machine, Stripe answers the first one last
-            return call_provider(*args, **kwargs)
+            return provider_answer(*args, **kwargs)
 
-        monkeypatch.setattr(payment_services, "_call_provider", answered_after_the_second)
+        monkeypatch.setattr(payment_services, "_provider_answer", answered_after_the_second)
     first, second = login(Client(), "buyer@globex.example"), login(Client(), "buyer@globex.example")
     add(first, "BOLT-M8", 2)
     to_payment_step(first)

@@ -28,6 +28,10 @@ def order_without_lock(*, order_id: int) -> Order:
     return Order.objects.get(pk=order_id)
 
 
+def order_of_without_lock(*, transaction_id: int) -> Order:
+    return Order.objects.get(transactions=transaction_id)
+
+
 @pytest.mark.parametrize("locked", [True, False], ids=["locked", "control-without-lock"])
 def test_invoice_payment_and_promise_capture_racing_take_the_order_once(
     locked,  # noqa: ANN001
@@ -54,9 +58,20 @@ def test_invoice_payment_and_promise_capture_racing_take_the_order_once(
         time.sleep(0.2)
         return account
 
+    read_rows = services.order_account_rows
+
+    def slow_read_rows(*, order_id):  # noqa: ANN001, ANN202 - the capture reads the rows its account is made of
+        rows = read_rows(order_id=order_id)
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        time.sleep(0.2)
+        return rows
+
     monkeypatch.setattr(services, "order_account", slow_read)
+    monkeypatch.setattr(services, "order_account_rows", slow_read_rows)
     if not locked:
         monkeypatch.setattr(services, "lock_order", order_without_lock)
+        monkeypatch.setattr(services, "lock_order_of", order_of_without_lock)
 
     def run(call) -> None:  # noqa: ANN001
         try:

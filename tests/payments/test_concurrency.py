@@ -22,6 +22,10 @@ def order_without_lock(*, order_id: int) -> Order:
     return Order.objects.get(pk=order_id)
 
 
+def order_of_without_lock(*, transaction_id: int) -> Order:
+    return Order.objects.get(transactions=transaction_id)
+
+
 @pytest.fixture
 def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each request after its last read of what is available (the order's account) and before it writes its
@@ -49,6 +53,7 @@ def test_concurrent_captures_reach_the_provider_once(
     auth = authorize(factories.OrderFactory(), gateway_integration)
     if not locked:
         monkeypatch.setattr(services, "lock_order", order_without_lock)
+        monkeypatch.setattr(services, "lock_order_of", order_of_without_lock)
 
     def capture(key: str) -> None:
         try:
