@@ -36,6 +36,13 @@ SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 #: Strict sandboxes refuse every request parameter they do not model (as the provider refuses one it does not
 #: know), so nothing an adapter sends is silently ignored. A list of provider keys, or true/false for all.
 SANDBOX_STRICT = env.str("SANDBOX_STRICT", default="true")
+#: how long every simulated provider call takes, in milliseconds: a benchmark models a remote provider with it
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+#: provider calls the capture sweep makes at once in each worker process (each capture keeps its three steps)
+CAPTURE_SWEEP_THREADS = env.int("CAPTURE_SWEEP_THREADS", default=16)
+#: the sandboxes' own rate limit per integration, operations per second (0: none; providers' own limits apply to
+#: their test and live environments)
+SANDBOX_RATE_LIMIT = env.float("SANDBOX_RATE_LIMIT", default=0.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

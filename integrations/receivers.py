@@ -37,14 +37,15 @@ _lock = threading.Lock()
 
 
 @cache
-def _redis() -> redis.Redis | None:
+def redis_client() -> redis.Redis | None:
+    """The Redis client of this process (REDIS_URL); None without one."""
     url = getattr(settings, "REDIS_URL", "")
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5) if url else None
 
 
 def _generation() -> bytes | None:
     """The current generation; None when it cannot be known (no Redis, or Redis unreachable): read afresh."""
-    client = _redis()
+    client = redis_client()
     if client is None:
         return None
     try:
@@ -85,7 +86,7 @@ def _advance(**kwargs: Any) -> None:
     _cached.clear()
 
     def advance() -> None:
-        client = _redis()
+        client = redis_client()
         if client is None:
             return
         try:

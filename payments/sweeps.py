@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
+from integrations.ratelimits import provider_call_slot
 from notifications.models import Notice
 from notifications.services import alert_recipients, notice_raise, staff_alert
 from payments.exceptions import PaymentRefused, RefusalCode
@@ -113,6 +115,7 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
         _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=GIVEN_UP_MESSAGE)
         schedule.refresh_from_db()
         return schedule
+    provider_call_slot(schedule.authorization.integration)  # the provider's rate limit, kept across workers
     try:
         capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
     except PaymentRefused as exc:
@@ -132,8 +135,53 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
     return schedule
 
 
+def scheduled_captures_run(*, schedule_ids: list[int], threads: int | None = None) -> None:
+    """Run a batch of due captures, many provider calls in flight at once (a thread pool per worker process).
+
+    Each capture keeps its three steps, its own lock and transactions, on its thread's own connection. Inside a
+    caller's open transaction (the tests' eager tasks) they run one after the other: other connections could not
+    see what that transaction wrote.
+    """
+    threads = settings.CAPTURE_SWEEP_THREADS if threads is None else threads
+    if threads <= 1 or len(schedule_ids) <= 1 or transaction.get_connection().in_atomic_block:
+        for schedule_id in schedule_ids:
+            _run_one(schedule_id)
+        return
+    with ThreadPoolExecutor(max_workers=min(threads, len(schedule_ids)), thread_name_prefix="capture") as pool:
+        list(pool.map(_run_one_on_own_connection, schedule_ids))
+
+
+def _run_one(schedule_id: int) -> None:
+    """One capture of a batch; an unexpected error stops only it (its schedule stays enqueued and is claimed again
+    after STALE_ENQUEUED_AFTER), never the batch."""
+    try:
+        scheduled_capture_run(schedule_id=schedule_id)
+    except Exception:  # noqa: BLE001 - logged with its traceback; the other captures of the batch go on
+        logger.exception("Scheduled capture %s failed unexpectedly; it is claimed again later", schedule_id)
+
+
+def _run_one_on_own_connection(schedule_id: int) -> None:
+    try:
+        _run_one(schedule_id)
+    finally:
+        connections.close_all()  # this thread's connection
+
+
+#: a capture the provider refused for its rate limit is tried again this soon, with a new key
+RATE_LIMITED_RETRY = timedelta(seconds=10)
+
+
 def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTransaction) -> None:
     attempts = schedule.attempts + 1
+    if capture.error_code == ErrorCode.RATE_LIMITED:  # nothing was done: soon again, no notice
+        _this_schedule(schedule).update(
+            state=ScheduledCapture.State.PENDING,
+            due_at=timezone.now() + RATE_LIMITED_RETRY,
+            attempts=attempts,
+            capture=capture,
+            last_error=capture.message,
+        )
+        return
     reason = f"Declined by the provider ({capture.error_code or 'no code'}): {capture.message or 'no reason given'}"
     auth = schedule.authorization
     now = timezone.now()

@@ -54,12 +54,21 @@ def orders_release_sweep_task() -> int:
     return len(ids)
 
 
+#: due captures per task: each worker process runs a task's captures on its thread pool (CAPTURE_SWEEP_THREADS)
+CAPTURE_BATCH = 50
+
+
 @shared_task(acks_late=True)
 def scheduled_captures_sweep_task() -> int:
     ids = sweeps.scheduled_captures_claim()
-    for pk in ids:
-        scheduled_capture_run_task.delay(pk)
+    for start in range(0, len(ids), CAPTURE_BATCH):
+        scheduled_captures_run_task.delay(ids[start : start + CAPTURE_BATCH])
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def scheduled_captures_run_task(schedule_ids: list[int]) -> None:
+    sweeps.scheduled_captures_run(schedule_ids=schedule_ids)
 
 
 @shared_task(acks_late=True)

@@ -599,6 +599,10 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     #: the provider's own addresses; the sandbox address is given by the caller
     test_base_url: ClassVar[str] = ""
     live_base_url: ClassVar[str] = ""
+    #: the provider's documented rate limit per account, operations per second, live and in its test environment
+    #: (None: none documented); the sweeps keep to it (`integrations.ratelimits`)
+    live_rate_limit: ClassVar[float | None] = None
+    test_rate_limit: ClassVar[float | None] = None
     #: the webhook events to enable at the provider for this integration's endpoint (shown on its page)
     webhook_events: ClassVar[tuple[str, ...]] = ()
     #: the API version the webhook endpoint must be created with ("" when the provider has none)

@@ -67,6 +67,8 @@ class ErrorCode(enum.StrEnum):
     DUPLICATE_TRANSACTION = "duplicate_transaction"
     #: our idempotency key reached the provider before with other terms; the first request may have moved money
     IDEMPOTENCY_ERROR = "idempotency_error"
+    #: the provider refused the request for its rate limit (HTTP 429) before doing anything: try again later
+    RATE_LIMITED = "rate_limited"
 
     # --- follow-ups on a transaction ------------------------------------------------------------------------------
     #: the provider does not know the transaction this operation refers to (or its reference is not known to us)

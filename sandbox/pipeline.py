@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 
@@ -133,6 +134,8 @@ def serve(
             return conflict(outcome)
         reply, replayed = outcome
     sim_hold_back(fault)
+    if settings.SANDBOX_LATENCY_MS:  # a remote provider's answer takes this long (SANDBOX_LATENCY_MS)
+        time.sleep(settings.SANDBOX_LATENCY_MS / 1000)
     if sparse is not None and fault is not None and fault.kind == SimFault.Kind.SPARSE:
         reply = sparse(reply)
     return respond(reply, replayed)

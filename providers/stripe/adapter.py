@@ -118,6 +118,9 @@ class StripeAdapter(Adapter):
     webhook_events = WEBHOOK_EVENTS
     webhook_api_version = API_VERSION
     keeps_customers = True
+    #: docs.stripe.com/rate-limits: 100 operations a second live, 25 in test mode
+    live_rate_limit = 100.0
+    test_rate_limit = 25.0
 
     #: seconds; every call has both (a money call that hangs must not hold a worker or a buyer forever)
     connect_timeout: ClassVar[float] = 5.0
@@ -174,7 +177,14 @@ class StripeAdapter(Adapter):
             raise ProviderMisconfigured(
                 f"Stripe refused the credentials ({operation}): HTTP {exc.http_status}"
             ) from exc
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        except stripe.RateLimitError as exc:  # 429: refused before anything moved (docs.stripe.com/rate-limits)
+            return ProviderResult.declined(
+                ErrorCode.RATE_LIMITED,
+                "Stripe's rate limit was reached; nothing was done. It is tried again shortly.",
+                amount=amount,
+                raw=self._scrub(body(exc)),
+            )
+        except stripe.APIConnectionError as exc:
             raise ProviderUnavailable(f"Stripe {operation}: no answer ({type(exc).__name__})") from exc
         except stripe.APIError as exc:
             if exc.http_status is None or exc.http_status >= 500:
