@@ -22,7 +22,7 @@ def fresh() -> None:
 def test_a_changed_integration_is_read_afresh_by_the_next_event(
     db: None, fresh: None, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001
-    integration = factories.IntegrationFactory(name="Before")
+    integration = Integration.objects.get(pk=factories.IntegrationFactory(name="Before").pk)
     cached, _ = integration_receiver(integration.uuid)
     assert integration_receiver(integration.uuid)[0] is cached  # the second event reads nothing
 
