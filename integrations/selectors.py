@@ -32,12 +32,20 @@ def method_resolve(identifier: str, *, active_only: bool = True) -> tuple[Integr
 
 def method_short_labels(identifiers: Iterable[str], *, language: str | None = None) -> dict[str, str]:
     """The short label of each payment method identifier, also of switched-off or deleted integrations (old
-    orders); the identifier itself when it names nothing. One lookup per distinct method, however many rows use
-    it. The back-office and the storefront both read method labels here."""
+    orders); the identifier itself when it names nothing. One query for all of them, however many rows and
+    methods there are. The back-office and the storefront both read method labels here."""
+    wanted = {i for i in identifiers if i}
+    matches = {i: IDENTIFIER.match(i) for i in wanted}
+    ids = {int(m["id"]) for m in matches.values() if m is not None}
+    integrations = Integration.objects.in_bulk(ids) if ids else {}  # one query for every method of the page
     labels: dict[str, str] = {}
-    for identifier in {i for i in identifiers if i}:
+    for identifier, match in matches.items():
+        integration = integrations.get(int(match["id"])) if match is not None else None
+        if integration is None or match is None or integration.provider_key != match["key"]:
+            labels[identifier] = identifier
+            continue
         try:
-            integration, method = method_resolve(identifier, active_only=False)
+            method = method_for(integration, identifier)
         except LookupError:
             labels[identifier] = identifier
             continue

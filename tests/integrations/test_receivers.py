@@ -65,3 +65,15 @@ def test_the_sandbox_keeps_no_limit_unless_configured_and_stripe_keeps_its_docum
         25.0,
         100.0,
     )
+
+
+def test_method_labels_of_a_page_cost_one_query_however_many_methods(db: None, django_assert_num_queries) -> None:  # noqa: ANN001
+    from integrations.selectors import method_short_labels
+
+    money_orders = [factories.IntegrationFactory(name=f"Cheque {n}") for n in range(3)]
+    identifiers = [f"money_order_{i.pk}" for i in money_orders] + ["money_order_999999", "nonsense"]
+    with django_assert_num_queries(1):
+        labels = method_short_labels(identifiers)
+    assert labels["money_order_999999"] == "money_order_999999"
+    assert labels["nonsense"] == "nonsense"
+    assert all(labels[f"money_order_{i.pk}"] != f"money_order_{i.pk}" for i in money_orders)
