@@ -74,7 +74,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def web_server(env: dict[str, str], port: int, workers: int = 2) -> subprocess.Popen:
+def web_server(env: dict[str, str], port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
     """gunicorn serving the site (webhooks and sandboxes), once it answers."""
     process = start(
         env,
@@ -85,7 +85,7 @@ def web_server(env: dict[str, str], port: int, workers: int = 2) -> subprocess.P
         "--workers",
         str(workers),
         "--threads",
-        "8",
+        str(threads),
     )
     for _ in range(100):
         if reachable("127.0.0.1", port):

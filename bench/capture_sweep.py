@@ -1,4 +1,5 @@
-"""How long 10,000 due captures take against the Stripe sandbox, with one and with two worker processes.
+"""How long 10,000 due captures take against the Stripe sandbox, with one and with two worker processes, with the
+sandbox answering at once and after 300 ms (SANDBOX_LATENCY_MS, a remote provider).
 
 Real parts: PostgreSQL (BENCH_DATABASE_URL, default a fresh `paydesk_bench` database on 127.0.0.1), Redis
 (BENCH_REDIS_URL, default db 7), gunicorn serving the sandbox, and `celery worker` processes. Each run makes
@@ -31,6 +32,7 @@ django.setup()
 
 import stripe  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from config.celery import app  # noqa: E402
@@ -40,6 +42,7 @@ from integrations.models import Integration  # noqa: E402
 from orders.models import Order  # noqa: E402
 from payments.models import Action, PaymentTransaction, ScheduledCapture, State  # noqa: E402
 from payments.tasks import scheduled_captures_sweep_task  # noqa: E402
+from sandbox.models import SimIdempotencyKey  # noqa: E402
 
 SECRET = "sk_test_benchmarkcaptures"  # noqa: S105 - a sandbox test key
 
@@ -96,51 +99,70 @@ def authorizations(integration: Integration, customer: Customer, n: int, run: in
     return [a.pk for a in auths]
 
 
+def sweep(ids: list[int], processes: int, run: int) -> float:
+    """Seconds until every scheduled capture of `ids` is done, with `processes` worker processes."""
+    ScheduledCapture.objects.bulk_create(ScheduledCapture(authorization_id=pk, due_at=timezone.now()) for pk in ids)
+    app.control.purge()
+    workers = [celery_worker(ENV, f"bench{run}-{n}", 1) for n in range(processes)]
+    try:
+        time.sleep(3)  # let the workers connect
+        started = time.perf_counter()
+        while ScheduledCapture.objects.filter(state=ScheduledCapture.State.PENDING).exists():
+            scheduled_captures_sweep_task.apply()  # what beat would run every minute, back to back
+        left = ScheduledCapture.objects.filter(authorization_id__in=ids).exclude(state=ScheduledCapture.State.DONE)
+        while left.exists():
+            time.sleep(0.25)
+            if time.perf_counter() - started > 1800:
+                print("    gave up after 30 minutes")
+                break
+        return time.perf_counter() - started
+    finally:
+        for worker in workers:
+            stop(worker)
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
-    web = web_server(ENV, PORT)
-    try:
-        integration = Integration.objects.create(
-            provider_key="stripe",
-            name="Stripe bench",
-            payment_action=Integration.PaymentAction.AUTHORIZE,
-            settings={"public_key": "pk_test_benchmarkcaptures"},
-            secrets={"secret_key": SECRET},
-        )
-        customer = Customer.objects.create(name="Bench buyer")
-        print(f"{N} due captures per run, Stripe sandbox behind gunicorn, PostgreSQL, Redis")
-        for run, concurrency in enumerate((1, 2), start=1):
-            started = time.perf_counter()
-            ids = authorizations(integration, customer, N, run)
-            print(f"  run {run}: {N} authorizations made in {time.perf_counter() - started:.1f} s")
-            ScheduledCapture.objects.bulk_create(
-                ScheduledCapture(authorization_id=pk, due_at=timezone.now()) for pk in ids
-            )
-            app.control.purge()
-            worker = celery_worker(ENV, f"bench{run}", concurrency)
+    integration = Integration.objects.create(
+        provider_key="stripe",
+        name="Stripe bench",
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+        settings={"public_key": "pk_test_benchmarkcaptures"},
+        secrets={"secret_key": SECRET},
+    )
+    customer = Customer.objects.create(name="Bench buyer")
+    print(
+        f"{N} due captures per run, Stripe sandbox behind gunicorn, PostgreSQL, Redis; "
+        f"{os.environ.get('CAPTURE_SWEEP_THREADS', '16')} provider calls in flight per worker process"
+    )
+    run = 0
+    for latency in (0, 300):
+        for processes in (1, 2):
+            run += 1
+            web = web_server(ENV, PORT, workers=2, threads=8)  # the authorizations, made without latency
             try:
-                time.sleep(3)  # let the worker connect
                 started = time.perf_counter()
-                while ScheduledCapture.objects.filter(state=ScheduledCapture.State.PENDING).exists():
-                    scheduled_captures_sweep_task.apply()  # what beat would run every minute, back to back
-                left = ScheduledCapture.objects.exclude(state=ScheduledCapture.State.DONE)
-                while left.exists():
-                    time.sleep(0.25)
-                    if time.perf_counter() - started > 1800:
-                        print("  gave up after 30 minutes")
-                        break
-                elapsed = time.perf_counter() - started
+                ids = authorizations(integration, customer, N, run)
             finally:
-                stop(worker)
-            captured = PaymentTransaction.objects.filter(
+                stop(web)
+            made = time.perf_counter() - started
+            web = web_server({**ENV, "SANDBOX_LATENCY_MS": str(latency)}, PORT, workers=2, threads=96)
+            try:
+                elapsed = sweep(ids, processes, run)
+            finally:
+                stop(web)
+            captures = PaymentTransaction.objects.filter(
                 action=Action.CAPTURE, state=State.SUCCEEDED, source_id__in=ids
-            ).count()
-            print(
-                f"  {concurrency} worker process(es): {captured} captures in {elapsed:.1f} s "
-                f"({captured / elapsed:.0f}/s)"
             )
-    finally:
-        stop(web)
+            doubles = captures.values("source_id").annotate(n=Count("id")).filter(n__gt=1).count()
+            sent = SimIdempotencyKey.objects.filter(provider="stripe", key__startswith="capture:").count()
+            count = captures.count()
+            print(
+                f"  provider latency {latency} ms, {processes} worker process(es): {count} captures in "
+                f"{elapsed:.1f} s = {count / elapsed:.0f}/s (goal {10_000 / 60:.0f}/s: 10,000 in 60 s with 2 "
+                f"workers at 300 ms); double captures {doubles} (goal 0); {N} authorizations made in {made:.0f} s"
+            )
+    print(f"  capture requests the sandbox received, all runs: {sent} for {run * N} captures")
 
 
 if __name__ == "__main__":
