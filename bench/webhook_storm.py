@@ -224,7 +224,8 @@ def main() -> None:
         stored = WebhookEvent.objects.count()
         print(
             f"  ingest: {len(deliveries)} deliveries posted in {posted:.1f} s = {len(deliveries) / posted:.0f} "
-            f"events/s (goal ≥ 500); stored {stored} of {len(events)} distinct events, lost {len(events) - stored} (goal 0)"
+            f"events/s (goal ≥ 500); stored {stored} of {len(events)} distinct events, "
+            f"lost {len(events) - stored} (goal 0)"
         )
         print(
             f"  processing: all processed after {elapsed:.0f} s = {len(events) / elapsed:.0f} events/s (goal ≥ 200 "
