@@ -34,6 +34,7 @@ from providers.base import (
     IntegrationInfo,
     MethodInfo,
     Money,
+    Outcome,
     PaymentAction,
     PaymentRequest,
     ProviderResult,
@@ -67,6 +68,13 @@ LEGAL_FORMS: dict[str, str] = {
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DUE_PERIOD_DAYS = 30
+#: operation -> the ledger action fetch_status is asked about
+ACTIONS = {
+    "captureOrder": "capture",
+    "activateOrder": "activate",
+    "cancelOrder": "cancel",
+    "applyTransactionOnActivatedOrder": "refund",
+}
 SHIPPING_DURATION_DAYS = 21
 
 
@@ -234,6 +242,8 @@ class InfinitePayAdapter(Adapter):
         if isinstance(reply, ProviderResult):
             return reply
         raw = {**raw, "amount": cents}
+        if not reply.ok and reply.error_code in results.SEEN_BEFORE:
+            return self._seen_before(request.idempotency_key, None, "charge" if auto_capture else "authorize", amount)
         if not reply.ok:
             return results.refusal(reply, amount, reference=None, raw=raw)
         ref_no = str(reply.data.get("REF_NO") or "")
@@ -394,11 +404,26 @@ class InfinitePayAdapter(Adapter):
             return reply
         raw = {**raw, "amount": to_minor(request.amount)}
         reference = reference_of(ref_no, order_id)
+        if not reply.ok and reply.error_code in results.SEEN_BEFORE:
+            return self._seen_before(request.idempotency_key, reference, ACTIONS[operation], request.amount)
         if not reply.ok:
             return results.refusal(reply, request.amount, reference=reference, raw=raw)
         guaranteed = reply.money("GUAR_AMT", request.amount.currency)
         raw = {**raw, "guaranteed_amount": str(guaranteed.amount) if guaranteed else ""}
         return ProviderResult.succeeded(request.amount, reference=reference, raw=raw)
+
+    def _seen_before(self, key: str, reference: str | None, action: str, amount: Money) -> ProviderResult:
+        """InfinitePay refused a repeat of an operation it carried out (a retry after a lost reply is sent anew,
+        with a new timestamp): its outcome, read back by checkStatusOrder; a duplicate when it was not ours."""
+        found = self.fetch_status(StatusRequest(key, reference, action, amount, self._status_method()))
+        if found.outcome == Outcome.SUCCEEDED:
+            return found
+        return ProviderResult.declined(
+            ErrorCode.DUPLICATE_TRANSACTION, "InfinitePay has this order already.", amount=amount, reference=reference
+        )
+
+    def _status_method(self) -> MethodInfo:
+        return MethodInfo(identifier=self.key, integration_id=0, provider_key=self.key)
 
     # --- status ---------------------------------------------------------------------------------------------------
 

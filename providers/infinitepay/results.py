@@ -56,6 +56,8 @@ ERROR_CODES: dict[str, tuple[ErrorCode, str]] = {
 }
 #: codes that say our credentials or security code are wrong: a human must fix the integration
 MISCONFIGURED = frozenset({"SECURITY_CD_INVALID", "AUTHENTICATION_FAILED"})
+#: codes that say the order or operation was there before: the outcome is read back (a retry after a lost reply)
+SEEN_BEFORE = frozenset({"ORDER_ID_IN_USE", "DUPLICATE_REQUEST"})
 #: codes that say the same request is still being processed: the outcome is open
 IN_PROGRESS = frozenset({"REQUEST_IN_PROGRESS"})
 
