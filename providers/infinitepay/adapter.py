@@ -354,7 +354,8 @@ class InfinitePayAdapter(Adapter):
         """activateOrder: the invoice was issued (options: `invoice_id`, `invoice_date` as a date); InfinitePay
         grants the guarantee and the payment term of `invoice_due_period` days starts at the invoice date."""
         ref_no, order_id = split_reference(request.provider_reference)
-        invoice_date = request.options.get("invoice_date") or datetime.now(UTC).date()
+        given = request.options.get("invoice_date")
+        invoice_date = date.fromisoformat(given) if isinstance(given, str) else given or datetime.now(UTC).date()
         invoice_id = str(request.options.get("invoice_id") or "")
         if not invoice_id:
             return ProviderResult.declined(
