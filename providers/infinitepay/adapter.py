@@ -68,6 +68,8 @@ LEGAL_FORMS: dict[str, str] = {
 }
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DUE_PERIOD_DAYS = 30
+#: the currencies the storefront offers InfinitePay in
+INVOICE_CURRENCIES = frozenset({"EUR"})
 #: operation -> the ledger action fetch_status is asked about
 ACTIONS = {
     "captureOrder": "capture",
@@ -156,9 +158,9 @@ class InfinitePayAdapter(Adapter):
         ]
 
     def is_applicable(self, context: CheckoutContext) -> bool:
-        """Only a company with a VAT id, in a currency InfinitePay counts in cents."""
+        """Only a company with a VAT id, paying in euros (InfinitePay guarantees German B2B invoices)."""
         has_vat_id = context.customer is not None and bool(context.customer.vat_id.strip())
-        return has_vat_id and currency_exponent(context.currency) == 2
+        return has_vat_id and context.currency in INVOICE_CURRENCIES
 
     def widget_context(self, method: MethodInfo, context: CheckoutContext) -> dict[str, Any]:
         """The debtor-data form, prefilled from the buyer: e-mail and legal form."""
