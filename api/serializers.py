@@ -254,6 +254,12 @@ class CancelSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
+class ActivateSerializer(StrictSerializer):
+    invoice_number = serializers.CharField(max_length=50, help_text="The number of the invoice that was issued.")
+    invoice_date = serializers.DateField(help_text="The payment term runs from this date.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
 class RefundSerializer(StrictSerializer):
     amount = AmountInputField(required=False, allow_null=True, help_text="Leave out to refund all that is left.")
     currency = currency_field()

@@ -25,6 +25,7 @@ from api.idempotency import IDEMPOTENCY_PARAMETER, idempotent, not_final, servic
 from api.pagination import ApiCursorPagination
 from api.permissions import StaffPermission
 from api.serializers import (
+    ActivateSerializer,
     CancelSerializer,
     CaptureSerializer,
     InvoiceCreateSerializer,
@@ -43,7 +44,7 @@ from orders.services import invoice_create, invoice_void
 from payments.models import OPEN_STATES, PaymentTransaction, WebhookEvent
 from payments.money import MoneyError, parse_amount, validate_currency
 from payments.selectors import order_account
-from payments.services import payment_cancel, payment_capture, payment_refund
+from payments.services import payment_activate, payment_cancel, payment_capture, payment_refund
 from payments.tasks import webhook_event_process_task
 from payments.webhook_services import FINAL
 
@@ -174,6 +175,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         "capture": (*HISTORY, Operation.CAPTURE.permission),
         "cancel": (*HISTORY, Operation.CANCEL.permission),
         "refund": (*HISTORY, Operation.REFUND.permission),
+        "activate": (*HISTORY, Operation.ACTIVATE.permission),
     }
 
     def get_queryset(self) -> QuerySet[PaymentTransaction]:
@@ -243,6 +245,29 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
             actor=cast(User, request.user),
             note=data["note"],
             reason=data["reason"],
+        )
+        return self._answer(row)
+
+    @extend_schema(
+        summary="Activate a captured invoice payment",
+        description="The invoice was issued: the provider's guarantee and the payment term start (InfinitePay).",
+        request=ActivateSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
+        examples=[OpenApiExample("Invoice issued", value={"invoice_number": "RE-1001", "invoice_date": "2026-11-30"})],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def activate(self, request: Request, pk: str | None = None) -> Response:
+        txn = self.get_object()
+        data = validated(ActivateSerializer, request)
+        row = payment_activate(
+            source_id=txn.pk,
+            key=service_key(request),
+            invoice_number=data["invoice_number"],
+            invoice_date=data["invoice_date"],
+            actor=cast(User, request.user),
+            note=data["note"],
         )
         return self._answer(row)
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 
 from backoffice.operations import Operation
 from payments.money import MoneyError, decimal_symbol, format_money, parse_amount
@@ -38,6 +39,10 @@ class PaymentOperationForm(forms.Form):
         required=False,
         help_text="The provider's id of the payment that went through (e.g. pi_…), if this row has none.",
     )
+    invoice_number = forms.CharField(label="Invoice number", max_length=50)
+    invoice_date = forms.DateField(
+        label="Invoice date", help_text="The payment term (the integration's due period) runs from this date."
+    )
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
 
     def __init__(
@@ -61,7 +66,12 @@ class PaymentOperationForm(forms.Form):
         if operation != Operation.RESOLVE:
             del self.fields["outcome"]
             del self.fields["reference"]
-        if operation in (Operation.CANCEL, Operation.RELEASE, Operation.RESOLVE):
+        if operation != Operation.ACTIVATE:
+            del self.fields["invoice_number"]
+            del self.fields["invoice_date"]
+        else:
+            self.fields["invoice_date"].initial = timezone.localdate()
+        if operation in (Operation.CANCEL, Operation.RELEASE, Operation.RESOLVE, Operation.ACTIVATE):
             del self.fields["amount"]  # a cancel releases all that is left; a resolution records the row as it is
         else:
             amount = self.fields["amount"]
@@ -88,7 +98,7 @@ class PaymentOperationForm(forms.Form):
         else:
             del self.fields["reason"]
         # The reference asks for a note on cancel and refund; on capture it is optional (e.g. "Check #1001").
-        self.fields["note"].required = operation != Operation.CAPTURE
+        self.fields["note"].required = operation not in (Operation.CAPTURE, Operation.ACTIVATE)
 
     @property
     def decimal_separator(self) -> str:

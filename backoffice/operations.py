@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from payments.account import OrderAccount
 from payments.attention import attention_releasable
@@ -28,6 +29,8 @@ class Operation(enum.StrEnum):
     RELEASE = "release"
     #: a payment nobody could settle: record what staff found at the provider
     RESOLVE = "resolve"
+    #: the invoice for a captured payment was issued: the provider's guarantee and payment term start (InfinitePay)
+    ACTIVATE = "activate"
 
     @property
     def permission(self) -> str:
@@ -41,6 +44,7 @@ class Operation(enum.StrEnum):
             "refund": "Refund",
             "release": "Cancel the hold",
             "resolve": "Mark resolved",
+            "activate": "Activate (invoice issued)",
         }[self.value]
 
 
@@ -70,6 +74,7 @@ def allowed_on(txn: PaymentTransaction, adapter: type[Adapter], account: OrderAc
         captured=txn.captured,  # type: ignore[attr-defined]
         canceled=txn.captured_or_canceled - txn.captured,  # type: ignore[attr-defined]
         refunded=txn.refunded,  # type: ignore[attr-defined]
+        activated=getattr(txn, "activated", Decimal("0")),
     )
     return allowed_operations(txn, taken=taken, capabilities=adapter.capabilities, account=account)
 
@@ -108,6 +113,8 @@ def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = N
                 adapter.refund_reasons,
             )
         )
+    if allowed.activate_refused is None:
+        offers.append(Offer(Operation.ACTIVATE, txn.money, False))
     return offers
 
 

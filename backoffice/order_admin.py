@@ -25,7 +25,7 @@ from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.money import current_locale, format_amount_input, format_money
 from payments.selectors import order_account
-from payments.services import payment_cancel, payment_capture, payment_refund
+from payments.services import payment_activate, payment_cancel, payment_capture, payment_refund
 from providers.base import Capability
 
 DONE = {
@@ -34,6 +34,7 @@ DONE = {
     Operation.REFUND: "The refund of {amount} has been made successfully.",
     Operation.RELEASE: "The hold of {amount} has been released at the provider.",
     Operation.RESOLVE: "The payment of {amount} is recorded as it stands at the provider.",
+    Operation.ACTIVATE: "The payment of {amount} has been activated: the invoice's payment term runs.",
 }
 VERB = {
     Operation.CAPTURE: "capture",
@@ -41,6 +42,7 @@ VERB = {
     Operation.REFUND: "refund",
     Operation.RELEASE: "cancellation",
     Operation.RESOLVE: "resolution",
+    Operation.ACTIVATE: "activation",
 }
 
 
@@ -132,7 +134,9 @@ class OrderPaymentsMixin:
 
 
 def _past(op: Operation) -> str:
-    return {"capture": "captured", "cancel": "canceled", "refund": "refunded"}[op.value]
+    return {"capture": "captured", "cancel": "canceled", "refund": "refunded", "activate": "activated"}.get(
+        op.value, op.value
+    )
 
 
 def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], request: HttpRequest) -> PaymentTransaction:
@@ -150,6 +154,15 @@ def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], reque
         )
     if op == Operation.CAPTURE:
         return payment_capture(source_id=txn.pk, amount=data["amount"], key=key, actor=actor, note=data.get("note", ""))
+    if op == Operation.ACTIVATE:
+        return payment_activate(
+            source_id=txn.pk,
+            key=key,
+            invoice_number=data["invoice_number"],
+            invoice_date=data["invoice_date"],
+            actor=actor,
+            note=data.get("note", ""),
+        )
     if op == Operation.CANCEL:
         return payment_cancel(source_id=txn.pk, key=key, actor=actor, note=data["note"])
     return payment_refund(

@@ -29,6 +29,7 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("payments", "cancel_payment"),
     ("payments", "refund_payment"),
     ("payments", "resolve_payment"),
+    ("payments", "activate_payment"),
     ("customers", "view_customer"),
     ("customers", "view_customergroup"),
     ("customers", "view_paymentterm"),

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "providers.stripe",
     "providers.payflow",
     "providers.authorizenet",
+    "providers.infinitepay",
     "demo",
     "checkout",
     "api",

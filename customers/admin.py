@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from customers.models import Customer, CustomerGroup, CustomerUser, PaymentTerm
+from customers.vat import vat_id_clean
 
 
 def _links(objects: list[Customer] | list[CustomerGroup], url_name: str) -> str:
@@ -86,8 +88,19 @@ class CustomerUserInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = ["name", "vat_id", "group", "payment_term"]
+
+    def clean_vat_id(self) -> str:
+        """Checked and kept in one form, so providers that need a VAT id (InfinitePay) get one they accept."""
+        return vat_id_clean(self.cleaned_data.get("vat_id", ""))
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerForm
     list_display = ["name", "vat_id", "group", "effective_payment_term"]
     list_filter = ["group", "payment_term"]
     list_select_related = ["group__payment_term", "payment_term"]

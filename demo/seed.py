@@ -65,7 +65,7 @@ def seed_demo() -> list[Login]:
     wholesale, _ = CustomerGroup.objects.get_or_create(name="Wholesale", defaults={"payment_term": net60})
     retail, _ = CustomerGroup.objects.get_or_create(name="Retail")
     acme, _ = Customer.objects.get_or_create(
-        name="ACME Industrial", defaults={"group": wholesale, "payment_term": net30, "vat_id": "DE123456789"}
+        name="ACME Industrial", defaults={"group": wholesale, "payment_term": net30, "vat_id": "DE136695976"}
     )
     globex, _ = Customer.objects.get_or_create(name="Globex Trading", defaults={"group": retail})
     for email, customer, first, last in [
@@ -97,7 +97,9 @@ def seed_demo() -> list[Login]:
     stripe_integration_seed(admin=admin)
     payflow_integration_seed(admin=admin)
     authorizenet_integration_seed(admin=admin)
+    infinitepay = infinitepay_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
+    _infinitepay_rule(infinitepay)
     _demo_products()
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
@@ -207,6 +209,46 @@ def payflow_integration_seed(*, admin: User | None) -> Integration:
         }
         integration.save()
     return integration
+
+
+def infinitepay_integration_seed(*, admin: User | None) -> Integration:
+    """An InfinitePay integration (guaranteed invoices for companies with a VAT id) on the built-in sandbox.
+
+    The sandbox's credit check approves only the debtor e-mail email_for_success_emulation@test.com (as
+    InfinitePay's test system does), up to 50,000.00 per company; reserve, then Capture and Activate on the order.
+    """
+    integration, created = Integration.objects.get_or_create(
+        provider_key="infinitepay",
+        name="InfinitePay (sandbox)",
+        defaults={
+            "labels": {"en": "Invoice (InfinitePay)", "de": "Rechnung (InfinitePay)"},
+            "short_labels": {"en": "InfinitePay"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        credentials, integration.secrets = _sandbox_credentials("infinitepay", f"paydesk{secrets.token_hex(6)}")
+        integration.settings = {
+            **credentials,
+            "auto_capture": False,
+            "auto_activate": False,
+            "invoice_due_period": 30,
+            "invoice_shipping_duration": 21,
+            "debug_mode": False,
+        }
+        integration.save()
+    return integration
+
+
+def _infinitepay_rule(integration: Integration) -> None:
+    """Invoices guaranteed by InfinitePay for German billing addresses, in euros."""
+    if not integration.active or integration.deleted_at is not None:
+        return
+    rule = _rule("Invoice by InfinitePay for Germany (EUR)", "EUR", 5, [integration])
+    if not rule.destinations.exists():
+        PaymentRuleDestination.objects.create(rule=rule, country="DE")
 
 
 def _sandbox_credentials(key: str, account: str) -> tuple[dict[str, Any], dict[str, str]]:

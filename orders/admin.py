@@ -106,6 +106,13 @@ class PaymentHistoryInline(admin.TabularInline):
 
     @admin.display(description="Amount")
     def amount_display(self, obj: PaymentTransaction) -> str:
+        guaranteed = (obj.response or {}).get("guaranteed_amount")  # an invoice guarantee (InfinitePay's GUAR_AMT)
+        if guaranteed:
+            return format_html(
+                '{} <span class="guaranteed">(guaranteed {})</span>',
+                format_money(obj.money),
+                format_money(Money(Decimal(guaranteed), obj.currency)),
+            )
         return format_money(obj.money)
 
     @admin.display(description="Who")

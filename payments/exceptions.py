@@ -63,6 +63,13 @@ class RefusalCode(enum.StrEnum):
     NOT_FLAGGED = "not_flagged"
     #: the provider cannot be reached now; nothing was changed, try again
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    #: the transaction cannot be activated (its kind, its state, its provider)
+    NOT_ACTIVATABLE = "not_activatable"
+    #: an invoice payment is activated only once it was captured (the goods shipped)
+    NOT_CAPTURED = "not_captured"
+    ALREADY_ACTIVATED = "already_activated"
+    #: the activation names no invoice number, or one too long for the provider
+    INVALID_INVOICE_NUMBER = "invalid_invoice_number"
 
 
 class PaymentRefused(Exception):

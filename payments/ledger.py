@@ -137,10 +137,14 @@ def children_taken(source: PaymentTransaction) -> Taken:
         captured=Sum("amount", filter=Q(action=Action.CAPTURE)),
         canceled=Sum("amount", filter=Q(action=Action.CANCEL)),
         refunded=Sum("amount", filter=Q(action=Action.REFUND)),
+        activated=Sum("amount", filter=Q(action=Action.ACTIVATE)),
     )
     zero = Decimal("0")
     return Taken(
-        captured=sums["captured"] or zero, canceled=sums["canceled"] or zero, refunded=sums["refunded"] or zero
+        captured=sums["captured"] or zero,
+        canceled=sums["canceled"] or zero,
+        refunded=sums["refunded"] or zero,
+        activated=sums["activated"] or zero,
     )
 
 
@@ -667,6 +671,7 @@ def follow_up_request(
         source_amount=source.money,
         reason=txn.reason if reason is None else reason,
         validation_only=source.is_clone if validation_only is None else validation_only,
+        options=dict((txn.request or {}).get("options") or {}),  # what the operation asked beyond an amount
     )
 
 

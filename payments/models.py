@@ -95,6 +95,7 @@ class PaymentTransaction(models.Model):
             ("cancel_payment", "Can cancel payment authorizations"),
             ("refund_payment", "Can refund payments"),
             ("resolve_payment", "Can resolve payments nobody could settle"),
+            ("activate_payment", "Can activate invoice payments (invoice issued)"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="transaction_amount_not_negative"),

@@ -21,6 +21,8 @@ from providers.base import Capability, Money
 CAPTURE_SOURCES = (Action.AUTHORIZE, Action.PENDING)
 #: rows whose money a refund gives back
 REFUND_SOURCES = (Action.CHARGE, Action.CAPTURE, Action.PURCHASE)
+#: rows an activation (the invoice issued) acts on: what was captured, by a capture or a charge with auto capture
+ACTIVATE_SOURCES = (Action.CAPTURE, Action.CHARGE)
 ZERO = Decimal("0")
 
 
@@ -31,6 +33,8 @@ class Taken:
     captured: Decimal = ZERO
     canceled: Decimal = ZERO
     refunded: Decimal = ZERO
+    #: what activations (the invoice issued: InfinitePay) of the row cover, open ones too
+    activated: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class AllowedOperations:
     refundable: Decimal
     partial_refund: bool
     refund_refused: Refusal | None
+    #: activation (`Capability.ACTIVATE`): allowed once on a successful capture or charge not activated yet
+    activate_refused: Refusal | None = Refusal("not_activatable", "This payment cannot be activated.")
 
 
 def allowed_operations(
@@ -93,6 +99,7 @@ def allowed_operations(
             "partial_refund_unsupported", f"This payment can only be refunded in full ({row.money})."
         )
     return AllowedOperations(
+        activate_refused=_activate(row, taken, capabilities),
         currency=currency,
         capturable=capturable,
         capture_limit=capture_limit,
@@ -107,6 +114,22 @@ def allowed_operations(
         partial_refund=Capability.PARTIAL_REFUND in capabilities,
         refund_refused=refund_refused,
     )
+
+
+def _activate(row: PaymentTransaction, taken: Taken, capabilities: Collection[Capability]) -> Refusal | None:
+    """Why `row` may not be activated now, or None. An authorization is refused with its own message: the provider
+    activates only what was captured (shipped)."""
+    if Capability.ACTIVATE not in capabilities:
+        return Refusal("not_activatable", "This payment cannot be activated.")
+    if row.action == Action.AUTHORIZE:
+        return Refusal("not_captured", "Capture the payment (the order shipped) before activating it.")
+    if row.action not in ACTIVATE_SOURCES or not row.successful:
+        return Refusal("not_activatable", "This payment cannot be activated.")
+    if taken.activated > 0 or (row.response or {}).get("activated") is True:
+        return Refusal("already_activated", "This payment was activated already.")
+    if taken.refunded > 0:
+        return Refusal("not_activatable", "This payment was refunded.")
+    return None
 
 
 def _capturable(row: PaymentTransaction, taken: Taken, capabilities: Collection[Capability]) -> Decimal:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -100,6 +100,7 @@ __all__ = [
     "notice_raise",
     "order_payment_status_refresh",
     "payment_cancel",
+    "payment_activate",
     "payment_capture",
     "payment_complete",
     "order_purchase_reserve",
@@ -700,6 +701,38 @@ def payment_refund(
         )
 
     return _operate(verb="refund", source_id=source_id, terms=_terms(amount), key=key, reserve_checked=reserve_checked)
+
+
+def payment_activate(
+    *, source_id: int, key: str, invoice_number: str, invoice_date: date, actor: User | None = None, note: str = ""
+) -> PaymentTransaction:
+    """The invoice for a captured payment was issued: the provider grants its guarantee and the payment term starts
+    (InfinitePay's activateOrder). Refused on an authorization (capture first) and on an activated payment; the
+    invoice number and date are kept with the row, so reconcile can send the same request again."""
+    invoice_number = invoice_number.strip()
+    if not invoice_number or len(invoice_number) > 50:
+        raise PaymentRefused("invalid_invoice_number", "Give the invoice number (at most 50 characters).")
+
+    def reserve_checked(source: PaymentTransaction, allowed: AllowedOperations, fingerprint: str) -> PaymentTransaction:
+        _refuse_unless(allowed.activate_refused)
+        txn = reserve_child(
+            source, Action.ACTIVATE, source.money, key=key, fingerprint=fingerprint, actor=actor, note=note
+        )
+        if txn.request.get("options") is None:
+            txn.request = {
+                **txn.request,
+                "options": {"invoice_id": invoice_number, "invoice_date": invoice_date.isoformat()},
+            }
+            txn.save(update_fields=["request", "updated_at"])
+        return txn
+
+    return _operate(
+        verb="activate",
+        source_id=source_id,
+        terms=(invoice_number, invoice_date.isoformat()),
+        key=key,
+        reserve_checked=reserve_checked,
+    )
 
 
 def _terms(amount: Money | None) -> tuple[object, ...]:

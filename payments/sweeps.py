@@ -401,6 +401,7 @@ def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
         Action.CAPTURE: adapter.capture,
         Action.CANCEL: adapter.cancel,
         Action.REFUND: adapter.refund,
+        Action.ACTIVATE: adapter.activate,  # its invoice number and date are kept with the row
     }
     call = calls.get(txn.action)
     if call is None or txn.source is None:

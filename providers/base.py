@@ -79,6 +79,9 @@ class Capability(enum.StrEnum):
     VALIDATE = "validate"
     WEBHOOKS = "webhooks"
     FETCH_STATUS = "fetch_status"
+    #: Activate a captured invoice payment: the invoice was issued and the provider's guarantee and payment term
+    #: start (InfinitePay); `Adapter.activate`
+    ACTIVATE = "activate"
 
 
 class Outcome(enum.StrEnum):
@@ -716,6 +719,13 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
             reference=request.provider_reference,
             message=f"{self.label} cannot end a payment that waits for the buyer; it may still complete.",
         )
+
+    def activate(self, request: FollowUpRequest) -> ProviderResult:
+        """Tell the provider the invoice for the capture or charge `provider_reference` was issued
+        (`Capability.ACTIVATE`; `options` carry `invoice_id` and `invoice_date`). Decline (not captured yet,
+        activated before): DECLINED with an `ErrorCode`. Timeout: raise `ProviderUnavailable`. Repeated key: the
+        first answer."""
+        raise UnsupportedOperation(f"{self.key} cannot activate")
 
     def reauthorize(self, request: FollowUpRequest) -> ProviderResult:
         """A new authorization of `request.amount` on the payment method behind `provider_reference`, keyed by

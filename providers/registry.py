@@ -64,6 +64,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.authorizenet.adapter.AuthorizeNetAdapter",
             "providers.authorizenet.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "infinitepay",
+            "InfinitePay",
+            "providers.infinitepay.adapter.InfinitePayAdapter",
+            "providers.infinitepay.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from sandbox.authorizenet import simulator as authorizenet
+from sandbox.infinitepay import simulator as infinitepay
 from sandbox.payflow import simulator as payflow
 from sandbox.stripe import simulator as stripe
 
@@ -160,6 +161,19 @@ def _payflow_review(key: str, pnref: str, decision: str) -> None:
     payflow.review(pnref, "approve" if decision == "approve" else "reject", key)
 
 
+# --- InfinitePay -------------------------------------------------------------------------------------------------
+
+
+def _infinitepay_credentials(account: str, secret: str = "") -> Credentials:
+    """Any username with a password of 12 characters or more; the account's security-code secret is derived from
+    the password as the sandbox's account sheet says (`account_secret`)."""
+    password = f"pw-{derived(secret or account, 'password', 16)}"
+    return (
+        {"client_ref": account, "username": f"{account}-ws"},
+        {"password": password, "secret": infinitepay.account_secret(password)},
+    )
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -177,6 +191,7 @@ PROFILES: dict[str, SandboxProfile] = {
     ),
     "payflow": _payflow_profile("payflow"),
     "payflow_pro": _payflow_profile("payflow_pro"),
+    "infinitepay": SandboxProfile(key="infinitepay", credentials=_infinitepay_credentials),
 }
 
 

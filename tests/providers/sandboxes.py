@@ -246,6 +246,29 @@ PROFILES: dict[str, ContractProfile] = {
         bad_settings={"transaction_key": "invalid000000000"},
     ),
 }
+#: the debtor InfinitePay's test system approves (providers.md §5.2); any other e-mail fails the credit check
+INFINITEPAY_DEBTOR = {"email": "email_for_success_emulation@test.com", "legal_form": "GmbH"}
+PROFILES["infinitepay"] = ContractProfile(
+    key="infinitepay",
+    settings={**sandbox_credentials("infinitepay"), "auto_capture": True, "auto_activate": True},
+    payment_data={
+        "success": INFINITEPAY_DEBTOR,
+        "card_declined": {**INFINITEPAY_DEBTOR, "email": "refused@example.com"},  # the credit check says no
+        "insufficient_funds": INFINITEPAY_DEBTOR,  # over the debtor's credit limit, by amount
+    },
+    amounts={"insufficient_funds": {"USD": Decimal("50000.01")}},
+    skips={
+        "currency": "InfinitePay counts amounts in cents (EUR, CHF, GBP, USD here): no JPY or KWD",
+        "second_capture": "InfinitePay captures an order once (captureOrder); the rest of the reservation is released",
+        "3ds": "InfinitePay's guarantee has no buyer challenge",
+        "idempotency_key_header": "InfinitePay has no idempotency header; the ORDER_ID and TRS_ID derived from our key "
+        "make a repeat recognisable (tests/providers/test_infinitepay.py)",
+        "refund_of_capture": "InfinitePay credits only an activated (invoiced) order; a captured one is canceled",
+    },
+    operations={"create": "reserveOrder", "charge": "reserveOrder", "capture": "captureOrder", "cancel": "cancelOrder"},
+    currencies=frozenset({"USD", "EUR"}),
+    bad_settings={"password": "invalid"},
+)
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
 
