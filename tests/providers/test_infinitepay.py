@@ -285,3 +285,16 @@ def test_a_lost_activation_reply_is_found_by_its_trs_id(live_server) -> None:
     assert adapter.fetch_status(asked).outcome == Outcome.SUCCEEDED
     other = StatusRequest("another-key", charge.provider_reference, "activate", charge.amount, method_info())
     assert adapter.fetch_status(other).error_code == NOT_FOUND
+
+
+def test_debug_logging_masks_the_password_the_secret_and_the_security_code(live_server, caplog) -> None:
+    credentials = sandbox_credentials("infinitepay")
+    with caplog.at_level("INFO", logger="providers.infinitepay.client"):
+        result = adapter_for(live_server, debug_mode=True).authorize(purchase())
+    assert result.outcome == Outcome.SUCCEEDED
+    logged = caplog.text
+    assert "reserveOrder request" in logged
+    assert "reserveOrder response" in logged
+    assert credentials["secret"] not in logged
+    assert credentials["password"] not in logged
+    assert "SECURITY_CD': '••••••••'" in logged
