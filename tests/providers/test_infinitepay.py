@@ -298,3 +298,16 @@ def test_debug_logging_masks_the_password_the_secret_and_the_security_code(live_
     assert credentials["secret"] not in logged
     assert credentials["password"] not in logged
     assert "SECURITY_CD': '••••••••'" in logged
+
+
+def test_a_guarantee_for_less_than_the_order_is_reported_as_the_amount_held(monkeypatch) -> None:
+    """At the network edge: InfinitePay answers a reserve with a smaller GUAR_AMT; the ledger then flags it."""
+    from providers.infinitepay.client import InfinitePayClient
+
+    def answer(self, operation, request):  # noqa: ANN001, ANN202
+        return {"RESPONSE_DATA": {"STATUS": "1", "REF_NO": "IP1", "ORDER_ID": "O1", "GUAR_AMT": "8000"}}
+
+    monkeypatch.setattr(InfinitePayClient, "call", answer)
+    result = InfinitePayAdapter(sandbox_credentials("infinitepay")).authorize(purchase("100.00"))
+    assert (result.outcome, result.amount) == (Outcome.SUCCEEDED, Money(Decimal("80.00"), "EUR"))
+    assert result.raw["guaranteed_amount"] == "80.00"
