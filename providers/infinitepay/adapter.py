@@ -260,7 +260,10 @@ class InfinitePayAdapter(Adapter):
             "captured": auto_capture,
             "activated": auto_activate,
         }
-        return ProviderResult.succeeded(amount, reference=reference_of(ref_no, order_id), raw=raw)
+        # the guarantee is what InfinitePay holds for us: one for less than the order is reported as such, so the
+        # ledger flags the difference for staff instead of taking the order as fully guaranteed
+        held = guaranteed if guaranteed is not None and guaranteed.amount > 0 else amount
+        return ProviderResult.succeeded(held, reference=reference_of(ref_no, order_id), raw=raw)
 
     def _debtor(self, request: PaymentRequest) -> dict[str, Any]:
         context = request.context

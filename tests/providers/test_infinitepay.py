@@ -285,3 +285,29 @@ def test_a_lost_activation_reply_is_found_by_its_trs_id(live_server) -> None:
     assert adapter.fetch_status(asked).outcome == Outcome.SUCCEEDED
     other = StatusRequest("another-key", charge.provider_reference, "activate", charge.amount, method_info())
     assert adapter.fetch_status(other).error_code == NOT_FOUND
+
+
+def test_debug_logging_masks_the_password_the_secret_and_the_security_code(live_server, caplog) -> None:
+    credentials = sandbox_credentials("infinitepay")
+    with caplog.at_level("INFO", logger="providers.infinitepay.client"):
+        result = adapter_for(live_server, debug_mode=True).authorize(purchase())
+    assert result.outcome == Outcome.SUCCEEDED
+    logged = caplog.text
+    assert "reserveOrder request" in logged
+    assert "reserveOrder response" in logged
+    assert credentials["secret"] not in logged
+    assert credentials["password"] not in logged
+    assert "SECURITY_CD': '••••••••'" in logged
+
+
+def test_a_guarantee_for_less_than_the_order_is_reported_as_the_amount_held(monkeypatch) -> None:
+    """At the network edge: InfinitePay answers a reserve with a smaller GUAR_AMT; the ledger then flags it."""
+    from providers.infinitepay.client import InfinitePayClient
+
+    def answer(self, operation, request):  # noqa: ANN001, ANN202
+        return {"RESPONSE_DATA": {"STATUS": "1", "REF_NO": "IP1", "ORDER_ID": "O1", "GUAR_AMT": "8000"}}
+
+    monkeypatch.setattr(InfinitePayClient, "call", answer)
+    result = InfinitePayAdapter(sandbox_credentials("infinitepay")).authorize(purchase("100.00"))
+    assert (result.outcome, result.amount) == (Outcome.SUCCEEDED, Money(Decimal("80.00"), "EUR"))
+    assert result.raw["guaranteed_amount"] == "80.00"
