@@ -64,6 +64,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.authorizenet.adapter.AuthorizeNetAdapter",
             "providers.authorizenet.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "oropay",
+            "OroPay",
+            "providers.oropay.adapter.OroPayAdapter",
+            "providers.oropay.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

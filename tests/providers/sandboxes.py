@@ -246,6 +246,39 @@ PROFILES: dict[str, ContractProfile] = {
         bad_settings={"transaction_key": "invalid000000000"},
     ),
 }
+#: scenario -> the GP-API sandbox's test card that plays it (sandbox/oropay/simulator.py)
+OROPAY_CARDS = {
+    "success": "4263970000005262",
+    "card_declined": "4000120000001154",
+    "insufficient_funds": "4000130000001724",
+    "expired_card": "4000160000004147",
+    "incorrect_cvc": "4000140000001129",
+    "processing_error": "4000150000001235",
+}
+
+
+def _oropay_payment_data(name: str) -> Mapping[str, str] | None:
+    from sandbox.oropay.simulator import tokenize
+
+    number = OROPAY_CARDS.get(name)
+    if number is None:
+        return None
+    return {"payment_reference": tokenize(sandbox_credentials("oropay")["app_id"], number)}
+
+
+PROFILES["oropay"] = ContractProfile(
+    key="oropay",
+    settings=sandbox_credentials("oropay"),
+    payment_data={},
+    make_payment_data=_oropay_payment_data,  # a card token is used once
+    skips={
+        "3ds": "the GP-API sandbox does not model /ucp/authentications (3-D Secure) yet",
+        "settlement": "GP-API refunds a capture whether or not it was batched",
+    },
+    tokenize=sandbox_tokenize("oropay"),
+    operations={"cancel": "reversal"},
+    bad_settings={"app_key": "invalid"},
+)
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
 

@@ -1,0 +1,402 @@
+"""OroPay: card and ACH on Global Payments' GP-API (domain.md §3.10, providers.md §6).
+
+Cards are tokenized in the buyer's browser by the hosted fields (globalpayments-js; the sandbox serves a
+stand-in) with a restricted, short-lived access token; the shop sees only the `PMT_…` token and sends it as
+`payment_method.id`. Authorizations use `capture_mode: MULTIPLE` (several captures, each all or part of what is
+left, then a reversal releases the rest); sales `AUTO`. ACH debits are sales that stay PENDING until Global
+Payments reports them FUNDED or REJECTED (notification or reconcile); a REJECTED after FUNDED is a return.
+
+Why plain HTTP and not the `globalpayments-api` SDK: the SDK's GP-API ACH branch is commented out (providers.md
+§6.2), and at import it calls `urllib3.contrib.pyopenssl.inject_into_urllib3()` (every HTTPS connection of the
+process, Stripe's and Authorize.Net's included, would go through pyOpenSSL), its connection pool has no timeout,
+it turns every failure into one `GatewayException` (a timeout cannot be told from a refusal) and it pins
+`cryptography<45` and `certifi<2025`. `client.py` sends what the SDK's `GpApiConnector` sends, byte for byte where
+it matters (headers, the token request, minor units as strings, `x-gp-idempotency`).
+
+The service URL is always explicit: the sandbox's address, or `test_base_url` / `live_base_url`; an adapter
+built without one refuses to call (never production by accident).
+
+Idempotency: every POST carries our key as `x-gp-idempotency` (GP-API answers a repeat with the first answer);
+purchases also carry it as `reference` (a digest when longer than GP-API's 50 characters), which is how a
+purchase whose answer was lost is found again (`GET /transactions?reference=`, page by page). A capture, reversal
+or refund whose answer was lost is asked again with the same key and body, within the 24 hours GP-API keeps its
+answers: it is replayed if it arrived, and carried out once if it did not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from providers.base import (
+    NOT_FOUND,
+    Adapter,
+    Capability,
+    CheckoutContext,
+    ErrorCode,
+    FollowUpRequest,
+    IntegrationInfo,
+    InvalidSignature,
+    MethodInfo,
+    Money,
+    PaymentAction,
+    PaymentRequest,
+    ProviderError,
+    ProviderMisconfigured,
+    ProviderResult,
+    ProviderUnavailable,
+    StatusRequest,
+    WebhookEvent,
+    header,
+    scrub,
+    to_minor,
+)
+from providers.oropay.client import GpApiClient, Reply
+from providers.oropay.results import error_result, transaction_result
+from providers.oropay.webhooks import event_from_notification
+
+ACH_VARIANT = "ach"
+ACH_ACCOUNT_TYPES = {"CHECKING": "Checking", "SAVING": "Savings"}
+#: GP-API's limit on `reference`
+REFERENCE_MAX = 50
+#: how long GP-API keeps the answer to an idempotency key
+REPLAY_WINDOW = timedelta(hours=24)
+DEFAULT_NACHA_TEXT = (
+    "By submitting this payment I authorize {merchant} to debit the bank account above, once, for the amount "
+    "shown, through the ACH network, and, if needed, to credit it to correct an erroneous debit. I can revoke "
+    "this authorization by contacting {merchant} before the debit is processed."
+)
+
+
+def wire_reference(key: str) -> str:
+    """Our idempotency key as GP-API's `reference`: itself when it fits, else a stable digest of it."""
+    return key if len(key) <= REFERENCE_MAX else "k" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class OroPayAdapter(Adapter):
+    key = "oropay"
+    label = "OroPay"
+    capabilities: ClassVar = frozenset(
+        {
+            Capability.AUTHORIZE,
+            Capability.CHARGE,
+            Capability.CAPTURE,
+            Capability.PARTIAL_CAPTURE,
+            Capability.MULTIPLE_CAPTURE,  # capture_mode MULTIPLE
+            Capability.CANCEL,
+            Capability.REFUND,
+            Capability.PARTIAL_REFUND,
+            Capability.WEBHOOKS,
+            Capability.FETCH_STATUS,
+        }
+    )
+    authorization_ttl_hours = 7 * 24
+    test_base_url = "https://apis.sandbox.globalpay.com"
+    live_base_url = "https://apis.globalpay.com"
+    test_js_url = "https://js.globalpay.com/v1/globalpayments.js"
+    live_js_url = "https://js.globalpay.com/v1/globalpayments.js"
+    webhook_events = ("Transaction status notifications (status_url)",)
+
+    connect_timeout: ClassVar[float] = 5.0
+    read_timeout: ClassVar[float] = 30.0
+    search_page_size: ClassVar[int] = 100
+
+    # --- settings ----------------------------------------------------------------------------------------------
+
+    @property
+    def service_url(self) -> str:
+        return f"{self.base_url}/ucp" if self.base_url else ""
+
+    @property
+    def _client(self) -> GpApiClient:
+        return GpApiClient(
+            service_url=self.service_url,
+            app_id=self.options.text("app_id"),
+            app_key=self.options.text("app_key"),
+            timeouts=(self.connect_timeout, self.read_timeout),
+        )
+
+    def _scrub(self, data: Any) -> Any:
+        return scrub(data, secrets=[self.options.text("app_key")])
+
+    @property
+    def ach_enabled(self) -> bool:
+        return self.options.flag("ach_enabled", False)
+
+    # --- methods and the storefront ----------------------------------------------------------------------------
+
+    def methods(self, integration: IntegrationInfo) -> list[MethodInfo]:
+        """The card, and ACH where enabled and the integration captures automatically (as the reference offers it)."""
+        card = self.card_method(integration)
+        if not self.ach_enabled or integration.payment_action != PaymentAction.CHARGE:
+            return [card]
+        label = self.options.text("ach_label", "ACH bank debit")
+        ach = MethodInfo(
+            identifier=f"{self.key}_{integration.id}_{ACH_VARIANT}",
+            integration_id=integration.id,
+            provider_key=self.key,
+            variant=ACH_VARIANT,
+            labels={"en": label},
+            short_labels={"en": self.options.text("ach_short_label", label)},
+            widget=f"{self.key}/ach_widget.html",
+            payment_action=PaymentAction.CHARGE,
+        )
+        return [card, ach]
+
+    def is_applicable(self, context: CheckoutContext) -> bool:
+        return context.total.amount > 0
+
+    @property
+    def js_url(self) -> str:
+        if self.base_url == self.live_base_url:
+            return self.live_js_url
+        if self.base_url == self.test_base_url:
+            return self.test_js_url
+        return f"{self.base_url}/js/globalpayments.js"
+
+    def widget_context(self, method: MethodInfo, context: CheckoutContext | None = None) -> dict[str, Any]:
+        """Card: the hosted fields' script and a restricted token that may tokenize one card and nothing else.
+        ACH: the account types and the NACHA authorization the buyer accepts. No secret is in either."""
+        if method.variant == ACH_VARIANT:
+            merchant = self.options.text("merchant_name", "the merchant")
+            text = self.options.text("ach_authorization_text", DEFAULT_NACHA_TEXT)
+            return {
+                "method": method,
+                "account_types": list(ACH_ACCOUNT_TYPES.items()),
+                "authorization_text": text.replace("{merchant}", merchant),
+            }
+        try:
+            token = self._client.restricted_token()
+        except ProviderError:
+            return {"method": method, "unavailable": True}
+        return {
+            "method": method,
+            "js_url": self.js_url,
+            "access_token": token,
+            "env": "production" if self.base_url == self.live_base_url else "sandbox",
+            "api_version": "2021-03-22",
+        }
+
+    # --- purchases ---------------------------------------------------------------------------------------------
+
+    def authorize(self, request: PaymentRequest) -> ProviderResult:
+        if request.method.variant == ACH_VARIANT:
+            return self.charge(request)  # an ACH debit is always a sale
+        return self._purchase(request, "MULTIPLE", "authorize")
+
+    def charge(self, request: PaymentRequest) -> ProviderResult:
+        return self._purchase(request, "AUTO", "charge")
+
+    def _purchase(self, request: PaymentRequest, capture_mode: str, operation: str) -> ProviderResult:
+        method = self._payment_method(request)
+        if isinstance(method, ProviderResult):
+            return method
+        body: dict[str, Any] = {
+            "account_name": self.options.text("account_name", "transaction_processing"),
+            "channel": "CNP",
+            "country": self.options.text("merchant_country", "US"),
+            "type": "SALE",
+            "capture_mode": capture_mode,
+            "amount": str(to_minor(request.amount)),
+            "currency": request.amount.currency,
+            "reference": wire_reference(request.idempotency_key),
+            "description": f"Order {request.reference}"[:100],
+            "order": {"reference": request.reference[:50]},
+            "payment_method": method,
+        }
+        reply = self._client.call("POST", "/transactions", body, key=request.idempotency_key)
+        return self._result(reply, request.amount, operation)
+
+    def _payment_method(self, request: PaymentRequest) -> dict[str, Any] | ProviderResult:
+        data = request.payment_data
+        if request.method.variant == ACH_VARIANT:
+            number = "".join(data.get("account_number", "").split())
+            routing = "".join(data.get("routing_number", "").split())
+            holder = data.get("account_holder", "").strip()
+            account_type = data.get("account_type", "")
+            if not (number.isdigit() and 4 <= len(number) <= 17 and routing.isdigit() and len(routing) == 9):
+                return ProviderResult.declined(
+                    ErrorCode.INCORRECT_NUMBER,
+                    "Please check the routing number (9 digits) and the account number.",
+                    amount=request.amount,
+                )
+            if not holder or account_type not in ACH_ACCOUNT_TYPES or data.get("authorized") not in ("1", "true", "on"):
+                return ProviderResult.declined(
+                    ErrorCode.MISSING_PAYMENT_DATA,
+                    "Please give the account holder and type, and accept the debit authorization.",
+                    amount=request.amount,
+                )
+            return {
+                "entry_mode": "ECOM",
+                "name": holder[:100],
+                "narrative": f"Order {request.reference}"[:20],
+                "bank_transfer": {
+                    "account_number": number,
+                    "account_type": account_type,
+                    "check_reference": request.reference[:20],
+                    "sec_code": "WEB",
+                    "bank": {"code": routing},
+                },
+            }
+        token = data.get("payment_reference", "").strip()
+        if not token:
+            return ProviderResult.declined(
+                ErrorCode.MISSING_PAYMENT_DATA,
+                "No card details were given. Please enter them again.",
+                amount=request.amount,
+            )
+        if not token.startswith("PMT_") or len(token) > 100:
+            return ProviderResult.declined(
+                ErrorCode.INVALID_PAYMENT_DATA,
+                "The card details could not be used. Please enter them again.",
+                amount=request.amount,
+            )
+        return {"entry_mode": "ECOM", "id": token}
+
+    # --- follow-ups --------------------------------------------------------------------------------------------
+
+    def capture(self, request: FollowUpRequest) -> ProviderResult:
+        """Capture all or part of what the authorization still holds (MULTIPLE: again later, up to the whole)."""
+        body = {"amount": str(to_minor(request.amount))}
+        reply = self._client.call(
+            "POST", f"/transactions/{request.provider_reference}/capture", body, key=request.idempotency_key
+        )
+        return self._result(reply, request.amount, "capture", reference=request.provider_reference)
+
+    def cancel(self, request: FollowUpRequest) -> ProviderResult:
+        """Reverse the authorization: what it still holds is released (captures made before stay)."""
+        reply = self._client.call(
+            "POST", f"/transactions/{request.provider_reference}/reversal", {}, key=request.idempotency_key
+        )
+        if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("id"):
+            return ProviderResult.succeeded(
+                request.amount, reference=reply.body["id"], raw=self._scrub({"status": reply.body.get("status")})
+            )
+        return self._result(reply, request.amount, "cancel", reference=request.provider_reference)
+
+    def refund(self, request: FollowUpRequest) -> ProviderResult:
+        """A refund is a new REFUND transaction at GP-API, with its own id; partial and repeated up to what was
+        taken."""
+        body = {"amount": str(to_minor(request.amount))}
+        reply = self._client.call(
+            "POST", f"/transactions/{request.provider_reference}/refund", body, key=request.idempotency_key
+        )
+        return self._result(reply, request.amount, "refund", reference=request.provider_reference)
+
+    def _result(
+        self, reply: Reply, requested: Money, operation: str, *, reference: str | None = None
+    ) -> ProviderResult:
+        if reply.status in (200, 201) and isinstance(reply.body, dict):
+            return self._scrubbed(transaction_result(reply.body, requested, operation))
+        if reply.status == 403:
+            raise_misconfigured(reply)
+        if 400 <= reply.status < 500 and isinstance(reply.body, dict):
+            return error_result(reply, requested, operation, reference=reference)
+        return ProviderResult.error(
+            ErrorCode.UNREADABLE_REPLY,
+            f"OroPay's answer to the {operation} could not be read.",
+            amount=requested,
+            reference=reference,
+        )
+
+    def _scrubbed(self, result: ProviderResult) -> ProviderResult:
+        return replace(result, raw=self._scrub(dict(result.raw)))
+
+    # --- what became of it -------------------------------------------------------------------------------------
+
+    def fetch_status(self, request: StatusRequest) -> ProviderResult:
+        amount = request.amount
+        if request.action in ("authorize", "charge"):
+            if request.provider_reference:
+                reply = self._client.call("GET", f"/transactions/{request.provider_reference}")
+                if reply.status == 200 and isinstance(reply.body, dict):
+                    return self._scrubbed(transaction_result(reply.body, amount, request.action))
+                if reply.status != 404:
+                    return self._result(reply, amount, request.action).read_back_failure()
+            found = self._find_purchase(request)
+            if found is None:
+                return ProviderResult.error(NOT_FOUND, "OroPay has no trace of this payment.", amount=amount)
+            return self._scrubbed(transaction_result(found, amount, request.action))
+        if not request.provider_reference:
+            return ProviderResult.error(NOT_FOUND, "No payment to ask about.", amount=amount)
+        sent = request.requested_at
+        if sent is not None and datetime.now(UTC) - sent > REPLAY_WINDOW:
+            return ProviderResult.error(
+                ErrorCode.UNEXPECTED_RESPONSE,
+                "OroPay keeps its answers 24 hours; check this operation in the Global Payments portal.",
+                amount=amount,
+                reference=request.provider_reference,
+            )
+        # the same request with the same key: GP-API replays the first answer (or carries it out, once)
+        follow = FollowUpRequest(amount, request.idempotency_key, request.provider_reference, request.method)
+        verb = {"capture": self.capture, "refund": self.refund, "cancel": self.cancel}.get(request.action)
+        if verb is None:
+            return ProviderResult.error(ErrorCode.UNEXPECTED_RESPONSE, "Unknown operation.", amount=amount)
+        return verb(follow).read_back_failure()
+
+    def _find_purchase(self, request: StatusRequest) -> dict[str, Any] | None:
+        """Our purchase among the account's transactions carrying our reference, every page, since the day before
+        it was sent (or the last 30 days)."""
+        since = (request.requested_at or datetime.now(UTC) - timedelta(days=30)) - timedelta(days=1)
+        page = 1
+        while True:
+            params = {
+                "reference": wire_reference(request.idempotency_key),
+                "from_time_created": since.strftime("%Y-%m-%d"),
+                "page": str(page),
+                "page_size": str(self.search_page_size),
+                "order": "DESC",
+                "order_by": "TIME_CREATED",
+            }
+            reply = self._client.call("GET", "/transactions", params)
+            if reply.status != 200 or not isinstance(reply.body, dict):
+                raise_unavailable(reply)
+            rows = reply.body.get("transactions") or []
+            for row in rows:
+                if row.get("type") == "SALE":
+                    return row
+            if len(rows) < self.search_page_size:
+                return None
+            page += 1
+
+    # --- connection and notifications --------------------------------------------------------------------------
+
+    def check_connection(self) -> ProviderResult:
+        """Getting an access token proves the app id and key."""
+        nothing = Money(Decimal("0"), "USD")
+        self._client.access_token(fresh=True)
+        return ProviderResult.succeeded(nothing, message="OroPay issued an access token for the app credentials.")
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify `X-GP-Signature` = sha512_hex(raw body + app key) and read the transaction it reports."""
+        key = self.options.text("app_key")
+        signature = (header(headers, "X-GP-Signature") or "").strip().lower()
+        if not key or not signature:
+            raise InvalidSignature("OroPay notification without signature or app key")
+        expected = notification_signature(body, key)
+        if not hmac.compare_digest(expected, signature):
+            raise InvalidSignature("OroPay notification signature does not verify")
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidSignature("not an OroPay notification") from exc
+        return event_from_notification(data, self._scrub)
+
+
+def notification_signature(body: bytes, app_key: str) -> str:
+    """sha512 hex of the exact body bytes followed by the app key (providers.md §6.2; no HMAC)."""
+    return hashlib.sha512(body + app_key.encode()).hexdigest()
+
+
+def raise_misconfigured(reply: Reply) -> None:
+    raise ProviderMisconfigured(f"OroPay refused the request as not authorized (HTTP {reply.status}).")
+
+
+def raise_unavailable(reply: Reply) -> None:
+    raise ProviderUnavailable(f"OroPay's transaction search answered HTTP {reply.status}.")
