@@ -62,7 +62,6 @@ from providers.oropay.results import error_result, transaction_result
 from providers.oropay.webhooks import event_from_notification
 
 ACH_VARIANT = "ach"
-ACH_ACCOUNT_TYPES = {"CHECKING": "Checking", "SAVING": "Savings"}
 #: GP-API's limit on `reference`
 REFERENCE_MAX = 50
 #: how long GP-API keeps the answer to an idempotency key
@@ -163,24 +162,22 @@ class OroPayAdapter(Adapter):
     def widget_context(self, method: MethodInfo, context: CheckoutContext | None = None) -> dict[str, Any]:
         """Card: the hosted fields' script and a restricted token that may tokenize one card and nothing else.
         ACH: the account types and the NACHA authorization the buyer accepts. No secret is in either."""
+        extra: dict[str, Any] = {}
         if method.variant == ACH_VARIANT:
             merchant = self.options.text("merchant_name", "the merchant")
             text = self.options.text("ach_authorization_text", DEFAULT_NACHA_TEXT)
-            return {
-                "method": method,
-                "account_types": list(ACH_ACCOUNT_TYPES.items()),
-                "authorization_text": text.replace("{merchant}", merchant),
-            }
+            extra = {"authorization_text": text.replace("{merchant}", merchant)}
         try:
             token = self._client.restricted_token()
         except ProviderError:
-            return {"method": method, "unavailable": True}
+            return {"method": method, "unavailable": True, **extra}
         return {
             "method": method,
             "js_url": self.js_url,
             "access_token": token,
             "env": "production" if self.base_url == self.live_base_url else "sandbox",
             "api_version": "2021-03-22",
+            **extra,
         }
 
     # --- purchases ---------------------------------------------------------------------------------------------
@@ -215,36 +212,22 @@ class OroPayAdapter(Adapter):
 
     def _payment_method(self, request: PaymentRequest) -> dict[str, Any] | ProviderResult:
         data = request.payment_data
+        token = data.get("payment_reference", "").strip()
         if request.method.variant == ACH_VARIANT:
-            number = "".join(data.get("account_number", "").split())
-            routing = "".join(data.get("routing_number", "").split())
             holder = data.get("account_holder", "").strip()
-            account_type = data.get("account_type", "")
-            if not (number.isdigit() and 4 <= len(number) <= 17 and routing.isdigit() and len(routing) == 9):
-                return ProviderResult.declined(
-                    ErrorCode.INCORRECT_NUMBER,
-                    "Please check the routing number (9 digits) and the account number.",
-                    amount=request.amount,
-                )
-            if not holder or account_type not in ACH_ACCOUNT_TYPES or data.get("authorized") not in ("1", "true", "on"):
+            if not token.startswith("PMT_") or not holder or data.get("authorized") not in ("1", "true", "on"):
                 return ProviderResult.declined(
                     ErrorCode.MISSING_PAYMENT_DATA,
-                    "Please give the account holder and type, and accept the debit authorization.",
+                    "Please give the bank account and its holder, and accept the debit authorization.",
                     amount=request.amount,
                 )
             return {
                 "entry_mode": "ECOM",
+                "id": token,
                 "name": holder[:100],
                 "narrative": f"Order {request.reference}"[:20],
-                "bank_transfer": {
-                    "account_number": number,
-                    "account_type": account_type,
-                    "check_reference": request.reference[:20],
-                    "sec_code": "WEB",
-                    "bank": {"code": routing},
-                },
+                "bank_transfer": {"check_reference": request.reference[:20], "sec_code": "WEB"},
             }
-        token = data.get("payment_reference", "").strip()
         if not token:
             return ProviderResult.declined(
                 ErrorCode.MISSING_PAYMENT_DATA,

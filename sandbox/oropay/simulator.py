@@ -321,7 +321,10 @@ def _brand(number: str) -> str:
 
 @api("tokenize", tokenize=True)
 def payment_methods(account: str, body: dict[str, Any], token: Mapping[str, Any]) -> SimReply:
-    """`POST /ucp/payment-methods` with the restricted token: card data in, a single-use `PMT_…` out."""
+    """`POST /ucp/payment-methods` with the restricted token: card (or bank account) data in, a single-use `PMT_…`
+    out. The account data stays in the simulated vault; the reply shows its last four digits only."""
+    if isinstance(body.get("bank_transfer"), dict):
+        return _bank_token(account, body["bank_transfer"])
     card: dict[str, Any] = body["card"] if isinstance(body.get("card"), dict) else {}
     number = re.sub(r"\D", "", str(card.get("number") or ""))
     month, year = str(card.get("expiry_month") or ""), str(card.get("expiry_year") or "")
@@ -351,6 +354,24 @@ def payment_methods(account: str, body: dict[str, Any], token: Mapping[str, Any]
         },
         status=201,
     )
+
+
+def _bank_token(account: str, bank: Mapping[str, Any]) -> SimReply:
+    number = str(bank.get("account_number") or "")
+    routing = str((bank.get("bank") or {}).get("code") or "") if isinstance(bank.get("bank"), dict) else ""
+    if not re.fullmatch(r"\d{4,17}", number) or not re.fullmatch(r"\d{9}", routing):
+        return _error(400, "INVALID_REQUEST_DATA", "40213", "Invalid account or routing number", store=False)
+    if bank.get("account_type") not in ("CHECKING", "SAVING"):
+        return _error(400, "INVALID_REQUEST_DATA", "40213", "Invalid account_type", store=False)
+    pmt = f"PMT_{secrets.token_hex(16)}"
+    data = {
+        "id": pmt,
+        "bank": {"account_number": number, "account_type": bank["account_type"], "routing": routing},
+        "used": False,
+    }
+    sim_put(PROVIDER, "payment_method", pmt, data, account=account)
+    masked = {"masked_account_number_last4": "XXXX" + number[-4:], "account_type": bank["account_type"]}
+    return _ok({"id": pmt, "usage_mode": "SINGLE", "status": "ACTIVE", "bank_transfer": masked}, status=201)
 
 
 # --- transactions ------------------------------------------------------------------------------------------
@@ -428,6 +449,9 @@ def transactions_create(account: str, body: dict[str, Any], token: Mapping[str, 
     method = body["payment_method"] if isinstance(body["payment_method"], dict) else {}
     if "bank_transfer" in method:
         return _ach_create(account, body, method, amount)
+    if method.get("id") and (kept := sim_get(PROVIDER, "payment_method", str(method["id"]))) is not None:
+        if "bank" in kept.data:
+            return _error(400, "INVALID_REQUEST_DATA", "40213", "A bank account needs bank_transfer", store=False)
     pmt_id = str(method.get("id") or "")
     pmt = sim_load(PROVIDER, "payment_method", pmt_id, account) if pmt_id else None
     if pmt is None:
@@ -464,14 +488,28 @@ def transactions_create(account: str, body: dict[str, Any], token: Mapping[str, 
 
 
 def _ach_create(account: str, body: Mapping[str, Any], method: Mapping[str, Any], amount: int) -> SimReply:
+    """An ACH debit: the account in `bank_transfer`, or a bank-account token in `id` with `bank_transfer` naming
+    the SEC code; `name` is the account holder."""
     if body.get("capture_mode", "AUTO") != "AUTO":
         return _error(400, "INVALID_REQUEST_DATA", "40213", "ACH is a sale with capture_mode AUTO", store=False)
     bank = method["bank_transfer"] if isinstance(method.get("bank_transfer"), dict) else {}
-    number = str(bank.get("account_number") or "")
-    routing = str((bank.get("bank") or {}).get("code") or "") if isinstance(bank.get("bank"), dict) else ""
+    if method.get("id"):
+        pmt = sim_load(PROVIDER, "payment_method", str(method["id"]), account)
+        if pmt is None or "bank" not in pmt:
+            return _error(404, "RESOURCE_NOT_FOUND", "40118", f"Payment method {method['id']} not found", store=False)
+        if pmt["used"]:
+            return _error(400, "INVALID_REQUEST_DATA", "40029", "Single use payment method already used", store=False)
+        pmt["used"] = True
+        sim_put(PROVIDER, "payment_method", pmt["id"], pmt, account=account)
+        stored = pmt["bank"]
+        number, routing, account_type = stored["account_number"], stored["routing"], stored["account_type"]
+    else:
+        number = str(bank.get("account_number") or "")
+        routing = str((bank.get("bank") or {}).get("code") or "") if isinstance(bank.get("bank"), dict) else ""
+        account_type = bank.get("account_type")
     if not re.fullmatch(r"\d{4,17}", number) or not re.fullmatch(r"\d{9}", routing):
         return _error(400, "INVALID_REQUEST_DATA", "40213", "Invalid account or routing number", store=False)
-    if bank.get("account_type") not in ("CHECKING", "SAVING") or bank.get("sec_code") not in ("WEB", "PPD", "CCD"):
+    if account_type not in ("CHECKING", "SAVING") or bank.get("sec_code") not in ("WEB", "PPD", "CCD"):
         return _error(400, "INVALID_REQUEST_DATA", "40213", "Invalid account_type or sec_code", store=False)
     if not method.get("name"):
         return _error(400, "INVALID_REQUEST_DATA", "40005", "Mandatory field payment_method.name missing", store=False)
@@ -483,7 +521,7 @@ def _ach_create(account: str, body: Mapping[str, Any], method: Mapping[str, Any]
         "name": method.get("name"),
         "bank_transfer": {
             "masked_account_number_last4": "XXXX" + number[-4:],
-            "account_type": bank["account_type"],
+            "account_type": account_type,
             "sec_code": bank["sec_code"],
             "bank": {"code": routing},
         },
@@ -761,3 +799,13 @@ def hosted_fields_js(request: HttpRequest) -> HttpResponse:
 def transactions_root(request: HttpRequest) -> HttpResponse:
     """`/ucp/transactions`: GET searches, POST creates."""
     return transactions_list(request) if request.method == "GET" else transactions_create(request)
+
+
+def tokenize_bank(app_id: str, account_number: str, routing: str = "021000021", account_type: str = "CHECKING") -> str:
+    """A single-use bank-account `PMT_…` as the hosted bank fields make it, for tests."""
+    reply = _bank_token(
+        account_of(app_id), {"account_number": account_number, "account_type": account_type, "bank": {"code": routing}}
+    )
+    if reply.status != 201:
+        raise ValueError(reply.body)
+    return str(json.loads(reply.body)["id"])
