@@ -1,0 +1,161 @@
+"""OroPay through the payment services, the ledger and the webhook inbox, against its GP-API sandbox."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from integrations.models import Integration
+from orders.models import Invoice, PaymentStatus
+from orders.services import invoice_create
+from payment_rules.models import PaymentRule
+from payments import services
+from payments.exceptions import PaymentRefused
+from payments.models import Action, PaymentTransaction, State, WebhookEvent
+from providers.base import Money
+from providers.oropay import client as gp_client
+from providers.oropay.adapter import notification_signature
+from sandbox.oropay import simulator as sandbox
+from sandbox.profiles import profile as sandbox_profile
+from sandbox.services import sim_count, sim_get
+from tests import factories
+from tests.sandbox_support import ledger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SETTINGS, SECRETS = sandbox_profile("oropay").credentials("paydeskoropay", "")
+
+
+@pytest.fixture(autouse=True)
+def fresh_tokens():
+    gp_client.token_cache_clear()
+    yield
+    gp_client.token_cache_clear()
+
+
+@pytest.fixture
+def oropay(live_server, settings) -> Integration:
+    """An OroPay integration taking payments in one step (so ACH is offered), with its status URL registered."""
+    settings.SITE_URL = live_server.url
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = factories.IntegrationFactory(
+        provider_key="oropay",
+        name="OroPay",
+        settings=dict(SETTINGS),
+        secrets=dict(SECRETS),
+        payment_action=Integration.PaymentAction.CHARGE,
+    )
+    sandbox.status_url_register(app_id=SETTINGS["app_id"], url=integration.get_webhook_url())
+    return integration
+
+
+def card(number: str = "4263970000005262") -> dict[str, str]:
+    return {"payment_reference": sandbox.tokenize(SETTINGS["app_id"], number)}
+
+
+def bank(number: str = "123456789") -> dict[str, str]:
+    token = sandbox.tokenize_bank(SETTINGS["app_id"], number)
+    return {"payment_reference": token, "account_holder": "ACME Industrial", "authorized": "1"}
+
+
+def money(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
+
+
+def test_authorize_then_two_partial_captures_then_the_rest_released(oropay) -> None:
+    oropay.payment_action = Integration.PaymentAction.AUTHORIZE
+    oropay.save()
+    order = factories.OrderFactory()
+    auth = services.payment_purchase(order_id=order.pk, method=f"oropay_{oropay.pk}", key="p-1", payment_data=card())
+    assert (auth.action, auth.state) == (Action.AUTHORIZE, State.SUCCEEDED)
+    services.payment_capture(source_id=auth.pk, amount=money("30.00"), key="c-1")
+    services.payment_capture(source_id=auth.pk, amount=money("20.00"), key="c-2")
+    services.payment_cancel(source_id=auth.pk, key="x-1")
+    order.refresh_from_db()
+    assert [row[:3] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded"),
+        ("capture", "30.0000", "succeeded"),
+        ("capture", "20.0000", "succeeded"),
+        ("cancel", "50.0000", "succeeded"),
+    ]
+    txn = sim_get("oropay", "transaction", auth.provider_reference)
+    assert (txn.data["status"], txn.data["_captured"], txn.data["amount"]) == ("CAPTURED", 5000, "5000")
+
+
+def test_an_ach_debit_stays_pending_until_the_funded_notification(oropay) -> None:
+    order = factories.OrderFactory()
+    debit = services.payment_purchase(
+        order_id=order.pk, method=f"oropay_{oropay.pk}_ach", key="ach-1", payment_data=bank()
+    )
+    order.refresh_from_db()
+    assert (debit.action, debit.state, order.payment_status) == (Action.CHARGE, State.PROCESSING, PaymentStatus.PENDING)
+    assert sandbox.settle(debit.provider_reference) == 1  # the sandbox notifies FUNDED to the status URL
+    debit.refresh_from_db()
+    order.refresh_from_db()
+    assert (debit.state, order.payment_status) == (State.SUCCEEDED, PaymentStatus.FULL)
+    assert WebhookEvent.objects.filter(integration=oropay).count() == 1
+
+
+def test_an_ach_debit_rejected_is_declined_and_a_return_after_funding_gives_the_money_back(oropay) -> None:
+    rejected_order, returned_order = factories.OrderFactory(), factories.OrderFactory()
+    rejected = services.payment_purchase(
+        order_id=rejected_order.pk, method=f"oropay_{oropay.pk}_ach", key="ach-r", payment_data=bank("00000002")
+    )
+    returned = services.payment_purchase(
+        order_id=returned_order.pk, method=f"oropay_{oropay.pk}_ach", key="ach-f", payment_data=bank()
+    )
+    sandbox.settle()
+    assert sandbox.ach_return(returned.provider_reference)
+    rejected.refresh_from_db()
+    assert (rejected.state, rejected.error_code) == (State.DECLINED, "insufficient_funds")
+    returned_order.refresh_from_db()
+    assert [row[:3] for row in ledger(returned_order)] == [
+        ("charge", "100.0000", "succeeded"),
+        ("refund", "100.0000", "succeeded"),
+    ]
+    assert returned_order.payment_status == PaymentStatus.REFUNDED
+
+
+def test_a_forged_notification_is_refused_and_stored_nowhere(client, oropay) -> None:
+    body = json.dumps({"id": "TRN_1", "status": "FUNDED", "amount": "100", "currency": "USD"})
+    forged = notification_signature(body.encode(), "not the app key")
+    reply = client.post(
+        f"/webhooks/{oropay.uuid}/", data=body, content_type="application/json", HTTP_X_GP_SIGNATURE=forged
+    )
+    assert reply.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_an_open_invoice_is_paid_by_oropay_ach_without_any_payment_rule_and_never_twice(oropay, settings) -> None:
+    settings.INVOICE_PAYMENT_METHOD = "oropay"
+    invoice = invoice_create(order=factories.OrderFactory())
+    assert PaymentRule.objects.count() == 0  # nothing offers OroPay at checkout; invoices need no rule
+    txn = services.invoice_payment_purchase(
+        invoice_id=invoice.pk, key="inv-1", payment_data=bank(), method=f"oropay_{oropay.pk}_ach"
+    )
+    assert (txn.action, txn.state, txn.invoice_id, txn.payment_method) == (
+        Action.CHARGE,
+        State.PROCESSING,
+        invoice.pk,
+        f"oropay_{oropay.pk}_ach",
+    )
+    with pytest.raises(PaymentRefused):  # a second payment while the first is open would take more than is owed
+        services.invoice_payment_purchase(invoice_id=invoice.pk, key="inv-2", payment_data=card())
+    sandbox.settle(txn.provider_reference)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.payment_status) == (Invoice.Status.PAID, PaymentStatus.FULL)
+    with pytest.raises(PaymentRefused):
+        services.invoice_payment_purchase(invoice_id=invoice.pk, key="inv-3", payment_data=card())
+    assert PaymentTransaction.objects.filter(invoice=invoice).count() == 1
+    assert sim_count("oropay", "transaction") == 1
+
+
+def test_an_invoice_method_the_integration_does_not_have_is_refused(oropay, settings) -> None:
+    settings.INVOICE_PAYMENT_METHOD = "oropay"
+    invoice = invoice_create(order=factories.OrderFactory())
+    with pytest.raises(PaymentRefused) as refused:
+        services.invoice_payment_purchase(invoice_id=invoice.pk, key="inv-1", payment_data=card(), method="stripe_1")
+    assert refused.value.code == "method_unavailable"
+    assert PaymentTransaction.objects.count() == 0
