@@ -159,3 +159,56 @@ def test_an_invoice_method_the_integration_does_not_have_is_refused(oropay, sett
         services.invoice_payment_purchase(invoice_id=invoice.pk, key="inv-1", payment_data=card(), method="stripe_1")
     assert refused.value.code == "method_unavailable"
     assert PaymentTransaction.objects.count() == 0
+
+
+def test_the_notifications_of_our_own_refunds_add_nothing(oropay) -> None:
+    order = factories.OrderFactory()
+    charge = services.payment_purchase(order_id=order.pk, method=f"oropay_{oropay.pk}", key="p-1", payment_data=card())
+    services.payment_refund(source_id=charge.pk, amount=money("30.00"), key="r-1")
+    services.payment_refund(source_id=charge.pk, amount=money("30.00"), key="r-2")
+    order.refresh_from_db()
+    assert [row[:3] for row in ledger(order)] == [
+        ("charge", "100.0000", "succeeded"),
+        ("refund", "30.0000", "succeeded"),
+        ("refund", "30.0000", "succeeded"),
+    ]
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+    # each refund is notified (a card sale is answered at once, not notified) and the ledger has it once
+    assert WebhookEvent.objects.filter(integration=oropay).count() == 2
+
+
+def test_a_charge_whose_answer_was_lost_is_settled_by_reconcile(oropay, settings) -> None:
+    from payments import sweeps
+    from providers.oropay.adapter import OroPayAdapter
+    from sandbox.services import sim_fault_add
+
+    settings.SANDBOX_STRICT = "true"
+    order = factories.OrderFactory()
+    sim_fault_add(provider="oropay", kind="timeout", operation="create", times=1, delay=1.5)
+    OroPayAdapter.read_timeout = 0.5
+    try:
+        charge = services.payment_purchase(
+            order_id=order.pk, method=f"oropay_{oropay.pk}", key="lost-1", payment_data=card()
+        )
+    finally:
+        OroPayAdapter.read_timeout = 30.0
+    assert (charge.state, charge.provider_reference) == (State.RESERVED, "")
+    settled = sweeps.payment_reconcile(transaction_id=charge.pk)
+    order.refresh_from_db()
+    assert (settled.state, settled.provider_reference[:4], order.payment_status) == (
+        State.SUCCEEDED,
+        "TRN_",
+        PaymentStatus.FULL,
+    )
+    assert sim_count("oropay", "transaction") == 1  # found by its reference, not charged again
+
+
+def test_a_token_the_browser_made_up_or_took_from_another_merchant_is_declined(oropay) -> None:
+    order = factories.OrderFactory()
+    other = sandbox.tokenize("anothermerchant1", "4263970000005262")
+    for key, token in [("forged", "PMT_forged"), ("foreign", other), ("not-a-token", "4263970000005262")]:
+        txn = services.payment_purchase(
+            order_id=order.pk, method=f"oropay_{oropay.pk}", key=key, payment_data={"payment_reference": token}
+        )
+        assert (txn.state, txn.error_code) == (State.DECLINED, "invalid_payment_data"), key
+    assert sim_count("oropay", "transaction") == 0
