@@ -207,6 +207,8 @@ class OroPayAdapter(Adapter):
             "order": {"reference": request.reference[:50]},
             "payment_method": method,
         }
+        if request.return_url:  # where the card issuer's 3-D Secure challenge sends the buyer back
+            body["notifications"] = {"return_url": request.return_url}
         reply = self._client.call("POST", "/transactions", body, key=request.idempotency_key)
         return self._result(reply, request.amount, operation)
 
@@ -262,6 +264,12 @@ class OroPayAdapter(Adapter):
                 request.amount, reference=reply.body["id"], raw=self._scrub({"status": reply.body.get("status")})
             )
         return self._result(reply, request.amount, "cancel", reference=request.provider_reference)
+
+    def abandon(self, request: FollowUpRequest) -> ProviderResult:
+        """A payment waiting for the buyer's 3-D Secure challenge is reversed, so it can no longer take money (one
+        the buyer completed meanwhile is released too); a reversal GP-API refuses is a decline, and the caller
+        reads the payment back."""
+        return self.cancel(request)
 
     def refund(self, request: FollowUpRequest) -> ProviderResult:
         """A refund is a new REFUND transaction at GP-API, with its own id; partial and repeated up to what was

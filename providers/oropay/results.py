@@ -33,6 +33,7 @@ ISSUER_CODES: dict[str, ErrorCode] = {
     "91": ErrorCode.PROCESSING_ERROR,
     "96": ErrorCode.PROCESSING_ERROR,
     # ACH returns (NACHA reason codes)
+    "AUTHENTICATION_FAILED": ErrorCode.AUTHENTICATION_FAILED,
     "R01": ErrorCode.INSUFFICIENT_FUNDS,
     "R09": ErrorCode.INSUFFICIENT_FUNDS,
     "R02": ErrorCode.CARD_DECLINED,
@@ -106,6 +107,15 @@ def transaction_result(body: Mapping[str, Any], requested: Money, operation: str
                 ErrorCode.NOT_CANCELED, f"OroPay reports {status}.", amount=amount, reference=reference, raw=raw
             )
         return ProviderResult.succeeded(amount, reference=reference, raw=raw)
+    challenge = ((body.get("payment_method") or {}).get("authentication") or {}).get("three_ds") or {}
+    if status == "INITIATED" and challenge.get("redirect_url"):
+        return ProviderResult.action_required(
+            amount,
+            {"redirect_url": str(challenge["redirect_url"])},
+            reference=reference,
+            message="The card issuer asks the buyer to authenticate (3-D Secure).",
+            raw=raw,
+        )
     if status in OPEN:
         return ProviderResult.pending(
             amount,

@@ -33,7 +33,13 @@ Served under `/sandbox/oropay/` (see `urls.py`); the API lives at `/sandbox/orop
 * Faults from `/sandbox/__sim/fault` (provider=oropay; operations `accesstoken`, `tokenize`, `create`, `capture`,
   `reversal`, `refund`, `retrieve`, `search`).
 
-Known simplifications: no 3-D Secure (`/ucp/authentications`), no stored payment methods, no reauthorization
+* 3-D Secure: card 4012001038488884 leaves the transaction INITIATED with
+  `payment_method.authentication.three_ds.redirect_url`, the issuer's challenge page (`/sandbox/oropay/3ds/<id>`);
+  completing it authorizes (or captures) it, failing it declines it (result AUTHENTICATION_FAILED), and the buyer
+  goes back to `notifications.return_url`. This shape is the sandbox's own: GP-API's real 3-D Secure runs through
+  `/ucp/authentications` before the transaction, which providers.md does not document.
+
+Known simplifications: no `/ucp/authentications`, no stored payment methods, no reauthorization
 or adjustment, no batching other than ACH funding (a capture stays CAPTURED, reversible, until refunded).
 """
 
@@ -43,6 +49,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -71,6 +78,8 @@ CARD_RESULTS: dict[str, tuple[str, str]] = {
     "4000150000001235": ("91", "ISSUER UNAVAILABLE"),
 }
 ACH_RETURNED_ACCOUNT = "00000002"
+#: the card whose issuer asks for a 3-D Secure challenge
+THREE_DS_CARD = "4012001038488884"
 TRANSACTION_FIELDS = frozenset(
     {
         "account_name",
@@ -87,8 +96,10 @@ TRANSACTION_FIELDS = frozenset(
         "payment_method",
         "payer",
         "ip_address",
+        "notifications",
     }
 )
+_current = threading.local()  # the request being served, for addresses the sandbox hands out
 
 
 # --- apps and tokens ---------------------------------------------------------------------------------------
@@ -268,6 +279,7 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), tokenize: bool 
             if isinstance(body, SimReply):
                 return _reply(body)
             account = token["account"]
+            _current.request = request
             key = request.headers.get("x-gp-idempotency", "").strip() if request.method == "POST" else ""
             idempotency = None
             if key:
@@ -465,6 +477,9 @@ def transactions_create(account: str, body: dict[str, Any], token: Mapping[str, 
     capture_mode = body.get("capture_mode", "AUTO")
     approved = result == "00"
     status = "DECLINED" if not approved else ("CAPTURED" if capture_mode == "AUTO" else "PREAUTHORIZED")
+    challenge = number == THREE_DS_CARD
+    if challenge:
+        status, result, message = "INITIATED", "", "CHALLENGE_REQUIRED"
     txn = _new_transaction(account, body, amount=amount, status=status)
     txn["payment_method"] = {
         "result": result,
@@ -481,7 +496,13 @@ def transactions_create(account: str, body: dict[str, Any], token: Mapping[str, 
         },
     }
     txn["action"] = _action("AUTHORIZE" if capture_mode != "AUTO" else "SALE", "SUCCESS" if approved else "DECLINED")
-    if approved and capture_mode == "AUTO":
+    if challenge:
+        url = _current.request.build_absolute_uri(f"/sandbox/oropay/3ds/{txn['id']}")
+        txn["payment_method"]["authentication"] = {"three_ds": {"status": "CHALLENGE_REQUIRED", "redirect_url": url}}
+        notifications: dict[str, Any] = body["notifications"] if isinstance(body.get("notifications"), dict) else {}
+        txn["_return_url"] = str(notifications.get("return_url") or "")
+        txn["action"] = _action("AUTHENTICATION", "PENDING")
+    elif approved and capture_mode == "AUTO":
         txn["_captured"] = amount
     _save(txn, account)
     return _ok(_show(txn))
@@ -639,9 +660,9 @@ def transactions_reversal(account: str, body: dict[str, Any], token: Mapping[str
     if isinstance(amount, SimReply):
         return amount
     held = int(txn["amount"]) - txn["_captured"]
-    if txn.get("_ach") or txn["status"] not in ("PREAUTHORIZED", "CAPTURED") or held <= 0:
+    if txn.get("_ach") or txn["status"] not in ("INITIATED", "PREAUTHORIZED", "CAPTURED") or held <= 0:
         return _error(400, "INVALID_REQUEST_DATA", "40090", f"Status {txn['status']} does not allow reversal")
-    if txn["status"] == "PREAUTHORIZED":
+    if txn["status"] in ("INITIATED", "PREAUTHORIZED"):
         txn["status"] = "REVERSED"
     else:
         txn["amount"] = str(txn["_captured"])
@@ -809,3 +830,48 @@ def tokenize_bank(app_id: str, account_number: str, routing: str = "021000021", 
     if reply.status != 201:
         raise ValueError(reply.body)
     return str(json.loads(reply.body)["id"])
+
+
+CHALLENGE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>3-D Secure (sandbox)</title></head><body><h1>Card issuer authentication (sandbox)</h1>
+<p>{status}</p>{form}</body></html>"""
+CHALLENGE_FORM = """<form method="post"><button name="outcome" value="complete">Complete authentication</button>
+<button name="outcome" value="fail">Fail authentication</button></form>"""
+
+
+@sandbox_view
+@require_http_methods(["GET", "POST"])
+def three_d_secure(request: HttpRequest, txn_id: str) -> HttpResponse:
+    """The issuer's challenge page: completing it authorizes (or, for AUTO, captures) the transaction; failing it
+    declines it; either way the buyer is sent to the `notifications.return_url` the transaction was created with."""
+    obj = sim_get(PROVIDER, "transaction", txn_id)
+    if obj is None:
+        return HttpResponse("No such authentication.", status=404, content_type="text/plain")
+    if request.method == "GET":
+        waiting = obj.data["status"] == "INITIATED"
+        status = (
+            "Confirm the payment."
+            if waiting
+            else f"No longer waiting for authentication (status: {obj.data['status']})."
+        )
+        return HttpResponse(CHALLENGE_PAGE.format(status=status, form=CHALLENGE_FORM if waiting else ""))
+    with transaction.atomic():
+        txn = sim_load(PROVIDER, "transaction", txn_id, obj.account)
+        if txn is not None and txn["status"] == "INITIATED":
+            passed = request.POST.get("outcome") == "complete"
+            auto = txn["capture_mode"] == "AUTO"
+            txn["status"] = ("CAPTURED" if auto else "PREAUTHORIZED") if passed else "DECLINED"
+            txn["_captured"] = int(txn["amount"]) if passed and auto else 0
+            txn["payment_method"] = {
+                **txn["payment_method"],
+                "result": "00" if passed else "AUTHENTICATION_FAILED",
+                "message": "[ test system ] Authorised" if passed else "AUTHENTICATION FAILED",
+                "authentication": {"three_ds": {"status": "SUCCESS_AUTHENTICATED" if passed else "FAILED"}},
+            }
+            txn["action"] = _action("AUTHORIZE" if not auto else "SALE", "SUCCESS" if passed else "DECLINED")
+            _save(txn, obj.account)
+            _notify(txn, obj.account)
+    back = (txn or obj.data).get("_return_url") or ""
+    if back:
+        return HttpResponse(status=302, headers={"Location": back})
+    return HttpResponse("Authentication done.", content_type="text/plain")

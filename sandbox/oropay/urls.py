@@ -12,6 +12,7 @@ urlpatterns = [
     path("ucp/transactions/<str:txn_id>/capture", sandbox.transactions_capture),
     path("ucp/transactions/<str:txn_id>/reversal", sandbox.transactions_reversal),
     path("ucp/transactions/<str:txn_id>/refund", sandbox.transactions_refund),
+    path("3ds/<str:txn_id>", sandbox.three_d_secure, name="oropay-sandbox-3ds"),
     path("js/globalpayments.js", sandbox.hosted_fields_js, name="oropay-sandbox-js"),
     path("__sim/status_url", sandbox.sim_status_url),
     path("__sim/settle", sandbox.sim_settle),

@@ -254,6 +254,7 @@ OROPAY_CARDS = {
     "expired_card": "4000160000004147",
     "incorrect_cvc": "4000140000001129",
     "processing_error": "4000150000001235",
+    "3ds": "4012001038488884",
 }
 
 
@@ -271,8 +272,8 @@ PROFILES["oropay"] = ContractProfile(
     settings=sandbox_credentials("oropay"),
     payment_data={},
     make_payment_data=_oropay_payment_data,  # a card token is used once
+    complete_challenge=_stripe_challenge,  # the issuer's page takes outcome=complete|fail as Stripe's does
     skips={
-        "3ds": "the GP-API sandbox does not model /ucp/authentications (3-D Secure) yet",
         "settlement": "GP-API refunds a capture whether or not it was batched",
     },
     tokenize=sandbox_tokenize("oropay"),

@@ -345,3 +345,31 @@ def test_a_return_after_funding_is_money_back(adapter) -> None:
         (MovementAction.CHARGE, "TRN_1"),
         (MovementAction.REFUND, "TRN_1:return"),
     ]
+
+
+# --- 3-D Secure ----------------------------------------------------------------------------------------------------
+
+
+def test_a_3d_secure_challenge_returns_the_buyer_to_the_shop_and_an_abandoned_one_is_reversed(adapter) -> None:
+    request = PaymentRequest(
+        amount=Money(Decimal("100.00"), USD),
+        idempotency_key=f"t-{uuid.uuid4()}",
+        method=CARD,
+        reference="SO-1",
+        payment_data=card("4012001038488884"),
+        return_url="http://shop.test/checkout/return/abc",
+    )
+    first = adapter.authorize(request)
+    assert first.outcome == Outcome.ACTION_REQUIRED
+    done = requests.post(
+        first.next_action["redirect_url"], data={"outcome": "complete"}, allow_redirects=False, timeout=10
+    )
+    assert (done.status_code, done.headers["Location"]) == (302, "http://shop.test/checkout/return/abc")
+    status = StatusRequest(request.idempotency_key, first.provider_reference, "authorize", request.amount, CARD)
+    assert adapter.fetch_status(status).outcome == Outcome.SUCCEEDED
+
+    left = adapter.authorize(pay(data=card("4012001038488884")))
+    ended = adapter.abandon(follow(left, "100.00"))
+    assert ended.outcome == Outcome.SUCCEEDED
+    page = requests.get(left.next_action["redirect_url"], timeout=10)
+    assert "No longer waiting for authentication (status: REVERSED)." in page.text
