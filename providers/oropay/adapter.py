@@ -18,9 +18,9 @@ built without one refuses to call (never production by accident).
 
 Idempotency: every POST carries our key as `x-gp-idempotency` (GP-API answers a repeat with the first answer);
 purchases also carry it as `reference` (a digest when longer than GP-API's 50 characters), which is how a
-purchase whose answer was lost is found again (`GET /transactions?reference=`, page by page). A capture, reversal
-or refund whose answer was lost is asked again with the same key and body, within the 24 hours GP-API keeps its
-answers: it is replayed if it arrived, and carried out once if it did not.
+purchase whose answer was lost is found again (`GET /transactions?reference=`, page by page). Captures and refunds
+are transactions of their own with a `parent_resource_id` under the purchase's reference: a lost one is found among
+them by its amount (two of the same amount are left to staff); a lost reversal shows as the parent REVERSED.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ ACH_VARIANT = "ach"
 #: GP-API's limit on `reference`
 REFERENCE_MAX = 50
 #: how long GP-API keeps the answer to an idempotency key
-REPLAY_WINDOW = timedelta(hours=24)
 DEFAULT_NACHA_TEXT = (
     "By submitting this payment I authorize {merchant} to debit the bank account above, once, for the amount "
     "shown, through the ACH network, and, if needed, to credit it to correct an erroneous debit. I can revoke "
@@ -316,30 +315,54 @@ class OroPayAdapter(Adapter):
             return self._scrubbed(transaction_result(found, amount, request.action))
         if not request.provider_reference:
             return ProviderResult.error(NOT_FOUND, "No payment to ask about.", amount=amount)
-        sent = request.requested_at
-        if sent is not None and datetime.now(UTC) - sent > REPLAY_WINDOW:
+        reply = self._client.call("GET", f"/transactions/{request.provider_reference}")
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            return self._result(reply, amount, request.action).read_back_failure()
+        parent = reply.body
+        if request.action == "cancel":
+            if parent.get("status") == "REVERSED":
+                return self._scrubbed(transaction_result(parent, amount, "cancel"))
+            return ProviderResult.error(NOT_FOUND, "OroPay shows no reversal of this payment.", amount=amount)
+        # a capture or refund is a transaction of its own, under its parent's reference: among them, ours has
+        # our amount; two of the same amount cannot be told apart, so staff decide
+        kind = "REFUND" if request.action == "refund" else "SALE"
+        since = request.requested_at or datetime.now(UTC) - timedelta(days=30)
+        rows = [
+            row
+            for row in self._search(str(parent.get("reference") or ""), since)
+            if row.get("parent_resource_id") == request.provider_reference
+            and row.get("type") == kind
+            and str(row.get("amount")) == str(to_minor(amount))
+        ]
+        if not rows:
+            return ProviderResult.error(NOT_FOUND, f"OroPay has no trace of this {request.action}.", amount=amount)
+        if len(rows) > 1:
             return ProviderResult.error(
                 ErrorCode.UNEXPECTED_RESPONSE,
-                "OroPay keeps its answers 24 hours; check this operation in the Global Payments portal.",
+                f"OroPay shows {len(rows)} {request.action}s of {amount} on {request.provider_reference}; "
+                "check which one is this operation in the Global Payments portal.",
                 amount=amount,
                 reference=request.provider_reference,
             )
-        # the same request with the same key: GP-API replays the first answer (or carries it out, once)
-        follow = FollowUpRequest(amount, request.idempotency_key, request.provider_reference, request.method)
-        verb = {"capture": self.capture, "refund": self.refund, "cancel": self.cancel}.get(request.action)
-        if verb is None:
-            return ProviderResult.error(ErrorCode.UNEXPECTED_RESPONSE, "Unknown operation.", amount=amount)
-        return verb(follow).read_back_failure()
+        return self._scrubbed(transaction_result(rows[0], amount, request.action))
 
     def _find_purchase(self, request: StatusRequest) -> dict[str, Any] | None:
-        """Our purchase among the account's transactions carrying our reference, every page, since the day before
-        it was sent (or the last 30 days)."""
-        since = (request.requested_at or datetime.now(UTC) - timedelta(days=30)) - timedelta(days=1)
+        """Our purchase among the account's transactions carrying our reference (captures and refunds carry it
+        too, with a parent), since the day before it was sent (or the last 30 days)."""
+        since = request.requested_at or datetime.now(UTC) - timedelta(days=30)
+        for row in self._search(wire_reference(request.idempotency_key), since):
+            if row.get("type") == "SALE" and not row.get("parent_resource_id"):
+                return row
+        return None
+
+    def _search(self, reference: str, since: datetime) -> list[dict[str, Any]]:
+        """Every transaction carrying `reference` created from the day before `since`, page by page."""
+        found: list[dict[str, Any]] = []
         page = 1
-        while True:
+        while reference:
             params = {
-                "reference": wire_reference(request.idempotency_key),
-                "from_time_created": since.strftime("%Y-%m-%d"),
+                "reference": reference,
+                "from_time_created": (since - timedelta(days=1)).strftime("%Y-%m-%d"),
                 "page": str(page),
                 "page_size": str(self.search_page_size),
                 "order": "DESC",
@@ -348,13 +371,12 @@ class OroPayAdapter(Adapter):
             reply = self._client.call("GET", "/transactions", params)
             if reply.status != 200 or not isinstance(reply.body, dict):
                 raise_unavailable(reply)
-            rows = reply.body.get("transactions") or []
-            for row in rows:
-                if row.get("type") == "SALE":
-                    return row
+            rows = [row for row in reply.body.get("transactions") or [] if isinstance(row, dict)]
+            found += rows
             if len(rows) < self.search_page_size:
-                return None
+                break
             page += 1
+        return found
 
     # --- connection and notifications --------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ Served under `/sandbox/oropay/` (see `urls.py`); the API lives at `/sandbox/orop
   string, `payment_method.id` (a card token, used once) or `payment_method.bank_transfer` (ACH, AUTO only).
   Declines are HTTP 200 with `status: DECLINED` and the issuer code in `payment_method.result`.
   `GET /ucp/transactions/{id}` and `GET /ucp/transactions?reference=…&from_time_created=…&page=…&page_size=…`.
-* `POST /ucp/transactions/{id}/capture` (all or part; LATER once, MULTIPLE until the authorized amount is taken),
+* `POST /ucp/transactions/{id}/capture` (all or part; LATER once, MULTIPLE until the authorized amount is taken):
+  each capture is a transaction of its own with `parent_resource_id` and the authorization's `reference`,
   `/reversal` (a hold not captured, or a capture not yet batched), `/refund` (a new REFUND transaction, partial
   and repeated up to what was captured; a refund of an ACH debit before it is FUNDED is refused).
 * ACH: a SALE stays PENDING; `POST /sandbox/oropay/__sim/settle` (or a read after two simulated days) makes it
@@ -640,13 +641,26 @@ def transactions_capture(account: str, body: dict[str, Any], token: Mapping[str,
     if amount > held:
         return _error(400, "INVALID_REQUEST_DATA", "40087", "Capture amount exceeds the authorized amount")
     txn["_captured"] += amount
+    txn["_children"] = True  # refunds go to the captures, not to the authorization
     txn["status"] = "CAPTURED"
     if not multiple:  # LATER: one capture; what it leaves is released
         txn["amount"] = str(txn["_captured"])
     txn["action"] = _action("CAPTURE")
     _save(txn, account)
-    _notify(txn, account)
-    return _ok({**_show(txn), "amount": str(amount)})
+    # each capture is a transaction of its own, linked to the authorization (`parent_resource_id`), under the
+    # authorization's reference; refunds act on it
+    capture = _new_transaction(account, txn, amount=amount, status="CAPTURED")
+    capture.update(
+        {
+            "parent_resource_id": txn["id"],
+            "payment_method": txn["payment_method"],
+            "action": _action("CAPTURE"),
+            "_captured": amount,
+        }
+    )
+    _save(capture, account)
+    _notify(capture, account)
+    return _ok(_show(capture))
 
 
 @api("reversal")
@@ -682,7 +696,7 @@ def transactions_refund(account: str, body: dict[str, Any], token: Mapping[str, 
     amount = _follow_up_amount(body, left)
     if isinstance(amount, SimReply):
         return amount
-    if txn["type"] != "SALE" or txn["status"] not in ("CAPTURED", "BATCHED", "FUNDED"):
+    if txn["type"] != "SALE" or txn["status"] not in ("CAPTURED", "BATCHED", "FUNDED") or txn.get("_children"):
         return _error(400, "INVALID_REQUEST_DATA", "40090", f"Status {txn['status']} does not allow refund")
     if amount > left:
         return _error(400, "INVALID_REQUEST_DATA", "40087", "Refund amount exceeds the captured amount")

@@ -227,30 +227,47 @@ def follow(result, amount: str, key: str | None = None) -> FollowUpRequest:  # n
 
 def test_several_captures_then_a_reversal_releases_only_the_rest(adapter) -> None:
     auth = adapter.authorize(pay())
-    assert adapter.capture(follow(auth, "30.00")).outcome == Outcome.SUCCEEDED
-    assert adapter.capture(follow(auth, "50.00")).outcome == Outcome.SUCCEEDED
+    first = adapter.capture(follow(auth, "30.00"))
+    second = adapter.capture(follow(auth, "50.00"))
+    assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert len({auth.provider_reference, first.provider_reference, second.provider_reference}) == 3
     over = adapter.capture(follow(auth, "20.01"))
     assert (over.outcome, over.error_code) == (Outcome.DECLINED, ErrorCode.AMOUNT_EXCEEDS_AUTHORIZED)
     assert adapter.cancel(follow(auth, "20.00")).outcome == Outcome.SUCCEEDED
     late = adapter.capture(follow(auth, "1.00"))
     assert late.outcome == Outcome.DECLINED
-    refund = adapter.refund(follow(auth, "80.00"))
-    assert (refund.outcome, refund.amount.amount) == (Outcome.SUCCEEDED, Decimal("80.00"))
+    assert adapter.refund(follow(auth, "1.00")).outcome == Outcome.DECLINED  # refunds go to the captures
+    refund = adapter.refund(follow(second, "50.00"))
+    assert (refund.outcome, refund.amount.amount) == (Outcome.SUCCEEDED, Decimal("50.00"))
+    over = adapter.refund(follow(first, "30.01"))
+    assert (over.outcome, over.error_code) == (Outcome.DECLINED, ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE)
 
 
-def test_a_capture_whose_reply_was_lost_is_asked_again_with_its_key_and_taken_once(live_server) -> None:
+def test_a_capture_whose_reply_was_lost_is_found_among_the_authorizations_captures(live_server) -> None:
     slow = sandbox_adapter("oropay", live_server.url, read_timeout=0.5)
     auth = slow.authorize(pay())
-    sim_fault_add(provider="oropay", kind="timeout", operation="capture", times=1, delay=1.5)
+    slow.capture(follow(auth, "10.00"))
+    sim_fault_add(provider="oropay", kind="timeout", operation="capture", times=3, delay=1.5)
     request = follow(auth, "25.00")
     with pytest.raises(ProviderUnavailable):
         slow.capture(request)
     status = StatusRequest(request.idempotency_key, auth.provider_reference, "capture", request.amount, CARD)
-    back = slow.fetch_status(status)
-    again = slow.fetch_status(status)
-    assert (back.outcome, back.amount.amount, again.outcome) == (Outcome.SUCCEEDED, Decimal("25.00"), Outcome.SUCCEEDED)
+    back = slow.fetch_status(status)  # while captures still time out: read, never sent again
+    assert (back.outcome, back.amount.amount) == (Outcome.SUCCEEDED, Decimal("25.00"))
+    assert back.provider_reference not in (None, auth.provider_reference)
     txn = SimObject.objects.get(provider="oropay", kind="transaction", object_id=auth.provider_reference)
-    assert txn.data["_captured"] == 2500  # taken once
+    assert txn.data["_captured"] == 3500  # taken once
+    never = StatusRequest("never", auth.provider_reference, "capture", Money(Decimal("5.00"), USD), CARD)
+    assert slow.fetch_status(never).error_code == ErrorCode.NOT_FOUND
+
+
+def test_two_lost_captures_of_one_amount_are_left_to_staff(adapter) -> None:
+    auth = adapter.authorize(pay())
+    adapter.capture(follow(auth, "10.00"))
+    adapter.capture(follow(auth, "10.00"))
+    status = StatusRequest("lost", auth.provider_reference, "capture", Money(Decimal("10.00"), USD), CARD)
+    back = adapter.fetch_status(status)
+    assert (back.outcome, back.error_code) == (Outcome.ERROR, ErrorCode.UNEXPECTED_RESPONSE)
 
 
 def test_a_charge_whose_reply_was_lost_is_found_by_reference_across_pages(live_server, monkeypatch) -> None:
