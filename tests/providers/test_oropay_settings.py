@@ -56,7 +56,7 @@ def test_the_widgets_hold_a_restricted_token_and_no_field_that_could_post_a_numb
         assert options["js_url"] == f"{live_server.url}/sandbox/oropay/js/globalpayments.js"
         assert escapejs(options["access_token"]) in html
         assert adapter.settings["app_key"] not in html
-        names = set(re.findall(r'name="([^"]+)"', html))
+        names = set(re.findall(r'<(?:input|select|textarea)[^>]*\sname="([^"]+)"', html))
         assert names <= {"payment_data[payment_reference]", "payment_data[account_holder]", "payment_data[authorized]"}
     assert "Paydesk Demo Inc." in adapter.widget_context(ach, checkout)["authorization_text"]
 
