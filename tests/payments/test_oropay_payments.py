@@ -212,3 +212,36 @@ def test_a_token_the_browser_made_up_or_took_from_another_merchant_is_declined(o
         )
         assert (txn.state, txn.error_code) == (State.DECLINED, "invalid_payment_data"), key
     assert sim_count("oropay", "transaction") == 0
+
+
+def test_the_same_notification_twice_is_stored_and_applied_once(client, oropay) -> None:
+    order = factories.OrderFactory()
+    debit = services.payment_purchase(
+        order_id=order.pk, method=f"oropay_{oropay.pk}_ach", key="ach-dup", payment_data=bank()
+    )
+    body = json.dumps(
+        {
+            "id": debit.provider_reference,
+            "status": "FUNDED",
+            "type": "SALE",
+            "capture_mode": "AUTO",
+            "amount": "10000",
+            "currency": "USD",
+            "reference": "ach-dup",
+            "payment_method": {"result": "00", "bank_transfer": {}},
+            "action": {"id": "ACT_funded", "type": "FUNDING"},
+        }
+    )
+    signature = notification_signature(body.encode(), SECRETS["app_key"])
+    replies = [
+        client.post(
+            f"/webhooks/{oropay.uuid}/", data=body, content_type="application/json", HTTP_X_GP_SIGNATURE=signature
+        ).status_code
+        for _ in range(2)
+    ]
+    debit.refresh_from_db()
+    order.refresh_from_db()
+    assert replies == [200, 200]
+    assert WebhookEvent.objects.filter(integration=oropay).count() == 1
+    assert (debit.state, order.payment_status) == (State.SUCCEEDED, PaymentStatus.FULL)
+    assert [row[:3] for row in ledger(order)] == [("charge", "100.0000", "succeeded")]
