@@ -60,7 +60,7 @@ from integrations.selectors import method_short_labels
 from orders.models import Invoice, Order
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
-from payments.selectors import invoice_payment_method, order_account
+from payments.selectors import invoice_payment_methods, order_account
 from payments.services import invoice_payment_purchase, payment_complete
 
 RETURN_SALT = "checkout.return"
@@ -611,9 +611,10 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
         # the order was settled another way (a check received, a card payment): the service would refuse it too
         payable = False
         notice = "This invoice's order has already been settled, so there is nothing to pay here."
+    methods: list[dict[str, Any]] = []
     if payable:
         try:
-            integration, info = invoice_payment_method()
+            integration, infos = invoice_payment_methods()
         except LookupError:
             payable = False
         else:
@@ -623,11 +624,17 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
             if not adapter.is_applicable(invoice_context):
                 payable = False
                 notice = "This invoice cannot be paid online. Please contact us to arrange payment."
-            method = {
-                "label": method_label(info, integration),
-                "widget": _widget_template(info.widget),
-                "options": adapter.widget_context(info, context),
-            }
+            # every method of the invoice integration (OroPay: card and ACH); no payment rule is asked
+            methods = [
+                {
+                    "identifier": info.identifier,
+                    "label": method_label(info, integration),
+                    "widget": _widget_template(info.widget),
+                    "options": adapter.widget_context(info, context),
+                }
+                for info in infos
+            ]
+            method = methods[0]
     history = list(invoice.transactions.order_by("created_at", "id"))
     labels = method_short_labels(row.payment_method for row in history)
     return render(
@@ -638,6 +645,7 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", st
             "payable": payable,
             "notice": notice,
             "method": method,
+            "methods": methods,
             "history": _history(history, labels),
             "key": uuid4(),
             "error": error,
@@ -667,6 +675,7 @@ def invoice_pay(request: BuyerRequest, number: str) -> HttpResponse:
             actor=request.buyer.user,
             payment_data=payment_data,
             return_url=_return_url(request)(f"invoice:{invoice.pk}:{key}"),
+            method=request.POST.get("method", ""),
         )
     except PaymentRefused as refused:
         messages.error(request, refused.message)

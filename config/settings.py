@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "providers.payflow",
     "providers.authorizenet",
     "providers.infinitepay",
+    "providers.oropay",
     "demo",
     "checkout",
     "api",

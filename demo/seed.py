@@ -98,6 +98,7 @@ def seed_demo() -> list[Login]:
     payflow_integration_seed(admin=admin)
     authorizenet_integration_seed(admin=admin)
     infinitepay = infinitepay_integration_seed(admin=admin)
+    oropay_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
     _infinitepay_rule(infinitepay)
     _demo_products()
@@ -171,6 +172,30 @@ def authorizenet_integration_seed(*, admin: User | None) -> Integration:
                 "amount of this order, once."
             ),
         }
+        integration.save()
+    _sandbox_webhooks_register(integration)
+    return integration
+
+
+def oropay_integration_seed(*, admin: User | None) -> Integration:
+    """An OroPay integration (card and ACH) on the built-in GP-API sandbox, with a generated app id whose key the
+    sandbox provisions. Automatic capture, since ACH is offered only then (domain.md §3.10); the status URL is
+    registered with the sandbox, as the account manager does at Global Payments. The demo's .env makes it the
+    invoice payment method (`INVOICE_PAYMENT_METHOD=oropay`)."""
+    integration, created = Integration.objects.get_or_create(
+        provider_key="oropay",
+        name="OroPay (sandbox)",
+        defaults={
+            "labels": {"en": "Credit card (OroPay)", "de": "Kreditkarte (OroPay)"},
+            "short_labels": {"en": "OroPay"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.CHARGE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        credentials, integration.secrets = _sandbox_credentials("oropay", f"paydesk{secrets.token_hex(6)}")
+        integration.settings = {**credentials, "merchant_name": "Paydesk Demo Inc.", "ach_label": "ACH bank debit"}
         integration.save()
     _sandbox_webhooks_register(integration)
     return integration

@@ -99,13 +99,25 @@ def taken_from_rows(rows: list[AccountRow], *, source_id: int) -> Taken:
     return Taken(captured=sums[Action.CAPTURE], canceled=sums[Action.CANCEL], refunded=sums[Action.REFUND])
 
 
-def invoice_payment_method() -> tuple[Integration, MethodInfo]:
-    """The method invoices are paid with: the first method of the first live integration of the provider
-    named by settings.INVOICE_PAYMENT_METHOD. LookupError when there is none."""
+def invoice_payment_method(identifier: str = "") -> tuple[Integration, MethodInfo]:
+    """The method invoices are paid with: of the first live integration of the provider named by
+    settings.INVOICE_PAYMENT_METHOD, the method called `identifier` (the buyer's choice, OroPay's card or ACH),
+    else its first. LookupError when there is none, or it has no method by that name."""
+    integration, methods = invoice_payment_methods()
+    if not identifier:
+        return integration, methods[0]
+    for method in methods:
+        if method.identifier == identifier:
+            return integration, method
+    raise LookupError(f"{integration} has no invoice payment method {identifier!r}")
+
+
+def invoice_payment_methods() -> tuple[Integration, list[MethodInfo]]:
+    """Every method of the invoice payment integration (see `invoice_payment_method`), no payment rule needed."""
     integration = Integration.objects.live().filter(provider_key=settings.INVOICE_PAYMENT_METHOD).order_by("pk").first()
     if integration is None:
         raise LookupError(f"No live integration of {settings.INVOICE_PAYMENT_METHOD!r} pays invoices")
     methods = integration_methods(integration)
     if not methods:
         raise LookupError(f"{integration} exposes no payment method")
-    return integration, methods[0]
+    return integration, methods

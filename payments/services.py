@@ -448,14 +448,16 @@ def invoice_payment_purchase(
     payment_data: Mapping[str, str] | None = None,
     return_url: str = "",
     options: Mapping[str, Any] | None = None,
+    method: str = "",
 ) -> PaymentTransaction:
-    """Pay an open invoice with the configured invoice method (settings.INVOICE_PAYMENT_METHOD).
+    """Pay an open invoice with the configured invoice method (settings.INVOICE_PAYMENT_METHOD); `method` picks one
+    of that integration's methods (OroPay's card or ACH), its first by default.
 
     No payment rules (reference §8), and always a charge whatever the integration's payment action; an
     offline method records a pending promise instead. Three steps under the order lock, like every payment.
     """
     try:
-        integration, method_info = invoice_payment_method()
+        integration, method_info = invoice_payment_method(method)
     except LookupError as exc:
         raise PaymentRefused("method_unavailable", "Invoices cannot be paid online at the moment.") from exc
     adapter = adapter_for(integration)

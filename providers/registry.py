@@ -70,6 +70,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.infinitepay.adapter.InfinitePayAdapter",
             "providers.infinitepay.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "oropay",
+            "OroPay",
+            "providers.oropay.adapter.OroPayAdapter",
+            "providers.oropay.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

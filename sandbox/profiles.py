@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import requests
 
 from sandbox.authorizenet import simulator as authorizenet
 from sandbox.infinitepay import simulator as infinitepay
+from sandbox.oropay import simulator as oropay
 from sandbox.payflow import simulator as payflow
 from sandbox.stripe import simulator as stripe
 
@@ -174,6 +176,55 @@ def _infinitepay_credentials(account: str, secret: str = "") -> Credentials:
     )
 
 
+# --- OroPay (GP-API) ---------------------------------------------------------------------------------------------
+
+
+def _oropay_credentials(account: str, secret: str = "") -> Credentials:
+    """Any app id of 8 to 40 letters or digits is a sandbox app; the sandbox provisions its app key."""
+    app_id = re.sub(r"[^A-Za-z0-9]", "", account)[:40]
+    return (
+        {"app_id": app_id, "merchant_country": "US", "merchant_name": "Paydesk Demo Shop", "ach_enabled": True},
+        {"app_key": oropay.app_key_of(app_id)},
+    )
+
+
+def _oropay_register(credentials: Mapping[str, Any], url: str, events: Sequence[str], api_version: str) -> None:
+    oropay.status_url_register(app_id=credentials["app_id"], url=url)
+
+
+def _oropay_tokenize(base_url: str, credentials: Mapping[str, Any], number: str) -> dict[str, str]:
+    """What the hosted fields do: a restricted access token, then the card posted to `/ucp/payment-methods`."""
+    nonce = f"tokenize-{number[-4:]}-{hashlib.sha256(number.encode()).hexdigest()[:8]}"
+    headers = {"X-GP-Version": "2021-03-22", "Content-Type": "application/json"}
+    token = requests.post(
+        f"{base_url}/ucp/accesstoken",
+        json={
+            "app_id": credentials["app_id"],
+            "nonce": nonce,
+            "secret": hashlib.sha512((nonce + credentials["app_key"]).encode()).hexdigest(),
+            "grant_type": "client_credentials",
+            "permissions": ["PMT_POST_Create_Single"],
+            "seconds_to_expire": 600,
+        },
+        headers=headers,
+        timeout=10,
+    )
+    token.raise_for_status()
+    card = {"number": number, "expiry_month": "12", "expiry_year": "34", "cvv": "123"}
+    reply = requests.post(
+        f"{base_url}/ucp/payment-methods",
+        json={"usage_mode": "SINGLE", "card": card},
+        headers={**headers, "Authorization": f"Bearer {token.json()['token']}"},
+        timeout=10,
+    )
+    reply.raise_for_status()
+    return {"payment_reference": reply.json()["id"]}
+
+
+def _oropay_settle(reference: str) -> None:
+    oropay.settle(reference)
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -192,6 +243,13 @@ PROFILES: dict[str, SandboxProfile] = {
     "payflow": _payflow_profile("payflow"),
     "payflow_pro": _payflow_profile("payflow_pro"),
     "infinitepay": SandboxProfile(key="infinitepay", credentials=_infinitepay_credentials),
+    "oropay": SandboxProfile(
+        key="oropay",
+        credentials=_oropay_credentials,
+        register_webhooks=_oropay_register,
+        tokenize=_oropay_tokenize,
+        settle=_oropay_settle,
+    ),
 }
 
 

@@ -19,4 +19,5 @@ urlpatterns = [
     path("payflow_pro/", include("sandbox.payflow.urls"), {"provider": "payflow_pro"}),
     path("authorizenet/", include("sandbox.authorizenet.urls")),
     path("infinitepay/", include("sandbox.infinitepay.urls")),
+    path("oropay/", include("sandbox.oropay.urls")),
 ]

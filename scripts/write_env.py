@@ -15,6 +15,8 @@ path.write_text(
     "DJANGO_DEBUG=true\n"
     "DJANGO_SECURE_SSL_REDIRECT=false\n"
     "DJANGO_SECURE_COOKIES=false\n"
+    "# the demo's open invoices are paid by OroPay (card or ACH), with no payment rule\n"
+    "INVOICE_PAYMENT_METHOD=oropay\n"
     "# DATABASE_URL=postgres://postgres@127.0.0.1:5432/paydesk\n"
     "# REDIS_URL=redis://127.0.0.1:6379/0\n"
 )

@@ -97,7 +97,7 @@ def test_another_company_gets_404_for_an_order_and_its_invoice(acme: Client, glo
 
 
 #: the seeded card methods, offered for every USD checkout ("All online methods (USD)", sorted first)
-CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)"]
+CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)", "Credit card (OroPay)"]
 
 
 @pytest.mark.parametrize(

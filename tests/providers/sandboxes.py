@@ -268,6 +268,39 @@ PROFILES["infinitepay"] = ContractProfile(
     operations={"create": "reserveOrder", "charge": "reserveOrder", "capture": "captureOrder", "cancel": "cancelOrder"},
     currencies=frozenset({"USD", "EUR"}),
     bad_settings={"password": "invalid"},
+#: scenario -> the GP-API sandbox's test card that plays it (sandbox/oropay/simulator.py)
+OROPAY_CARDS = {
+    "success": "4263970000005262",
+    "card_declined": "4000120000001154",
+    "insufficient_funds": "4000130000001724",
+    "expired_card": "4000160000004147",
+    "incorrect_cvc": "4000140000001129",
+    "processing_error": "4000150000001235",
+    "3ds": "4012001038488884",
+}
+
+
+def _oropay_payment_data(name: str) -> Mapping[str, str] | None:
+    from sandbox.oropay.simulator import tokenize
+
+    number = OROPAY_CARDS.get(name)
+    if number is None:
+        return None
+    return {"payment_reference": tokenize(sandbox_credentials("oropay")["app_id"], number)}
+
+
+PROFILES["oropay"] = ContractProfile(
+    key="oropay",
+    settings=sandbox_credentials("oropay"),
+    payment_data={},
+    make_payment_data=_oropay_payment_data,  # a card token is used once
+    complete_challenge=_stripe_challenge,  # the issuer's page takes outcome=complete|fail as Stripe's does
+    skips={
+        "settlement": "GP-API refunds a capture whether or not it was batched",
+    },
+    tokenize=sandbox_tokenize("oropay"),
+    operations={"cancel": "reversal"},
+    bad_settings={"app_key": "invalid"},
 )
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
