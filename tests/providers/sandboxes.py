@@ -268,6 +268,7 @@ PROFILES["infinitepay"] = ContractProfile(
     operations={"create": "reserveOrder", "charge": "reserveOrder", "capture": "captureOrder", "cancel": "cancelOrder"},
     currencies=frozenset({"USD", "EUR"}),
     bad_settings={"password": "invalid"},
+)
 #: scenario -> the GP-API sandbox's test card that plays it (sandbox/oropay/simulator.py)
 OROPAY_CARDS = {
     "success": "4263970000005262",
