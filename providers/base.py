@@ -79,6 +79,9 @@ class Capability(enum.StrEnum):
     VALIDATE = "validate"
     WEBHOOKS = "webhooks"
     FETCH_STATUS = "fetch_status"
+    #: Bill the buyer's company for (part of) an authorization (Apruve's trade credit): the provider collects,
+    #: and the money arrives later as a capture of that invoice (a webhook); it replaces Capture
+    INVOICE = "invoice"
 
 
 class Outcome(enum.StrEnum):
@@ -348,6 +351,11 @@ class StatusRequest:
     #: when the operation was sent (the row was written): where the provider can only be searched by time, the
     #: search starts here; None: the provider's own default window
     requested_at: datetime | None = None
+    #: our order or invoice number the operation was made for (`PaymentRequest.reference`)
+    reference: str = ""
+    #: a provider reference the buyer's browser brought back (a lightbox's order id): untrusted, so the adapter
+    #: verifies it with the provider (amount, currency, our reference) before it counts; "" when none
+    returned_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,6 +706,16 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         """
         raise UnsupportedOperation(f"{self.key} cannot refund")
 
+    def invoice(self, request: FollowUpRequest) -> ProviderResult:
+        """Bill the buyer's company for `request.amount` of the authorization `request.provider_reference`
+        (`Capability.INVOICE`); `options` may carry a shipment (`tracking_number`, `shipper`).
+
+        SUCCEEDED with the invoice's own reference: nothing is paid yet (the capture of the invoice comes by
+        webhook). Decline (more than is left, canceled order): DECLINED with an `ErrorCode`. Timeout: raise
+        `ProviderUnavailable`. Repeated key: the first invoice, never a second one.
+        """
+        raise UnsupportedOperation(f"{self.key} cannot send invoices")
+
     def abandon(self, request: FollowUpRequest) -> ProviderResult:
         """End a purchase that waits for the buyer (ACTION_REQUIRED: 3-D Secure, a hosted page) because the buyer
         left it to pay another way; `provider_reference` is the purchase's, `idempotency_key` is for this call.
@@ -756,6 +774,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
 #: `error_code` of a fetch_status result when the provider never received the operation
 NOT_FOUND = ErrorCode.NOT_FOUND
+
+
+#: where the webhook view hands an adapter the secret token of the webhook URL's path (Apruve's), replacing any
+#: header of that name the sender sent
+URL_TOKEN_HEADER = "X-Paydesk-Url-Token"  # noqa: S105 - a header name, not a secret
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -64,6 +64,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.authorizenet.adapter.AuthorizeNetAdapter",
             "providers.authorizenet.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "apruve",
+            "Apruve",
+            "providers.apruve.adapter.ApruveAdapter",
+            "providers.apruve.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)
