@@ -38,6 +38,13 @@ class PaymentOperationForm(forms.Form):
         required=False,
         help_text="The provider's id of the payment that went through (e.g. pi_…), if this row has none.",
     )
+    tracking_number = forms.CharField(
+        label="Tracking number",
+        max_length=255,
+        required=False,
+        help_text="Optional: the shipment this invoice is for; it is added to the invoice at the provider.",
+    )
+    shipper = forms.CharField(label="Shipper", max_length=255, required=False, help_text="e.g. UPS, FedEx.")
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
 
     def __init__(
@@ -58,6 +65,9 @@ class PaymentOperationForm(forms.Form):
         self.held = held
         self.releases_rest = releases_rest and operation == Operation.CAPTURE and held is not None
         self.locale = locale
+        if operation != Operation.INVOICE:
+            del self.fields["tracking_number"]
+            del self.fields["shipper"]
         if operation != Operation.RESOLVE:
             del self.fields["outcome"]
             del self.fields["reference"]
@@ -70,6 +80,7 @@ class PaymentOperationForm(forms.Form):
                 amount.help_text = {
                     Operation.CAPTURE: "Lower it to capture part of the payment.",
                     Operation.REFUND: "Lower it to refund part of the payment.",
+                    Operation.INVOICE: "Lower it to invoice part of the payment; send the rest later.",
                 }[operation]
             else:
                 amount.widget.attrs["readonly"] = True
@@ -88,7 +99,7 @@ class PaymentOperationForm(forms.Form):
         else:
             del self.fields["reason"]
         # The reference asks for a note on cancel and refund; on capture it is optional (e.g. "Check #1001").
-        self.fields["note"].required = operation != Operation.CAPTURE
+        self.fields["note"].required = operation not in (Operation.CAPTURE, Operation.INVOICE)
 
     @property
     def decimal_separator(self) -> str:

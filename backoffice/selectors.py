@@ -38,6 +38,7 @@ def payment_history(*, order_id: int | None = None) -> QuerySet[PaymentTransacti
         captured_or_canceled=_children_sum(Action.CAPTURE, Action.CANCEL),
         captured=_children_sum(Action.CAPTURE),
         refunded=_children_sum(Action.REFUND),
+        invoiced=_children_sum(Action.INVOICE),
     )
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)

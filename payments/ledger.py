@@ -123,10 +123,14 @@ def children_taken(source: PaymentTransaction) -> Taken:
         captured=Sum("amount", filter=Q(action=Action.CAPTURE)),
         canceled=Sum("amount", filter=Q(action=Action.CANCEL)),
         refunded=Sum("amount", filter=Q(action=Action.REFUND)),
+        invoiced=Sum("amount", filter=Q(action=Action.INVOICE)),
     )
     zero = Decimal("0")
     return Taken(
-        captured=sums["captured"] or zero, canceled=sums["canceled"] or zero, refunded=sums["refunded"] or zero
+        captured=sums["captured"] or zero,
+        canceled=sums["canceled"] or zero,
+        refunded=sums["refunded"] or zero,
+        invoiced=sums["invoiced"] or zero,
     )
 
 
@@ -573,6 +577,7 @@ def follow_up_request(
     key: str | None = None,
     reason: str | None = None,
     validation_only: bool | None = None,
+    options: dict[str, Any] | None = None,
 ) -> FollowUpRequest:
     """How to ask the provider for the movement of row `txn` on `source`: by default with the row's own key and
     reason; an undo of a purchase by itself (abandon, release) passes its own key and reason."""
@@ -584,11 +589,13 @@ def follow_up_request(
         source_amount=source.money,
         reason=txn.reason if reason is None else reason,
         validation_only=source.is_clone if validation_only is None else validation_only,
+        options=options or {},
     )
 
 
-def status_request(txn: PaymentTransaction) -> StatusRequest:
-    """How to ask the provider about a row: by our key and, once known, its reference."""
+def status_request(txn: PaymentTransaction, *, returned_reference: str = "") -> StatusRequest:
+    """How to ask the provider about a row: by our key and, once known, its reference; with what the buyer's
+    browser brought back from the provider, for the adapter to verify."""
     return StatusRequest(
         idempotency_key=txn.idempotency_key,
         provider_reference=txn.provider_reference or None,
@@ -596,6 +603,8 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         amount=txn.money,
         method=transaction_method(txn),
         requested_at=txn.created_at,
+        reference=txn.invoice.number if txn.invoice_id is not None and txn.invoice else txn.order.number,
+        returned_reference=returned_reference,
     )
 
 

@@ -231,7 +231,8 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return _reported_after_decline(payment, movement, event)
         if not payment.successful:
             return f"{note} Capture ignored: the authorization did not succeed.".strip()
-        return f"{note} {_apply_child(payment, Action.CAPTURE, movement, event, adapter)}".strip()
+        invoice = _invoice_captured(payment, movement, event, adapter)
+        return f"{note} {_apply_child(invoice or payment, Action.CAPTURE, movement, event, adapter)}".strip()
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
             ledger.ledger_record(
@@ -260,6 +261,30 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
+
+
+def _invoice_captured(
+    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+) -> PaymentTransaction | None:
+    """The invoice a capture collects (Apruve's invoice.closed names the invoice, and echoes our key of it): the
+    capture is that invoice's child. An invoice whose own answer was lost is recorded first, from the event."""
+    if not adapter.supports(Capability.INVOICE):
+        return None
+    invoices = payment.children.filter(action=Action.INVOICE).exclude(state=State.DECLINED).order_by("pk")
+    invoice = None
+    if movement.idempotency_key:
+        invoice = invoices.filter(idempotency_key=movement.idempotency_key).first()
+    invoice = invoice or invoices.filter(provider_reference=movement.provider_reference).first()
+    if invoice is not None and invoice.is_open:
+        ledger.ledger_record(
+            transaction_id=invoice.pk,
+            result=ProviderResult(
+                Outcome.SUCCEEDED, movement.provider_reference, invoice.money, raw={"event": event.event_id}
+            ),
+            adapter=adapter,
+        )
+        invoice.refresh_from_db()
+    return invoice
 
 
 def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:

@@ -611,6 +611,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     webhook_events: ClassVar[tuple[str, ...]] = ()
     #: the API version the webhook endpoint must be created with ("" when the provider has none)
     webhook_api_version: ClassVar[str] = ""
+    #: the secret setting that is the last segment of the webhook URL (Apruve's token; "" when none): the URL
+    #: shown to administrators carries it, and `parse_webhook` finds it as `URL_TOKEN_HEADER`
+    webhook_url_token_setting: ClassVar[str] = ""
     #: whether the adapter makes the buyer's company a customer at the provider and wants its id back on later
     #: payments (`PaymentRequest.customer_reference`, from `ProviderResult.customer_reference`)
     keeps_customers: ClassVar[bool] = False

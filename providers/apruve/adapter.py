@@ -70,6 +70,7 @@ class ApruveAdapter(Adapter):
     test_base_url = "https://test.apruve.com"
     live_base_url = "https://app.apruve.com"
     webhook_events = webhooks.EVENTS
+    webhook_url_token_setting = "webhook_token"  # noqa: S105 - the name of the setting, not its value
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 

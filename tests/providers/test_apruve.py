@@ -96,7 +96,7 @@ def test_a_tampered_body_is_refused() -> None:
 
 
 def test_a_signature_by_another_key_is_refused() -> None:
-    other = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other_pem = other.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -106,7 +106,7 @@ def test_a_signature_by_another_key_is_refused() -> None:
 
 
 def test_an_integration_configured_with_another_public_key_refuses_apruves_signature() -> None:
-    other = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     other_pem = other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     body = event_body()
     with pytest.raises(InvalidSignature):
