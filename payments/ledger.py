@@ -45,6 +45,7 @@ from providers import registry
 from providers.base import (
     Adapter,
     Capability,
+    ErrorCode,
     FollowUpRequest,
     MethodInfo,
     Money,
@@ -67,6 +68,7 @@ __all__ = [
     "children_taken",
     "follow_up_request",
     "invoice_payment_status_refresh",
+    "ledger_invoice_void",
     "ledger_record",
     "ledger_refund_reverse",
     "lock_order",
@@ -359,6 +361,28 @@ def ledger_refund_reverse(*, transaction_id: int, error_code: str, message: str)
                 "Refund again if that was not intended."
             ),
         )
+        return txn
+
+
+def ledger_invoice_void(*, transaction_id: int, message: str) -> PaymentTransaction:
+    """An invoice the provider canceled before anything was collected on it (Apruve's invoice.canceled): the row no
+    longer bills the buyer's company, so what it billed is its authorization's again, and the order's status
+    follows. One whose capture is recorded stays as it is (the money came); recording it again changes nothing."""
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("order").get(pk=transaction_id)
+        if txn.action != Action.INVOICE or txn.state == State.DECLINED:
+            return txn
+        if txn.children.filter(action=Action.CAPTURE).exclude(state=State.DECLINED).exists():
+            return txn
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+        txn.error_code = ErrorCode.CANCELED
+        txn.message = message or "The invoice was canceled at the provider; nothing was collected on it."
+        txn.save(update_fields=["state", "successful", "active", "error_code", "message", "updated_at"])
+        order_payment_status_refresh(order=order, cause=txn)
         return txn
 
 

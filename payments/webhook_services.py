@@ -233,6 +233,14 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return f"{note} Capture ignored: the authorization did not succeed.".strip()
         invoice = _invoice_captured(payment, movement, event, adapter)
         return f"{note} {_apply_child(invoice or payment, Action.CAPTURE, movement, event, adapter)}".strip()
+    if action == MovementAction.CANCEL and (invoice := _invoice_named(payment, movement, adapter)) is not None:
+        ledger.ledger_invoice_void(
+            transaction_id=invoice.pk, message=f"The invoice was canceled at the provider (event {event.event_id})."
+        )
+        invoice.refresh_from_db()
+        if invoice.state != State.DECLINED:
+            return f"Invoice {invoice.money} was collected already; its cancel changes nothing."
+        return f"Invoice {invoice.money} canceled at the provider: it is the authorization's again."
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
             ledger.ledger_record(
@@ -261,6 +269,19 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
+
+
+def _invoice_named(payment: PaymentTransaction, movement: EventMovement, adapter: Adapter) -> PaymentTransaction | None:
+    """The invoice row a movement names: by our key (echoed), or by the invoice's own id, which is never the
+    authorization's reference (an invoice whose answer was lost still carries that)."""
+    if not adapter.supports(Capability.INVOICE):
+        return None
+    invoices = payment.children.filter(action=Action.INVOICE).order_by("pk")
+    if movement.idempotency_key and (row := invoices.filter(idempotency_key=movement.idempotency_key).first()):
+        return row
+    if movement.provider_reference and movement.provider_reference != payment.provider_reference:
+        return invoices.filter(provider_reference=movement.provider_reference).first()
+    return None
 
 
 def _invoice_captured(

@@ -32,7 +32,7 @@ from providers.base import (
 
 SIGNATURE_HEADER = "X-Apruve-Signature"
 #: the events this integration acts on; the others are stored and ignored
-HANDLED_EVENTS = ("invoice.closed", "order.canceled")
+HANDLED_EVENTS = ("invoice.closed", "invoice.canceled", "order.canceled")
 #: what to enable at Apruve for this endpoint (the reference's set, and invoice.canceled, which we record)
 EVENTS = ("invoice.closed", "invoice.canceled", "order.accepted", "order.canceled", "payment_term.accepted")
 
@@ -72,8 +72,9 @@ def _cents(entity: Mapping[str, Any], currency: str) -> Money | None:
 
 def event_of(body: bytes) -> WebhookEvent:
     """A verified body as the movements it reports: `invoice.closed` is the capture of that invoice (its id is the
-    capture's reference; `merchant_invoice_id` is our key of the invoice), `order.canceled` the release of the
-    order; anything else is recorded and ignored (order.accepted and payment_term.accepted, as the reference)."""
+    capture's reference; `merchant_invoice_id` is our key of the invoice), `invoice.canceled` its cancel (what it
+    billed is the authorization's again), `order.canceled` the release of the order; anything else is recorded and
+    ignored (order.accepted and payment_term.accepted, as the reference)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -90,9 +91,11 @@ def event_of(body: bytes) -> WebhookEvent:
     if type_.startswith("invoice."):
         reference = str(entity.get("order_id") or "") or None
         invoice_id = str(entity.get("id") or "")
+        key = str(entity.get("merchant_invoice_id") or "") or None
         if type_ == "invoice.closed" and invoice_id and amount is not None:
-            key = str(entity.get("merchant_invoice_id") or "") or None
             movements.append(EventMovement(MovementAction.CAPTURE, invoice_id, amount, idempotency_key=key))
+        elif type_ == "invoice.canceled" and invoice_id and amount is not None:  # nothing collected on it
+            movements.append(EventMovement(MovementAction.CANCEL, invoice_id, amount, idempotency_key=key))
     elif type_.startswith("order."):
         reference = str(entity.get("id") or "") or None
         if type_ == "order.canceled" and reference and amount is not None:

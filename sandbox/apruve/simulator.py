@@ -194,7 +194,7 @@ def _emit(account: str, event: str, entity: Mapping[str, Any]) -> None:
 # --- the API ---------------------------------------------------------------------------------------------------
 
 
-class Refusal(Exception):
+class ApiRefusal(Exception):
     def __init__(self, status: int, title: str) -> None:
         super().__init__(title)
         self.status = status
@@ -208,7 +208,7 @@ def _error(status: int, title: str) -> JsonResponse:
 def _key_account(request: HttpRequest) -> str:
     key = request.headers.get("Apruve-Api-Key", "")
     if not re.fullmatch(r"[0-9a-f]{32}", key):
-        raise Refusal(401, "Unauthorized: unknown API key")
+        raise ApiRefusal(401, "Unauthorized: unknown API key")
     return account_of(key)
 
 
@@ -218,19 +218,19 @@ def _body(request: HttpRequest, allowed: set[str]) -> dict[str, Any]:
     try:
         data = json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Refusal(400, "The body is not JSON") from exc
+        raise ApiRefusal(400, "The body is not JSON") from exc
     if not isinstance(data, dict):
-        raise Refusal(400, "The body is not a JSON object")
+        raise ApiRefusal(400, "The body is not a JSON object")
     unknown = sorted(set(data) - allowed)
     if unknown and sim_strict(PROVIDER):
-        raise Refusal(400, f"Unknown field(s): {', '.join(unknown)}")
+        raise ApiRefusal(400, f"Unknown field(s): {', '.join(unknown)}")
     return data
 
 
 def _cents(data: Mapping[str, Any], name: str = "amount_cents") -> int:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise Refusal(422, f"{name} must be a positive whole number of cents")
+        raise ApiRefusal(422, f"{name} must be a positive whole number of cents")
     return value
 
 
@@ -240,7 +240,7 @@ def _api(operation: str, request: HttpRequest, handler: Callable[[str], tuple[in
     def execute() -> tuple[int, Any]:
         try:
             return handler(_key_account(request))
-        except Refusal as refusal:
+        except ApiRefusal as refusal:
             return refusal.status, {"errors": [{"title": refusal.title}]}
 
     def respond(reply: tuple[int, Any], replayed: bool) -> HttpResponse:
@@ -256,14 +256,14 @@ def _api(operation: str, request: HttpRequest, handler: Callable[[str], tuple[in
 def _order(account: str, order_id: str) -> dict[str, Any]:
     data = sim_load(PROVIDER, "order", order_id, account)
     if data is None:
-        raise Refusal(404, "Order not found")
+        raise ApiRefusal(404, "Order not found")
     return data
 
 
 def _invoice(account: str, invoice_id: str) -> dict[str, Any]:
     data = sim_load(PROVIDER, "invoice", invoice_id, account)
     if data is None:
-        raise Refusal(404, "Invoice not found")
+        raise ApiRefusal(404, "Invoice not found")
     return data
 
 
@@ -302,9 +302,9 @@ def order_cancel(request: HttpRequest, order_id: str) -> HttpResponse:
     def handler(account: str) -> tuple[int, Any]:
         order = _order(account, order_id)
         if order["status"] == "canceled":
-            raise Refusal(422, "The order is canceled already")
+            raise ApiRefusal(422, "The order is canceled already")
         if any(i["status"] != "canceled" for i in _invoices_of(account, order_id)):
-            raise Refusal(422, "An order with invoices cannot be canceled")
+            raise ApiRefusal(422, "An order with invoices cannot be canceled")
         order.update(status="canceled", final_state_at=sim_now(PROVIDER).isoformat(timespec="seconds"))
         sim_put(PROVIDER, "order", order_id, order, account=account)
         _emit(account, "order.canceled", order)
@@ -326,12 +326,12 @@ def order_invoices(request: HttpRequest, order_id: str) -> HttpResponse:
         data = _body(request, INVOICE_FIELDS)
         cents = _cents(data)
         if order["status"] != "accepted":
-            raise Refusal(422, f"The order is {order['status']}, not accepted")
+            raise ApiRefusal(422, f"The order is {order['status']}, not accepted")
         if data.get("currency", order["currency"]) != order["currency"]:
-            raise Refusal(422, "The invoice's currency is not the order's")
+            raise ApiRefusal(422, "The invoice's currency is not the order's")
         standing = sum(i["amount_cents"] for i in _invoices_of(account, order_id) if i["status"] != "canceled")
         if standing + cents > order["amount_cents"]:
-            raise Refusal(422, "The invoices would exceed the order's amount")
+            raise ApiRefusal(422, "The invoices would exceed the order's amount")
         now = sim_now(PROVIDER).isoformat(timespec="seconds")
         invoice = {
             "id": _new_id(),
@@ -378,9 +378,9 @@ def invoice_returns(request: HttpRequest, invoice_id: str) -> HttpResponse:
         data = _body(request, RETURN_FIELDS)
         cents = _cents(data)
         if invoice["status"] == "canceled":
-            raise Refusal(422, "The invoice is canceled")
+            raise ApiRefusal(422, "The invoice is canceled")
         if sum(r["amount_cents"] for r in _returns_of(account, invoice_id)) + cents > invoice["amount_cents"]:
-            raise Refusal(422, "The returns would exceed the invoice's amount")
+            raise ApiRefusal(422, "The returns would exceed the invoice's amount")
         credit = {
             "id": _new_id(),
             "invoice_id": invoice_id,
@@ -414,7 +414,7 @@ def invoice_shipments(request: HttpRequest, invoice_id: str) -> HttpResponse:
 def merchant_detail(request: HttpRequest, merchant_id: str) -> HttpResponse:
     def handler(account: str) -> tuple[int, Any]:
         if account != account_of(api_key_of(merchant_id)):
-            raise Refusal(404, "Merchant not found")
+            raise ApiRefusal(404, "Merchant not found")
         return 200, {"id": merchant_id, "name": f"Sandbox merchant {merchant_id[:8]}", "currency": "USD"}
 
     return _api("get_merchant", request, handler)
@@ -436,21 +436,21 @@ def apruve_js(request: HttpRequest) -> HttpResponse:
 
 def _offer(raw: str, given_hash: str) -> tuple[dict[str, Any], str]:
     """The order the shop's page offered, checked as Apruve checks it: its merchant, the currency, and the secure
-    hash over it; returns (order, account) or raises Refusal."""
+    hash over it; returns (order, account) or raises ApiRefusal."""
     try:
         order = json.loads(raw)
     except ValueError as exc:
-        raise Refusal(400, "The order is not JSON") from exc
+        raise ApiRefusal(400, "The order is not JSON") from exc
     if not isinstance(order, dict):
-        raise Refusal(400, "The order is not a JSON object")
+        raise ApiRefusal(400, "The order is not a JSON object")
     merchant_id = str(order.get("merchant_id") or "")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", merchant_id):
-        raise Refusal(400, "The order names no merchant")
+        raise ApiRefusal(400, "The order names no merchant")
     api_key = api_key_of(merchant_id)
     if not secrets.compare_digest(order_hash(api_key, order), given_hash or ""):
-        raise Refusal(400, "The secure hash does not match the order")
+        raise ApiRefusal(400, "The secure hash does not match the order")
     if order.get("currency") != "USD":
-        raise Refusal(422, "Apruve takes US dollars only")
+        raise ApiRefusal(422, "Apruve takes US dollars only")
     _cents(order)
     return order, account_of(api_key)
 
@@ -464,7 +464,7 @@ def lightbox(request: HttpRequest) -> HttpResponse:
     raw, given_hash = source.get("order", ""), source.get("secure_hash", "")
     try:
         order, account = _offer(raw, given_hash)
-    except Refusal as refusal:
+    except ApiRefusal as refusal:
         return render(request, "sandbox/apruve/lightbox.html", {"refused": refusal.title}, status=refusal.status)
     context: dict[str, Any] = {"order": order, "raw": raw, "secure_hash": given_hash}
     outcome = request.POST.get("outcome", "show") if request.method == "POST" else "show"
@@ -510,7 +510,7 @@ def invoice_close(invoice_id: str) -> dict[str, Any]:
         if data["status"] == "closed":
             return data
         if data["status"] != "open":
-            raise Refusal(422, f"The invoice is {data['status']}")
+            raise ApiRefusal(422, f"The invoice is {data['status']}")
         now = sim_now(PROVIDER).isoformat(timespec="seconds")
         payment = {"id": _new_id(), "amount_cents": data["amount_cents"], "status": "captured"}
         payment["payment_method"] = {"type": "bank_account", "last4": "6789"}
@@ -525,7 +525,7 @@ def invoice_cancel(invoice_id: str) -> dict[str, Any]:
         obj = sim_list_one("invoice", invoice_id)
         data = dict(obj["data"])
         if data["status"] != "open":
-            raise Refusal(422, f"The invoice is {data['status']}")
+            raise ApiRefusal(422, f"The invoice is {data['status']}")
         data.update(status="canceled", final_state_at=sim_now(PROVIDER).isoformat(timespec="seconds"))
         sim_put(PROVIDER, "invoice", invoice_id, data, account=obj["account"])
         _emit(obj["account"], "invoice.canceled", data)
@@ -535,7 +535,7 @@ def invoice_cancel(invoice_id: str) -> dict[str, Any]:
 def sim_list_one(kind: str, object_id: str) -> dict[str, Any]:
     obj = sim_get(PROVIDER, kind, object_id, lock=True)
     if obj is None:
-        raise Refusal(404, f"No {kind} {object_id}")
+        raise ApiRefusal(404, f"No {kind} {object_id}")
     return {"data": obj.data, "account": obj.account}
 
 
@@ -544,7 +544,7 @@ def sim_list_one(kind: str, object_id: str) -> dict[str, Any]:
 def sim_close_invoice(request: HttpRequest) -> HttpResponse:
     try:
         return JsonResponse(invoice_close(request.POST.get("invoice_id", "")))
-    except Refusal as refusal:
+    except ApiRefusal as refusal:
         return _error(refusal.status, refusal.title)
 
 
@@ -553,7 +553,7 @@ def sim_close_invoice(request: HttpRequest) -> HttpResponse:
 def sim_cancel_invoice(request: HttpRequest) -> HttpResponse:
     try:
         return JsonResponse(invoice_cancel(request.POST.get("invoice_id", "")))
-    except Refusal as refusal:
+    except ApiRefusal as refusal:
         return _error(refusal.status, refusal.title)
 
 

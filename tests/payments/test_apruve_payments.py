@@ -307,3 +307,20 @@ def test_refund_of_a_paid_invoice_is_a_credit_at_apruve(apruve, live_server) -> 
     refund = services.payment_refund(source_id=capture.pk, amount=money("15.00"), key="refund-1", note="damaged")
     assert (refund.state, status(order)) == (State.SUCCEEDED, PaymentStatus.REFUNDED_PARTIALLY)
     assert [r.data["amount_cents"] for r in sim_list("apruve", "invoice_return")] == [1500]
+
+
+def test_an_invoice_canceled_at_apruve_gives_its_amount_back_to_the_authorization(apruve, live_server) -> None:
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    invoice = services.payment_invoice(source_id=auth.pk, amount=money("30.00"), key="invoice-1")
+    assert status(order) == PaymentStatus.INVOICED
+    apruve_sandbox.invoice_cancel(invoice.provider_reference)  # Apruve's invoice.canceled comes back signed
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.active, invoice.error_code, status(order)) == (
+        State.DECLINED,
+        False,
+        "canceled",
+        PaymentStatus.AUTHORIZED,
+    )
+    whole = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-2")
+    assert (whole.state, whole.amount) == (State.SUCCEEDED, Decimal("100.0000"))

@@ -133,7 +133,7 @@ def test_a_signed_body_without_uuid_is_malformed() -> None:
         adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
 
 
-@pytest.mark.parametrize("event", ["order.accepted", "payment_term.accepted", "invoice.canceled", "shipment.created"])
+@pytest.mark.parametrize("event", ["order.accepted", "payment_term.accepted", "shipment.created"])
 def test_events_without_money_are_recorded_with_no_movement(event: str) -> None:
     body = event_body(event)
     parsed = adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
@@ -146,4 +146,12 @@ def test_an_order_canceled_at_apruve_is_a_cancel_of_the_order() -> None:
     assert parsed.provider_reference == "ord1"
     assert [(m.action, m.amount) for m in parsed.movements] == [
         (MovementAction.CANCEL, Money(Decimal("130.00"), "USD"))
+    ]
+
+
+def test_an_invoice_canceled_at_apruve_is_a_cancel_of_that_invoice() -> None:
+    body = event_body("invoice.canceled", status="canceled")
+    parsed = adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
+    assert [(m.action, m.provider_reference, m.idempotency_key) for m in parsed.movements] == [
+        (MovementAction.CANCEL, "inv1", "backoffice:k1")
     ]
