@@ -250,6 +250,14 @@ class CaptureSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
+class SendInvoiceSerializer(StrictSerializer):
+    amount = AmountInputField(required=False, allow_null=True, help_text="Leave out to invoice all that is left.")
+    currency = currency_field()
+    tracking_number = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    shipper = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
 class CancelSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 

@@ -33,6 +33,7 @@ from api.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
     RefundSerializer,
+    SendInvoiceSerializer,
     TransactionSerializer,
     WebhookEventDetailSerializer,
     WebhookEventSerializer,
@@ -44,7 +45,7 @@ from orders.services import invoice_create, invoice_void
 from payments.models import OPEN_STATES, PaymentTransaction, WebhookEvent
 from payments.money import MoneyError, parse_amount, validate_currency
 from payments.selectors import order_account
-from payments.services import payment_activate, payment_cancel, payment_capture, payment_refund
+from payments.services import payment_activate, payment_cancel, payment_capture, payment_invoice, payment_refund
 from payments.tasks import webhook_event_process_task
 from payments.webhook_services import FINAL
 
@@ -176,6 +177,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
         "cancel": (*HISTORY, Operation.CANCEL.permission),
         "refund": (*HISTORY, Operation.REFUND.permission),
         "activate": (*HISTORY, Operation.ACTIVATE.permission),
+        "send_invoice": (*HISTORY, Operation.INVOICE.permission),
     }
 
     def get_queryset(self) -> QuerySet[PaymentTransaction]:
@@ -206,6 +208,31 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Staff
             key=service_key(request),
             actor=cast(User, request.user),
             note=data["note"],
+        )
+        return self._answer(row)
+
+    @extend_schema(
+        summary="Send an invoice for an authorization (Apruve)",
+        description="Bills the buyer's company for all that is left, or `amount` of it; replaces capture where the "
+        "provider collects by invoice. The money arrives later, as the invoice's capture.",
+        request=SendInvoiceSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: TransactionSerializer, 202: ACCEPTED, 409: REFUSED, 400: ERROR, 422: ERROR},
+        examples=[OpenApiExample("Invoice part", value={"amount": "40.00", "tracking_number": "1Z999"})],
+    )
+    @action(detail=True, methods=["post"], url_path="send-invoice")
+    @idempotent
+    def send_invoice(self, request: Request, pk: str | None = None) -> Response:
+        txn = self.get_object()
+        data = validated(SendInvoiceSerializer, request)
+        row = payment_invoice(
+            source_id=txn.pk,
+            amount=amount_of(data.get("amount"), txn.currency, data.get("currency")),
+            key=service_key(request),
+            actor=cast(User, request.user),
+            note=data["note"],
+            tracking_number=data["tracking_number"],
+            shipper=data["shipper"],
         )
         return self._answer(row)
 

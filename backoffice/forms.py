@@ -43,6 +43,13 @@ class PaymentOperationForm(forms.Form):
     invoice_date = forms.DateField(
         label="Invoice date", help_text="The payment term (the integration's due period) runs from this date."
     )
+    tracking_number = forms.CharField(
+        label="Tracking number",
+        max_length=255,
+        required=False,
+        help_text="Optional: the shipment this invoice is for; it is added to the invoice at the provider.",
+    )
+    shipper = forms.CharField(label="Shipper", max_length=255, required=False, help_text="e.g. UPS, FedEx.")
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
 
     def __init__(
@@ -63,6 +70,9 @@ class PaymentOperationForm(forms.Form):
         self.held = held
         self.releases_rest = releases_rest and operation == Operation.CAPTURE and held is not None
         self.locale = locale
+        if operation != Operation.INVOICE:
+            del self.fields["tracking_number"]
+            del self.fields["shipper"]
         if operation != Operation.RESOLVE:
             del self.fields["outcome"]
             del self.fields["reference"]
@@ -80,6 +90,7 @@ class PaymentOperationForm(forms.Form):
                 amount.help_text = {
                     Operation.CAPTURE: "Lower it to capture part of the payment.",
                     Operation.REFUND: "Lower it to refund part of the payment.",
+                    Operation.INVOICE: "Lower it to invoice part of the payment; send the rest later.",
                 }[operation]
             else:
                 amount.widget.attrs["readonly"] = True
@@ -98,7 +109,7 @@ class PaymentOperationForm(forms.Form):
         else:
             del self.fields["reason"]
         # The reference asks for a note on cancel and refund; on capture it is optional (e.g. "Check #1001").
-        self.fields["note"].required = operation not in (Operation.CAPTURE, Operation.ACTIVATE)
+        self.fields["note"].required = operation not in (Operation.CAPTURE, Operation.ACTIVATE, Operation.INVOICE)
 
     @property
     def decimal_separator(self) -> str:

@@ -25,6 +25,8 @@ class Operation(enum.StrEnum):
     CAPTURE = "capture"
     CANCEL = "cancel"
     REFUND = "refund"
+    #: "Send invoice": bill the buyer's company for (part of) an authorization (Apruve); replaces Capture
+    INVOICE = "invoice"
     #: a payment nobody could settle (needs attention): end it at the provider
     RELEASE = "release"
     #: a payment nobody could settle: record what staff found at the provider
@@ -42,6 +44,7 @@ class Operation(enum.StrEnum):
             "capture": "Capture",
             "cancel": "Cancel authorization",
             "refund": "Refund",
+            "invoice": "Send invoice",
             "release": "Cancel the hold",
             "resolve": "Mark resolved",
             "activate": "Activate (invoice issued)",
@@ -75,6 +78,7 @@ def allowed_on(txn: PaymentTransaction, adapter: type[Adapter], account: OrderAc
         canceled=txn.captured_or_canceled - txn.captured,  # type: ignore[attr-defined]
         refunded=txn.refunded,  # type: ignore[attr-defined]
         activated=getattr(txn, "activated", Decimal("0")),
+        invoiced=getattr(txn, "invoiced", Decimal("0")),
     )
     return allowed_operations(txn, taken=taken, capabilities=adapter.capabilities, account=account)
 
@@ -102,6 +106,8 @@ def transaction_offers(txn: PaymentTransaction, account: OrderAccount | None = N
                 held=Money(allowed.capturable, txn.currency),
             )
         )
+    if allowed.invoice_refused is None:
+        offers.append(Offer(Operation.INVOICE, Money(allowed.invoice_limit, txn.currency), True))
     if allowed.cancel_refused is None:
         offers.append(Offer(Operation.CANCEL, Money(allowed.cancelable, txn.currency), False))
     if allowed.refund_refused is None:

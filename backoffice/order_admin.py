@@ -25,13 +25,14 @@ from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.money import current_locale, format_amount_input, format_money
 from payments.selectors import order_account
-from payments.services import payment_activate, payment_cancel, payment_capture, payment_refund
+from payments.services import payment_activate, payment_cancel, payment_capture, payment_invoice, payment_refund
 from providers.base import Capability
 
 DONE = {
     Operation.CAPTURE: "The payment of {amount} has been captured successfully.",
     Operation.CANCEL: "The payment authorization of {amount} has been canceled.",
     Operation.REFUND: "The refund of {amount} has been made successfully.",
+    Operation.INVOICE: "The invoice of {amount} has been sent.",
     Operation.RELEASE: "The hold of {amount} has been released at the provider.",
     Operation.RESOLVE: "The payment of {amount} is recorded as it stands at the provider.",
     Operation.ACTIVATE: "The payment of {amount} has been activated: the invoice's payment term runs.",
@@ -40,6 +41,7 @@ VERB = {
     Operation.CAPTURE: "capture",
     Operation.CANCEL: "cancellation",
     Operation.REFUND: "refund",
+    Operation.INVOICE: "invoice",
     Operation.RELEASE: "cancellation",
     Operation.RESOLVE: "resolution",
     Operation.ACTIVATE: "activation",
@@ -113,7 +115,7 @@ class OrderPaymentsMixin:
                 messages.error(request, f"This payment cannot be {_past(op)} now.")
                 return HttpResponseRedirect(order_url)
             initial = {"key": fresh_key()}
-            if op in (Operation.CAPTURE, Operation.REFUND):
+            if op in (Operation.CAPTURE, Operation.REFUND, Operation.INVOICE):
                 initial["amount"] = format_amount_input(offer.available.amount, txn.currency, current_locale())
             form = PaymentOperationForm(initial=initial, **form_options)
 
@@ -134,9 +136,13 @@ class OrderPaymentsMixin:
 
 
 def _past(op: Operation) -> str:
-    return {"capture": "captured", "cancel": "canceled", "refund": "refunded", "activate": "activated"}.get(
-        op.value, op.value
-    )
+    return {
+        "capture": "captured",
+        "cancel": "canceled",
+        "refund": "refunded",
+        "activate": "activated",
+        "invoice": "invoiced",
+    }.get(op.value, op.value)
 
 
 def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], request: HttpRequest) -> PaymentTransaction:
@@ -162,6 +168,16 @@ def _perform(op: Operation, txn: PaymentTransaction, data: dict[str, Any], reque
             invoice_date=data["invoice_date"],
             actor=actor,
             note=data.get("note", ""),
+        )
+    if op == Operation.INVOICE:
+        return payment_invoice(
+            source_id=txn.pk,
+            amount=data["amount"],
+            key=key,
+            actor=actor,
+            note=data.get("note", ""),
+            tracking_number=data.get("tracking_number", ""),
+            shipper=data.get("shipper", ""),
         )
     if op == Operation.CANCEL:
         return payment_cancel(source_id=txn.pk, key=key, actor=actor, note=data["note"])

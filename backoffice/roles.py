@@ -28,6 +28,7 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("payments", "capture_payment"),
     ("payments", "cancel_payment"),
     ("payments", "refund_payment"),
+    ("payments", "invoice_payment"),
     ("payments", "resolve_payment"),
     ("payments", "activate_payment"),
     ("customers", "view_customer"),

@@ -39,6 +39,7 @@ def payment_history(*, order_id: int | None = None) -> QuerySet[PaymentTransacti
         captured=_children_sum(Action.CAPTURE),
         refunded=_children_sum(Action.REFUND),
         activated=_children_sum(Action.ACTIVATE),
+        invoiced=_children_sum(Action.INVOICE),
     )
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)

@@ -480,10 +480,20 @@ def checkout_processing(request: BuyerRequest, attempt_id: int) -> HttpResponse:
     return render(request, "storefront/checkout/processing.html", {"message": result.message})
 
 
-@require_GET
+#: what the buyer is told after closing a provider's window (Apruve's lightbox) without paying
+WINDOW_CLOSED_MESSAGE = "You closed the payment window without paying. Choose how you want to pay."
+
+
+@require_http_methods(["GET", "POST"])
 @buyer_required
 def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
-    """Where a redirecting provider sends the buyer back: complete the payment, then show where it stands."""
+    """Where a redirecting provider sends the buyer back: complete the payment, then show where it stands.
+
+    A provider whose buyer step runs in our page (`next_action` of type "lightbox", Apruve) comes here too: GET
+    shows that step; its script POSTs back the `reference` the provider gave the browser (verified with the
+    provider before it counts, never taken on the browser's word), or `closed` when the buyer closed the window,
+    which ends the attempt and returns the buyer to the payment step.
+    """
     try:
         key = signing.loads(token, salt=RETURN_SALT)
     except signing.BadSignature as exc:
@@ -495,7 +505,18 @@ def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
     )
     if txn is None:
         raise Http404
-    txn = payment_complete(transaction_id=txn.pk)
+    in_page = (txn.response.get("next_action") or {}).get("type") == "lightbox"
+    if request.method == "POST" and not in_page:
+        return HttpResponseBadRequest("This payment takes no answer from the browser.")
+    if request.method == "POST" and request.POST.get("closed") and txn.is_open:
+        return _window_closed(request, txn)
+    returned = request.POST.get("reference", "") if request.method == "POST" else ""
+    txn = payment_complete(transaction_id=txn.pk, returned_reference=returned)
+    if in_page and txn.state == State.ACTION_REQUIRED:
+        error = "Apruve did not confirm this purchase. Please try again." if returned else ""
+        next_action = dict(txn.response.get("next_action") or {})
+        context = {"next_action": next_action, "error": error}
+        return render(request, str(next_action.get("template") or ""), context, status=400 if returned else 200)
     if txn.invoice_id is not None:
         invoice = _invoice_message(request, txn, txn.invoice_id)
         return redirect("storefront:invoice_detail", number=invoice.number)
@@ -503,6 +524,21 @@ def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
     if attempt is None:  # the checkout is gone (its buyer login was deleted)
         return redirect("storefront:orders")
     return _after_payment(request, services.checkout_finish(checkout_id=attempt, transaction_id=txn.pk))
+
+
+def _window_closed(request: BuyerRequest, txn: PaymentTransaction) -> HttpResponse:
+    """The buyer closed the provider's window: the attempt ends (failure-modes §5), and the buyer chooses again."""
+    if txn.invoice is not None:
+        messages.error(request, WINDOW_CLOSED_MESSAGE)
+        return redirect("storefront:invoice_detail", number=txn.invoice.number)
+    checkout_id = CheckoutAttempt.objects.filter(order_id=txn.order_id).values_list("checkout_id", flat=True).first()
+    if checkout_id is None:
+        return redirect("storefront:orders")
+    result = services.checkout_attempt_end(checkout_id=checkout_id, buyer=request.buyer)
+    if result is None or result.outcome == Outcome.ABANDONED:
+        messages.error(request, WINDOW_CLOSED_MESSAGE)
+        return redirect(STEP_URLS[CheckoutStep.PAYMENT])
+    return _after_payment(request, result)
 
 
 # --- after ---------------------------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "providers.authorizenet",
     "providers.infinitepay",
     "providers.oropay",
+    "providers.apruve",
     "demo",
     "checkout",
     "api",

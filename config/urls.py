@@ -18,6 +18,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("favicon.ico", favicon, name="favicon"),
     path("webhooks/<uuid:integration_uuid>/", webhook_receive, name="webhook-receive"),
+    path("webhooks/<uuid:integration_uuid>/<str:url_token>/", webhook_receive, name="webhook-receive-token"),
     *sandbox_urls,
     path("", include("checkout.urls")),  # the storefront, last: it owns the site root
 ]

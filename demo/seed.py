@@ -105,6 +105,7 @@ def seed_demo() -> list[Login]:
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
     _demo_invoice(acme)
+    apruve_integration_seed(admin=admin)
     return LOGINS
 
 
@@ -274,6 +275,32 @@ def _infinitepay_rule(integration: Integration) -> None:
     rule = _rule("Invoice by InfinitePay for Germany (EUR)", "EUR", 5, [integration])
     if not rule.destinations.exists():
         PaymentRuleDestination.objects.create(rule=rule, country="DE")
+
+
+def apruve_integration_seed(*, admin: User | None) -> Integration:
+    """An Apruve integration (trade credit, USD) on the built-in sandbox, with its own rule.
+
+    The sandbox takes any merchant id with the API key it derives for it; webhooks come signed with the sandbox's
+    RSA key (its public half is filled in here) to the webhook URL with the integration's token, registered here
+    as one would in Apruve's merchant settings. The buyer "logs in" to the lightbox with any e-mail address.
+    """
+    integration, created = Integration.objects.get_or_create(
+        provider_key="apruve",
+        name="Apruve (sandbox)",
+        defaults={
+            "labels": {"en": "Apruve trade credit", "de": "Apruve Firmenkredit"},
+            "short_labels": {"en": "Apruve"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        integration.settings, integration.secrets = _sandbox_credentials("apruve", f"paydesk{secrets.token_hex(6)}")
+        integration.save()
+    _sandbox_webhooks_register(integration)
+    _rule("Apruve trade credit (USD)", "USD", 50, [integration])
+    return integration
 
 
 def _sandbox_credentials(key: str, account: str) -> tuple[dict[str, Any], dict[str, str]]:

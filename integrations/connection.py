@@ -77,9 +77,11 @@ def integration_credential_warning(*, integration: Integration) -> str:
 
 def integration_webhook_url(*, integration: Integration) -> str:
     """The URL to paste into the provider's dashboard, for providers that send webhooks."""
-    if not integration.pk or not adapter_for(integration).supports(Capability.WEBHOOKS):
+    adapter = adapter_for(integration) if integration.pk else None
+    if adapter is None or not adapter.supports(Capability.WEBHOOKS):
         return ""
-    return integration.get_webhook_url()
+    token = adapter.options.text(adapter.webhook_url_token_setting) if adapter.webhook_url_token_setting else ""
+    return f"{integration.get_webhook_url()}{token}/" if token else integration.get_webhook_url()
 
 
 def integration_webhook_setup(*, integration: Integration) -> tuple[tuple[str, ...], str]:

@@ -12,8 +12,9 @@ count here like any other row):
   staff refund for a reason (goods returned, goodwill, a dispute), and money given back must not be collected
   again by the scheduler, an old invoice or the storefront. Collecting it again is a deliberate act: a new
   order. So `taken` never exceeds the total, even after refunds.
-* **held**: what open card authorizations can still capture: the authorized amount less captures (done or in
-  flight) and successful cancels. An authorization that lapsed, was released or was captured holds nothing.
+* **held**: what open card authorizations can still capture: the authorized amount less captures and invoices
+  (done or in flight) and successful cancels; and what an invoice sent against one (Apruve) has not collected
+  yet, until its capture arrives. An authorization that lapsed, was released or was captured holds nothing.
   A renewal (re-authorization) stands in for the authorization it renews and counts only once that one no
   longer holds, so the same money is never counted twice while both exist.
 * **in flight**: open purchases and captures (reserved, awaiting the buyer, processing): money may still move.
@@ -130,7 +131,7 @@ def account_from_rows(
             (
                 c.amount
                 for c in children[r.id]
-                if (c.action == "capture" and (c.state == "succeeded" or c.state in OPEN))
+                if (c.action in ("capture", "invoice") and (c.state == "succeeded" or c.state in OPEN))
                 or (c.action == "cancel" and c.state == "succeeded")
             ),
             ZERO,
@@ -166,6 +167,8 @@ def account_from_rows(
             sums["authorized"] += r.amount
         if r.action == "capture" and r.state == "succeeded":
             source = by_id.get(r.source_id) if r.source_id is not None else None
+            if source is not None and source.action == "invoice" and source.source_id is not None:
+                source = by_id.get(source.source_id)  # an invoice's capture takes what its authorization held
             if source is not None and source.action == "authorize":
                 sums["captured_from_authorizations"] += r.amount
     invoiced = sum((max(amount - per_invoice[pk], ZERO) for pk, amount in open_invoices.items()), ZERO)
@@ -206,6 +209,11 @@ def _contribution(
             return "in_flight", r.amount
         held = holds_now(r)
         return ("authorized_hold", held) if held > 0 else ("", ZERO)
+    if r.action == "invoice":  # part of an authorization's hold, billed: held until its capture arrives
+        if r.state in OPEN:
+            return "in_flight", r.amount
+        held = holds_now(r)
+        return ("held", held) if held > 0 else ("", ZERO)
     if r.action == "pending":
         if r.state in OPEN:
             return "promised", r.amount

@@ -45,6 +45,12 @@ class RefusalCode(enum.StrEnum):
     #: the transaction cannot be canceled (its kind, its state, its provider)
     NOT_CANCELABLE = "not_cancelable"
     NOTHING_TO_CANCEL = "nothing_to_cancel"
+    #: an invoice was sent against the authorization, which the provider then no longer cancels (Apruve)
+    INVOICED = "invoiced"
+    #: no invoice can be sent for the transaction (its kind, its state, its provider)
+    NOT_INVOICEABLE = "not_invoiceable"
+    #: everything authorized was invoiced or released already
+    NOTHING_TO_INVOICE = "nothing_to_invoice"
     #: the transaction cannot be refunded (its kind, its state, its provider)
     NOT_REFUNDABLE = "not_refundable"
     NOTHING_TO_REFUND = "nothing_to_refund"

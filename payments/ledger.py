@@ -46,6 +46,7 @@ from providers import registry
 from providers.base import (
     Adapter,
     Capability,
+    ErrorCode,
     FollowUpRequest,
     MethodInfo,
     Money,
@@ -68,6 +69,7 @@ __all__ = [
     "children_taken",
     "follow_up_request",
     "invoice_payment_status_refresh",
+    "ledger_invoice_void",
     "ledger_record",
     "ledger_refund_reverse",
     "lock_order",
@@ -138,6 +140,7 @@ def children_taken(source: PaymentTransaction) -> Taken:
         canceled=Sum("amount", filter=Q(action=Action.CANCEL)),
         refunded=Sum("amount", filter=Q(action=Action.REFUND)),
         activated=Sum("amount", filter=Q(action=Action.ACTIVATE)),
+        invoiced=Sum("amount", filter=Q(action=Action.INVOICE)),
     )
     zero = Decimal("0")
     return Taken(
@@ -145,6 +148,7 @@ def children_taken(source: PaymentTransaction) -> Taken:
         canceled=sums["canceled"] or zero,
         refunded=sums["refunded"] or zero,
         activated=sums["activated"] or zero,
+        invoiced=sums["invoiced"] or zero,
     )
 
 
@@ -442,6 +446,28 @@ def ledger_refund_reverse(*, transaction_id: int, error_code: str, message: str)
         return txn
 
 
+def ledger_invoice_void(*, transaction_id: int, message: str) -> PaymentTransaction:
+    """An invoice the provider canceled before anything was collected on it (Apruve's invoice.canceled): the row no
+    longer bills the buyer's company, so what it billed is its authorization's again, and the order's status
+    follows. One whose capture is recorded stays as it is (the money came); recording it again changes nothing."""
+    order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        txn = PaymentTransaction.objects.select_related("order").get(pk=transaction_id)
+        if txn.action != Action.INVOICE or txn.state == State.DECLINED:
+            return txn
+        if txn.children.filter(action=Action.CAPTURE).exclude(state=State.DECLINED).exists():
+            return txn
+        txn.state = State.DECLINED
+        txn.successful = False
+        txn.active = False
+        txn.error_code = ErrorCode.CANCELED
+        txn.message = message or "The invoice was canceled at the provider; nothing was collected on it."
+        txn.save(update_fields=["state", "successful", "active", "error_code", "message", "updated_at"])
+        order_payment_status_refresh(order=order, cause=txn)
+        return txn
+
+
 def _flag_overpayment(order: Order, txn: PaymentTransaction, taken: Decimal) -> None:
     """Our services never take more than an order's total; money moved outside them (a capture in the provider's
     dashboard) still may. It is recorded as it happened, and staff are told to refund the excess."""
@@ -660,6 +686,7 @@ def follow_up_request(
     key: str | None = None,
     reason: str | None = None,
     validation_only: bool | None = None,
+    options: dict[str, Any] | None = None,
 ) -> FollowUpRequest:
     """How to ask the provider for the movement of row `txn` on `source`: by default with the row's own key and
     reason; an undo of a purchase by itself (abandon, release) passes its own key and reason."""
@@ -671,12 +698,14 @@ def follow_up_request(
         source_amount=source.money,
         reason=txn.reason if reason is None else reason,
         validation_only=source.is_clone if validation_only is None else validation_only,
-        options=dict((txn.request or {}).get("options") or {}),  # what the operation asked beyond an amount
+        # what the operation asked beyond an amount: given by the caller, or kept with the row for a repeat
+        options=options if options is not None else dict((txn.request or {}).get("options") or {}),
     )
 
 
-def status_request(txn: PaymentTransaction) -> StatusRequest:
-    """How to ask the provider about a row: by our key and, once known, its reference."""
+def status_request(txn: PaymentTransaction, *, returned_reference: str = "") -> StatusRequest:
+    """How to ask the provider about a row: by our key and, once known, its reference; with what the buyer's
+    browser brought back from the provider, for the adapter to verify."""
     return StatusRequest(
         idempotency_key=txn.idempotency_key,
         provider_reference=txn.provider_reference or None,
@@ -684,6 +713,8 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         amount=txn.money,
         method=transaction_method(txn),
         requested_at=txn.created_at,
+        reference=txn.invoice.number if txn.invoice_id is not None and txn.invoice else txn.order.number,
+        returned_reference=returned_reference,
     )
 
 

@@ -94,6 +94,7 @@ class PaymentTransaction(models.Model):
             ("capture_payment", "Can capture payments"),
             ("cancel_payment", "Can cancel payment authorizations"),
             ("refund_payment", "Can refund payments"),
+            ("invoice_payment", "Can send invoices for authorized payments"),
             ("resolve_payment", "Can resolve payments nobody could settle"),
             ("activate_payment", "Can activate invoice payments (invoice issued)"),
         ]

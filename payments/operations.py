@@ -35,6 +35,8 @@ class Taken:
     refunded: Decimal = ZERO
     #: what activations (the invoice issued: InfinitePay) of the row cover, open ones too
     activated: Decimal = ZERO
+    #: sent to the buyer's company as invoices (Apruve): no longer the authorization's to capture or cancel
+    invoiced: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ class AllowedOperations:
     refund_refused: Refusal | None
     #: activation (`Capability.ACTIVATE`): allowed once on a successful capture or charge not activated yet
     activate_refused: Refusal | None = Refusal("not_activatable", "This payment cannot be activated.")
+    #: "Send invoice" (`Capability.INVOICE`), which replaces Capture: what an invoice may bill now, or why not
+    invoice_limit: Decimal = ZERO
+    invoice_refused: Refusal | None = Refusal("not_invoiceable", "No invoice can be sent for this payment.")
 
 
 def allowed_operations(
@@ -87,6 +92,10 @@ def allowed_operations(
         cancel_refused = Refusal("not_cancelable", "This payment cannot be canceled.")
     elif capturable <= 0:
         cancel_refused = Refusal("nothing_to_cancel", "Nothing is left to cancel on this payment.")
+    elif taken.invoiced > 0:  # the provider cancels a whole order, and an invoice already bills part of it
+        cancel_refused = Refusal(
+            "invoiced", "An invoice was sent for this payment, so it can no longer be canceled; credit the invoice."
+        )
     refundable = _refundable(row, taken)
     refund_refused = None
     if Capability.REFUND not in capabilities or row.action not in REFUND_SOURCES:
@@ -98,6 +107,7 @@ def allowed_operations(
         refund_refused = Refusal(
             "partial_refund_unsupported", f"This payment can only be refunded in full ({row.money})."
         )
+    invoice_limit, invoice_refused = _invoice(row, capturable, capabilities, account)
     return AllowedOperations(
         activate_refused=_activate(row, taken, capabilities),
         currency=currency,
@@ -113,6 +123,8 @@ def allowed_operations(
         refundable=refundable,
         partial_refund=Capability.PARTIAL_REFUND in capabilities,
         refund_refused=refund_refused,
+        invoice_limit=invoice_limit,
+        invoice_refused=invoice_refused,
     )
 
 
@@ -143,7 +155,7 @@ def _capturable(row: PaymentTransaction, taken: Taken, capabilities: Collection[
         return zero
     if row.action == Action.AUTHORIZE and Capability.MULTIPLE_CAPTURE not in capabilities and taken.captured > 0:
         return zero
-    left = row.amount - taken.captured - taken.canceled
+    left = row.amount - taken.captured - taken.canceled - taken.invoiced
     return quantize(max(left, ZERO), row.currency)
 
 
@@ -185,5 +197,32 @@ def _capture(
             "order_settled",
             f"Only {format_money(Money(room, row.currency))} of order {order.number} is still owed, so this "
             f"promise of {format_money(Money(capturable, row.currency))} cannot be marked paid.",
+        )
+    return min(capturable, room), None
+
+
+def _invoice(
+    row: PaymentTransaction,
+    capturable: Decimal,
+    capabilities: Collection[Capability],
+    account: OrderAccount | None,
+) -> tuple[Decimal, Refusal | None]:
+    """What an invoice of `row` may bill: what the authorization has left, within what the order may still take
+    (an invoice turns part of the hold into money the provider collects, as a capture does)."""
+    zero = quantize(ZERO, row.currency)
+    if Capability.INVOICE not in capabilities or row.action != Action.AUTHORIZE:
+        return zero, Refusal("not_invoiceable", "No invoice can be sent for this payment.")
+    if capturable <= 0:
+        return zero, Refusal(
+            "nothing_to_invoice", "Everything authorized on this payment has been invoiced or released."
+        )
+    if account is None:
+        return capturable, None
+    room = quantize(account.capture_room(row.pk, promise=False), row.currency)
+    if room <= 0:
+        return zero, Refusal(
+            "order_settled",
+            f"Nothing more may be invoiced on order {row.order.number}: its total "
+            f"({format_money(row.order.total_money)}) is already paid, held or invoiced by other payments.",
         )
     return min(capturable, room), None

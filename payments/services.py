@@ -104,6 +104,7 @@ __all__ = [
     "payment_capture",
     "payment_complete",
     "order_purchase_reserve",
+    "payment_invoice",
     "payment_purchase",
     "purchase_call",
     "purchase_record",
@@ -567,6 +568,7 @@ def _operate(
     terms: tuple[object, ...],
     key: str,
     reserve_checked: Callable[[PaymentTransaction, AllowedOperations, str], PaymentTransaction],
+    options: dict[str, Any] | None = None,
 ) -> PaymentTransaction:
     """The prologue every operation on a payment shares: lock, read the source, replay a repeated key, check and
     reserve (`reserve_checked`, which refuses); then the adapter's `verb` with no transaction open, and the record."""
@@ -587,7 +589,7 @@ def _operate(
             txn = reserve_checked(source, _allowed(order, source), fingerprint)  # reserves without a savepoint
     except IntegrityError:  # the key was taken meanwhile by a row of another order: nothing was written
         return reserve_replayed(key, fingerprint)
-    return _call_provider(txn, getattr(adapter, verb), follow_up_request(txn, source), adapter)
+    return _call_provider(txn, getattr(adapter, verb), follow_up_request(txn, source, options=options), adapter)
 
 
 def _source_and_replay(source_id: int, key: str) -> tuple[PaymentTransaction, PaymentTransaction | None]:
@@ -737,6 +739,41 @@ def payment_activate(
     )
 
 
+def payment_invoice(
+    *,
+    source_id: int,
+    amount: Money | None,
+    key: str,
+    actor: User | None = None,
+    note: str = "",
+    tracking_number: str = "",
+    shipper: str = "",
+) -> PaymentTransaction:
+    """ "Send invoice" (Apruve): bill the buyer's company for all that is left (amount None) or part of an
+    authorization; several invoices per authorization, together never above it. The `invoice` row's reference
+    is the provider's invoice id, and the money arrives later as its capture (a webhook). A tracking number adds
+    the shipment to the invoice at the provider."""
+    shipment = {"tracking_number": tracking_number.strip(), "shipper": shipper.strip()}
+
+    def reserve_checked(source: PaymentTransaction, allowed: AllowedOperations, fingerprint: str) -> PaymentTransaction:
+        _refuse_unless(allowed.invoice_refused)
+        wanted = amount or Money(allowed.invoice_limit, source.currency)
+        _check_amount(wanted, currency=source.currency, available=allowed.invoice_limit)
+        txn = reserve_child(source, Action.INVOICE, wanted, key=key, fingerprint=fingerprint, actor=actor, note=note)
+        if shipment["tracking_number"]:
+            PaymentTransaction.objects.filter(pk=txn.pk).update(request={**txn.request, "shipment": shipment})
+        return txn
+
+    return _operate(
+        verb="invoice",
+        source_id=source_id,
+        terms=(*_terms(amount), shipment["tracking_number"]),
+        key=key,
+        reserve_checked=reserve_checked,
+        options=shipment,
+    )
+
+
 def _terms(amount: Money | None) -> tuple[object, ...]:
     """What a capture or refund request asked for: an amount, or everything that is left."""
     return ("all",) if amount is None else (amount.amount, amount.currency)
@@ -745,10 +782,13 @@ def _terms(amount: Money | None) -> tuple[object, ...]:
 # --- completing open rows ----------------------------------------------------------------------------------------
 
 
-def payment_complete(*, transaction_id: int) -> PaymentTransaction:
+def payment_complete(*, transaction_id: int, returned_reference: str = "") -> PaymentTransaction:
     """Ask the provider what became of an open row and record it (3-D Secure return page, reconcile).
 
     A final row is returned as it is, without calling the provider; a webhook that got there first wins.
+    `returned_reference` is what the buyer's browser brought back from the provider (Apruve's lightbox gives an
+    order id): the adapter verifies it with the provider, and one another payment already stands on is refused
+    here (an order id of another order or company is never taken over).
     """
     txn = PaymentTransaction.objects.select_related("integration").get(pk=transaction_id)
     if not txn.is_open:
@@ -756,8 +796,19 @@ def payment_complete(*, transaction_id: int) -> PaymentTransaction:
     adapter = adapter_for(txn.integration)
     if not adapter.supports(Capability.FETCH_STATUS):
         return txn
+    returned_reference = returned_reference.strip()[:255]
+    if (
+        returned_reference
+        and PaymentTransaction.objects.filter(
+            integration_id=txn.integration_id, action__in=PURCHASE_ACTIONS, provider_reference=returned_reference
+        )
+        .exclude(pk=txn.pk)
+        .exists()
+    ):
+        logger.warning("Transaction %s: the browser named a reference another payment stands on", txn.pk)
+        returned_reference = ""
     try:
-        result = adapter.fetch_status(status_request(txn))
+        result = adapter.fetch_status(status_request(txn, returned_reference=returned_reference))
     except (ProviderUnavailable, ProviderMisconfigured) as exc:
         logger.warning("Could not ask the provider about transaction %s: %s", txn.pk, exc)
         return txn

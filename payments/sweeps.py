@@ -402,6 +402,7 @@ def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
         Action.CANCEL: adapter.cancel,
         Action.REFUND: adapter.refund,
         Action.ACTIVATE: adapter.activate,  # its invoice number and date are kept with the row
+        Action.INVOICE: adapter.invoice,
     }
     call = calls.get(txn.action)
     if call is None or txn.source is None:
@@ -413,7 +414,7 @@ def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
             message="The payment request never reached the provider; no money moved.",
         )
     try:
-        return call(follow_up_request(txn, txn.source))
+        return call(follow_up_request(txn, txn.source, options=(txn.request or {}).get("shipment")))
     except UnsupportedOperation:
         return ProviderResult(Outcome.ERROR, None, txn.money, error_code=NOT_FOUND)
 

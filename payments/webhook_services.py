@@ -231,7 +231,16 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return _reported_after_decline(payment, movement, event)
         if not payment.successful:
             return f"{note} Capture ignored: the authorization did not succeed.".strip()
-        return f"{note} {_apply_child(payment, Action.CAPTURE, movement, event, adapter)}".strip()
+        invoice = _invoice_captured(payment, movement, event, adapter)
+        return f"{note} {_apply_child(invoice or payment, Action.CAPTURE, movement, event, adapter)}".strip()
+    if action == MovementAction.CANCEL and (invoice := _invoice_named(payment, movement, adapter)) is not None:
+        ledger.ledger_invoice_void(
+            transaction_id=invoice.pk, message=f"The invoice was canceled at the provider (event {event.event_id})."
+        )
+        invoice.refresh_from_db()
+        if invoice.state != State.DECLINED:
+            return f"Invoice {invoice.money} was collected already; its cancel changes nothing."
+        return f"Invoice {invoice.money} canceled at the provider: it is the authorization's again."
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
             ledger.ledger_record(
@@ -260,6 +269,43 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
+
+
+def _invoice_named(payment: PaymentTransaction, movement: EventMovement, adapter: Adapter) -> PaymentTransaction | None:
+    """The invoice row a movement names: by our key (echoed), or by the invoice's own id, which is never the
+    authorization's reference (an invoice whose answer was lost still carries that)."""
+    if not adapter.supports(Capability.INVOICE):
+        return None
+    invoices = payment.children.filter(action=Action.INVOICE).order_by("pk")
+    if movement.idempotency_key and (row := invoices.filter(idempotency_key=movement.idempotency_key).first()):
+        return row
+    if movement.provider_reference and movement.provider_reference != payment.provider_reference:
+        return invoices.filter(provider_reference=movement.provider_reference).first()
+    return None
+
+
+def _invoice_captured(
+    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+) -> PaymentTransaction | None:
+    """The invoice a capture collects (Apruve's invoice.closed names the invoice, and echoes our key of it): the
+    capture is that invoice's child. An invoice whose own answer was lost is recorded first, from the event."""
+    if not adapter.supports(Capability.INVOICE):
+        return None
+    invoices = payment.children.filter(action=Action.INVOICE).exclude(state=State.DECLINED).order_by("pk")
+    invoice = None
+    if movement.idempotency_key:
+        invoice = invoices.filter(idempotency_key=movement.idempotency_key).first()
+    invoice = invoice or invoices.filter(provider_reference=movement.provider_reference).first()
+    if invoice is not None and invoice.is_open:
+        ledger.ledger_record(
+            transaction_id=invoice.pk,
+            result=ProviderResult(
+                Outcome.SUCCEEDED, movement.provider_reference, invoice.money, raw={"event": event.event_id}
+            ),
+            adapter=adapter,
+        )
+        invoice.refresh_from_db()
+    return invoice
 
 
 def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:

@@ -28,20 +28,25 @@ from notifications.models import Notice
 from notifications.services import notice_raise
 from payments.models import WebhookEvent
 from payments.tasks import webhook_event_process_task
-from providers.base import InvalidSignature, UnreadableEvent
+from providers.base import URL_TOKEN_HEADER, InvalidSignature, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
 @require_POST
-def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpResponse:
+def webhook_receive(request: HttpRequest, integration_uuid: UUID, url_token: str = "") -> HttpResponse:
+    """`url_token`: the secret last segment of a provider's webhook URL (Apruve's), handed to the adapter as
+    `URL_TOKEN_HEADER`; a header of that name sent by the caller never reaches it."""
     receiver = integration_receiver(integration_uuid)  # inactive ones still report
     if receiver is None:
         raise Http404("no such integration")
     integration, adapter = receiver
+    headers = {name: value for name, value in request.headers.items() if name.lower() != URL_TOKEN_HEADER.lower()}
+    if url_token:
+        headers[URL_TOKEN_HEADER] = url_token
     try:
-        event = adapter.parse_webhook(request.body, request.headers)
+        event = adapter.parse_webhook(request.body, headers)
     except InvalidSignature:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
         return HttpResponseBadRequest("signature does not verify")

@@ -82,6 +82,9 @@ class Capability(enum.StrEnum):
     #: Activate a captured invoice payment: the invoice was issued and the provider's guarantee and payment term
     #: start (InfinitePay); `Adapter.activate`
     ACTIVATE = "activate"
+    #: Bill the buyer's company for (part of) an authorization (Apruve's trade credit): the provider collects,
+    #: and the money arrives later as a capture of that invoice (a webhook); it replaces Capture
+    INVOICE = "invoice"
 
 
 class Outcome(enum.StrEnum):
@@ -351,6 +354,11 @@ class StatusRequest:
     #: when the operation was sent (the row was written): where the provider can only be searched by time, the
     #: search starts here; None: the provider's own default window
     requested_at: datetime | None = None
+    #: our order or invoice number the operation was made for (`PaymentRequest.reference`)
+    reference: str = ""
+    #: a provider reference the buyer's browser brought back (a lightbox's order id): untrusted, so the adapter
+    #: verifies it with the provider (amount, currency, our reference) before it counts; "" when none
+    returned_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,6 +618,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     webhook_events: ClassVar[tuple[str, ...]] = ()
     #: the API version the webhook endpoint must be created with ("" when the provider has none)
     webhook_api_version: ClassVar[str] = ""
+    #: the secret setting that is the last segment of the webhook URL (Apruve's token; "" when none): the URL
+    #: shown to administrators carries it, and `parse_webhook` finds it as `URL_TOKEN_HEADER`
+    webhook_url_token_setting: ClassVar[str] = ""
     #: whether the adapter makes the buyer's company a customer at the provider and wants its id back on later
     #: payments (`PaymentRequest.customer_reference`, from `ProviderResult.customer_reference`)
     keeps_customers: ClassVar[bool] = False
@@ -705,6 +716,16 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         """
         raise UnsupportedOperation(f"{self.key} cannot refund")
 
+    def invoice(self, request: FollowUpRequest) -> ProviderResult:
+        """Bill the buyer's company for `request.amount` of the authorization `request.provider_reference`
+        (`Capability.INVOICE`); `options` may carry a shipment (`tracking_number`, `shipper`).
+
+        SUCCEEDED with the invoice's own reference: nothing is paid yet (the capture of the invoice comes by
+        webhook). Decline (more than is left, canceled order): DECLINED with an `ErrorCode`. Timeout: raise
+        `ProviderUnavailable`. Repeated key: the first invoice, never a second one.
+        """
+        raise UnsupportedOperation(f"{self.key} cannot send invoices")
+
     def abandon(self, request: FollowUpRequest) -> ProviderResult:
         """End a purchase that waits for the buyer (ACTION_REQUIRED: 3-D Secure, a hosted page) because the buyer
         left it to pay another way; `provider_reference` is the purchase's, `idempotency_key` is for this call.
@@ -770,6 +791,11 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
 #: `error_code` of a fetch_status result when the provider never received the operation
 NOT_FOUND = ErrorCode.NOT_FOUND
+
+
+#: where the webhook view hands an adapter the secret token of the webhook URL's path (Apruve's), replacing any
+#: header of that name the sender sent
+URL_TOKEN_HEADER = "X-Paydesk-Url-Token"  # noqa: S105 - a header name, not a secret
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -76,6 +76,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.oropay.adapter.OroPayAdapter",
             "providers.oropay.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "apruve",
+            "Apruve",
+            "providers.apruve.adapter.ApruveAdapter",
+            "providers.apruve.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

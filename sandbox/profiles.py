@@ -18,6 +18,8 @@ from typing import Any
 
 import requests
 
+from sandbox.apruve import simulator as apruve
+from sandbox.apruve.keys import PUBLIC_KEY_PEM as APRUVE_PUBLIC_KEY
 from sandbox.authorizenet import simulator as authorizenet
 from sandbox.infinitepay import simulator as infinitepay
 from sandbox.oropay import simulator as oropay
@@ -225,6 +227,46 @@ def _oropay_settle(reference: str) -> None:
     oropay.settle(reference)
 
 
+# --- Apruve ---------------------------------------------------------------------------------------------------------
+
+
+def _apruve_credentials(account: str, secret: str = "") -> Credentials:
+    """A merchant id is an account, with the sandbox's API key for it; webhooks are checked with the sandbox's
+    public key and a URL token."""
+    merchant_id = derived(secret or account, "apruve_merchant", 32)
+    return (
+        {"merchant_id": merchant_id, "webhook_public_key": APRUVE_PUBLIC_KEY},
+        {"api_key": apruve.api_key_of(merchant_id), "webhook_token": derived(secret or account, "apruve_token", 32)},
+    )
+
+
+def apruve_webhook_url(url: str, token: str) -> str:
+    """The integration's webhook URL with its secret token as the last path segment."""
+    return f"{url.rstrip('/')}/{token}/"
+
+
+def _apruve_register(credentials: Mapping[str, Any], url: str, events: Sequence[str], api_version: str) -> None:
+    apruve.webhook_register(api_key=credentials["api_key"], url=apruve_webhook_url(url, credentials["webhook_token"]))
+
+
+def apruve_buyer_accepts(base_url: str, order: str, secure_hash: str, *, email: str = "buyer@example.com") -> str:
+    """What the buyer does in the lightbox: log in and accept. Returns the Apruve order id the page reports
+    (COMPLETE), or "" when Apruve refused the offer."""
+    reply = requests.post(
+        f"{base_url}/lightbox/",
+        data={"order": order, "secure_hash": secure_hash, "outcome": "accept", "email": email},
+        timeout=10,
+    )
+    found = re.search(r'order_id: "([0-9a-f]{32})"', reply.text)
+    return found.group(1) if found else ""
+
+
+def apruve_close_invoice(base_url: str, invoice_id: str) -> None:
+    """The buyer's company paid the invoice: Apruve closes it and sends invoice.closed."""
+    reply = requests.post(f"{base_url}/__sim/close_invoice", data={"invoice_id": invoice_id}, timeout=10)
+    reply.raise_for_status()
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -250,6 +292,7 @@ PROFILES: dict[str, SandboxProfile] = {
         tokenize=_oropay_tokenize,
         settle=_oropay_settle,
     ),
+    "apruve": SandboxProfile(key="apruve", credentials=_apruve_credentials, register_webhooks=_apruve_register),
 }
 
 

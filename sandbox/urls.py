@@ -20,4 +20,5 @@ urlpatterns = [
     path("authorizenet/", include("sandbox.authorizenet.urls")),
     path("infinitepay/", include("sandbox.infinitepay.urls")),
     path("oropay/", include("sandbox.oropay.urls")),
+    path("apruve/", include("sandbox.apruve.urls")),
 ]

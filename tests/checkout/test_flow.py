@@ -98,6 +98,8 @@ def test_another_company_gets_404_for_an_order_and_its_invoice(acme: Client, glo
 
 #: the seeded card methods, offered for every USD checkout ("All online methods (USD)", sorted first)
 CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)", "Credit card (OroPay)"]
+#: Apruve's own rule ("Apruve trade credit (USD)", sorted last)
+APRUVE = "Apruve trade credit"
 
 
 @pytest.mark.parametrize(
@@ -109,21 +111,21 @@ CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)", "
             "BOLT-M8",
             "US",
             1,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order", "Payment Terms"],
+            [*CARDS, "Bank account (eCheck)", "Check / Money Order", "Payment Terms", APRUVE],
         ),
         (
             "buyer@globex.example",
             "BOLT-M8",
             "US",
             1,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order"],
+            [*CARDS, "Bank account (eCheck)", "Check / Money Order", APRUVE],
         ),
         (
             "buyer@globex.example",
             "BOLT-M8",
             "DE",
             1,
-            CARDS,
+            [*CARDS, APRUVE],
         ),
         ("buyer@acme.example", "DINRAIL-35", "AT", 1, ["Check / Money Order"]),
         ("buyer@acme.example", "DINRAIL-35", "US", 1, []),  # euros only for Germany and Austria
@@ -133,7 +135,7 @@ CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)", "
             "COMPRESSOR-50L",
             "US",
             3,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order"],
+            [*CARDS, "Bank account (eCheck)", "Check / Money Order", APRUVE],
         ),
     ],
     ids=["acme-usd-us", "globex-usd-us", "globex-usd-de", "acme-eur-at", "acme-eur-us", "globex-usd-us-5000"],

@@ -32,7 +32,7 @@ from providers.base import (
 )
 from providers.payflow.adapter import CURRENCIES as PAYPAL_CURRENCIES
 from providers.payflow.adapter import PayflowAdapter, request_id
-from sandbox.profiles import AUTHORIZENET_CARD
+from sandbox.profiles import AUTHORIZENET_CARD, apruve_buyer_accepts
 from sandbox.profiles import profile as sandbox_profile
 
 #: one amount per currency, each exact in the currency's minor units (KWD's last digit 0: Stripe's rule)
@@ -200,6 +200,23 @@ def sandbox_tokenize(key: str) -> Callable[[str, str], Mapping[str, str]]:
     return lambda url, number: tokenize(f"{url}/sandbox/{key}", sandbox_credentials(key), number)
 
 
+def apruve_accepted(adapter: Adapter, amount: Decimal = AMOUNTS["USD"], reference: str = "C-000001") -> dict[str, str]:
+    """What the buyer's browser brings back from Apruve's lightbox: the order id, once the buyer accepted the offer
+    the adapter made (Apruve, here its sandbox, checks the offer's secure hash itself)."""
+    request = PaymentRequest(
+        amount=Money(amount, "USD"),
+        idempotency_key=f"offer-{uuid.uuid4()}",
+        method=method(adapter),
+        reference=reference,
+        return_url=RETURN_URL,
+    )
+    offer = adapter.authorize(request)
+    assert offer.outcome == Outcome.ACTION_REQUIRED, offer
+    order_id = apruve_buyer_accepts(adapter.base_url, offer.next_action["order"], offer.next_action["secure_hash"])
+    assert order_id
+    return {"apruve_order_id": order_id}
+
+
 PROFILES: dict[str, ContractProfile] = {
     "stripe": ContractProfile(
         key="stripe",
@@ -244,6 +261,25 @@ PROFILES: dict[str, ContractProfile] = {
         settle=sandbox_profile("authorizenet").settle,
         review=sandbox_profile("authorizenet").review,
         bad_settings={"transaction_key": "invalid000000000"},
+    ),
+    "apruve": ContractProfile(
+        key="apruve",
+        settings=sandbox_credentials("apruve"),
+        payment_data={"success": apruve_accepted},
+        skips={
+            "currency": "Apruve extends credit in US dollars only",
+            "charge": "Apruve has no charge: the buyer accepts an order in the lightbox; invoices collect it",
+            "capture": 'Apruve has no capture: "Send invoice" bills the buyer\'s company and the money arrives as '
+            "the invoice.closed webhook (tests/providers/test_apruve.py, tests/payments/test_apruve_payments.py)",
+            "second_capture": "Apruve has no capture; several invoices per order are its partial collections",
+            "3ds": "Apruve's buyer step is its lightbox, whose order id the return page posts back "
+            "(tests/providers/test_apruve.py)",
+            "idempotency_key_header": "Apruve has no idempotency header; our keys travel as merchant_invoice_id and "
+            "in a credit's merchant_notes, and a retry finds the first object by them",
+        },
+        operations={"create": "get_order", "capture": "create_invoice", "cancel": "cancel_order"},
+        currencies=frozenset({"USD"}),
+        bad_settings={"api_key": "invalid"},
     ),
 }
 #: the debtor InfinitePay's test system approves (providers.md §5.2); any other e-mail fails the credit check

@@ -179,6 +179,7 @@ def test_authorize_holds_the_amount(adapter, currency) -> None:
 
 @pytest.mark.parametrize("currency", CURRENCIES)
 def test_jpy_and_kwd_amounts_survive_minor_units(adapter, currency) -> None:
+    skip_unless(adapter, "charge")
     request = scenario(adapter, "success", currency)
     result = adapter.charge(request)
     back = adapter.fetch_status(status_of(adapter, "charge", result))
@@ -187,6 +188,7 @@ def test_jpy_and_kwd_amounts_survive_minor_units(adapter, currency) -> None:
 
 
 def test_charge_takes_the_amount(adapter) -> None:
+    skip_unless(adapter, "charge")
     result = adapter.charge(scenario(adapter, "success"))
     assert (result.outcome, result.amount.amount) == (Outcome.SUCCEEDED, Decimal("100.00"))
     back = adapter.fetch_status(status_of(adapter, "charge", result))
@@ -195,6 +197,7 @@ def test_charge_takes_the_amount(adapter) -> None:
 
 @pytest.mark.parametrize("currency", CURRENCIES)
 def test_partial_capture_takes_only_that_part(adapter, currency) -> None:
+    skip_unless(adapter, "capture")
     auth = adapter.authorize(scenario(adapter, "success", currency))
     part = {"USD": Decimal("30.00"), "JPY": Decimal("5000"), "KWD": Decimal("10.050")}[currency]
     capture = adapter.capture(follow_up(adapter, auth, part))
@@ -212,6 +215,7 @@ def test_second_capture_where_allowed(adapter) -> None:
 
 
 def test_without_multiple_capture_a_second_capture_is_refused(adapter) -> None:
+    skip_unless(adapter, "capture")
     if adapter.supports(Capability.MULTIPLE_CAPTURE):
         pytest.skip(f"{adapter.key} allows several captures")
     auth = adapter.authorize(scenario(adapter, "success"))
@@ -222,6 +226,7 @@ def test_without_multiple_capture_a_second_capture_is_refused(adapter) -> None:
 
 
 def test_full_capture_without_amount_left_over(adapter) -> None:
+    skip_unless(adapter, "capture")
     auth = adapter.authorize(scenario(adapter, "success"))
     capture = adapter.capture(follow_up(adapter, auth))
     assert (capture.outcome, capture.amount) == (Outcome.SUCCEEDED, auth.amount)
@@ -231,12 +236,15 @@ def test_cancel_releases_the_authorization(adapter) -> None:
     auth = adapter.authorize(scenario(adapter, "success"))
     cancel = adapter.cancel(follow_up(adapter, auth, reason="requested_by_customer"))
     assert cancel.outcome == Outcome.SUCCEEDED
+    if not adapter.supports(Capability.CAPTURE):
+        return  # a provider without captures (Apruve) shows what its cancel released in its own tests
     capture = adapter.capture(follow_up(adapter, auth))
     assert capture.outcome == Outcome.DECLINED  # nothing left to take
 
 
 @pytest.mark.parametrize("currency", CURRENCIES)
 def test_partial_then_full_refunds(adapter, currency) -> None:
+    skip_unless(adapter, "charge")
     charge = settled(adapter, adapter.charge(scenario(adapter, "success", currency)))
     part = {"USD": Decimal("30.00"), "JPY": Decimal("2000"), "KWD": Decimal("10.000")}[currency]
     first = adapter.refund(follow_up(adapter, charge, part, reason="requested_by_customer"))
@@ -249,6 +257,7 @@ def test_partial_then_full_refunds(adapter, currency) -> None:
 
 
 def test_refund_of_a_partial_capture_is_limited_to_what_was_captured(adapter) -> None:
+    skip_unless(adapter, "capture")
     skip_unless(adapter, "refund_of_capture")
     auth = adapter.authorize(scenario(adapter, "success"))
     capture = settled(adapter, adapter.capture(follow_up(adapter, auth, Decimal("40.00"))))
@@ -267,6 +276,7 @@ def test_decline_is_a_result_not_an_exception(adapter, decline) -> None:
 
 @pytest.mark.parametrize("currency", ["JPY", "KWD"])
 def test_decline_in_other_currencies(adapter, currency) -> None:
+    skip_unless(adapter, "charge")
     result = adapter.charge(scenario(adapter, "card_declined", currency))
     assert (result.outcome, result.error_code, result.amount.currency) == (Outcome.DECLINED, "card_declined", currency)
 
@@ -288,6 +298,8 @@ def test_3d_secure_requires_action_then_completes_on_return(adapter, outcome) ->
 def test_timeout_raises_provider_unavailable_and_status_tells_the_outcome(live_server) -> None:
     for key in SANDBOX_PROVIDERS:
         adapter = sandbox_adapter(key, live_server.url, read_timeout=0.5)
+        if not adapter.supports(Capability.CAPTURE):
+            continue  # Apruve: its lost invoice reply is found by reconcile in tests/payments/test_apruve_payments.py
         auth = adapter.authorize(scenario(adapter, "success"))
         fault(live_server.url, adapter, "timeout", "capture", delay=1.5)
         started = time.monotonic()
@@ -325,6 +337,7 @@ def test_idempotent_replay_returns_the_same_reference(adapter) -> None:
 
 
 def test_replayed_capture_moves_money_once(adapter) -> None:
+    skip_unless(adapter, "capture")
     auth = adapter.authorize(scenario(adapter, "success"))
     request = follow_up(adapter, auth, Decimal("30.00"))
     first = adapter.capture(request)
@@ -374,6 +387,7 @@ def test_every_post_carries_our_idempotency_key(adapter) -> None:
 
 
 def test_a_retried_refund_moves_money_once(adapter) -> None:
+    skip_unless(adapter, "charge")
     charge = settled(adapter, adapter.charge(scenario(adapter, "success")))
     request = follow_up(adapter, charge, Decimal("25.00"))
     first = adapter.refund(request)
@@ -450,6 +464,7 @@ def test_held_for_review_is_pending_until_the_review_decides(adapter, decision) 
 
 
 def test_a_charge_whose_reply_was_lost_is_found_by_our_key_even_after_it_settled(adapter, live_server, request) -> None:
+    skip_unless(adapter, "charge")
     slow = sandbox_adapter(adapter.key, live_server.url, read_timeout=0.5)
     request = scenario(adapter, "success")
     operation = "charge" if "charge" in profile(adapter).operations else "create"

@@ -1,0 +1,45 @@
+"""The sandbox's own RSA keypair for signing Apruve webhooks (providers.md §4.5): a test key, published by
+the sandbox at `/sandbox/apruve/__sim/public_key`; integrations on the sandbox are configured with its public half."""
+
+PRIVATE_KEY_PEM = """\
+-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDIjmBu7wmWSMHZ
+KhUypBmZfbxLFZ/A/LnN74NGX/9wVVY8G1AHdo9PB88bXylrhfCpSp5ALesfa3oM
+nNsktjHGPRJn3STU4KfbbSFhUCqAK4K3ug6mDuIAzxxU9a0ZlCQNr+7QxCwyXBjC
+roaW1B0wTfu3R3mzqqImZOvcSHXhm+o6FC+nJagpc8/PPKfy2IfkBC3+rJ9EYS+C
+64e0ldsWJtVEdeC1F0urQzRkEQfHkPMLNLUFVBr+Af47iEKpwwkbpct4nTYBkfAq
+GEHdZHTKf3O9UdTFiM2lr0Qk7w01ySd0ad4DbYRBP2gICfnndlmqvy6H5LQgto2w
+T3aXtu/nAgMBAAECggEAEOJ3uO8z+eyPMWbLGRPaueLtjs63v+onBHD1NuAPI9hz
+ZaURBEfVgdxQ8ed9l7lTjRUkpJeZE3CbemNcScdzAlMS8R6borZ1O1KBPG2g3mCL
+ZUdrQ0y+dz34jyiN1bj0nhhhPT8+z1CUnxNNbnZWLMJr/j6svtUPSLc3ajjJf+BX
+2G1nzEWj9LlPVUsX6ys/JJWmkIh+KJqhc4qxEUDzuSH6Ix4ufJLjccT/508mnyrn
+ccXduB4gEWL2BXG3ywTDbmOFDmq+A/C77MEU+3d9KX90wXlNO+/wtE2f/BjWAOSY
+SW/geoVSlg7EBwEmG3ciV+NJk5StYHtZ8E6bb589aQKBgQDpxLhgevDNociDMJ1A
+lNrPYTwPuepiTEDmZG3dd5Yb+f1O9mV25TnAPwx3HLVL2bd6uLhutm2AB+1MVr9c
+YWYuuGER/ud5JpAwuQg7rr4pKK5ATaWsB0VTxq5h38C7/6mk9ngEPLm8ebz3Ti+q
+9FdgBVnjwoBrC0L2cDJzaFpzbwKBgQDboROyVATGYFubvw7jTohvjuC/obbQvegY
+ZLUVBoD9HeSQn8GCTFVXzDyZxSPrtD7SI+M7VfvS3r3Lyb827y73zAOJwhmQ1rQV
+iIoh2zRWHl3eC1WkCMso8ScmEgMvj/fI7CHIly1KlJJT4JBGhe+K0ufnUszwD+tq
+uXEHEmCvCQKBgFL9NX965bX6s1ZvkcP1lGB+4nWqyNywuXGRQbeX1sCD1TuNGaRF
+6GSpfWFj3bDZz9tPbJpRRTpolgO94B2Jrl7zsfJTjhVibVn+tj+J35R5DrNhXWlf
+A2ukYw/4AVI8hxs7LIxEiqOwjDc3mJCWQdaiz7Cdwj0+OD2Iw0BZUZMdAoGBAMoQ
+wJZpRptdO+tnNMNdFZnN0ml81z3l+wu2XAQkH7jBL/D/ioHeyQYmGfs/rXTGOKYN
+7ppA2ZeA5w3/Z7WbCZNiWD7+HZdscfL91Fih3Nz+w03vD7QDgyb/+AzGtbektUxe
+NBbhQAJF/vq8uQCpaWJH+KSTQYn8m5NtWdgvyFRBAoGAYOkkDUms2jarRQNwQUs3
+CgU1C3Vcf95wCAWZEeIZ+8hZIcArMMrqyR+xrdVCQckZCFptm01YQfo3tm6xOvxC
+v8c+hhA8S6/+Mexek2RRi6enpzltjuhn8nCFMFY0/Sc/XTWfWKQ9OBdj6ePXgdlT
++9Y+cMPI+Uf9kF23v1rj51M=
+-----END PRIVATE KEY-----
+"""  # noqa: S105 - the sandbox's test key, never a real one
+
+PUBLIC_KEY_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyI5gbu8JlkjB2SoVMqQZ
+mX28SxWfwPy5ze+DRl//cFVWPBtQB3aPTwfPG18pa4XwqUqeQC3rH2t6DJzbJLYx
+xj0SZ90k1OCn220hYVAqgCuCt7oOpg7iAM8cVPWtGZQkDa/u0MQsMlwYwq6GltQd
+ME37t0d5s6qiJmTr3Eh14ZvqOhQvpyWoKXPPzzyn8tiH5AQt/qyfRGEvguuHtJXb
+FibVRHXgtRdLq0M0ZBEHx5DzCzS1BVQa/gH+O4hCqcMJG6XLeJ02AZHwKhhB3WR0
+yn9zvVHUxYjNpa9EJO8NNckndGneA22EQT9oCAn553ZZqr8uh+S0ILaNsE92l7bv
+5wIDAQAB
+-----END PUBLIC KEY-----
+"""
