@@ -88,7 +88,8 @@ def order_account_rows(*, order_id: int) -> tuple[list[AccountRow], dict[int, De
 def taken_from_rows(rows: list[AccountRow], *, source_id: int) -> Taken:
     """What the children of `source_id` took or may still take (successful and open rows): the same sums as
     `payments.ledger.children_taken`, from rows already read."""
-    sums = {Action.CAPTURE: Decimal("0"), Action.CANCEL: Decimal("0"), Action.REFUND: Decimal("0")}
+    kinds = (Action.CAPTURE, Action.CANCEL, Action.REFUND, Action.ACTIVATE, Action.INVOICE)
+    sums = {action: Decimal("0") for action in kinds}
     for row in rows:
         if (
             row.source_id == source_id
@@ -96,7 +97,13 @@ def taken_from_rows(rows: list[AccountRow], *, source_id: int) -> Taken:
             and (row.state == State.SUCCEEDED or row.state in OPEN_STATES)
         ):
             sums[Action(row.action)] += row.amount
-    return Taken(captured=sums[Action.CAPTURE], canceled=sums[Action.CANCEL], refunded=sums[Action.REFUND])
+    return Taken(
+        captured=sums[Action.CAPTURE],
+        canceled=sums[Action.CANCEL],
+        refunded=sums[Action.REFUND],
+        activated=sums[Action.ACTIVATE],
+        invoiced=sums[Action.INVOICE],
+    )
 
 
 def invoice_payment_method(identifier: str = "") -> tuple[Integration, MethodInfo]:
