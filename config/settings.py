@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "providers.stripe",
     "providers.payflow",
     "providers.authorizenet",
+    "providers.wirecard",
     "demo",
     "checkout",
     "api",

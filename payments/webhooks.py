@@ -14,7 +14,7 @@ from functools import partial
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -26,7 +26,7 @@ from notifications.models import Notice
 from notifications.services import notice_raise
 from payments.models import WebhookEvent
 from payments.tasks import webhook_event_process_task
-from providers.base import InvalidSignature, UnreadableEvent
+from providers.base import Adapter, InvalidSignature, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +35,18 @@ logger = logging.getLogger(__name__)
 @require_POST
 def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpResponse:
     integration = get_object_or_404(Integration, uuid=integration_uuid)  # inactive ones still report
+    adapter = adapter_for(integration)
+    if not adapter.webhook_source_allowed(request.META.get("REMOTE_ADDR", "")):
+        logger.warning("Webhook for integration %s rejected: its source address is not allowed", integration.pk)
+        return HttpResponseForbidden("source not allowed")
     try:
-        event = adapter_for(integration).parse_webhook(request.body, request.headers)
+        event = adapter.parse_webhook(request.body, request.headers)
     except InvalidSignature:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
-        return HttpResponseBadRequest("signature does not verify")
+        return _answer(adapter, accepted=False) or HttpResponseBadRequest("signature does not verify")
     except UnreadableEvent as unreadable:
         _keep_unreadable(integration, unreadable)
-        return HttpResponse(status=200)
+        return _answer(adapter, accepted=True) or HttpResponse(status=200)
     try:
         with transaction.atomic():
             row, created = WebhookEvent.objects.get_or_create(
@@ -58,7 +62,16 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID) -> HttpRespons
                 transaction.on_commit(partial(_enqueue, row.pk))
     except IntegrityError:  # the same event arrived twice at once; the other request stored it
         pass
-    return HttpResponse(status=200)
+    return _answer(adapter, accepted=True) or HttpResponse(status=200)
+
+
+def _answer(adapter: Adapter, *, accepted: bool) -> HttpResponse | None:
+    """The provider's own answer format where it has one (Wirecard's confirm response); a refusal keeps its 400."""
+    reply = adapter.webhook_reply(accepted)
+    if reply is None:
+        return None
+    body, content_type = reply
+    return HttpResponse(body, status=200 if accepted else 400, content_type=content_type)
 
 
 def _keep_unreadable(integration: Integration, unreadable: UnreadableEvent) -> None:

@@ -64,6 +64,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.authorizenet.adapter.AuthorizeNetAdapter",
             "providers.authorizenet.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "wirecard",
+            "Wirecard Checkout Seamless",
+            "providers.wirecard.adapter.WirecardAdapter",
+            "providers.wirecard.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

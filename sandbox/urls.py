@@ -18,4 +18,5 @@ urlpatterns = [
     path("payflow/", include("sandbox.payflow.urls"), {"provider": "payflow"}),
     path("payflow_pro/", include("sandbox.payflow.urls"), {"provider": "payflow_pro"}),
     path("authorizenet/", include("sandbox.authorizenet.urls")),
+    path("wirecard/", include("sandbox.wirecard.urls")),
 ]
