@@ -596,7 +596,6 @@ def status_request(txn: PaymentTransaction) -> StatusRequest:
         amount=txn.money,
         method=transaction_method(txn),
         requested_at=txn.created_at,
-        source_reference=(txn.source.provider_reference or None) if txn.source is not None else None,
     )
 
 

@@ -354,9 +354,6 @@ class StatusRequest:
     #: when the operation was sent (the row was written): where the provider can only be searched by time, the
     #: search starts here; None: the provider's own default window
     requested_at: datetime | None = None
-    #: the provider reference of the row this one acts on (a capture's authorization, a refund's charge), for
-    #: providers that can look a lost follow-up up only through it
-    source_reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

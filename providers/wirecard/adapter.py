@@ -437,7 +437,7 @@ class WirecardAdapter(Adapter):
         """Ask `getOrderDetails` of the order the row is about: the purchase's state, or the deposit or credit the
         row made (by its number, or, when its answer was lost, one of the row's amount)."""
         money = request.amount
-        reference = request.provider_reference or request.source_reference or ""
+        reference = request.provider_reference or ""  # a follow-up's row carries its source's until it is answered
         number, kind, item = reference_parts(reference)
         if not number:
             # frontend/init never answered: no buyer was sent to a payment page, so no money can have moved
