@@ -14,7 +14,11 @@ from providers.base import Money
 from tests import factories
 from tests.fakes import FakeGateway, FakeGatewaySettingsForm
 
-pytest_plugins = ["tests.sandbox_support", "tests.authorizenet_support"]  # fixtures for the provider sandboxes
+pytest_plugins = [
+    "tests.sandbox_support",
+    "tests.authorizenet_support",
+    "tests.wirecard_support",
+]  # fixtures for the provider sandboxes
 
 
 @pytest.fixture

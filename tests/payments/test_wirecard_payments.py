@@ -21,12 +21,11 @@ from tests.wirecard_support import (
     buyer_on_pay_page,
     settle_pending,
     stored,
-    wirecard_integration,  # noqa: F401 - a fixture
-    wirecard_sandbox,  # noqa: F401 - a fixture
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RETURN = "/checkout/return/token/"
+NOK = b'<QPAY-CONFIRMATION-RESPONSE result="NOK" message="not accepted"/>'
 
 
 def eur(amount: str) -> Money:
