@@ -28,7 +28,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import cart_lines, cart_totals, checkout_context, payment_options
@@ -375,7 +375,8 @@ def _pay(
             actor=buyer.user,
             payment_data=payment_data,
             return_url=return_url(attempt.idempotency_key),
-            options={"checkout_id": checkout_id},
+            # the buyer's language, for providers whose pages speak it (Wirecard)
+            options={"checkout_id": checkout_id, "language": translation.get_language() or ""},
         )
     except PaymentRefused as refused:
         return _attempt_failed(attempt.pk, CheckoutAttempt.Status.REFUSED, reason=refused.code, message=refused.message)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
+import requests
 
 from orders.models import PaymentStatus
 from payments import services, sweeps
@@ -267,3 +268,29 @@ def test_the_frontend_init_never_carries_the_secret_and_a_storage_is_used_once(
         return_url=f"{live_server.url}{RETURN}",
     )
     assert (reused.state, reused.error_code) == (State.DECLINED, "invalid_payment_data")
+
+
+def test_a_deposit_or_refund_is_undone_before_day_end_closing_and_not_after(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """depositReversal and refundReversal, through the adapter's cancel of a deposit's or refund's reference (the
+    order page does not offer them yet: the ledger has no undo of a capture or refund)."""
+    from integrations.adapters import adapter_for
+    from payments.ledger import follow_up_request
+
+    order = factories.OrderFactory(currency="EUR")
+    auth = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+    capture = services.payment_capture(source_id=auth.pk, amount=eur("30.00"), key="capture-1")
+    refund = services.payment_refund(source_id=capture.pk, amount=eur("10.00"), key="refund-1")
+    adapter = adapter_for(wirecard_integration)
+    undo_refund = adapter.cancel(follow_up_request(refund, refund, key="undo-refund"))
+    undo_deposit = adapter.cancel(follow_up_request(capture, capture, key="undo-deposit"))
+    assert (undo_refund.outcome, undo_deposit.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    at_wirecard = sim_get("wirecard", "order", auth.provider_reference).data
+    assert [p["state"] for p in at_wirecard["payments"]] == ["REVERSED"]
+    assert [c["state"] for c in at_wirecard["credits"]] == ["REVERSED"]
+
+    again = services.payment_capture(source_id=auth.pk, amount=eur("20.00"), key="capture-2")
+    requests.post(f"{wirecard_sandbox}/__sim/closing", timeout=10)
+    late = adapter.cancel(follow_up_request(again, again, key="undo-late"))
+    assert (late.outcome, late.error_code) == (Outcome.DECLINED, "invalid_state")
