@@ -260,9 +260,12 @@ class WirecardAdapter(Adapter):
                 ErrorCode.UNREADABLE_REPLY, "Wirecard's answer could not be read.", amount=money
             )
         number = number_reply.get("orderNumber", "")
-        if number_reply.get("status") != "0" or not number:
-            # a call naming nothing of an order fails only for the account's credentials or settings
+        if number_reply.get("status") == "1":
+            # a call naming nothing of an order fails its parameter check only for the account's credentials
             raise ProviderMisconfigured(f"Wirecard refused the merchant account: {_messages(number_reply)}")
+        if number_reply.get("status") != "0" or not number:
+            # no order number: no payment page exists, so no money can move; reconcile finds nothing and ends it
+            return ProviderResult.error(ErrorCode.UNEXPECTED_RESPONSE, _messages(number_reply), amount=money)
         fields = self._frontend_fields(request, number, auto_deposit=auto_deposit)
         try:
             reply = self.client.post("frontend/init", fields)

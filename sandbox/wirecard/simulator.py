@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -33,7 +34,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.cards import luhn_valid
 from sandbox.pipeline import cors, serve
-from sandbox.services import sim_count, sim_get, sim_load, sim_now, sim_put
+from sandbox.services import sim_count, sim_get, sim_list, sim_load, sim_now, sim_put
 from sandbox.views import sandbox_view
 
 PROVIDER = "wirecard"
@@ -241,8 +242,6 @@ def _live_storage(storage_id: str, customer_id: str) -> dict[str, Any] | None:
     data = sim_load(PROVIDER, "storage", storage_id, customer_id)
     if data is None or data["used"]:
         return None
-    from datetime import datetime
-
     if sim_now(PROVIDER) - datetime.fromisoformat(data["touched"]) > STORAGE_TTL:
         return None
     data["touched"] = sim_now(PROVIDER).isoformat()
@@ -302,8 +301,6 @@ STORAGE_JS = """(function () {
 @require_http_methods(["GET"])
 def storage_js(request: HttpRequest, storage_id: str) -> HttpResponse:
     """The data-storage script stand-in (§9.7.3): its store* methods post to the sandbox, never to the shop."""
-    import json
-
     url = request.build_absolute_uri(reverse("wirecard-sandbox-storage-store", args=[storage_id]))
     return HttpResponse(STORAGE_JS % {"store_url": json.dumps(url)}, content_type="application/javascript")
 
@@ -355,8 +352,6 @@ def _store_sepa(fields: Mapping[str, str]) -> tuple[dict[str, str] | None, str]:
 @require_http_methods(["POST", "OPTIONS"])
 def storage_store(request: HttpRequest, storage_id: str) -> HttpResponse:
     """Sandbox-only: what the script posts. Checks the card or account, keeps only the anonymized data."""
-    import json
-
     if request.method == "OPTIONS":
         return cors(HttpResponse(status=204))
     fields = request.POST
@@ -420,8 +415,8 @@ def frontend_init(request: HttpRequest) -> HttpResponse:
             return {"reply": _errors("11012", "CURRENCY is not accepted for SEPA-DD.")}
         payment = None
         if params["paymentType"] in ("CCARD", "SEPA-DD"):
-            storage = sim_load(PROVIDER, "storage", params.get("storageId", ""), params["customerId"])
-            if storage is None or storage["orderIdent"] != params.get("orderIdent") or storage["used"]:
+            storage = _live_storage(params.get("storageId", ""), params["customerId"])  # unused, not timed out
+            if storage is None or storage["orderIdent"] != params.get("orderIdent"):
                 return {"reply": _errors("11020", "STORAGEID or ORDERIDENT is invalid.")}
             payment = storage["payment"]
             if not payment or payment["paymentType"] != params["paymentType"]:
@@ -623,8 +618,6 @@ def sim_plain_sha(request: HttpRequest) -> HttpResponse:
 
 
 def _orders() -> list[Any]:
-    from sandbox.services import sim_list
-
     return sim_list(PROVIDER, "order")
 
 
