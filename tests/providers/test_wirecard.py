@@ -118,3 +118,36 @@ def test_the_confirm_allow_list() -> None:
     assert adapter.webhook_source_allowed("185.60.56.36")
     assert not adapter.webhook_source_allowed("127.0.0.1")
     assert WirecardAdapter({}).webhook_source_allowed("127.0.0.1")  # none configured (the sandbox): any
+
+
+def test_the_settings_form_keeps_secrets_write_only_and_checks_the_allow_list() -> None:
+    from providers.wirecard.forms import SettingsForm
+
+    data = {"customer_id": "D200001", "secret": VECTOR_SECRET, "backend_password": "jcv45z"}
+    form = SettingsForm({**data, "confirm_ip_allowlist": "195.93.244.97, 185.60.56.0/24"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["confirm_ip_allowlist"] == "195.93.244.97,185.60.56.0/24"
+    assert SettingsForm.secret_fields == ("secret", "backend_password")
+    refused = SettingsForm({**data, "confirm_ip_allowlist": "wirecard.example"})
+    assert refused.errors == {"confirm_ip_allowlist": ["wirecard.example is not an address or network."]}
+
+
+def test_the_host_is_a_setting_with_the_current_live_host_as_default() -> None:
+    assert WirecardAdapter({}, base_url=WirecardAdapter.live_base_url).endpoint == "https://papi.hobex.at"
+    moved = WirecardAdapter({"base_url": "https://api.qenta.com/"}, base_url=WirecardAdapter.live_base_url)
+    assert moved.endpoint == "https://api.qenta.com"
+    assert WirecardAdapter({"base_url": "https://x"}, base_url="http://h/sandbox/wirecard").endpoint.endswith(
+        "/wirecard"
+    )
+
+
+def test_three_methods_with_stable_identifiers_and_sepa_in_euros_only() -> None:
+    from providers.base import Environment, IntegrationInfo, PaymentAction
+
+    info = IntegrationInfo(7, "u", "wirecard", "Wirecard", Environment.SANDBOX, PaymentAction.AUTHORIZE)
+    methods = WirecardAdapter({}).methods(info)
+    assert [(m.identifier, m.variant, m.currencies) for m in methods] == [
+        ("wirecard_7", "", None),
+        ("wirecard_7_sepa", "sepa", frozenset({"EUR"})),
+        ("wirecard_7_paypal", "paypal", None),
+    ]
