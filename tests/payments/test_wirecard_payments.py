@@ -294,3 +294,44 @@ def test_a_deposit_or_refund_is_undone_before_day_end_closing_and_not_after(
     requests.post(f"{wirecard_sandbox}/__sim/closing", timeout=10)
     late = adapter.cancel(follow_up_request(again, again, key="undo-late"))
     assert (late.outcome, late.error_code) == (Outcome.DECLINED, "invalid_state")
+
+
+def test_an_amount_wirecard_reports_other_than_the_attempts_is_flagged_not_taken_as_paid_in_full(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """The confirm's amount (signed) and getOrderDetails' are checked against the row, never believed."""
+    from sandbox.services import sim_put
+
+    order = factories.OrderFactory(currency="EUR")
+    txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
+    [page] = _objects("pay")
+    sim_put("wirecard", "pay", page.object_id, {**page.data, "amount": "1.00"}, account=page.account)  # tampered
+    buyer_on_pay_page(txn.response["next_action"]["redirect_url"])
+    txn.refresh_from_db()
+    assert (txn.state, txn.amount, txn.needs_attention) == (State.SUCCEEDED, Decimal("100.0000"), True)
+    assert txn.response["amount_mismatch"] == {
+        "ledger": "100.00",
+        "ledger_currency": "EUR",
+        "reported": "1.00",
+        "reported_currency": "EUR",
+    }
+
+
+def test_a_purchase_whose_frontend_init_answer_was_lost_ends_as_never_sent_to_a_buyer(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """No answer to frontend/init: the buyer never got a payment page, so no money can have moved; the order
+    number is not known, and reconcile ends the row as not found instead of leaving it for staff."""
+    from providers.wirecard.adapter import WirecardAdapter
+
+    order = factories.OrderFactory(currency="EUR")
+    sim_fault_add(provider="wirecard", kind="timeout", operation="frontend_init", times=1, delay=1.5)
+    original = WirecardAdapter.read_timeout
+    WirecardAdapter.read_timeout = 0.5
+    try:
+        txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
+    finally:
+        WirecardAdapter.read_timeout = original
+    assert (txn.state, txn.provider_reference) == (State.RESERVED, "")
+    txn = sweeps.payment_reconcile(transaction_id=txn.pk)
+    assert (txn.state, txn.error_code) == (State.DECLINED, "not_found")

@@ -211,7 +211,7 @@ def wirecard_profiles() -> dict[str, ContractProfile]:
         "the ledger's key, and a lost follow-up is looked up in getOrderDetails before it is sent again",
         "idempotency_key_header": "Wirecard has no idempotency key (see replay)",
         "lost_purchase_reply": "a purchase whose frontend/init answer was lost sent no buyer to a payment page, so no "
-        "money moved; its order number is known only from that answer (tests/providers/test_wirecard.py)",
+        "money moved; its order number is known only from that answer (tests/payments/test_wirecard_payments.py)",
         "insufficient_funds": "Wirecard's demo mode documents no decline reasons; the sandbox's decline card is "
         "card_declined",
     }
