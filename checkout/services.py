@@ -28,7 +28,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from checkout.models import MAX_QUANTITY, Cart, CartLine, Checkout, CheckoutAttempt, Product
 from checkout.selectors import PaymentOption, cart_lines, cart_totals, checkout_context, payment_options
@@ -405,7 +405,8 @@ def _reserve(
             actor=buyer.user,
             payment_data=dict(checkout.payment_data),
             return_url=return_url(key),
-            options={"checkout_id": checkout.pk},
+            # the buyer's language, for providers whose pages speak it (Wirecard)
+            options={"checkout_id": checkout.pk, "language": translation.get_language() or ""},
             context=context,
         )
     except LookupError:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "providers.infinitepay",
     "providers.oropay",
     "providers.apruve",
+    "providers.wirecard",
     "demo",
     "checkout",
     "api",

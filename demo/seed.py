@@ -99,8 +99,10 @@ def seed_demo() -> list[Login]:
     authorizenet_integration_seed(admin=admin)
     infinitepay = infinitepay_integration_seed(admin=admin)
     oropay_integration_seed(admin=admin)
+    wirecard = wirecard_integration_seed(admin=admin)
     _demo_rules(money_order, terms)
     _infinitepay_rule(infinitepay)
+    _wirecard_rules(wirecard)
     _demo_products()
     if not Order.objects.filter(number__startswith=DEMO_PREFIX).exists():
         _demo_orders(acme, money_order, terms, sales)
@@ -301,6 +303,52 @@ def apruve_integration_seed(*, admin: User | None) -> Integration:
     _sandbox_webhooks_register(integration)
     _rule("Apruve trade credit (USD)", "USD", 50, [integration])
     return integration
+
+
+def wirecard_integration_seed(*, admin: User | None) -> Integration:
+    """A Wirecard Checkout Seamless integration (card, SEPA direct debit, PayPal) on the built-in sandbox, with
+    Wirecard's published demo merchant (D200001). Demo cards: 9500 0000 0000 0001 pays, …0010 is declined, …0028
+    stays pending until `/sandbox/wirecard/__sim/settle`. The confirm comes from the sandbox, so no allow-list."""
+    integration, created = Integration.objects.get_or_create(
+        provider_key="wirecard",
+        name="Wirecard (sandbox)",
+        defaults={
+            "labels": {"en": "Credit card (Wirecard)", "de": "Kreditkarte (Wirecard)"},
+            "short_labels": {"en": "Wirecard"},
+            "environment": Integration.Environment.SANDBOX,
+            "payment_action": Integration.PaymentAction.AUTHORIZE,
+            "default_owner": admin,
+        },
+    )
+    if created or not integration.secrets:
+        credentials, integration.secrets = _sandbox_credentials("wirecard", "paydesk")
+        integration.settings = {
+            **credentials,
+            "sepa_label": "SEPA direct debit (Wirecard)",
+            "sepa_short_label": "SEPA",
+            "paypal_label": "PayPal (Wirecard)",
+            "paypal_short_label": "PayPal",
+        }
+        integration.save()
+    return integration
+
+
+def _wirecard_rules(wirecard: Integration) -> None:
+    """Card and PayPal in dollars and euros, SEPA direct debit in euros only; the euro ones for Germany and Austria
+    (the card in dollars is in "All online methods (USD)")."""
+    if not Integration.objects.live().filter(pk=wirecard.pk).exists():
+        return
+    _rule("PayPal by Wirecard (USD)", "USD", 12, [wirecard], variant="paypal")
+    for name, variant in (
+        ("Card by Wirecard (EUR)", ""),
+        ("PayPal by Wirecard (EUR)", "paypal"),
+        ("SEPA direct debit by Wirecard (EUR)", "sepa"),
+    ):
+        rule = _rule(name, "EUR", 12, [wirecard], variant=variant)
+        if not rule.destinations.exists():
+            PaymentRuleDestination.objects.bulk_create(
+                [PaymentRuleDestination(rule=rule, country="DE"), PaymentRuleDestination(rule=rule, country="AT")]
+            )
 
 
 def _sandbox_credentials(key: str, account: str) -> tuple[dict[str, Any], dict[str, str]]:

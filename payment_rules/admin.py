@@ -70,6 +70,21 @@ class MethodFormSet(forms.BaseInlineFormSet):
             if integration_id in seen:
                 raise forms.ValidationError("Add only one method per integration to a rule.")
             seen.add(integration_id)
+            _check_currency(identifier, (self.instance.currency or "").upper())
+
+
+def _check_currency(identifier: str, currency: str) -> None:
+    """A method that takes only some currencies (SEPA direct debit: EUR) cannot be offered by a rule in another."""
+    try:
+        integration, method = method_resolve(identifier, active_only=False)
+    except LookupError:
+        return
+    if method.currencies is not None and currency and currency not in method.currencies:
+        label = method.short_labels.get("en") or method.variant or method.identifier
+        raise forms.ValidationError(
+            f"{integration.name} {label} is not available for {currency}; it takes only "
+            f"{', '.join(sorted(method.currencies))}."
+        )
 
 
 def _integration_id(identifier: str) -> int:

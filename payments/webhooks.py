@@ -17,7 +17,7 @@ from uuid import UUID
 from django.db import IntegrityError, connections, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
@@ -28,7 +28,7 @@ from notifications.models import Notice
 from notifications.services import notice_raise
 from payments.models import WebhookEvent
 from payments.tasks import webhook_event_process_task
-from providers.base import URL_TOKEN_HEADER, InvalidSignature, UnreadableEvent
+from providers.base import URL_TOKEN_HEADER, Adapter, InvalidSignature, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID, url_token: str
     if receiver is None:
         raise Http404("no such integration")
     integration, adapter = receiver
+    if not adapter.webhook_source_allowed(request.META.get("REMOTE_ADDR", "")):
+        logger.warning("Webhook for integration %s rejected: its source address is not allowed", integration.pk)
+        return HttpResponseForbidden("source not allowed")
     headers = {name: value for name, value in request.headers.items() if name.lower() != URL_TOKEN_HEADER.lower()}
     if url_token:
         headers[URL_TOKEN_HEADER] = url_token
@@ -49,10 +52,10 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID, url_token: str
         event = adapter.parse_webhook(request.body, headers)
     except InvalidSignature:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
-        return HttpResponseBadRequest("signature does not verify")
+        return _answer(adapter, accepted=False) or HttpResponseBadRequest("signature does not verify")
     except UnreadableEvent as unreadable:
         _keep_unreadable(integration, unreadable)
-        return HttpResponse(status=200)
+        return _answer(adapter, accepted=True) or HttpResponse(status=200)
     row = WebhookEvent(
         integration=integration,
         provider_event_id=event.event_id,
@@ -71,7 +74,16 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID, url_token: str
         )
     if stored is not None:
         transaction.on_commit(partial(_enqueue, stored))  # at once, unless a caller holds a transaction open
-    return HttpResponse(status=200)
+    return _answer(adapter, accepted=True) or HttpResponse(status=200)
+
+
+def _answer(adapter: Adapter, *, accepted: bool) -> HttpResponse | None:
+    """The provider's own answer format where it has one (Wirecard's confirm response); a refusal keeps its 400."""
+    reply = adapter.webhook_reply(accepted)
+    if reply is None:
+        return None
+    body, content_type = reply
+    return HttpResponse(body, status=200 if accepted else 400, content_type=content_type)
 
 
 def _store_once(row: WebhookEvent) -> int | None:

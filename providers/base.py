@@ -188,6 +188,9 @@ class MethodInfo:
     #: the action this method always takes, whatever the integration's payment action (an eCheck is always a
     #: charge; Payflow's Express Checkout has its own setting); None: the integration's payment action decides
     payment_action: PaymentAction | None = None
+    #: the only currencies this method takes (SEPA direct debit: EUR), which payment rules offering it must use;
+    #: None: whatever the integration takes
+    currencies: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,9 @@ class PaymentRequest:
     #: the provider's id of the buyer's company at this integration, from an earlier payment
     #: (`ProviderResult.customer_reference`); "" when none was made yet
     customer_reference: str = ""
+    #: where the provider posts its server-to-server result for this payment (the integration's webhook endpoint,
+    #: absolute), for providers that are told per payment (Wirecard's confirmUrl); "" when not known
+    notify_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -778,6 +784,14 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
         `UnreadableEvent` when its answer says the event cannot be applied (kept failed, for staff). The
         default: as is."""
         return event
+
+    def webhook_source_allowed(self, address: str) -> bool:
+        """Whether a webhook may come from `address` (an allow-list of the provider's servers); any by default."""
+        return True
+
+    def webhook_reply(self, accepted: bool) -> tuple[str, str] | None:
+        """The body and content type the provider expects in answer to a webhook; None: an empty 200 or 400."""
+        return None
 
     def check_connection(self) -> ProviderResult | None:
         """Call the provider with the configured credentials; None when there is nothing to call."""

@@ -82,6 +82,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "providers.apruve.adapter.ApruveAdapter",
             "providers.apruve.forms.SettingsForm",
         ),
+        ProviderSpec(
+            "wirecard",
+            "Wirecard Checkout Seamless",
+            "providers.wirecard.adapter.WirecardAdapter",
+            "providers.wirecard.forms.SettingsForm",
+        ),
     ]
 }
 ADAPTERS = frozenset(PROVIDERS)

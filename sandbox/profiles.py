@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 
@@ -25,6 +27,7 @@ from sandbox.infinitepay import simulator as infinitepay
 from sandbox.oropay import simulator as oropay
 from sandbox.payflow import simulator as payflow
 from sandbox.stripe import simulator as stripe
+from sandbox.wirecard import simulator as wirecard
 
 Credentials = tuple[dict[str, Any], dict[str, str]]
 
@@ -267,6 +270,50 @@ def apruve_close_invoice(base_url: str, invoice_id: str) -> None:
     reply.raise_for_status()
 
 
+# --- Wirecard Checkout Seamless ------------------------------------------------------------------------------------
+
+
+def _wirecard_credentials(account: str, secret: str = "") -> Credentials:
+    """Wirecard's published demo merchant (providers.md §9.6): the only account its sandbox keeps."""
+    return (
+        {"customer_id": wirecard.DEMO_CUSTOMER, "shop_id": "seamless", "language": "en", "confirm_ip_allowlist": ""},
+        {"secret": wirecard.DEMO_SECRET, "backend_password": wirecard.DEMO_PASSWORD},
+    )
+
+
+def wirecard_store(
+    base_url: str, credentials: Mapping[str, Any], fields: Mapping[str, str], *, payment_type: str = "CCARD"
+) -> dict[str, str]:
+    """What the payment step and the data-storage script do: open a storage (dataStorage/init, signed as the
+    merchant signs it) and store the card or account in it from the browser. Returns the storage's ids."""
+    order_ident = uuid.uuid4().hex
+    init = {
+        "customerId": credentials["customer_id"],
+        "shopId": credentials.get("shop_id", ""),
+        "orderIdent": order_ident,
+        "returnUrl": "",
+        "language": "en",
+        "javascriptScriptVersion": "",
+    }
+    names = ["customerId", "shopId", "orderIdent", "returnUrl", "language", "javascriptScriptVersion", "secret"]
+    init["requestFingerprint"] = wirecard.fingerprint(names, init, credentials["secret"])
+    reply = requests.post(f"{base_url}/seamless/dataStorage/init", data=init, timeout=10)
+    storage_id = dict(parse_qsl(reply.text))["storageId"]
+    stored = requests.post(
+        f"{base_url}/seamless/dataStorage/store/{storage_id}", data={"paymentType": payment_type, **fields}, timeout=10
+    )
+    assert stored.json()["status"] == 0, stored.text  # noqa: S101 - a profile helper for tests and the seed
+    return {"storage_id": storage_id, "order_ident": order_ident}
+
+
+#: the card fields besides the number that the data-storage script takes (§9.4)
+WIRECARD_CARD = {"expirationMonth": "12", "expirationYear": "2031", "cardverifycode": "123", "cardholdername": "Demo"}
+
+
+def _wirecard_tokenize(base_url: str, credentials: Mapping[str, Any], number: str) -> dict[str, str]:
+    return wirecard_store(base_url, credentials, {**WIRECARD_CARD, "pan": number})
+
+
 PROFILES: dict[str, SandboxProfile] = {
     "stripe": SandboxProfile(
         key="stripe",
@@ -293,6 +340,7 @@ PROFILES: dict[str, SandboxProfile] = {
         settle=_oropay_settle,
     ),
     "apruve": SandboxProfile(key="apruve", credentials=_apruve_credentials, register_webhooks=_apruve_register),
+    "wirecard": SandboxProfile(key="wirecard", credentials=_wirecard_credentials, tokenize=_wirecard_tokenize),
 }
 
 

@@ -21,4 +21,5 @@ urlpatterns = [
     path("infinitepay/", include("sandbox.infinitepay.urls")),
     path("oropay/", include("sandbox.oropay.urls")),
     path("apruve/", include("sandbox.apruve.urls")),
+    path("wirecard/", include("sandbox.wirecard.urls")),
 ]

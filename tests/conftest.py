@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.sandbox_support",
     "tests.authorizenet_support",
     "tests.infinitepay_support",
+    "tests.wirecard_support",
 ]  # fixtures for the provider sandboxes
 
 

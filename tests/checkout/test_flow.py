@@ -97,7 +97,16 @@ def test_another_company_gets_404_for_an_order_and_its_invoice(acme: Client, glo
 
 
 #: the seeded card methods, offered for every USD checkout ("All online methods (USD)", sorted first)
-CARDS = ["Credit card", "Credit card (PayPal)", "Credit card (Authorize.Net)", "Credit card (OroPay)"]
+CARDS = [
+    "Credit card",
+    "Credit card (PayPal)",
+    "Credit card (Authorize.Net)",
+    "Credit card (OroPay)",
+    "Credit card (Wirecard)",
+]
+#: Wirecard's PayPal in dollars, and its card, PayPal and SEPA direct debit in euros for Germany and Austria
+WIRECARD_USD = ["PayPal (Wirecard)"]
+WIRECARD_EUR = ["Credit card (Wirecard)", "PayPal (Wirecard)", "SEPA direct debit (Wirecard)"]
 #: Apruve's own rule ("Apruve trade credit (USD)", sorted last)
 APRUVE = "Apruve trade credit"
 
@@ -111,23 +120,23 @@ APRUVE = "Apruve trade credit"
             "BOLT-M8",
             "US",
             1,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order", "Payment Terms", APRUVE],
+            [*CARDS, *WIRECARD_USD, "Bank account (eCheck)", "Check / Money Order", "Payment Terms", APRUVE],
         ),
         (
             "buyer@globex.example",
             "BOLT-M8",
             "US",
             1,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order", APRUVE],
+            [*CARDS, *WIRECARD_USD, "Bank account (eCheck)", "Check / Money Order", APRUVE],
         ),
         (
             "buyer@globex.example",
             "BOLT-M8",
             "DE",
             1,
-            [*CARDS, APRUVE],
+            [*CARDS, *WIRECARD_USD, APRUVE],
         ),
-        ("buyer@acme.example", "DINRAIL-35", "AT", 1, ["Check / Money Order"]),
+        ("buyer@acme.example", "DINRAIL-35", "AT", 1, ["Check / Money Order", *WIRECARD_EUR]),
         ("buyer@acme.example", "DINRAIL-35", "US", 1, []),  # euros only for Germany and Austria
         # from 5,000 the terms rule matches, but Globex resolves to no term: the provider's own gate says no
         (
@@ -135,7 +144,7 @@ APRUVE = "Apruve trade credit"
             "COMPRESSOR-50L",
             "US",
             3,
-            [*CARDS, "Bank account (eCheck)", "Check / Money Order", APRUVE],
+            [*CARDS, *WIRECARD_USD, "Bank account (eCheck)", "Check / Money Order", APRUVE],
         ),
     ],
     ids=["acme-usd-us", "globex-usd-us", "globex-usd-de", "acme-eur-at", "acme-eur-us", "globex-usd-us-5000"],

@@ -32,11 +32,11 @@ from providers.base import (
 )
 from providers.payflow.adapter import CURRENCIES as PAYPAL_CURRENCIES
 from providers.payflow.adapter import PayflowAdapter, request_id
-from sandbox.profiles import AUTHORIZENET_CARD, apruve_buyer_accepts
+from sandbox.profiles import AUTHORIZENET_CARD, WIRECARD_CARD, apruve_buyer_accepts
 from sandbox.profiles import profile as sandbox_profile
 
 #: one amount per currency, each exact in the currency's minor units (KWD's last digit 0: Stripe's rule)
-AMOUNTS = {"USD": Decimal("100.00"), "JPY": Decimal("12000"), "KWD": Decimal("30.120")}
+AMOUNTS = {"USD": Decimal("100.00"), "JPY": Decimal("12000"), "KWD": Decimal("30.120"), "EUR": Decimal("100.00")}
 DECLINES = ["card_declined", "insufficient_funds", "expired_card", "incorrect_cvc", "processing_error"]
 
 
@@ -73,6 +73,14 @@ class ContractProfile:
     settle: Callable[[str], None] | None = None
     #: (provider reference, "approve"|"decline") -> None: the fraud review's decision on a held payment
     review: Callable[[str, str], None] | None = None
+    #: the registry key, when this profile plays one method of a provider (Wirecard's SEPA): "" for `key` itself
+    provider: str = ""
+    #: the method variant the suite pays with ("" the provider's main method)
+    variant: str = ""
+    #: the adapter class the suite drives, when the buyer must act between calls (Wirecard's payment page)
+    adapter_class: type[Adapter] | None = None
+    #: the currency a scenario uses when the test names none
+    default_currency: str = "USD"
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -185,6 +193,82 @@ def _anet_payment_data(name: str) -> Mapping[str, str] | None:
 
     fields = ANET_SCENARIOS.get(name)
     return accept_tokenize(ANET_LOGIN, **fields) if fields is not None else None
+
+
+def wirecard_profiles() -> dict[str, ContractProfile]:
+    """Wirecard's card and SEPA direct debit, each played on the provider's payment page (`WirecardBuyer`)."""
+    from tests.providers.wirecard_buyer import LATER, WirecardBuyer, WirecardSepaBuyer, pay_page
+
+    def card(number: str, **extra: str) -> Callable[[Adapter], Mapping[str, str]]:
+        return lambda adapter: {**_wirecard_store(adapter, {**WIRECARD_CARD, "pan": number}), **extra}
+
+    def sepa(adapter: Adapter) -> Mapping[str, str]:
+        account = {"accountOwner": "Demo Owner", "bankAccountIban": "AT611904300234573201", "bankBic": "ABC1234567"}
+        return _wirecard_store(adapter, account, payment_type="SEPA-DD")
+
+    skips = {
+        "replay": "Wirecard's frontend/init and toolkit take no idempotency key: a repeat is kept from the provider by "
+        "the ledger's key, and a lost follow-up is looked up in getOrderDetails before it is sent again",
+        "idempotency_key_header": "Wirecard has no idempotency key (see replay)",
+        "lost_purchase_reply": "a purchase whose frontend/init answer was lost sent no buyer to a payment page, so no "
+        "money moved; its order number is known only from that answer (tests/payments/test_wirecard_payments.py)",
+        "insufficient_funds": "Wirecard's demo mode documents no decline reasons; the sandbox's decline card is "
+        "card_declined",
+    }
+    common = {
+        "settings": sandbox_credentials("wirecard"),
+        "complete_challenge": lambda next_action, outcome: (
+            pay_page(next_action, "pay" if outcome == "complete" else "cancel") and None
+        ),
+        "challenge_failure": "canceled",
+        "operations": {
+            "create": "frontend_init",
+            "charge": "frontend_init",
+            "capture": "deposit",
+            "cancel": "approveReversal",
+        },
+        "bad_settings": {"secret": "WRONGSECRETWRONGSECRETWRONG123"},
+    }
+    return {
+        "wirecard": ContractProfile(
+            key="wirecard",
+            payment_data={
+                "success": card("9500000000000001"),
+                "card_declined": card("9500000000000010"),
+                "3ds": card("9500000000000001", **{LATER: "1"}),
+            },
+            skips=skips,
+            tokenize=sandbox_tokenize("wirecard"),
+            adapter_class=WirecardBuyer,
+            **common,  # type: ignore[arg-type]
+        ),
+        "wirecard_sepa": ContractProfile(
+            key="wirecard_sepa",
+            provider="wirecard",
+            variant="sepa",
+            payment_data={"success": sepa, "3ds": lambda adapter: {**sepa(adapter), LATER: "1"}},
+            skips={**skips, "currency": "SEPA direct debit takes euros only", "card_declined": "no SEPA decline"},
+            currencies=frozenset({"EUR"}),
+            default_currency="EUR",
+            adapter_class=WirecardSepaBuyer,
+            **common,  # type: ignore[arg-type]
+        ),
+    }
+
+
+def _wirecard_store(adapter: Adapter, fields: Mapping[str, str], *, payment_type: str = "CCARD") -> Mapping[str, str]:
+    """The payment step's data storage, opened by the adapter (as `widget_context` does) and filled by the buyer's
+    browser through the storage's script (its sandbox-only endpoint)."""
+    order_ident = uuid.uuid4().hex
+    storage = adapter.storage_init(order_ident)  # type: ignore[attr-defined]
+    assert storage is not None
+    stored = requests.post(
+        f"{adapter.base_url}/seamless/dataStorage/store/{storage['storageId']}",
+        data={"paymentType": payment_type, **fields},
+        timeout=10,
+    )
+    assert stored.json()["status"] == 0, stored.text
+    return {"storage_id": storage["storageId"], "order_ident": order_ident}
 
 
 def sandbox_credentials(key: str) -> dict[str, Any]:
@@ -339,20 +423,23 @@ PROFILES["oropay"] = ContractProfile(
     operations={"cancel": "reversal"},
     bad_settings={"app_key": "invalid"},
 )
+PROFILES.update(wirecard_profiles())
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
 
 def sandbox_adapter(key: str, live_server_url: str, *, read_timeout: float | None = None) -> Adapter:
     """The provider's real adapter, pointed at its sandbox in the live test server (only the base URL differs)."""
     profile = PROFILES[key]
-    adapter = registry.adapter_class(key)(dict(profile.settings), base_url=f"{live_server_url}/sandbox/{key}")
+    provider = profile.provider or key
+    cls = profile.adapter_class or registry.adapter_class(provider)
+    adapter = cls(dict(profile.settings), base_url=f"{live_server_url}/sandbox/{provider}")
     if read_timeout is not None:
         adapter.read_timeout = read_timeout  # type: ignore[attr-defined]
     return adapter
 
 
 def profile(adapter: Adapter) -> ContractProfile:
-    return PROFILES[adapter.key]
+    return PROFILES[getattr(adapter, "profile_key", adapter.key)]
 
 
 def skip_unless(adapter: Adapter, name: str) -> None:
@@ -362,13 +449,15 @@ def skip_unless(adapter: Adapter, name: str) -> None:
 
 
 def method(adapter: Adapter) -> MethodInfo:
-    return MethodInfo(identifier=f"{adapter.key}_1", integration_id=1, provider_key=adapter.key)
+    variant = profile(adapter).variant
+    identifier = f"{adapter.key}_1_{variant}" if variant else f"{adapter.key}_1"
+    return MethodInfo(identifier=identifier, integration_id=1, provider_key=adapter.key, variant=variant)
 
 
 def scenario(
     adapter: Adapter,
     name: str,
-    currency: str = "USD",
+    currency: str | None = None,
     *,
     amount: Decimal | None = None,
     key: str | None = None,
@@ -378,6 +467,7 @@ def scenario(
     """A purchase request playing `name` ("success", "card_declined", "3ds" …); skipped if the provider has none."""
     skip_unless(adapter, name)
     known = profile(adapter)
+    currency = currency or known.default_currency
     if known.currencies is not None and currency not in known.currencies:
         pytest.skip(f"{adapter.key}: {known.skips.get('currency', f'does not take {currency}')}")
     if amount is None and name in known.amounts:

@@ -329,6 +329,7 @@ def test_malformed_reply_is_an_error_result_not_a_success(adapter, live_server) 
 
 
 def test_idempotent_replay_returns_the_same_reference(adapter) -> None:
+    skip_unless(adapter, "replay")
     request = scenario(adapter, "success")
     first = adapter.authorize(request)
     again = adapter.authorize(request)
@@ -338,6 +339,7 @@ def test_idempotent_replay_returns_the_same_reference(adapter) -> None:
 
 def test_replayed_capture_moves_money_once(adapter) -> None:
     skip_unless(adapter, "capture")
+    skip_unless(adapter, "replay")
     auth = adapter.authorize(scenario(adapter, "success"))
     request = follow_up(adapter, auth, Decimal("30.00"))
     first = adapter.capture(request)
@@ -388,6 +390,7 @@ def test_every_post_carries_our_idempotency_key(adapter) -> None:
 
 def test_a_retried_refund_moves_money_once(adapter) -> None:
     skip_unless(adapter, "charge")
+    skip_unless(adapter, "replay")
     charge = settled(adapter, adapter.charge(scenario(adapter, "success")))
     request = follow_up(adapter, charge, Decimal("25.00"))
     first = adapter.refund(request)
@@ -465,6 +468,7 @@ def test_held_for_review_is_pending_until_the_review_decides(adapter, decision) 
 
 def test_a_charge_whose_reply_was_lost_is_found_by_our_key_even_after_it_settled(adapter, live_server, request) -> None:
     skip_unless(adapter, "charge")
+    skip_unless(adapter, "lost_purchase_reply")
     slow = sandbox_adapter(adapter.key, live_server.url, read_timeout=0.5)
     request = scenario(adapter, "success")
     operation = "charge" if "charge" in profile(adapter).operations else "create"
