@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -103,7 +104,7 @@ def submits(client: Client) -> None:
         times, counts = [], []
         for _ in range(REPEAT):
             checkout = ready(client, lines)
-            ms, statements = timed(lambda c=checkout: client.post("/checkout/review/", {"checkout": c.pk}))
+            ms, statements = timed(partial(client.post, "/checkout/review/", {"checkout": checkout.pk}))
             times.append(ms)
             counts.append(statements)
         line(f"submit, {lines} line(s)", max(counts), 25, times, 15)
@@ -116,9 +117,7 @@ def captures() -> None:
     )
     times, counts = [], []
     for n, promise in enumerate(promises):
-        ms, statements = timed(
-            lambda p=promise, k=n: payment_capture(source_id=p.pk, amount=None, key=f"bench-capture-{k}")
-        )
+        ms, statements = timed(partial(payment_capture, source_id=promise.pk, amount=None, key=f"bench-capture-{n}"))
         times.append(ms)
         counts.append(statements)
     line(f"capture ({len(promises)} promises)", max(counts[1:] or counts), 12, times[1:] or times, None)
@@ -142,7 +141,7 @@ def pages(client: Client, staff: Client) -> None:
         who.get(url)  # warm
         times, statements = [], 0
         for _ in range(max(REPEAT // 3, 5)):
-            ms, statements = timed(lambda w=who, u=url: w.get(u))
+            ms, statements = timed(partial(who.get, url))
             times.append(ms)
         print(f"  page {name}: time to first byte p50 {statistics.median(times):.1f} ms, {statements} statements")
 

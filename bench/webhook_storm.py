@@ -211,6 +211,12 @@ def main() -> None:
         started = time.perf_counter()
         post_all([json.dumps(e) for e in deliveries], integration.get_webhook_url(), kill_one)
         posted = time.perf_counter() - started
+        stored = WebhookEvent.objects.count()
+        print(
+            f"  ingest: {len(deliveries)} deliveries posted in {posted:.1f} s = {len(deliveries) / posted:.0f} "
+            f"events/s (goal ≥ 500); stored {stored} of {len(events)} distinct events, "
+            f"lost {len(events) - stored} (goal 0)"
+        )
         unfinished = WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.WAITING])
         deadline = time.perf_counter() + 1800
         swept, by_sweep = time.perf_counter(), 0
@@ -221,12 +227,6 @@ def main() -> None:
                 swept = time.perf_counter()
         elapsed = time.perf_counter() - started
         statuses = dict(WebhookEvent.objects.order_by().values_list("status").annotate(n=Count("id")))
-        stored = WebhookEvent.objects.count()
-        print(
-            f"  ingest: {len(deliveries)} deliveries posted in {posted:.1f} s = {len(deliveries) / posted:.0f} "
-            f"events/s (goal ≥ 500); stored {stored} of {len(events)} distinct events, "
-            f"lost {len(events) - stored} (goal 0)"
-        )
         print(
             f"  processing: all processed after {elapsed:.0f} s = {len(events) / elapsed:.0f} events/s (goal ≥ 200 "
             "with 2 workers; includes the killed worker's messages waiting out the visibility timeout)"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
+from threading import Thread
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -147,8 +148,25 @@ def scheduled_captures_run(*, schedule_ids: list[int], threads: int | None = Non
         for schedule_id in schedule_ids:
             _run_one(schedule_id)
         return
-    with ThreadPoolExecutor(max_workers=min(threads, len(schedule_ids)), thread_name_prefix="capture") as pool:
-        list(pool.map(_run_one_on_own_connection, schedule_ids))
+    todo: SimpleQueue[int] = SimpleQueue()
+    for schedule_id in schedule_ids:
+        todo.put(schedule_id)
+
+    def drain() -> None:  # one thread: captures until none is left, on one connection of its own
+        try:
+            while True:
+                try:
+                    _run_one(todo.get_nowait())
+                except Empty:
+                    return
+        finally:
+            connections.close_all()
+
+    pool = [Thread(target=drain, name=f"capture-{n}") for n in range(min(threads, len(schedule_ids)))]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
 
 
 def _run_one(schedule_id: int) -> None:
@@ -158,13 +176,6 @@ def _run_one(schedule_id: int) -> None:
         scheduled_capture_run(schedule_id=schedule_id)
     except Exception:  # noqa: BLE001 - logged with its traceback; the other captures of the batch go on
         logger.exception("Scheduled capture %s failed unexpectedly; it is claimed again later", schedule_id)
-
-
-def _run_one_on_own_connection(schedule_id: int) -> None:
-    try:
-        _run_one(schedule_id)
-    finally:
-        connections.close_all()  # this thread's connection
 
 
 #: a capture the provider refused for its rate limit is tried again this soon, with a new key
