@@ -469,6 +469,18 @@ class InfinitePayAdapter(Adapter):
             NOT_FOUND, "InfinitePay has no trace of this operation.", amount=request.amount, raw=raw
         )
         action = request.action
+        if action in ("authorize", "purchase", "charge") and not self._same_terms(request, data, reserved):
+            # the ORDER_ID (from our key) names an order with other terms: one of another installation or of a
+            # restored database that made the same key. Ours was refused as a used ORDER_ID, or never sent.
+            return not_found
+        if action in ("authorize", "purchase") and state == "canceled":
+            return ProviderResult.declined(
+                ErrorCode.ALREADY_VOIDED,
+                "The reservation was canceled at InfinitePay: no guarantee is held.",
+                amount=request.amount,
+                reference=reference,
+                raw=raw,
+            )
         if action in ("authorize", "purchase") and reserved is not None:
             return ProviderResult.succeeded(reserved, reference=reference, raw={**raw, "amount": to_minor(reserved)})
         if action == "charge" and captured is not None:
@@ -491,6 +503,15 @@ class InfinitePayAdapter(Adapter):
                     return ProviderResult.succeeded(amount, reference=f"{reference}#{trs_id}", raw=raw)
             return not_found
         return not_found
+
+    @staticmethod
+    def _same_terms(request: StatusRequest, data: Any, reserved: Money | None) -> bool:
+        """Whether the order InfinitePay holds under our ORDER_ID is the one our purchase asked for: the amount
+        and currency reserved (checkStatusOrder's TRS_AMT, TRS_CURRENCY) are what the purchase asked."""
+        currency = str(data.get("TRS_CURRENCY") or "")
+        if currency and currency != request.amount.currency:
+            return False
+        return reserved is None or reserved.amount == request.amount.amount
 
     # --- the wire -------------------------------------------------------------------------------------------------
 
