@@ -98,6 +98,11 @@ def allowed_operations(
         refund_refused = Refusal(
             "partial_refund_unsupported", f"This payment can only be refunded in full ({row.money})."
         )
+    elif Capability.ACTIVATE in capabilities and row.action in ACTIVATE_SOURCES and not _activated(row, taken):
+        # the provider credits only an activated payment (InfinitePay: credit notes apply to activated orders)
+        refund_refused = Refusal(
+            "not_activated", "Only an activated payment can be credited: activate it (invoice issued) first."
+        )
     return AllowedOperations(
         activate_refused=_activate(row, taken, capabilities),
         currency=currency,
@@ -125,11 +130,16 @@ def _activate(row: PaymentTransaction, taken: Taken, capabilities: Collection[Ca
         return Refusal("not_captured", "Capture the payment (the order shipped) before activating it.")
     if row.action not in ACTIVATE_SOURCES or not row.successful:
         return Refusal("not_activatable", "This payment cannot be activated.")
-    if taken.activated > 0 or (row.response or {}).get("activated") is True:
+    if _activated(row, taken):
         return Refusal("already_activated", "This payment was activated already.")
     if taken.refunded > 0:
         return Refusal("not_activatable", "This payment was refunded.")
     return None
+
+
+def _activated(row: PaymentTransaction, taken: Taken) -> bool:
+    """Whether `row` is activated: by an activation of its own (open ones too), or with it (auto activation)."""
+    return taken.activated > 0 or (row.response or {}).get("activated") is True
 
 
 def _capturable(row: PaymentTransaction, taken: Taken, capabilities: Collection[Capability]) -> Decimal:

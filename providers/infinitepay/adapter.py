@@ -485,9 +485,9 @@ class InfinitePayAdapter(Adapter):
             return ProviderResult.succeeded(reserved, reference=reference, raw={**raw, "amount": to_minor(reserved)})
         if action == "charge" and captured is not None:
             if state in ("captured", "activated") and captured.amount > 0:
-                return ProviderResult.succeeded(
-                    captured, reference=reference, raw={**raw, "amount": to_minor(captured)}
-                )
+                # what the reserve's reply would have said: captured, and activated with auto activation
+                done = {"amount": to_minor(captured), "captured": True, "activated": state == "activated"}
+                return ProviderResult.succeeded(captured, reference=reference, raw={**raw, **done})
             return ProviderResult.pending(request.amount, reference=reference, raw=raw)
         fields = {"capture": "CAPTURE_TRS_ID", "activate": "ACTIVATE_TRS_ID", "cancel": "CANCEL_TRS_ID"}
         if action in fields:

@@ -1,0 +1,56 @@
+"""InfinitePay through the payment services: what the ledger offers must be what InfinitePay can do."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from payments import services, sweeps
+from payments.exceptions import PaymentRefused
+from payments.models import Action, State
+from providers.base import Money
+from providers.infinitepay.adapter import InfinitePayAdapter
+from sandbox.services import sim_fault_add
+from tests.infinitepay_support import german_order
+from tests.payments.test_infinitepay_payments import at_sandbox, pay
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_credit_note_on_a_captured_payment_not_yet_activated_is_refused_before_it_is_sent(ip_integration) -> None:
+    """InfinitePay applies credit notes to activated orders only: a refund of a capture whose invoice was not issued
+    is refused by us with what to do, not sent to fail there (and recorded as a declined refund)."""
+    order = german_order("200.00")
+    auth = pay(ip_integration, order)
+    capture = services.payment_capture(source_id=auth.pk, amount=None, key="capture-1")
+    with pytest.raises(PaymentRefused) as refused:
+        services.payment_refund(source_id=capture.pk, amount=Money(Decimal("50.00"), "EUR"), key="credit-1")
+    assert refused.value.code == "not_activated"
+    assert not order.transactions.filter(action=Action.REFUND).exists()
+    services.payment_activate(source_id=capture.pk, key="act-1", invoice_number="INV-1", invoice_date=date(2026, 11, 30))
+    credit = services.payment_refund(source_id=capture.pk, amount=Money(Decimal("50.00"), "EUR"), key="credit-2")
+    assert credit.state == State.SUCCEEDED
+
+
+def test_a_lost_auto_activated_charge_read_back_by_reconcile_is_not_offered_activation_again(
+    ip_integration, monkeypatch
+) -> None:
+    """With auto capture and auto activation the reserve activates the invoice; when its reply is lost, the row
+    reconcile settles must know it is activated (no second activation, credit notes allowed)."""
+    ip_integration.settings = {**ip_integration.settings, "auto_capture": True, "auto_activate": True}
+    ip_integration.save()
+    monkeypatch.setattr(InfinitePayAdapter, "read_timeout", 0.5)
+    sim_fault_add(provider="infinitepay", kind="timeout", operation="reserveOrder", delay=1.5)
+    order = german_order("90.00")
+    lost = pay(ip_integration, order)
+    assert lost.state == State.RESERVED
+    charge = sweeps.payment_reconcile(transaction_id=lost.pk)
+    assert (charge.action, charge.state) == (Action.CHARGE, State.SUCCEEDED)
+    assert at_sandbox(charge)["status"] == "activated"
+    with pytest.raises(PaymentRefused) as twice:
+        services.payment_activate(source_id=charge.pk, key="act-1", invoice_number="INV-2", invoice_date=date.today())
+    assert twice.value.code == "already_activated"
+    credit = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("10.00"), "EUR"), key="credit-1")
+    assert credit.state == State.SUCCEEDED
