@@ -98,8 +98,10 @@ def allowed_operations(
         refund_refused = Refusal(
             "partial_refund_unsupported", f"This payment can only be refunded in full ({row.money})."
         )
-    elif Capability.ACTIVATE in capabilities and row.action in ACTIVATE_SOURCES and not _activated(row, taken):
-        # the provider credits only an activated payment (InfinitePay: credit notes apply to activated orders)
+    credit_only_activated = (
+        Capability.ACTIVATE in capabilities and row.action in ACTIVATE_SOURCES and not _activated(row, taken)
+    )
+    if refund_refused is None and credit_only_activated and refundable < row.amount:
         refund_refused = Refusal(
             "not_activated", "Only an activated payment can be credited: activate it (invoice issued) first."
         )
@@ -116,7 +118,9 @@ def allowed_operations(
         cancelable=capturable if cancel_refused is None else quantize(ZERO, currency),
         cancel_refused=cancel_refused,
         refundable=refundable,
-        partial_refund=Capability.PARTIAL_REFUND in capabilities,
+        # before activation the provider takes no credit note: a refund ends the whole order (InfinitePay's
+        # cancelOrder of a captured order), so it is all or nothing
+        partial_refund=Capability.PARTIAL_REFUND in capabilities and not credit_only_activated,
         refund_refused=refund_refused,
     )
 

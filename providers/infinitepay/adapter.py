@@ -80,6 +80,11 @@ ACTIONS = {
 SHIPPING_DURATION_DAYS = 21
 
 
+def _error_codes(raw: Any) -> set[str]:
+    """The ERROR_CDs of a scrubbed reply."""
+    return {str((e or {}).get("ERROR_CD") or "") for e in (raw or {}).get("ERROR_DATA") or []}
+
+
 class InfinitePayAdapter(Adapter):
     key = "infinitepay"
     label = "InfinitePay"
@@ -395,6 +400,12 @@ class InfinitePayAdapter(Adapter):
         }
         body["TRANSACTION_DATA"] = {k: v for k, v in body["TRANSACTION_DATA"].items() if v}
         result = self._follow_up("applyTransactionOnActivatedOrder", request, body)
+        whole = request.source_amount is None or request.amount == request.source_amount
+        if result.outcome == Outcome.DECLINED and "ORDER_NOT_ACTIVATED" in _error_codes(result.raw) and whole:
+            # no invoice was issued yet, so no credit note: giving all of it back ends the order (cancelOrder of a
+            # captured order), which releases the buyer's limit; the cancel carries this refund's TRS_ID
+            cancel = {"ORDER_DATA": {"ORDER_ID": order_id, "REF_NO": ref_no, "TRS_ID": doc_id}}
+            result = self._follow_up("cancelOrder", request, cancel)
         if result.provider_reference:
             return replace(result, provider_reference=f"{reference_of(ref_no, order_id)}#{doc_id}")
         return result
@@ -496,6 +507,8 @@ class InfinitePayAdapter(Adapter):
             amount = captured if action == "capture" and captured is not None else request.amount
             return ProviderResult.succeeded(amount, reference=reference, raw={**raw, "amount": to_minor(amount)})
         if action == "refund":
+            if str(data.get("CANCEL_TRS_ID") or "") == trs_id:  # a refund in full before activation: the cancel
+                return ProviderResult.succeeded(request.amount, reference=f"{reference}#{trs_id}", raw=raw)
             for item in data.get("TRANSACTION") or []:
                 if str(item.get("DOC_ID")) == trs_id:
                     cents = str(item.get("TRS_AMT") or "")
