@@ -44,7 +44,9 @@ def test_a_credit_note_is_partial_once_the_payment_is_activated(ip_integration) 
     order = german_order("200.00")
     auth = pay(ip_integration, order)
     capture = services.payment_capture(source_id=auth.pk, amount=None, key="capture-1")
-    services.payment_activate(source_id=capture.pk, key="act-1", invoice_number="INV-1", invoice_date=date(2026, 11, 30))
+    services.payment_activate(
+        source_id=capture.pk, key="act-1", invoice_number="INV-1", invoice_date=date(2026, 11, 30)
+    )
     credit = services.payment_refund(source_id=capture.pk, amount=Money(Decimal("50.00"), "EUR"), key="credit-2")
     assert credit.state == State.SUCCEEDED
     assert at_sandbox(auth)["open"] == 15000
@@ -66,7 +68,9 @@ def test_a_lost_auto_activated_charge_read_back_by_reconcile_is_not_offered_acti
     assert (charge.action, charge.state) == (Action.CHARGE, State.SUCCEEDED)
     assert at_sandbox(charge)["status"] == "activated"
     with pytest.raises(PaymentRefused) as twice:
-        services.payment_activate(source_id=charge.pk, key="act-1", invoice_number="INV-2", invoice_date=date.today())
+        services.payment_activate(
+            source_id=charge.pk, key="act-1", invoice_number="INV-2", invoice_date=date(2026, 12, 1)
+        )
     assert twice.value.code == "already_activated"
     credit = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("10.00"), "EUR"), key="credit-1")
     assert credit.state == State.SUCCEEDED
