@@ -74,3 +74,37 @@ def test_a_lost_auto_activated_charge_read_back_by_reconcile_is_not_offered_acti
     assert twice.value.code == "already_activated"
     credit = services.payment_refund(source_id=charge.pk, amount=Money(Decimal("10.00"), "EUR"), key="credit-1")
     assert credit.state == State.SUCCEEDED
+
+
+def test_two_staff_activating_the_same_capture_at_once_activate_it_once(ip_integration) -> None:
+    """Two back-office users (different keys) press Activate on the same capture at the same moment."""
+    import threading
+
+    from django.db import connection
+
+    order = german_order("70.00")
+    auth = pay(ip_integration, order)
+    capture = services.payment_capture(source_id=auth.pk, amount=None, key="capture-1")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def activate(key: str) -> None:
+        barrier.wait()
+        try:
+            row = services.payment_activate(
+                source_id=capture.pk, key=key, invoice_number=f"INV-{key}", invoice_date=date(2026, 12, 1)
+            )
+            outcomes.append(row.state)
+        except PaymentRefused as refused:
+            outcomes.append(refused.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(k,)) for k in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["already_activated", State.SUCCEEDED]
+    assert order.transactions.filter(action=Action.ACTIVATE).count() == 1
+    assert at_sandbox(auth)["status"] == "activated"

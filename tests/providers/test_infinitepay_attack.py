@@ -40,3 +40,25 @@ def test_a_reservation_canceled_at_infinitepay_is_not_read_back_as_a_live_author
     status = StatusRequest(request.idempotency_key, None, "authorize", request.amount, method_info())
     found = adapter.fetch_status(status)
     assert found.outcome == Outcome.DECLINED
+
+
+def test_a_lost_reply_of_a_refund_in_full_before_activation_is_read_back_by_its_cancel(live_server) -> None:
+    """A refund in full of a captured order not activated is a cancelOrder; its reply lost, reconcile finds it by
+    the TRS_ID the cancel carried."""
+    from providers.base import ProviderUnavailable
+    from tests.providers.sandboxes import fault
+
+    adapter = adapter_for(live_server)
+    reserved = adapter.authorize(purchase("40.00"))
+    captured = adapter.capture(follow(reserved))
+    slow = adapter_for(live_server)
+    slow.read_timeout = 0.5
+    refund = follow(captured)
+    fault(live_server.url, slow, "timeout", "cancelOrder", times=1, delay=1.5)
+    with pytest.raises(ProviderUnavailable):
+        slow.refund(refund)
+    asked = StatusRequest(refund.idempotency_key, captured.provider_reference, "refund", refund.amount, method_info())
+    found = adapter.fetch_status(asked)
+    assert (found.outcome, found.amount) == (Outcome.SUCCEEDED, refund.amount)
+    other = StatusRequest("another", captured.provider_reference, "refund", refund.amount, method_info())
+    assert adapter.fetch_status(other).outcome != Outcome.SUCCEEDED
