@@ -74,6 +74,8 @@ class RefusalCode(enum.StrEnum):
     #: an invoice payment is activated only once it was captured (the goods shipped)
     NOT_CAPTURED = "not_captured"
     ALREADY_ACTIVATED = "already_activated"
+    #: the provider refunds (credits) an invoice payment only once it was activated (the invoice issued)
+    NOT_ACTIVATED = "not_activated"
     #: the activation names no invoice number, or one too long for the provider
     INVALID_INVOICE_NUMBER = "invalid_invoice_number"
 

@@ -108,6 +108,13 @@ def allowed_operations(
             "partial_refund_unsupported", f"This payment can only be refunded in full ({row.money})."
         )
     invoice_limit, invoice_refused = _invoice(row, capturable, capabilities, account)
+    credit_only_activated = (
+        Capability.ACTIVATE in capabilities and row.action in ACTIVATE_SOURCES and not _activated(row, taken)
+    )
+    if refund_refused is None and credit_only_activated and refundable < row.amount:
+        refund_refused = Refusal(
+            "not_activated", "Only an activated payment can be credited: activate it (invoice issued) first."
+        )
     return AllowedOperations(
         activate_refused=_activate(row, taken, capabilities),
         currency=currency,
@@ -121,7 +128,9 @@ def allowed_operations(
         cancelable=capturable if cancel_refused is None else quantize(ZERO, currency),
         cancel_refused=cancel_refused,
         refundable=refundable,
-        partial_refund=Capability.PARTIAL_REFUND in capabilities,
+        # before activation the provider takes no credit note: a refund ends the whole order (InfinitePay's
+        # cancelOrder of a captured order), so it is all or nothing
+        partial_refund=Capability.PARTIAL_REFUND in capabilities and not credit_only_activated,
         refund_refused=refund_refused,
         invoice_limit=invoice_limit,
         invoice_refused=invoice_refused,
@@ -137,11 +146,16 @@ def _activate(row: PaymentTransaction, taken: Taken, capabilities: Collection[Ca
         return Refusal("not_captured", "Capture the payment (the order shipped) before activating it.")
     if row.action not in ACTIVATE_SOURCES or not row.successful:
         return Refusal("not_activatable", "This payment cannot be activated.")
-    if taken.activated > 0 or (row.response or {}).get("activated") is True:
+    if _activated(row, taken):
         return Refusal("already_activated", "This payment was activated already.")
     if taken.refunded > 0:
         return Refusal("not_activatable", "This payment was refunded.")
     return None
+
+
+def _activated(row: PaymentTransaction, taken: Taken) -> bool:
+    """Whether `row` is activated: by an activation of its own (open ones too), or with it (auto activation)."""
+    return taken.activated > 0 or (row.response or {}).get("activated") is True
 
 
 def _capturable(row: PaymentTransaction, taken: Taken, capabilities: Collection[Capability]) -> Decimal:

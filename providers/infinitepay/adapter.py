@@ -80,6 +80,11 @@ ACTIONS = {
 SHIPPING_DURATION_DAYS = 21
 
 
+def _error_codes(raw: Any) -> set[str]:
+    """The ERROR_CDs of a scrubbed reply."""
+    return {str((e or {}).get("ERROR_CD") or "") for e in (raw or {}).get("ERROR_DATA") or []}
+
+
 class InfinitePayAdapter(Adapter):
     key = "infinitepay"
     label = "InfinitePay"
@@ -395,6 +400,12 @@ class InfinitePayAdapter(Adapter):
         }
         body["TRANSACTION_DATA"] = {k: v for k, v in body["TRANSACTION_DATA"].items() if v}
         result = self._follow_up("applyTransactionOnActivatedOrder", request, body)
+        whole = request.source_amount is None or request.amount == request.source_amount
+        if result.outcome == Outcome.DECLINED and "ORDER_NOT_ACTIVATED" in _error_codes(result.raw) and whole:
+            # no invoice was issued yet, so no credit note: giving all of it back ends the order (cancelOrder of a
+            # captured order), which releases the buyer's limit; the cancel carries this refund's TRS_ID
+            cancel = {"ORDER_DATA": {"ORDER_ID": order_id, "REF_NO": ref_no, "TRS_ID": doc_id}}
+            result = self._follow_up("cancelOrder", request, cancel)
         if result.provider_reference:
             return replace(result, provider_reference=f"{reference_of(ref_no, order_id)}#{doc_id}")
         return result
@@ -469,13 +480,25 @@ class InfinitePayAdapter(Adapter):
             NOT_FOUND, "InfinitePay has no trace of this operation.", amount=request.amount, raw=raw
         )
         action = request.action
+        if action in ("authorize", "purchase", "charge") and not self._same_terms(request, data, reserved):
+            # the ORDER_ID (from our key) names an order with other terms: one of another installation or of a
+            # restored database that made the same key. Ours was refused as a used ORDER_ID, or never sent.
+            return not_found
+        if action in ("authorize", "purchase") and state == "canceled":
+            return ProviderResult.declined(
+                ErrorCode.ALREADY_VOIDED,
+                "The reservation was canceled at InfinitePay: no guarantee is held.",
+                amount=request.amount,
+                reference=reference,
+                raw=raw,
+            )
         if action in ("authorize", "purchase") and reserved is not None:
             return ProviderResult.succeeded(reserved, reference=reference, raw={**raw, "amount": to_minor(reserved)})
         if action == "charge" and captured is not None:
             if state in ("captured", "activated") and captured.amount > 0:
-                return ProviderResult.succeeded(
-                    captured, reference=reference, raw={**raw, "amount": to_minor(captured)}
-                )
+                # what the reserve's reply would have said: captured, and activated with auto activation
+                done = {"amount": to_minor(captured), "captured": True, "activated": state == "activated"}
+                return ProviderResult.succeeded(captured, reference=reference, raw={**raw, **done})
             return ProviderResult.pending(request.amount, reference=reference, raw=raw)
         fields = {"capture": "CAPTURE_TRS_ID", "activate": "ACTIVATE_TRS_ID", "cancel": "CANCEL_TRS_ID"}
         if action in fields:
@@ -484,6 +507,8 @@ class InfinitePayAdapter(Adapter):
             amount = captured if action == "capture" and captured is not None else request.amount
             return ProviderResult.succeeded(amount, reference=reference, raw={**raw, "amount": to_minor(amount)})
         if action == "refund":
+            if str(data.get("CANCEL_TRS_ID") or "") == trs_id:  # a refund in full before activation: the cancel
+                return ProviderResult.succeeded(request.amount, reference=f"{reference}#{trs_id}", raw=raw)
             for item in data.get("TRANSACTION") or []:
                 if str(item.get("DOC_ID")) == trs_id:
                     cents = str(item.get("TRS_AMT") or "")
@@ -491,6 +516,15 @@ class InfinitePayAdapter(Adapter):
                     return ProviderResult.succeeded(amount, reference=f"{reference}#{trs_id}", raw=raw)
             return not_found
         return not_found
+
+    @staticmethod
+    def _same_terms(request: StatusRequest, data: Any, reserved: Money | None) -> bool:
+        """Whether the order InfinitePay holds under our ORDER_ID is the one our purchase asked for: the amount
+        and currency reserved (checkStatusOrder's TRS_AMT, TRS_CURRENCY) are what the purchase asked."""
+        currency = str(data.get("TRS_CURRENCY") or "")
+        if currency and currency != request.amount.currency:
+            return False
+        return reserved is None or reserved.amount == request.amount.amount
 
     # --- the wire -------------------------------------------------------------------------------------------------
 
