@@ -116,6 +116,8 @@ class StripeAdapter(Adapter):
     live_js_url = "https://js.stripe.com/v3/"
     webhook_events = WEBHOOK_EVENTS
     webhook_api_version = API_VERSION
+    webhook_signing_field = "webhook_secret"
+    webhook_where = "Workbench › Webhooks › Add destination: “Your account”, snapshot payloads"
     keeps_customers = True
 
     #: seconds; every call has both (a money call that hangs must not hold a worker or a buyer forever)
