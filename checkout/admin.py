@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -96,7 +97,7 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "customer",
         "buyer",
         "amount_display",
-        "payment_method",
+        "method_label",
         "status",
         "reason",
         "provider_reference",
@@ -119,7 +120,7 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "customer",
         "buyer",
         "amount_display",
-        "payment_method",
+        "method_label",
         "reason",
         "message",
         "provider_reference",
@@ -129,6 +130,21 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "finished_at",
         "ledger",
     )
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """Resolve the method labels of the page once per distinct method, not once per attempt."""
+        changelist = super().get_changelist_instance(request)
+        attempts = list(changelist.result_list)
+        labels = method_short_labels(attempt.payment_method for attempt in attempts)
+        for attempt in attempts:
+            attempt.method_short_label = labels.get(attempt.payment_method, attempt.payment_method)  # type: ignore[attr-defined]
+        return changelist
+
+    @admin.display(description="Payment method", ordering="payment_method")
+    def method_label(self, obj: CheckoutAttempt) -> str:
+        if not hasattr(obj, "method_short_label"):
+            return method_short_labels([obj.payment_method]).get(obj.payment_method, obj.payment_method)
+        return obj.method_short_label
 
     @admin.display(description="Buyer", ordering="customer_user__user__email")
     def buyer(self, obj: CheckoutAttempt) -> str:
