@@ -58,6 +58,14 @@ class OrderTimelineMixin:
         order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if order is not None and self.has_view_permission(request, order):  # type: ignore[attr-defined]
             extra_context = {**(extra_context or {}), **self._timeline_context(request, order)}
+        # Every field of the page is read-only (money moves through the operations, notes through their form):
+        # no Save buttons for anyone, only Close.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
         return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:

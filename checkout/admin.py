@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
@@ -10,6 +11,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Category, CheckoutAttempt, InventoryLevel, Product, Warehouse
+from core.choices import currency_choices
 from core.money import Money, format_money, quantize
 from integrations.selectors import method_short_labels
 from payments.models import PaymentTransaction
@@ -21,8 +23,32 @@ class InventoryLevelInline(admin.TabularInline):
     verbose_name_plural = "stock per warehouse (in the unit the product is sold in)"
 
 
+class ProductForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=currency_choices)
+
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "name",
+            "price",
+            "currency",
+            "active",
+            "category",
+            "unit",
+            "unit_precision",
+            "weight",
+            "weight_unit",
+            "length",
+            "width",
+            "height",
+            "dimension_unit",
+        ]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
     list_display = ["sku", "name", "price_display", "category", "unit", "weight", "weight_unit", "active"]
     list_filter = ["currency", "active", "category"]
     search_fields = ["sku", "name"]

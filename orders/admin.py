@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -24,6 +25,7 @@ from backoffice.selectors import (
 )
 from backoffice.timeline import action_words, compact_time, result_words
 from core.cards import card_summary
+from core.choices import country_choices
 from core.money import Money, format_money, quantize
 from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR, PaymentStatus
 from integrations.selectors import method_short_labels
@@ -398,7 +400,28 @@ def _money(amount: Decimal, currency: str) -> str:
     return format_money(Money(quantize(amount, currency), currency))
 
 
+class AddressForm(forms.ModelForm):
+    country = forms.ChoiceField(choices=country_choices)
+
+    class Meta:
+        model = Address
+        fields = [
+            "first_name",
+            "last_name",
+            "organization",
+            "street",
+            "street2",
+            "city",
+            "region_code",
+            "region_name",
+            "postal_code",
+            "country",
+            "phone",
+        ]
+
+
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
+    form = AddressForm
     list_display = ["__str__", "country", "region_code", "postal_code"]
     search_fields = ["organization", "city", "postal_code"]

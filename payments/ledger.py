@@ -540,7 +540,7 @@ def _release_record(source: PaymentTransaction, capture: PaymentTransaction, amo
     the provider did, not a request: nothing is sent). Keyed by the capture, so recording it twice writes one row;
     no sum of the account or rule of the status reads it."""
     PaymentTransaction.objects.get_or_create(
-        idempotency_key=f"{capture.idempotency_key}:release",
+        idempotency_key=f"released-rest:{capture.pk}",
         defaults={
             "order_id": source.order_id,
             "invoice_id": source.invoice_id,

@@ -213,6 +213,7 @@ def usd(amount: str) -> Money:
 DASHBOARD_LEDGER = [
     ("authorize", "100.0000", "succeeded", True, False, "pi_"),
     ("capture", "60.0000", "succeeded", True, False, "ch_"),
+    ("release", "40.0000", "succeeded", True, False, "pi_"),  # what Stripe let go with the partial capture
     ("refund", "20.0000", "succeeded", True, False, "re_"),
     ("refund", "40.0000", "succeeded", True, False, "re_"),
 ]
@@ -304,6 +305,7 @@ def test_our_partial_capture_and_refund_add_nothing_even_when_their_events_arriv
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, "pi_"),
         ("capture", "30.0000", "succeeded", True, False, "ch_"),
+        ("release", "70.0000", "succeeded", True, False, "pi_"),
         ("refund", "10.0000", "succeeded", True, False, "re_"),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
