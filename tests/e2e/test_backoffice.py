@@ -158,7 +158,7 @@ def test_sales_captures_a_seeded_money_order_from_the_order_page(page: Page, see
 
     expect(page.locator("ul.messagelist")).to_have_text("The payment of $97.13 has been captured successfully.")
     expect(page.locator(".payment-status")).to_have_text("Paid in full")
-    expect(page.get_by_text("Check #1001 received")).to_be_visible()
+    expect(page.get_by_text("Check #1001 received", exact=True)).to_be_visible()  # the history row's note
     page.screenshot(path=screenshot_dir / "order-page.png", full_page=True)
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.FULL
