@@ -23,6 +23,7 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("orders", "view_order"),
     ("orders", "view_orderline"),
     ("orders", "view_address"),
+    ("orders", "add_ordernote"),
     ("payments", "view_paymenttransaction"),
     ("payments", "view_payment_history"),
     ("payments", "capture_payment"),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -9,6 +11,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Category, CheckoutAttempt, InventoryLevel, Product, Warehouse
+from core.choices import currency_choices
 from core.money import Money, format_money, quantize
 from integrations.selectors import method_short_labels
 from payments.models import PaymentTransaction
@@ -20,8 +23,32 @@ class InventoryLevelInline(admin.TabularInline):
     verbose_name_plural = "stock per warehouse (in the unit the product is sold in)"
 
 
+class ProductForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=currency_choices)
+
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "name",
+            "price",
+            "currency",
+            "active",
+            "category",
+            "unit",
+            "unit_precision",
+            "weight",
+            "weight_unit",
+            "length",
+            "width",
+            "height",
+            "dimension_unit",
+        ]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
     list_display = ["sku", "name", "price_display", "category", "unit", "weight", "weight_unit", "active"]
     list_filter = ["currency", "active", "category"]
     search_fields = ["sku", "name"]
@@ -96,7 +123,7 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "customer",
         "buyer",
         "amount_display",
-        "payment_method",
+        "method_label",
         "status",
         "reason",
         "provider_reference",
@@ -119,7 +146,7 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "customer",
         "buyer",
         "amount_display",
-        "payment_method",
+        "method_label",
         "reason",
         "message",
         "provider_reference",
@@ -129,6 +156,21 @@ class CheckoutAttemptAdmin(admin.ModelAdmin):
         "finished_at",
         "ledger",
     )
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """Resolve the method labels of the page once per distinct method, not once per attempt."""
+        changelist = super().get_changelist_instance(request)
+        attempts = list(changelist.result_list)
+        labels = method_short_labels(attempt.payment_method for attempt in attempts)
+        for attempt in attempts:
+            attempt.method_short_label = labels.get(attempt.payment_method, attempt.payment_method)  # type: ignore[attr-defined]
+        return changelist
+
+    @admin.display(description="Payment method", ordering="payment_method")
+    def method_label(self, obj: CheckoutAttempt) -> str:
+        if not hasattr(obj, "method_short_label"):
+            return method_short_labels([obj.payment_method]).get(obj.payment_method, obj.payment_method)
+        return obj.method_short_label
 
     @admin.display(description="Buyer", ordering="customer_user__user__email")
     def buyer(self, obj: CheckoutAttempt) -> str:

@@ -609,6 +609,7 @@ def order_detail(request: BuyerRequest, number: str) -> HttpResponse:
             "history": _history(history, labels),
             "method_label": labels.get(order.payment_method, ""),
             "invoices": order.invoices.all(),
+            "account": order_account(order=order),  # the amounts at a glance, from the one account of the order
         },
     )
 

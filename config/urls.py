@@ -22,3 +22,7 @@ urlpatterns = [
     *sandbox_urls,
     path("", include("checkout.urls")),  # the storefront, last: it owns the site root
 ]
+
+# Branded error pages: the back-office look under /admin/, the storefront look elsewhere (config/error_views.py)
+handler403 = "config.error_views.permission_denied"
+handler404 = "config.error_views.page_not_found"

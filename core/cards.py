@@ -39,3 +39,37 @@ def card_brand(number: str) -> str:
             if len(number) >= len(low) and number[: len(low)].isdigit() and low <= number[: len(low)] <= high:
                 return brand
     return "unknown"
+
+
+#: brand names as providers write them in their answers, in our words
+_BRAND_NAMES = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "americanexpress": "American Express",
+    "amex": "American Express",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "dinersclub": "Diners Club",
+    "unionpay": "UnionPay",
+    "chinaunionpay": "UnionPay",
+    "echeck": "eCheck",
+}
+
+
+def card_summary(response: object) -> str:
+    """ "Visa •••• 1111" from a provider's stored (scrubbed) answer, or "" when it names no card.
+
+    Reads the shapes answers are kept in: a masked account and its type (Authorize.Net's `account`,
+    `account_type`) or a `card` object with `brand` and `last4`. Only the last four digits are ever shown, however
+    many the answer holds."""
+    if not isinstance(response, dict):
+        return ""
+    found = response.get("card")
+    card: dict = found if isinstance(found, dict) else {}
+    brand = str(card.get("brand") or response.get("account_type") or "")
+    digits = "".join(ch for ch in str(card.get("last4") or response.get("account") or "") if ch.isdigit())
+    if len(digits) < 4 and not brand:
+        return ""
+    name = _BRAND_NAMES.get(brand.lower().replace(" ", "").replace("_", ""), brand)
+    last4 = f"•••• {digits[-4:]}" if len(digits) >= 4 else ""
+    return " ".join(part for part in (name, last4) if part)

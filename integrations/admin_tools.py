@@ -10,16 +10,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from integrations.connection import (
     integration_check_connection,
     integration_credential_warning,
+    integration_webhook_secret_missing,
     integration_webhook_setup,
     integration_webhook_url,
 )
-from integrations.models import Integration
+from integrations.models import Integration, RejectedWebhook
 from providers import registry
 
 
@@ -62,9 +65,7 @@ class IntegrationToolsMixin:
                 else "",
                 "switch_label": "Deactivate…" if integration.active else "Activate…",
                 "credential_warning": integration_credential_warning(integration=integration),
-                "webhook_url": integration_webhook_url(integration=integration),
-                "webhook_events": integration_webhook_setup(integration=integration)[0],
-                "webhook_api_version": integration_webhook_setup(integration=integration)[1],
+                **self._webhook_context(integration),
                 "check_connection_url": reverse(
                     "admin:integrations_integration_check_connection", args=[integration.pk]
                 )
@@ -72,6 +73,26 @@ class IntegrationToolsMixin:
                 else "",
             }
         return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    @staticmethod
+    def _webhook_context(integration: Integration) -> dict[str, Any]:
+        """The webhook onboarding panel: the URL, what the adapter says to configure at the provider, a warning
+        while the signing secret is unset, and the last deliveries refused with why."""
+        setup = integration_webhook_setup(integration=integration)
+        url = integration_webhook_url(integration=integration)
+        if setup is None or not url:
+            return {"webhook_url": ""}
+        return {
+            "webhook_url": url,
+            "webhook_events": setup.events,
+            "webhook_api_version": setup.api_version,
+            "webhook_where": setup.where,
+            "webhook_secret_missing": integration_webhook_secret_missing(integration=integration, setup=setup),
+            "webhook_rejected": [
+                {"when": date_format(timezone.localtime(row.received_at), "M j, H:i:s"), "row": row}
+                for row in RejectedWebhook.objects.filter(integration=integration)[:5]
+            ],
+        }
 
     def check_connection_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         integration = get_object_or_404(Integration, pk=object_id)

@@ -11,7 +11,14 @@ from django.contrib import messages
 from integrations.adapters import adapter_for
 from integrations.models import Integration
 from providers import registry
-from providers.base import Capability, Outcome, ProviderError, ProviderMisconfigured, ProviderUnavailable
+from providers.base import (
+    Capability,
+    Outcome,
+    ProviderError,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    WebhookSetup,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +91,19 @@ def integration_webhook_url(*, integration: Integration) -> str:
     return f"{integration.get_webhook_url()}{token}/" if token else integration.get_webhook_url()
 
 
-def integration_webhook_setup(*, integration: Integration) -> tuple[tuple[str, ...], str]:
-    """Which events to enable for the webhook URL at the provider, and the API version its endpoint must have
-    (events are shaped by it); empty for providers without webhooks."""
+def integration_webhook_setup(*, integration: Integration) -> WebhookSetup | None:
+    """What to configure at the provider for this integration's webhooks, as its adapter says (None for
+    providers that send none, or whose provider is not installed)."""
     try:
         cls = registry.adapter_class(integration.provider_key)
     except KeyError:
-        return (), ""
-    if Capability.WEBHOOKS not in cls.capabilities:
-        return (), ""
-    return tuple(cls.webhook_events), cls.webhook_api_version
+        return None
+    return cls.webhook_setup()
+
+
+def integration_webhook_secret_missing(*, integration: Integration, setup: WebhookSetup | None) -> bool:
+    """Whether the provider sends webhooks and the integration holds no signing secret: every delivery is then
+    refused, and payments settled at the provider are learnt only by reconcile."""
+    if setup is None or not setup.signing_field:
+        return False
+    return not str(integration.adapter_settings().get(setup.signing_field) or "").strip()

@@ -124,3 +124,23 @@ class ProviderCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} at {self.integration_id}: {self.reference}"
+
+
+class RejectedWebhook(models.Model):
+    """A delivery to an integration's webhook URL that was refused (400) because its signature did not verify:
+    when and why, for the integration page, so a wrong or missing signing secret is seen before payments go
+    unrecorded. Nothing of the body is kept (it is unauthenticated), and only the last few per integration."""
+
+    KEEP = 20
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.CharField(max_length=200)
+    had_signature = models.BooleanField(help_text="Whether the request carried a signature header at all.")
+    body_bytes = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Rejected webhook for {self.integration_id}: {self.reason}"

@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -11,17 +12,20 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
 
 from backoffice.operations import Operation, transaction_offers
 from backoffice.order_admin import OrderPaymentsMixin
+from backoffice.order_timeline import OrderTimelineMixin
 from backoffice.selectors import (
     open_authorization_expires,
     open_authorization_since,
     payment_history,
 )
+from backoffice.timeline import action_words, compact_time, result_words
+from core.cards import card_summary
+from core.choices import country_choices
 from core.money import Money, format_money, quantize
 from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR, PaymentStatus
 from integrations.selectors import method_short_labels
@@ -69,15 +73,15 @@ class PaymentHistoryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = readonly_fields = (
-        "id",
-        "action",
-        "amount_display",
-        "provider_reference",
-        "state",
-        "successful",
-        "active",
-        "who",
         "when",
+        "what",
+        "amount_display",
+        "result",
+        "provider",
+        "method",
+        "card",
+        "provider_reference",
+        "who",
         "note",
         "operations",
     )
@@ -115,6 +119,30 @@ class PaymentHistoryInline(admin.TabularInline):
             )
         return format_money(obj.money)
 
+    @admin.display(description="What")
+    def what(self, obj: PaymentTransaction) -> str:
+        return action_words(obj)
+
+    @admin.display(description="Result")
+    def result(self, obj: PaymentTransaction) -> str:
+        return result_words(obj)
+
+    @admin.display(description="Provider")
+    def provider(self, obj: PaymentTransaction) -> str:
+        return obj.integration.name
+
+    @admin.display(description="Method")
+    def method(self, obj: PaymentTransaction) -> str:
+        """The method's short label, looked up once per distinct method of the page."""
+        labels = self.__dict__.setdefault("_method_labels", {})
+        if obj.payment_method not in labels:
+            labels.update(method_short_labels([obj.payment_method]))
+        return labels.get(obj.payment_method, obj.payment_method)
+
+    @admin.display(description="Card")
+    def card(self, obj: PaymentTransaction) -> str:
+        return card_summary(obj.response) or "—"
+
     @admin.display(description="Who")
     def who(self, obj: PaymentTransaction) -> str:
         if obj.actor is None:
@@ -123,7 +151,7 @@ class PaymentHistoryInline(admin.TabularInline):
 
     @admin.display(description="When")
     def when(self, obj: PaymentTransaction) -> str:
-        return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
+        return compact_time(obj.created_at)
 
     @admin.display(description="Operations")
     def operations(self, obj: PaymentTransaction) -> str:
@@ -221,7 +249,7 @@ class PlacedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
+class OrderAdmin(OrderTimelineMixin, OrderPaymentsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "customer",
@@ -379,7 +407,28 @@ def _money(amount: Decimal, currency: str) -> str:
     return format_money(Money(quantize(amount, currency), currency))
 
 
+class AddressForm(forms.ModelForm):
+    country = forms.ChoiceField(choices=country_choices)
+
+    class Meta:
+        model = Address
+        fields = [
+            "first_name",
+            "last_name",
+            "organization",
+            "street",
+            "street2",
+            "city",
+            "region_code",
+            "region_name",
+            "postal_code",
+            "country",
+            "phone",
+        ]
+
+
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
+    form = AddressForm
     list_display = ["__str__", "country", "region_code", "postal_code"]
     search_fields = ["organization", "city", "postal_code"]

@@ -221,3 +221,18 @@ class Invoice(models.Model):
     @property
     def money(self) -> Money:
         return Money(quantize(self.amount, self.currency), self.currency)
+
+
+class OrderNote(models.Model):
+    """A staff member's note on an order, shown on its timeline; never shown to the buyer."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.order_id}"

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import pycountry
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -12,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
+from core.choices import country_choices, currency_choices
 from integrations.adapters import integration_methods
 from integrations.models import Integration
 from integrations.selectors import IDENTIFIER, method_resolve
@@ -87,6 +87,14 @@ def _check_currency(identifier: str, currency: str) -> None:
         )
 
 
+def _method_name(method: PaymentRuleMethod) -> str:
+    if method.integration is None:
+        return f"{method.method} (integration deleted)"
+    match = IDENTIFIER.match(method.method)
+    variant = match["variant"] if match else None
+    return f"{method.integration.name} ({variant})" if variant else method.integration.name
+
+
 def _integration_id(identifier: str) -> int:
     match = IDENTIFIER.match(identifier)
     return int(match["id"]) if match else -1
@@ -104,14 +112,6 @@ class MethodInline(admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj: PaymentRule | None = None, **kwargs: Any):  # type: ignore[override]
         kwargs["validate_min"] = True  # the admin does not pass it on by itself
         return super().get_formset(request, obj, **kwargs)
-
-
-def country_choices() -> list[tuple[str, str]]:
-    """ISO 3166-1 countries (pycountry's data), by name."""
-    return [("", "---------")] + sorted(
-        ((country.alpha_2, f"{country.name} ({country.alpha_2})") for country in pycountry.countries),
-        key=lambda choice: choice[1],
-    )
 
 
 class DestinationForm(forms.ModelForm):
@@ -147,8 +147,17 @@ def expression_help() -> str:
     )
 
 
+class PaymentRuleForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=currency_choices, help_text="The currency of the orders this rule serves.")
+
+    class Meta:
+        model = PaymentRule
+        fields = ["enabled", "name", "sort_order", "currency", "stop_processing", "expression"]
+
+
 @admin.register(PaymentRule)
 class PaymentRuleAdmin(admin.ModelAdmin):
+    form = PaymentRuleForm
     list_display = ["name", "enabled", "sort_order", "currency", "stop_processing", "method_list", "destination_list"]
     list_display_links = ["name"]
     list_editable = ["enabled", "sort_order"]
@@ -193,11 +202,12 @@ class PaymentRuleAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/payment_rules/preview.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentRule]:
-        return super().get_queryset(request).prefetch_related("methods", "destinations")
+        return super().get_queryset(request).prefetch_related("methods__integration", "destinations")
 
     @admin.display(description="Methods")
     def method_list(self, rule: PaymentRule) -> str:
-        return ", ".join(m.method + ("" if m.enabled else " (disabled)") for m in rule.methods.all())
+        """The integrations' names (and the method's variant), as the rule form offers them, not identifiers."""
+        return ", ".join(_method_name(m) + ("" if m.enabled else " (disabled)") for m in rule.methods.all())
 
     @admin.display(description="Destinations")
     def destination_list(self, rule: PaymentRule) -> str:

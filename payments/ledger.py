@@ -638,9 +638,39 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
             or capturable_amount(source) <= 0
         ):
             source.active = False  # without multiple captures the provider released the rest
+            if source.action == Action.AUTHORIZE:
+                taken = children_taken(source)  # the capture in hand counts: its row is still open here
+                rest = quantize(source.amount - taken.captured - taken.canceled, source.currency)
+                if rest > 0:
+                    _release_record(source, txn, rest)
     else:
         return
     source.save(update_fields=["active", "updated_at"])
+
+
+def _release_record(source: PaymentTransaction, capture: PaymentTransaction, amount: Decimal) -> None:
+    """The rest of an authorization the provider let go with a partial capture, as its own row (a record of what
+    the provider did, not a request: nothing is sent). Keyed by the capture, so recording it twice writes one row;
+    no sum of the account or rule of the status reads it."""
+    PaymentTransaction.objects.get_or_create(
+        idempotency_key=f"released-rest:{capture.pk}",
+        defaults={
+            "order_id": source.order_id,
+            "invoice_id": source.invoice_id,
+            "source": source,
+            "integration_id": source.integration_id,
+            "payment_method": source.payment_method,
+            "action": Action.RELEASE,
+            "state": State.SUCCEEDED,
+            "successful": True,
+            "active": False,
+            "amount": amount,
+            "currency": source.currency,
+            "provider_reference": source.provider_reference,
+            "fingerprint": request_fingerprint("release", capture.pk),
+            "note": "The provider takes one capture per authorization.",
+        },
+    )
 
 
 def schedule_to_renewal(released: PaymentTransaction) -> None:

@@ -24,6 +24,9 @@ class Action(models.TextChoices):
     REFUND = "refund", "Refund"
     ACTIVATE = "activate", "Activate"
     SHIPMENT = "shipment", "Shipment"
+    #: what a provider that takes one capture per authorization gave back with a partial capture: recorded, not
+    #: requested (no call of its own), so the history shows where the uncaptured rest went
+    RELEASE = "release", "Release"
 
 
 class State(models.TextChoices):

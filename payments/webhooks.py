@@ -4,8 +4,8 @@ Verify with the integration's adapter (`parse_webhook`; both cached per process,
 in the inbox with one insert that skips a duplicate (unique per integration and provider event id), enqueue
 processing once the row is committed, answer 200. A duplicate also gets 200 and is not
 processed again, unless the stored event is still waiting for its payment; a bad signature (or a signed body
-that is not an event) gets 400 and is stored nowhere. Once stored, an event gets 200 even if the broker is down:
-the inbox sweep enqueues whatever is left unprocessed.
+that is not an event) gets 400 and only a note of it is kept (when and why, for the integration page). Once
+stored, an event gets 200 even if the broker is down: the inbox sweep enqueues whatever is left unprocessed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from integrations.models import Integration
+from integrations.models import Integration, RejectedWebhook
 from integrations.receivers import integration_receiver
 from notifications.models import Notice
 from notifications.services import notice_raise
@@ -50,8 +50,9 @@ def webhook_receive(request: HttpRequest, integration_uuid: UUID, url_token: str
         headers[URL_TOKEN_HEADER] = url_token
     try:
         event = adapter.parse_webhook(request.body, headers)
-    except InvalidSignature:
+    except InvalidSignature as invalid:
         logger.warning("Webhook for integration %s rejected: signature does not verify", integration.pk)
+        _keep_rejected(integration, str(invalid), request)
         return _answer(adapter, accepted=False) or HttpResponseBadRequest("signature does not verify")
     except UnreadableEvent as unreadable:
         _keep_unreadable(integration, unreadable)
@@ -99,6 +100,22 @@ def _store_once(row: WebhookEvent) -> int | None:
         cursor.execute(sql, params)
         inserted = cursor.fetchone()
     return None if inserted is None else int(inserted[0])
+
+
+def _keep_rejected(integration: Integration, reason: str, request: HttpRequest) -> None:
+    """Note a refused delivery for the integration page (why, whether it was signed at all), keeping only the last
+    `RejectedWebhook.KEEP` of the integration: an unauthenticated caller cannot grow the table."""
+    with transaction.atomic():
+        RejectedWebhook.objects.create(
+            integration=integration,
+            reason=(reason or "signature does not verify")[:200],
+            had_signature=any("signature" in name.lower() for name in request.headers),
+            body_bytes=len(request.body),
+        )
+        old = RejectedWebhook.objects.filter(integration=integration).values_list("id", flat=True)[
+            RejectedWebhook.KEEP :
+        ]
+        RejectedWebhook.objects.filter(id__in=list(old)).delete()
 
 
 def _keep_unreadable(integration: Integration, unreadable: UnreadableEvent) -> None:

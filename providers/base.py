@@ -596,6 +596,18 @@ class WebhookEvent:
 # --- the adapter ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookSetup:
+    """What an administrator configures at the provider so its webhooks reach us: the events to enable, the API
+    version the endpoint must have (events are shaped by it; "" when the provider has none), the setting that holds
+    the signing secret (without it every delivery is refused) and where, at the provider, all this is done."""
+
+    events: tuple[str, ...]
+    api_version: str
+    signing_field: str
+    where: str
+
+
 class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers override what they support
     """One payment provider. Built per integration from its decrypted settings.
 
@@ -627,6 +639,9 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
     #: the secret setting that is the last segment of the webhook URL (Apruve's token; "" when none): the URL
     #: shown to administrators carries it, and `parse_webhook` finds it as `URL_TOKEN_HEADER`
     webhook_url_token_setting: ClassVar[str] = ""
+    #: the settings key of the webhook signing secret, and where at the provider the endpoint is made
+    webhook_signing_field: ClassVar[str] = ""
+    webhook_where: ClassVar[str] = ""
     #: whether the adapter makes the buyer's company a customer at the provider and wants its id back on later
     #: payments (`PaymentRequest.customer_reference`, from `ProviderResult.customer_reference`)
     keeps_customers: ClassVar[bool] = False
@@ -637,6 +652,19 @@ class Adapter(ABC):  # noqa: B024 - every hook has a safe default; providers ove
 
     def __repr__(self) -> str:  # settings hold secrets: never show them
         return f"<{type(self).__name__} base_url={self.base_url!r}>"
+
+    @classmethod
+    def webhook_setup(cls) -> WebhookSetup | None:
+        """How to point this provider's webhooks at an integration (its page shows it); None when it sends none.
+        A provider whose setup is not a list of events and a secret overrides this."""
+        if Capability.WEBHOOKS not in cls.capabilities:
+            return None
+        return WebhookSetup(
+            events=tuple(cls.webhook_events),
+            api_version=cls.webhook_api_version,
+            signing_field=cls.webhook_signing_field,
+            where=cls.webhook_where,
+        )
 
     def supports(self, capability: Capability) -> bool:
         """Whether the back-office may offer, and the services may run, what `capability` names."""

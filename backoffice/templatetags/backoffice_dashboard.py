@@ -21,6 +21,7 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     if not request.user.has_perm("orders.view_order"):
         return {"visible": False}
     figures = dashboard()
+    can_see_attempts = request.user.has_perm("checkout.view_checkoutattempt")
     top = figures.max_count or 1
     statuses = [
         {
@@ -41,9 +42,18 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
             for txn in figures.awaiting_capture
         ],
         "awaiting_count": figures.awaiting_capture_count,
-        "failed": [{"txn": txn, "amount": format_money(txn.money)} for txn in figures.failed_today],
+        "failed": [
+            {
+                "item": item,
+                "amount": format_money(item.amount),
+                "url": reverse("admin:checkout_checkoutattempt_change", args=[item.pk])
+                if item.kind == "checkout" and can_see_attempts
+                else reverse("admin:orders_order_change", args=[item.order_id]),
+            }
+            for item in figures.failed_today
+        ],
         "failed_count": figures.failed_today_count,
         "attempts_url": reverse("admin:checkout_checkoutattempt_changelist") + "?outcome=failed"
-        if request.user.has_perm("checkout.view_checkoutattempt")
+        if can_see_attempts
         else "",
     }

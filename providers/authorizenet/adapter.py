@@ -144,6 +144,23 @@ class AuthorizeNetAdapter(Adapter):
     live_base_url = "https://api2.authorize.net"
     test_js_url = "https://jstest.authorize.net/v1/Accept.js"
     live_js_url = "https://js.authorize.net/v1/Accept.js"
+    #: what `webhooks.event_from_notification` reads; refunds and voids made in the Merchant Interface come this way
+    webhook_events: ClassVar = tuple(
+        f"net.authorize.payment.{kind}"
+        for kind in (
+            "authorization.created",
+            "authcapture.created",
+            "capture.created",
+            "priorAuthCapture.created",
+            "refund.created",
+            "void.created",
+            "fraud.held",
+            "fraud.approved",
+            "fraud.declined",
+        )
+    )
+    webhook_signing_field = "signature_key"
+    webhook_where = "Merchant Interface › Account › Webhooks › Add Endpoint (status Active)"
 
     connect_timeout: ClassVar[float] = 5.0
     read_timeout: ClassVar[float] = 30.0

@@ -117,6 +117,8 @@ class StripeAdapter(Adapter):
     live_js_url = "https://js.stripe.com/v3/"
     webhook_events = WEBHOOK_EVENTS
     webhook_api_version = API_VERSION
+    webhook_signing_field = "webhook_secret"
+    webhook_where = "Workbench › Webhooks › Add destination: “Your account”, snapshot payloads"
     keeps_customers = True
     #: docs.stripe.com/rate-limits: 100 operations a second live, 25 in test mode
     live_rate_limit = 100.0

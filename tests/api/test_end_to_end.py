@@ -118,7 +118,8 @@ def test_integration_rule_headless_checkout_capture_half_refund_part(shop, calle
     api_ledger = [(r["id"], r["action"], r["state"], r["amount"]["amount"]) for r in detail["ledger"]]
     office_ledger = [(t.pk, t.action, t.state, f"{t.amount:.2f}") for t in payment_history(order_id=order.pk)]
     assert api_ledger == office_ledger
-    assert [a for _, a, _, _ in api_ledger] == [Action.AUTHORIZE, Action.CAPTURE, Action.REFUND]
+    # the half the single-capture provider let go is its own row
+    assert [a for _, a, _, _ in api_ledger] == [Action.AUTHORIZE, Action.CAPTURE, Action.RELEASE, Action.REFUND]
     assert detail["amounts"]["captured"] == {"amount": "50.00", "currency": "USD"}
     assert detail["amounts"]["refunded"] == {"amount": "12.34", "currency": "USD"}
     assert detail["payment_status"] == order.__class__.objects.get(pk=order.pk).payment_status

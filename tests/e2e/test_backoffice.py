@@ -58,7 +58,7 @@ def test_administrator_creates_a_money_order_integration(page: Page, seeded, scr
     page.get_by_role("link", name="Add payment rule").click()
     page.get_by_label("Name:").fill("Checks in the US")
     page.get_by_label("Sort order:").fill("5")
-    page.get_by_label("Currency:").fill("USD")
+    page.get_by_label("Currency:").select_option("USD")  # a chooser: no typed codes
     page.get_by_label("Expression:").fill("subtotal.value >")
     page.locator("select[name='methods-0-method']").select_option(label="Checks by mail")
     page.get_by_role("button", name="Add another Payment rule destination").click()
@@ -158,7 +158,7 @@ def test_sales_captures_a_seeded_money_order_from_the_order_page(page: Page, see
 
     expect(page.locator("ul.messagelist")).to_have_text("The payment of $97.13 has been captured successfully.")
     expect(page.locator(".payment-status")).to_have_text("Paid in full")
-    expect(page.get_by_text("Check #1001 received")).to_be_visible()
+    expect(page.get_by_text("Check #1001 received", exact=True)).to_be_visible()  # the history row's note
     page.screenshot(path=screenshot_dir / "order-page.png", full_page=True)
     order.refresh_from_db()
     assert order.payment_status == PaymentStatus.FULL

@@ -35,7 +35,7 @@ def test_order_page_shows_status_and_payment_history(client) -> None:
     assert "Paid in full" in html
     assert "Payment history" in html
     assert "Check 1001" in html
-    assert html.count('class="field-action"') >= 2
+    assert html.count('class="field-what"') >= 2
 
 
 def test_order_list_filters_by_payment_status(client) -> None:

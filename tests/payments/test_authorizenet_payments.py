@@ -43,6 +43,7 @@ def test_authorize_then_partial_capture_takes_part_and_closes_the_authorization(
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, auth.provider_reference[:3]),
         ("capture", "30.0000", "succeeded", True, False, auth.provider_reference[:3]),
+        ("release", "70.0000", "succeeded", True, False, auth.provider_reference[:3]),
     ]
     assert capture.provider_reference == auth.provider_reference  # priorAuthCapture keeps the transaction id
     assert order.payment_status == PaymentStatus.PARTIALLY

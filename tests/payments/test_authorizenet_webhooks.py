@@ -167,6 +167,7 @@ def test_a_capture_made_at_authorize_net_ends_in_the_same_ledger_in_any_order(
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, reference),
         ("capture", "60.0000", "succeeded", True, False, reference),
+        ("release", "40.0000", "succeeded", True, False, reference),
     ]
     assert order.payment_status == PaymentStatus.PARTIALLY
     assert WebhookEvent.objects.count() == 2
@@ -185,6 +186,7 @@ def test_notifications_for_our_own_capture_and_cancel_add_nothing(anet_integrati
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, auth.provider_reference[:3]),
         ("capture", "30.0000", "succeeded", True, False, auth.provider_reference[:3]),
+        ("release", "70.0000", "succeeded", True, False, auth.provider_reference[:3]),
     ]
     assert capture.state == State.SUCCEEDED
     events = WebhookEvent.objects.order_by("pk")
@@ -300,6 +302,7 @@ def test_a_void_of_an_authorization_made_in_the_merchant_interface_closes_it(
         assert [row[:5] for row in ledger(order)] == [
             ("authorize", "100.0000", "succeeded", True, False),
             ("capture", "60.0000", "succeeded", True, False),
+            ("release", "40.0000", "succeeded", True, False),
             ("refund", "60.0000", "succeeded", True, False),
         ]
         assert order.transactions.get(action="refund").source.action == "capture"
@@ -464,6 +467,7 @@ def test_what_the_merchant_interface_did_while_our_answer_was_lost_is_applied_on
         assert [row[:5] for row in ledger(order)] == [
             ("authorize", "100.0000", "succeeded", True, False),
             ("capture", "60.0000", "succeeded", True, False),
+            ("release", "40.0000", "succeeded", True, False),
         ]
         assert order.payment_status == PaymentStatus.PARTIALLY
     else:
@@ -566,6 +570,7 @@ def test_a_capture_and_a_refund_made_in_the_merchant_interface_end_in_one_ledger
     assert [row[:5] for row in ledger(order)] == [
         ("authorize", "100.0000", "succeeded", True, False),
         ("capture", "60.0000", "succeeded", True, False),
+        ("release", "40.0000", "succeeded", True, False),
         ("refund", "20.0000", "succeeded", True, False),
     ]
     assert order.transactions.get(action="refund").source.action == "capture"
@@ -596,6 +601,7 @@ def test_a_void_of_a_captured_authorization_notified_before_its_capture_gives_th
     assert [row[:5] for row in ledger(order)] == [
         ("authorize", "100.0000", "succeeded", True, False),
         ("capture", "60.0000", "succeeded", True, False),
+        ("release", "40.0000", "succeeded", True, False),
         ("refund", "60.0000", "succeeded", True, False),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY

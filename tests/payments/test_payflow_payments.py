@@ -109,6 +109,7 @@ def test_card_through_the_transparent_redirect_completes_on_return_then_partial_
     assert [row[:5] for row in ledger(order)] == [
         ("authorize", "100.0000", "succeeded", True, False),
         ("capture", "30.0000", "succeeded", True, False),
+        ("release", "70.0000", "succeeded", True, False),
         ("refund", "10.0000", "succeeded", True, False),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY

@@ -46,6 +46,7 @@ def test_authorize_then_partial_capture_takes_part_and_closes_the_authorization(
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, "pi_"),
         ("capture", "30.0000", "succeeded", True, False, "ch_"),
+        ("release", "70.0000", "succeeded", True, False, "pi_"),
     ]
     assert order.payment_status == PaymentStatus.PARTIALLY
     with pytest.raises(PaymentRefused) as refused:  # Stripe released the rest: no second capture is offered

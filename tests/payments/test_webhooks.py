@@ -213,6 +213,7 @@ def usd(amount: str) -> Money:
 DASHBOARD_LEDGER = [
     ("authorize", "100.0000", "succeeded", True, False, "pi_"),
     ("capture", "60.0000", "succeeded", True, False, "ch_"),
+    ("release", "40.0000", "succeeded", True, False, "pi_"),  # what Stripe let go with the partial capture
     ("refund", "20.0000", "succeeded", True, False, "re_"),
     ("refund", "40.0000", "succeeded", True, False, "re_"),
 ]
@@ -304,6 +305,7 @@ def test_our_partial_capture_and_refund_add_nothing_even_when_their_events_arriv
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, "pi_"),
         ("capture", "30.0000", "succeeded", True, False, "ch_"),
+        ("release", "70.0000", "succeeded", True, False, "pi_"),
         ("refund", "10.0000", "succeeded", True, False, "re_"),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
@@ -412,6 +414,7 @@ def test_events_before_the_reference_is_known_are_matched_by_our_key_or_wait_for
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, "pi_"),
         ("capture", "70.0000", "succeeded", True, False, "ch_"),
+        ("release", "30.0000", "succeeded", True, False, "pi_"),
         ("refund", "25.0000", "succeeded", True, False, "re_"),
     ]
     auth.refresh_from_db()
@@ -444,6 +447,7 @@ def test_a_waiting_event_is_applied_once_reconcile_finds_the_payment(
     assert [r[:3] for r in ledger(order)] == [
         ("authorize", "100.0000", "succeeded"),
         ("capture", "70.0000", "succeeded"),
+        ("release", "30.0000", "succeeded"),
         ("refund", "25.0000", "succeeded"),
     ]
 
@@ -478,6 +482,7 @@ def test_a_redelivered_waiting_event_is_processed_again_not_dropped_as_a_duplica
     assert [r[:3] for r in ledger(order)] == [
         ("authorize", "100.0000", "succeeded"),
         ("capture", "70.0000", "succeeded"),
+        ("release", "30.0000", "succeeded"),
         ("refund", "25.0000", "succeeded"),
     ]
 
