@@ -149,9 +149,18 @@ def payment_options(context: CheckoutContext) -> list[PaymentOption]:
 # --- orders and invoices ----------------------------------------------------------------------------------
 
 
-def buyer_orders(*, buyer: CustomerUser) -> QuerySet[Order]:
-    """The company's placed orders; those of failed or abandoned checkout attempts are for staff only."""
-    return Order.objects.placed().filter(customer_id=buyer.customer_id).order_by("-created_at", "-id")
+def buyer_orders(*, buyer: CustomerUser, search: str = "", status: str = "") -> QuerySet[Order]:
+    """The company's placed orders; those of failed or abandoned checkout attempts are for staff only.
+
+    `search` finds an order by its number, its PO number or the number of one of its invoices; `status` is a
+    payment status. Both come from the buyer's query string: an unknown status is the caller's to refuse."""
+    orders = Order.objects.placed().filter(customer_id=buyer.customer_id)
+    if search := search.strip():
+        invoiced = Invoice.objects.filter(order=OuterRef("pk"), number__iexact=search)
+        orders = orders.filter(Q(number__icontains=search) | Q(po_number__icontains=search) | Exists(invoiced))
+    if status:
+        orders = orders.filter(payment_status=status)
+    return orders.order_by("-created_at", "-id")
 
 
 def buyer_order(*, buyer: CustomerUser, number: str) -> Order:
@@ -186,12 +195,20 @@ def _invoice_payment_open_or_done() -> Exists:
     )
 
 
-def buyer_invoices(*, buyer: CustomerUser) -> QuerySet[Invoice]:
+def buyer_invoices(*, buyer: CustomerUser, search: str = "", status: str = "") -> QuerySet[Invoice]:
     """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then). None of
-    an order hidden from the buyer (a failed checkout attempt): that order was never placed."""
+    an order hidden from the buyer (a failed checkout attempt): that order was never placed.
+
+    `search` finds an invoice by its number or its order's number or PO number; `status` is an invoice status."""
+    invoices = Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
+    if search := search.strip():
+        invoices = invoices.filter(
+            Q(number__icontains=search) | Q(order__number__icontains=search) | Q(order__po_number__icontains=search)
+        )
+    if status:
+        invoices = invoices.filter(status=status)
     return (
-        Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
-        .select_related("order")
+        invoices.select_related("order")
         .annotate(
             has_payment=_invoice_payment_open_or_done(),
             waiting_for_buyer=Exists(_invoice_payments().filter(state=State.ACTION_REQUIRED)),

@@ -26,5 +26,6 @@ urlpatterns = [
     path("account/orders/<str:number>/", views.order_detail, name="order_detail"),
     path("account/invoices/", views.invoices, name="invoices"),
     path("account/invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
+    path("account/invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("account/invoices/<str:number>/pay/", views.invoice_pay, name="invoice_pay"),
 ]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, cast
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -57,12 +61,15 @@ from customers.models import CustomerUser
 from integrations.adapters import adapter_for
 from integrations.labels import method_label
 from integrations.selectors import method_short_labels
+from orders.documents import DocumentError
+from orders.documents import invoice_pdf as invoice_pdf_render
 from orders.models import Invoice, Order
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.selectors import invoice_payment_method, order_account
 from payments.services import invoice_payment_purchase, payment_complete
 
+logger = logging.getLogger(__name__)
 RETURN_SALT = "checkout.return"
 NO_PAYMENT_METHOD_MESSAGE = (
     "No payment method is available for this order, so it cannot be checked out. "
@@ -552,13 +559,42 @@ def order_confirmation(request: BuyerRequest, number: str) -> HttpResponse:
     )
 
 
+#: rows per page of the buyer's order and invoice lists: a company with a thousand orders gets the same page
+LIST_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """What the buyer asked a list for: a search text, a status among `choices` (anything else is none), a page."""
+
+    search: str
+    status: str
+    choices: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, request: HttpRequest, choices: list[tuple[str, str]]) -> ListQuery:
+        search = request.GET.get("q", "").strip()[:100]
+        status = request.GET.get("status", "")
+        return cls(search, status if status in dict(choices) else "", choices)
+
+    def querystring(self) -> str:
+        """The search and status, for the pager's links."""
+        return urlencode({name: value for name, value in (("q", self.search), ("status", self.status)) if value})
+
+
+def _page(request: HttpRequest, rows: QuerySet) -> Page:
+    """One page of a list; a page number past the end shows the last page, anything not a number the first."""
+    return Paginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
 @require_GET
 @buyer_required
 def orders(request: BuyerRequest) -> HttpResponse:
-    rows = list(buyer_orders(buyer=request.buyer))
-    labels = method_short_labels(order.payment_method for order in rows)
-    listed = [OrderRow(order, labels.get(order.payment_method, "")) for order in rows]
-    return render(request, "storefront/orders.html", {"orders": listed})
+    query = ListQuery.read(request, list(PaymentStatus.choices))
+    page = _page(request, buyer_orders(buyer=request.buyer, search=query.search, status=query.status))
+    labels = method_short_labels(order.payment_method for order in page)
+    listed = [OrderRow(order, labels.get(order.payment_method, "")) for order in page]
+    return render(request, "storefront/orders.html", {"orders": listed, "page": page, "query": query})
 
 
 @require_GET
@@ -586,8 +622,10 @@ def order_detail(request: BuyerRequest, number: str) -> HttpResponse:
 @require_GET
 @buyer_required
 def invoices(request: BuyerRequest) -> HttpResponse:
-    rows = [InvoiceRow(invoice, invoice_is_payable(invoice)) for invoice in buyer_invoices(buyer=request.buyer)]
-    return render(request, "storefront/invoices.html", {"invoices": rows})
+    query = ListQuery.read(request, list(Invoice.Status.choices))
+    page = _page(request, buyer_invoices(buyer=request.buyer, search=query.search, status=query.status))
+    rows = [InvoiceRow(invoice, invoice_is_payable(invoice)) for invoice in page]
+    return render(request, "storefront/invoices.html", {"invoices": rows, "page": page, "query": query})
 
 
 @require_GET
@@ -595,6 +633,25 @@ def invoices(request: BuyerRequest) -> HttpResponse:
 def invoice_detail(request: BuyerRequest, number: str) -> HttpResponse:
     invoice = buyer_invoice(buyer=request.buyer, number=number)
     return _invoice_page(request, invoice)
+
+
+@require_GET
+@buyer_required
+def invoice_pdf(request: BuyerRequest, number: str) -> HttpResponse:
+    """The invoice as a PDF; another company's invoice is a 404, as on its page."""
+    invoice = buyer_invoice(buyer=request.buyer, number=number)
+    invoice = Invoice.objects.select_related("order__billing_address", "order__payment_term", "customer").get(
+        pk=invoice.pk
+    )
+    try:
+        pdf = invoice_pdf_render(invoice=invoice)
+    except DocumentError:
+        logger.exception("invoice PDF of %s failed", invoice.number)
+        messages.error(request, "The PDF of this invoice could not be made. Please try again later or contact us.")
+        return redirect("storefront:invoice_detail", number=invoice.number)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
+    return response
 
 
 def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", status: int = 200) -> HttpResponse:

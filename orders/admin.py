@@ -237,7 +237,7 @@ class OrderAdmin(OrderPaymentsMixin, admin.ModelAdmin):
     search_fields = ["number", "customer__name"]
     date_hierarchy = "created_at"
     _sections: tuple[tuple[str | None, tuple[str, ...]], ...] = (
-        (None, ("number", "customer", "customer_user", "created_at", "checkout_outcome")),
+        (None, ("number", "po_number", "customer", "customer_user", "created_at", "checkout_outcome")),
         ("Payment", ("payment_badge", "method_label", "payment_term", "payment_summary")),
         ("Totals", ("subtotal_display", "shipping_display", "tax_display", "total_display")),
         ("Addresses", ("billing_address", "shipping_address")),

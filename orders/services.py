@@ -55,6 +55,7 @@ def order_create(
     number_prefix: str = "PD-",
     shipping_method: str = "",
     language: str | None = None,
+    po_number: str = "",
 ) -> Order:
     """Create an order with its lines; subtotal and total are computed here, in the order's currency.
 
@@ -78,6 +79,7 @@ def order_create(
         billing_address=billing_address,
         shipping_address=shipping_address,
         shipping_method=shipping_method,
+        po_number=po_number,
         language=(get_language() or "") if language is None else language,
         created_by=actor,
     )
