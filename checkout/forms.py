@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 
 from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS
+from orders.models import PO_NUMBER_MAX_LENGTH
 
 
 class BuyerLoginForm(AuthenticationForm):
@@ -111,6 +112,25 @@ class AddressForm(forms.Form):
         if region and country and not region.startswith(f"{country}-"):
             self.add_error("region_code", f'A region of this country starts with "{country}-".')
         return data
+
+
+class PONumberForm(forms.Form):
+    """The buyer's purchase order number: what Authorize.Net (`poNumber`) and Payflow (`PONUM`) take, at most 25
+    letters, digits, spaces and - _ / . # (no & or =, which name-value requests would have to escape)."""
+
+    po_number = forms.RegexField(
+        label="PO number",
+        required=False,
+        max_length=PO_NUMBER_MAX_LENGTH,
+        regex=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]*$",
+        strip=True,
+        error_messages={"invalid": "Use letters, digits, spaces and - _ / . # only."},
+        help_text="Optional: your purchase order number, shown on the order and its invoices.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_po_number(self) -> str:
+        return " ".join(self.cleaned_data["po_number"].split())
 
 
 class ShippingForm(forms.Form):

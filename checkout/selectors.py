@@ -14,16 +14,19 @@ from core.addresses import address_info, shipping_origin
 from core.money import quantize
 from customers.models import CustomerUser
 from integrations.labels import localized, method_label
+from integrations.models import Integration
 from orders.models import Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,
+    Capability,
     CheckoutContext,
     CustomerUserInfo,
     MethodInfo,
     Money,
+    PaymentAction,
 )
 
 
@@ -138,6 +141,26 @@ class PaymentOption:
     @property
     def short_label(self) -> str:
         return localized(self.method.short_labels) or self.label
+
+
+def authorizing_methods(options: list[PaymentOption]) -> set[str]:
+    """The offered methods that only authorize at purchase (the money is held, and taken by a later capture), so
+    the review step says "authorize", not "charge". Offline methods (a check, terms) move no money either way."""
+    candidates = [
+        option
+        for option in options
+        if Capability.AUTHORIZE in option.adapter.capabilities and Capability.PENDING not in option.adapter.capabilities
+    ]
+    actions = dict(
+        Integration.objects.filter(pk__in={o.method.integration_id for o in candidates}).values_list(
+            "pk", "payment_action"
+        )
+    )
+    return {
+        option.identifier
+        for option in candidates
+        if (option.method.payment_action or actions.get(option.method.integration_id)) == PaymentAction.AUTHORIZE
+    }
 
 
 def payment_options(context: CheckoutContext) -> list[PaymentOption]:

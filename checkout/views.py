@@ -29,6 +29,7 @@ from checkout.forms import (
     AddressForm,
     AddToCartForm,
     BuyerLoginForm,
+    PONumberForm,
     QuantityForm,
     ShippingForm,
     ShippingMethodForm,
@@ -38,6 +39,7 @@ from checkout.payment_data import CardDataRefused, collect_payment_data
 from checkout.selectors import (
     BUYER_STATE_LABELS,
     PaymentOption,
+    authorizing_methods,
     buyer_cart,
     buyer_invoice,
     buyer_invoices,
@@ -362,7 +364,11 @@ def _widget_template(name: str) -> str:
 
 
 def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]:
-    """Each method with its label and its provider's widget (template and options)."""
+    """Each method with its label, its provider's widget (template and options), and whether it only authorizes.
+
+    The payment step shows every widget inside the same frame (`payment.html`): only the chosen method's one is
+    expanded, by CSS alone, so a new provider's widget gets it without code of its own."""
+    authorizing = authorizing_methods(options)
     return [
         {
             "identifier": option.identifier,
@@ -370,6 +376,7 @@ def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]
             "short_label": option.short_label,
             "widget": _widget_template(option.method.widget),
             "options": option.adapter.widget_context(option.method, context),
+            "authorize_only": option.identifier in authorizing,
         }
         for option in options
     ]
@@ -381,8 +388,10 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
     context = checkout_context(checkout=checkout, lines=step.lines, buyer=step.buyer)
     methods = _widgets(payment_options(context), context)
     error, status = "", 200
+    po_form = PONumberForm(initial={"po_number": checkout.po_number})
     if request.method == "POST":
         chosen = request.POST.get("payment_method", "")
+        po_form = PONumberForm(request.POST)
         try:
             payment_data = collect_payment_data(request.POST)
         except CardDataRefused:
@@ -392,9 +401,15 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
         else:
             if chosen not in {m["identifier"] for m in methods}:
                 error = "Please choose a payment method."
+            elif not po_form.is_valid():
+                error, status = "Please correct the PO number.", 400
             else:
                 instead = services.checkout_payment_choose(
-                    checkout=checkout, buyer=step.buyer, payment_method=chosen, payment_data=payment_data
+                    checkout=checkout,
+                    buyer=step.buyer,
+                    payment_method=chosen,
+                    payment_data=payment_data,
+                    po_number=po_form.cleaned_data["po_number"],
                 )
                 if instead is not None:  # the open payment is still with the provider, or went through
                     return _after_payment(request, instead)
@@ -403,7 +418,7 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
     return render(
         request,
         "storefront/checkout/payment.html",
-        step.context(CheckoutStep.PAYMENT, methods=methods, error=error, open_attempt=open_attempt),
+        step.context(CheckoutStep.PAYMENT, methods=methods, error=error, open_attempt=open_attempt, po_form=po_form),
         status=status,
     )
 

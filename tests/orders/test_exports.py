@@ -130,7 +130,8 @@ def test_administrators_may_export_sales_may_not(client: Client, orders: dict[st
 
 def test_a_buyer_or_a_visitor_cannot_export(client: Client, orders: dict[str, Order]) -> None:
     response = client.post("/admin/orders/order/export/", {"format": "0"})
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
     buyer = CustomerUser.objects.get(pk=orders["usd"].customer_user_id).user
     client.force_login(buyer)
     assert client.post("/admin/orders/order/export/", {"format": "0"}).status_code == 302
