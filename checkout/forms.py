@@ -9,9 +9,11 @@ from babel import Locale
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
+from django.urls import reverse
 
 from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS
+from core.addresses import country_regions
 from orders.models import PO_NUMBER_MAX_LENGTH
 
 
@@ -79,7 +81,11 @@ class AddressForm(forms.Form):
     street2 = forms.CharField(label="Street address, line 2", max_length=200, required=False)
     city = forms.CharField(label="City", max_length=100)
     region_code = forms.CharField(
-        label="State or region code", max_length=16, required=False, help_text='For example "US-IL" or "DE-BY".'
+        label="State or region",
+        max_length=16,
+        required=False,
+        widget=forms.Select,
+        help_text="The regions of the chosen country; choose the country first.",
     )
     postal_code = forms.CharField(label="Postal code", max_length=20)
     country = forms.ChoiceField(label="Country", choices=country_choices)
@@ -102,6 +108,18 @@ class AddressForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, value in self.AUTOCOMPLETE.items():
             self.fields[name].widget.attrs["autocomplete"] = value
+        # the region dropdown lists the regions of the country the form shows (posted, or saved before); a script
+        # refills it when the buyer picks another country, and without one the server asks again (see `clean`)
+        country = str(self._raw("country") or "").upper()
+        regions = country_regions(country)
+        region = self.fields["region_code"]
+        region.widget.choices = [("", "Choose a region" if regions else "None for this country"), *regions]
+        region.widget.attrs["data-regions-url"] = reverse("storefront:regions")
+
+    def _raw(self, name: str) -> object:
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name), "")
+        return self.initial.get(name, "")
 
     def clean_region_code(self) -> str:
         return self.cleaned_data["region_code"].strip().upper()
@@ -109,8 +127,13 @@ class AddressForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean() or {}
         region, country = data.get("region_code", ""), data.get("country", "")
-        if region and country and not region.startswith(f"{country}-"):
-            self.add_error("region_code", f'A region of this country starts with "{country}-".')
+        if not country:
+            return data
+        regions = dict(country_regions(country))
+        if region and region not in regions:
+            self.add_error("region_code", "Choose a region of the chosen country.")
+        else:
+            data["region_name"] = regions.get(region, "")
         return data
 
 

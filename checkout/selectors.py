@@ -15,7 +15,7 @@ from core.money import quantize
 from customers.models import CustomerUser
 from integrations.labels import localized, method_label
 from integrations.models import Integration
-from orders.models import Invoice, Order
+from orders.models import Address, Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.services import PURCHASE_ACTIONS
@@ -255,3 +255,52 @@ BUYER_STATE_LABELS = {
     State.SUCCEEDED: "Succeeded",
     State.DECLINED: "Declined",
 }
+
+
+#: how many of the company's addresses the address steps offer
+SAVED_ADDRESSES = 10
+
+
+def company_addresses(*, buyer: CustomerUser) -> list[Address]:
+    """The company's address book: the billing and shipping addresses of its placed orders, newest first, each
+    only once (the same address on many orders is one entry)."""
+    rows = _company_address_rows(buyer).order_by("-id")[:200]
+    seen: set[tuple[str, ...]] = set()
+    found: list[Address] = []
+    for address in rows:
+        fields = tuple(str(getattr(address, name)).strip().casefold() for name in SAVED_ADDRESS_FIELDS)
+        if fields not in seen:
+            seen.add(fields)
+            found.append(address)
+        if len(found) == SAVED_ADDRESSES:
+            break
+    return found
+
+
+def company_address(*, buyer: CustomerUser, address_id: str) -> Address | None:
+    """One address of the company's book, by the id the browser sent; None for anything else (another company's
+    address, a made-up id): the browser names it, so it is checked here."""
+    if not address_id.isdigit() or len(address_id) > 18:
+        return None
+    return _company_address_rows(buyer).filter(pk=int(address_id)).first()
+
+
+def _company_address_rows(buyer: CustomerUser) -> QuerySet[Address]:
+    orders = Order.objects.placed().filter(customer_id=buyer.customer_id)
+    return Address.objects.filter(
+        Q(pk__in=orders.values("billing_address_id")) | Q(pk__in=orders.values("shipping_address_id"))
+    )
+
+
+SAVED_ADDRESS_FIELDS = (
+    "first_name",
+    "last_name",
+    "organization",
+    "street",
+    "street2",
+    "city",
+    "region_code",
+    "postal_code",
+    "country",
+    "phone",
+)

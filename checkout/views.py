@@ -17,7 +17,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -51,6 +51,8 @@ from checkout.selectors import (
     cart_totals,
     checkout_context,
     checkout_startable,
+    company_address,
+    company_addresses,
     invoice_is_payable,
     last_checkout,
     open_checkout,
@@ -58,6 +60,7 @@ from checkout.selectors import (
 )
 from checkout.services import CheckoutStep, Outcome, SubmitResult
 from checkout.shipping import SHIPPING_METHODS
+from core.addresses import country_regions
 from core.status import PaymentStatus
 from customers.models import CustomerUser
 from integrations.adapters import adapter_for
@@ -141,6 +144,13 @@ class BuyerLoginView(LoginView):
 
 class BuyerLogoutView(LogoutView):
     next_page = "storefront:catalog"
+
+
+@require_GET
+def regions(request: HttpRequest) -> JsonResponse:
+    """The regions of a country, for the address form's script that refills the region dropdown."""
+    country = request.GET.get("country", "")
+    return JsonResponse({"regions": [{"code": code, "name": name} for code, name in country_regions(country)]})
 
 
 # --- catalog and cart ------------------------------------------------------------------------------------------
@@ -295,18 +305,41 @@ def checkout_start(request: BuyerRequest) -> HttpResponse:
     return redirect(STEP_URLS[step.next_step])
 
 
+def _address_data(request: BuyerRequest, prefix: str) -> tuple[QueryDict | dict[str, str] | None, str]:
+    """What an address step validates: the typed fields, or the fields of the company's saved address the buyer
+    chose (`<prefix>-saved`), and the error when the chosen one is not the company's."""
+    if request.method != "POST":
+        return None, ""
+    chosen = request.POST.get(f"{prefix}-saved", "")
+    if not chosen:
+        return request.POST, ""
+    saved = company_address(buyer=request.buyer, address_id=chosen)
+    if saved is None:
+        return request.POST, "Please choose one of your saved addresses, or enter the address."
+    return {f"{prefix}-{name}": str(getattr(saved, name)) for name in services.ADDRESS_FIELDS}, ""
+
+
 @checkout_step(CheckoutStep.BILLING)
 def checkout_billing(request: BuyerRequest, step: Step) -> HttpResponse:
     last = last_checkout(cart=step.cart)
     initial = step.checkout.billing_address or (last.billing_address if last else {})
-    form = AddressForm(request.POST or None, initial=initial, prefix="billing")
-    if request.method == "POST" and form.is_valid():
+    data, error = _address_data(request, "billing")
+    form = AddressForm(data, initial=initial, prefix="billing")
+    if data is not None and not error and form.is_valid():
         services.checkout_update(checkout=step.checkout, buyer=step.buyer, billing_address=form.cleaned_data)
         return redirect(STEP_URLS[CheckoutStep.SHIPPING])
     return render(
         request,
         "storefront/checkout/address.html",
-        step.context(CheckoutStep.BILLING, form=form, title="Billing address"),
+        step.context(
+            CheckoutStep.BILLING,
+            form=form,
+            title="Billing address",
+            saved=company_addresses(buyer=step.buyer),
+            prefix="billing",
+            error=error,
+        ),
+        status=400 if error else 200,
     )
 
 
@@ -314,9 +347,9 @@ def checkout_billing(request: BuyerRequest, step: Step) -> HttpResponse:
 def checkout_shipping(request: BuyerRequest, step: Step) -> HttpResponse:
     checkout = step.checkout
     choice = ShippingForm(request.POST or None, initial={"ship_to_billing": checkout.ship_to_billing})
-    data = request.POST if request.method == "POST" and not request.POST.get("ship_to_billing") else None
+    data, error = (None, "") if request.POST.get("ship_to_billing") else _address_data(request, "shipping")
     form = AddressForm(data, initial=checkout.shipping_address or checkout.billing_address, prefix="shipping")
-    if request.method == "POST" and choice.is_valid():
+    if request.method == "POST" and choice.is_valid() and not error:
         if choice.cleaned_data["ship_to_billing"]:
             services.checkout_update(checkout=checkout, buyer=step.buyer, ship_to_billing=True, shipping_address={})
             return redirect(STEP_URLS[CheckoutStep.SHIPPING_METHOD])
@@ -328,7 +361,15 @@ def checkout_shipping(request: BuyerRequest, step: Step) -> HttpResponse:
     return render(
         request,
         "storefront/checkout/shipping.html",
-        step.context(CheckoutStep.SHIPPING, choice=choice, form=form),
+        step.context(
+            CheckoutStep.SHIPPING,
+            choice=choice,
+            form=form,
+            saved=company_addresses(buyer=step.buyer),
+            prefix="shipping",
+            error=error,
+        ),
+        status=400 if error else 200,
     )
 
 
