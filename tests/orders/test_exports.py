@@ -41,11 +41,11 @@ def export(client: Client, path: str, query: str = "") -> list[dict[str, str]]:
 @pytest.fixture
 def orders() -> dict[str, Order]:
     buyer = factories.CustomerUserFactory(user__email="ada@acme.example")
-    usd = factories.OrderFactory(
+    usd = factories.OrderFactory.create(
         customer=buyer.customer, customer_user=buyer, subtotal=Decimal("352"), shipping=Decimal("12.5")
     )
-    jpy = factories.OrderFactory(customer=buyer.customer, jpy=True, po_number="PO-JP-1")
-    kwd = factories.OrderFactory(kwd=True, payment_status=PaymentStatus.FULL)
+    jpy = factories.OrderFactory.create(customer=buyer.customer, jpy=True, po_number="PO-JP-1")
+    kwd = factories.OrderFactory.create(kwd=True, payment_status=PaymentStatus.FULL)
     return {"usd": usd, "jpy": jpy, "kwd": kwd}
 
 
