@@ -184,3 +184,10 @@ def test_staff_find_orders_by_provider_reference_invoice_number_and_email(
     assert found(client, "ada@acme.example") == [usd.number]
     assert found(client, "PO-JP-1") == [orders["jpy"].number]
     assert found(client, "pi_3Sear") == []  # a reference is matched whole, not by a fragment
+
+
+def test_the_order_page_shows_the_po_number(client: Client, orders: dict[str, Order]) -> None:
+    staff(client, SALES)
+    page = client.get(f"/admin/orders/order/{orders['jpy'].pk}/change/").content.decode()
+    assert "PO number" in page
+    assert "PO-JP-1" in page
