@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import MoneyField, MoneySerializer, StrictSerializer, money
-from checkout.forms import AddressForm
+from checkout.forms import AddressForm, PONumberForm
 from checkout.models import CartLine, Product
 from checkout.selectors import invoice_is_payable
 from checkout.shipping import SHIPPING_METHODS
@@ -89,6 +89,18 @@ class PaymentChoiceSerializer(StrictSerializer):
         default=dict,
         help_text="What the provider's browser tokenization returned (a token), never card data.",
     )
+    po_number = serializers.CharField(
+        max_length=25,
+        required=False,
+        allow_blank=True,
+        help_text="The buyer's purchase order number (letters, digits, spaces, - _ / . #); absent: unchanged.",
+    )
+
+    def validate_po_number(self, value: str) -> str:
+        form = PONumberForm({"po_number": value})
+        if not form.is_valid():
+            raise serializers.ValidationError([str(e) for e in form.errors["po_number"]], code="invalid")
+        return form.cleaned_data["po_number"]
 
 
 class SubmitSerializer(StrictSerializer):
@@ -132,6 +144,7 @@ class CheckoutSerializer(serializers.Serializer):
     shipping_address = serializers.DictField(allow_empty=True)
     shipping_method = serializers.CharField(allow_blank=True)
     payment_method = serializers.CharField(allow_blank=True)
+    po_number = serializers.CharField(allow_blank=True)
     subtotal = MoneySerializer(allow_null=True)
     shipping = MoneySerializer(allow_null=True)
     total = MoneySerializer(allow_null=True)
@@ -167,7 +180,17 @@ class BuyerOrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["number", "currency", "subtotal", "shipping", "tax", "total", "payment_status", "created_at"]
+        fields = [
+            "number",
+            "po_number",
+            "currency",
+            "subtotal",
+            "shipping",
+            "tax",
+            "total",
+            "payment_status",
+            "created_at",
+        ]
 
 
 class BuyerOrderDetailSerializer(BuyerOrderSerializer):

@@ -229,6 +229,7 @@ def checkout_body(buyer: CustomerUser) -> dict[str, Any]:
         "shipping_address": checkout.shipping_address,
         "shipping_method": checkout.shipping_method,
         "payment_method": checkout.payment_method,
+        "po_number": checkout.po_number,
         "subtotal": amount(totals.subtotal),
         "shipping": amount(totals.shipping),
         "total": amount(totals.total),
@@ -329,7 +330,11 @@ class PaymentChoiceView(BuyerView):
         if data["payment_method"] not in offered:
             raise ApiError("method_unavailable", "This payment method is not available.", field="payment_method")
         instead = checkout_services.checkout_payment_choose(
-            checkout=checkout, buyer=buyer, payment_method=data["payment_method"], payment_data=payment_data
+            checkout=checkout,
+            buyer=buyer,
+            payment_method=data["payment_method"],
+            payment_data=payment_data,
+            po_number=data.get("po_number"),
         )
         if instead is not None:  # the open payment is still with the provider, or went through
             return submit_answer(instead)

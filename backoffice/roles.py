@@ -15,6 +15,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 ADMINISTRATORS = "Administrators"
 SALES = "Sales"
+FINANCE = "Finance"
 
 #: What Sales may do: read orders, checkout attempts and customers, see payment history, capture, cancel and refund,
 #: and settle payments nobody could settle automatically.
@@ -38,9 +39,30 @@ SALES_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("checkout", "view_checkoutattempt"),
 )
 
+#: What Finance may do: read orders, invoices and the ledger, and export them as CSV; no money moves.
+FINANCE_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("orders", "view_order"),
+    ("orders", "view_orderline"),
+    ("orders", "view_invoice"),
+    ("orders", "export_finance"),
+    ("payments", "view_paymenttransaction"),
+    ("payments", "view_payment_history"),
+    ("customers", "view_customer"),
+)
+
+
+def _grant(group: Any, permissions: Any, wanted: tuple[tuple[str, str], ...]) -> None:
+    group.permissions.add(
+        *(
+            p
+            for p in permissions.filter(codename__in={c for _, c in wanted}).select_related("content_type")
+            if (p.content_type.app_label, p.codename) in wanted
+        )
+    )
+
 
 def roles_ensure(*, apps: Apps = global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Create both groups if missing; give Administrators every permission and Sales theirs. Idempotent."""
+    """Create the groups if missing; give Administrators every permission, Sales and Finance theirs. Idempotent."""
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     permissions = permission_model.objects.using(using)
@@ -50,12 +72,9 @@ def roles_ensure(*, apps: Apps = global_apps, using: str = DEFAULT_DB_ALIAS) -> 
     administrators.permissions.add(*missing)
 
     sales, _ = group_model.objects.using(using).get_or_create(name=SALES)
-    wanted = [
-        p
-        for p in permissions.filter(codename__in={c for _, c in SALES_PERMISSIONS}).select_related("content_type")
-        if (p.content_type.app_label, p.codename) in SALES_PERMISSIONS
-    ]
-    sales.permissions.add(*wanted)
+    _grant(sales, permissions, SALES_PERMISSIONS)
+    finance, _ = group_model.objects.using(using).get_or_create(name=FINANCE)
+    _grant(finance, permissions, FINANCE_PERMISSIONS)
 
 
 def roles_ensure_after_migrate(*, apps: Apps = global_apps, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:

@@ -12,9 +12,12 @@ from django.contrib.auth.models import User
 from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.urls import reverse
 
 from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS
+from core.addresses import country_regions
+from orders.models import PO_NUMBER_MAX_LENGTH
 
 
 class BuyerLoginForm(AuthenticationForm):
@@ -105,7 +108,11 @@ class AddressForm(forms.Form):
     street2 = forms.CharField(label="Street address, line 2", max_length=200, required=False)
     city = forms.CharField(label="City", max_length=100)
     region_code = forms.CharField(
-        label="State or region code", max_length=16, required=False, help_text='For example "US-IL" or "DE-BY".'
+        label="State or region",
+        max_length=16,
+        required=False,
+        widget=forms.Select,
+        help_text="The regions of the chosen country; choose the country first.",
     )
     postal_code = forms.CharField(label="Postal code", max_length=20)
     country = forms.ChoiceField(label="Country", choices=country_choices, widget=CountrySelect)
@@ -128,6 +135,18 @@ class AddressForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, value in self.AUTOCOMPLETE.items():
             self.fields[name].widget.attrs["autocomplete"] = value
+        # the region dropdown lists the regions of the country the form shows (posted, or saved before); a script
+        # refills it when the buyer picks another country, and without one the server asks again (see `clean`)
+        country = str(self._raw("country") or "").upper()
+        regions = country_regions(country)
+        region = self.fields["region_code"]
+        region.widget.choices = [("", "Choose a region" if regions else "None for this country"), *regions]
+        region.widget.attrs["data-regions-url"] = reverse("storefront:regions")
+
+    def _raw(self, name: str) -> object:
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name), "")
+        return self.initial.get(name, "")
 
     def clean_region_code(self) -> str:
         return self.cleaned_data["region_code"].strip().upper()
@@ -135,9 +154,33 @@ class AddressForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean() or {}
         region, country = data.get("region_code", ""), data.get("country", "")
-        if region and country and not region.startswith(f"{country}-"):
-            self.add_error("region_code", f'A region of this country starts with "{country}-".')
+        if not country:
+            return data
+        regions = dict(country_regions(country))
+        if region and region not in regions:
+            self.add_error("region_code", "Choose a region of the chosen country.")
+        else:
+            data["region_name"] = regions.get(region, "")
         return data
+
+
+class PONumberForm(forms.Form):
+    """The buyer's purchase order number: what Authorize.Net (`poNumber`) and Payflow (`PONUM`) take, at most 25
+    letters, digits, spaces and - _ / . # (no & or =, which name-value requests would have to escape)."""
+
+    po_number = forms.RegexField(
+        label="PO number",
+        required=False,
+        max_length=PO_NUMBER_MAX_LENGTH,
+        regex=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]*$",
+        strip=True,
+        error_messages={"invalid": "Use letters, digits, spaces and - _ / . # only."},
+        help_text="Optional: your purchase order number, shown on the order and its invoices.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_po_number(self) -> str:
+        return " ".join(self.cleaned_data["po_number"].split())
 
 
 class ShippingForm(forms.Form):

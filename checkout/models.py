@@ -193,6 +193,8 @@ class Checkout(models.Model):
     payment_method = models.CharField(max_length=80, blank=True)
     #: what the payment widget posted (a token, opaque provider data), never card data
     payment_data = models.JSONField(default=dict, blank=True)
+    #: the buyer's purchase order number, copied to the order
+    po_number = models.CharField("PO number", max_length=25, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     completed_at = models.DateTimeField(null=True, blank=True)

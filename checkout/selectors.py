@@ -16,16 +16,18 @@ from core.money import quantize
 from customers.models import CustomerUser
 from integrations.labels import localized, method_label
 from integrations.models import Integration
-from orders.models import Invoice, Order
+from orders.models import Address, Invoice, Order
 from payment_rules.matching import checkout_can_start, load_ruleset, match_methods
 from payments.models import OPEN_STATES, PaymentTransaction, State
 from payments.services import PURCHASE_ACTIONS
 from providers.base import (
     Adapter,
+    Capability,
     CheckoutContext,
     CustomerUserInfo,
     MethodInfo,
     Money,
+    PaymentAction,
 )
 
 
@@ -148,6 +150,26 @@ class PaymentOption:
         return localized(self.method.short_labels) or self.label
 
 
+def authorizing_methods(options: list[PaymentOption]) -> set[str]:
+    """The offered methods that only authorize at purchase (the money is held, and taken by a later capture), so
+    the review step says "authorize", not "charge". Offline methods (a check, terms) move no money either way."""
+    candidates = [
+        option
+        for option in options
+        if Capability.AUTHORIZE in option.adapter.capabilities and Capability.PENDING not in option.adapter.capabilities
+    ]
+    actions = dict(
+        Integration.objects.filter(pk__in={o.method.integration_id for o in candidates}).values_list(
+            "pk", "payment_action"
+        )
+    )
+    return {
+        option.identifier
+        for option in candidates
+        if (option.method.payment_action or actions.get(option.method.integration_id)) == PaymentAction.AUTHORIZE
+    }
+
+
 def payment_options(context: CheckoutContext) -> list[PaymentOption]:
     """The methods the payment rules (and each provider's own gate) allow for this checkout, in rule order."""
     ruleset = load_ruleset()
@@ -161,9 +183,18 @@ def payment_options(context: CheckoutContext) -> list[PaymentOption]:
 # --- orders and invoices ----------------------------------------------------------------------------------
 
 
-def buyer_orders(*, buyer: CustomerUser) -> QuerySet[Order]:
-    """The company's placed orders; those of failed or abandoned checkout attempts are for staff only."""
-    return Order.objects.placed().filter(customer_id=buyer.customer_id).order_by("-created_at", "-id")
+def buyer_orders(*, buyer: CustomerUser, search: str = "", status: str = "") -> QuerySet[Order]:
+    """The company's placed orders; those of failed or abandoned checkout attempts are for staff only.
+
+    `search` finds an order by its number, its PO number or the number of one of its invoices; `status` is a
+    payment status. Both come from the buyer's query string: an unknown status is the caller's to refuse."""
+    orders = Order.objects.placed().filter(customer_id=buyer.customer_id)
+    if search := search.strip():
+        invoiced = Invoice.objects.filter(order=OuterRef("pk"), number__iexact=search)
+        orders = orders.filter(Q(number__icontains=search) | Q(po_number__icontains=search) | Exists(invoiced))
+    if status:
+        orders = orders.filter(payment_status=status)
+    return orders.order_by("-created_at", "-id")
 
 
 def buyer_order(*, buyer: CustomerUser, number: str) -> Order:
@@ -198,12 +229,20 @@ def _invoice_payment_open_or_done() -> Exists:
     )
 
 
-def buyer_invoices(*, buyer: CustomerUser) -> QuerySet[Invoice]:
+def buyer_invoices(*, buyer: CustomerUser, search: str = "", status: str = "") -> QuerySet[Invoice]:
     """The company's invoices; `has_payment` says whether one is paid or being paid (no Pay button then). None of
-    an order hidden from the buyer (a failed checkout attempt): that order was never placed."""
+    an order hidden from the buyer (a failed checkout attempt): that order was never placed.
+
+    `search` finds an invoice by its number or its order's number or PO number; `status` is an invoice status."""
+    invoices = Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
+    if search := search.strip():
+        invoices = invoices.filter(
+            Q(number__icontains=search) | Q(order__number__icontains=search) | Q(order__po_number__icontains=search)
+        )
+    if status:
+        invoices = invoices.filter(status=status)
     return (
-        Invoice.objects.filter(customer_id=buyer.customer_id, order__discarded_at__isnull=True)
-        .select_related("order")
+        invoices.select_related("order")
         .annotate(
             has_payment=_invoice_payment_open_or_done(),
             waiting_for_buyer=Exists(_invoice_payments().filter(state=State.ACTION_REQUIRED)),
@@ -227,3 +266,52 @@ BUYER_STATE_LABELS = {
     State.SUCCEEDED: "Succeeded",
     State.DECLINED: "Declined",
 }
+
+
+#: how many of the company's addresses the address steps offer
+SAVED_ADDRESSES = 10
+
+
+def company_addresses(*, buyer: CustomerUser) -> list[Address]:
+    """The company's address book: the billing and shipping addresses of its placed orders, newest first, each
+    only once (the same address on many orders is one entry)."""
+    rows = _company_address_rows(buyer).order_by("-id")[:200]
+    seen: set[tuple[str, ...]] = set()
+    found: list[Address] = []
+    for address in rows:
+        fields = tuple(str(getattr(address, name)).strip().casefold() for name in SAVED_ADDRESS_FIELDS)
+        if fields not in seen:
+            seen.add(fields)
+            found.append(address)
+        if len(found) == SAVED_ADDRESSES:
+            break
+    return found
+
+
+def company_address(*, buyer: CustomerUser, address_id: str) -> Address | None:
+    """One address of the company's book, by the id the browser sent; None for anything else (another company's
+    address, a made-up id): the browser names it, so it is checked here."""
+    if not address_id.isdigit() or len(address_id) > 18:
+        return None
+    return _company_address_rows(buyer).filter(pk=int(address_id)).first()
+
+
+def _company_address_rows(buyer: CustomerUser) -> QuerySet[Address]:
+    orders = Order.objects.placed().filter(customer_id=buyer.customer_id)
+    return Address.objects.filter(
+        Q(pk__in=orders.values("billing_address_id")) | Q(pk__in=orders.values("shipping_address_id"))
+    )
+
+
+SAVED_ADDRESS_FIELDS = (
+    "first_name",
+    "last_name",
+    "organization",
+    "street",
+    "street2",
+    "city",
+    "region_code",
+    "postal_code",
+    "country",
+    "phone",
+)

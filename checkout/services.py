@@ -358,6 +358,7 @@ def _fingerprint(checkout: Checkout, lines: list[CartLine]) -> str:
         "shipping_method": checkout.shipping_method,
         "payment_method": checkout.payment_method,
         "payment_data": checkout.payment_data,
+        **({"po_number": checkout.po_number} if checkout.po_number else {}),  # absent: earlier attempts' hashes hold
     }
     return hashlib.sha256(json.dumps(submitted, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -637,7 +638,7 @@ def checkout_open_attempt(*, checkout: Checkout) -> CheckoutAttempt | None:
 
 
 def checkout_payment_choose(
-    *, checkout: Checkout, buyer: CustomerUser, payment_method: str, payment_data: dict
+    *, checkout: Checkout, buyer: CustomerUser, payment_method: str, payment_data: dict, po_number: str | None = None
 ) -> SubmitResult | None:
     """The payment step: save the chosen method and what its widget produced. Another method or other data than
     an attempt still under way was made with ends that attempt first (`checkout_attempt_end`).
@@ -648,13 +649,20 @@ def checkout_payment_choose(
     attempt = checkout_open_attempt(checkout=checkout)
     if attempt is not None and attempt.status == CheckoutAttempt.Status.SUBMITTING:
         return checkout_attempt_outcome(attempt_id=attempt.pk)
-    changed = (payment_method, payment_data) != (checkout.payment_method, checkout.payment_data)
+    po_number = checkout.po_number if po_number is None else po_number
+    changed = (payment_method, payment_data, po_number) != (
+        checkout.payment_method,
+        checkout.payment_data,
+        checkout.po_number,
+    )
     if attempt is not None and changed:
         ended = checkout_attempt_end(checkout_id=checkout.pk, buyer=buyer)
         if ended is not None and ended.outcome not in FAILED_OUTCOMES:
             return ended
         checkout.refresh_from_db()
-    checkout_update(checkout=checkout, buyer=buyer, payment_method=payment_method, payment_data=payment_data)
+    checkout_update(
+        checkout=checkout, buyer=buyer, payment_method=payment_method, payment_data=payment_data, po_number=po_number
+    )
     return None
 
 
@@ -845,6 +853,7 @@ def _order_from_checkout(checkout: Checkout, lines: list[CartLine], buyer: Custo
         ],
         shipping=totals.shipping,
         shipping_method=checkout.shipping_method,
+        po_number=checkout.po_number,
         billing_address=billing,
         shipping_address=shipping,
         actor=buyer.user,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("cart/add/", views.cart_add, name="cart_add"),
     path("cart/lines/<int:line_id>/", views.cart_line, name="cart_line"),
     path("checkout/", views.checkout_start, name="checkout"),
+    path("checkout/regions/", views.regions, name="regions"),
     path("checkout/billing/", views.checkout_billing, name="checkout_billing"),
     path("checkout/shipping/", views.checkout_shipping, name="checkout_shipping"),
     path("checkout/shipping-method/", views.checkout_shipping_method, name="checkout_shipping_method"),
@@ -26,5 +27,6 @@ urlpatterns = [
     path("account/orders/<str:number>/", views.order_detail, name="order_detail"),
     path("account/invoices/", views.invoices, name="invoices"),
     path("account/invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
+    path("account/invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("account/invoices/<str:number>/pay/", views.invoice_pay, name="invoice_pay"),
 ]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, cast
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from django.contrib import messages
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -25,6 +29,7 @@ from checkout.forms import (
     AddressForm,
     AddToCartForm,
     BuyerLoginForm,
+    PONumberForm,
     QuantityForm,
     ShippingForm,
     ShippingMethodForm,
@@ -34,6 +39,7 @@ from checkout.payment_data import CardDataRefused, collect_payment_data
 from checkout.selectors import (
     BUYER_STATE_LABELS,
     PaymentOption,
+    authorizing_methods,
     buyer_cart,
     buyer_invoice,
     buyer_invoices,
@@ -45,6 +51,8 @@ from checkout.selectors import (
     cart_totals,
     checkout_context,
     checkout_startable,
+    company_address,
+    company_addresses,
     invoice_is_payable,
     last_checkout,
     open_checkout,
@@ -52,17 +60,21 @@ from checkout.selectors import (
 )
 from checkout.services import CheckoutStep, Outcome, SubmitResult
 from checkout.shipping import SHIPPING_METHODS
+from core.addresses import country_regions
 from core.status import PaymentStatus
 from customers.models import CustomerUser
 from integrations.adapters import adapter_for
 from integrations.labels import method_label
 from integrations.selectors import method_short_labels
+from orders.documents import DocumentError
+from orders.documents import invoice_pdf as invoice_pdf_render
 from orders.models import Invoice, Order
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, State
 from payments.selectors import invoice_payment_methods, order_account
 from payments.services import invoice_payment_purchase, payment_complete
 
+logger = logging.getLogger(__name__)
 RETURN_SALT = "checkout.return"
 NO_PAYMENT_METHOD_MESSAGE = (
     "No payment method is available for this order, so it cannot be checked out. "
@@ -132,6 +144,13 @@ class BuyerLoginView(LoginView):
 
 class BuyerLogoutView(LogoutView):
     next_page = "storefront:catalog"
+
+
+@require_GET
+def regions(request: HttpRequest) -> JsonResponse:
+    """The regions of a country, for the address form's script that refills the region dropdown."""
+    country = request.GET.get("country", "")
+    return JsonResponse({"regions": [{"code": code, "name": name} for code, name in country_regions(country)]})
 
 
 # --- catalog and cart ------------------------------------------------------------------------------------------
@@ -286,18 +305,41 @@ def checkout_start(request: BuyerRequest) -> HttpResponse:
     return redirect(STEP_URLS[step.next_step])
 
 
+def _address_data(request: BuyerRequest, prefix: str) -> tuple[QueryDict | dict[str, str] | None, str]:
+    """What an address step validates: the typed fields, or the fields of the company's saved address the buyer
+    chose (`<prefix>-saved`), and the error when the chosen one is not the company's."""
+    if request.method != "POST":
+        return None, ""
+    chosen = request.POST.get(f"{prefix}-saved", "")
+    if not chosen:
+        return request.POST, ""
+    saved = company_address(buyer=request.buyer, address_id=chosen)
+    if saved is None:
+        return request.POST, "Please choose one of your saved addresses, or enter the address."
+    return {f"{prefix}-{name}": str(getattr(saved, name)) for name in services.ADDRESS_FIELDS}, ""
+
+
 @checkout_step(CheckoutStep.BILLING)
 def checkout_billing(request: BuyerRequest, step: Step) -> HttpResponse:
     last = last_checkout(cart=step.cart)
     initial = step.checkout.billing_address or (last.billing_address if last else {})
-    form = AddressForm(request.POST or None, initial=initial, prefix="billing")
-    if request.method == "POST" and form.is_valid():
+    data, error = _address_data(request, "billing")
+    form = AddressForm(data, initial=initial, prefix="billing")
+    if data is not None and not error and form.is_valid():
         services.checkout_update(checkout=step.checkout, buyer=step.buyer, billing_address=form.cleaned_data)
         return redirect(STEP_URLS[CheckoutStep.SHIPPING])
     return render(
         request,
         "storefront/checkout/address.html",
-        step.context(CheckoutStep.BILLING, form=form, title="Billing address"),
+        step.context(
+            CheckoutStep.BILLING,
+            form=form,
+            title="Billing address",
+            saved=company_addresses(buyer=step.buyer),
+            prefix="billing",
+            error=error,
+        ),
+        status=400 if error else 200,
     )
 
 
@@ -305,9 +347,9 @@ def checkout_billing(request: BuyerRequest, step: Step) -> HttpResponse:
 def checkout_shipping(request: BuyerRequest, step: Step) -> HttpResponse:
     checkout = step.checkout
     choice = ShippingForm(request.POST or None, initial={"ship_to_billing": checkout.ship_to_billing})
-    data = request.POST if request.method == "POST" and not request.POST.get("ship_to_billing") else None
+    data, error = (None, "") if request.POST.get("ship_to_billing") else _address_data(request, "shipping")
     form = AddressForm(data, initial=checkout.shipping_address or checkout.billing_address, prefix="shipping")
-    if request.method == "POST" and choice.is_valid():
+    if request.method == "POST" and choice.is_valid() and not error:
         if choice.cleaned_data["ship_to_billing"]:
             services.checkout_update(checkout=checkout, buyer=step.buyer, ship_to_billing=True, shipping_address={})
             return redirect(STEP_URLS[CheckoutStep.SHIPPING_METHOD])
@@ -319,7 +361,15 @@ def checkout_shipping(request: BuyerRequest, step: Step) -> HttpResponse:
     return render(
         request,
         "storefront/checkout/shipping.html",
-        step.context(CheckoutStep.SHIPPING, choice=choice, form=form),
+        step.context(
+            CheckoutStep.SHIPPING,
+            choice=choice,
+            form=form,
+            saved=company_addresses(buyer=step.buyer),
+            prefix="shipping",
+            error=error,
+        ),
+        status=400 if error else 200,
     )
 
 
@@ -355,7 +405,11 @@ def _widget_template(name: str) -> str:
 
 
 def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]:
-    """Each method with its label and its provider's widget (template and options)."""
+    """Each method with its label, its provider's widget (template and options), and whether it only authorizes.
+
+    The payment step shows every widget inside the same frame (`payment.html`): only the chosen method's one is
+    expanded, by CSS alone, so a new provider's widget gets it without code of its own."""
+    authorizing = authorizing_methods(options)
     return [
         {
             "identifier": option.identifier,
@@ -363,6 +417,7 @@ def _widgets(options: list[PaymentOption], context: Any) -> list[dict[str, Any]]
             "short_label": option.short_label,
             "widget": _widget_template(option.method.widget),
             "options": option.adapter.widget_context(option.method, context),
+            "authorize_only": option.identifier in authorizing,
         }
         for option in options
     ]
@@ -374,8 +429,10 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
     context = checkout_context(checkout=checkout, lines=step.lines, buyer=step.buyer)
     methods = _widgets(payment_options(context), context)
     error, status = "", 200
+    po_form = PONumberForm(initial={"po_number": checkout.po_number})
     if request.method == "POST":
         chosen = request.POST.get("payment_method", "")
+        po_form = PONumberForm(request.POST)
         try:
             payment_data = collect_payment_data(request.POST)
         except CardDataRefused:
@@ -385,9 +442,15 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
         else:
             if chosen not in {m["identifier"] for m in methods}:
                 error = "Please choose a payment method."
+            elif not po_form.is_valid():
+                error, status = "Please correct the PO number.", 400
             else:
                 instead = services.checkout_payment_choose(
-                    checkout=checkout, buyer=step.buyer, payment_method=chosen, payment_data=payment_data
+                    checkout=checkout,
+                    buyer=step.buyer,
+                    payment_method=chosen,
+                    payment_data=payment_data,
+                    po_number=po_form.cleaned_data["po_number"],
                 )
                 if instead is not None:  # the open payment is still with the provider, or went through
                     return _after_payment(request, instead)
@@ -396,7 +459,7 @@ def checkout_payment(request: BuyerRequest, step: Step) -> HttpResponse:
     return render(
         request,
         "storefront/checkout/payment.html",
-        step.context(CheckoutStep.PAYMENT, methods=methods, error=error, open_attempt=open_attempt),
+        step.context(CheckoutStep.PAYMENT, methods=methods, error=error, open_attempt=open_attempt, po_form=po_form),
         status=status,
     )
 
@@ -585,13 +648,42 @@ def order_confirmation(request: BuyerRequest, number: str) -> HttpResponse:
     )
 
 
+#: rows per page of the buyer's order and invoice lists: a company with a thousand orders gets the same page
+LIST_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """What the buyer asked a list for: a search text, a status among `choices` (anything else is none), a page."""
+
+    search: str
+    status: str
+    choices: list[tuple[str, str]]
+
+    @classmethod
+    def read(cls, request: HttpRequest, choices: list[tuple[str, str]]) -> ListQuery:
+        search = request.GET.get("q", "").strip()[:100]
+        status = request.GET.get("status", "")
+        return cls(search, status if status in dict(choices) else "", choices)
+
+    def querystring(self) -> str:
+        """The search and status, for the pager's links."""
+        return urlencode({name: value for name, value in (("q", self.search), ("status", self.status)) if value})
+
+
+def _page(request: HttpRequest, rows: QuerySet) -> Page:
+    """One page of a list; a page number past the end shows the last page, anything not a number the first."""
+    return Paginator(rows, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
 @require_GET
 @buyer_required
 def orders(request: BuyerRequest) -> HttpResponse:
-    rows = list(buyer_orders(buyer=request.buyer))
-    labels = method_short_labels(order.payment_method for order in rows)
-    listed = [OrderRow(order, labels.get(order.payment_method, "")) for order in rows]
-    return render(request, "storefront/orders.html", {"orders": listed})
+    query = ListQuery.read(request, list(PaymentStatus.choices))
+    page = _page(request, buyer_orders(buyer=request.buyer, search=query.search, status=query.status))
+    labels = method_short_labels(order.payment_method for order in page)
+    listed = [OrderRow(order, labels.get(order.payment_method, "")) for order in page]
+    return render(request, "storefront/orders.html", {"orders": listed, "page": page, "query": query})
 
 
 @require_GET
@@ -620,8 +712,10 @@ def order_detail(request: BuyerRequest, number: str) -> HttpResponse:
 @require_GET
 @buyer_required
 def invoices(request: BuyerRequest) -> HttpResponse:
-    rows = [InvoiceRow(invoice, invoice_is_payable(invoice)) for invoice in buyer_invoices(buyer=request.buyer)]
-    return render(request, "storefront/invoices.html", {"invoices": rows})
+    query = ListQuery.read(request, list(Invoice.Status.choices))
+    page = _page(request, buyer_invoices(buyer=request.buyer, search=query.search, status=query.status))
+    rows = [InvoiceRow(invoice, invoice_is_payable(invoice)) for invoice in page]
+    return render(request, "storefront/invoices.html", {"invoices": rows, "page": page, "query": query})
 
 
 @require_GET
@@ -629,6 +723,25 @@ def invoices(request: BuyerRequest) -> HttpResponse:
 def invoice_detail(request: BuyerRequest, number: str) -> HttpResponse:
     invoice = buyer_invoice(buyer=request.buyer, number=number)
     return _invoice_page(request, invoice)
+
+
+@require_GET
+@buyer_required
+def invoice_pdf(request: BuyerRequest, number: str) -> HttpResponse:
+    """The invoice as a PDF; another company's invoice is a 404, as on its page."""
+    invoice = buyer_invoice(buyer=request.buyer, number=number)
+    invoice = Invoice.objects.select_related("order__billing_address", "order__payment_term", "customer").get(
+        pk=invoice.pk
+    )
+    try:
+        pdf = invoice_pdf_render(invoice=invoice)
+    except DocumentError:
+        logger.exception("invoice PDF of %s failed", invoice.number)
+        messages.error(request, "The PDF of this invoice could not be made. Please try again later or contact us.")
+        return redirect("storefront:invoice_detail", number=invoice.number)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
+    return response
 
 
 def _invoice_page(request: HttpRequest, invoice: Invoice, *, error: str = "", status: int = 200) -> HttpResponse:

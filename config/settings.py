@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "import_export",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "customers",
@@ -286,6 +287,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "given-up-orders": {"task": "payments.tasks.orders_release_sweep_task", "schedule": 300.0},
     "waiting-webhook-events": {"task": "payments.tasks.webhook_events_waiting_sweep_task", "schedule": 60.0},
     "checkout-attempts": {"task": "checkout.tasks.checkout_attempts_settle_sweep_task", "schedule": 60.0},
+    "unsent-buyer-emails": {"task": "notifications.tasks.buyer_emails_resend_sweep_task", "schedule": 300.0},
 }
 #: warn this long before an authorization lapses at the provider (email and back-office notice)
 AUTHORIZATION_EXPIRY_WARNING_HOURS = env.int("AUTHORIZATION_EXPIRY_WARNING_HOURS", default=24)
@@ -304,6 +306,8 @@ LOGGING = {
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# with EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per e-mail here
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@paydesk.localhost")
 # with EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend: the mail server (README, Configuration)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")

@@ -3,6 +3,9 @@ checkout stores and the settings hold; the order's own `Address` rows convert th
 
 from __future__ import annotations
 
+from functools import cache
+
+import pycountry
 from django.conf import settings
 
 from providers.base import AddressInfo
@@ -30,3 +33,13 @@ def shipping_origin() -> AddressInfo | None:
     """Where goods ship from (settings.SHIPPING_ORIGIN), or None when no country is configured."""
     origin = settings.SHIPPING_ORIGIN
     return address_info(origin) if origin.get("country") else None
+
+
+@cache
+def country_regions(country: str) -> tuple[tuple[str, str], ...]:
+    """The ISO 3166-2 subdivisions of a country (pycountry's data) as (combined code, name), by name; () for a
+    country without any or a code that names none. What the address form offers and accepts as a region."""
+    if len(country) != 2 or not country.isalpha():
+        return ()
+    found = pycountry.subdivisions.get(country_code=country.upper()) or ()
+    return tuple(sorted(((s.code, s.name) for s in found), key=lambda item: item[1]))

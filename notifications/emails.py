@@ -9,6 +9,7 @@ nothing twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
@@ -70,6 +71,58 @@ def _enqueue(order_id: int, kind: str, key: str) -> None:
         buyer_email_send_task.delay(order_id, kind, key)
     except (OperationalError, OSError) as exc:  # Redis unreachable; the local transport's folder unwritable
         logger.warning("Buyer e-mail %s of order %s stored unsent; the broker is unreachable: %s", kind, order_id, exc)
+
+
+#: an unsent e-mail younger than this is still in the worker's hands (or its own retries): the sweep leaves it
+RESEND_AFTER = timedelta(minutes=10)
+#: how often the sweep enqueues one e-mail again before it leaves it to staff (a notice on the dashboard)
+MAX_RESENDS = 5
+#: rows enqueued again per sweep run; the rest wait for the next run
+RESEND_BATCH = 200
+
+
+def buyer_emails_resend_sweep() -> int:
+    """Enqueue again the e-mails still unsent a while after they were written (the broker was down when the
+    change committed, or the worker gave up on the mail server), each at most `MAX_RESENDS` times and no more
+    often than every `RESEND_AFTER`, doubling; then a back-office notice says which one was never sent.
+
+    Safe to overlap with the worker: the send locks the row and skips a sent one. Returns how many were enqueued."""
+    now = timezone.now()
+    due = (
+        BuyerEmail.objects.filter(sent_at__isnull=True, created_at__lte=now - RESEND_AFTER, resends__lte=MAX_RESENDS)
+        .exclude(order__customer_user__isnull=True)
+        .order_by("created_at", "id")
+    )
+    enqueued = 0
+    with transaction.atomic():
+        for email in due.select_for_update(skip_locked=True, of=("self",))[:RESEND_BATCH]:
+            if email.resent_at is not None and email.resent_at > now - RESEND_AFTER * 2**email.resends:
+                continue  # backing off: the last resend may still be in the worker's hands
+            if email.resends >= MAX_RESENDS:
+                _give_up(email)
+                continue
+            email.resends += 1
+            email.resent_at = now
+            email.save(update_fields=["resends", "resent_at"])
+            transaction.on_commit(partial(_enqueue, email.order_id, email.kind, email.key))
+            enqueued += 1
+    return enqueued
+
+
+def _give_up(email: BuyerEmail) -> None:
+    """Leave the e-mail to staff; one past the last resend, so later sweeps no longer read it."""
+    from notifications.services import notice_raise
+
+    email.resends = MAX_RESENDS + 1
+    email.save(update_fields=["resends"])
+    notice_raise(
+        key=f"buyer-email-unsent:{email.pk}",
+        order=email.order,
+        message=(
+            f"The {email.get_kind_display().lower()} e-mail for order {email.order.number} could not be sent after "
+            f"{MAX_RESENDS} retries. Check the mail server and the worker, then tell the buyer."
+        ),
+    )
 
 
 def buyer_email_send(*, order_id: int, kind: str, key: str = "") -> BuyerEmail:

@@ -106,6 +106,10 @@ class BuyerEmail(models.Model):
     subject = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    #: how often the resend sweep enqueued it again, and when last (rows the broker could not take at first);
+    #: one more than the sweep's limit once it gave up and left the e-mail to staff
+    resends = models.PositiveSmallIntegerField(default=0)
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

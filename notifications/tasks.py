@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from notifications.emails import buyer_email_send
+from notifications.emails import buyer_email_send, buyer_emails_resend_sweep
 from notifications.services import DeliveryFailed, delivery_give_up, delivery_send
 
 MAX_RETRIES = 8
@@ -36,3 +36,9 @@ def buyer_email_send_task(order_id: int, kind: str, key: str = "") -> None:
     """Send one buyer e-mail; a mail server that is down (OSError, SMTPException) is retried with backoff.
     Redelivery is safe: a sent row is not sent again."""
     buyer_email_send(order_id=order_id, kind=kind, key=key)
+
+
+@shared_task(acks_late=True)
+def buyer_emails_resend_sweep_task() -> None:
+    """Beat: enqueue again the buyer e-mails left unsent (see `buyer_emails_resend_sweep`)."""
+    buyer_emails_resend_sweep()

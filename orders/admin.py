@@ -26,10 +26,12 @@ from backoffice.selectors import (
 from backoffice.timeline import action_words, compact_time, result_words
 from core.cards import card_summary
 from core.choices import country_choices
+from core.exports import FinanceExportMixin
 from core.money import Money, format_money, quantize
 from core.status import STATUS_COLOURS, UNKNOWN_STATUS_COLOUR, PaymentStatus
 from integrations.selectors import method_short_labels
 from orders.admin_invoices import create_invoices
+from orders.exports import OrderResource
 from orders.models import Address, Order, OrderLine
 from orders.services import order_mark_shipped
 from payments.account import OrderAccount
@@ -249,7 +251,7 @@ class PlacedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderTimelineMixin, OrderPaymentsMixin, admin.ModelAdmin):
+class OrderAdmin(FinanceExportMixin, OrderTimelineMixin, OrderPaymentsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "customer",
@@ -269,10 +271,22 @@ class OrderAdmin(OrderTimelineMixin, OrderPaymentsMixin, admin.ModelAdmin):
     ]
     actions = ["mark_shipped", create_invoices]
     list_select_related = ["customer"]
-    search_fields = ["number", "customer__name"]
+    #: staff look an order up by what the buyer or the provider quotes: order, PO or invoice number, the buyer's
+    #: e-mail, or a provider's reference (exact, from the ledger or the checkout attempt)
+    search_fields = [
+        "number",
+        "po_number",
+        "customer__name",
+        "customer_user__user__email",
+        "=invoices__number",
+        "=transactions__provider_reference",
+        "=checkout_attempt__provider_reference",
+    ]
+    search_help_text = "Order, PO or invoice number, customer name or e-mail, or a provider's reference."
+    resource_classes = [OrderResource]
     date_hierarchy = "created_at"
     _sections: tuple[tuple[str | None, tuple[str, ...]], ...] = (
-        (None, ("number", "customer", "customer_user", "created_at", "checkout_outcome")),
+        (None, ("number", "po_number", "customer", "customer_user", "created_at", "checkout_outcome")),
         ("Payment", ("payment_badge", "method_label", "payment_term", "payment_summary")),
         ("Totals", ("subtotal_display", "shipping_display", "tax_display", "total_display")),
         ("Addresses", ("billing_address", "shipping_address")),

@@ -15,7 +15,9 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.exports import FinanceExportMixin
 from core.money import MoneyError
+from orders.exports import InvoiceResource
 from orders.models import Invoice, Order
 from orders.services import OrderBeingPlaced, invoice_create, invoice_void
 from payments.exceptions import PaymentRefused
@@ -75,11 +77,12 @@ def void_invoices(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: 
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(FinanceExportMixin, admin.ModelAdmin):
     list_display = ["number", "customer", "order", "amount", "currency", "due_date", "status", "payment_status"]
     list_filter = ["status", "payment_status", "currency", "due_date"]
     list_select_related = ["customer", "order"]
-    search_fields = ["number", "order__number", "customer__name"]
+    search_fields = ["number", "order__number", "order__po_number", "customer__name"]
+    resource_classes = [InvoiceResource]
     readonly_fields = [
         "number",
         "order",

@@ -50,6 +50,10 @@ class Address(models.Model):
         )
 
 
+#: Authorize.Net's `poNumber` and Payflow's `PONUM` take at most 25 characters
+PO_NUMBER_MAX_LENGTH = 25
+
+
 class OrderQuerySet(models.QuerySet["Order"]):
     def placed(self) -> OrderQuerySet:
         """Orders a buyer placed: what the storefront lists and the back-office counts by default."""
@@ -75,6 +79,8 @@ class Order(models.Model):
     shipping_address = models.ForeignKey(Address, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     payment_method = models.CharField(max_length=80, blank=True, help_text="Method identifier, e.g. money_order_3")
     shipping_method = models.CharField(max_length=40, blank=True, help_text="Key of the chosen shipping method.")
+    #: the buyer's purchase order number, sent to providers that take one (Authorize.Net, Payflow, Stripe metadata)
+    po_number = models.CharField("PO number", max_length=PO_NUMBER_MAX_LENGTH, blank=True)
     payment_status = models.CharField(
         max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING, db_index=True
     )
@@ -107,6 +113,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("export_finance", "Can export orders, invoices and payments for finance")]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(
@@ -142,6 +149,7 @@ class Order(models.Model):
             else None,
             shipping_method=self.shipping_method,
             shipping_origin=shipping_origin(),
+            po_number=self.po_number,
         )
 
 

@@ -55,6 +55,7 @@ def order_create(
     shipping_method: str = "",
     language: str | None = None,
     payment_method: str = "",
+    po_number: str = "",
 ) -> Order:
     """Create an order with its lines; subtotal and total are computed here, in the order's currency.
 
@@ -117,6 +118,7 @@ def _order_insert(
         shipping_method=shipping_method,
         language=language,
         payment_method=payment_method,
+        po_number=po_number,
         created_by=actor,
     )
     # The number comes from the primary key, so it is unique and gap-free enough without a lock of its own.

@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.exports import FinanceExportMixin
 from core.money import format_money
+from payments.exports import TransactionResource
 from payments.models import PaymentTransaction, WebhookEvent
 
 
 @admin.register(PaymentTransaction)
-class PaymentTransactionAdmin(admin.ModelAdmin):
+class PaymentTransactionAdmin(FinanceExportMixin, admin.ModelAdmin):
     """The ledger, read-only: rows are written by the payment services only."""
 
     list_display = [
@@ -24,7 +26,8 @@ class PaymentTransactionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["action", "state", "successful", "active", "currency"]
     list_select_related = ["order"]
-    search_fields = ["order__number", "provider_reference", "idempotency_key"]
+    search_fields = ["order__number", "provider_reference", "idempotency_key", "invoice__number"]
+    resource_classes = [TransactionResource]
     exclude = ["fingerprint"]
 
     @admin.display(description="Amount", ordering="amount")

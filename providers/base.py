@@ -303,6 +303,7 @@ class CheckoutContext:
     customer_user: CustomerUserInfo | None = None
     shipping_method: str = ""  # the method's key once the buyer has chosen one
     shipping_origin: AddressInfo | None = None  # where the goods ship from
+    po_number: str = ""  # the buyer's purchase order number; providers that take one send it
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,6 +241,30 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def mail_destination(settings: object) -> str:
+    """Where the e-mails of this run go, for the banner: the worker sends them (buyers' confirmations, receipts,
+    refund and invoice notices; staff alerts) through the configured backend."""
+    backend = str(getattr(settings, "EMAIL_BACKEND", ""))
+    if backend.endswith("console.EmailBackend"):
+        return "printed in this window by the worker"
+    if backend.endswith("filebased.EmailBackend"):
+        return f"written to {getattr(settings, 'EMAIL_FILE_PATH', '')}/, one file each"
+    if backend.endswith("smtp.EmailBackend"):
+        return f"sent through {getattr(settings, 'EMAIL_HOST', '')}:{getattr(settings, 'EMAIL_PORT', '')}"
+    if backend.endswith("locmem.EmailBackend") or backend.endswith("dummy.EmailBackend"):
+        return "kept in memory, not shown"
+    return f"handed to {backend}"
+
+
+def django_settings() -> object:
+    """The site's settings as the worker reads them (the environment, then the project's .env)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from django.conf import settings
+
+    return settings
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -278,6 +302,7 @@ def main() -> int:
   Paydesk is running.
     Back-office: {site_url}/admin/     (admin / paydesk-admin, sales / paydesk-sales)
     Storefront:  {site_url}/           (buyer@acme.example / paydesk-buyer)
+    E-mails:     {mail_destination(django_settings())}
   Press Ctrl-C to stop the web server, worker and beat.
 
 """

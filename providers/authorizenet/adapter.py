@@ -291,6 +291,8 @@ class AuthorizeNetAdapter(Adapter):
         payment.opaqueData = opaque
         txn.payment = payment
         context = request.context
+        if context is not None and context.po_number:
+            txn.poNumber = xml_text(context.po_number)[:25]  # the XSD's limit; the SDK writes it after taxExempt
         if context is not None and context.customer_user is not None and context.customer_user.email:
             customer = contracts.customerDataType()
             customer.email = xml_text(context.customer_user.email)[:255]

@@ -309,6 +309,8 @@ class PayflowAdapter(Adapter):
             fields.update(address_fields(address))
         if context and context.customer_user:
             fields["EMAIL"] = context.customer_user.email
+        if context and context.po_number:
+            fields["PONUM"] = context.po_number
         return billing_fields(fields)
 
     def _secure_token(self, request: PaymentRequest, trxtype: str, *, zero: bool = False) -> ProviderResult:

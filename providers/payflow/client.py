@@ -32,6 +32,7 @@ FIELD_LIMITS = {
     "BILLTOCOUNTRY": 2,
     "EMAIL": 60,
     "INVNUM": 9,
+    "PONUM": 15,  # the buyer's PO number; ours may hold 25 (Authorize.Net's limit), Payflow keeps the first 15
     "COMMENT1": 128,
 }
 DOMESTIC = ("US",)  # where ZIP is numeric and STATE the 2-letter code

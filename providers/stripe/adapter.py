@@ -275,6 +275,10 @@ class StripeAdapter(Adapter):
             "description": f"Order {request.reference}",
             "metadata": {"order": request.reference, METADATA_KEY: request.idempotency_key},
         }
+        if request.context is not None and request.context.po_number:
+            params["metadata"]["po_number"] = (
+                request.context.po_number
+            )  # Stripe has no PO field; shown in its dashboard
         if request.return_url:
             params["return_url"] = request.return_url
         if off_session:

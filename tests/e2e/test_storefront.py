@@ -62,9 +62,9 @@ def check_out(page: Page, method: str, widget_text: str) -> str:
     page.get_by_label("Company").fill("ACME Industrial")
     page.get_by_label("Street address", exact=True).fill("200 Industrial Way")
     page.get_by_label("City").fill("Springfield")
-    page.get_by_label("State or region code").fill("US-IL")
     page.get_by_label("Postal code").fill("62701")
     page.get_by_label("Country").select_option(label="United States")
+    page.get_by_label("State or region").select_option("US-IL")  # its regions follow the country
     page.get_by_role("button", name="Continue").click()
 
     expect(page.get_by_role("heading", name="Shipping address")).to_be_visible()
