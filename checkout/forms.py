@@ -10,9 +10,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.forms.utils import flatatt
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.urls import reverse
 
 from checkout.models import MAX_QUANTITY
 from checkout.shipping import SHIPPING_METHODS

@@ -84,6 +84,7 @@ def order_create(
             shipping_method=shipping_method,
             language=(get_language() or "") if language is None else language,
             payment_method=payment_method,
+            po_number=po_number,
         )
 
 
@@ -103,6 +104,7 @@ def _order_insert(
     shipping_method: str,
     language: str,
     payment_method: str,
+    po_number: str,
 ) -> Order:
     order = Order.objects.create(
         number=f"new-{uuid4().hex[:28]}",  # fits max_length=32 (PostgreSQL enforces it)
