@@ -40,11 +40,13 @@ from providers.base import (
     Capability,
     CheckoutContext,
     ErrorCode,
+    EventMovement,
     FollowUpRequest,
     IntegrationInfo,
     InvalidSignature,
     MethodInfo,
     Money,
+    MovementAction,
     PaymentAction,
     PaymentRequest,
     ProviderError,
@@ -52,7 +54,9 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
+    UnreadableEvent,
     WebhookEvent,
+    from_minor,
     header,
     scrub,
     to_minor,
@@ -400,6 +404,45 @@ class OroPayAdapter(Adapter):
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidSignature("not an OroPay notification") from exc
         return event_from_notification(data, self._scrub)
+
+    def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
+        """A refund's notification names its parent only: a sale, or a capture (a transaction of its own) of an
+        authorization. The parent is read back; a capture's refund is then about the authorization, and the capture
+        comes first in the event's movements (already recorded, it adds nothing; made in the portal and never
+        notified, it is recorded), so the refund is recorded against that very capture."""
+        if not event.needs_details or not event.provider_reference or not event.amount:
+            return replace(event, needs_details=False)
+        reply = self._client.call("GET", f"/transactions/{event.provider_reference}")
+        if reply.status == 404:
+            raise UnreadableEvent(
+                f"OroPay has no transaction {event.provider_reference}, which a refund names as its parent.",
+                event_id=event.event_id,
+                event_type=event.type,
+                payload={},
+            )
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            raise ProviderUnavailable(f"OroPay transaction {event.provider_reference} could not be read")
+        parent = reply.body
+        authorization = str(parent.get("parent_resource_id") or "")
+        if not authorization or parent.get("type") != "SALE":
+            return replace(event, needs_details=False)
+        try:
+            captured = from_minor(int(str(parent["amount"])), str(parent["currency"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnreadableEvent(
+                f"OroPay capture {event.provider_reference} has no readable amount ({exc}).",
+                event_id=event.event_id,
+                event_type=event.type,
+                payload={},
+            ) from exc
+        capture = EventMovement(MovementAction.CAPTURE, str(parent["id"]), captured)
+        return replace(
+            event,
+            provider_reference=authorization,
+            payment_key=str(parent.get("reference") or "") or None,
+            movements=(capture, *event.movements),
+            needs_details=False,
+        )
 
 
 def notification_signature(body: bytes, app_key: str) -> str:

@@ -50,6 +50,8 @@ def event_from_notification(data: Any, scrub: Callable[[Any], Any]) -> WebhookEv
         data=scrub({"status": status, "type": data.get("type"), "reference": data.get("reference")}),
         movements=movements,
         payment_key=(str(data.get("reference") or "") or None) if data.get("type") != "REFUND" else None,
+        # a refund names only its parent, which may be a capture of an authorization: the worker reads it back
+        needs_details=bool(movements) and data.get("type") == "REFUND" and bool(data.get("parent_resource_id")),
     )
 
 

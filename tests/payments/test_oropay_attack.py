@@ -116,3 +116,23 @@ def test_a_release_whose_answer_was_lost_after_a_capture_is_settled(oropay, noti
     assert settled.state == State.SUCCEEDED
     order.refresh_from_db()
     assert [row[:3] for row in ledger(order)][-1] == ("cancel", "70.0000", "succeeded")
+
+
+def test_a_refund_of_a_capture_made_in_the_portal_is_recorded_from_its_notification(oropay) -> None:  # noqa: F811
+    """The refund names the capture (a transaction of its own) as its parent, not the authorization."""
+    order, auth = authorized(oropay)
+    capture = services.payment_capture(source_id=auth.pk, amount=money("40.00"), key="c-1")
+    at_the_provider(oropay, f"/transactions/{capture.provider_reference}/refund", {"amount": "1500"}, "portal-3")
+    order.refresh_from_db()
+    assert [row[:3] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded"),
+        ("capture", "40.0000", "succeeded"),
+        ("refund", "15.0000", "succeeded"),
+    ]
+    # and one of ours after it is recorded once
+    services.payment_refund(source_id=capture.pk, amount=money("15.00"), key="r-1")
+    order.refresh_from_db()
+    assert [row[:3] for row in ledger(order)][2:] == [
+        ("refund", "15.0000", "succeeded"),
+        ("refund", "15.0000", "succeeded"),
+    ]
