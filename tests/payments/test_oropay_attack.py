@@ -136,3 +136,45 @@ def test_a_refund_of_a_capture_made_in_the_portal_is_recorded_from_its_notificat
         ("refund", "15.0000", "succeeded"),
         ("refund", "15.0000", "succeeded"),
     ]
+
+
+def test_two_tabs_paying_one_invoice_at_once_by_card_and_by_ach_take_it_once(oropay, settings) -> None:  # noqa: F811
+    """Real threads on the database: the order lock lets one payment through; the other is refused, and
+    Global Payments is asked for one debit only."""
+    import threading
+
+    from django.db import connection
+
+    from orders.models import Invoice
+    from orders.services import invoice_create
+    from payments.exceptions import PaymentRefused
+    from payments.models import PaymentTransaction
+    from sandbox.services import sim_count
+    from tests.payments.test_oropay_payments import bank
+
+    settings.INVOICE_PAYMENT_METHOD = "oropay"
+    invoice = invoice_create(order=factories.OrderFactory())
+    tabs = [("tab-card", card(), f"oropay_{oropay.pk}"), ("tab-ach", bank(), f"oropay_{oropay.pk}_ach")]
+    barrier = threading.Barrier(len(tabs))
+    outcomes: list[str] = []
+
+    def pay(key: str, data: dict[str, str], method: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            txn = services.invoice_payment_purchase(invoice_id=invoice.pk, key=key, payment_data=data, method=method)
+            outcomes.append(txn.state)
+        except PaymentRefused:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pay, args=tab) for tab in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 2 and outcomes.count("refused") == 1, outcomes
+    assert PaymentTransaction.objects.filter(invoice=invoice).count() == 1
+    assert sim_count("oropay", "transaction") == 1
+    invoice.refresh_from_db()
+    assert invoice.status in (Invoice.Status.OPEN, Invoice.Status.PAID)
