@@ -40,3 +40,44 @@ def test_buyer_pays_an_open_invoice_by_card_while_ach_is_offered_too(
     invoice.refresh_from_db()
     assert invoice.payment_status == PaymentStatus.FULL
     nothing_secret_reached_us(sent_to_us, CARD)
+
+
+def test_buyer_pays_an_order_by_card_at_checkout_while_ach_is_offered_too(
+    browser: Browser,
+    site: str,  # noqa: F811
+    sent_to_us,  # noqa: ANN001, F811
+) -> None:
+    """The demo's integration captures automatically; with a rule offering its ACH too, checkout shows the card and
+    ACH on one page."""
+    from demo.seed import _rule
+    from integrations.models import Integration
+
+    _rule("OroPay ACH (USD)", "USD", 12, [Integration.objects.get(provider_key="oropay")], variant="ach")
+    page = buyer_page(browser, site, "buyer@globex.example", sent_to_us)
+    page.get_by_role("button", name="Add Hex bolt M8 (box of 100) to cart").click()
+    page.goto("/cart/")
+    page.get_by_role("link", name="Check out").click()
+    page.get_by_label("First name").fill("Gus")
+    page.get_by_label("Last name").fill("Buyer")
+    page.get_by_label("Company").fill("Globex Trading")
+    page.get_by_label("Street address", exact=True).fill("5 Harbor Road")
+    page.get_by_label("City").fill("Boston")
+    page.get_by_label("State or region code").fill("US-MA")
+    page.get_by_label("Postal code").fill("02110")
+    page.get_by_label("Country").select_option(label="United States")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Flat rate ($15.00)").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".oropay-ach")).to_have_count(1)
+    page.get_by_label("Credit card (OroPay)", exact=True).check()
+    fields = page.locator(".oropay-card")
+    fields.get_by_label("Card number").fill(CARD)
+    fields.get_by_label("Expiry (MM / YY)").fill("12 / 34")
+    fields.get_by_label("Security code").fill("123")
+    fields.get_by_role("button", name="Use this card").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    page.get_by_role("button", name="Submit order").click()
+    expect(page.get_by_role("heading", name="Thank you for your order")).to_be_visible()
+    expect(page.locator("dt:has-text('Payment status') + dd")).to_have_text("Paid in full")
+    nothing_secret_reached_us(sent_to_us, CARD)
