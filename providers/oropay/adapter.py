@@ -68,7 +68,8 @@ from providers.oropay.webhooks import event_from_notification
 ACH_VARIANT = "ach"
 #: GP-API's limit on `reference`
 REFERENCE_MAX = 50
-#: how long GP-API keeps the answer to an idempotency key
+#: how long GP-API keeps the answer to an idempotency key (24 hours), less a margin for clocks and calls in flight
+KEY_REPLAY_WINDOW = timedelta(hours=23)
 DEFAULT_NACHA_TEXT = (
     "By submitting this payment I authorize {merchant} to debit the bank account above, once, for the amount "
     "shown, through the ACH network, and, if needed, to credit it to correct an erroneous debit. I can revoke "
@@ -340,6 +341,17 @@ class OroPayAdapter(Adapter):
         ]
         if not rows:
             return ProviderResult.error(NOT_FOUND, f"OroPay has no trace of this {request.action}.", amount=amount)
+        if len(rows) > 1 and request.requested_at and datetime.now(UTC) - request.requested_at < KEY_REPLAY_WINDOW:
+            # several of our amount: GP-API still keeps our key, so the same request with it gives back its own answer
+            # (and it never reached GP-API if the answer is new: it is made now, as it was meant to be)
+            path = "refund" if request.action == "refund" else "capture"
+            reply = self._client.call(
+                "POST",
+                f"/transactions/{request.provider_reference}/{path}",
+                {"amount": str(to_minor(amount))},
+                key=request.idempotency_key,
+            )
+            return self._result(reply, amount, request.action, reference=request.provider_reference)
         if len(rows) > 1:
             return ProviderResult.error(
                 ErrorCode.UNEXPECTED_RESPONSE,
