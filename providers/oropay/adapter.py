@@ -40,11 +40,13 @@ from providers.base import (
     Capability,
     CheckoutContext,
     ErrorCode,
+    EventMovement,
     FollowUpRequest,
     IntegrationInfo,
     InvalidSignature,
     MethodInfo,
     Money,
+    MovementAction,
     PaymentAction,
     PaymentRequest,
     ProviderError,
@@ -52,7 +54,9 @@ from providers.base import (
     ProviderResult,
     ProviderUnavailable,
     StatusRequest,
+    UnreadableEvent,
     WebhookEvent,
+    from_minor,
     header,
     scrub,
     to_minor,
@@ -64,7 +68,8 @@ from providers.oropay.webhooks import event_from_notification
 ACH_VARIANT = "ach"
 #: GP-API's limit on `reference`
 REFERENCE_MAX = 50
-#: how long GP-API keeps the answer to an idempotency key
+#: how long GP-API keeps the answer to an idempotency key (24 hours), less a margin for clocks and calls in flight
+KEY_REPLAY_WINDOW = timedelta(hours=23)
 DEFAULT_NACHA_TEXT = (
     "By submitting this payment I authorize {merchant} to debit the bank account above, once, for the amount "
     "shown, through the ACH network, and, if needed, to credit it to correct an erroneous debit. I can revoke "
@@ -336,6 +341,17 @@ class OroPayAdapter(Adapter):
         ]
         if not rows:
             return ProviderResult.error(NOT_FOUND, f"OroPay has no trace of this {request.action}.", amount=amount)
+        if len(rows) > 1 and request.requested_at and datetime.now(UTC) - request.requested_at < KEY_REPLAY_WINDOW:
+            # several of our amount: GP-API still keeps our key, so the same request with it gives back its own answer
+            # (and it never reached GP-API if the answer is new: it is made now, as it was meant to be)
+            path = "refund" if request.action == "refund" else "capture"
+            reply = self._client.call(
+                "POST",
+                f"/transactions/{request.provider_reference}/{path}",
+                {"amount": str(to_minor(amount))},
+                key=request.idempotency_key,
+            )
+            return self._result(reply, amount, request.action, reference=request.provider_reference)
         if len(rows) > 1:
             return ProviderResult.error(
                 ErrorCode.UNEXPECTED_RESPONSE,
@@ -400,6 +416,45 @@ class OroPayAdapter(Adapter):
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidSignature("not an OroPay notification") from exc
         return event_from_notification(data, self._scrub)
+
+    def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
+        """A refund's notification names its parent only: a sale, or a capture (a transaction of its own) of an
+        authorization. The parent is read back; a capture's refund is then about the authorization, and the capture
+        comes first in the event's movements (already recorded, it adds nothing; made in the portal and never
+        notified, it is recorded), so the refund is recorded against that very capture."""
+        if not event.needs_details or not event.provider_reference or not event.amount:
+            return replace(event, needs_details=False)
+        reply = self._client.call("GET", f"/transactions/{event.provider_reference}")
+        if reply.status == 404:
+            raise UnreadableEvent(
+                f"OroPay has no transaction {event.provider_reference}, which a refund names as its parent.",
+                event_id=event.event_id,
+                event_type=event.type,
+                payload={},
+            )
+        if reply.status != 200 or not isinstance(reply.body, dict):
+            raise ProviderUnavailable(f"OroPay transaction {event.provider_reference} could not be read")
+        parent = reply.body
+        authorization = str(parent.get("parent_resource_id") or "")
+        if not authorization or parent.get("type") != "SALE":
+            return replace(event, needs_details=False)
+        try:
+            captured = from_minor(int(str(parent["amount"])), str(parent["currency"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnreadableEvent(
+                f"OroPay capture {event.provider_reference} has no readable amount ({exc}).",
+                event_id=event.event_id,
+                event_type=event.type,
+                payload={},
+            ) from exc
+        capture = EventMovement(MovementAction.CAPTURE, str(parent["id"]), captured)
+        return replace(
+            event,
+            provider_reference=authorization,
+            payment_key=str(parent.get("reference") or "") or None,
+            movements=(capture, *event.movements),
+            needs_details=False,
+        )
 
 
 def notification_signature(body: bytes, app_key: str) -> str:

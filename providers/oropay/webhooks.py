@@ -2,9 +2,12 @@
 
 Movements are reported for what only a notification (or reconcile) can tell: an ACH debit FUNDED (the pending
 sale completes) or REJECTED (declined before funding; a return after it), a sale CAPTURED or DECLINED, a hold
-REVERSED, and a REFUND transaction (money back, by its own id, on the payment it names as its parent). Captures
-of a held authorization are recorded from our own calls (each answer names the amount; a lost one is asked again
-with its key), so a notification of one adds nothing.
+REVERSED, and a REFUND transaction (money back, by its own id, on the payment it names as its parent). An
+authorization completed after 3-D Secure (PREAUTHORIZED) is reported too, as the buyer may never come back to the
+shop. A capture of a held authorization is a SALE of its own under it (`parent_resource_id`): reported as a
+capture by its own id, on the authorization, so one made in Global Payments' portal is recorded (the ledger matches
+one of ours, answered or still open, by that id or its amount); a release of what an authorization still holds after
+captures (the authorization stays CAPTURED, its last action a REVERSAL) is reported as a cancel.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def event_from_notification(data: Any, scrub: Callable[[Any], Any]) -> WebhookEv
             f"{type(exc).__name__}: {exc}", event_id=event_id, event_type=status, payload=scrub(data)
         ) from exc
     movements = tuple(_movements(data, txn_id, status, amount))
-    payment = str(data.get("parent_resource_id") or txn_id) if data.get("type") == "REFUND" else txn_id
+    # a refund or a capture is a transaction of its own: the event is about the payment it names as its parent
+    payment = str(data.get("parent_resource_id") or txn_id)
     return WebhookEvent(
         event_id=event_id,
         type=f"transaction.{status.lower()}",
@@ -46,6 +50,8 @@ def event_from_notification(data: Any, scrub: Callable[[Any], Any]) -> WebhookEv
         data=scrub({"status": status, "type": data.get("type"), "reference": data.get("reference")}),
         movements=movements,
         payment_key=(str(data.get("reference") or "") or None) if data.get("type") != "REFUND" else None,
+        # a refund names only its parent, which may be a capture of an authorization: the worker reads it back
+        needs_details=bool(movements) and data.get("type") == "REFUND" and bool(data.get("parent_resource_id")),
     )
 
 
@@ -67,6 +73,15 @@ def _movements(data: Mapping[str, Any], txn_id: str, status: str, amount: Money)
     if status == "DECLINED":
         return [EventMovement(MovementAction.DECLINE, txn_id, amount, error_code=issuer_code(data).value)]
     if status == "REVERSED" and not ach:
+        return [EventMovement(MovementAction.CANCEL, txn_id, amount)]
+    if ach:
+        return []
+    if data.get("parent_resource_id"):  # a capture of a held authorization, ours or made in the portal
+        return [EventMovement(MovementAction.CAPTURE, txn_id, amount)] if status in ("CAPTURED", "BATCHED") else []
+    if status == "PREAUTHORIZED":  # authorized after the buyer's 3-D Secure challenge
+        return [EventMovement(MovementAction.AUTHORIZE, txn_id, amount)]
+    if status in ("CAPTURED", "BATCHED") and data.get("capture_mode") != "AUTO" and action == "REVERSAL":
+        # what the authorization still held was released; what it captured stays
         return [EventMovement(MovementAction.CANCEL, txn_id, amount)]
     if status in ("CAPTURED", "BATCHED") and data.get("capture_mode") == "AUTO" and not ach:
         return [EventMovement(MovementAction.CHARGE, txn_id, amount)]
