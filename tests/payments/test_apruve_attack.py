@@ -1,0 +1,68 @@
+"""Attacks on the Apruve integration: events about invoices the ledger never made, a buyer who accepted in one
+tab and closed the lightbox in another, and the like, against the Apruve sandbox."""
+
+from __future__ import annotations
+
+import requests
+
+import pytest
+
+from orders.models import PaymentStatus
+from payments import services
+from payments.models import Action, PaymentTransaction, State
+from sandbox.apruve import simulator as apruve_sandbox
+from sandbox.profiles import apruve_buyer_accepts
+from sandbox.services import sim_list
+from tests import factories
+from tests.payments.test_apruve_payments import SECRETS, accepted, apruve, base, money, offer, status
+
+__all__ = ["apruve"]  # the fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def dashboard_invoice(live_server, order_id: str, cents: int) -> str:  # noqa: ANN001
+    """Staff bill part of the Apruve order in Apruve's dashboard, not through us (the same API)."""
+    reply = requests.post(
+        f"{base(live_server)}/api/v4/orders/{order_id}/invoices",
+        json={"amount_cents": cents, "currency": "USD", "issue_on_create": True},
+        headers={"Apruve-Api-Key": SECRETS["api_key"], "Accept": "application/json"},
+        timeout=10,
+    )
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+def test_invoice_canceled_of_an_invoice_made_in_apruves_dashboard_does_not_cancel_the_authorization(
+    apruve, live_server
+) -> None:  # noqa: ANN001
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    invoice_id = dashboard_invoice(live_server, auth.provider_reference, 2000)
+    apruve_sandbox.invoice_cancel(invoice_id)  # its invoice.canceled reaches our webhook, signed
+    assert not PaymentTransaction.objects.filter(action=Action.CANCEL).exists()
+    assert status(order) == PaymentStatus.AUTHORIZED
+    # the Apruve order is still accepted: staff can still bill it
+    assert [o.data["status"] for o in sim_list("apruve", "order")] == ["accepted"]
+    sent = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-1")
+    assert (sent.state, sent.amount) == (State.SUCCEEDED, auth.amount)
+
+
+def test_closing_the_lightbox_after_accepting_in_another_tab_keeps_the_accepted_order(
+    apruve, live_server
+) -> None:  # noqa: ANN001
+    """The buyer accepted in one tab (whose page never posted the id back) and closed the lightbox in another:
+    the Apruve order exists and holds the company's credit, so it is either the payment or canceled at Apruve."""
+    from payments.abandonment import payment_abandon
+
+    order = factories.OrderFactory()
+    txn = offer(apruve, order)
+    action = txn.response["next_action"]
+    order_id = apruve_buyer_accepts(base(live_server), action["order"], action["secure_hash"])
+    assert order_id
+    ended = payment_abandon(transaction_id=txn.pk)
+    at_apruve = {o.object_id: o.data["status"] for o in sim_list("apruve", "order")}[order_id]
+    if ended.state == State.SUCCEEDED:  # the payment stands on the accepted order
+        assert (ended.provider_reference, at_apruve, status(order)) == (order_id, "accepted", "authorized")
+    else:  # ended: then at Apruve too
+        assert (ended.state, at_apruve) == (State.DECLINED, "canceled")
