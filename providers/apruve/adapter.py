@@ -365,6 +365,15 @@ class ApruveAdapter(Adapter):
         """The buyer closed the lightbox or chose another way to pay. Apruve makes the order only when the buyer
         accepts, so an offer without an order is ended; an accepted one is canceled."""
         if not request.provider_reference:
+            # the buyer may have accepted in another tab whose page never posted the order id back: an order with
+            # our number then exists at Apruve, and it stands (the caller reads it back) rather than being lost
+            reference = str(request.options.get("reference") or "")
+            if reference and self._orders_for(reference, request.amount, standing_only=True):
+                return ProviderResult.error(
+                    ErrorCode.INVALID_STATE,
+                    "The buyer accepted this Apruve offer meanwhile; the payment is read back.",
+                    amount=request.amount,
+                )
             return ProviderResult.succeeded(
                 request.amount, message="The buyer did not accept the Apruve offer; nothing was created at Apruve."
             )
@@ -414,7 +423,8 @@ class ApruveAdapter(Adapter):
         message = "The buyer has not accepted the Apruve offer yet."
         return ProviderResult.action_required(request.amount, {}, message=f"{refused} {message}".strip())
 
-    def _orders_for(self, reference: str, amount: Money) -> list[dict[str, Any]]:
+    def _orders_for(self, reference: str, amount: Money, *, standing_only: bool = False) -> list[dict[str, Any]]:
+        """Apruve's orders carrying our number `reference` for `amount` (with `standing_only`, not canceled)."""
         if not reference:
             return []
         reply = self.client.call("GET", "orders", params={"merchant_order_id": reference})
@@ -423,7 +433,9 @@ class ApruveAdapter(Adapter):
         return [
             o
             for o in reply.items
-            if o.get("id") and not _order_mismatch(o, merchant_id=self.merchant_id, amount=amount, reference=reference)
+            if o.get("id")
+            and not _order_mismatch(o, merchant_id=self.merchant_id, amount=amount, reference=reference)
+            and not (standing_only and o.get("status") == ORDER_CANCELED)
         ]
 
     def _invoice_status(self, request: StatusRequest) -> ProviderResult:
