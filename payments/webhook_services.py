@@ -473,7 +473,10 @@ def _apply_child(
             adapter=adapter,
         )
         return f"{label} {row.money} completed."
-    if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE):
+    # one capture per authorization at such a provider; where it bills by invoices (Apruve), each invoice paid is
+    # a capture of its own (keyed by the invoice's id), also those made in the provider's dashboard
+    by_invoices = adapter.supports(Capability.INVOICE) and source.action == Action.AUTHORIZE
+    if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE) and not by_invoices:
         if source.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).exists():
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:

@@ -66,3 +66,18 @@ def test_closing_the_lightbox_after_accepting_in_another_tab_keeps_the_accepted_
         assert (ended.provider_reference, at_apruve, status(order)) == (order_id, "accepted", "authorized")
     else:  # ended: then at Apruve too
         assert (ended.state, at_apruve) == (State.DECLINED, "canceled")
+
+
+def test_two_invoices_made_in_apruves_dashboard_and_paid_are_both_recorded(apruve, live_server) -> None:  # noqa: ANN001
+    """Money Apruve collected on invoices staff made in its dashboard: each close is a capture of its own."""
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    first = dashboard_invoice(live_server, auth.provider_reference, 2000)
+    second = dashboard_invoice(live_server, auth.provider_reference, 3000)
+    apruve_sandbox.invoice_close(first)
+    apruve_sandbox.invoice_close(second)
+    captures = PaymentTransaction.objects.filter(action=Action.CAPTURE, state=State.SUCCEEDED)
+    assert sorted((c.provider_reference, int(c.amount * 100)) for c in captures) == sorted(
+        [(first, 2000), (second, 3000)]
+    )
+    assert status(order) == PaymentStatus.PARTIALLY
