@@ -111,7 +111,11 @@ class ApruveAdapter(Adapter):
             if quantity != quantity.to_integral_value() or quantity <= 0:
                 items = []  # Apruve counts whole items: a fractional quantity goes as one line of its total
                 break
-            each = to_minor(line.unit_price)
+            try:
+                each = to_minor(line.unit_price)
+            except ValueError:  # a price in fractions of a cent (B2B): no line of whole cents shows it
+                items = []
+                break
             items.append(
                 {
                     "title": line.name[:255],

@@ -81,3 +81,18 @@ def test_two_invoices_made_in_apruves_dashboard_and_paid_are_both_recorded(apruv
         [(first, 2000), (second, 3000)]
     )
     assert status(order) == PaymentStatus.PARTIALLY
+
+
+def test_a_line_priced_in_fractions_of_a_cent_gives_an_offer_not_a_crash(apruve, live_server) -> None:  # noqa: ANN001
+    """B2B prices carry four places (a screw at $0.1250): the lines Apruve shows cannot be whole cents each, so
+    the offer is one line of the order's total, and the buyer can still accept it."""
+    from decimal import Decimal
+
+    from orders.models import OrderLine
+
+    order = factories.OrderFactory(subtotal=Decimal("1.00"))
+    order.lines.all().delete()
+    OrderLine.objects.create(order=order, sku="SCREW", name="Screw", quantity=8, unit_price=Decimal("0.1250"))
+    txn = offer(apruve, order)
+    action = txn.response["next_action"]
+    assert apruve_buyer_accepts(base(live_server), action["order"], action["secure_hash"])
