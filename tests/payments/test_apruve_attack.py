@@ -96,3 +96,49 @@ def test_a_line_priced_in_fractions_of_a_cent_gives_an_offer_not_a_crash(apruve,
     txn = offer(apruve, order)
     action = txn.response["next_action"]
     assert apruve_buyer_accepts(base(live_server), action["order"], action["secure_hash"])
+
+
+def test_two_staff_sending_the_whole_invoice_at_once_bill_it_once(apruve, live_server) -> None:  # noqa: ANN001
+    """Two sales people press "Send invoice" for all that is left at the same moment (real threads)."""
+    import threading
+
+    from django.db import connection
+
+    from payments.exceptions import PaymentRefused
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def send(key: str) -> None:
+        try:
+            barrier.wait()
+            results.append(services.payment_invoice(source_id=auth.pk, amount=None, key=key))
+        except PaymentRefused as refused:
+            results.append(refused.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(f"invoice-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = [r for r in results if isinstance(r, PaymentTransaction)]
+    assert len(sent) == 1 and sent[0].state == State.SUCCEEDED
+    assert [o.data["amount_cents"] for o in sim_list("apruve", "invoice")] == [10000]
+    assert status(order) == PaymentStatus.INVOICED
+
+
+
+def test_a_second_offer_for_the_same_order_is_refused_while_the_first_waits_for_the_buyer(
+    apruve, live_server
+) -> None:  # noqa: ANN001
+    """So two rows can never read back (by our order number) the same accepted Apruve order."""
+    from payments.exceptions import PaymentRefused
+
+    order = factories.OrderFactory()
+    offer(apruve, order, key="checkout:1:1")
+    with pytest.raises(PaymentRefused):
+        offer(apruve, order, key="checkout:1:2")
