@@ -142,3 +142,52 @@ def test_a_second_offer_for_the_same_order_is_refused_while_the_first_waits_for_
     offer(apruve, order, key="checkout:1:1")
     with pytest.raises(PaymentRefused):
         offer(apruve, order, key="checkout:1:2")
+
+
+def _slow(operation: str):  # noqa: ANN202
+    """Apruve acts, then answers after our read timeout (the reply is lost)."""
+    from providers.apruve.adapter import ApruveAdapter
+    from sandbox.services import sim_fault_add
+
+    sim_fault_add(provider="apruve", kind="timeout", operation=operation, delay=1.5)
+    original = ApruveAdapter.read_timeout
+    ApruveAdapter.read_timeout = 0.5
+    return lambda: setattr(ApruveAdapter, "read_timeout", original)
+
+
+def test_a_lost_credit_reply_is_settled_by_reconcile_without_a_second_credit(apruve, live_server) -> None:  # noqa: ANN001
+    from payments import sweeps
+    from tests.payments.test_apruve_payments import apruve_close_invoice
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    invoice = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-1")
+    apruve_close_invoice(base(live_server), invoice.provider_reference)
+    capture = PaymentTransaction.objects.get(action=Action.CAPTURE)
+    restore = _slow("create_invoice_return")
+    try:
+        lost = services.payment_refund(source_id=capture.pk, amount=money("15.00"), key="refund-1", note="damaged")
+    finally:
+        restore()
+    assert lost.is_open
+    settled = sweeps.payment_reconcile(transaction_id=lost.pk)
+    again = sweeps.payment_reconcile(transaction_id=lost.pk)
+    assert (settled.state, again.state) == (State.SUCCEEDED, State.SUCCEEDED)
+    assert [r.data["amount_cents"] for r in sim_list("apruve", "invoice_return")] == [1500]
+    assert status(order) == PaymentStatus.REFUNDED_PARTIALLY
+
+
+def test_a_lost_cancel_reply_is_settled_by_reconcile(apruve, live_server) -> None:  # noqa: ANN001
+    from payments import sweeps
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    restore = _slow("cancel_order")
+    try:
+        lost = services.payment_cancel(source_id=auth.pk, key="cancel-1", note="buyer asked")
+    finally:
+        restore()
+    # settled by Apruve's order.canceled (sent while our call waited) or by reconcile: once, either way
+    assert sweeps.payment_reconcile(transaction_id=lost.pk).state == State.SUCCEEDED
+    assert PaymentTransaction.objects.filter(action=Action.CANCEL).count() == 1
+    assert status(order) == PaymentStatus.CANCELED
