@@ -234,9 +234,7 @@ class ApruveAdapter(Adapter):
         reply = self.client.call("GET", f"orders/{_path(order_id)}/invoices")
         if reply.status == 404:
             return None
-        if not reply.ok:
-            raise ProviderUnavailable(f"Apruve listed no invoices (HTTP {reply.status})")
-        return reply.items
+        return _listing(reply, "invoices")
 
     def _invoice_by_key(self, order_id: str, key: str) -> dict[str, Any] | None:
         invoices = self._invoices_of(order_id) or []
@@ -356,9 +354,10 @@ class ApruveAdapter(Adapter):
 
     def _return_by_key(self, invoice_id: str, key: str) -> dict[str, Any] | None:
         reply = self.client.call("GET", f"invoices/{_path(invoice_id)}/invoice_returns")
-        if not reply.ok:
+        if reply.status == 404:  # no such invoice: no credit on it either
             return None
-        return next((r for r in reply.items if str(r.get("merchant_notes") or "") == key), None)
+        returns = _listing(reply, "invoice returns")
+        return next((r for r in returns if str(r.get("merchant_notes") or "") == key), None)
 
     def _return_result(self, data: Mapping[str, Any], expected: Money) -> ProviderResult:
         cents = data.get("amount_cents")
@@ -432,11 +431,9 @@ class ApruveAdapter(Adapter):
         if not reference:
             return []
         reply = self.client.call("GET", "orders", params={"merchant_order_id": reference})
-        if not reply.ok:
-            raise ProviderUnavailable(f"Apruve could not search its orders (HTTP {reply.status})")
         return [
             o
-            for o in reply.items
+            for o in _listing(reply, "orders")
             if o.get("id")
             and not _order_mismatch(o, merchant_id=self.merchant_id, amount=amount, reference=reference)
             and not (standing_only and o.get("status") == ORDER_CANCELED)
@@ -506,6 +503,15 @@ def _order_mismatch(order: Mapping[str, Any], *, merchant_id: str, amount: Money
     if order.get("amount_cents") != to_minor(amount):
         return f"amount {order.get('amount_cents')!r} cents, not {to_minor(amount)}"
     return ""
+
+
+def _listing(reply: ApruveReply, what: str) -> list[dict[str, Any]]:
+    """A listing's entries, or `ProviderUnavailable` when Apruve's answer is not one: "not in the listing" must be
+    proven before it means "never made" (an invoice or credit is otherwise sent twice)."""
+    entries = reply.listing() if reply.ok else None
+    if entries is None:
+        raise ProviderUnavailable(f"Apruve's listing of {what} could not be read (HTTP {reply.status})")
+    return entries
 
 
 def _error_text(reply: ApruveReply) -> str:

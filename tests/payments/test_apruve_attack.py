@@ -191,3 +191,51 @@ def test_a_lost_cancel_reply_is_settled_by_reconcile(apruve, live_server) -> Non
     assert sweeps.payment_reconcile(transaction_id=lost.pk).state == State.SUCCEEDED
     assert PaymentTransaction.objects.filter(action=Action.CANCEL).count() == 1
     assert status(order) == PaymentStatus.CANCELED
+
+
+def test_an_unreadable_invoice_listing_never_makes_a_lost_invoice_twice(apruve, live_server) -> None:  # noqa: ANN001
+    """The reply to "send invoice" is lost; when reconcile asks, Apruve's listing comes back unreadable (a proxy's
+    HTML page with 200). That proves nothing: the invoice must not be sent again (the company billed twice)."""
+    from payments import sweeps
+    from sandbox.services import sim_fault_add
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    restore = _slow("create_invoice")
+    try:
+        lost = services.payment_invoice(source_id=auth.pk, amount=money("30.00"), key="invoice-1")
+    finally:
+        restore()
+    assert lost.is_open
+    sim_fault_add(provider="apruve", kind="malformed", operation="list_invoices", times=5)
+    sweeps.payment_reconcile(transaction_id=lost.pk)
+    assert [i.data["amount_cents"] for i in sim_list("apruve", "invoice")] == [3000]
+    from sandbox.services import sim_faults_clear
+
+    sim_faults_clear(provider="apruve")
+    assert sweeps.payment_reconcile(transaction_id=lost.pk).state == State.SUCCEEDED
+    assert [i.data["amount_cents"] for i in sim_list("apruve", "invoice")] == [3000]
+
+
+def test_an_unreadable_credit_listing_never_makes_a_lost_credit_twice(apruve, live_server) -> None:  # noqa: ANN001
+    from payments import sweeps
+    from sandbox.services import sim_fault_add, sim_faults_clear
+    from tests.payments.test_apruve_payments import apruve_close_invoice
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    invoice = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-1")
+    apruve_close_invoice(base(live_server), invoice.provider_reference)
+    capture = PaymentTransaction.objects.get(action=Action.CAPTURE)
+    restore = _slow("create_invoice_return")
+    try:
+        lost = services.payment_refund(source_id=capture.pk, amount=money("15.00"), key="refund-1", note="damaged")
+    finally:
+        restore()
+    assert lost.is_open
+    sim_fault_add(provider="apruve", kind="malformed", operation="list_invoice_returns", times=5)
+    sweeps.payment_reconcile(transaction_id=lost.pk)
+    assert [r.data["amount_cents"] for r in sim_list("apruve", "invoice_return")] == [1500]
+    sim_faults_clear(provider="apruve")
+    assert sweeps.payment_reconcile(transaction_id=lost.pk).state == State.SUCCEEDED
+    assert [r.data["amount_cents"] for r in sim_list("apruve", "invoice_return")] == [1500]
