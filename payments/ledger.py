@@ -551,7 +551,9 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
         remaining = capturable_amount(source)
-        if remaining <= 0 or not adapter.supports(Capability.MULTIPLE_CAPTURE) or source.action == Action.PENDING:
+        # an invoice paid outside our own invoice rows (Apruve's dashboard) takes its part; the rest stays billable
+        one_capture = not adapter.supports(Capability.MULTIPLE_CAPTURE) and not adapter.supports(Capability.INVOICE)
+        if remaining <= 0 or one_capture or source.action == Action.PENDING:
             source.active = False  # without multiple captures the provider released the rest
     else:
         return

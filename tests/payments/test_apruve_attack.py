@@ -81,6 +81,8 @@ def test_two_invoices_made_in_apruves_dashboard_and_paid_are_both_recorded(apruv
         [(first, 2000), (second, 3000)]
     )
     assert status(order) == PaymentStatus.PARTIALLY
+    rest = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-rest")  # what Apruve has left
+    assert (rest.state, int(rest.amount * 100)) == (State.SUCCEEDED, 5000)
 
 
 def test_a_line_priced_in_fractions_of_a_cent_gives_an_offer_not_a_crash(apruve, live_server) -> None:  # noqa: ANN001
