@@ -3,9 +3,8 @@ tab and closed the lightbox in another, and the like, against the Apruve sandbox
 
 from __future__ import annotations
 
-import requests
-
 import pytest
+import requests
 
 from orders.models import PaymentStatus
 from payments import services
@@ -48,9 +47,7 @@ def test_invoice_canceled_of_an_invoice_made_in_apruves_dashboard_does_not_cance
     assert (sent.state, sent.amount) == (State.SUCCEEDED, auth.amount)
 
 
-def test_closing_the_lightbox_after_accepting_in_another_tab_keeps_the_accepted_order(
-    apruve, live_server
-) -> None:  # noqa: ANN001
+def test_closing_the_lightbox_after_accepting_in_another_tab_keeps_the_accepted_order(apruve, live_server) -> None:  # noqa: ANN001
     """The buyer accepted in one tab (whose page never posted the id back) and closed the lightbox in another:
     the Apruve order exists and holds the company's credit, so it is either the payment or canceled at Apruve."""
     from payments.abandonment import payment_abandon
@@ -128,15 +125,12 @@ def test_two_staff_sending_the_whole_invoice_at_once_bill_it_once(apruve, live_s
     for thread in threads:
         thread.join()
     sent = [r for r in results if isinstance(r, PaymentTransaction)]
-    assert len(sent) == 1 and sent[0].state == State.SUCCEEDED
+    assert [r.state for r in sent] == [State.SUCCEEDED]
     assert [o.data["amount_cents"] for o in sim_list("apruve", "invoice")] == [10000]
     assert status(order) == PaymentStatus.INVOICED
 
 
-
-def test_a_second_offer_for_the_same_order_is_refused_while_the_first_waits_for_the_buyer(
-    apruve, live_server
-) -> None:  # noqa: ANN001
+def test_a_second_offer_for_the_same_order_is_refused_while_the_first_waits_for_the_buyer(apruve, live_server) -> None:  # noqa: ANN001
     """So two rows can never read back (by our order number) the same accepted Apruve order."""
     from payments.exceptions import PaymentRefused
 
