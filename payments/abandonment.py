@@ -70,14 +70,24 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
     order_id = PaymentTransaction.objects.values_list("order_id", flat=True).get(pk=transaction_id)
     with transaction.atomic():  # 1. our intent is on the row before the provider is asked
         lock_order(order_id=order_id)
-        txn = PaymentTransaction.objects.select_related("integration").get(pk=transaction_id)
+        txn = PaymentTransaction.objects.select_related("integration", "order", "invoice").get(pk=transaction_id)
         if txn.state != State.ACTION_REQUIRED or txn.action not in MONEY_IN_ACTIONS:
             return txn
         if txn.reason != ABANDONED:
             txn.reason = ABANDONED
             txn.save(update_fields=["reason", "updated_at"])
     adapter = adapter_for(txn.integration)
-    request = follow_up_request(txn, txn, key=f"{txn.idempotency_key}:abandon", reason=ABANDONED, validation_only=False)
+    # our order (or invoice) number: a provider that makes its object only when the buyer accepts (Apruve) finds
+    # one accepted in another tab by it, where the row has no reference yet
+    number = txn.invoice.number if txn.invoice_id is not None and txn.invoice else txn.order.number
+    request = follow_up_request(
+        txn,
+        txn,
+        key=f"{txn.idempotency_key}:abandon",
+        reason=ABANDONED,
+        validation_only=False,
+        options={"reference": number},
+    )
     try:  # 2. no transaction open
         result = adapter.abandon(request)
     except (ProviderUnavailable, ProviderMisconfigured, UnsupportedOperation) as exc:

@@ -631,16 +631,14 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
         source.active = False
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
+        # an invoice paid outside our own invoice rows (Apruve's dashboard) takes its part; the rest stays billable
+        one_capture = not adapter.supports(Capability.MULTIPLE_CAPTURE) and not adapter.supports(Capability.INVOICE)
         # without multiple captures the provider released the rest: no need to read what is left
-        if (
-            not adapter.supports(Capability.MULTIPLE_CAPTURE)
-            or source.action == Action.PENDING
-            or capturable_amount(source) <= 0
-        ):
+        if one_capture or source.action == Action.PENDING or capturable_amount(source) <= 0:
             source.active = False  # without multiple captures the provider released the rest
             if source.action == Action.AUTHORIZE:
                 taken = children_taken(source)  # the capture in hand counts: its row is still open here
-                rest = quantize(source.amount - taken.captured - taken.canceled, source.currency)
+                rest = quantize(source.amount - taken.captured - taken.canceled - taken.invoiced, source.currency)
                 if rest > 0:
                     _release_record(source, txn, rest)
     else:

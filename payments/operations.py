@@ -167,7 +167,12 @@ def _capturable(row: PaymentTransaction, taken: Taken, capabilities: Collection[
     zero = quantize(ZERO, row.currency)
     if row.action not in CAPTURE_SOURCES or not (row.successful and row.active):
         return zero
-    if row.action == Action.AUTHORIZE and Capability.MULTIPLE_CAPTURE not in capabilities and taken.captured > 0:
+    if (
+        row.action == Action.AUTHORIZE
+        and Capability.MULTIPLE_CAPTURE not in capabilities
+        and Capability.INVOICE not in capabilities  # billed by several invoices, paid one by one (Apruve)
+        and taken.captured > 0
+    ):
         return zero
     left = row.amount - taken.captured - taken.canceled - taken.invoiced
     return quantize(max(left, ZERO), row.currency)

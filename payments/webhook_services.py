@@ -241,6 +241,10 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         if invoice.state != State.DECLINED:
             return f"Invoice {invoice.money} was collected already; its cancel changes nothing."
         return f"Invoice {invoice.money} canceled at the provider: it is the authorization's again."
+    if action == MovementAction.CANCEL and _names_an_invoice(movement, event, adapter):
+        # an invoice made outside Paydesk (the provider's dashboard) was canceled: the order it billed still
+        # stands at the provider, so the authorization is not canceled; nothing of ours changes
+        return f"Invoice {movement.provider_reference} canceled at the provider: not one of ours, nothing changes."
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
             ledger.ledger_record(
@@ -282,6 +286,17 @@ def _invoice_named(payment: PaymentTransaction, movement: EventMovement, adapter
     if movement.provider_reference and movement.provider_reference != payment.provider_reference:
         return invoices.filter(provider_reference=movement.provider_reference).first()
     return None
+
+
+def _names_an_invoice(movement: EventMovement, event: ProviderEvent, adapter: Adapter) -> bool:
+    """The movement is about one invoice of the payment (Apruve's invoice.* events name the order as the event's
+    reference and the invoice as the movement's), not about the payment itself."""
+    return (
+        adapter.supports(Capability.INVOICE)
+        and bool(movement.provider_reference)
+        and bool(event.provider_reference)
+        and movement.provider_reference != event.provider_reference
+    )
 
 
 def _invoice_captured(
@@ -458,7 +473,10 @@ def _apply_child(
             adapter=adapter,
         )
         return f"{label} {row.money} completed."
-    if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE):
+    # one capture per authorization at such a provider; where it bills by invoices (Apruve), each invoice paid is
+    # a capture of its own (keyed by the invoice's id), also those made in the provider's dashboard
+    by_invoices = adapter.supports(Capability.INVOICE) and source.action == Action.AUTHORIZE
+    if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE) and not by_invoices:
         if source.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).exists():
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:

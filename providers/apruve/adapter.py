@@ -111,7 +111,11 @@ class ApruveAdapter(Adapter):
             if quantity != quantity.to_integral_value() or quantity <= 0:
                 items = []  # Apruve counts whole items: a fractional quantity goes as one line of its total
                 break
-            each = to_minor(line.unit_price)
+            try:
+                each = to_minor(line.unit_price)
+            except ValueError:  # a price in fractions of a cent (B2B): no line of whole cents shows it
+                items = []
+                break
             items.append(
                 {
                     "title": line.name[:255],
@@ -230,9 +234,7 @@ class ApruveAdapter(Adapter):
         reply = self.client.call("GET", f"orders/{_path(order_id)}/invoices")
         if reply.status == 404:
             return None
-        if not reply.ok:
-            raise ProviderUnavailable(f"Apruve listed no invoices (HTTP {reply.status})")
-        return reply.items
+        return _listing(reply, "invoices")
 
     def _invoice_by_key(self, order_id: str, key: str) -> dict[str, Any] | None:
         invoices = self._invoices_of(order_id) or []
@@ -352,9 +354,10 @@ class ApruveAdapter(Adapter):
 
     def _return_by_key(self, invoice_id: str, key: str) -> dict[str, Any] | None:
         reply = self.client.call("GET", f"invoices/{_path(invoice_id)}/invoice_returns")
-        if not reply.ok:
+        if reply.status == 404:  # no such invoice: no credit on it either
             return None
-        return next((r for r in reply.items if str(r.get("merchant_notes") or "") == key), None)
+        returns = _listing(reply, "invoice returns")
+        return next((r for r in returns if str(r.get("merchant_notes") or "") == key), None)
 
     def _return_result(self, data: Mapping[str, Any], expected: Money) -> ProviderResult:
         cents = data.get("amount_cents")
@@ -365,6 +368,15 @@ class ApruveAdapter(Adapter):
         """The buyer closed the lightbox or chose another way to pay. Apruve makes the order only when the buyer
         accepts, so an offer without an order is ended; an accepted one is canceled."""
         if not request.provider_reference:
+            # the buyer may have accepted in another tab whose page never posted the order id back: an order with
+            # our number then exists at Apruve, and it stands (the caller reads it back) rather than being lost
+            reference = str(request.options.get("reference") or "")
+            if reference and self._orders_for(reference, request.amount, standing_only=True):
+                return ProviderResult.error(
+                    ErrorCode.INVALID_STATE,
+                    "The buyer accepted this Apruve offer meanwhile; the payment is read back.",
+                    amount=request.amount,
+                )
             return ProviderResult.succeeded(
                 request.amount, message="The buyer did not accept the Apruve offer; nothing was created at Apruve."
             )
@@ -414,16 +426,17 @@ class ApruveAdapter(Adapter):
         message = "The buyer has not accepted the Apruve offer yet."
         return ProviderResult.action_required(request.amount, {}, message=f"{refused} {message}".strip())
 
-    def _orders_for(self, reference: str, amount: Money) -> list[dict[str, Any]]:
+    def _orders_for(self, reference: str, amount: Money, *, standing_only: bool = False) -> list[dict[str, Any]]:
+        """Apruve's orders carrying our number `reference` for `amount` (with `standing_only`, not canceled)."""
         if not reference:
             return []
         reply = self.client.call("GET", "orders", params={"merchant_order_id": reference})
-        if not reply.ok:
-            raise ProviderUnavailable(f"Apruve could not search its orders (HTTP {reply.status})")
         return [
             o
-            for o in reply.items
-            if o.get("id") and not _order_mismatch(o, merchant_id=self.merchant_id, amount=amount, reference=reference)
+            for o in _listing(reply, "orders")
+            if o.get("id")
+            and not _order_mismatch(o, merchant_id=self.merchant_id, amount=amount, reference=reference)
+            and not (standing_only and o.get("status") == ORDER_CANCELED)
         ]
 
     def _invoice_status(self, request: StatusRequest) -> ProviderResult:
@@ -490,6 +503,15 @@ def _order_mismatch(order: Mapping[str, Any], *, merchant_id: str, amount: Money
     if order.get("amount_cents") != to_minor(amount):
         return f"amount {order.get('amount_cents')!r} cents, not {to_minor(amount)}"
     return ""
+
+
+def _listing(reply: ApruveReply, what: str) -> list[dict[str, Any]]:
+    """A listing's entries, or `ProviderUnavailable` when Apruve's answer is not one: "not in the listing" must be
+    proven before it means "never made" (an invoice or credit is otherwise sent twice)."""
+    entries = reply.listing() if reply.ok else None
+    if entries is None:
+        raise ProviderUnavailable(f"Apruve's listing of {what} could not be read (HTTP {reply.status})")
+    return entries
 
 
 def _error_text(reply: ApruveReply) -> str:

@@ -83,13 +83,18 @@ class ApruveReply:
     @property
     def items(self) -> list[dict[str, Any]]:
         """A listing's entries, whether Apruve sends a bare array or an object holding one."""
+        return self.listing() or []
+
+    def listing(self) -> list[dict[str, Any]] | None:
+        """A listing's entries; None when the body is no listing at all (a proxy's page, a cut-off reply), which
+        proves nothing about what Apruve holds."""
         if isinstance(self.body, list):
             return [entry for entry in self.body if isinstance(entry, dict)]
         for name in ("data", "results", "orders", "invoices", "invoice_returns"):
             found = self.data.get(name)
             if isinstance(found, list):
                 return [entry for entry in found if isinstance(entry, dict)]
-        return []
+        return None
 
 
 class ApruveClient:
