@@ -95,7 +95,13 @@ def _who(user: object) -> str:
     return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
 
 
-def order_timeline(*, order: Order) -> list[TimelineEntry]:
+def order_timeline(*, order: Order, payments: bool = True) -> list[TimelineEntry]:
+    """The order's timeline; without `payments` (staff who may not see the payment history) only the staff notes
+    and the e-mails sent: no ledger row, provider reference, refund remark or provider event."""
+    if not payments:
+        entries = _notes_and_emails(order)
+        entries.sort(key=lambda entry: entry.when)
+        return entries
     rows = list(
         PaymentTransaction.objects.filter(order_id=order.pk).select_related("actor").order_by("created_at", "id")
     )
@@ -127,7 +133,13 @@ def order_timeline(*, order: Order) -> list[TimelineEntry]:
             )
             for event in events.order_by("received_at", "id")[:200]
         ]
-    entries += [
+    entries += _notes_and_emails(order)
+    entries.sort(key=lambda entry: entry.when)
+    return entries
+
+
+def _notes_and_emails(order: Order) -> list[TimelineEntry]:
+    entries = [
         TimelineEntry(when=note.created_at, kind="note", title="Note", detail=note.text, who=_who(note.author))
         for note in OrderNote.objects.filter(order_id=order.pk).select_related("author")
     ]
@@ -142,7 +154,6 @@ def order_timeline(*, order: Order) -> list[TimelineEntry]:
         )
         for email in BuyerEmail.objects.filter(order_id=order.pk).order_by("created_at", "id")
     ]
-    entries.sort(key=lambda entry: entry.when)
     return entries
 
 
