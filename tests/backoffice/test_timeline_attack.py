@@ -70,3 +70,22 @@ def test_staff_with_payment_history_still_see_the_payments(client: Client, paid_
     assert "Payment captured: $60.00" in html
     assert "Goodwill for the late delivery" in html
     assert "charge.refunded" in html
+
+
+def test_a_note_with_markup_is_shown_as_text(client: Client, sales) -> None:  # noqa: ANN001
+    order = factories.OrderFactory()
+    client.post(f"/admin/orders/order/{order.pk}/notes/", {"text": '<script>alert("x")</script><img src=x onerror=1>'})
+
+    html = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+
+
+def test_staff_who_may_add_notes_but_not_see_orders_cannot_add_one(client: Client) -> None:
+    order = factories.OrderFactory()
+    _viewer(client, "add_ordernote")  # may add notes, may not see orders
+
+    assert client.post(f"/admin/orders/order/{order.pk}/notes/", {"text": "x"}).status_code == 403
+    assert not OrderNote.objects.exists()
