@@ -19,7 +19,11 @@ from tests.conftest import authorize, usd
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_two_answers_of_one_partial_capture_at_once_write_one_release(gateway_integration, fake_gateway, monkeypatch) -> None:  # noqa: ANN001
+def test_two_answers_of_one_partial_capture_at_once_write_one_release(
+    gateway_integration,  # noqa: ANN001
+    fake_gateway,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
     if connection.vendor == "sqlite":
         pytest.skip("the order lock is exercised on PostgreSQL")
     monkeypatch.setattr(fake_gateway, "capabilities", fake_gateway.capabilities - {Capability.MULTIPLE_CAPTURE})
