@@ -169,15 +169,7 @@ def _status_changes(rows: list[PaymentTransaction], order: Order) -> list[Timeli
     for index, txn in enumerate(rows):
         prefix = rows[: index + 1]
         entries = [
-            LedgerEntry(
-                id=row.pk,
-                action=row.action,
-                amount=row.amount,
-                successful=row.successful,
-                active=row.active or (row.successful and closed_by.get(row.pk, len(rows)) > index),
-                source_id=row.source_id,
-                reference=row.provider_reference or None,
-            )
+            _entry(row, active=row.active or (row.successful and closed_by.get(row.pk, len(rows)) > index))
             for row in prefix
         ]
         status = payment_status(entries, order.total).value
@@ -188,4 +180,27 @@ def _status_changes(rows: list[PaymentTransaction], order: Order) -> list[Timeli
                 )
             )
             previous = status
+    # a hold that lapsed or was let go writes no row: the replay counts it open to the end, so the status the rows
+    # have now (the order's) closes the timeline when it differs, at the time the last row changed
+    now_status = payment_status([_entry(row, active=row.active) for row in rows], order.total).value
+    if rows and now_status != previous:
+        changes.append(
+            TimelineEntry(
+                when=max(row.updated_at for row in rows),
+                kind="status",
+                title=f"Payment status: {PaymentStatus(now_status).label}",
+            )
+        )
     return changes
+
+
+def _entry(row: PaymentTransaction, *, active: bool) -> LedgerEntry:
+    return LedgerEntry(
+        id=row.pk,
+        action=row.action,
+        amount=row.amount,
+        successful=row.successful,
+        active=active,
+        source_id=row.source_id,
+        reference=row.provider_reference or None,
+    )
