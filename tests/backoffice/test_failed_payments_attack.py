@@ -5,9 +5,11 @@ failure and must not be hidden behind the attempt."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from backoffice.selectors import dashboard
 from payments.models import Action
+from tests import factories
 from tests.backoffice.test_failed_payments import attempt, declined_row
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +43,27 @@ def test_the_attempts_own_declined_payment_is_still_counted_once(gateway_integra
     declined_row(declined.order, gateway_integration, Action.AUTHORIZE)
 
     assert dashboard().failed_today_count == 1
+
+
+def test_provider_references_on_the_dashboard_follow_the_permissions_that_show_them_elsewhere(
+    client,  # noqa: ANN001
+    gateway_integration,  # noqa: ANN001
+) -> None:
+    placed = factories.OrderFactory()
+    declined_row(placed, gateway_integration, Action.CAPTURE)  # reference ref-<order id>
+    attempt(gateway_integration, "declined", reference="pi_attempt_ref")
+    user = factories.UserFactory(staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_order"))
+    client.force_login(user)
+
+    html = client.get("/admin/").content.decode()
+
+    assert "Failed payments today (2)" in html
+    assert f"ref-{placed.pk}" not in html
+    assert "pi_attempt_ref" not in html
+
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment_history", "view_checkoutattempt"]))
+    html = client.get("/admin/").content.decode()
+
+    assert f"ref-{placed.pk}" in html
+    assert "pi_attempt_ref" in html
