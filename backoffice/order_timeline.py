@@ -44,7 +44,9 @@ class OrderTimelineMixin:
         return urls + super().get_urls()  # type: ignore[misc]
 
     def _timeline_context(self, request: HttpRequest, order: Order) -> dict[str, Any]:
-        entries = order_timeline(order=order)
+        # the ledger's rows, references and the provider's events only for staff who may see the payment history
+        # (as the order page's history table and the operation pages)
+        entries = order_timeline(order=order, payments=request.user.has_perm("payments.view_payment_history"))
         can_note = request.user.has_perm("orders.add_ordernote")
         return {
             "timeline": [{"entry": entry, "when": compact_time(entry.when)} for entry in entries],

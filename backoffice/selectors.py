@@ -80,6 +80,8 @@ class StatusFigure:
 #: the statuses of a checkout attempt that left the buyer no order (`checkout.models.CheckoutAttempt.FAILED`; read
 #: here by value, as the back-office sits beside the storefront, not above it)
 FAILED_ATTEMPT_STATUSES = ("declined", "refused", "abandoned")
+#: operations on a payment after the checkout: their failures are not the attempt's, whatever became of it
+_FOLLOW_UP_ACTIONS = (Action.CAPTURE, Action.CANCEL, Action.REFUND, Action.RE_AUTHORIZE)
 _ATTEMPT_WORDS = {"declined": "Checkout declined", "refused": "Checkout refused", "abandoned": "Checkout abandoned"}
 
 
@@ -147,7 +149,10 @@ def dashboard(*, now: datetime | None = None, limit: int = 10) -> Dashboard:
     )
     declined = PaymentTransaction.objects.filter(
         state=State.DECLINED, updated_at__gte=today[0], updated_at__lt=today[1]
-    ).exclude(order__in=Order.objects.filter(failed_attempt))  # counted once, as its attempt
+    ).exclude(  # the attempt's own declined payment is counted once, as its attempt; a later operation on its
+        # order (the void of a late hold of an abandoned attempt, a refund of its late charge) is a failure of its own
+        Q(order__in=Order.objects.filter(failed_attempt)) & ~Q(action__in=_FOLLOW_UP_ACTIONS)
+    )
     failed = [
         FailedPayment(
             kind="checkout",

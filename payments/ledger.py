@@ -639,7 +639,9 @@ def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
             if source.action == Action.AUTHORIZE:
                 taken = children_taken(source)  # the capture in hand counts: its row is still open here
                 rest = quantize(source.amount - taken.captured - taken.canceled - taken.invoiced, source.currency)
-                if rest > 0:
+                # a capture the provider reports with another amount (flagged, `_compare_amount`) leaves the rest
+                # it released unknown: no row claims one
+                if rest > 0 and "amount_mismatch" not in (txn.response or {}):
                     _release_record(source, txn, rest)
     else:
         return

@@ -22,6 +22,7 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
         return {"visible": False}
     figures = dashboard()
     can_see_attempts = request.user.has_perm("checkout.view_checkoutattempt")
+    can_see_history = request.user.has_perm("payments.view_payment_history")
     top = figures.max_count or 1
     statuses = [
         {
@@ -46,6 +47,10 @@ def payment_dashboard(context: dict[str, Any]) -> dict[str, Any]:
             {
                 "item": item,
                 "amount": format_money(item.amount),
+                # provider references only for staff who see them elsewhere (the attempt list, the payment history)
+                "reference": item.reference
+                if (can_see_attempts if item.kind == "checkout" else can_see_history)
+                else "",
                 "url": reverse("admin:checkout_checkoutattempt_change", args=[item.pk])
                 if item.kind == "checkout" and can_see_attempts
                 else reverse("admin:orders_order_change", args=[item.order_id]),
