@@ -71,6 +71,8 @@ class ApruveAdapter(Adapter):
     live_base_url = "https://app.apruve.com"
     webhook_events = webhooks.EVENTS
     webhook_url_token_setting = "webhook_token"  # noqa: S105 - the name of the setting, not its value
+    webhook_signing_field = "webhook_public_key"  # with the URL token: without both every delivery is refused
+    webhook_where = "Apruve › Merchant settings › Webhooks: the URL below, token included"
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 

@@ -105,6 +105,8 @@ class OroPayAdapter(Adapter):
     test_js_url = "https://js.globalpay.com/v1/globalpayments.js"
     live_js_url = "https://js.globalpay.com/v1/globalpayments.js"
     webhook_events = ("Transaction status notifications (status_url)",)
+    webhook_signing_field = "app_key"  # X-GP-Signature is SHA-512 of the body and the app key
+    webhook_where = "Given to the Global Payments account manager as the app's status URL"
 
     connect_timeout: ClassVar[float] = 5.0
     read_timeout: ClassVar[float] = 30.0

@@ -127,6 +127,10 @@ class WirecardAdapter(Adapter):
     )
     #: an approval is deposited within about 7-14 days (§9.5); the shorter bound
     authorization_ttl_hours = 7 * 24
+    #: nothing is registered at Wirecard: every payment names this URL as its confirmUrl (§9.4)
+    webhook_events = ("confirm (server-to-server, sent with each payment as its confirmUrl)",)
+    webhook_signing_field = "secret"  # the confirm's responseFingerprint is an HMAC with the shop's secret
+    webhook_where = "Nothing to set up at Wirecard: each payment names this URL; keep the confirm source addresses"
     live_base_url = LIVE_BASE_URL
     test_base_url = LIVE_BASE_URL  # no separate test host: the credentials select demo, test or live mode
     connect_timeout = 5.0
