@@ -90,6 +90,10 @@ SEARCH_BEFORE = timedelta(minutes=5)  # clock skew between our database and Stri
 SEARCH_WINDOW = timedelta(minutes=15)
 
 
+#: operations that only read: a 429 to them is "ask again later", never a refusal of the object read
+_READS = frozenset({"retrieve", "search", "check connection"})
+
+
 class _TriesCounted(stripe.RequestsClient):
     """The SDK's HTTP client, counting the tries (its retries included) of the call under way on this thread: a 429
     says "nothing was done" only for the request that got it, not for an earlier try whose reply was lost."""
@@ -208,6 +212,8 @@ class StripeAdapter(Adapter):
         except stripe.RateLimitError as exc:  # 429: refused before anything moved (docs.stripe.com/rate-limits)
             if self._http.tries > 1:  # a retry of a try whose reply was lost: that try may have moved money
                 raise ProviderUnavailable(f"Stripe {operation}: a retry was rate limited after no answer") from exc
+            if operation in _READS:  # a read refused says nothing of the object read: ask again later
+                raise ProviderUnavailable(f"Stripe {operation}: rate limited") from exc
             return ProviderResult.declined(
                 ErrorCode.RATE_LIMITED,
                 "Stripe's rate limit was reached; nothing was done. It is tried again shortly.",

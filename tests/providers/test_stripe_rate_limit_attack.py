@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from providers.base import Outcome, ProviderUnavailable
+from providers.stripe.adapter import API_VERSION, event_from_stripe
 from tests.providers.sandboxes import sandbox_adapter, scenario
+from tests.sandbox_support import dashboard, sandbox_events
 
 
 def _rate_limited() -> requests.Response:
@@ -55,3 +57,21 @@ def test_a_429_on_the_first_try_is_still_a_retryable_decline(live_server, monkey
     result = adapter.charge(request)
     assert result.outcome == Outcome.DECLINED
     assert result.error_code == "rate_limited"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_event_whose_charge_read_is_rate_limited_is_tried_again_not_kept_as_unreadable(
+    live_server, monkeypatch
+) -> None:
+    adapter = sandbox_adapter("stripe", live_server.url)
+    auth = adapter.authorize(scenario(adapter, "success"))
+    client = dashboard(f"{live_server.url}/sandbox/stripe", secret_key=adapter.settings["secret_key"])
+    client.v1.payment_intents.capture(auth.provider_reference, params={"amount_to_capture": 6000})
+    client.v1.refunds.create(params={"payment_intent": auth.provider_reference, "amount": 4000})
+    events = sandbox_events(str(auth.provider_reference), api_version=API_VERSION)
+    parsed = event_from_stripe([e for e in events if e["type"] == "charge.refunded"][-1])
+    assert parsed.needs_details
+    monkeypatch.setattr(requests.Session, "request", lambda self, method, url, **kwargs: _rate_limited())
+
+    with pytest.raises(ProviderUnavailable):  # the inbox tries it again; a refund is not lost as "unreadable"
+        adapter.webhook_event_complete(parsed)
