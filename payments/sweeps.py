@@ -182,6 +182,18 @@ def _run_one(schedule_id: int) -> None:
 RATE_LIMITED_RETRY = timedelta(seconds=10)
 
 
+def _rate_limited_tries(schedule: ScheduledCapture) -> int:
+    """The schedule's captures the provider refused for its rate limit (each under a key of its own)."""
+    base = f"capture:{schedule.authorization_id}:scheduled"
+    return (
+        PaymentTransaction.objects.filter(
+            source_id=schedule.authorization_id, action=Action.CAPTURE, error_code=ErrorCode.RATE_LIMITED
+        )
+        .filter(Q(idempotency_key=base) | Q(idempotency_key__startswith=f"{base}:"))
+        .count()
+    )
+
+
 def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTransaction) -> None:
     attempts = schedule.attempts + 1
     if capture.error_code == ErrorCode.RATE_LIMITED:  # nothing was done: soon again, no notice
@@ -196,7 +208,8 @@ def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTran
     reason = f"Declined by the provider ({capture.error_code or 'no code'}): {capture.message or 'no reason given'}"
     auth = schedule.authorization
     now = timezone.now()
-    delay = SCHEDULED_CAPTURE_RETRIES[attempts - 1] if attempts <= len(SCHEDULED_CAPTURE_RETRIES) else None
+    tried = attempts - _rate_limited_tries(schedule)  # refusals for the rate limit did nothing: they are no try
+    delay = SCHEDULED_CAPTURE_RETRIES[tried - 1] if 1 <= tried <= len(SCHEDULED_CAPTURE_RETRIES) else None
     if (
         delay is not None
         and capture.error_code in RETRYABLE_CAPTURE_ERRORS
