@@ -2,7 +2,7 @@
 
 A provider's events arrive in bursts (hundreds a second at a busy shop); reading the integration and decrypting
 its secrets for each of them was most of the endpoint's own work. The cache is checked against a generation
-counter in Redis, which every change of an integration advances once committed, so every web process sees an
+in Redis (a random value), which every change of an integration replaces once committed, so every web process sees an
 edited secret, a deactivation or a deletion on the next event. Without Redis (local development) nothing is
 cached and each event reads its integration.
 """
@@ -10,6 +10,7 @@ cached and each event reads its integration.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from functools import cache
@@ -53,7 +54,14 @@ def _generation() -> bytes | None:
     except redis.RedisError as exc:
         logger.warning("Integration cache off, Redis unreachable: %s", exc)
         return None
-    return value if isinstance(value, bytes) else b"0"
+    if not isinstance(value, bytes):  # lost (a restart, an eviction): a new one, so no copy made before matches it
+        try:
+            client.set(GENERATION_KEY, secrets.token_hex(8), nx=True)
+            value = client.get(GENERATION_KEY)
+        except redis.RedisError as exc:
+            logger.warning("Integration cache off, Redis unreachable: %s", exc)
+            return None
+    return value if isinstance(value, bytes) else None
 
 
 def integration_receiver(uuid: UUID) -> tuple[Integration, Adapter] | None:
@@ -90,7 +98,9 @@ def _advance(**kwargs: Any) -> None:
         if client is None:
             return
         try:
-            client.incr(GENERATION_KEY)
+            # a random value, not a counter: after Redis lost the key (a restart, an eviction) a counter would start
+            # again at values other processes still hold copies under, and they would keep a changed secret's old one
+            client.set(GENERATION_KEY, secrets.token_hex(8))
         except redis.RedisError as exc:  # the others keep their copy until Redis is back: say so loudly
             logger.error("Integration changed but its cache generation could not be advanced: %s", exc)
 

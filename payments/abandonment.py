@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 
 from integrations.adapters import adapter_for
 from notifications.models import Notice
@@ -159,12 +160,12 @@ def order_release(*, order_id: int) -> list[PaymentTransaction]:
             if purchase.action == Action.AUTHORIZE:
                 if not purchase.active or capturable_amount(purchase) <= 0:
                     continue
-                row = payment_cancel(source_id=purchase.pk, key=f"release:{purchase.pk}", note=note, reason=ABANDONED)
+                row = payment_cancel(source_id=purchase.pk, key=_release_key(purchase), note=note, reason=ABANDONED)
             else:
                 if refundable_amount(purchase) <= 0:
                     continue
                 row = payment_refund(
-                    source_id=purchase.pk, amount=None, key=f"release:{purchase.pk}", note=note, reason="duplicate"
+                    source_id=purchase.pk, amount=None, key=_release_key(purchase), note=note, reason="duplicate"
                 )
         except PaymentRefused as refused:
             _release_failed(order, purchase, refused.message)
@@ -178,11 +179,25 @@ def order_release(*, order_id: int) -> list[PaymentTransaction]:
                 level=Notice.Level.WARNING,
                 message=f"{_late_payment(order, purchase)}. It was {verb} automatically.",
             )
+        elif row.state == State.DECLINED and row.error_code == ErrorCode.RATE_LIMITED:
+            logger.warning("Release of %s of order %s was rate limited; the sweep tries again", purchase.pk, order.pk)
         elif row.state == State.DECLINED:
             _release_failed(order, purchase, row.message or row.error_code)
         else:  # sent, no answer yet: reconcile settles the release row; the sweep comes back to the order
             logger.warning("Release %s of order %s awaits the provider's answer", row.pk, order.pk)
     return released
+
+
+def _release_key(purchase: PaymentTransaction) -> str:
+    """`release:<row id>`, repeated as it is (a lost answer is asked again with its key), except after releases the
+    provider refused for its rate limit: nothing was done, so the next try is a new request with a key of its own."""
+    base = f"release:{purchase.pk}"
+    limited = (
+        PaymentTransaction.objects.filter(source=purchase, state=State.DECLINED, error_code=ErrorCode.RATE_LIMITED)
+        .filter(Q(idempotency_key=base) | Q(idempotency_key__startswith=f"{base}:"))
+        .count()
+    )
+    return base if limited == 0 else f"{base}:{limited + 1}"
 
 
 def _late_payment(order: Order, purchase: PaymentTransaction) -> str:

@@ -18,7 +18,7 @@ from threading import Thread
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connections, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
@@ -182,6 +182,18 @@ def _run_one(schedule_id: int) -> None:
 RATE_LIMITED_RETRY = timedelta(seconds=10)
 
 
+def _rate_limited_tries(schedule: ScheduledCapture) -> int:
+    """The schedule's captures the provider refused for its rate limit (each under a key of its own)."""
+    base = f"capture:{schedule.authorization_id}:scheduled"
+    return (
+        PaymentTransaction.objects.filter(
+            source_id=schedule.authorization_id, action=Action.CAPTURE, error_code=ErrorCode.RATE_LIMITED
+        )
+        .filter(Q(idempotency_key=base) | Q(idempotency_key__startswith=f"{base}:"))
+        .count()
+    )
+
+
 def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTransaction) -> None:
     attempts = schedule.attempts + 1
     if capture.error_code == ErrorCode.RATE_LIMITED:  # nothing was done: soon again, no notice
@@ -196,7 +208,8 @@ def _scheduled_capture_declined(schedule: ScheduledCapture, capture: PaymentTran
     reason = f"Declined by the provider ({capture.error_code or 'no code'}): {capture.message or 'no reason given'}"
     auth = schedule.authorization
     now = timezone.now()
-    delay = SCHEDULED_CAPTURE_RETRIES[attempts - 1] if attempts <= len(SCHEDULED_CAPTURE_RETRIES) else None
+    tried = attempts - _rate_limited_tries(schedule)  # refusals for the rate limit did nothing: they are no try
+    delay = SCHEDULED_CAPTURE_RETRIES[tried - 1] if 1 <= tried <= len(SCHEDULED_CAPTURE_RETRIES) else None
     if (
         delay is not None
         and capture.error_code in RETRYABLE_CAPTURE_ERRORS
@@ -300,7 +313,7 @@ def reauthorizations_sweep(*, now: datetime | None = None) -> tuple[int, int]:
             created_at__lte=now - REAUTHORIZE_AFTER,
             created_at__gt=now - REAUTHORIZE_UNTIL,
         )
-        .exclude(children__action=Action.RE_AUTHORIZE)
+        .exclude(Exists(_renewals_tried().filter(source_id=OuterRef("pk"))))
         .select_related("integration", "order")
     )
     renewed = failed = 0
@@ -309,17 +322,35 @@ def reauthorizations_sweep(*, now: datetime | None = None) -> tuple[int, int]:
             continue
         if not adapter_for(auth.integration).supports(Capability.REAUTHORIZE):
             continue
+        provider_call_slot(auth.integration)  # the provider's rate limit, kept across workers
         try:
-            renewal = payment_reauthorize(source_id=auth.pk, key=f"reauthorize:{auth.pk}")
+            renewal = payment_reauthorize(source_id=auth.pk, key=_renewal_key(auth))
         except PaymentRefused as exc:
             logger.info("Re-authorization of transaction %s skipped: %s", auth.pk, exc.code)
             continue
         if renewal.state == State.SUCCEEDED:
             renewed += 1
+        elif renewal.state == State.DECLINED and renewal.error_code == ErrorCode.RATE_LIMITED:
+            logger.info("Re-authorization of transaction %s was rate limited; the next sweep tries again", auth.pk)
         elif renewal.state == State.DECLINED:
             failed += 1
             _reauthorization_failed(auth, renewal)
     return renewed, failed
+
+
+def _renewals_tried() -> QuerySet[PaymentTransaction]:
+    """Re-authorizations that count as the one try: all but those refused for the rate limit (nothing done)."""
+    return PaymentTransaction.objects.filter(action=Action.RE_AUTHORIZE).exclude(
+        state=State.DECLINED, error_code=ErrorCode.RATE_LIMITED
+    )
+
+
+def _renewal_key(auth: PaymentTransaction) -> str:
+    """`reauthorize:<row id>`; after refusals for the rate limit, a new request with a key of its own."""
+    limited = PaymentTransaction.objects.filter(
+        source=auth, action=Action.RE_AUTHORIZE, state=State.DECLINED, error_code=ErrorCode.RATE_LIMITED
+    ).count()
+    return f"reauthorize:{auth.pk}" if limited == 0 else f"reauthorize:{auth.pk}:{limited + 1}"
 
 
 def _reauthorization_failed(auth: PaymentTransaction, renewal: PaymentTransaction) -> None:

@@ -21,6 +21,7 @@ endpoint versions we read:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,31 @@ SEARCH_BEFORE = timedelta(minutes=5)  # clock skew between our database and Stri
 SEARCH_WINDOW = timedelta(minutes=15)
 
 
+#: operations that only read: a 429 to them is "ask again later", never a refusal of the object read
+_READS = frozenset({"retrieve", "search", "check connection"})
+
+
+class _TriesCounted(stripe.RequestsClient):
+    """The SDK's HTTP client, counting the tries (its retries included) of the call under way on this thread: a 429
+    says "nothing was done" only for the request that got it, not for an earlier try whose reply was lost."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counted = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self._counted.tries = getattr(self._counted, "tries", 0) + 1
+        return super().request(*args, **kwargs)
+
+    def reset(self) -> None:
+        self._counted.tries = 0
+
+    @property
+    def tries(self) -> int:
+        """Tries of the call under way on this thread (since `reset`)."""
+        return int(getattr(self._counted, "tries", 0))
+
+
 class StripeAdapter(Adapter):
     key = "stripe"
     label = "Stripe"
@@ -134,6 +160,13 @@ class StripeAdapter(Adapter):
     # --- plumbing -------------------------------------------------------------------------------------------
 
     @cached_property
+    def _http(self) -> _TriesCounted:
+        return _TriesCounted(
+            timeout=(self.connect_timeout, self.read_timeout),
+            session=shared_session(self.key, self.base_url or self.live_base_url, self.options.text("secret_key")),
+        )
+
+    @cached_property
     def _client(self) -> stripe.StripeClient:
         secret_key = self.options.text("secret_key")
         if not secret_key:
@@ -141,10 +174,7 @@ class StripeAdapter(Adapter):
         return stripe.StripeClient(
             secret_key,
             base_addresses={"api": self.base_url or self.live_base_url},
-            http_client=stripe.RequestsClient(
-                timeout=(self.connect_timeout, self.read_timeout),
-                session=shared_session(self.key, self.base_url or self.live_base_url, secret_key),
-            ),
+            http_client=self._http,
             max_network_retries=self.max_network_retries,
             stripe_version=API_VERSION,
         )
@@ -165,8 +195,10 @@ class StripeAdapter(Adapter):
 
     def _call(self, operation: str, call: Callable[[stripe.StripeClient], Any], amount: Money) -> dict | ProviderResult:
         """Run one SDK call; a dict is Stripe's object, a ProviderResult is a decline or an unmappable answer."""
+        client = self._client
+        self._http.reset()
         try:
-            obj = call(self._client)
+            obj = call(client)
         except stripe.CardError as exc:
             return declined_by_card(body(exc), exc.user_message, amount, self._scrub)
         except stripe.IdempotencyError as exc:  # our key was used with other terms: the first may have moved money
@@ -180,6 +212,10 @@ class StripeAdapter(Adapter):
                 f"Stripe refused the credentials ({operation}): HTTP {exc.http_status}"
             ) from exc
         except stripe.RateLimitError as exc:  # 429: refused before anything moved (docs.stripe.com/rate-limits)
+            if self._http.tries > 1:  # a retry of a try whose reply was lost: that try may have moved money
+                raise ProviderUnavailable(f"Stripe {operation}: a retry was rate limited after no answer") from exc
+            if operation in _READS:  # a read refused says nothing of the object read: ask again later
+                raise ProviderUnavailable(f"Stripe {operation}: rate limited") from exc
             return ProviderResult.declined(
                 ErrorCode.RATE_LIMITED,
                 "Stripe's rate limit was reached; nothing was done. It is tried again shortly.",

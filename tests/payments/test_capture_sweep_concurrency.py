@@ -73,3 +73,24 @@ def test_a_rate_limited_capture_is_due_again_shortly_with_a_new_key(
     assert done.state == ScheduledCapture.State.DONE
     assert done.capture.idempotency_key != first.idempotency_key
     assert not Notice.objects.exists()  # nothing for staff to do
+
+
+@pytest.mark.django_db
+def test_rate_limited_tries_do_not_use_up_the_retries_of_a_decline_that_may_pass(
+    gateway_integration: Integration, fake_gateway: type[FakeGateway]
+) -> None:
+    """A busy provider refused the capture three times for its rate limit (nothing done, 30 seconds); its next
+    answer is a processing error, which is tried again later. Those refusals are not the capture's failed tries:
+    the schedule is due again, not failed and left to staff to capture by hand."""
+    schedule = due_capture(gateway_integration, 1)
+    for _ in range(3):
+        fake_gateway.decline_next["capture"] = ErrorCode.RATE_LIMITED
+        schedule = scheduled_capture_run(schedule_id=schedule.pk)
+        assert schedule.state == ScheduledCapture.State.PENDING
+        ScheduledCapture.objects.filter(pk=schedule.pk).update(state=ScheduledCapture.State.ENQUEUED)
+    fake_gateway.decline_next["capture"] = ErrorCode.PROCESSING_ERROR
+
+    schedule = scheduled_capture_run(schedule_id=schedule.pk)
+
+    assert schedule.state == ScheduledCapture.State.PENDING
+    assert timedelta(minutes=29) < schedule.due_at - timezone.now() <= timedelta(minutes=30)  # the first retry
