@@ -354,6 +354,9 @@ class StatusRequest:
     #: when the operation was sent (the row was written): where the provider can only be searched by time, the
     #: search starts here; None: the provider's own default window
     requested_at: datetime | None = None
+    #: the provider references other rows of the same order already stand for (recorded captures, refunds): a
+    #: provider without idempotency keys matches a lost operation by amount, and must not match one of these
+    claimed_references: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

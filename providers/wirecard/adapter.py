@@ -469,8 +469,13 @@ class WirecardAdapter(Adapter):
         if kind == prefix and item:
             candidates = [i for i in items if i.get(number_field) == item]
         else:
+            # no idempotency key: a deposit or credit of this amount that no other row of the order stands for
             candidates = [
-                i for i in items if i.get("state") == done and _amount_of(i.get(amount_field)) == money.amount
+                i
+                for i in items
+                if i.get("state") == done
+                and _amount_of(i.get(amount_field)) == money.amount
+                and f"{number}/{prefix}/{i.get(number_field, '')}" not in request.claimed_references
             ]
         if not candidates:
             return ProviderResult.error(NOT_FOUND, f"Wirecard's order {number} has no such {prefix}.", amount=money)

@@ -1,0 +1,72 @@
+"""Attacks on Wirecard Checkout Seamless: lost replies, equal amounts, confirms the order details cannot back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from payments import services, sweeps
+from payments.models import PaymentTransaction, State
+from providers.base import Money
+from sandbox.services import sim_fault_add, sim_get
+from tests import factories
+from tests.payments.test_wirecard_payments import paid
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def eur(amount: str) -> Money:
+    return Money(Decimal(amount), "EUR")
+
+
+def _sent_long_ago(txn: PaymentTransaction) -> None:
+    """The row was written long before reconcile asks (no request of it can still be in flight)."""
+    PaymentTransaction.objects.filter(pk=txn.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+
+def test_a_lost_second_deposit_of_an_equal_amount_is_not_taken_for_the_first(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """Two deposits of 30: the first recorded, the second never reached Wirecard (HTTP 500, nothing done).
+    getOrderDetails holds one deposit of 30, and it is the first's: the second must not be recorded as made."""
+    order = factories.OrderFactory(currency="EUR")
+    auth = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+    first = services.payment_capture(source_id=auth.pk, amount=eur("30.00"), key="capture-1")
+    assert first.state == State.SUCCEEDED
+    sim_fault_add(provider="wirecard", kind="error_500", operation="deposit", times=1)
+    second = services.payment_capture(source_id=auth.pk, amount=eur("30.00"), key="capture-2")
+    assert second.state == State.RESERVED
+    _sent_long_ago(second)
+    second = sweeps.payment_reconcile(transaction_id=second.pk)
+    deposits = sim_get("wirecard", "order", auth.provider_reference).data["payments"]
+    # either it was sent again (and is a deposit of its own), or it stays open: never the first one's reference
+    assert second.provider_reference != first.provider_reference
+    ledger_captured = sum(
+        t.amount for t in PaymentTransaction.objects.filter(source=auth, action="capture", state=State.SUCCEEDED)
+    )
+    at_wirecard = sum(Decimal(p["amount"]) for p in deposits if p["state"] == "DEPOSITED")
+    assert ledger_captured == at_wirecard
+
+
+def test_a_lost_second_refund_of_an_equal_amount_is_not_taken_for_the_first(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    order = factories.OrderFactory(currency="EUR")
+    auth = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+    capture = services.payment_capture(source_id=auth.pk, amount=eur("60.00"), key="capture-1")
+    first = services.payment_refund(source_id=capture.pk, amount=eur("10.00"), key="refund-1")
+    assert first.state == State.SUCCEEDED
+    sim_fault_add(provider="wirecard", kind="error_500", operation="refund", times=1)
+    second = services.payment_refund(source_id=capture.pk, amount=eur("10.00"), key="refund-2")
+    assert second.state == State.RESERVED
+    _sent_long_ago(second)
+    second = sweeps.payment_reconcile(transaction_id=second.pk)
+    credits = sim_get("wirecard", "order", auth.provider_reference).data["credits"]
+    assert second.provider_reference != first.provider_reference
+    ledger_refunded = sum(
+        t.amount for t in PaymentTransaction.objects.filter(source=capture, action="refund", state=State.SUCCEEDED)
+    )
+    assert ledger_refunded == sum(Decimal(c["amount"]) for c in credits if c["state"] == "CREDITED")
