@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -78,6 +79,10 @@ CONFIRM_IPS = ("195.93.244.97", "185.60.56.35", "185.60.56.36")
 BACKEND_PREFIX = ("customerId", "shopId", "password", "secret", "language")
 #: what a confirm's fingerprint order must name, besides the secret (§9.2)
 SIGNED_FIELDS = ("paymentState", "orderNumber", "paymentType")
+#: how long after a deposit or refund was sent "not in getOrderDetails" is taken to mean "never received", so
+#: that reconcile may send it again: Wirecard takes no idempotency key, so a request still queued or in flight
+#: there (our read timeout is 30 s) would be carried out beside the re-sent one
+RESEND_AFTER = timedelta(minutes=15)
 #: the custom parameter we add to frontend/init; Wirecard echoes it with every confirm, FAILURE and CANCEL included
 ECHO_REFERENCE = "paydeskOrderNumber"
 
@@ -478,6 +483,13 @@ class WirecardAdapter(Adapter):
                 and f"{number}/{prefix}/{i.get(number_field, '')}" not in request.claimed_references
             ]
         if not candidates:
+            if request.requested_at is not None and datetime.now(UTC) - request.requested_at < RESEND_AFTER:
+                # without an idempotency key a re-send now could be carried out beside the lost request
+                return ProviderResult.error(
+                    ErrorCode.TOO_EARLY,
+                    f"Wirecard's order {number} has no such {prefix} yet; asked again before it is sent again.",
+                    amount=money,
+                )
             return ProviderResult.error(NOT_FOUND, f"Wirecard's order {number} has no such {prefix}.", amount=money)
         found = candidates[-1]
         found_money = parse_money(found.get(amount_field), currency) or money

@@ -70,3 +70,24 @@ def test_a_lost_second_refund_of_an_equal_amount_is_not_taken_for_the_first(
         t.amount for t in PaymentTransaction.objects.filter(source=capture, action="refund", state=State.SUCCEEDED)
     )
     assert ledger_refunded == sum(Decimal(c["amount"]) for c in credits if c["state"] == "CREDITED")
+
+
+def test_reconcile_does_not_send_a_deposit_again_while_the_lost_one_may_still_be_carried_out(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """No idempotency key: 'not in getOrderDetails' a few minutes after a timed-out deposit does not prove it
+    will never be carried out, and a re-send then takes the money twice. The row waits; once the request is
+    long past, not found means never received, and it is sent again, once."""
+    order = factories.OrderFactory(currency="EUR")
+    auth = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+    sim_fault_add(provider="wirecard", kind="error_500", operation="deposit", times=1)
+    capture = services.payment_capture(source_id=auth.pk, amount=eur("40.00"), key="capture-1")
+    assert capture.state == State.RESERVED
+    PaymentTransaction.objects.filter(pk=capture.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+    capture = sweeps.payment_reconcile(transaction_id=capture.pk)
+    assert capture.is_open
+    assert sim_get("wirecard", "order", auth.provider_reference).data["payments"] == []
+    _sent_long_ago(capture)
+    capture = sweeps.payment_reconcile(transaction_id=capture.pk)
+    assert capture.state == State.SUCCEEDED
+    assert [p["amount"] for p in sim_get("wirecard", "order", auth.provider_reference).data["payments"]] == ["40.00"]
