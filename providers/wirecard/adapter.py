@@ -596,11 +596,17 @@ class WirecardAdapter(Adapter):
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """What the order's details say happened, as movements; the confirm's own fields are not trusted for it."""
         number = event.provider_reference or ""
+        signed = event.type in ("confirm.success", "confirm.pending")
         try:
             details = self.order_details(number)
-        except UnreadableReply:
+        except UnreadableReply as exc:
+            if signed:  # Wirecard signed that the payment exists: ask again (the task retries), never drop it
+                raise ProviderUnavailable(f"Wirecard getOrderDetails of {number}: unreadable answer") from exc
             details = None
         if details is None:
+            if signed:
+                raise ProviderUnavailable(f"Wirecard getOrderDetails does not show the signed order {number} yet")
+            # an unsigned FAILURE or CANCEL (anyone may post one) for an order Wirecard does not show: nothing
             return WebhookEvent(event.event_id, event.type, number, event.amount, event.data)
         state = details.get("order.1.state", "")
         currency = details.get("order.1.currency", "")

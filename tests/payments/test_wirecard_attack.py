@@ -91,3 +91,28 @@ def test_reconcile_does_not_send_a_deposit_again_while_the_lost_one_may_still_be
     capture = sweeps.payment_reconcile(transaction_id=capture.pk)
     assert capture.state == State.SUCCEEDED
     assert [p["amount"] for p in sim_get("wirecard", "order", auth.provider_reference).data["payments"]] == ["40.00"]
+
+
+def test_a_signed_confirm_whose_order_details_cannot_be_read_is_applied_once_they_can(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """The confirm's SUCCESS is signed, but the ledger records what getOrderDetails says; an unreadable answer
+    (a proxy's HTML page) must not end the event as 'nothing to apply': a redelivery of the confirm is a
+    duplicate, so the payment would wait an hour for reconcile while the buyer sees it unpaid."""
+    from tests.payments.test_wirecard_payments import pay
+    from tests.wirecard_support import buyer_on_pay_page
+
+    from payments.models import WebhookEvent
+    from payments.webhook_services import FINAL, webhook_event_process
+
+    order = factories.OrderFactory(currency="EUR")
+    txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
+    sim_fault_add(provider="wirecard", kind="malformed", operation="getOrderDetails", times=1)
+    buyer_on_pay_page(txn.response["next_action"]["redirect_url"])
+    event = WebhookEvent.objects.get(integration=wirecard_integration)
+    assert event.status not in FINAL, event.result  # left for the task's retry, not ended
+    webhook_event_process(webhook_event_id=event.pk)  # the retry
+    event.refresh_from_db()
+    txn.refresh_from_db()
+    assert (event.status, txn.state) == (WebhookEvent.Status.PROCESSED, State.SUCCEEDED), event.result
+
