@@ -24,6 +24,8 @@ credit of that amount) before reconcile may send it again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 import uuid
@@ -312,7 +314,9 @@ class WirecardAdapter(Adapter):
         if request.method.variant in STORED:
             fields["storageId"] = request.payment_data["storage_id"]
             fields["orderIdent"] = request.payment_data["order_ident"]
-        fields[ECHO_REFERENCE] = number  # echoed with FAILURE and CANCEL, which carry no order number of their own
+        # echoed with FAILURE and CANCEL, which carry no order number and no fingerprint of their own: signed by us,
+        # so that nobody else can post one naming our order first (its event id would make the genuine one a repeat)
+        fields[ECHO_REFERENCE] = self._echo_reference(number)
         names = [
             "customerId",
             "shopId",
@@ -324,6 +328,12 @@ class WirecardAdapter(Adapter):
         fields["requestFingerprintOrder"] = ",".join(names)
         fields["requestFingerprint"] = fingerprint(names, fields, self.secret)
         return fields
+
+    def _echo_reference(self, number: str) -> str:
+        """`<order number>.<tag>`: the tag is an HMAC of the number with the secret. Wirecard echoes custom
+        parameters to the confirm URL only (server to server), so the buyer's browser never sees it."""
+        tag = hmac.new(self.secret.encode(), f"confirm:{number}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{number}.{tag}"
 
     def _raw(self, number: str, money: Money, payment_type: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -562,9 +572,11 @@ class WirecardAdapter(Adapter):
             self._verify_confirm(fields)
             number = fields["orderNumber"]
         elif state in ("FAILURE", "CANCEL"):
-            number = fields.get(ECHO_REFERENCE, "")
+            number, _, _tag = fields.get(ECHO_REFERENCE, "").partition(".")
             if not number.isdigit():
                 raise MalformedEvent("an unsigned confirm without our order number")
+            if not self.secret or not fingerprint_matches(self._echo_reference(number), fields[ECHO_REFERENCE]):
+                raise InvalidSignature("the echoed order reference is not ours")
         else:
             raise InvalidSignature("no paymentState")
         amount = parse_money(fields.get("amount"), fields.get("currency", ""))

@@ -116,3 +116,30 @@ def test_a_signed_confirm_whose_order_details_cannot_be_read_is_applied_once_the
     txn.refresh_from_db()
     assert (event.status, txn.state) == (WebhookEvent.Status.PROCESSED, State.SUCCEEDED), event.result
 
+
+def test_a_forged_unsigned_cancel_cannot_use_up_the_genuine_one(
+    wirecard_integration, wirecard_sandbox, live_server, client
+) -> None:
+    """CANCEL and FAILURE confirms carry no fingerprint. Anyone who knows an order number could post one first:
+    stored under the same event id as the genuine confirm, it made the genuine one a duplicate, so the buyer's
+    cancel was never applied. Our echoed reference is now signed, so a forged one is refused."""
+    from urllib.parse import urlencode
+
+    from payments.models import WebhookEvent
+    from tests.payments.test_wirecard_payments import pay
+    from tests.wirecard_support import buyer_on_pay_page
+
+    order = factories.OrderFactory(currency="EUR")
+    txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
+    url = wirecard_integration.get_webhook_url().removeprefix(live_server.url)
+    forged = client.post(
+        url,
+        urlencode({"paymentState": "CANCEL", "paydeskOrderNumber": txn.provider_reference}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert forged.status_code == 400
+    buyer_on_pay_page(txn.response["next_action"]["redirect_url"], action="cancel")
+    txn.refresh_from_db()
+    assert (txn.state, txn.error_code) == (State.DECLINED, "canceled")
+    assert WebhookEvent.objects.get(integration=wirecard_integration).status == WebhookEvent.Status.PROCESSED
+
