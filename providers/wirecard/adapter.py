@@ -538,7 +538,17 @@ class WirecardAdapter(Adapter):
             return ProviderResult.declined(
                 ErrorCode.CANCELED, "The buyer canceled the payment.", amount=money, reference=number, raw=raw
             )
-        if state not in ("APPROVED", "APPROVALREVERSED"):
+        if state == "APPROVALREVERSED":
+            # reversed in Wirecard's back office before we recorded it: nothing is held (a reversal needs an order
+            # without deposits), so it is not recorded as an authorization that holds money
+            return ProviderResult.declined(
+                ErrorCode.CANCELED,
+                "The approval was reversed at Wirecard before it was recorded here; nothing is held.",
+                amount=money,
+                reference=number,
+                raw=raw,
+            )
+        if state != "APPROVED":
             return ProviderResult.error(
                 ErrorCode.UNEXPECTED_RESPONSE, f"Order state {state!r}.", amount=money, reference=number, raw=raw
             )

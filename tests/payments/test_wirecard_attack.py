@@ -143,3 +143,26 @@ def test_a_forged_unsigned_cancel_cannot_use_up_the_genuine_one(
     assert (txn.state, txn.error_code) == (State.DECLINED, "canceled")
     assert WebhookEvent.objects.get(integration=wirecard_integration).status == WebhookEvent.Status.PROCESSED
 
+
+def test_an_approval_reversed_at_wirecard_before_we_heard_of_it_is_not_recorded_as_held(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """The confirm was lost (refused by the allow-list) and staff reversed the approval in Wirecard's back
+    office: reconcile must not record an authorization that holds money (the order would read 'authorized',
+    be shipped, and its capture refused)."""
+    from integrations.adapters import adapter_for
+    from orders.models import PaymentStatus
+    from payments.ledger import follow_up_request
+    from providers.base import Outcome
+
+    wirecard_integration.settings = {**wirecard_integration.settings, "confirm_ip_allowlist": "195.93.244.97"}
+    wirecard_integration.save()
+    order = factories.OrderFactory(currency="EUR")
+    txn = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+    assert txn.state == State.ACTION_REQUIRED
+    reversed_ = adapter_for(wirecard_integration).cancel(follow_up_request(txn, txn, key="in-the-back-office"))
+    assert reversed_.outcome == Outcome.SUCCEEDED
+    txn = sweeps.payment_reconcile(transaction_id=txn.pk)
+    order.refresh_from_db()
+    assert not (txn.successful and txn.active)
+    assert order.payment_status not in (PaymentStatus.AUTHORIZED, PaymentStatus.AUTHORIZED_PARTIALLY)
