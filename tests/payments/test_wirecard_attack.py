@@ -99,11 +99,10 @@ def test_a_signed_confirm_whose_order_details_cannot_be_read_is_applied_once_the
     """The confirm's SUCCESS is signed, but the ledger records what getOrderDetails says; an unreadable answer
     (a proxy's HTML page) must not end the event as 'nothing to apply': a redelivery of the confirm is a
     duplicate, so the payment would wait an hour for reconcile while the buyer sees it unpaid."""
-    from tests.payments.test_wirecard_payments import pay
-    from tests.wirecard_support import buyer_on_pay_page
-
     from payments.models import WebhookEvent
     from payments.webhook_services import FINAL, webhook_event_process
+    from tests.payments.test_wirecard_payments import pay
+    from tests.wirecard_support import buyer_on_pay_page
 
     order = factories.OrderFactory(currency="EUR")
     txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
