@@ -165,3 +165,26 @@ def test_an_approval_reversed_at_wirecard_before_we_heard_of_it_is_not_recorded_
     order.refresh_from_db()
     assert not (txn.successful and txn.active)
     assert order.payment_status not in (PaymentStatus.AUTHORIZED, PaymentStatus.AUTHORIZED_PARTIALLY)
+
+
+def test_the_confirm_url_is_our_own_endpoint_whatever_return_url_the_buyer_gives(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """The store API takes the return URL from its caller. The server-to-server confirm must still go to our
+    webhook endpoint on our own site, never to the host the buyer named (which would get the signed confirm
+    while we wait an hour for reconcile)."""
+    from sandbox.services import sim_list
+    from tests.wirecard_support import stored
+
+    order = factories.OrderFactory(currency="EUR")
+    txn = services.payment_purchase(
+        order_id=order.pk,
+        method=f"wirecard_{wirecard_integration.pk}",
+        key="purchase-1",
+        payment_data=stored(wirecard_sandbox),
+        return_url="https://elsewhere.example/back",
+    )
+    assert txn.state == State.ACTION_REQUIRED
+    [page] = sim_list("wirecard", "pay")
+    assert page.data["params"]["confirmUrl"] == wirecard_integration.get_webhook_url()
+    assert page.data["params"]["successUrl"] == "https://elsewhere.example/back"
