@@ -188,3 +188,33 @@ def test_the_confirm_url_is_our_own_endpoint_whatever_return_url_the_buyer_gives
     [page] = sim_list("wirecard", "pay")
     assert page.data["params"]["confirmUrl"] == wirecard_integration.get_webhook_url()
     assert page.data["params"]["successUrl"] == "https://elsewhere.example/back"
+
+
+def test_two_captures_at_once_take_no_more_than_was_approved(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """Two staff members (or staff and the scheduler) deposit 60 of a 100 approval at the same moment, in real
+    threads on PostgreSQL: one deposit reaches Wirecard, the other is refused by the ledger."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from payments.exceptions import PaymentRefused
+
+    order = factories.OrderFactory(currency="EUR")
+    auth = paid(wirecard_integration, order, wirecard_sandbox, live_server)
+
+    def capture(key: str) -> str:
+        try:
+            return services.payment_capture(source_id=auth.pk, amount=eur("60.00"), key=key).state
+        except PaymentRefused as refused:
+            return refused.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(capture, ["capture-a", "capture-b"]))
+    assert State.SUCCEEDED in outcomes, outcomes
+    assert outcomes.count(State.SUCCEEDED) == 1, outcomes
+    deposits = sim_get("wirecard", "order", auth.provider_reference).data["payments"]
+    assert [p["amount"] for p in deposits] == ["60.00"]
