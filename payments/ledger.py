@@ -745,7 +745,24 @@ def status_request(txn: PaymentTransaction, *, returned_reference: str = "") -> 
         requested_at=txn.created_at,
         reference=txn.invoice.number if txn.invoice_id is not None and txn.invoice else txn.order.number,
         returned_reference=returned_reference,
+        claimed_references=_claimed_references(txn),
     )
+
+
+def _claimed_references(txn: PaymentTransaction) -> frozenset[str]:
+    """The references of the order's other successful rows of the same action and integration: what a lookup of
+    this row's lost answer by amount must not take for its own (two deposits of equal amounts)."""
+    if txn.action not in (Action.CAPTURE, Action.REFUND, Action.CANCEL):
+        return frozenset()
+    others = (
+        PaymentTransaction.objects.filter(
+            order_id=txn.order_id, integration_id=txn.integration_id, action=txn.action, state=State.SUCCEEDED
+        )
+        .exclude(pk=txn.pk)
+        .exclude(provider_reference="")
+        .values_list("provider_reference", flat=True)
+    )
+    return frozenset(others)
 
 
 def shipment_captures_schedule(*, order: Order) -> None:

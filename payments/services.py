@@ -21,12 +21,10 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urljoin
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.urls import reverse
 
 from integrations.adapters import adapter_for
 from integrations.models import Integration
@@ -271,7 +269,8 @@ def _purchase_request(
         options=dict(options or {}),
         source_reference=purchase.validated.provider_reference if purchase.validated else "",
         customer_reference=_customer_reference(adapter, integration, txn.order),
-        notify_url=_notify_url(integration, return_url),
+        # our own endpoint, never one derived from the return URL (the store API takes that from its caller)
+        notify_url=integration.get_webhook_url(),
     )
     return ReservedPurchase(txn, adapter, request, purchase.action)
 
@@ -512,11 +511,6 @@ def invoice_payment_purchase(
         return_url=return_url,
         options=options,
     )
-
-
-def _notify_url(integration: Integration, return_url: str) -> str:
-    """The integration's webhook endpoint on the host the buyer returns to, for providers told per payment."""
-    return urljoin(return_url, reverse("webhook-receive", args=[integration.uuid])) if return_url else ""
 
 
 def _customer_reference(adapter: Adapter, integration: Integration, order: Order) -> str:

@@ -366,6 +366,9 @@ class StatusRequest:
     #: a provider reference the buyer's browser brought back (a lightbox's order id): untrusted, so the adapter
     #: verifies it with the provider (amount, currency, our reference) before it counts; "" when none
     returned_reference: str = ""
+    #: the provider references other rows of the same order already stand for (recorded captures, refunds): a
+    #: provider without idempotency keys matches a lost operation by amount, and must not match one of these
+    claimed_references: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

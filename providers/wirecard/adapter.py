@@ -24,10 +24,13 @@ credit of that amount) before reconcile may send it again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -78,6 +81,10 @@ CONFIRM_IPS = ("195.93.244.97", "185.60.56.35", "185.60.56.36")
 BACKEND_PREFIX = ("customerId", "shopId", "password", "secret", "language")
 #: what a confirm's fingerprint order must name, besides the secret (§9.2)
 SIGNED_FIELDS = ("paymentState", "orderNumber", "paymentType")
+#: how long after a deposit or refund was sent "not in getOrderDetails" is taken to mean "never received", so
+#: that reconcile may send it again: Wirecard takes no idempotency key, so a request still queued or in flight
+#: there (our read timeout is 30 s) would be carried out beside the re-sent one
+RESEND_AFTER = timedelta(minutes=15)
 #: the custom parameter we add to frontend/init; Wirecard echoes it with every confirm, FAILURE and CANCEL included
 ECHO_REFERENCE = "paydeskOrderNumber"
 
@@ -311,7 +318,9 @@ class WirecardAdapter(Adapter):
         if request.method.variant in STORED:
             fields["storageId"] = request.payment_data["storage_id"]
             fields["orderIdent"] = request.payment_data["order_ident"]
-        fields[ECHO_REFERENCE] = number  # echoed with FAILURE and CANCEL, which carry no order number of their own
+        # echoed with FAILURE and CANCEL, which carry no order number and no fingerprint of their own: signed by us,
+        # so that nobody else can post one naming our order first (its event id would make the genuine one a repeat)
+        fields[ECHO_REFERENCE] = self._echo_reference(number)
         names = [
             "customerId",
             "shopId",
@@ -323,6 +332,12 @@ class WirecardAdapter(Adapter):
         fields["requestFingerprintOrder"] = ",".join(names)
         fields["requestFingerprint"] = fingerprint(names, fields, self.secret)
         return fields
+
+    def _echo_reference(self, number: str) -> str:
+        """`<order number>.<tag>`: the tag is an HMAC of the number with the secret. Wirecard echoes custom
+        parameters to the confirm URL only (server to server), so the buyer's browser never sees it."""
+        tag = hmac.new(self.secret.encode(), f"confirm:{number}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{number}.{tag}"
 
     def _raw(self, number: str, money: Money, payment_type: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -473,10 +488,22 @@ class WirecardAdapter(Adapter):
         if kind == prefix and item:
             candidates = [i for i in items if i.get(number_field) == item]
         else:
+            # no idempotency key: a deposit or credit of this amount that no other row of the order stands for
             candidates = [
-                i for i in items if i.get("state") == done and _amount_of(i.get(amount_field)) == money.amount
+                i
+                for i in items
+                if i.get("state") == done
+                and _amount_of(i.get(amount_field)) == money.amount
+                and f"{number}/{prefix}/{i.get(number_field, '')}" not in request.claimed_references
             ]
         if not candidates:
+            if request.requested_at is not None and datetime.now(UTC) - request.requested_at < RESEND_AFTER:
+                # without an idempotency key a re-send now could be carried out beside the lost request
+                return ProviderResult.error(
+                    ErrorCode.TOO_EARLY,
+                    f"Wirecard's order {number} has no such {prefix} yet; asked again before it is sent again.",
+                    amount=money,
+                )
             return ProviderResult.error(NOT_FOUND, f"Wirecard's order {number} has no such {prefix}.", amount=money)
         found = candidates[-1]
         found_money = parse_money(found.get(amount_field), currency) or money
@@ -515,7 +542,17 @@ class WirecardAdapter(Adapter):
             return ProviderResult.declined(
                 ErrorCode.CANCELED, "The buyer canceled the payment.", amount=money, reference=number, raw=raw
             )
-        if state not in ("APPROVED", "APPROVALREVERSED"):
+        if state == "APPROVALREVERSED":
+            # reversed in Wirecard's back office before we recorded it: nothing is held (a reversal needs an order
+            # without deposits), so it is not recorded as an authorization that holds money
+            return ProviderResult.declined(
+                ErrorCode.CANCELED,
+                "The approval was reversed at Wirecard before it was recorded here; nothing is held.",
+                amount=money,
+                reference=number,
+                raw=raw,
+            )
+        if state != "APPROVED":
             return ProviderResult.error(
                 ErrorCode.UNEXPECTED_RESPONSE, f"Order state {state!r}.", amount=money, reference=number, raw=raw
             )
@@ -549,9 +586,11 @@ class WirecardAdapter(Adapter):
             self._verify_confirm(fields)
             number = fields["orderNumber"]
         elif state in ("FAILURE", "CANCEL"):
-            number = fields.get(ECHO_REFERENCE, "")
+            number, _, _tag = fields.get(ECHO_REFERENCE, "").partition(".")
             if not number.isdigit():
                 raise MalformedEvent("an unsigned confirm without our order number")
+            if not self.secret or not fingerprint_matches(self._echo_reference(number), fields[ECHO_REFERENCE]):
+                raise InvalidSignature("the echoed order reference is not ours")
         else:
             raise InvalidSignature("no paymentState")
         amount = parse_money(fields.get("amount"), fields.get("currency", ""))
@@ -583,11 +622,17 @@ class WirecardAdapter(Adapter):
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """What the order's details say happened, as movements; the confirm's own fields are not trusted for it."""
         number = event.provider_reference or ""
+        signed = event.type in ("confirm.success", "confirm.pending")
         try:
             details = self.order_details(number)
-        except UnreadableReply:
+        except UnreadableReply as exc:
+            if signed:  # Wirecard signed that the payment exists: ask again (the task retries), never drop it
+                raise ProviderUnavailable(f"Wirecard getOrderDetails of {number}: unreadable answer") from exc
             details = None
         if details is None:
+            if signed:
+                raise ProviderUnavailable(f"Wirecard getOrderDetails does not show the signed order {number} yet")
+            # an unsigned FAILURE or CANCEL (anyone may post one) for an order Wirecard does not show: nothing
             return WebhookEvent(event.event_id, event.type, number, event.amount, event.data)
         state = details.get("order.1.state", "")
         currency = details.get("order.1.currency", "")

@@ -105,9 +105,13 @@ def test_a_confirm_whose_order_leaves_out_the_secret_or_the_state_is_refused() -
             _adapter().parse_webhook(_body(fields), {})
 
 
-def test_an_unsigned_failure_is_only_a_prompt_and_needs_our_order_number() -> None:
-    event = _adapter().parse_webhook(_body({"paymentState": "FAILURE", "paydeskOrderNumber": "12345678"}), {})
+def test_an_unsigned_failure_is_only_a_prompt_and_needs_our_signed_order_number() -> None:
+    echoed = _adapter()._echo_reference("12345678")
+    event = _adapter().parse_webhook(_body({"paymentState": "FAILURE", "paydeskOrderNumber": echoed}), {})
     assert (event.provider_reference, event.movements, event.needs_details) == ("12345678", (), True)
+    for forged in ("12345678", "12345678." + "0" * 32, f"12345679.{echoed.partition('.')[2]}"):
+        with pytest.raises(InvalidSignature):
+            _adapter().parse_webhook(_body({"paymentState": "CANCEL", "paydeskOrderNumber": forged}), {})
     with pytest.raises(MalformedEvent):
         _adapter().parse_webhook(_body({"paymentState": "CANCEL"}), {})
 
