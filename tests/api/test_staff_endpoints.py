@@ -168,6 +168,31 @@ def test_order_list_filters(admin_client, company_a, company_b, authorization): 
     assert numbers(f"created_after={other.created_at.isoformat().replace('+00:00', 'Z')}") == ["B-1"]
 
 
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "2026-01-01T00:00:00+20:00",  # Python takes offsets to ±23:59, PostgreSQL refuses past ±15:59
+        "2026-01-01T00:00:00-15:30",
+        "0001-01-01T00:00:00+01:00",  # before the first instant UTC can hold
+        "9999-12-31T23:59:59-01:00",  # after the last
+    ],
+)
+def test_an_instant_no_place_uses_is_a_400_not_a_500(admin_client, company_a, instant: str):  # noqa: ANN001
+    response = admin_client.get("/api/v1/orders/", {"created_after": instant})
+
+    assert response.status_code == 400
+    assert "created_after" in str(response.json())
+
+
+def test_the_widest_offsets_in_use_are_instants(admin_client, company_a):  # noqa: ANN001
+    factories.OrderFactory(customer=company_a, number="W-1")
+
+    for instant in ("2000-01-01T00:00:00+14:00", "2000-01-01T00:00:00-12:00"):
+        response = admin_client.get("/api/v1/orders/", {"created_after": instant})
+        assert response.status_code == 200
+        assert [o["number"] for o in response.json()["results"]] == ["W-1"]
+
+
 def test_order_list_pages_by_cursor(admin_client, company_a):  # noqa: ANN001
     for n in range(30):
         factories.OrderFactory(customer=company_a, number=f"P-{n:02d}")
