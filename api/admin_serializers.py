@@ -45,11 +45,22 @@ class IntegrationSerializer(serializers.ModelSerializer):
         return integration.get_webhook_url()
 
 
+class ProviderKeyField(serializers.ChoiceField):
+    """A provider key, checked against the registry when a request is read, not when this module was imported: the
+    schema lists the providers of the build, and a provider registered later (a plugin) is taken too."""
+
+    def to_internal_value(self, data: object) -> str:
+        if isinstance(data, str) and data in registry.PROVIDERS:
+            return data
+        self.fail("invalid_choice", input=data)
+        raise AssertionError("unreachable")  # pragma: no cover - fail() raises
+
+
 class IntegrationWriteSerializer(serializers.Serializer):
     """Input of create and update; the provider's own fields go in `settings` and `secrets` (write-only: a secret
     left out on update keeps its stored value)."""
 
-    provider_key = serializers.ChoiceField(choices=sorted(registry.PROVIDERS), required=False)
+    provider_key = ProviderKeyField(choices=sorted(registry.PROVIDERS), required=False)
     name = serializers.CharField(max_length=200, required=False)
     labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     short_labels = serializers.DictField(child=serializers.CharField(max_length=200, allow_blank=True), required=False)

@@ -6,6 +6,7 @@ import pytest
 
 from integrations.models import Integration
 from payment_rules.models import PaymentRule, PaymentRuleMethod
+from providers import registry
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,32 @@ def test_an_invalid_provider_setting_is_400_on_its_field(admin_client, fake_gate
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "settings.login"
     assert not Integration.objects.filter(name="X").exists()
+
+
+def test_a_provider_registered_after_the_api_was_loaded_is_taken(admin_client, monkeypatch):  # noqa: ANN001
+    """The provider key is checked against the registry of the moment, so whether another test loaded the API
+    before a provider was registered decides nothing."""
+    assert admin_client.get("/api/v1/integrations/").status_code == 200  # the API's serializers exist now
+    spec = registry.ProviderSpec("latergw", "Later", "tests.fakes.FakeGateway", "tests.fakes.FakeGatewaySettingsForm")
+    monkeypatch.setitem(registry.PROVIDERS, "latergw", spec)
+    registry.adapter_class.cache_clear()
+    registry.settings_form_class.cache_clear()
+    try:
+        response = admin_client.post(
+            "/api/v1/integrations/",
+            {"provider_key": "latergw", "name": "L", "labels": {"en": "L"}, "settings": {}, "secrets": {}},
+            format="json",
+        )
+    finally:
+        registry.adapter_class.cache_clear()
+        registry.settings_form_class.cache_clear()
+
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "settings.login"  # the provider's own form spoke: its key was taken
+    unknown = admin_client.post(
+        "/api/v1/integrations/", {"provider_key": "nosuch", "name": "N", "labels": {"en": "N"}}, format="json"
+    )
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (400, "provider_key")
 
 
 def test_rule_crud_validate_and_evaluate(admin_client, gateway_integration):  # noqa: ANN001
