@@ -108,6 +108,7 @@ def checkout_context(*, checkout: Checkout, lines: list[CartLine], buyer: Custom
         ),
         shipping_method=checkout.shipping_method if checkout.shipping_method in SHIPPING_METHODS else "",
         shipping_origin=shipping_origin(),
+        po_number=checkout.po_number,  # the submit hands this context to the provider, not the order's
     )
 
 

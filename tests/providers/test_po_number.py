@@ -48,14 +48,14 @@ def test_payflow_sends_ponum_cut_to_its_15_characters(live_server, po_number: st
 
 def test_authorizenet_sends_po_number_after_tax_exempt_and_before_customer(live_server, monkeypatch) -> None:  # noqa: ANN001
     sent: list[bytes] = []
-    post = requests.post
+    post = requests.Session.post
 
-    def spy(url: str, **kwargs: Any) -> requests.Response:
+    def spy(session: requests.Session, url: str, **kwargs: Any) -> requests.Response:
         body = kwargs.get("data") or b""
         sent.append(body if isinstance(body, bytes) else str(body).encode())
-        return post(url, **kwargs)
+        return post(session, url, **kwargs)
 
-    monkeypatch.setattr(requests, "post", spy)
+    monkeypatch.setattr(requests.Session, "post", spy)  # the client posts through a pooled session
     adapter = sandbox_adapter("authorizenet", live_server.url)
     context = replace(CONTEXT, po_number="PO-77 A")
     result = adapter.charge(scenario(adapter, "success", context=context))
