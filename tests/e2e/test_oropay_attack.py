@@ -62,9 +62,9 @@ def test_buyer_pays_an_order_by_card_at_checkout_while_ach_is_offered_too(
     page.get_by_label("Company").fill("Globex Trading")
     page.get_by_label("Street address", exact=True).fill("5 Harbor Road")
     page.get_by_label("City").fill("Boston")
-    page.get_by_label("State or region code").fill("US-MA")
     page.get_by_label("Postal code").fill("02110")
     page.get_by_label("Country").select_option(label="United States")
+    page.get_by_label("State or region").select_option("US-MA")  # its regions follow the country
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Flat rate ($15.00)").check()
