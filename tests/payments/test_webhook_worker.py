@@ -51,6 +51,7 @@ def test_webhook_events_are_processed_by_a_real_worker_through_redis(
     assert ledger(order) == [
         ("authorize", "100.0000", "succeeded", True, False, "pi_"),
         ("capture", "70.0000", "succeeded", True, False, "ch_"),
+        ("release", "30.0000", "succeeded", True, False, "pi_"),  # Stripe let the uncaptured rest go
         ("refund", "25.0000", "succeeded", True, False, "re_"),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
