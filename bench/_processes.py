@@ -66,6 +66,26 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)  # noqa: S603
 
 
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user and system) used so far by a process we started and every process it forked; read it before
+    stopping them, since a child's time is gone once it has exited."""
+    import psutil
+
+    try:
+        root = psutil.Process(process.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for member in tree:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     os.killpg(process.pid, sig)
     try:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._processes import celery_worker, environment, free_port, fresh_database, stop, web_server  # noqa: E402
+from bench._processes import celery_worker, cpu_seconds, environment, free_port, fresh_database, stop, web_server  # noqa: E402
 
 N = int(os.environ.get("BENCH_CAPTURES", "10000"))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/paydesk_bench")
@@ -99,13 +99,15 @@ def authorizations(integration: Integration, customer: Customer, n: int, run: in
     return [a.pk for a in auths]
 
 
-def sweep(ids: list[int], processes: int, run: int) -> float:
-    """Seconds until every scheduled capture of `ids` is done, with `processes` worker processes."""
+def sweep(ids: list[int], processes: int, run: int) -> tuple[float, float]:
+    """Seconds until every scheduled capture of `ids` is done, with `processes` worker processes, and the CPU
+    seconds those worker processes used for it."""
     ScheduledCapture.objects.bulk_create(ScheduledCapture(authorization_id=pk, due_at=timezone.now()) for pk in ids)
     app.control.purge()
     workers = [celery_worker(ENV, f"bench{run}-{n}", 1) for n in range(processes)]
     try:
         time.sleep(3)  # let the workers connect
+        cpu_before = sum(cpu_seconds(worker) for worker in workers)
         started = time.perf_counter()
         while ScheduledCapture.objects.filter(state=ScheduledCapture.State.PENDING).exists():
             scheduled_captures_sweep_task.apply()  # what beat would run every minute, back to back
@@ -115,7 +117,7 @@ def sweep(ids: list[int], processes: int, run: int) -> float:
             if time.perf_counter() - started > 1800:
                 print("    gave up after 30 minutes")
                 break
-        return time.perf_counter() - started
+        return time.perf_counter() - started, sum(cpu_seconds(worker) for worker in workers) - cpu_before
     finally:
         for worker in workers:
             stop(worker)
@@ -148,7 +150,9 @@ def main() -> None:
             made = time.perf_counter() - started
             web = web_server({**ENV, "SANDBOX_LATENCY_MS": str(latency)}, PORT, workers=2, threads=96)
             try:
-                elapsed = sweep(ids, processes, run)
+                sandbox_before = cpu_seconds(web)
+                elapsed, worker_cpu = sweep(ids, processes, run)
+                sandbox_cpu = cpu_seconds(web) - sandbox_before
             finally:
                 stop(web)
             captures = PaymentTransaction.objects.filter(
@@ -161,6 +165,13 @@ def main() -> None:
                 f"  provider latency {latency} ms, {processes} worker process(es): {count} captures in "
                 f"{elapsed:.1f} s = {count / elapsed:.0f}/s (goal {10_000 / 60:.0f}/s: 10,000 in 60 s with 2 "
                 f"workers at 300 ms); double captures {doubles} (goal 0); {N} authorizations made in {made:.0f} s"
+            )
+            # The sandbox and PostgreSQL share the machine's cores with the workers; a live provider spends its
+            # CPU elsewhere. What the workers alone spend says what two cores of workers could sustain.
+            per_capture, sandbox_per_capture = worker_cpu / max(count, 1), sandbox_cpu / max(count, 1)
+            print(
+                f"    CPU per capture: workers {per_capture * 1000:.1f} ms, sandbox {sandbox_per_capture * 1000:.1f}"
+                f" ms; two cores of workers alone: {2 / per_capture if per_capture else 0:.0f} captures/s"
             )
     print(f"  capture requests the sandbox received, all runs: {sent} for {run * N} captures")
 
