@@ -66,6 +66,8 @@ from providers.oropay.results import error_result, transaction_result
 from providers.oropay.webhooks import event_from_notification
 
 ACH_VARIANT = "ach"
+#: the ACH network moves US dollars between US bank accounts
+ACH_CURRENCIES = frozenset({"USD"})
 #: GP-API's limit on `reference`
 REFERENCE_MAX = 50
 #: how long GP-API keeps the answer to an idempotency key (24 hours), less a margin for clocks and calls in flight
@@ -151,6 +153,7 @@ class OroPayAdapter(Adapter):
             short_labels={"en": self.options.text("ach_short_label", label)},
             widget=f"{self.key}/ach_widget.html",
             payment_action=PaymentAction.CHARGE,
+            currencies=ACH_CURRENCIES,
         )
         return [card, ach]
 
@@ -222,6 +225,10 @@ class OroPayAdapter(Adapter):
         data = request.payment_data
         token = data.get("payment_reference", "").strip()
         if request.method.variant == ACH_VARIANT:
+            if request.amount.currency not in ACH_CURRENCIES:
+                return ProviderResult.declined(
+                    ErrorCode.UNSUPPORTED_CURRENCY, "An ACH bank debit takes US dollars only.", amount=request.amount
+                )
             holder = data.get("account_holder", "").strip()
             if not token.startswith("PMT_") or not holder or data.get("authorized") not in ("1", "true", "on"):
                 return ProviderResult.declined(

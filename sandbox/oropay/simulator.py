@@ -16,7 +16,7 @@ Served under `/sandbox/oropay/` (see `urls.py`); the API lives at `/sandbox/orop
   makes a single-use `PMT_…` card token; the full token may not tokenize card data through it (the shop never
   holds card data) and the restricted one may do nothing else.
 * `POST /ucp/transactions`: `type` SALE with `capture_mode` AUTO, LATER or MULTIPLE, amount in minor units as a
-  string, `payment_method.id` (a card token, used once) or `payment_method.bank_transfer` (ACH, AUTO only).
+  string, `payment_method.id` (a card token, used once) or `payment_method.bank_transfer` (ACH: AUTO and USD only).
   Declines are HTTP 200 with `status: DECLINED` and the issuer code in `payment_method.result`.
   `GET /ucp/transactions/{id}` and `GET /ucp/transactions?reference=…&from_time_created=…&page=…&page_size=…`.
 * `POST /ucp/transactions/{id}/capture` (all or part; LATER once, MULTIPLE until the authorized amount is taken):
@@ -514,6 +514,8 @@ def _ach_create(account: str, body: Mapping[str, Any], method: Mapping[str, Any]
     the SEC code; `name` is the account holder."""
     if body.get("capture_mode", "AUTO") != "AUTO":
         return _error(400, "INVALID_REQUEST_DATA", "40213", "ACH is a sale with capture_mode AUTO", store=False)
+    if body.get("currency") != "USD":  # the ACH network debits US bank accounts in US dollars
+        return _error(400, "INVALID_REQUEST_DATA", "40213", "ACH takes currency USD only", store=False)
     bank = method["bank_transfer"] if isinstance(method.get("bank_transfer"), dict) else {}
     if method.get("id"):
         pmt = sim_load(PROVIDER, "payment_method", str(method["id"]), account)

@@ -22,6 +22,7 @@ from providers import registry
 from providers.base import (
     Adapter,
     CheckoutContext,
+    ErrorCode,
     FollowUpRequest,
     MethodInfo,
     Money,
@@ -30,6 +31,7 @@ from providers.base import (
     ProviderResult,
     StatusRequest,
 )
+from providers.oropay.adapter import OroPayAdapter
 from providers.payflow.adapter import CURRENCIES as PAYPAL_CURRENCIES
 from providers.payflow.adapter import PayflowAdapter, request_id
 from sandbox.profiles import AUTHORIZENET_CARD, WIRECARD_CARD, apruve_buyer_accepts
@@ -81,6 +83,10 @@ class ContractProfile:
     adapter_class: type[Adapter] | None = None
     #: the currency a scenario uses when the test names none
     default_currency: str = "USD"
+    #: provider reference ("" every one) -> None: the provider finishes a purchase it answered PENDING, as it does
+    #: days later (an ACH debit funded, or returned by the bank); None: a purchase is final when answered. The suite
+    #: lets it finish through the sandbox's hook and reads it back with `fetch_status`, as reconcile does (`final`)
+    settles_later: Callable[[str], None] | None = None
 
 
 def _stripe_challenge(next_action: Mapping[str, str], outcome: str) -> None:
@@ -423,6 +429,60 @@ PROFILES["oropay"] = ContractProfile(
     operations={"cancel": "reversal"},
     bad_settings={"app_key": "invalid"},
 )
+#: scenario -> the bank account the GP-API sandbox's ACH debit plays it with: funded, or returned R01 when it settles
+OROPAY_ACH_ACCOUNTS = {"success": "123456789", "insufficient_funds": "00000002"}
+
+
+def _oropay_ach_payment_data(name: str) -> Mapping[str, str] | None:
+    """What the ACH widget posts: the bank account's token, its holder and the accepted debit authorization."""
+    from sandbox.oropay.simulator import tokenize_bank
+
+    number = OROPAY_ACH_ACCOUNTS.get(name)
+    if number is None:
+        return None
+    token = tokenize_bank(sandbox_credentials("oropay")["app_id"], number)
+    return {"payment_reference": token, "account_holder": "Contract Buyer Inc.", "authorized": "1"}
+
+
+class OroPayAch(OroPayAdapter):
+    """The real adapter; the suite pays with its ACH method (`oropay_ach`'s variant)."""
+
+    profile_key = "oropay_ach"
+
+
+NO_ACH_AUTHORIZATION = "an ACH debit is a sale; there is no authorization to capture or void"
+PROFILES["oropay_ach"] = ContractProfile(
+    key="oropay_ach",
+    provider="oropay",
+    variant="ach",
+    adapter_class=OroPayAch,
+    settings=sandbox_credentials("oropay"),  # `ach_enabled` on, as the seed's integration
+    payment_data={},
+    make_payment_data=_oropay_ach_payment_data,  # a bank account token is used once, like a card's
+    settles_later=sandbox_profile("oropay").settle,  # PENDING until funded (or returned) days later
+    skips={
+        "authorize": NO_ACH_AUTHORIZATION,
+        "capture": NO_ACH_AUTHORIZATION,
+        "second_capture": NO_ACH_AUTHORIZATION,
+        "cancel": f"{NO_ACH_AUTHORIZATION}; no ACH debit is reversed (the sandbox refuses it): a funded one is "
+        "refunded",
+        "currency": "ACH debits US bank accounts in US dollars",
+        "3ds": "an ACH debit has no buyer challenge: the buyer accepts the debit authorization on our page",
+        "card_declined": "a bank does not decline an ACH debit when it is sent: it returns it when it settles, which "
+        "the sandbox plays with its returned account (R01: insufficient_funds)",
+        "expired_card": "a bank account has no expiry date",
+        "incorrect_cvc": "a bank account has no security code",
+        "processing_error": "an ACH debit is not authorized online, so no issuer can be unavailable: GP-API answers "
+        "PENDING and the bank's answer comes when it settles",
+        "tokenize": "no card is entered for an ACH debit; its raw replies show the account's last four digits only "
+        "(tests/providers/test_oropay.py)",
+        "settlement": "an ACH debit is refunded once funded, whether or not it was batched, and refused before "
+        "(test_a_purchase_that_settles_later_is_refunded_only_once_final)",
+    },
+    currencies=frozenset({"USD"}),
+    operations={"cancel": "reversal"},
+    bad_settings={"app_key": "invalid"},
+)
 PROFILES.update(wirecard_profiles())
 SANDBOX_PROVIDERS = sorted(PROFILES)
 
@@ -438,14 +498,19 @@ def sandbox_adapter(key: str, live_server_url: str, *, read_timeout: float | Non
     return adapter
 
 
+def profile_key(adapter: Adapter) -> str:
+    """The key of the profile `adapter` plays: its own, or the method's (`oropay_ach`) when a profile plays one."""
+    return str(getattr(adapter, "profile_key", adapter.key))
+
+
 def profile(adapter: Adapter) -> ContractProfile:
-    return PROFILES[getattr(adapter, "profile_key", adapter.key)]
+    return PROFILES[profile_key(adapter)]
 
 
 def skip_unless(adapter: Adapter, name: str) -> None:
     reason = profile(adapter).skips.get(name)
     if reason:
-        pytest.skip(f"{adapter.key}: {reason}")
+        pytest.skip(f"{profile_key(adapter)}: {reason}")
 
 
 def method(adapter: Adapter) -> MethodInfo:
@@ -469,19 +534,19 @@ def scenario(
     known = profile(adapter)
     currency = currency or known.default_currency
     if known.currencies is not None and currency not in known.currencies:
-        pytest.skip(f"{adapter.key}: {known.skips.get('currency', f'does not take {currency}')}")
+        pytest.skip(f"{profile_key(adapter)}: {known.skips.get('currency', f'does not take {currency}')}")
     if amount is None and name in known.amounts:
         if currency not in known.amounts[name]:
             pytest.skip(
-                f"{adapter.key}: {name!r} is played only by an amount in {', '.join(known.amounts[name])}, as the "
-                "provider's test system documents its triggers"
+                f"{profile_key(adapter)}: {name!r} is played only by an amount in {', '.join(known.amounts[name])}, "
+                "as the provider's test system documents its triggers"
             )
         amount = known.amounts[name][currency]
     found = payment_data or known.payment_data.get(name)
     if found is None and known.make_payment_data is not None:
         found = known.make_payment_data(name)
     if found is None:
-        pytest.skip(f"{adapter.key}: no sandbox scenario {name!r}")
+        pytest.skip(f"{profile_key(adapter)}: no sandbox scenario {name!r}")
     data = dict(found(adapter) if callable(found) else found)
     source_reference = data.pop("source_reference", "")  # the server's choice, not the browser's (see above)
     return PaymentRequest(
@@ -517,6 +582,20 @@ def settled(adapter: Adapter, result: ProviderResult) -> ProviderResult:
     if settle is not None and result.provider_reference:
         settle(result.provider_reference)
     return result
+
+
+def final(adapter: Adapter, result: ProviderResult, action: str = "charge") -> ProviderResult:
+    """The purchase `result` answered, once the provider has finished it. A profile whose purchases settle later
+    must have answered PENDING: the sandbox finishes it now (`settles_later`), and the adapter reads it back as
+    reconcile does. Any other profile's answer is final already and comes back as it is."""
+    finish = profile(adapter).settles_later
+    if finish is None:
+        return result
+    assert (result.outcome, result.error_code) == (Outcome.PENDING, ErrorCode.PENDING_AT_PROVIDER), result
+    assert result.provider_reference
+    finish(result.provider_reference)
+    status = StatusRequest(f"status-{uuid.uuid4()}", result.provider_reference, action, result.amount, method(adapter))
+    return adapter.fetch_status(status)
 
 
 def fault(

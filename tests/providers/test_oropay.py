@@ -320,6 +320,39 @@ def test_an_ach_debit_is_pending_until_funded_or_rejected(adapter, account, fina
     assert account not in json.dumps(back.raw)
 
 
+def test_ach_in_another_currency_is_refused_before_any_call_and_the_method_says_so(adapter) -> None:
+    from providers.base import Environment, IntegrationInfo
+
+    info = IntegrationInfo(1, "u", "oropay", "OroPay", Environment.SANDBOX, PaymentAction.CHARGE)
+    assert [m.currencies for m in adapter.methods(info)] == [None, frozenset({"USD"})]
+    request = pay(data=bank(), method=ACH)
+    euros = PaymentRequest(Money(Decimal("100.00"), "EUR"), request.idempotency_key, ACH, "SO-1", request.payment_data)
+    result = adapter.charge(euros)
+    assert (result.outcome, result.error_code) == (Outcome.DECLINED, ErrorCode.UNSUPPORTED_CURRENCY)
+    assert SimObject.objects.filter(provider="oropay", kind="transaction").count() == 0
+
+
+def test_the_sandbox_refuses_an_ach_debit_in_another_currency_and_keeps_the_account_token(live_server) -> None:
+    """ACH debits US bank accounts in US dollars; a refusal of the request leaves the single-use token unused."""
+    token = sandbox.token_create(app_id())["token"]
+    pmt = sandbox.tokenize_bank(app_id(), "123456789")
+    body = {
+        "account_name": "transaction_processing",
+        "channel": "CNP",
+        "type": "SALE",
+        "capture_mode": "AUTO",
+        "amount": "10000",
+        "currency": "EUR",
+        "payment_method": {"id": pmt, "name": "ACME", "bank_transfer": {"sec_code": "WEB"}},
+    }
+    url = f"{live_server.url}/sandbox/oropay/ucp/transactions"
+    headers = {"Authorization": f"Bearer {token}", "X-GP-Version": "2021-03-22"}
+    refused = requests.post(url, json=body, headers=headers, timeout=10)
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_REQUEST_DATA")
+    taken = requests.post(url, json={**body, "currency": "USD"}, headers=headers, timeout=10)
+    assert (taken.status_code, taken.json()["status"]) == (200, "PENDING")
+
+
 def test_ach_without_the_authorization_is_refused_before_any_call(adapter) -> None:
     data = {**bank(), "authorized": ""}
     result = adapter.charge(pay(data=data, method=ACH))
