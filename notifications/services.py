@@ -20,6 +20,7 @@ import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from core.money import quantize
@@ -78,6 +79,12 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def endpoints_listening() -> Exists:
+    """Whether any endpoint is active, as an expression a read the caller makes anyway can carry (the ledger's
+    read of an order's rows under its lock): a status change then reads the endpoints only when there are some."""
+    return Exists(Endpoint.objects.filter(active=True))
+
+
 def payment_status_changed(
     *,
     order: Order,
@@ -87,13 +94,16 @@ def payment_status_changed(
     transaction_id: int | None,
     transaction_action: str,
     transaction_amount: Decimal | None,
+    listening: bool = True,
 ) -> list[Delivery]:
     """Queue one delivery per active endpoint; call inside the transaction that changed the status.
 
     An order hidden from the buyer (its checkout attempt failed or was given up) is not announced: it was never
     placed, and a late payment of it is given back, so a subscriber must not ship it or book it as paid.
+    `listening`: False when a read the caller made in this transaction found no active endpoint
+    (`endpoints_listening`), so they are not read again.
     """
-    if order.discarded_at is not None:
+    if order.discarded_at is not None or not listening:
         return []
     endpoints = list(Endpoint.objects.filter(active=True))
     if not endpoints:

@@ -25,21 +25,21 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from integrations.adapters import adapter_for, method_for
 from integrations.models import Integration
 from notifications.emails import buyer_email_queue
 from notifications.models import BuyerEmail, Notice
-from notifications.services import notice_raise, payment_status_changed
+from notifications.services import endpoints_listening, notice_raise, payment_status_changed
 from orders.models import INVOICE_PAID_STATUSES, Invoice, Order, PaymentStatus
 from payments.account import AccountRow, account_from_rows
 from payments.exceptions import PaymentRefused
 from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
 from payments.money import format_money, quantize
 from payments.operations import CAPTURE_SOURCES, REFUND_SOURCES, Taken, allowed_operations
-from payments.selectors import order_account_rows
+from payments.selectors import taken_from_rows
 from payments.status import LedgerEntry, amount_paid, payment_status
 from payments.validations import validation_record
 from providers import registry
@@ -152,12 +152,13 @@ def children_taken(source: PaymentTransaction) -> Taken:
     )
 
 
-def capturable_amount(source: PaymentTransaction) -> Decimal:
-    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count."""
+def capturable_amount(source: PaymentTransaction, *, taken: Taken | None = None) -> Decimal:
+    """What is left of an authorization (or pending promise): captures and cancels, open ones too, count.
+    `taken`: what its children took, when the caller has the rows (`taken_from_rows`); else they are read."""
     if source.action not in CAPTURE_SOURCES or not (source.successful and source.active):
         return quantize(Decimal("0"), source.currency)  # no need to read children or capabilities
-    allowed = allowed_operations(source, taken=children_taken(source), capabilities=capabilities_of(source.integration))
-    return allowed.capturable
+    taken = children_taken(source) if taken is None else taken
+    return allowed_operations(source, taken=taken, capabilities=capabilities_of(source.integration)).capturable
 
 
 def refundable_amount(source: PaymentTransaction) -> Decimal:
@@ -177,12 +178,18 @@ def _ledger_entries(rows: Any) -> list[LedgerEntry]:
 
 
 def order_payment_status_refresh(
-    *, order: Order, cause: PaymentTransaction | None = None, rows: list[AccountRow] | None = None
+    *,
+    order: Order,
+    cause: PaymentTransaction | None = None,
+    rows: list[AccountRow] | None = None,
+    listening: bool = True,
 ) -> PaymentStatus:
     """Recompute and store the status; called inside the transaction of every ledger change.
 
     A change is announced to subscribed endpoints (notifications), in the same transaction. `rows`: the order's
-    rows as the caller has just read them under the lock, after its change (`order_account_rows`).
+    rows as they stand after the change, read by the caller under the lock (`order_account_rows`, or the rows
+    `ledger_record` read with its change applied, `PaymentTransaction.as_account_row`). `listening`: False when
+    the caller's read under the lock found no active endpoint (`endpoints_listening`).
     """
     if rows is None:
         entries = _ledger_entries(PaymentTransaction.objects.filter(order_id=order.pk))
@@ -212,6 +219,7 @@ def order_payment_status_refresh(
             transaction_id=cause.pk if cause else None,
             transaction_action=cause.action if cause else "",
             transaction_amount=cause.amount if cause else None,
+            listening=listening,
         )
     if cause is not None:
         _buyer_emails_queue(order, cause, status)
@@ -379,16 +387,28 @@ def ledger_record(
                 raise PaymentTransaction.DoesNotExist(transaction_id) from exc
         else:
             order = lock_order(order_id=order_id)
-        txn = (
-            PaymentTransaction.objects.select_related("source__integration", "integration")
+        # the order's rows, read once under the lock: the row, its source, what the source has left, the status and
+        # the account all come from them, the changes below applied in memory (no read after a write); with them
+        # whether a status change has endpoints to announce it to
+        rows: dict[int, PaymentTransaction] = {
+            row.pk: row
+            for row in PaymentTransaction.objects.select_related("integration")
             .filter(order_id=order.pk)
-            .get(pk=transaction_id)
-        )
-        txn.order = order  # the locked row, read once
+            .annotate(listening=endpoints_listening())
+        }
+        txn = rows.get(transaction_id)
+        if txn is None:
+            raise PaymentTransaction.DoesNotExist(transaction_id)
+        for row in rows.values():
+            row.order = order  # the locked row, read once
+        if txn.source_id in rows:
+            txn.source = rows[txn.source_id]  # the same instance: what is written to it shows in `rows`
         if not txn.is_open:
             return txn
         adapter = adapter or adapter_for(txn.integration)
-        _apply_result(txn, result, adapter)
+        for row in _apply_result(txn, result, adapter, rows):  # rows it added (a validation, a released rest)
+            if row.order_id == order.pk:
+                rows[row.pk] = row
         link = txn.source
         if txn.state == State.SUCCEEDED and link is not None and link.action == Action.RE_AUTHORIZE and link.source_id:
             # a renewal answered late (reconcile, a webhook) still leaves one hold: release the old one
@@ -400,13 +420,13 @@ def ledger_record(
             transaction.on_commit(
                 partial(_waiting_events_release, txn.integration_id, txn.provider_reference, txn.idempotency_key)
             )
-        rows, open_invoices = order_account_rows(order_id=order.pk)  # read once: the status and the account
-        order_payment_status_refresh(order=order, cause=txn, rows=rows)
+        after = [row.as_account_row() for row in rows.values()]
+        order_payment_status_refresh(order=order, cause=txn, rows=after, listening=getattr(txn, "listening", True))
         if txn.invoice_id is not None:
             invoice_payment_status_refresh(invoice_id=txn.invoice_id)
-            rows, open_invoices = order_account_rows(order_id=order.pk)  # its invoice may be paid now
         if txn.state == State.SUCCEEDED and txn.action in (Action.CAPTURE, Action.CHARGE, Action.PURCHASE):
-            account = account_from_rows(rows, total=order.total, currency=order.currency, open_invoices=open_invoices)
+            # what was taken counts ledger rows only: the open invoices are no part of it
+            account = account_from_rows(after, total=order.total, currency=order.currency, open_invoices={})
             _flag_overpayment(order, txn, account.taken)
         if order.discarded_at is not None and txn.successful and txn.action in MONEY_IN_ACTIONS:
             # a checkout attempt the buyer gave up was paid after all: give the money back (payments.abandonment)
@@ -507,13 +527,19 @@ def _waiting_events_release(integration_id: int, reference: str, key: str) -> No
     webhook_events_release(integration_id=integration_id, references=[reference], keys=[key])
 
 
-def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+def _apply_result(
+    txn: PaymentTransaction, result: ProviderResult, adapter: Adapter, rows: dict[int, PaymentTransaction]
+) -> list[PaymentTransaction]:
+    """Apply the answer to `txn` and the source it acted on, among the order's `rows` read under the lock; returns
+    the rows it added (a validation the payment rests on, the rest a provider released)."""
+    added: list[PaymentTransaction] = []
     if (
         result.validation is not None
         and txn.source_id is None
         and result.outcome in (Outcome.SUCCEEDED, Outcome.PENDING)
     ):
         txn.source = validation_record(payment=txn, validation=result.validation)  # the payment rests on it
+        added.append(txn.source)
     if result.provider_reference:
         txn.provider_reference = result.provider_reference
     waiting_for = (txn.response or {}).get("next_action")
@@ -524,13 +550,15 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
         txn.response["next_action"] = waiting_for  # an unreadable answer must not lose where the buyer was sent
     txn.error_code = result.error_code or ""
     txn.message = result.message
+    closed = None
     if result.outcome == Outcome.SUCCEEDED:
         txn.state = State.SUCCEEDED
         txn.successful = True
         txn.active = txn.action in (Action.AUTHORIZE, Action.PENDING, Action.INVOICE)
         txn.next_reconcile_at = None
         _compare_amount(txn, result.amount)
-        _close_source(txn, adapter)
+        closed, released = _close_source(txn, adapter, rows)
+        added.extend([released] if released is not None else [])
         if txn.action == Action.AUTHORIZE:
             _authorization_succeeded(txn, adapter)
     elif result.outcome == Outcome.DECLINED:
@@ -543,9 +571,30 @@ def _apply_result(txn: PaymentTransaction, result: ProviderResult, adapter: Adap
     elif result.outcome == Outcome.PENDING:
         txn.state = State.PROCESSING
     # Outcome.ERROR: the provider answered something we cannot map; the row stays reserved for reconcile.
-    txn.save()
+    _save_with_source(txn, closed)
     if not txn.is_open and txn.source is not None and txn.source.action == Action.RE_AUTHORIZE:
         _close_renewal_link(txn.source, txn)
+    return added
+
+
+def _save_with_source(txn: PaymentTransaction, closed: PaymentTransaction | None) -> None:
+    """Save `txn` in full and, when it closed its source, the source's `active` flag: one UPDATE for both rows (a
+    CASE per column, as `bulk_update` writes; the source's other columns keep what they hold, so a mark a sweep
+    set on it meanwhile, such as the expiry warning, is not written back)."""
+    if closed is None:
+        txn.save()
+        return
+    txn.updated_at = closed.updated_at = timezone.now()
+    columns = {}
+    for field in PaymentTransaction._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        name = field.attname
+        whens = [When(pk=txn.pk, then=Value(getattr(txn, name), output_field=field))]
+        if name in ("active", "updated_at"):
+            whens.append(When(pk=closed.pk, then=Value(getattr(closed, name), output_field=field)))
+        columns[name] = Case(*whens, default=F(name), output_field=field)
+    PaymentTransaction.objects.filter(pk__in=(txn.pk, closed.pk)).update(**columns)
 
 
 #: actions whose reported amount is money that moved or is held, and so must equal the row's
@@ -622,54 +671,72 @@ def _authorization_succeeded(txn: PaymentTransaction, adapter: Adapter) -> None:
     ScheduledCapture.objects.get_or_create(authorization=txn, defaults={"due_at": due})
 
 
-def _close_source(txn: PaymentTransaction, adapter: Adapter) -> None:
-    """A successful capture or cancel may close the authorization it acted on."""
+def _close_source(
+    txn: PaymentTransaction, adapter: Adapter, rows: dict[int, PaymentTransaction]
+) -> tuple[PaymentTransaction | None, PaymentTransaction | None]:
+    """A successful capture or cancel may close the authorization it acted on. Returns the source when it closed
+    it (saved with `txn`, `_save_with_source`) and the rest the provider released, recorded as its row. What the
+    source has left is computed from the order's `rows`, read under the lock (the capture in hand among them)."""
     source = txn.source
     if source is None or not source.active:
-        return
+        return None, None
+    released = None
     if txn.action == Action.CANCEL:
         source.active = False
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
+        taken = _taken_of(source, rows)
         # an invoice paid outside our own invoice rows (Apruve's dashboard) takes its part; the rest stays billable
         one_capture = not adapter.supports(Capability.MULTIPLE_CAPTURE) and not adapter.supports(Capability.INVOICE)
-        # without multiple captures the provider released the rest: no need to read what is left
-        if one_capture or source.action == Action.PENDING or capturable_amount(source) <= 0:
-            source.active = False  # without multiple captures the provider released the rest
-            if source.action == Action.AUTHORIZE:
-                taken = children_taken(source)  # the capture in hand counts: its row is still open here
-                rest = quantize(source.amount - taken.captured - taken.canceled - taken.invoiced, source.currency)
-                # a capture the provider reports with another amount (flagged, `_compare_amount`) leaves the rest
-                # it released unknown: no row claims one
-                if rest > 0 and "amount_mismatch" not in (txn.response or {}):
-                    _release_record(source, txn, rest)
+        if not (one_capture or source.action == Action.PENDING or capturable_amount(source, taken=taken) <= 0):
+            return None, None  # the authorization holds more: it stays open, unchanged
+        source.active = False  # without multiple captures the provider released the rest
+        if source.action == Action.AUTHORIZE:
+            # the capture in hand counts: it is among the rows, open or succeeded
+            rest = quantize(source.amount - taken.captured - taken.canceled - taken.invoiced, source.currency)
+            # a capture the provider reports with another amount (flagged, `_compare_amount`) leaves the rest
+            # it released unknown: no row claims one
+            if rest > 0 and "amount_mismatch" not in (txn.response or {}):
+                released = _release_record(source, txn, rest, rows)
     else:
-        return
-    source.save(update_fields=["active", "updated_at"])
+        return None, None
+    return source, released
 
 
-def _release_record(source: PaymentTransaction, capture: PaymentTransaction, amount: Decimal) -> None:
+def _taken_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction]) -> Taken:
+    """What the source's children took, from the order's rows when it is one of them (a capture's or cancel's
+    source always is: its children are rows of its order); read otherwise."""
+    if source.pk not in rows:
+        return children_taken(source)
+    return taken_from_rows([row.as_account_row() for row in rows.values()], source_id=source.pk)
+
+
+def _release_record(
+    source: PaymentTransaction, capture: PaymentTransaction, amount: Decimal, rows: dict[int, PaymentTransaction]
+) -> PaymentTransaction | None:
     """The rest of an authorization the provider let go with a partial capture, as its own row (a record of what
-    the provider did, not a request: nothing is sent). Keyed by the capture, so recording it twice writes one row;
-    no sum of the account or rule of the status reads it."""
-    PaymentTransaction.objects.get_or_create(
-        idempotency_key=f"released-rest:{capture.pk}",
-        defaults={
-            "order_id": source.order_id,
-            "invoice_id": source.invoice_id,
-            "source": source,
-            "integration_id": source.integration_id,
-            "payment_method": source.payment_method,
-            "action": Action.RELEASE,
-            "state": State.SUCCEEDED,
-            "successful": True,
-            "active": False,
-            "amount": amount,
-            "currency": source.currency,
-            "provider_reference": source.provider_reference,
-            "fingerprint": request_fingerprint("release", capture.pk),
-            "note": "The provider takes one capture per authorization.",
-        },
+    the provider did, not a request: nothing is sent). Keyed by the capture, so recording it twice writes one row:
+    the order's `rows`, read under the lock every writer of them takes, say whether it exists (a row of the
+    source's order). No sum of the account or rule of the status reads it. Returns the row written, if any."""
+    key = f"released-rest:{capture.pk}"
+    if any(row.idempotency_key == key for row in rows.values()):
+        return None
+    return PaymentTransaction.objects.create(
+        idempotency_key=key,
+        order_id=source.order_id,
+        invoice_id=source.invoice_id,
+        source=source,
+        integration_id=source.integration_id,
+        payment_method=source.payment_method,
+        action=Action.RELEASE,
+        state=State.SUCCEEDED,
+        successful=True,
+        active=False,
+        amount=amount,
+        currency=source.currency,
+        provider_reference=source.provider_reference,
+        fingerprint=request_fingerprint("release", capture.pk),
+        note="The provider takes one capture per authorization.",
     )
 
 

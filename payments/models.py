@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from payments.account import AccountRow
 from payments.money import quantize
 from payments.status import LedgerEntry
 from providers.base import Money
@@ -139,6 +140,20 @@ class PaymentTransaction(models.Model):
             successful=self.successful,
             active=self.active,
             source_id=self.source_id,
+            reference=self.provider_reference or None,
+        )
+
+    def as_account_row(self) -> AccountRow:
+        """The row as the account reads it (`payments.account`): the same values `order_account_rows` selects."""
+        return AccountRow(
+            id=self.pk,
+            action=self.action,
+            state=self.state,
+            amount=self.amount,
+            successful=self.successful,
+            active=self.active,
+            source_id=self.source_id,
+            invoice_id=self.invoice_id,
             reference=self.provider_reference or None,
         )
 

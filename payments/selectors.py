@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import BooleanField, CharField, IntegerField, Value
+from django.db.models import BooleanField, CharField, IntegerField, Q, Value
 
 from integrations.adapters import integration_methods
 from integrations.models import Integration
@@ -83,6 +83,26 @@ def order_account_rows(*, order_id: int) -> tuple[list[AccountRow], dict[int, De
                 AccountRow(pk, action, state, amount, successful, active, source_id, invoice_id, reference or None)
             )
     return ledger, open_invoices
+
+
+def order_ledger_rows(
+    *, order_id: int, key: str | None = None
+) -> tuple[dict[int, PaymentTransaction], PaymentTransaction | None]:
+    """The order's ledger rows in full (id -> row, each with its integration) and, given a request `key`, the row an
+    earlier request with that key made, of this order or another (`payments.ledger.replay`): one read.
+
+    Read it under the order lock: an operation on one of the rows checks and records from it what the account,
+    the children's sums (`taken_from_rows` over `as_account_row`) and the payment status need, with no other read.
+    """
+    wanted = Q(order_id=order_id) if key is None else Q(order_id=order_id) | Q(idempotency_key=key)
+    rows: dict[int, PaymentTransaction] = {}
+    earlier = None
+    for row in PaymentTransaction.objects.select_related("integration").filter(wanted):
+        if key is not None and row.idempotency_key == key:
+            earlier = row
+        if row.order_id == order_id:
+            rows[row.pk] = row
+    return rows, earlier
 
 
 def taken_from_rows(rows: list[AccountRow], *, source_id: int) -> Taken:

@@ -32,7 +32,7 @@ from integrations.provider_customers import provider_customer_reference, provide
 from integrations.selectors import method_resolve
 from notifications.services import notice_raise
 from orders.models import Invoice, Order
-from payments.account import OrderAccount, account_from_rows
+from payments.account import AccountRow, OrderAccount, account_from_rows
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
     CAPTURE_SOURCES,
@@ -64,7 +64,7 @@ from payments.ledger import (
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 from payments.money import MoneyError, ensure_exact, quantize
 from payments.operations import AllowedOperations, Refusal, allowed_operations
-from payments.selectors import invoice_payment_method, order_account, order_account_rows, taken_from_rows
+from payments.selectors import invoice_payment_method, order_account, order_ledger_rows, taken_from_rows
 from payments.validations import validation_for_reuse
 from providers.base import (
     Adapter,
@@ -552,14 +552,16 @@ def _purchase_action(adapter: Adapter, integration: Integration, method: MethodI
 # --- operations on a payment: capture, cancel, refund --------------------------------------------------------
 
 
-def _allowed(order: Order, source: PaymentTransaction) -> AllowedOperations:
-    """What may be done to `source`, read under the order lock: the same answer the order page offers from."""
-    rows, open_invoices = order_account_rows(order_id=order.pk)  # the children's sums and the account, one read
+def _allowed(order: Order, source: PaymentTransaction, rows: list[AccountRow]) -> AllowedOperations:
+    """What may be done to `source`, from the order's `rows` read under the order lock: the same answer the order
+    page offers from. No limit of an operation on a payment reads the open invoices (a capture or an invoice of an
+    authorization is held to `capture_room`, taken and held money only; open invoices bound new purchases and
+    invoices, `payable` and `invoiceable`), so the account is made without them."""
     return allowed_operations(
         source,
         taken=taken_from_rows(rows, source_id=source.pk),
         capabilities=capabilities_of(source.integration),
-        account=account_from_rows(rows, total=order.total, currency=order.currency, open_invoices=open_invoices),
+        account=account_from_rows(rows, total=order.total, currency=order.currency, open_invoices={}),
     )
 
 
@@ -572,13 +574,15 @@ def _operate(
     reserve_checked: Callable[[PaymentTransaction, AllowedOperations, str], PaymentTransaction],
     options: dict[str, Any] | None = None,
 ) -> PaymentTransaction:
-    """The prologue every operation on a payment shares: lock, read the source, replay a repeated key, check and
-    reserve (`reserve_checked`, which refuses); then the adapter's `verb` with no transaction open, and the record."""
+    """The prologue every operation on a payment shares: lock, read the order's rows with the source and a repeated
+    key's row (one read), replay a repeated key, check and reserve (`reserve_checked`, which refuses); then the
+    adapter's `verb` with no transaction open, and the record."""
     fingerprint = request_fingerprint(verb, source_id, *terms)
     try:
         with transaction.atomic():
             order = lock_order_of(transaction_id=source_id)
-            source, existing = _source_and_replay(source_id, key)
+            rows, existing = order_ledger_rows(order_id=order.pk, key=key)
+            source = rows[source_id]  # the lock was taken through it: a row of this order
             source.order = order  # the locked row
             adapter = adapter_for(source.integration)
             if existing is not None:
@@ -588,22 +592,11 @@ def _operate(
                         "This request key was already used for a different payment operation.",
                     )
                 return existing
-            txn = reserve_checked(source, _allowed(order, source), fingerprint)  # reserves without a savepoint
+            account_rows = [row.as_account_row() for row in rows.values()]
+            txn = reserve_checked(source, _allowed(order, source, account_rows), fingerprint)  # without a savepoint
     except IntegrityError:  # the key was taken meanwhile by a row of another order: nothing was written
         return reserve_replayed(key, fingerprint)
     return _call_provider(txn, getattr(adapter, verb), follow_up_request(txn, source, options=options), adapter)
-
-
-def _source_and_replay(source_id: int, key: str) -> tuple[PaymentTransaction, PaymentTransaction | None]:
-    """The source row and the row an earlier request with `key` made (`replay`), in one read after the lock."""
-    found = {
-        row.pk: row
-        for row in PaymentTransaction.objects.select_related("integration").filter(
-            Q(pk=source_id) | Q(idempotency_key=key)
-        )
-    }
-    earlier = next((row for row in found.values() if row.idempotency_key == key), None)
-    return found[source_id], earlier
 
 
 def _refuse_unless(refusal: Refusal | None) -> None:

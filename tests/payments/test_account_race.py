@@ -58,17 +58,17 @@ def test_invoice_payment_and_promise_capture_racing_take_the_order_once(
         time.sleep(0.2)
         return account
 
-    read_rows = services.order_account_rows
+    read_rows = services.order_ledger_rows
 
-    def slow_read_rows(*, order_id):  # noqa: ANN001, ANN202 - the capture reads the rows its account is made of
-        rows = read_rows(order_id=order_id)
+    def slow_read_rows(*, order_id, key):  # noqa: ANN001, ANN202 - the capture reads the rows its account is made of
+        rows = read_rows(order_id=order_id, key=key)
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
         time.sleep(0.2)
         return rows
 
     monkeypatch.setattr(services, "order_account", slow_read)
-    monkeypatch.setattr(services, "order_account_rows", slow_read_rows)
+    monkeypatch.setattr(services, "order_ledger_rows", slow_read_rows)
     if not locked:
         monkeypatch.setattr(services, "lock_order", order_without_lock)
         monkeypatch.setattr(services, "lock_order_of", order_of_without_lock)

@@ -33,8 +33,8 @@ def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
     original = services._allowed
     barrier = threading.Barrier(2, timeout=5)
 
-    def slow(order, source):  # noqa: ANN001, ANN202
-        allowed = original(order, source)
+    def slow(order, source, rows):  # noqa: ANN001, ANN202
+        allowed = original(order, source, rows)
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
         time.sleep(0.2)
