@@ -15,8 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
+from backoffice.order_page import order_page_reads
 from backoffice.timeline import compact_time, order_timeline
 from orders.models import Order, OrderNote
+from payments.models import PaymentTransaction
 
 
 class OrderNoteForm(forms.Form):
@@ -43,10 +45,14 @@ class OrderTimelineMixin:
         ]
         return urls + super().get_urls()  # type: ignore[misc]
 
-    def _timeline_context(self, request: HttpRequest, order: Order) -> dict[str, Any]:
+    def _timeline_context(
+        self, request: HttpRequest, order: Order, rows: list[PaymentTransaction] | None = None
+    ) -> dict[str, Any]:
         # the ledger's rows, references and the provider's events only for staff who may see the payment history
         # (as the order page's history table and the operation pages)
-        entries = order_timeline(order=order, payments=request.user.has_perm("payments.view_payment_history"))
+        entries = order_timeline(
+            order=order, payments=request.user.has_perm("payments.view_payment_history"), rows=rows
+        )
         can_note = request.user.has_perm("orders.add_ordernote")
         return {
             "timeline": [{"entry": entry, "when": compact_time(entry.when)} for entry in entries],
@@ -54,12 +60,24 @@ class OrderTimelineMixin:
             "note_url": reverse("admin:orders_order_note_add", args=[order.pk]) if can_note else "",
         }
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Order | None = None,
+    ) -> HttpResponse:
+        """The timeline of the order the page shows (read once by the admin, with what its fields need), from the
+        ledger rows its amounts and payment history show (`backoffice.order_page`)."""
+        if obj is not None and self.has_view_permission(request, obj):  # type: ignore[attr-defined]
+            context.update(self._timeline_context(request, obj, order_page_reads(obj).rows))
+        return super().render_change_form(request, context, add, change, form_url, obj)  # type: ignore[misc]
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        order = Order.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
-        if order is not None and self.has_view_permission(request, order):  # type: ignore[attr-defined]
-            extra_context = {**(extra_context or {}), **self._timeline_context(request, order)}
         # Every field of the page is read-only (money moves through the operations, notes through their form):
         # no Save buttons for anyone, only Close.
         extra_context = {

@@ -3,7 +3,7 @@ the e-mails sent to the buyer, oldest first.
 
 Status changes are not stored apart: they follow from the ledger, so they are replayed from its rows in the order
 they were written (a hold counts as open until the row that closed it), with the status rules of
-`payments.status`. Five queries, whatever the number of rows.
+`payments.status`. At most four queries, whatever the number of rows (three when the caller hands over the rows).
 """
 
 from __future__ import annotations
@@ -95,16 +95,20 @@ def _who(user: object) -> str:
     return user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
 
 
-def order_timeline(*, order: Order, payments: bool = True) -> list[TimelineEntry]:
+def order_timeline(
+    *, order: Order, payments: bool = True, rows: list[PaymentTransaction] | None = None
+) -> list[TimelineEntry]:
     """The order's timeline; without `payments` (staff who may not see the payment history) only the staff notes
-    and the e-mails sent: no ledger row, provider reference, refund remark or provider event."""
+    and the e-mails sent: no ledger row, provider reference, refund remark or provider event. `rows` are the
+    order's ledger rows, oldest first with their actors, when the caller has read them already (the order page)."""
     if not payments:
         entries = _notes_and_emails(order)
         entries.sort(key=lambda entry: entry.when)
         return entries
-    rows = list(
-        PaymentTransaction.objects.filter(order_id=order.pk).select_related("actor").order_by("created_at", "id")
-    )
+    if rows is None:
+        rows = list(
+            PaymentTransaction.objects.filter(order_id=order.pk).select_related("actor").order_by("created_at", "id")
+        )
     entries = [
         TimelineEntry(
             when=txn.created_at,

@@ -3,12 +3,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +20,7 @@ from django.utils.timesince import timesince, timeuntil
 
 from backoffice.operations import Operation, transaction_offers
 from backoffice.order_admin import OrderPaymentsMixin
+from backoffice.order_page import order_page_queryset, order_page_reads
 from backoffice.order_timeline import OrderTimelineMixin
 from backoffice.selectors import (
     open_authorization_expires,
@@ -34,9 +38,7 @@ from orders.admin_invoices import create_invoices
 from orders.exports import OrderResource
 from orders.models import Address, Order, OrderLine
 from orders.services import order_mark_shipped
-from payments.account import OrderAccount
 from payments.models import Action, PaymentTransaction
-from payments.selectors import order_account
 
 
 def status_badge(status: str) -> str:
@@ -57,9 +59,22 @@ class OrderLineInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return super().get_queryset(request).select_related("order")  # the unit price's currency, not a read per line
+
     @admin.display(description="Unit price")
     def unit_price_display(self, obj: OrderLine) -> str:
         return _money(obj.unit_price, obj.order.currency)
+
+
+class LedgerRowsFormSet(BaseInlineFormSet):
+    """An inline formset over the order's ledger rows the page has read already (`backoffice.order_page`): the
+    amounts, the timeline and the history show the same rows, read once."""
+
+    rows: list[PaymentTransaction] | None = None  # set on the class `get_formset` makes for one request
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset() if self.rows is None else self.rows
 
 
 class PaymentHistoryInline(admin.TabularInline):
@@ -88,6 +103,7 @@ class PaymentHistoryInline(admin.TabularInline):
         "operations",
     )
     ordering = ["created_at", "id"]
+    formset = LedgerRowsFormSet
 
     def has_view_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return request.user.has_perm("payments.view_payment_history")
@@ -99,16 +115,15 @@ class PaymentHistoryInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentTransaction]:
-        self._allowed = {op for op in Operation if request.user.has_perm(op.permission)}  # one instance per request
-        self._accounts: dict[int, OrderAccount] = {}
         return payment_history()
 
-    def _account(self, txn: PaymentTransaction) -> OrderAccount:
-        """The order's account, read once per page rather than once per row."""
-        accounts = self.__dict__.setdefault("_accounts", {})
-        if txn.order_id not in accounts:
-            accounts[txn.order_id] = order_account(order=txn.order)
-        return accounts[txn.order_id]
+    def get_formset(self, request: HttpRequest, obj: Order | None = None, **kwargs: Any) -> Any:
+        # the operations this user may use, checked once for the page, not per row (one inline instance per request)
+        self._allowed = {op for op in Operation if request.user.has_perm(op.permission)}
+        formset = cast(type[LedgerRowsFormSet], super().get_formset(request, obj, **kwargs))
+        if obj is not None:
+            formset.rows = order_page_reads(obj).rows  # a class made for this request
+        return formset
 
     @admin.display(description="Amount")
     def amount_display(self, obj: PaymentTransaction) -> str:
@@ -135,11 +150,8 @@ class PaymentHistoryInline(admin.TabularInline):
 
     @admin.display(description="Method")
     def method(self, obj: PaymentTransaction) -> str:
-        """The method's short label, looked up once per distinct method of the page."""
-        labels = self.__dict__.setdefault("_method_labels", {})
-        if obj.payment_method not in labels:
-            labels.update(method_short_labels([obj.payment_method]))
-        return labels.get(obj.payment_method, obj.payment_method)
+        """The method's short label, from the labels of every method of the page, looked up together."""
+        return order_page_reads(obj.order).method_labels.get(obj.payment_method, obj.payment_method)
 
     @admin.display(description="Card")
     def card(self, obj: PaymentTransaction) -> str:
@@ -158,7 +170,8 @@ class PaymentHistoryInline(admin.TabularInline):
     @admin.display(description="Operations")
     def operations(self, obj: PaymentTransaction) -> str:
         allowed = getattr(self, "_allowed", ())
-        offers = [offer for offer in transaction_offers(obj, self._account(obj)) if offer.operation in allowed]
+        account = order_page_reads(obj.order).account
+        offers = [offer for offer in transaction_offers(obj, account) if offer.operation in allowed]
         flag = (
             format_html('<strong class="needs-attention">{}</strong> ', "Needs attention")
             if obj.needs_attention
@@ -305,6 +318,15 @@ class OrderAdmin(FinanceExportMixin, OrderTimelineMixin, OrderPaymentsMixin, adm
             )
         )
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Order | None:
+        """The order of the page with what its fields show (buyer, addresses, term, checkout attempt), in one query."""
+        queryset = order_page_queryset(self.get_queryset(request))
+        field = Order._meta.pk if from_field is None else Order._meta.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})  # type: ignore[union-attr]
+        except (Order.DoesNotExist, ValidationError, ValueError):
+            return None
+
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
         """Resolve the method labels of the page once per distinct method, not once per order."""
         changelist = super().get_changelist_instance(request)
@@ -339,8 +361,8 @@ class OrderAdmin(FinanceExportMixin, OrderTimelineMixin, OrderPaymentsMixin, adm
     def method_label(self, obj: Order) -> str:
         if not obj.payment_method:
             return "—"
-        if not hasattr(obj, "method_short_label"):  # the order page: one order, one lookup
-            return method_short_labels([obj.payment_method])[obj.payment_method]
+        if not hasattr(obj, "method_short_label"):  # the order page: with the methods of its payment history
+            return order_page_reads(obj).method_labels[obj.payment_method]
         return obj.method_short_label
 
     @admin.display(description="Open authorization", ordering="open_authorization_expires")
@@ -379,7 +401,7 @@ class OrderAdmin(FinanceExportMixin, OrderTimelineMixin, OrderPaymentsMixin, adm
     def payment_summary(self, obj: Order) -> str:
         """Authorized, captured, refunded and outstanding, from the order's account (`payments.account`), so a
         partial capture that released the rest shows what was released and what is still owed."""
-        account = order_account(order=obj)
+        account = order_page_reads(obj).account
         parts = [
             ("Authorized", account.authorized),
             ("Captured", account.taken),
