@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from backoffice.selectors import payment_history
 from integrations.selectors import method_short_labels
 from orders.models import Invoice, Order
-from payments.account import AccountRow, OrderAccount, account_from_rows
+from payments.account import OrderAccount, account_from_rows
 from payments.models import PaymentTransaction
 
 _CACHE = "_order_page_reads"
@@ -63,24 +63,9 @@ def order_page_reads(order: Order) -> OrderPageReads:
         Invoice.objects.filter(order_id=order.pk, status=Invoice.Status.OPEN).values_list("id", "amount")
     )
     account = account_from_rows(
-        (_account_row(row) for row in rows), total=order.total, currency=order.currency, open_invoices=open_invoices
+        (row.as_account_row() for row in rows), total=order.total, currency=order.currency, open_invoices=open_invoices
     )
     labels = method_short_labels([order.payment_method, *(row.payment_method for row in rows)])
     reads = OrderPageReads(rows=rows, account=account, method_labels=labels)
     vars(order)[_CACHE] = reads
     return reads
-
-
-def _account_row(row: PaymentTransaction) -> AccountRow:
-    """A ledger row as the account reads it (as `payments.selectors.order_account_rows` maps its columns)."""
-    return AccountRow(
-        row.pk,
-        row.action,
-        row.state,
-        row.amount,
-        row.successful,
-        row.active,
-        row.source_id,
-        row.invoice_id,
-        row.provider_reference or None,
-    )
