@@ -578,22 +578,35 @@ def _apply_result(
 
 
 def _save_with_source(txn: PaymentTransaction, closed: PaymentTransaction | None) -> None:
-    """Save `txn` in full and, when it closed its source, the source's `active` flag: one UPDATE for both rows (a
-    CASE per column, as `bulk_update` writes; the source's other columns keep what they hold, so a mark a sweep
-    set on it meanwhile, such as the expiry warning, is not written back)."""
+    """Save the columns of `txn` the answer changed and, when it closed its source, the source's `active` flag: one
+    UPDATE for both rows (a CASE per column, as `bulk_update` writes).
+
+    Only changed columns are written (`PaymentTransaction.changed_columns`, against the values the record read
+    under the lock), never the whole in-memory copy. Reconcile and the sweeps write an open row's bookkeeping
+    (attempts, next try, the attention flag, a provider reference they learnt) without the order lock, so they
+    may write between the record's read and this UPDATE; written in full, the stale copy would undo them (the
+    reference lost, the flag cleared). Taking the order lock in reconcile would not be enough: any other unlocked
+    writer of the row (a webhook's flag, staff's note on the source) would be undone the same way, while writing
+    only what the answer changed is right under every interleaving: a column the record did not change keeps
+    whatever its last writer wrote. The record changes a reference only to one the provider gave (never to
+    none), sets the attention flag only to True, and clears the next try only when it settles the row, after
+    which reconcile writes nothing to it (its writes are conditional on the row being open, `payments.sweeps`).
+    The source's other columns keep what they hold in the same way (the expiry warning a sweep set on it)."""
+    changed = txn.changed_columns()
     if closed is None:
-        txn.save()
+        txn.save(update_fields=[*changed, "updated_at"])
         return
     txn.updated_at = closed.updated_at = timezone.now()
     columns = {}
     for field in PaymentTransaction._meta.concrete_fields:
-        if field.primary_key:
-            continue
         name = field.attname
-        whens = [When(pk=txn.pk, then=Value(getattr(txn, name), output_field=field))]
+        whens = []
+        if name in changed or name == "updated_at":
+            whens.append(When(pk=txn.pk, then=Value(getattr(txn, name), output_field=field)))
         if name in ("active", "updated_at"):
             whens.append(When(pk=closed.pk, then=Value(getattr(closed, name), output_field=field)))
-        columns[name] = Case(*whens, default=F(name), output_field=field)
+        if whens:
+            columns[name] = Case(*whens, default=F(name), output_field=field)
     PaymentTransaction.objects.filter(pk__in=(txn.pk, closed.pk)).update(**columns)
 
 
