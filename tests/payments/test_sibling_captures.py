@@ -184,3 +184,35 @@ def test_a_single_capture_provider_still_closes_and_releases_the_rest_with_the_f
     releases = PaymentTransaction.objects.filter(order=order, action=Action.RELEASE)
     assert [(r.amount, r.source_id) for r in releases] == [(Decimal("40.0000"), auth.pk)]
     assert account_figures(order) == (Decimal("60.00"), 0, 0, Decimal("40.00"), Decimal("40.00"))
+
+
+@pytest.mark.parametrize("b_answer", ["declined", "succeeded"])
+def test_a_cancel_of_the_rest_closes_the_authorization_only_once_no_sibling_is_open(
+    b_answer: str,
+    gateway_integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    if b_answer == "declined":
+        fake_gateway.decline_next["capture"] = "card_declined"
+    fake_gateway.lose_reply_next.append("capture")  # B decided at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+
+    void = services.payment_cancel(source_id=auth.pk, key="void")  # the rest besides B
+
+    assert (void.state, void.amount) == (State.SUCCEEDED, Decimal("60.0000"))
+    assert state_of(order, auth) == (True, PaymentStatus.CANCELED_PARTIALLY, Decimal("0.00"))
+    # what was voided may be paid another way; B's 40 is not offered while it may still be taken
+    assert account_figures(order) == (0, 0, Decimal("40.00"), Decimal("100.00"), Decimal("60.00"))
+
+    recorded = payment_reconcile(transaction_id=b.pk)
+
+    if b_answer == "declined":
+        assert recorded.state == State.DECLINED
+        assert state_of(order, auth) == (True, PaymentStatus.CANCELED_PARTIALLY, Decimal("40.00"))
+        assert account_figures(order) == (0, Decimal("40.00"), 0, Decimal("100.00"), Decimal("60.00"))
+    else:
+        assert recorded.state == State.SUCCEEDED
+        assert state_of(order, auth) == (False, PaymentStatus.PARTIALLY, Decimal("0.00"))
+        assert account_figures(order) == (Decimal("40.00"), 0, 0, Decimal("60.00"), Decimal("60.00"))
