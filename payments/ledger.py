@@ -578,22 +578,35 @@ def _apply_result(
 
 
 def _save_with_source(txn: PaymentTransaction, closed: PaymentTransaction | None) -> None:
-    """Save `txn` in full and, when it closed its source, the source's `active` flag: one UPDATE for both rows (a
-    CASE per column, as `bulk_update` writes; the source's other columns keep what they hold, so a mark a sweep
-    set on it meanwhile, such as the expiry warning, is not written back)."""
+    """Save the columns of `txn` the answer changed and, when it closed its source, the source's `active` flag: one
+    UPDATE for both rows (a CASE per column, as `bulk_update` writes).
+
+    Only changed columns are written (`PaymentTransaction.changed_columns`, against the values the record read
+    under the lock), never the whole in-memory copy. Reconcile and the sweeps write an open row's bookkeeping
+    (attempts, next try, the attention flag, a provider reference they learnt) without the order lock, so they
+    may write between the record's read and this UPDATE; written in full, the stale copy would undo them (the
+    reference lost, the flag cleared). Taking the order lock in reconcile would not be enough: any other unlocked
+    writer of the row (a webhook's flag, staff's note on the source) would be undone the same way, while writing
+    only what the answer changed is right under every interleaving: a column the record did not change keeps
+    whatever its last writer wrote. The record changes a reference only to one the provider gave (never to
+    none), sets the attention flag only to True, and clears the next try only when it settles the row, after
+    which reconcile writes nothing to it (its writes are conditional on the row being open, `payments.sweeps`).
+    The source's other columns keep what they hold in the same way (the expiry warning a sweep set on it)."""
+    changed = txn.changed_columns()
     if closed is None:
-        txn.save()
+        txn.save(update_fields=[*changed, "updated_at"])
         return
     txn.updated_at = closed.updated_at = timezone.now()
     columns = {}
     for field in PaymentTransaction._meta.concrete_fields:
-        if field.primary_key:
-            continue
         name = field.attname
-        whens = [When(pk=txn.pk, then=Value(getattr(txn, name), output_field=field))]
+        whens = []
+        if name in changed or name == "updated_at":
+            whens.append(When(pk=txn.pk, then=Value(getattr(txn, name), output_field=field)))
         if name in ("active", "updated_at"):
             whens.append(When(pk=closed.pk, then=Value(getattr(closed, name), output_field=field)))
-        columns[name] = Case(*whens, default=F(name), output_field=field)
+        if whens:
+            columns[name] = Case(*whens, default=F(name), output_field=field)
     PaymentTransaction.objects.filter(pk__in=(txn.pk, closed.pk)).update(**columns)
 
 
@@ -676,22 +689,35 @@ def _close_source(
 ) -> tuple[PaymentTransaction | None, PaymentTransaction | None]:
     """A successful capture or cancel may close the authorization it acted on. Returns the source when it closed
     it (saved with `txn`, `_save_with_source`) and the rest the provider released, recorded as its row. What the
-    source has left is computed from the order's `rows`, read under the lock (the capture in hand among them)."""
+    source has left is computed from the order's `rows`, read under the lock (the capture in hand among them).
+
+    On a provider that captures more than once, the authorization closes only when its settled children
+    (`_settled_of`: succeeded captures, cancels, invoices, releases) account for all of it, and a cancel (the rest
+    voided) closes it once no sibling is open. A sibling still open
+    counts against what may be captured (the reserve step, `capturable_amount` over open rows too) but closes
+    nothing: declined later, it would leave the provider holding its amount while the ledger held nothing (not
+    capturable by staff, offered to the buyer again). So the record of the last sibling to succeed closes it,
+    and a declined one leaves its amount held and capturable again. A provider that takes one capture per
+    authorization releases the rest with the first capture, open siblings or not: that one closes it at once."""
     source = txn.source
     if source is None or not source.active:
         return None, None
     released = None
     if txn.action == Action.CANCEL:
+        # the void let go of what the source had left besides its open siblings; one of them declined later
+        # would leave its amount held again, so the last of them to succeed closes the source (below)
+        if _settled_of(source, rows, open_too=True) > _settled_of(source, rows):
+            return None, None
         source.active = False
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
-        taken = _taken_of(source, rows)
         # an invoice paid outside our own invoice rows (Apruve's dashboard) takes its part; the rest stays billable
         one_capture = not adapter.supports(Capability.MULTIPLE_CAPTURE) and not adapter.supports(Capability.INVOICE)
-        if not (one_capture or source.action == Action.PENDING or capturable_amount(source, taken=taken) <= 0):
-            return None, None  # the authorization holds more: it stays open, unchanged
+        if not (one_capture or source.action == Action.PENDING or _settled_of(source, rows) >= source.amount):
+            return None, None  # the authorization holds more, or a sibling still open may be declined: it stays open
         source.active = False  # without multiple captures the provider released the rest
         if source.action == Action.AUTHORIZE:
+            taken = _taken_of(source, rows)
             # the capture in hand counts: it is among the rows, open or succeeded
             rest = quantize(source.amount - taken.captured - taken.canceled - taken.invoiced, source.currency)
             # a capture the provider reports with another amount (flagged, `_compare_amount`) leaves the rest
@@ -701,6 +727,30 @@ def _close_source(
     else:
         return None, None
     return source, released
+
+
+#: children whose success settles part of an authorization for good: taken, invoiced, voided or let go
+_SETTLING_ACTIONS = (Action.CAPTURE, Action.CANCEL, Action.INVOICE, Action.RELEASE)
+
+
+def _settled_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction], *, open_too: bool = False) -> Decimal:
+    """What the source's succeeded children settled (open ones not counted: their answer may still be no; with
+    `open_too`, counted), from the order's `rows` read under the lock, the row in hand with its answer applied
+    (`_close_source`)."""
+    states = (State.SUCCEEDED, *OPEN_STATES) if open_too else (State.SUCCEEDED,)
+    children = (
+        rows.values()
+        if source.pk in rows
+        else PaymentTransaction.objects.filter(source_id=source.pk)  # not a row of the order read: read its own
+    )
+    return sum(
+        (
+            row.amount
+            for row in children
+            if row.source_id == source.pk and row.state in states and row.action in _SETTLING_ACTIONS
+        ),
+        Decimal("0"),
+    )
 
 
 def _taken_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction]) -> Taken:

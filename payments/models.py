@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Collection
+from typing import Any, Self
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -111,6 +115,36 @@ class PaymentTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.amount} {self.currency} ({self.get_state_display()})"
+
+    #: the values the row was read with (attname -> value), None for a row not read from the database
+    _read_values: dict[str, Any] | None = None
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any) -> Self:
+        """Keep the values the row was read with, so a writer can write back only what it changed
+        (`changed_columns`); JSON values are copied, so changing one in place still shows as a change."""
+        instance = super().from_db(db, field_names, values, **kwargs)
+        loaded = (value for value in values if value is not models.DEFERRED)  # a deferred column was not read
+        instance._read_values = {
+            name: copy.deepcopy(value) if isinstance(value, dict | list) else value
+            for name, value in zip(field_names, loaded, strict=False)
+        }
+        return instance
+
+    def changed_columns(self) -> list[str]:
+        """The columns (attnames) whose value differs from what the row was read with: all of them for a row not
+        read from the database. A column another writer set meanwhile and this copy did not change is not among
+        them, so saving only these (`save(update_fields=…)`) leaves that writer's value in place."""
+        read = self._read_values
+        fields = [f for f in self._meta.concrete_fields if not f.primary_key]
+        if read is None:
+            return [f.attname for f in fields]
+        return [
+            f.attname
+            for f in fields
+            if (f.attname in read and getattr(self, f.attname) != read[f.attname])
+            or (f.attname not in read and f.attname in self.__dict__)
+        ]
 
     @property
     def money(self) -> Money:

@@ -34,7 +34,7 @@ from payments.ledger import (
     schedule_to_renewal,
     status_request,
 )
-from payments.models import Action, PaymentTransaction, ScheduledCapture, State
+from payments.models import OPEN_STATES, Action, PaymentTransaction, ScheduledCapture, State
 from payments.services import payment_capture, payment_reauthorize
 from payments.webhook_services import webhook_events_release
 from providers.base import (
@@ -414,7 +414,7 @@ def payment_reconcile(*, transaction_id: int) -> PaymentTransaction:
         return ledger_record(transaction_id=txn.pk, result=result, adapter=adapter)  # releases waiting events
     if result is not None and result.provider_reference and not txn.provider_reference:
         # still open, but now we know what the provider calls it: keep that, and let waiting events apply
-        PaymentTransaction.objects.filter(pk=txn.pk, provider_reference="").update(
+        PaymentTransaction.objects.filter(pk=txn.pk, provider_reference="", state__in=OPEN_STATES).update(
             provider_reference=result.provider_reference
         )
         webhook_events_release(integration_id=txn.integration_id, references=[result.provider_reference])
@@ -462,29 +462,33 @@ def _resend(txn: PaymentTransaction, adapter) -> ProviderResult:  # noqa: ANN001
 
 
 def _reconcile_later(txn: PaymentTransaction) -> PaymentTransaction:
+    """Count the try and schedule the next, or flag the row for staff after the last one.
+
+    Written without the order lock, so only while the row is still open: an answer recorded meanwhile (a webhook,
+    the return page, under the lock) settled it, and a settled row is neither rescheduled nor flagged. The record
+    writes only the columns its answer changes (`payments.ledger._save_with_source`), so what is written here to an
+    open row is not undone by a record that read it before."""
     attempts = txn.reconcile_attempts + 1
+    still_open = PaymentTransaction.objects.filter(pk=txn.pk, state__in=OPEN_STATES)
     if attempts >= RECONCILE_MAX_ATTEMPTS:
-        PaymentTransaction.objects.filter(pk=txn.pk).update(
-            reconcile_attempts=attempts, next_reconcile_at=None, needs_attention=True
-        )
-        notice_raise(
-            key=f"unsettled:{txn.pk}",
-            level=Notice.Level.ERROR,
-            order=txn.order,
-            message=(
-                f"Order {txn.order.number}: the {txn.get_action_display().lower()} of {txn.money} could not be "
-                f"settled automatically (provider reference {txn.provider_reference or 'none'}, request key "
-                f"{txn.idempotency_key}). Check it in the provider's dashboard, then settle it on the order page "
-                "(Cancel the hold, or Mark resolved)."
-            ),
-        )
-        logger.error(
-            "Transaction %s of order %s needs attention after %s reconcile attempts", txn.pk, txn.order_id, attempts
-        )
+        flagged = still_open.update(reconcile_attempts=attempts, next_reconcile_at=None, needs_attention=True)
+        if flagged:
+            notice_raise(
+                key=f"unsettled:{txn.pk}",
+                level=Notice.Level.ERROR,
+                order=txn.order,
+                message=(
+                    f"Order {txn.order.number}: the {txn.get_action_display().lower()} of {txn.money} could not "
+                    f"be settled automatically (provider reference {txn.provider_reference or 'none'}, request key "
+                    f"{txn.idempotency_key}). Check it in the provider's dashboard, then settle it on the order "
+                    "page (Cancel the hold, or Mark resolved)."
+                ),
+            )
+            logger.error(
+                "Transaction %s of order %s needs attention after %s reconcile attempts", txn.pk, txn.order_id, attempts
+            )
     else:
         delay = timedelta(minutes=min(2**attempts, 60))
-        PaymentTransaction.objects.filter(pk=txn.pk).update(
-            reconcile_attempts=attempts, next_reconcile_at=timezone.now() + delay
-        )
+        still_open.update(reconcile_attempts=attempts, next_reconcile_at=timezone.now() + delay)
     txn.refresh_from_db()
     return txn
