@@ -692,8 +692,8 @@ def _close_source(
     source has left is computed from the order's `rows`, read under the lock (the capture in hand among them).
 
     On a provider that captures more than once, the authorization closes only when its settled children
-    (`_settled_of`: succeeded captures, cancels, invoices, releases) account for all of it, and a cancel (the rest
-    voided) closes it once no sibling is open. A sibling still open
+    (`_settled_of`: succeeded captures, cancels, invoices, releases) account for all of it; a cancel closes it at
+    once, open siblings or not (the provider's void releases all it still holds). A sibling still open
     counts against what may be captured (the reserve step, `capturable_amount` over open rows too) but closes
     nothing: declined later, it would leave the provider holding its amount while the ledger held nothing (not
     capturable by staff, offered to the buyer again). So the record of the last sibling to succeed closes it,
@@ -704,10 +704,10 @@ def _close_source(
         return None, None
     released = None
     if txn.action == Action.CANCEL:
-        # the void let go of what the source had left besides its open siblings; one of them declined later
-        # would leave its amount held again, so the last of them to succeed closes the source (below)
-        if _settled_of(source, rows, open_too=True) > _settled_of(source, rows):
-            return None, None
+        # the void let go of everything the source still held at the provider (Wirecard's approveReversal, OroPay's
+        # reversal), open siblings' amounts too: the provider cannot hold back for a capture it has not taken. A
+        # sibling taken before the void stays taken (its record finds the source closed); one not taken is refused
+        # afterwards, and nothing is held for it, so the source closes now whatever its siblings' answers.
         source.active = False
         schedule_to_renewal(source)
     elif txn.action == Action.CAPTURE:
@@ -733,11 +733,9 @@ def _close_source(
 _SETTLING_ACTIONS = (Action.CAPTURE, Action.CANCEL, Action.INVOICE, Action.RELEASE)
 
 
-def _settled_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction], *, open_too: bool = False) -> Decimal:
-    """What the source's succeeded children settled (open ones not counted: their answer may still be no; with
-    `open_too`, counted), from the order's `rows` read under the lock, the row in hand with its answer applied
-    (`_close_source`)."""
-    states = (State.SUCCEEDED, *OPEN_STATES) if open_too else (State.SUCCEEDED,)
+def _settled_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction]) -> Decimal:
+    """What the source's succeeded children settled (open ones not counted: their answer may still be no), from the
+    order's `rows` read under the lock, the row in hand with its answer applied (`_close_source`)."""
     children = (
         rows.values()
         if source.pk in rows
@@ -747,7 +745,7 @@ def _settled_of(source: PaymentTransaction, rows: dict[int, PaymentTransaction],
         (
             row.amount
             for row in children
-            if row.source_id == source.pk and row.state in states and row.action in _SETTLING_ACTIONS
+            if row.source_id == source.pk and row.state == State.SUCCEEDED and row.action in _SETTLING_ACTIONS
         ),
         Decimal("0"),
     )

@@ -187,7 +187,7 @@ def test_a_single_capture_provider_still_closes_and_releases_the_rest_with_the_f
 
 
 @pytest.mark.parametrize("b_answer", ["declined", "succeeded"])
-def test_a_cancel_of_the_rest_closes_the_authorization_only_once_no_sibling_is_open(
+def test_a_cancel_beside_an_open_capture_closes_the_authorization_at_once(
     b_answer: str,
     gateway_integration,
     fake_gateway,  # noqa: ANN001
@@ -202,16 +202,18 @@ def test_a_cancel_of_the_rest_closes_the_authorization_only_once_no_sibling_is_o
     void = services.payment_cancel(source_id=auth.pk, key="void")  # the rest besides B
 
     assert (void.state, void.amount) == (State.SUCCEEDED, Decimal("60.0000"))
-    assert state_of(order, auth) == (True, PaymentStatus.CANCELED_PARTIALLY, Decimal("0.00"))
-    # what was voided may be paid another way; B's 40 is not offered while it may still be taken
+    # the provider's void let go of all it still held, B's 40 too unless B was taken before: the authorization
+    # closes; B's 40 is not offered while it may still be taken
+    assert state_of(order, auth) == (False, PaymentStatus.CANCELED, Decimal("0.00"))
     assert account_figures(order) == (0, 0, Decimal("40.00"), Decimal("100.00"), Decimal("60.00"))
 
     recorded = payment_reconcile(transaction_id=b.pk)
 
     if b_answer == "declined":
         assert recorded.state == State.DECLINED
-        assert state_of(order, auth) == (True, PaymentStatus.CANCELED_PARTIALLY, Decimal("40.00"))
-        assert account_figures(order) == (0, Decimal("40.00"), 0, Decimal("100.00"), Decimal("60.00"))
+        # nothing is held for B: its 40 is payable again, not shown as held and capturable
+        assert state_of(order, auth) == (False, PaymentStatus.CANCELED, Decimal("0.00"))
+        assert account_figures(order) == (0, 0, 0, Decimal("100.00"), Decimal("100.00"))
     else:
         assert recorded.state == State.SUCCEEDED
         assert state_of(order, auth) == (False, PaymentStatus.PARTIALLY, Decimal("0.00"))
