@@ -608,6 +608,8 @@ def _save_with_source(txn: PaymentTransaction, closed: PaymentTransaction | None
         if whens:
             columns[name] = Case(*whens, default=F(name), output_field=field)
     PaymentTransaction.objects.filter(pk__in=(txn.pk, closed.pk)).update(**columns)
+    txn.remember_stored([*changed, "updated_at"])
+    closed.remember_stored(["active", "updated_at"])
 
 
 #: actions whose reported amount is money that moved or is held, and so must equal the row's

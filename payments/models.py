@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, Self
 
 from django.conf import settings
@@ -130,6 +130,36 @@ class PaymentTransaction(models.Model):
             for name, value in zip(field_names, loaded, strict=False)
         }
         return instance
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Iterable[str] | None = None, from_queryset: Any = None
+    ) -> None:
+        """What was read again is what the row was read with now (`changed_columns`)."""
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        self.remember_stored(None if fields is None else list(fields))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """What was written is what the row holds now: a later write of the changed columns leaves it alone."""
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None and self._read_values is None:
+            self._read_values = {}  # made in memory, now written in full
+        if self._read_values is not None:  # a row made in memory and written in part keeps counting all as changed
+            self.remember_stored(None if update_fields is None else list(update_fields))
+
+    def remember_stored(self, names: list[str] | None) -> None:
+        """Take the row's current values of these fields (every loaded one for None) as what the database holds."""
+        deferred = self.get_deferred_fields()
+        attnames = (
+            [f.attname for f in self._meta.concrete_fields if f.attname not in deferred]
+            if names is None
+            else [self._meta.get_field(name).attname for name in names]  # type: ignore[union-attr]
+        )
+        read = self._read_values if self._read_values is not None else {}
+        for name in attnames:
+            value = getattr(self, name)
+            read[name] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+        self._read_values = read
 
     def changed_columns(self) -> list[str]:
         """The columns (attnames) whose value differs from what the row was read with: all of them for a row not
