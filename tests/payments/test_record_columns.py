@@ -66,7 +66,8 @@ def test_what_reconcile_writes_between_the_records_read_and_its_update_is_kept(
 
         worker = threading.Thread(target=run)
         worker.start()
-        worker.join(timeout=10)
+        worker.join(timeout=60)
+        assert not worker.is_alive()  # reconcile finished before the record writes: the interleaving under test
         original(row, closed)
 
     monkeypatch.setattr(ledger, "_save_with_source", reconcile_meanwhile)
