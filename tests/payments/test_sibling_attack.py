@@ -1,9 +1,12 @@
-"""Attacks on the close rule for sibling captures and on the record's changed-columns write.
+"""Attacks on the close rule for sibling captures of one authorization.
 
 A cancel on a real multi-capture provider (Wirecard's `approveReversal`, OroPay's reversal) lets go of everything
 the authorization still holds, not only "the rest besides captures in flight": the provider cannot know of a
 capture it has not taken. A capture still open when the cancel succeeds either was taken before (its answer lost,
 it stays) or is refused afterwards; nothing is held for it either way.
+
+A scheduled capture due while a sibling is in flight finds nothing left to take; declined later, that sibling's
+amount is held again, and the schedule is what must take it.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from integrations.models import Integration
 from orders.models import PaymentStatus
 from payments import services, sweeps
 from payments.exceptions import PaymentRefused
-from payments.models import PaymentTransaction, State
+from payments.models import PaymentTransaction, ScheduledCapture, State
 from payments.selectors import order_account
 from providers.base import Money
 from sandbox.services import sim_fault_add, sim_get
 from tests import factories
+from tests.conftest import authorize, usd
 from tests.payments.test_wirecard_payments import paid
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,3 +65,44 @@ def test_a_wirecard_cancel_beside_an_open_deposit_releases_the_whole_hold_and_cl
     with pytest.raises(PaymentRefused):
         services.payment_capture(source_id=auth.pk, amount=None, key="rest")
     assert not PaymentTransaction.objects.filter(idempotency_key="rest").exists()
+
+
+@pytest.fixture
+def delayed_capture(gateway_integration: Integration) -> Integration:
+    gateway_integration.capture_policy = Integration.CapturePolicy.AFTER_DELAY
+    gateway_integration.capture_delay_hours = 1
+    gateway_integration.save()
+    return gateway_integration
+
+
+@pytest.mark.parametrize("b_answer", ["declined", "succeeded"])
+def test_a_scheduled_capture_due_while_a_sibling_is_in_flight_waits_for_its_answer(
+    b_answer: str,
+    delayed_capture: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, delayed_capture)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")  # staff take part by hand
+    if b_answer == "declined":
+        fake_gateway.decline_next["capture"] = "card_declined"
+    fake_gateway.lose_reply_next.append("capture")  # B decided at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    assert b.state == State.RESERVED
+
+    schedule = sweeps.scheduled_capture_run(schedule_id=auth.scheduled_capture.pk)  # nothing to take while B is open
+
+    assert schedule.state == ScheduledCapture.State.PENDING  # not given up: B may still be declined
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State(b_answer)
+    assert sweeps.scheduled_captures_claim(now=schedule.due_at) == [schedule.pk]
+    schedule = sweeps.scheduled_capture_run(schedule_id=schedule.pk)
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    if b_answer == "declined":  # the 40 still held is captured as the integration asks, not left to lapse
+        assert schedule.state == ScheduledCapture.State.DONE
+        assert (schedule.capture.amount, schedule.capture.state) == (Decimal("40.0000"), State.SUCCEEDED)
+    else:
+        assert schedule.state == ScheduledCapture.State.SKIPPED
+    assert (auth.active, order.payment_status) == (False, PaymentStatus.FULL)
+    assert order_account(order=order).taken == Decimal("100.00")
