@@ -120,7 +120,15 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
     try:
         capture = payment_capture(source_id=schedule.authorization_id, amount=None, key=scheduled_capture_key(schedule))
     except PaymentRefused as exc:
-        if exc.code in (RefusalCode.NOTHING_TO_CAPTURE, RefusalCode.ORDER_SETTLED):
+        if exc.code == RefusalCode.NOTHING_TO_CAPTURE and _capture_in_flight(schedule.authorization_id):
+            # what is left is spoken for by a capture still at the provider (staff's, on a provider that captures
+            # more than once); declined, its amount is held again and this schedule is what takes it
+            _this_schedule(schedule).update(
+                state=ScheduledCapture.State.PENDING,
+                due_at=timezone.now() + CAPTURE_IN_FLIGHT_WAIT,
+                last_error=f"{exc.message} A capture of this payment is still waiting for the provider's answer.",
+            )
+        elif exc.code in (RefusalCode.NOTHING_TO_CAPTURE, RefusalCode.ORDER_SETTLED):
             _this_schedule(schedule).update(state=ScheduledCapture.State.SKIPPED, last_error=exc.message)
         else:
             _scheduled_capture_failed(schedule, exc.message)
@@ -134,6 +142,17 @@ def scheduled_capture_run(*, schedule_id: int) -> ScheduledCapture:
             _this_schedule(schedule).update(capture=capture, last_error=capture.message)
     schedule.refresh_from_db()
     return schedule
+
+
+#: how soon a schedule that found everything left spoken for by a capture still in flight looks again
+CAPTURE_IN_FLIGHT_WAIT = timedelta(minutes=30)
+
+
+def _capture_in_flight(authorization_id: int) -> bool:
+    """The authorization is still open and a capture of it is still waiting for the provider's answer."""
+    return PaymentTransaction.objects.filter(
+        source_id=authorization_id, source__active=True, action=Action.CAPTURE, state__in=OPEN_STATES
+    ).exists()
 
 
 def scheduled_captures_run(*, schedule_ids: list[int], threads: int | None = None) -> None:
