@@ -24,12 +24,16 @@ from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, ScheduledCapture, State
 from payments.selectors import order_account
 from providers.base import Money
+from providers.oropay import client as gp_client
+from sandbox.oropay import simulator as oropay_sandbox
+from sandbox.profiles import profile as sandbox_profile
 from sandbox.services import sim_fault_add, sim_get
 from tests import factories
 from tests.conftest import authorize, usd
 from tests.payments.test_wirecard_payments import paid
 
 pytestmark = pytest.mark.django_db(transaction=True)
+OROPAY_SETTINGS, OROPAY_SECRETS = sandbox_profile("oropay").credentials("paydeskoropay", "")
 
 
 def eur(amount: str) -> Money:
@@ -106,3 +110,43 @@ def test_a_scheduled_capture_due_while_a_sibling_is_in_flight_waits_for_its_answ
         assert schedule.state == ScheduledCapture.State.SKIPPED
     assert (auth.active, order.payment_status) == (False, PaymentStatus.FULL)
     assert order_account(order=order).taken == Decimal("100.00")
+
+
+def test_an_oropay_reversal_beside_an_open_capture_releases_the_whole_hold_and_closes_the_authorization(
+    live_server,  # noqa: ANN001
+    settings,  # noqa: ANN001
+) -> None:
+    gp_client.token_cache_clear()
+    settings.SITE_URL = live_server.url
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    integration = factories.IntegrationFactory(
+        provider_key="oropay",
+        name="OroPay",
+        settings=dict(OROPAY_SETTINGS),
+        secrets=dict(OROPAY_SECRETS),
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+    )
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    token = oropay_sandbox.tokenize(OROPAY_SETTINGS["app_id"], "4263970000005262")
+    auth = services.payment_purchase(
+        order_id=order.pk, method=f"oropay_{integration.pk}", key="p-1", payment_data={"payment_reference": token}
+    )
+    assert auth.amount == Decimal("100.0000")
+    sim_fault_add(provider="oropay", kind="error_503", operation="capture", times=1)  # B never reaches OroPay
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    assert b.state == State.RESERVED
+
+    void = services.payment_cancel(source_id=auth.pk, key="void")
+
+    assert void.state == State.SUCCEEDED
+    held = sim_get("oropay", "transaction", auth.provider_reference).data
+    assert (held["status"], held["_captured"]) == ("REVERSED", 0)  # all of the hold, B's 40 too
+    PaymentTransaction.objects.filter(pk=b.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State.DECLINED  # re-sent: nothing left to take
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    assert (account.taken, account.held, account.in_flight, account.payable) == (0, 0, 0, Decimal("100.00"))
+    assert order.payment_status == PaymentStatus.CANCELED
