@@ -18,6 +18,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.models import Integration
+from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services, sweeps
 from payments.exceptions import PaymentRefused
@@ -150,3 +151,26 @@ def test_an_oropay_reversal_beside_an_open_capture_releases_the_whole_hold_and_c
     assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
     assert (account.taken, account.held, account.in_flight, account.payable) == (0, 0, 0, Decimal("100.00"))
     assert order.payment_status == PaymentStatus.CANCELED
+
+
+def test_an_authorization_whose_rest_is_in_flight_is_not_announced_as_to_be_captured_before_it_lapses(
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.decline_next["capture"] = "card_declined"
+    fake_gateway.lose_reply_next.append("capture")  # B declined at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    PaymentTransaction.objects.filter(pk=auth.pk).update(expires_at=timezone.now() + timedelta(hours=2))
+
+    # open only because B may be declined: nothing to capture, nothing to warn about
+    assert sweeps.authorizations_expiry_sweep() == (0, 0)
+    assert not Notice.objects.filter(key=f"expiry-warning:{auth.pk}").exists()
+
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State.DECLINED
+
+    # now 40 is held and capturable: staff are told before it lapses
+    assert sweeps.authorizations_expiry_sweep() == (1, 0)
+    assert "40.00" in Notice.objects.get(key=f"expiry-warning:{auth.pk}").message
