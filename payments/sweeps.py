@@ -21,12 +21,14 @@ from django.db import connections, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from core.money import format_money
 from integrations.adapters import adapter_for
 from integrations.ratelimits import provider_call_slot
 from notifications.models import Notice
 from notifications.services import alert_recipients, notice_raise, staff_alert
 from payments.exceptions import PaymentRefused, RefusalCode
 from payments.ledger import (
+    capturable_amount,
     follow_up_request,
     ledger_record,
     lock_order,
@@ -41,6 +43,7 @@ from providers.base import (
     NOT_FOUND,
     Capability,
     ErrorCode,
+    Money,
     Outcome,
     ProviderResult,
     ProviderUnavailable,
@@ -284,9 +287,15 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
     for txn in open_authorizations.filter(
         expires_at__gt=now, expires_at__lte=now + warn_before, expiry_warned_at__isnull=True
     )[:BATCH]:
+        left = capturable_amount(txn)
+        if left <= 0:
+            # open only while a capture of the rest waits for its answer (a provider that captures more than
+            # once): nothing to capture now; declined, its amount is left again and a later sweep warns then
+            continue
         message = (
             f"The authorization of {txn.money} on order {txn.order.number} (reference {txn.provider_reference}) "
-            f"expires at {txn.expires_at:%Y-%m-%d %H:%M} UTC. Capture it before then or it lapses."
+            f"has {format_money(Money(left, txn.currency))} left to capture and expires at "
+            f"{txn.expires_at:%Y-%m-%d %H:%M} UTC. Capture it before then or it lapses."
         )
         staff_alert(
             key=f"expiry-warning:{txn.pk}",
