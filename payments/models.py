@@ -116,6 +116,15 @@ class PaymentTransaction(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.amount} {self.currency} ({self.get_state_display()})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """What was written is what the row holds now: a later write of the changed columns leaves it alone."""
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None and self._read_values is None:
+            self._read_values = {}  # made in memory, now written in full
+        if self._read_values is not None:  # a row made in memory and written in part keeps counting all as changed
+            self.remember_stored(None if update_fields is None else list(update_fields))
+
     #: the values the row was read with (attname -> value), None for a row not read from the database
     _read_values: dict[str, Any] | None = None
 
@@ -137,15 +146,6 @@ class PaymentTransaction(models.Model):
         """What was read again is what the row was read with now (`changed_columns`)."""
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         self.remember_stored(None if fields is None else list(fields))
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """What was written is what the row holds now: a later write of the changed columns leaves it alone."""
-        super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None and self._read_values is None:
-            self._read_values = {}  # made in memory, now written in full
-        if self._read_values is not None:  # a row made in memory and written in part keeps counting all as changed
-            self.remember_stored(None if update_fields is None else list(update_fields))
 
     def remember_stored(self, names: list[str] | None) -> None:
         """Take the row's current values of these fields (every loaded one for None) as what the database holds."""
