@@ -20,11 +20,12 @@ from django.utils import timezone
 from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import PaymentStatus
-from payments import services, sweeps
+from payments import services, sweeps, webhook_services
 from payments.exceptions import PaymentRefused
-from payments.models import PaymentTransaction, ScheduledCapture, State
+from payments.models import PaymentTransaction, ScheduledCapture, State, WebhookEvent
 from payments.selectors import order_account
-from providers.base import Money
+from providers.base import EventMovement, Money, MovementAction
+from providers.base import WebhookEvent as ProviderEvent
 from providers.oropay import client as gp_client
 from sandbox.oropay import simulator as oropay_sandbox
 from sandbox.profiles import profile as sandbox_profile
@@ -174,3 +175,42 @@ def test_an_authorization_whose_rest_is_in_flight_is_not_announced_as_to_be_capt
     # now 40 is held and capturable: staff are told before it lapses
     assert sweeps.authorizations_expiry_sweep() == (1, 0)
     assert "40.00" in Notice.objects.get(key=f"expiry-warning:{auth.pk}").message
+
+
+def test_a_void_in_the_providers_dashboard_beside_a_capture_in_flight_closes_the_authorization(
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.decline_next["capture"] = "card_declined"
+    fake_gateway.lose_reply_next.append("capture")  # B declined at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+
+    # staff void what the authorization still holds in the provider's dashboard; the provider reports it
+    movement = EventMovement(MovementAction.CANCEL, "void_dashboard", usd("40.00"))
+    event = ProviderEvent("evt_void", "authorization.voided", auth.provider_reference, movements=(movement,))
+    inbox = WebhookEvent.objects.create(
+        integration=gateway_integration,
+        provider_event_id=event.event_id,
+        event_type=event.type,
+        provider_reference=auth.provider_reference,
+        event=event.as_dict(),
+    )
+    webhook_services.webhook_event_process(webhook_event_id=inbox.pk)
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State.DECLINED
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    # the provider holds nothing: B's 40 is not shown as held and capturable, it is payable again
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    assert (account.taken, account.held, account.in_flight, account.payable) == (
+        Decimal("60.00"),
+        0,
+        0,
+        Decimal("40.00"),
+    )
+    with pytest.raises(PaymentRefused):
+        services.payment_capture(source_id=auth.pk, amount=None, key="rest")
