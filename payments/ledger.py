@@ -69,6 +69,7 @@ __all__ = [
     "children_taken",
     "follow_up_request",
     "invoice_payment_status_refresh",
+    "ledger_hold_released",
     "ledger_invoice_void",
     "ledger_record",
     "ledger_refund_reverse",
@@ -486,6 +487,25 @@ def ledger_invoice_void(*, transaction_id: int, message: str) -> PaymentTransact
         txn.save(update_fields=["state", "successful", "active", "error_code", "message", "updated_at"])
         order_payment_status_refresh(order=order, cause=txn)
         return txn
+
+
+def ledger_hold_released(*, transaction_id: int, message: str) -> PaymentTransaction:
+    """The provider let go of all an authorization still held (a void in its dashboard) while nothing was left to
+    cancel in the ledger: what it had left is spoken for by captures still waiting for their answer. It closes,
+    as the record of a cancel closes it (`_close_source`): such a capture taken before the void stays taken, and
+    one refused afterwards leaves nothing held, so its amount is payable again. Recording it again changes
+    nothing."""
+    with transaction.atomic():
+        order = lock_order_of(transaction_id=transaction_id)
+        source = PaymentTransaction.objects.get(pk=transaction_id)
+        if not (source.active and source.successful and source.action in CAPTURE_SOURCES):
+            return source
+        source.active = False
+        source.message = message
+        source.save(update_fields=["active", "message", "updated_at"])
+        schedule_to_renewal(source)
+        order_payment_status_refresh(order=order, cause=source)
+        return source
 
 
 def _flag_overpayment(order: Order, txn: PaymentTransaction, taken: Decimal) -> None:

@@ -481,6 +481,15 @@ def _apply_child(
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:
         left = ledger.capturable_amount(source)
+        in_flight = source.children.filter(action=Action.CAPTURE, state__in=OPEN_STATES).exists()
+        if left <= 0 and source.active and in_flight:
+            # the rest is spoken for by captures still at the provider; the void let go of it all the same
+            ledger.ledger_hold_released(
+                transaction_id=source.pk,
+                message=f"Voided at the provider, outside Paydesk (event {event.event_id}); nothing is held "
+                "for the captures still waiting for an answer.",
+            )
+            return "Voided at the provider beside captures still open: the authorization is closed."
         if left <= 0:
             return "Nothing left to cancel."
         amount = Money(left, source.currency)
