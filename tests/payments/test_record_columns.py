@@ -10,6 +10,7 @@ and its UPDATE; the record runs while reconcile waits for the provider's answer.
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -56,6 +57,7 @@ def test_what_reconcile_writes_between_the_records_read_and_its_update_is_kept(
     # the provider knows the payment by now, still processing: reconcile learns its reference and gives up
     fake_gateway.replies["auth-lost"] = ProviderResult(Outcome.PENDING, "fk_learnt", txn.money)
     original = ledger._save_with_source
+    workers: list[threading.Thread] = []
 
     def reconcile_meanwhile(row, closed):  # noqa: ANN001, ANN202 - reconcile on a connection of its own
         def run() -> None:
@@ -65,16 +67,23 @@ def test_what_reconcile_writes_between_the_records_read_and_its_update_is_kept(
                 connection.close()
 
         worker = threading.Thread(target=run)
+        workers.append(worker)
         worker.start()
-        worker.join(timeout=60)
-        assert not worker.is_alive()  # reconcile finished before the record writes: the interleaving under test
+        # reconcile's writes to the row are committed before the record's UPDATE; its notice (a row pointing at
+        # the order) waits for the order lock the record holds, so the thread ends only after the record
+        deadline = time.monotonic() + 30
+        while not PaymentTransaction.objects.filter(pk=txn.pk, needs_attention=True).exists():
+            assert time.monotonic() < deadline, "reconcile did not write to the row"
+            time.sleep(0.05)
         original(row, closed)
 
     monkeypatch.setattr(ledger, "_save_with_source", reconcile_meanwhile)
     unreadable = ProviderResult(Outcome.ERROR, None, txn.money, message="The provider's answer could not be read.")
 
     recorded = ledger_record(transaction_id=txn.pk, result=unreadable)
+    workers[0].join(timeout=30)
 
+    assert not workers[0].is_alive()
     assert recorded.state == State.RESERVED  # still open: reconcile asks again
     stored = PaymentTransaction.objects.get(pk=txn.pk)
     assert (stored.provider_reference, stored.needs_attention, stored.reconcile_attempts) == (
