@@ -11,16 +11,18 @@ amount is held again, and the schedule is what must take it.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import PaymentStatus
-from payments import services, sweeps, webhook_services
+from payments import attention, services, sweeps, webhook_services
 from payments.exceptions import PaymentRefused
 from payments.models import PaymentTransaction, ScheduledCapture, State, WebhookEvent
 from payments.selectors import order_account
@@ -214,3 +216,139 @@ def test_a_void_in_the_providers_dashboard_beside_a_capture_in_flight_closes_the
     )
     with pytest.raises(PaymentRefused):
         services.payment_capture(source_id=auth.pk, amount=None, key="rest")
+
+
+def _void_event(integration: Integration, auth: PaymentTransaction, event_id: str) -> WebhookEvent:
+    movement = EventMovement(MovementAction.CANCEL, "void_dashboard", usd("40.00"))
+    event = ProviderEvent(event_id, "authorization.voided", auth.provider_reference, movements=(movement,))
+    return WebhookEvent.objects.create(
+        integration=integration,
+        provider_event_id=event.event_id,
+        event_type=event.type,
+        provider_reference=auth.provider_reference,
+        event=event.as_dict(),
+    )
+
+
+def test_a_dashboard_void_after_the_capture_in_flight_was_taken_keeps_that_capture_and_changes_nothing_re_sent(
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.lose_reply_next.append("capture")  # B taken at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    assert b.state == State.RESERVED
+
+    webhook_services.webhook_event_process(webhook_event_id=_void_event(gateway_integration, auth, "evt_v1").pk)
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State.SUCCEEDED  # taken before the void: kept
+    # the same void reported again, and once more under another event id (out of order, after B's record)
+    webhook_services.webhook_event_process(webhook_event_id=_void_event(gateway_integration, auth, "evt_v1b").pk)
+    webhook_services.webhook_event_process(webhook_event_id=_void_event(gateway_integration, auth, "evt_v2").pk)
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    assert (account.taken, account.held, account.in_flight, account.payable) == (Decimal("100.00"), 0, 0, 0)
+    assert order.payment_status == PaymentStatus.FULL
+    assert not auth.children.filter(action="cancel").exists()  # nothing was left to void: no row made up for it
+
+
+@pytest.mark.parametrize("void_first", [True, False])
+def test_a_dashboard_void_racing_the_record_of_the_capture_in_flight_loses_no_money(
+    void_first: bool,
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.lose_reply_next.append("capture")  # B taken at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    inbox = _void_event(gateway_integration, auth, "evt_race")
+    errors: list[BaseException] = []
+
+    def run(fn) -> None:  # noqa: ANN001
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    void = threading.Thread(
+        target=run, args=(lambda: webhook_services.webhook_event_process(webhook_event_id=inbox.pk),)
+    )
+    record = threading.Thread(target=run, args=(lambda: sweeps.payment_reconcile(transaction_id=b.pk),))
+    first, second = (void, record) if void_first else (record, void)
+    first.start()
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert not errors
+
+    b.refresh_from_db()
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    assert b.state == State.SUCCEEDED
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    assert (account.taken, account.held, account.in_flight, account.payable) == (Decimal("100.00"), 0, 0, 0)
+    assert order.payment_status == PaymentStatus.FULL
+
+
+@pytest.mark.parametrize("end", ["lapse", "no_money_moved", "went_through"])
+def test_a_scheduled_capture_waiting_on_a_sibling_whose_answer_never_comes_ends_with_the_hold_or_staff(
+    end: str,
+    delayed_capture: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, delayed_capture)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.fail_next.append("capture")  # B never reaches the provider
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    assert b.state == State.RESERVED
+    fake_gateway.unavailable = True  # and nothing about it is ever answered
+    captures = fake_gateway.calls["capture"]
+
+    schedule = sweeps.scheduled_capture_run(schedule_id=auth.scheduled_capture.pk)
+    for _ in range(sweeps.RECONCILE_MAX_ATTEMPTS):
+        sweeps.payment_reconcile(transaction_id=b.pk)
+    b.refresh_from_db()
+    assert (b.state, b.needs_attention) == (State.RESERVED, True)
+    assert Notice.objects.filter(key=f"unsettled:{b.pk}").exists()  # staff are told of B
+    for _ in range(5):  # the schedule looks again, and moves nothing while B is unanswered
+        assert sweeps.scheduled_captures_claim(now=schedule.due_at) == [schedule.pk]
+        schedule = sweeps.scheduled_capture_run(schedule_id=schedule.pk)
+        assert schedule.state == ScheduledCapture.State.PENDING
+    assert fake_gateway.calls["capture"] == captures
+
+    if end == "lapse":  # the hold lapses: the schedule ends with it, and staff are told
+        assert sweeps.authorizations_expiry_sweep(now=auth.expires_at + timedelta(minutes=1)) == (0, 1)
+        assert Notice.objects.filter(key=f"expired:{auth.pk}").exists()
+    else:  # staff settle B from what they found in the provider's dashboard
+        fake_gateway.unavailable = False
+        attention.payment_attention_resolve(
+            transaction_id=b.pk,
+            outcome="succeeded" if end == "went_through" else "declined",
+            reference="fk_found",
+            actor=None,
+            note="",
+        )
+    assert sweeps.scheduled_captures_claim(now=schedule.due_at) == [schedule.pk]
+    schedule = sweeps.scheduled_capture_run(schedule_id=schedule.pk)
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    if end == "no_money_moved":  # the 40 held again is taken as the integration asks, once
+        assert schedule.state == ScheduledCapture.State.DONE
+        assert (schedule.capture.amount, schedule.capture.state) == (Decimal("40.0000"), State.SUCCEEDED)
+        assert fake_gateway.calls["capture"] == captures + 1
+    else:
+        assert schedule.state == ScheduledCapture.State.SKIPPED
+        assert fake_gateway.calls["capture"] == captures
+    assert not auth.active
+    taken = {"lapse": Decimal("60.00")}.get(end, Decimal("100.00"))
+    assert order_account(order=order).taken == taken
