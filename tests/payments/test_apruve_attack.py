@@ -3,11 +3,13 @@ tab and closed the lightbox in another, and the like, against the Apruve sandbox
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import requests
 
 from orders.models import PaymentStatus
-from payments import services
+from payments import services, sweeps
 from payments.models import Action, PaymentTransaction, State
 from sandbox.apruve import simulator as apruve_sandbox
 from sandbox.profiles import apruve_buyer_accepts
@@ -254,3 +256,38 @@ def test_an_order_accepted_after_the_payment_was_ended_is_canceled_at_apruve(apr
     services.payment_complete(transaction_id=txn.pk, returned_reference=order_id)  # its COMPLETE posts back
     at_apruve = {o.object_id: o.data["status"] for o in sim_list("apruve", "order")}[order_id]
     assert at_apruve == "canceled"
+
+
+def test_an_order_canceled_in_apruves_dashboard_beside_an_invoice_in_flight_closes_the_authorization(
+    apruve,
+    live_server,  # noqa: ANN001
+) -> None:
+    from integrations.adapters import adapter_for
+    from orders.models import PaymentStatus
+    from payments import webhook_services
+    from payments.models import WebhookEvent
+    from payments.selectors import order_account
+    from sandbox.services import sim_fault_add, sim_get
+
+    order = factories.OrderFactory()
+    auth = accepted(apruve, order, live_server)
+    sim_fault_add(provider="apruve", kind="error_503", operation="create_invoice")  # B never reaches Apruve
+    b = services.payment_invoice(source_id=auth.pk, amount=None, key="invoice-b")
+    assert b.state == State.RESERVED
+    assert services.capturable_amount(auth) == 0  # all of it spoken for by B
+
+    # staff cancel the order in Apruve's dashboard: nothing is invoiced there, so Apruve lets it go
+    assert adapter_for(apruve).client.call("POST", f"orders/{auth.provider_reference}/cancel").ok
+    assert sim_get("apruve", "order", auth.provider_reference).data["status"] == "canceled"
+    for event in WebhookEvent.objects.filter(event_type="order.canceled"):
+        webhook_services.webhook_event_process(webhook_event_id=event.pk)
+    assert WebhookEvent.objects.filter(event_type="order.canceled").exists()
+    assert sweeps.payment_reconcile(transaction_id=b.pk).state == State.DECLINED  # re-sent: the order is gone
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    # Apruve holds nothing for this order: its amount is not shown held and billable
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    assert (account.held, account.in_flight, account.payable) == (0, 0, order.total)
+    assert order.payment_status == PaymentStatus.PENDING  # not authorized: nothing is held, all of it is payable
