@@ -481,8 +481,9 @@ def _apply_child(
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:
         left = ledger.capturable_amount(source)
-        in_flight = source.children.filter(action=Action.CAPTURE, state__in=OPEN_STATES).exists()
-        if left <= 0 and source.active and in_flight:
+        # an invoice still waiting for its answer (Apruve) speaks for its amount as a capture does
+        in_flight = source.children.filter(action__in=(Action.CAPTURE, Action.INVOICE), state__in=OPEN_STATES)
+        if left <= 0 and source.active and in_flight.exists():
             # the rest is spoken for by captures still at the provider; the void let go of it all the same
             ledger.ledger_hold_released(
                 transaction_id=source.pk,
