@@ -605,3 +605,32 @@ def test_a_void_of_a_captured_authorization_notified_before_its_capture_gives_th
         ("refund", "60.0000", "succeeded", True, False),
     ]
     assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_void_in_the_merchant_interface_of_a_capture_whose_answer_was_lost_gives_its_money_back(
+    client, anet_integration, anet_sandbox, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from payments import sweeps
+
+    order = factories.OrderFactory()
+    auth = authorize(anet_integration, order)
+    monkeypatch.setattr(AuthorizeNetAdapter, "read_timeout", 0.5)
+    sim_fault_add(provider="authorizenet", kind="timeout", operation="capture", times=1, delay=1.5)
+    capture = services.payment_capture(source_id=auth.pk, amount=Money(Decimal("60.00"), "USD"), key="capture-1")
+    assert capture.state == State.RESERVED  # taken at Authorize.Net, the answer lost
+    merchant_interface(f"{anet_sandbox}/xml/v1/request.api", "voidTransaction", auth.provider_reference)
+    (void,) = [e for e in sandbox.events_for(auth.provider_reference) if e["eventType"].endswith("void.created")]
+    deliver(client, anet_integration, [void], django_capture_on_commit_callbacks)
+    sweeps.payment_reconcile(transaction_id=capture.pk)
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    # the capture was taken before the void (recorded from the notification), and the void gave it back
+    assert [row[:5] for row in ledger(order)] == [
+        ("authorize", "100.0000", "succeeded", True, False),
+        ("capture", "60.0000", "succeeded", True, False),
+        ("release", "40.0000", "succeeded", True, False),
+        ("refund", "60.0000", "succeeded", True, False),
+    ]
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
