@@ -352,3 +352,23 @@ def test_a_scheduled_capture_waiting_on_a_sibling_whose_answer_never_comes_ends_
     assert not auth.active
     taken = {"lapse": Decimal("60.00")}.get(end, Decimal("100.00"))
     assert order_account(order=order).taken == taken
+
+
+def test_authorizations_kept_open_only_by_captures_in_flight_do_not_crowd_out_the_expiry_warnings(
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sweeps, "BATCH", 2)
+    soon = timezone.now() + timedelta(hours=2)
+    for n in range(2):  # a provider outage: the rest of these is in flight, nothing to capture
+        waiting = authorize(factories.OrderFactory(subtotal=Decimal("100.00")), gateway_integration, key=f"auth-{n}")
+        fake_gateway.lose_reply_next.append("capture")
+        services.payment_capture(source_id=waiting.pk, amount=None, key=f"rest-{n}")
+        PaymentTransaction.objects.filter(pk=waiting.pk).update(expires_at=soon - timedelta(minutes=10))
+    held = authorize(factories.OrderFactory(subtotal=Decimal("100.00")), gateway_integration, key="auth-held")
+    PaymentTransaction.objects.filter(pk=held.pk).update(expires_at=soon)
+
+    # the one with 100 left to capture is announced, however many ahead of it have nothing to capture
+    assert sweeps.authorizations_expiry_sweep() == (1, 0)
+    assert "100.00" in Notice.objects.get(key=f"expiry-warning:{held.pk}").message
