@@ -284,9 +284,15 @@ def authorizations_expiry_sweep(*, now: datetime | None = None) -> tuple[int, in
         action=Action.AUTHORIZE, successful=True, active=True, expires_at__isnull=False
     ).select_related("order", "integration__default_owner")
     warned = 0
-    for txn in open_authorizations.filter(
-        expires_at__gt=now, expires_at__lte=now + warn_before, expiry_warned_at__isnull=True
-    )[:BATCH]:
+    # those passed over stay unwarned and come back each sweep: a batch taken before they are passed over would
+    # fill up with them (a provider outage leaves many captures in flight) and announce nothing else
+    for txn in (
+        open_authorizations.filter(expires_at__gt=now, expires_at__lte=now + warn_before, expiry_warned_at__isnull=True)
+        .order_by("expires_at", "pk")
+        .iterator(chunk_size=BATCH)
+    ):
+        if warned >= BATCH:
+            break
         left = capturable_amount(txn)
         if left <= 0:
             # open only while a capture of the rest waits for its answer (a provider that captures more than
