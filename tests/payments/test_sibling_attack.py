@@ -372,3 +372,55 @@ def test_authorizations_kept_open_only_by_captures_in_flight_do_not_crowd_out_th
     # the one with 100 left to capture is announced, however many ahead of it have nothing to capture
     assert sweeps.authorizations_expiry_sweep() == (1, 0)
     assert "100.00" in Notice.objects.get(key=f"expiry-warning:{held.pk}").message
+
+
+def test_the_same_dashboard_void_delivered_twice_at_once_beside_a_declined_capture_closes_once(
+    gateway_integration: Integration,
+    fake_gateway,  # noqa: ANN001
+) -> None:
+    order = factories.OrderFactory(subtotal=Decimal("100.00"))
+    auth = authorize(order, gateway_integration)
+    services.payment_capture(source_id=auth.pk, amount=usd("60.00"), key="a")
+    fake_gateway.decline_next["capture"] = "card_declined"
+    fake_gateway.lose_reply_next.append("capture")  # B refused at the provider, the answer lost
+    b = services.payment_capture(source_id=auth.pk, amount=usd("40.00"), key="b")
+    inboxes = [_void_event(gateway_integration, auth, f"evt_twice_{n}") for n in range(2)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def run(fn) -> None:  # noqa: ANN001
+        try:
+            barrier.wait(10)
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=run, args=(lambda pk=inbox.pk: webhook_services.webhook_event_process(webhook_event_id=pk),)
+        )
+        for inbox in inboxes
+    ]
+    threads.append(threading.Thread(target=run, args=(lambda: sweeps.payment_reconcile(transaction_id=b.pk),)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+
+    auth.refresh_from_db()
+    order.refresh_from_db()
+    account = order_account(order=order)
+    assert PaymentTransaction.objects.get(pk=b.pk).state == State.DECLINED
+    assert (auth.active, services.capturable_amount(auth)) == (False, Decimal("0.00"))
+    # a cancel row, if the void came after B's decline, is the only one; nothing is held, 40 is payable again
+    assert auth.children.filter(action="cancel").count() <= 1
+    assert (account.taken, account.held, account.in_flight, account.payable) == (
+        Decimal("60.00"),
+        0,
+        0,
+        Decimal("40.00"),
+    )
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
