@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from decimal import Decimal
 
 import pytest
@@ -72,3 +75,20 @@ def payment_term_order(total: str = "97.13") -> tuple[Order, PaymentTransaction]
 
 def usd(amount: str) -> Money:
     return Money(Decimal(amount), "USD")
+
+
+def hold_after_account_check(monkeypatch: pytest.MonkeyPatch, timeout: float = 5) -> None:
+    """Hold each of two operations on a payment after it checked what is available (`services._allowed`, the
+    order's rows) and before it writes its row, until the other has checked too: without the order lock both would
+    check against the same rows."""
+    original = services._allowed
+    barrier = threading.Barrier(2, timeout=timeout)
+
+    def slow(order, source, rows):  # noqa: ANN001, ANN202
+        allowed = original(order, source, rows)
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        time.sleep(0.2)
+        return allowed
+
+    monkeypatch.setattr(services, "_allowed", slow)

@@ -10,7 +10,6 @@ notification per status change; every child action counted. Races run on Postgre
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -33,7 +32,7 @@ from payments.selectors import order_account, order_ledger_rows, taken_from_rows
 from payments.sweeps import payment_reconcile
 from providers.base import Capability, Money, ProviderResult
 from tests import factories
-from tests.conftest import authorize, usd
+from tests.conftest import authorize, hold_after_account_check, usd
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,17 +88,7 @@ def at_once(*calls: Callable[[], object]) -> list[object]:
 def overlap(monkeypatch) -> None:  # noqa: ANN001
     """Hold each operation on a payment after it read the order's rows, until the other has read them too: without
     the order lock both would check against the same rows."""
-    original = services._allowed
-    barrier = threading.Barrier(2, timeout=2)
-
-    def slow(order, source, rows):  # noqa: ANN001, ANN202
-        allowed = original(order, source, rows)
-        with suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        time.sleep(0.2)
-        return allowed
-
-    monkeypatch.setattr(services, "_allowed", slow)
+    hold_after_account_check(monkeypatch, timeout=2)
 
 
 def card_invoice(settings, order: Order, amount: str) -> Invoice:  # noqa: ANN001
@@ -741,17 +730,7 @@ def test_an_orders_promise_and_its_invoices_money_order_promise_marked_paid_at_o
     invoice = invoice_create(order=order)
     invoice_promise = services.invoice_payment_purchase(invoice_id=invoice.pk, key="invoice-promise")
     assert (promise.action, invoice_promise.action) == (Action.PENDING, Action.PENDING)
-    original = services._allowed
-    barrier = threading.Barrier(2, timeout=2)
-
-    def slow(order, source, rows):  # noqa: ANN001, ANN202
-        allowed = original(order, source, rows)
-        with suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        time.sleep(0.2)
-        return allowed
-
-    monkeypatch.setattr(services, "_allowed", slow)
+    hold_after_account_check(monkeypatch, timeout=2)
     if not locked:
         monkeypatch.setattr(
             services, "lock_order_of", lambda *, transaction_id: Order.objects.get(transactions=transaction_id)

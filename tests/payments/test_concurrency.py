@@ -3,8 +3,6 @@
 The control run swaps the lock for a plain read and shows the race is real (both reach the provider).
 """
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
@@ -15,7 +13,7 @@ from orders.models import Order
 from payments import services
 from payments.exceptions import PaymentRefused
 from tests import factories
-from tests.conftest import authorize
+from tests.conftest import authorize, hold_after_account_check
 
 
 def order_without_lock(*, order_id: int) -> Order:
@@ -30,17 +28,7 @@ def order_of_without_lock(*, transaction_id: int) -> Order:
 def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each request after its last read of what is available (the order's account) and before it writes its
     row, so the two overlap: without the lock both have read before either writes."""
-    original = services._allowed
-    barrier = threading.Barrier(2, timeout=5)
-
-    def slow(order, source, rows):  # noqa: ANN001, ANN202
-        allowed = original(order, source, rows)
-        with suppress(threading.BrokenBarrierError):
-            barrier.wait()
-        time.sleep(0.2)
-        return allowed
-
-    monkeypatch.setattr(services, "_allowed", slow)
+    hold_after_account_check(monkeypatch, timeout=5)
 
 
 @pytest.mark.django_db(transaction=True)
