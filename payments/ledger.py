@@ -162,11 +162,13 @@ def capturable_amount(source: PaymentTransaction, *, taken: Taken | None = None)
     return allowed_operations(source, taken=taken, capabilities=capabilities_of(source.integration)).capturable
 
 
-def refundable_amount(source: PaymentTransaction) -> Decimal:
-    """What is left to refund of a charge or capture: refunds, open ones too, count."""
+def refundable_amount(source: PaymentTransaction, *, taken: Taken | None = None) -> Decimal:
+    """What is left to refund of a charge or capture: refunds, open ones too, count.
+    `taken`: what its children took, when the caller has the rows (`taken_from_rows`); else they are read."""
     if source.action not in REFUND_SOURCES or not source.successful:
         return quantize(Decimal("0"), source.currency)
-    return allowed_operations(source, taken=children_taken(source), capabilities=()).refundable
+    taken = children_taken(source) if taken is None else taken
+    return allowed_operations(source, taken=taken, capabilities=()).refundable
 
 
 def _ledger_entries(rows: Any) -> list[LedgerEntry]:

@@ -24,9 +24,10 @@ So duplicates and any delivery order end in the same ledger.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -38,8 +39,11 @@ from integrations.adapters import adapter_for
 from integrations.models import Integration
 from notifications.models import Notice
 from notifications.services import notice_raise
+from orders.models import Order
 from payments import ledger
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State, WebhookEvent
+from payments.operations import Taken
+from payments.selectors import order_ledger_rows, taken_from_rows
 from providers.base import (
     Adapter,
     Capability,
@@ -112,15 +116,70 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
             return row
         WebhookEvent.objects.filter(pk=row.pk).update(status=WebhookEvent.Status.RECEIVED)
     with transaction.atomic():
-        ledger.lock_order(order_id=payment.order_id)
-        notes = [_apply(movement, payment_id=payment.pk, event=event, adapter=adapter) for movement in event.movements]
+        rows = _OrderRows(ledger.lock_order(order_id=payment.order_id))
+        notes = [
+            _apply(movement, rows=rows, payment_id=payment.pk, event=event, adapter=adapter)
+            for movement in event.movements
+        ]
     return _finish(row, WebhookEvent.Status.PROCESSED, " ".join(notes))
 
 
 def _finish(row: WebhookEvent, status: str, result: str, **fields: str) -> WebhookEvent:
-    WebhookEvent.objects.filter(pk=row.pk).update(status=status, result=result, processed_at=timezone.now(), **fields)
-    row.refresh_from_db()
+    """Write the outcome; the row in hand is given the same values (nothing else of it changes meanwhile)."""
+    values = {"status": status, "result": result, "processed_at": timezone.now(), **fields}
+    WebhookEvent.objects.filter(pk=row.pk).update(**values)
+    for name, value in values.items():
+        setattr(row, name, value)
     return row
+
+
+class _OrderRows:
+    """The ledger rows of the order an event is about, read under its lock once and again only after something was
+    written: the movements of a storm are mostly duplicates, or report what our own calls recorded already, and
+    those are answered from this one read (each with its order, its integration and its source)."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self._rows: dict[int, PaymentTransaction] | None = None
+
+    def all(self) -> dict[int, PaymentTransaction]:
+        if self._rows is None:
+            rows, _ = order_ledger_rows(order_id=self.order.pk)
+            for row in rows.values():
+                row.order = self.order
+                if row.source_id in rows:
+                    row.source = rows[row.source_id]
+            self._rows = rows
+        return self._rows
+
+    def written(self) -> None:
+        """Something was written under the lock: the next look reads the rows afresh."""
+        self._rows = None
+
+    def get(self, pk: int) -> PaymentTransaction:
+        return self.all()[pk]
+
+    def children(self, source: PaymentTransaction, *actions: Action) -> list[PaymentTransaction]:
+        """The rows made from `source` with one of these actions, oldest first."""
+        found = [row for row in self.all().values() if row.source_id == source.pk and row.action in actions]
+        return sorted(found, key=lambda row: row.pk)
+
+    def taken(self, source: PaymentTransaction) -> Taken:
+        return taken_from_rows([row.as_account_row() for row in self.all().values()], source_id=source.pk)
+
+    def capturable(self, source: PaymentTransaction) -> Decimal:
+        return ledger.capturable_amount(source, taken=self.taken(source))
+
+    def refundable(self, source: PaymentTransaction) -> Decimal:
+        return ledger.refundable_amount(source, taken=self.taken(source))
+
+    def record(self, row: PaymentTransaction, result: ProviderResult, adapter: Adapter) -> None:
+        """`ledger_record` in the event's transaction (which holds the order lock, and which any error of it ends:
+        the event is then applied again, whole, by its retry)."""
+        ledger.ledger_record(
+            transaction_id=row.pk, result=result, adapter=adapter, order_id=self.order.pk, savepoint=False
+        )
+        self.written()
 
 
 def webhook_events_release(*, integration_id: int, references: Iterable[str], keys: Iterable[str] = ()) -> int:
@@ -182,12 +241,15 @@ def _enqueue(ids: list[int]) -> None:
 def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTransaction | None:
     """The authorize or charge row the event is about: by an echoed key first, then by the key of the payment
     the provider carries in its metadata (the row may not know its provider reference yet, when the event
-    overtakes our own call or our answer was lost), then by the provider reference."""
+    overtakes our own call or our answer was lost), then by the provider reference. The keys in one read."""
     rows = PaymentTransaction.objects.filter(integration=integration)
-    keys = [movement.idempotency_key for movement in event.movements] + [event.payment_key]
-    for key in keys:
-        if key:
-            row = rows.filter(idempotency_key=key).select_related("source__source").first()
+    keys = [key for key in [movement.idempotency_key for movement in event.movements] + [event.payment_key] if key]
+    if keys:
+        by_key = {
+            row.idempotency_key: row for row in rows.filter(idempotency_key__in=keys).select_related("source__source")
+        }
+        for key in keys:
+            row = by_key.get(key)
             while row is not None and row.action not in ledger.PURCHASE_ACTIONS:
                 row = row.source
             if row is not None:
@@ -201,19 +263,21 @@ def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTrans
     return None
 
 
-def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, adapter: Adapter) -> str:
-    payment = PaymentTransaction.objects.select_related("integration", "order").get(pk=payment_id)
+def _apply(
+    movement: EventMovement, *, rows: _OrderRows, payment_id: int, event: ProviderEvent, adapter: Adapter
+) -> str:
+    payment = rows.get(payment_id)
     action = movement.action
     if action in (MovementAction.AUTHORIZE, MovementAction.CHARGE) or (
         action == MovementAction.CAPTURE and payment.action in CHARGE_ACTIONS
     ):
-        return _complete_payment(payment, movement, event, adapter)
+        return _complete_payment(rows, payment, movement, event, adapter)
     if action == MovementAction.DECLINE:
         if not payment.is_open:
             return f"{payment.get_action_display()} already recorded."
-        ledger.ledger_record(
-            transaction_id=payment.pk,
-            result=ProviderResult(
+        rows.record(
+            payment,
+            ProviderResult(
                 Outcome.DECLINED,
                 event.provider_reference,
                 payment.money,
@@ -221,23 +285,24 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
                 message=movement.message,
                 raw={"event": event.event_id},
             ),
-            adapter=adapter,
+            adapter,
         )
         return f"{payment.get_action_display()} declined ({movement.error_code})."
     if action == MovementAction.CAPTURE:
-        note = _complete_payment(payment, movement, event, adapter) if payment.is_open else ""
-        payment.refresh_from_db()
+        note = _complete_payment(rows, payment, movement, event, adapter) if payment.is_open else ""
+        payment = rows.get(payment_id)
         if payment.state == State.DECLINED:
-            return _reported_after_decline(payment, movement, event)
+            return _reported_after_decline(rows, payment, movement, event)
         if not payment.successful:
             return f"{note} Capture ignored: the authorization did not succeed.".strip()
-        invoice = _invoice_captured(payment, movement, event, adapter)
-        return f"{note} {_apply_child(invoice or payment, Action.CAPTURE, movement, event, adapter)}".strip()
-    if action == MovementAction.CANCEL and (invoice := _invoice_named(payment, movement, adapter)) is not None:
+        invoice = _invoice_captured(rows, payment, movement, event, adapter)
+        return f"{note} {_apply_child(rows, invoice or payment, Action.CAPTURE, movement, event, adapter)}".strip()
+    if action == MovementAction.CANCEL and (invoice := _invoice_named(rows, payment, movement, adapter)) is not None:
         ledger.ledger_invoice_void(
             transaction_id=invoice.pk, message=f"The invoice was canceled at the provider (event {event.event_id})."
         )
-        invoice.refresh_from_db()
+        rows.written()
+        invoice = rows.get(invoice.pk)
         if invoice.state != State.DECLINED:
             return f"Invoice {invoice.money} was collected already; its cancel changes nothing."
         return f"Invoice {invoice.money} canceled at the provider: it is the authorization's again."
@@ -247,9 +312,9 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
         return f"Invoice {movement.provider_reference} canceled at the provider: not one of ours, nothing changes."
     if action == MovementAction.CANCEL:
         if payment.is_open:  # never authorized as far as we know: the attempt ended
-            ledger.ledger_record(
-                transaction_id=payment.pk,
-                result=ProviderResult(
+            rows.record(
+                payment,
+                ProviderResult(
                     Outcome.DECLINED,
                     event.provider_reference,
                     payment.money,
@@ -257,35 +322,43 @@ def _apply(movement: EventMovement, *, payment_id: int, event: ProviderEvent, ad
                     message="The payment was canceled before it completed.",
                     raw={"event": event.event_id},
                 ),
-                adapter=adapter,
+                adapter,
             )
             return f"{payment.get_action_display()} canceled before it completed."
         if payment.action != Action.AUTHORIZE or not payment.successful:
             return "Cancel ignored: no successful authorization."
-        return _apply_child(payment, Action.CANCEL, movement, event, adapter)
+        return _apply_child(rows, payment, Action.CANCEL, movement, event, adapter)
     if action == MovementAction.REFUND_REVERSED:
-        return _reverse_refund(payment, movement, event, adapter)
+        return _reverse_refund(rows, payment, movement, event, adapter)
     if action == MovementAction.DISPUTE:
-        return _report_dispute(payment, movement, event)
+        return _report_dispute(rows, payment, movement, event)
     if action == MovementAction.REFUND:
-        source = _refund_source(payment, event, movement)
+        source = _refund_source(rows, payment, event, movement)
         if source is None:
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
-        return _apply_child(source, Action.REFUND, movement, event, adapter)
+        return _apply_child(rows, source, Action.REFUND, movement, event, adapter)
     return f"Movement {action} ignored."
 
 
-def _invoice_named(payment: PaymentTransaction, movement: EventMovement, adapter: Adapter) -> PaymentTransaction | None:
+def _invoice_named(
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, adapter: Adapter
+) -> PaymentTransaction | None:
     """The invoice row a movement names: by our key (echoed), or by the invoice's own id, which is never the
     authorization's reference (an invoice whose answer was lost still carries that)."""
     if not adapter.supports(Capability.INVOICE):
         return None
-    invoices = payment.children.filter(action=Action.INVOICE).order_by("pk")
-    if movement.idempotency_key and (row := invoices.filter(idempotency_key=movement.idempotency_key).first()):
+    invoices = rows.children(payment, Action.INVOICE)
+    if movement.idempotency_key and (
+        row := _first(invoices, lambda invoice: invoice.idempotency_key == movement.idempotency_key)
+    ):
         return row
     if movement.provider_reference and movement.provider_reference != payment.provider_reference:
-        return invoices.filter(provider_reference=movement.provider_reference).first()
+        return _first(invoices, lambda invoice: invoice.provider_reference == movement.provider_reference)
     return None
+
+
+def _first(rows: Iterable[PaymentTransaction], test: Callable[[PaymentTransaction], bool]) -> PaymentTransaction | None:
+    return next((row for row in rows if test(row)), None)
 
 
 def _names_an_invoice(movement: EventMovement, event: ProviderEvent, adapter: Adapter) -> bool:
@@ -300,34 +373,37 @@ def _names_an_invoice(movement: EventMovement, event: ProviderEvent, adapter: Ad
 
 
 def _invoice_captured(
-    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> PaymentTransaction | None:
     """The invoice a capture collects (Apruve's invoice.closed names the invoice, and echoes our key of it): the
     capture is that invoice's child. An invoice whose own answer was lost is recorded first, from the event."""
     if not adapter.supports(Capability.INVOICE):
         return None
-    invoices = payment.children.filter(action=Action.INVOICE).exclude(state=State.DECLINED).order_by("pk")
+    invoices = [row for row in rows.children(payment, Action.INVOICE) if row.state != State.DECLINED]
     invoice = None
     if movement.idempotency_key:
-        invoice = invoices.filter(idempotency_key=movement.idempotency_key).first()
-    invoice = invoice or invoices.filter(provider_reference=movement.provider_reference).first()
+        invoice = _first(invoices, lambda row: row.idempotency_key == movement.idempotency_key)
+    invoice = invoice or _first(invoices, lambda row: row.provider_reference == movement.provider_reference)
     if invoice is not None and invoice.is_open:
-        ledger.ledger_record(
-            transaction_id=invoice.pk,
-            result=ProviderResult(
+        rows.record(
+            invoice,
+            ProviderResult(
                 Outcome.SUCCEEDED, movement.provider_reference, invoice.money, raw={"event": event.event_id}
             ),
-            adapter=adapter,
+            adapter,
         )
-        invoice.refresh_from_db()
+        invoice = rows.get(invoice.pk)
     return invoice
 
 
-def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:
+def _report_dispute(
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent
+) -> str:
     """A chargeback: the ledger keeps what was paid (a dispute may be won), but the payment is flagged and staff
     are told at every change of the dispute's status, as only they can answer it at the provider (and refunds
     are refused while it is open)."""
     PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+    rows.written()
     status = movement.error_code or "open"
     notice_raise(
         key=f"dispute:{payment.integration_id}:{movement.provider_reference}:{status}"[:120],
@@ -345,16 +421,23 @@ def _report_dispute(payment: PaymentTransaction, movement: EventMovement, event:
 
 
 def _reverse_refund(
-    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     """A refund the provider reports undone (voided, or failed after it answered "succeeded"): no money went
     back. Our own refund is found by its key too, as the event may overtake its answer (it is then recorded
     declined, and the answer finds it final)."""
-    refunds = PaymentTransaction.objects.filter(
-        order_id=payment.order_id, integration_id=payment.integration_id, action=Action.REFUND
-    ).order_by("pk")
-    refund = refunds.filter(idempotency_key=movement.idempotency_key).first() if movement.idempotency_key else None
-    refund = refund or refunds.filter(provider_reference=movement.provider_reference).first()
+    refunds = sorted(
+        (
+            row
+            for row in rows.all().values()
+            if row.integration_id == payment.integration_id and row.action == Action.REFUND
+        ),
+        key=lambda row: row.pk,
+    )
+    refund = None
+    if movement.idempotency_key:
+        refund = _first(refunds, lambda row: row.idempotency_key == movement.idempotency_key)
+    refund = refund or _first(refunds, lambda row: row.provider_reference == movement.provider_reference)
     failed = ProviderResult.declined(
         ErrorCode.read(movement.error_code) or ErrorCode.REFUND_FAILED,
         f"{movement.message} (event {event.event_id})".strip(),
@@ -365,41 +448,45 @@ def _reverse_refund(
     if refund is None:
         return f"Refund {movement.provider_reference} was undone before it was recorded: nothing to change."
     if refund.is_open:
-        ledger.ledger_record(transaction_id=refund.pk, result=failed, adapter=adapter)
+        rows.record(refund, failed, adapter)
         return f"Refund {refund.money} undone at the provider before it was recorded: no money went back."
     ledger.ledger_refund_reverse(transaction_id=refund.pk, error_code=failed.error_code or "", message=failed.message)
+    rows.written()
     return f"Refund {refund.money} undone at the provider: no money went back."
 
 
 def _complete_payment(
-    payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     if not payment.is_open:
         if payment.state == State.DECLINED:
-            return _reported_after_decline(payment, movement, event)
+            return _reported_after_decline(rows, payment, movement, event)
         return f"{payment.get_action_display()} already recorded."
     # the amount the event reports for this payment, which recording compares with the row (a capture of an
     # authorization reports what was captured, not what was authorized: the row's own amount then)
     reports_payment = movement.action != MovementAction.CAPTURE or payment.action in CHARGE_ACTIONS
-    ledger.ledger_record(
-        transaction_id=payment.pk,
-        result=ProviderResult(
+    rows.record(
+        payment,
+        ProviderResult(
             Outcome.SUCCEEDED,
             event.provider_reference or payment.provider_reference,
             movement.amount if reports_payment else payment.money,
             raw={"event": event.event_id, "type": event.type},
         ),
-        adapter=adapter,
+        adapter,
     )
     return f"{payment.get_action_display()} {payment.money} completed."
 
 
-def _reported_after_decline(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent) -> str:
+def _reported_after_decline(
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent
+) -> str:
     """The provider reports money moved on a payment the ledger recorded declined. Nothing is rewritten (which
     answer is right is for staff to check at the provider), but it is never ignored: the row is flagged."""
     reference = movement.provider_reference or event.provider_reference or "none"
     label = payment.get_action_display().lower()
     PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+    rows.written()
     notice_raise(
         key=f"declined-but-reported:{payment.pk}",
         level=Notice.Level.ERROR,
@@ -416,19 +503,19 @@ def _reported_after_decline(payment: PaymentTransaction, movement: EventMovement
 
 
 def _refund_source(
-    payment: PaymentTransaction, event: ProviderEvent, refund: EventMovement
+    rows: _OrderRows, payment: PaymentTransaction, event: ProviderEvent, refund: EventMovement
 ) -> PaymentTransaction | None:
     """The charge or capture a refund returns: the capture the event names, else the latest one it fits in."""
     if payment.action in CHARGE_ACTIONS:
         return payment if payment.successful else None
-    captures = payment.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).order_by("-pk")
-    for movement in event.movements:
-        if movement.action == MovementAction.CAPTURE:
-            match = captures.filter(provider_reference=movement.provider_reference).first()
-            if match is not None:
-                return match
-    fitting = (c for c in captures if ledger.refundable_amount(c) >= refund.amount.amount)
-    return next(fitting, None) or captures.first()
+    captures = [row for row in reversed(rows.children(payment, Action.CAPTURE)) if row.state == State.SUCCEEDED]
+    named = [movement.provider_reference for movement in event.movements if movement.action == MovementAction.CAPTURE]
+    for reference in named:
+        for capture in captures:
+            if capture.provider_reference == reference:
+                return capture
+    fitting = _first(captures, lambda row: rows.refundable(row) >= refund.amount.amount)
+    return fitting or (captures[0] if captures else None)
 
 
 def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMovement) -> str:
@@ -436,60 +523,69 @@ def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMove
 
 
 def _match_child(
-    source: PaymentTransaction, action: Action, movement: EventMovement, adapter: Adapter
+    rows: _OrderRows, source: PaymentTransaction, action: Action, movement: EventMovement, adapter: Adapter
 ) -> PaymentTransaction | None:
     """The row that already stands for this movement, if any."""
-    children = source.children.filter(action=action).order_by("pk")
+    children = rows.children(source, action)
     if movement.idempotency_key:
-        if row := children.filter(idempotency_key=movement.idempotency_key).first():
+        if row := _first(children, lambda row: row.idempotency_key == movement.idempotency_key):
             return row
-        for row in children:  # a provider that gives back a digest of our key
-            if adapter.echoed_key(row.idempotency_key) == movement.idempotency_key:
-                return row
-    if row := children.filter(provider_reference=movement.provider_reference).exclude(state=State.DECLINED).first():
+        # a provider that gives back a digest of our key
+        if row := _first(children, lambda row: adapter.echoed_key(row.idempotency_key) == movement.idempotency_key):
+            return row
+    if row := _first(
+        children, lambda row: row.provider_reference == movement.provider_reference and row.state != State.DECLINED
+    ):
         return row
-    if row := children.filter(idempotency_key=_webhook_key(source, action, movement)).first():
+    key = _webhook_key(source, action, movement)
+    if row := _first(children, lambda row: row.idempotency_key == key):
         return row
     # our own request whose answer was lost and whose key the provider did not echo: same amount, still open
-    return children.filter(state__in=OPEN_STATES, amount=movement.amount.amount).first()
+    return _first(children, lambda row: row.state in OPEN_STATES and row.amount == movement.amount.amount)
 
 
 def _apply_child(
-    source: PaymentTransaction, action: Action, movement: EventMovement, event: ProviderEvent, adapter: Adapter
+    rows: _OrderRows,
+    source: PaymentTransaction,
+    action: Action,
+    movement: EventMovement,
+    event: ProviderEvent,
+    adapter: Adapter,
 ) -> str:
     label = action.label
-    row = _match_child(source, action, movement, adapter)
+    row = _match_child(rows, source, action, movement, adapter)
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
-        ledger.ledger_record(  # with the amount the provider reports, which recording compares with the row
-            transaction_id=row.pk,
-            result=ProviderResult(
+        rows.record(  # with the amount the provider reports, which recording compares with the row
+            row,
+            ProviderResult(
                 Outcome.SUCCEEDED,
                 movement.provider_reference,
                 movement.amount if action in (Action.CAPTURE, Action.REFUND) else row.money,
                 raw={"event": event.event_id},
             ),
-            adapter=adapter,
+            adapter,
         )
         return f"{label} {row.money} completed."
     # one capture per authorization at such a provider; where it bills by invoices (Apruve), each invoice paid is
     # a capture of its own (keyed by the invoice's id), also those made in the provider's dashboard
     by_invoices = adapter.supports(Capability.INVOICE) and source.action == Action.AUTHORIZE
     if action == Action.CAPTURE and not adapter.supports(Capability.MULTIPLE_CAPTURE) and not by_invoices:
-        if source.children.filter(action=Action.CAPTURE, state=State.SUCCEEDED).exists():
+        if any(row.state == State.SUCCEEDED for row in rows.children(source, Action.CAPTURE)):
             return f"{label} already recorded."  # one capture per authorization at this provider
     if action == Action.CANCEL:
-        left = ledger.capturable_amount(source)
+        left = rows.capturable(source)
         # an invoice still waiting for its answer (Apruve) speaks for its amount as a capture does
-        in_flight = source.children.filter(action__in=(Action.CAPTURE, Action.INVOICE), state__in=OPEN_STATES)
-        if left <= 0 and source.active and in_flight.exists():
+        in_flight = any(row.state in OPEN_STATES for row in rows.children(source, Action.CAPTURE, Action.INVOICE))
+        if left <= 0 and source.active and in_flight:
             # the rest is spoken for by captures still at the provider; the void let go of it all the same
             ledger.ledger_hold_released(
                 transaction_id=source.pk,
                 message=f"Voided at the provider, outside Paydesk (event {event.event_id}); nothing is held "
                 "for the captures still waiting for an answer.",
             )
+            rows.written()
             return "Voided at the provider beside captures still open: the authorization is closed."
         if left <= 0:
             return "Nothing left to cancel."
@@ -498,13 +594,12 @@ def _apply_child(
         amount = movement.amount
     if amount.currency != source.currency or amount.amount <= 0:
         return f"{label} {amount} ignored: it does not fit the payment ({source.money})."
-    if action == Action.REFUND and amount.amount > ledger.refundable_amount(source):
+    if action == Action.REFUND and amount.amount > (refundable := rows.refundable(source)):
         # money went back at the provider beyond what the ledger says is left: never recorded as if it fitted
         text = (
             f"Order {source.order.number}: the provider reports a refund of {amount} (reference "
             f"{movement.provider_reference}, event {event.event_id}) on a payment with only "
-            f"{ledger.refundable_amount(source)} {source.currency} left to refund. Check it in the provider's "
-            "dashboard."
+            f"{refundable} {source.currency} left to refund. Check it in the provider's dashboard."
         )
         notice_raise(
             key=f"refund-mismatch:{event.event_id}:{movement.provider_reference}"[:120],
@@ -514,22 +609,24 @@ def _apply_child(
         )
         logger.error("Webhook refund %s does not fit transaction %s", movement.provider_reference, source.pk)
         return f"{label} {amount} not recorded: more than is left to refund; flagged for staff."
-    key = _webhook_key(source, action, movement)
-    row = ledger.reserve_child(
+    row = ledger.reserve_child(  # under the order lock the key was looked for above: no savepoint needed
         source,
         action,
         amount,
-        key=key,
+        key=_webhook_key(source, action, movement),
         fingerprint=ledger.request_fingerprint("webhook", source.pk, action.value, movement.provider_reference),
         actor=None,
         note=f"Made at the provider, outside Paydesk; recorded from event {event.event_id}.",
+        order=rows.order,
+        savepoint=False,
     )
-    ledger.ledger_record(
-        transaction_id=row.pk,
-        result=ProviderResult(
+    rows.written()
+    rows.record(
+        row,
+        ProviderResult(
             Outcome.SUCCEEDED, movement.provider_reference, amount, raw={"event": event.event_id, "type": event.type}
         ),
-        adapter=adapter,
+        adapter,
     )
     return f"{label} {amount} made outside Paydesk recorded."
 
