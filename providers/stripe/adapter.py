@@ -12,8 +12,9 @@ endpoint versions we read:
 * a PaymentMethod used without a Customer cannot be used again: with re-authorization on, the first payment is
   made for a Customer standing for the buyer's company with `setup_future_usage=off_session`;
 * events are read in every shape a live endpoint may send: before 2022-11-15 a PaymentIntent lists its `charges`
-  and a Charge its `refunds`; since then neither, so refunds are fetched; before 2025-03-31 a partial capture or
-  a cancel shows as a Refund of the released rest, which is not money back;
+  and a Charge its `refunds`; since then neither, so refunds are fetched (the charge with `expand[]=refunds`,
+  which holds 10; more are listed from there); before 2025-03-31 a partial capture or a cancel shows as a Refund
+  of the released rest, which is not money back;
 * a refund can fail after it answered `succeeded` (`refund.failed`): no money went back; a dispute
   (`charge.dispute.*`) is not recorded as money moved, but flags the payment for staff, who answer it at Stripe.
 """
@@ -266,6 +267,23 @@ class StripeAdapter(Adapter):
             if not page.get("has_more") or not rows:
                 return found
             query["starting_after"] = rows[-1].get("id")
+
+    def _refunds_of_charge(self, charge_id: str, embedded: Any) -> Any:
+        """Every refund of a charge, newest first, from its expanded `refunds` list (a page of 10) and, when that
+        says there are more, the list of the charge's refunds after its last one; a ProviderResult when Stripe
+        refused or could not be read. A charge that came without the list (not expanded) has them all listed."""
+        params: dict[str, Any] = {"charge": charge_id}
+        rows: list[dict] = []
+        if isinstance(embedded, dict) and isinstance(embedded.get("data"), list):
+            rows = [row for row in embedded["data"] if isinstance(row, dict)]
+            if not embedded.get("has_more"):
+                return rows
+            if rows and isinstance(rows[-1].get("id"), str):
+                params["starting_after"] = rows[-1]["id"]
+            else:
+                rows = []  # more, and nothing to go on from: list them all
+        more = self._list_all("retrieve", lambda c, q: c.v1.refunds.list(params=q), params)
+        return more if isinstance(more, ProviderResult) else [*rows, *more]
 
     # --- the contract -----------------------------------------------------------------------------------------
 
@@ -589,19 +607,23 @@ class StripeAdapter(Adapter):
 
     def webhook_event_complete(self, event: WebhookEvent) -> WebhookEvent:
         """The refunds of the charge an event is about, read from Stripe: since API 2022-11-15 `charge.refunded`
-        lists none, and a refund event alone cannot say whether it is money back or a released authorization."""
+        lists none, and a refund event alone cannot say whether it is money back or a released authorization.
+
+        One read: the charge with its `refunds` expanded, which holds the 10 newest; only a charge with more
+        (`has_more`) has the rest listed, from after the last of those."""
         if not event.needs_details:
             return event
         charge_id = str(event.data.get("charge") or "")
         nothing = Money(Decimal("0"), event.amount.currency if event.amount else "USD")
-        charge = self._call("retrieve", lambda c: c.v1.charges.retrieve(charge_id), nothing)
+        expand: Any = {"expand": ["refunds"]}  # the SDK's typed params
+        charge = self._call("retrieve", lambda c: c.v1.charges.retrieve(charge_id, params=expand), nothing)
         if isinstance(charge, ProviderResult):
             if charge.outcome == Outcome.DECLINED:  # Stripe knows no such charge
                 raise UnreadableEvent(
                     f"Stripe has no charge {charge_id}.", event_id=event.event_id, event_type=event.type, payload={}
                 )
             raise ProviderUnavailable(f"Stripe charge {charge_id} could not be read ({charge.error_code})")
-        refunds = self._list_all("retrieve", lambda c, q: c.v1.refunds.list(params=q), {"charge": charge_id})
+        refunds = self._refunds_of_charge(charge_id, charge.get("refunds"))
         if isinstance(refunds, ProviderResult):
             raise ProviderUnavailable(f"Stripe refunds of {charge_id} could not be read ({refunds.error_code})")
         listed_total = sum(r["amount"] for r in refunds if is_int(r.get("amount")) and counts_as_refund(r))

@@ -16,9 +16,10 @@ the official SDK runs against it unchanged (only the base address differs):
   so `pk_test_X` and `sk_test_X` belong together; objects and keys are scoped per account;
 * PaymentIntents (create, confirm, capture with `amount_to_capture` releasing the rest, cancel with
   `cancellation_reason`, retrieve, list by `created` and `customer`), refunds (partial, repeated, refusing more than
-  is left; list with paging), Charges, Customers, and PaymentMethods made by the tokenization script
-  (`/sandbox/stripe/js/v3.js`, with a publishable key) or named by the `pm_card_*` test ids (each use makes a new
-  PaymentMethod, as at Stripe);
+  is left; list with paging), Charges (retrieve honouring `expand[]=refunds` in every version, and a path that
+  cannot be expanded refused as Stripe does; their `refunds` list paged at `/v1/charges/{id}/refunds`),
+  Customers, and PaymentMethods made by the tokenization script (`/sandbox/stripe/js/v3.js`, with a publishable
+  key) or named by the `pm_card_*` test ids (each use makes a new PaymentMethod, as at Stripe);
 * reuse rules: a PaymentMethod used without being attached to a Customer cannot be used again (Stripe's 400), and
   one attached to a Customer is refused for another Customer or without one;
   `customer` with `setup_future_usage` attaches it once the payment succeeds, so it can be charged off session;
@@ -226,13 +227,19 @@ def _brand(number: str) -> str:
 
 
 def parse_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Stripe's form encoding back into nested values: `a[b][c]=v`, indexed lists `l[0]=x`; lists of digits only."""
+    """Stripe's form encoding back into nested values: `a[b][c]=v`, indexed lists `l[0]=x` (what the SDKs send)
+    and appended ones `l[]=x&l[]=y` (what curl examples send); lists of digits only."""
     root: dict[str, Any] = {}
+    appended: dict[str, int] = {}
     for name, value in pairs:
         match = re.fullmatch(r"([^\[\]]+)((?:\[[^\[\]]*\])*)", name)
         if match is None:
             continue
         keys = [match[1], *re.findall(r"\[([^\[\]]*)\]", match[2])]
+        if len(keys) > 1 and keys[-1] == "":  # `l[]`: the next index of that list
+            prefix = name[:-2]
+            keys[-1] = str(appended.get(prefix, 0))
+            appended[prefix] = int(keys[-1]) + 1
         node = root
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -448,7 +455,7 @@ def api(operation: str, *, methods: tuple[str, ...] = ("POST",), publishable: bo
                 refused = _invalid(f"Invalid Stripe API version: {asked}", param="Stripe-Version", store=False)
                 return _response(refused, version=LATEST)
             if request.method in ("GET", "DELETE"):
-                params = parse_form([(k, str(v)) for k, v in request.GET.items()])
+                params = parse_form([(k, v) for k, values in request.GET.lists() for v in values])
             else:
                 params = parse_form(parse_qsl(request.body.decode(), keep_blank_values=True))
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -502,9 +509,11 @@ def _save(kind: str, data: dict[str, Any], account: str) -> None:
 
 
 def _refunds_of(charge: Mapping[str, Any], account: str) -> list[dict[str, Any]]:
-    """All refunds of a charge (releases too), newest first."""
+    """All refunds of a charge (releases too), newest first as `GET /v1/refunds` lists them (by creation, the
+    newer of one second first), so a page of the Charge's own list goes on with `starting_after` there."""
     found = (sim_get(PROVIDER, "refund", rid) for rid in charge.get("_refund_ids", ()))
-    return [dict(obj.data) for obj in found if obj is not None and obj.account == account]
+    refunds = [dict(obj.data) for obj in found if obj is not None and obj.account == account]
+    return sorted(refunds, key=lambda r: r["created"], reverse=True)  # stable: `_refund_ids` is newest first
 
 
 def _charges_of(pi: Mapping[str, Any], account: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
@@ -517,8 +526,10 @@ def _show_pi(pi: Mapping[str, Any], account: str, version: ApiVersion) -> dict[s
     return render_payment_intent(pi, _charges_of(pi, account), version)
 
 
-def _show_charge(charge: Mapping[str, Any], account: str, version: ApiVersion) -> dict[str, Any]:
-    return render_charge(charge, _refunds_of(charge, account), version)
+def _show_charge(
+    charge: Mapping[str, Any], account: str, version: ApiVersion, *, expand_refunds: bool = False
+) -> dict[str, Any]:
+    return render_charge(charge, _refunds_of(charge, account), version, expand_refunds=expand_refunds)
 
 
 # --- payment methods ----------------------------------------------------------------------------------------
@@ -1356,10 +1367,72 @@ def refunds_retrieve(ctx: Ctx, params: dict[str, Any], re_id: str) -> SimReply:
     return _reply(200, render_refund(refund, ctx.version))
 
 
+#: what `expand` may name on a Charge (docs.stripe.com/api/charges/object, "expandable"): `refunds` is modelled;
+#: the others are ids Stripe would expand into objects this sandbox does not keep
+CHARGE_EXPANDABLE = frozenset(
+    {
+        "refunds",
+        "application",
+        "application_fee",
+        "balance_transaction",
+        "customer",
+        "failure_balance_transaction",
+        "invoice",
+        "on_behalf_of",
+        "payment_intent",
+        "review",
+        "source_transfer",
+        "transfer",
+    }
+)
+CHARGE_EXPANDS_MODELLED = frozenset({"refunds"})
+
+
+def _expanded(params: Mapping[str, Any], expandable: frozenset[str], modelled: frozenset[str]) -> set[str] | SimReply:
+    """The paths of `expand` (`expand[0]=…` or `expand[]=…`) this sandbox expands; Stripe's 400 for a path the
+    object cannot expand; in strict mode a 400 for one Stripe would expand and this sandbox does not model
+    (lenient: left as the id, unexpanded)."""
+    asked = params.get("expand", [])
+    if not isinstance(asked, list) or not all(isinstance(path, str) for path in asked):
+        return _invalid("Invalid array", param="expand", store=False)
+    paths: set[str] = set()
+    for path in asked:
+        if path.split(".")[0] not in expandable:
+            return _invalid(f"This property cannot be expanded ({path}).", store=False)
+        if path in modelled:
+            paths.add(path)
+        elif sim_strict(PROVIDER):
+            return _invalid(f"This sandbox does not model expanding {path}.", param="expand", store=False)
+    return paths
+
+
 @api("retrieve", methods=("GET",))
 def charges_retrieve(ctx: Ctx, params: dict[str, Any], ch_id: str) -> SimReply:
+    """`GET /v1/charges/{id}`; since 2022-11-15 its `refunds` only with `expand[]=refunds`: the 10 newest the
+    version shows, `has_more` and the list's own `url` (the rest is paged there or at `/v1/refunds?charge=`)."""
+    if (refused := _unmodelled(params, frozenset({"expand"}))) is not None:
+        return refused
+    expand = _expanded(params, CHARGE_EXPANDABLE, CHARGE_EXPANDS_MODELLED)
+    if isinstance(expand, SimReply):
+        return expand
     charge = _load("charge", ch_id, ctx.account)
-    return _reply(200, _show_charge(charge, ctx.account, ctx.version)) if charge else _missing("charge", ch_id)
+    if charge is None:
+        return _missing("charge", ch_id)
+    return _reply(200, _show_charge(charge, ctx.account, ctx.version, expand_refunds="refunds" in expand))
+
+
+@api("retrieve", methods=("GET",))
+def charges_refunds_list(ctx: Ctx, params: dict[str, Any], ch_id: str) -> SimReply:
+    """`GET /v1/charges/{id}/refunds`, the `url` of a Charge's `refunds` list: the charge's refunds the version
+    shows, newest first, paged as `GET /v1/refunds?charge=…` pages them."""
+    if (refused := _unmodelled(params, frozenset({"limit", "starting_after", "ending_before"}))) is not None:
+        return refused
+    charge = _load("charge", ch_id, ctx.account)
+    if charge is None:
+        return _missing("charge", ch_id)
+    rows = visible_refunds(_refunds_of(charge, ctx.account), ctx.version)
+    url = f"/v1/charges/{ch_id}/refunds"
+    return _page([dict(r) for r in rows], params, url, lambda r: render_refund(r, ctx.version))
 
 
 # --- webhooks ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ urlpatterns = [
     path("v1/refunds", sandbox.refunds_list_or_create),
     path("v1/refunds/<str:re_id>", sandbox.refunds_retrieve),
     path("v1/charges/<str:ch_id>", sandbox.charges_retrieve),
+    path("v1/charges/<str:ch_id>/refunds", sandbox.charges_refunds_list),
     path("v1/customers", sandbox.customers_create),
     path("v1/customers/<str:cus_id>", sandbox.customers_retrieve),
     path("v1/webhook_endpoints", sandbox.webhook_endpoints_create),

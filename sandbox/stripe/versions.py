@@ -6,7 +6,7 @@ it per version with the functions here. Only what the changelog documents for th
 this sandbox serves is modelled:
 
 * 2022-11-15: the PaymentIntent loses its `charges` list (use `latest_charge`); a Charge no longer carries its
-  `refunds` list unless expanded;
+  `refunds` list unless expanded (`expand[]=refunds`, which every version honours);
 * 2023-08-16: a PaymentIntent without `payment_method_types` uses dynamic payment methods
   (`automatic_payment_methods[enabled]` defaults to true), so a server-side confirm needs a `return_url`;
 * 2024-10-28.acacia: `refund.created`, `refund.updated` and `refund.failed` are sent for refunds of charges too
@@ -138,10 +138,20 @@ def render_refund(refund: Mapping[str, Any], version: ApiVersion) -> dict[str, A
     return public(refund)
 
 
+#: how many objects an embedded list (a Charge's `refunds`) holds: a list's default page; the rest is read from
+#: the list's own endpoint with `starting_after` (docs.stripe.com/api/pagination, /expand)
+SUBLIST_PAGE = 10
+
+
 def render_charge(
-    charge: Mapping[str, Any], refunds: Sequence[Mapping[str, Any]], version: ApiVersion
+    charge: Mapping[str, Any],
+    refunds: Sequence[Mapping[str, Any]],
+    version: ApiVersion,
+    *,
+    expand_refunds: bool = False,
 ) -> dict[str, Any]:
-    """A Charge in `version`; `refunds` are all of its refunds (releases included), newest first."""
+    """A Charge in `version`; `refunds` are all of its refunds (releases included), newest first. The `refunds`
+    list is shown where the version lists it by default, or when the request expands it."""
     shown = visible_refunds(refunds, version)
     out = public(charge)
     refunded = sum(r["amount"] for r in shown if r.get("status") in ("succeeded", "pending"))
@@ -154,14 +164,15 @@ def render_charge(
         out["amount_captured"] = charge.get("amount_captured", 0)
         captured = charge.get("amount_captured") or 0
         out["refunded"] = bool(charge.get("captured")) and captured > 0 and refunded >= captured
-    if version.charge_lists_refunds:
+    if version.charge_lists_refunds or expand_refunds:
         out["refunds"] = {
             "object": "list",
-            "data": [render_refund(r, version) for r in shown],
-            "has_more": False,
-            "total_count": len(shown),
+            "data": [render_refund(r, version) for r in shown[:SUBLIST_PAGE]],
+            "has_more": len(shown) > SUBLIST_PAGE,
             "url": f"/v1/charges/{charge['id']}/refunds",
         }
+        if version.charge_lists_refunds:
+            out["refunds"]["total_count"] = len(shown)
     else:
         out.pop("refunds", None)
     return out

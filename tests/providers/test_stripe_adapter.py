@@ -3,14 +3,17 @@ out of every event shape a live endpoint of a supported version sends (the sandb
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
+from urllib.parse import unquote, urlencode
 
 import pytest
 import requests
 import stripe
 
-from providers.base import Money, MovementAction, Outcome
+from providers.base import Money, MovementAction, Outcome, ProviderUnavailable, UnreadableEvent
 from providers.stripe.adapter import API_VERSION, event_from_stripe, from_stripe, to_stripe
+from sandbox.services import sim_fault_add
 from tests.providers.sandboxes import sandbox_adapter, scenario
 from tests.sandbox_support import dashboard, sandbox_events
 
@@ -147,6 +150,85 @@ def test_refund_created_of_a_release_before_basil_is_told_apart_by_asking_stripe
         assert [(m.provider_reference, m.amount.amount) for m in refunds] == [
             (created[1]["data"]["object"]["id"], Decimal("40.00"))
         ]
+
+
+# --- completing an event: the charge with its refunds expanded, in one read ------------------------------------
+
+
+def record_requests(monkeypatch) -> list[str]:  # noqa: ANN001
+    """The URLs of the HTTP requests made to Stripe from now on (the network edge, passed through)."""
+    sent: list[str] = []
+    real = requests.Session.request
+
+    def record(self, method, url, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        sent.append(f"{method} {url}?{urlencode(kwargs.get('params') or {})}" if kwargs.get("params") else url)
+        return real(self, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", record)
+    return sent
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("version", VERSIONS[1:])
+def test_a_refunded_charge_is_completed_with_one_read_of_the_charge_with_its_refunds_expanded(
+    partial_capture_then_refund, live_server, monkeypatch, version
+) -> None:
+    events = sandbox_events(partial_capture_then_refund, api_version=version)
+    parsed = event_from_stripe([e for e in events if e["type"] == "charge.refunded"][-1])
+    assert parsed.needs_details
+    adapter = sandbox_adapter("stripe", live_server.url)
+    sent = record_requests(monkeypatch)
+    done = adapter.webhook_event_complete(parsed)
+    assert len(sent) == 1
+    assert f"/v1/charges/{parsed.data['charge']}?" in sent[0]
+    assert "expand[0]=refunds" in unquote(sent[0])
+    assert [(m.action, m.amount.amount) for m in done.movements] == [
+        (MovementAction.CAPTURE, Decimal("60.00")),
+        (MovementAction.REFUND, Decimal("40.00")),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("version", ["2024-06-20", API_VERSION])
+def test_a_charge_with_more_refunds_than_its_expanded_list_holds_has_the_rest_listed_after_them(
+    live_server, settings, monkeypatch, version
+) -> None:
+    """Twelve refunds made in the dashboard: the expanded list holds the 10 newest, one list call the 2 oldest."""
+    settings.SANDBOX_BASE_URL = f"{live_server.url}/sandbox"
+    adapter = sandbox_adapter("stripe", live_server.url)
+    auth = adapter.authorize(scenario(adapter, "success"))
+    client = dashboard(f"{live_server.url}/sandbox/stripe", secret_key=adapter.settings["secret_key"])
+    client.v1.payment_intents.capture(auth.provider_reference)
+    made = [
+        client.v1.refunds.create(params={"payment_intent": auth.provider_reference, "amount": 101 + i}).id
+        for i in range(12)
+    ]
+    events = sandbox_events(str(auth.provider_reference), api_version=version)
+    parsed = event_from_stripe([e for e in events if e["type"] == "charge.refunded"][-1])
+    assert parsed.needs_details
+    sent = record_requests(monkeypatch)
+    done = adapter.webhook_event_complete(parsed)
+    assert [(m.action, m.provider_reference, m.amount.amount) for m in done.movements] == [
+        (MovementAction.CAPTURE, parsed.data["charge"], Decimal("100.00")),
+        *[(MovementAction.REFUND, made[i], Decimal(101 + i) / 100) for i in range(12)],  # oldest first
+    ]
+    assert len(sent) == 2
+    assert "/v1/refunds?" in sent[1]
+    assert f"starting_after={made[2]}" in sent[1]  # the oldest of the 10 newest: only the page after it is read
+
+
+@pytest.mark.django_db(transaction=True)
+def test_completing_an_event_keeps_its_errors_an_unknown_charge_is_unreadable_an_unreachable_stripe_unavailable(
+    partial_capture_then_refund, live_server
+) -> None:
+    events = sandbox_events(partial_capture_then_refund)
+    parsed = event_from_stripe([e for e in events if e["type"] == "charge.refunded"][-1])
+    adapter = sandbox_adapter("stripe", live_server.url)
+    with pytest.raises(UnreadableEvent, match="no charge ch_unknown"):
+        adapter.webhook_event_complete(replace(parsed, data={**parsed.data, "charge": "ch_unknown"}))
+    sim_fault_add(provider="stripe", kind="error_500", operation="retrieve", times=2)  # the SDK retries once
+    with pytest.raises(ProviderUnavailable):
+        adapter.webhook_event_complete(parsed)
 
 
 def test_an_event_with_the_payment_intents_charges_list_of_old_versions_names_its_charge() -> None:
