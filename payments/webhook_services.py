@@ -29,10 +29,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from integrations.adapters import adapter_for
@@ -238,29 +239,44 @@ def _enqueue(ids: list[int]) -> None:
         transaction.on_commit(partial(webhook_event_process_task.delay, pk))
 
 
-def _payment_for(integration: Integration, event: ProviderEvent) -> PaymentTransaction | None:
+def _payment_for(integration: Integration, event: ProviderEvent) -> _Payment | None:
     """The authorize or charge row the event is about: by an echoed key first, then by the key of the payment
     the provider carries in its metadata (the row may not know its provider reference yet, when the event
-    overtakes our own call or our answer was lost), then by the provider reference. The keys in one read."""
-    rows = PaymentTransaction.objects.filter(integration=integration)
+    overtakes our own call or our answer was lost), then by the provider reference.
+
+    Only its id and its order's are read here, outside the lock: the row itself is read under it."""
+    rows = PaymentTransaction.objects.filter(integration=integration).order_by()
     keys = [key for key in [movement.idempotency_key for movement in event.movements] + [event.payment_key] if key]
     if keys:
         by_key = {
-            row.idempotency_key: row for row in rows.filter(idempotency_key__in=keys).select_related("source__source")
+            key: _Payment(pk, order_id, action, source_id)
+            for key, pk, order_id, action, source_id in rows.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", "pk", "order_id", "action", "source_id"
+            )
         }
         for key in keys:
-            row = by_key.get(key)
-            while row is not None and row.action not in ledger.PURCHASE_ACTIONS:
-                row = row.source
-            if row is not None:
-                return row
+            found = by_key.get(key)
+            while found is not None and found.action not in ledger.PURCHASE_ACTIONS:  # a child: its purchase
+                found = _payment_by(rows.filter(pk=found.source_id)) if found.source_id else None
+            if found is not None:
+                return found
     if event.provider_reference:
-        return (
-            rows.filter(action__in=ledger.PURCHASE_ACTIONS, provider_reference=event.provider_reference)
-            .order_by("-pk")
-            .first()
+        return _payment_by(
+            rows.filter(action__in=ledger.PURCHASE_ACTIONS, provider_reference=event.provider_reference).order_by("-pk")
         )
     return None
+
+
+class _Payment(NamedTuple):
+    pk: int
+    order_id: int
+    action: str
+    source_id: int | None
+
+
+def _payment_by(rows: QuerySet[PaymentTransaction]) -> _Payment | None:
+    found = rows.values_list("pk", "order_id", "action", "source_id").first()
+    return None if found is None else _Payment(*found)
 
 
 def _apply(
