@@ -253,6 +253,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
 # what a task prints (the console e-mail backend's messages) is output, not a warning
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
+#: Celery closes every database connection before and after each task unless this is set (its Django fixup), so
+#: each task opened a new PostgreSQL connection: about a third of a webhook event's worker CPU, and a backend
+#: started per task on the database's side. A worker now keeps its connection for this many tasks, and between
+#: tasks it is closed as Django closes a request's (`config.celery`): when broken, left in a transaction, or older
+#: than CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 #: the longest a retry waits (countdown) inside a worker, unacknowledged, before it runs
 TASK_RETRY_COUNTDOWN_MAX = 240
 #: Redis hands a message that is not acknowledged within this time to another worker. It must outlast the longest
