@@ -8,8 +8,9 @@ worker` processes. Payments of five kinds are made at the sandbox over HTTP (for
 (capture 70.00 and refund 25.00; capture and refund all; refund part of a charge; cancel), and their events,
 rendered in the endpoint version BENCH_API_VERSION (default the adapter's), are signed and posted to the webhook
 URL in a shuffled order with 30% duplicates, while no worker runs: the ingest rate is the endpoint's alone (and the
-CPU gunicorn spent per delivery says what two cores of it alone would take). Then two workers start: the processing
-rate is measured until half the events are processed, when one worker is killed with SIGKILL and a new one started;
+CPU gunicorn spent per delivery says what two cores of it alone would take). Then two workers of one process each
+start and the processing rate is measured until a quarter of the events are processed, then two workers of two
+processes each until half, when one worker is killed with SIGKILL and a new one started;
 the inbox sweep (run as beat would) enqueues again the rows it left unprocessed past REQUEUE_AFTER, the waiting-events
 sweep too, and every ledger is compared with the sandbox's state.
 BENCH_PAYMENTS changes the number of payments (3,600 make about 10,000 events).
@@ -28,6 +29,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._processes import celery_worker, cpu_seconds, environment, free_port, fresh_database, stop, web_server  # noqa: E402
@@ -70,8 +72,24 @@ WEBHOOK_SECRET = "whsec_benchmarkstorm"  # noqa: S105 - a sandbox test key
 VERSION = os.environ.get("BENCH_API_VERSION", StripeAdapter.webhook_api_version)
 
 
-def worker(name: str) -> subprocess.Popen:
-    return celery_worker(ENV, name)
+def worker(name: str, concurrency: int) -> subprocess.Popen:
+    return celery_worker(ENV, name, concurrency)
+
+
+def processing(workers: list[subprocess.Popen], done: Any, until: int) -> tuple[int, float, float]:
+    """Events the workers processed from their first one until `until` are done, the seconds it took, and the
+    workers' CPU seconds per event."""
+    waited = time.perf_counter()
+    at_start = done.count()
+    while done.count() == at_start and time.perf_counter() - waited < 120:  # starting is not processing
+        time.sleep(0.05)
+    first, at_first = time.perf_counter(), done.count()
+    cpu_first = sum(cpu_seconds(process) for process in workers)
+    while done.count() < until and time.perf_counter() - first < 1800:
+        time.sleep(0.2)
+    took = time.perf_counter() - first
+    processed = done.count() - at_first
+    return processed, took, (sum(cpu_seconds(p) for p in workers) - cpu_first) / max(processed, 1)
 
 
 def payments(integration: Integration, customer: Customer) -> dict[int, tuple[str, str]]:
@@ -215,27 +233,27 @@ def main() -> None:
 
         unfinished = WebhookEvent.objects.filter(status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.WAITING])
         done = WebhookEvent.objects.exclude(status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.WAITING])
-        workers = [worker("storm1"), worker("storm2")]
         started = time.perf_counter()
-        while not done.exists() and time.perf_counter() - started < 120:  # the workers' start is not processing
-            time.sleep(0.05)
-        first, at_first = time.perf_counter(), done.count()
-        cpu_first = sum(cpu_seconds(process) for process in workers)
-        while done.count() < len(events) // 2 and time.perf_counter() - started < 1800:
-            time.sleep(0.2)
-        half_time = time.perf_counter() - first
-        processed = done.count() - at_first
-        per_event = (sum(cpu_seconds(process) for process in workers) - cpu_first) / max(processed, 1)
-        print(
-            f"  processing: {processed} events in {half_time:.1f} s = {processed / half_time:.0f} events/s with 2 "
-            "workers, from their first event to half of all (goal ≥ 200)"
-        )
-        print(
-            f"    worker CPU per event {per_event * 1000:.1f} ms (the sandbox answers the workers' reads on the same "
-            f"cores): two cores of workers alone: {2 / per_event if per_event else 0:.0f} events/s"
-        )
+        # two worker processes with one task at a time each, until a quarter of the events; then two with two each
+        # (Celery's default on two cores is one worker of two): processing waits on PostgreSQL and the provider
+        for concurrency, until in ((1, len(events) // 4), (2, len(events) // 2)):
+            workers = [worker(f"storm{concurrency}a", concurrency), worker(f"storm{concurrency}b", concurrency)]
+            processed, took, per_event = processing(workers, done, until)
+            print(
+                f"  processing: {processed} events in {took:.1f} s = {processed / took:.0f} events/s with 2 workers "
+                f"of {concurrency} process{'es' if concurrency > 1 else ''} each (goal ≥ 200)"
+            )
+            print(
+                f"    worker CPU per event {per_event * 1000:.1f} ms (the sandbox answers the workers' reads on the "
+                f"same cores): two cores of workers alone: {2 / per_event if per_event else 0:.0f} events/s"
+            )
+            if concurrency == 1:
+                for process in workers:  # a warm shutdown: the tasks in hand finish and are acknowledged
+                    process.send_signal(signal.SIGTERM)  # to the worker only: its pool processes finish their task
+                for process in workers:
+                    process.wait(timeout=60)
         stop(workers.pop(0), signal.SIGKILL)
-        workers.append(worker("storm3"))
+        workers.append(worker("storm3", 2))
         print("  then one worker killed with SIGKILL, a new one started")
         deadline = time.perf_counter() + 1800
         swept, by_sweep = time.perf_counter(), 0
