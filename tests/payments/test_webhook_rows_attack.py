@@ -24,6 +24,7 @@ from orders.models import PaymentStatus
 from payments import ledger, services, webhook_services
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from payments.selectors import order_account
+from providers.base import Money
 from tests import factories
 from tests.conftest import authorize, usd
 
@@ -406,3 +407,115 @@ def test_a_key_of_another_integration_or_of_no_purchase_falls_back_to_the_paymen
     assert foreign_order.transactions.filter(action=Action.CAPTURE).count() == 0
     auth.refresh_from_db()
     assert auth.active is False
+
+
+# --- which capture a refund returns, when an authorization was captured more than once ----------------------------
+
+
+def test_our_refund_of_an_earlier_capture_echoed_by_an_event_is_not_recorded_again_on_the_latest(
+    gateway_integration, paid
+) -> None:
+    """Two captures of one authorization; staff refund 20.00 of the first. The provider's event of that refund
+    echoes our key but names no capture: the refund is the row we made, wherever it hangs, never a second one
+    on the latest capture it would fit in."""
+    order, auth = paid
+    first = services.payment_capture(source_id=auth.pk, amount=usd("50.00"), key="cap-a")
+    services.payment_capture(source_id=auth.pk, amount=usd("50.00"), key="cap-b")
+    ours = services.payment_refund(source_id=first.pk, amount=usd("20.00"), key="ref-a")
+    assert ours.state == State.SUCCEEDED
+    row = stored(gateway_integration, auth.provider_reference, movement("refund", "re_a", "20.00", key="ref-a"))
+
+    assert process(row).status == WebhookEvent.Status.PROCESSED
+
+    assert refunded(order) == Decimal("20.0000")  # one refund of 20.00 went back, not two
+    assert order.transactions.filter(action=Action.REFUND).count() == 1
+
+
+def test_a_refund_listed_beside_several_captures_is_matched_to_the_row_that_stands_for_it(
+    gateway_integration, paid
+) -> None:
+    """An event that lists all the payment's captures and refunds (as Wirecard's order details do, whose credits
+    name no deposit) must find a refund already recorded on the second capture, not record it again on the
+    first capture it names."""
+    order, auth = paid
+    process(stored(gateway_integration, auth.provider_reference, movement("capture", "cap_a", "50.00")))
+    process(stored(gateway_integration, auth.provider_reference, movement("capture", "cap_b", "50.00")))
+    second = order.transactions.get(action=Action.CAPTURE, provider_reference="cap_b")
+    ours = services.payment_refund(source_id=second.pk, amount=usd("20.00"), key="ref-b")
+    assert (ours.state, ours.provider_reference) == (State.SUCCEEDED, "cap_b")
+    PaymentTransaction.objects.filter(pk=ours.pk).update(provider_reference="cr_1")  # the credit's own id
+    row = stored(
+        gateway_integration,
+        auth.provider_reference,
+        movement("capture", "cap_a", "50.00"),
+        movement("capture", "cap_b", "50.00"),
+        movement("refund", "cr_1", "20.00"),
+    )
+
+    assert process(row).status == WebhookEvent.Status.PROCESSED
+
+    assert refunded(order) == Decimal("20.0000")
+    assert order.transactions.filter(action=Action.REFUND).count() == 1
+
+
+def test_a_refund_made_at_the_provider_beside_several_captures_is_recorded_on_one_it_fits(
+    gateway_integration, paid
+) -> None:
+    """A credit of 70.00 made in the provider's own tool, on a payment captured as 30.00 and 70.00, listed beside
+    both captures: it is recorded (on the capture it fits), not refused because the first capture named is
+    smaller."""
+    order, auth = paid
+    row = stored(
+        gateway_integration,
+        auth.provider_reference,
+        movement("capture", "cap_a", "30.00"),
+        movement("capture", "cap_b", "70.00"),
+        movement("refund", "cr_1", "70.00"),
+    )
+
+    assert process(row).status == WebhookEvent.Status.PROCESSED
+
+    assert rows_of(order, "refund") == [("70.0000", "succeeded", "cr_1")]
+    assert Notice.objects.filter(key__startswith="refund-mismatch:").count() == 0
+
+
+def test_a_late_wirecard_confirm_lists_a_credit_of_the_second_deposit_and_it_is_not_recorded_again(
+    wirecard_integration, wirecard_sandbox, live_server
+) -> None:
+    """Wirecard's confirm is applied from the order details as they stand when it is processed: every deposit and
+    every credit, and a credit names no deposit. A confirm processed late (its first run could not read the
+    details) lists the credit staff made on the second deposit meanwhile: the ledger must not record it a second
+    time on the first deposit."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import sweeps
+    from sandbox.services import sim_fault_add, sim_get
+    from tests.payments.test_wirecard_payments import pay
+    from tests.wirecard_support import buyer_on_pay_page
+
+    def eur(amount: str) -> Money:
+        return Money(Decimal(amount), "EUR")
+
+    order = factories.OrderFactory(currency="EUR")
+    txn = pay(wirecard_integration, order, wirecard_sandbox, live_server.url)
+    sim_fault_add(provider="wirecard", kind="malformed", operation="getOrderDetails", times=1)
+    buyer_on_pay_page(txn.response["next_action"]["redirect_url"])
+    confirm = WebhookEvent.objects.get(integration=wirecard_integration)
+    assert confirm.status == WebhookEvent.Status.RECEIVED  # left for its retry
+    PaymentTransaction.objects.filter(pk=txn.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    auth = sweeps.payment_reconcile(transaction_id=txn.pk)  # reconcile learns the authorization first
+    assert auth.state == State.SUCCEEDED
+    services.payment_capture(source_id=auth.pk, amount=eur("30.00"), key="dep-1")
+    second = services.payment_capture(source_id=auth.pk, amount=eur("70.00"), key="dep-2")
+    credit = services.payment_refund(source_id=second.pk, amount=eur("20.00"), key="credit-1")
+    assert credit.state == State.SUCCEEDED
+
+    assert process(confirm).status == WebhookEvent.Status.PROCESSED  # the confirm's retry
+
+    credits = sim_get("wirecard", "order", auth.provider_reference).data["credits"]
+    at_wirecard = sum((Decimal(c["amount"]) for c in credits if c["state"] == "CREDITED"), Decimal("0"))
+    assert at_wirecard == Decimal("20.00")
+    assert refunded(order) == at_wirecard
+    assert order.transactions.filter(action=Action.REFUND).count() == 1
