@@ -120,3 +120,39 @@ def test_a_proxy_that_drops_the_expanded_refunds_list_loses_no_refund(
     recorded = ledger_refunds(order)
     assert set(recorded) == set(made)
     assert sum(amount for amount, _ in recorded.values()) == stripe_refunded(stripe, auth.provider_reference)
+
+
+def test_a_dashboard_refund_is_not_taken_for_our_refund_of_the_same_amount_whose_answer_was_lost(
+    client, stripe_integration, stripe_sandbox, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    """A refund of 30.00 made in the dashboard, whose events are late; then ours of 30.00, carried out at Stripe with
+    its answer lost. Stripe echoes our key on every refund we make, so a refund without it is never ours: the
+    dashboard's must be a row of its own, and ours completed by its own events. Both went back: 60.00."""
+    from payments import services
+    from providers.stripe.adapter import StripeAdapter
+    from sandbox.services import sim_fault_add
+    from tests.payments.test_webhooks import usd
+
+    order = factories.OrderFactory()
+    auth = authorize(stripe_integration, order)
+    capture = services.payment_capture(source_id=auth.pk, amount=None, key="capture-ours")
+    stripe = dashboard(stripe_sandbox)
+    theirs = stripe.v1.refunds.create(params={"payment_intent": auth.provider_reference, "amount": 3000}).id
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 0.5)
+    sim_fault_add(provider="stripe", kind="timeout", operation="refund", times=5, delay=1.5)
+    ours = services.payment_refund(source_id=capture.pk, amount=usd("30.00"), key="refund-ours")
+    assert ours.state == State.RESERVED
+    monkeypatch.setattr(StripeAdapter, "read_timeout", 30.0)
+    events = sandbox_events(auth.provider_reference)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert set(deliver_all(client, stripe_integration, events)) == {200}
+
+    assert stripe_refunded(stripe, auth.provider_reference) == Decimal("60.00")
+    recorded = ledger_refunds(order)
+    assert sum(amount for amount, state in recorded.values() if state == State.SUCCEEDED) == Decimal("60.0000")
+    assert recorded[theirs] == (Decimal("30.0000"), State.SUCCEEDED)
+    ours.refresh_from_db()
+    assert (ours.state, ours.provider_reference != theirs) == (State.SUCCEEDED, True)
+    order.refresh_from_db()
+    assert order.payment_status == PaymentStatus.REFUNDED_PARTIALLY
