@@ -532,14 +532,30 @@ def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMove
 
 
 def _match_child(
-    rows: _OrderRows, source: PaymentTransaction, action: Action, movement: EventMovement, adapter: Adapter
+    rows: _OrderRows,
+    source: PaymentTransaction,
+    action: Action,
+    movement: EventMovement,
+    adapter: Adapter,
+    event: ProviderEvent,
 ) -> PaymentTransaction | None:
     """The row that already stands for this movement, if any."""
     children = rows.children(source, action)
     if row := _known_child(children, source, action, movement, adapter):
         return row
-    # our own request whose answer was lost and whose key the provider did not echo: same amount, still open
-    return _first(children, lambda row: row.state in OPEN_STATES and row.amount == movement.amount.amount)
+    # our own request whose answer was lost and whose key the provider did not echo: same amount, still open. Not
+    # one whose key another movement of the event echoes: that movement is the row's own (Stripe lists a charge's
+    # refunds, ours with our key, beside one of the same amount made in its dashboard)
+    claimed = {other.idempotency_key for other in event.movements if other.idempotency_key and other != movement}
+    return _first(
+        children,
+        lambda row: (
+            row.state in OPEN_STATES
+            and row.amount == movement.amount.amount
+            and row.idempotency_key not in claimed
+            and adapter.echoed_key(row.idempotency_key) not in claimed
+        ),
+    )
 
 
 def _known_child(
@@ -575,7 +591,7 @@ def _apply_child(
     adapter: Adapter,
 ) -> str:
     label = action.label
-    row = _match_child(rows, source, action, movement, adapter)
+    row = _match_child(rows, source, action, movement, adapter, event)
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
