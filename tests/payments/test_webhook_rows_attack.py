@@ -519,3 +519,28 @@ def test_a_late_wirecard_confirm_lists_a_credit_of_the_second_deposit_and_it_is_
     assert at_wirecard == Decimal("20.00")
     assert refunded(order) == at_wirecard
     assert order.transactions.filter(action=Action.REFUND).count() == 1
+
+
+def test_a_second_event_of_a_dashboard_refund_finds_it_on_the_capture_it_was_recorded_on(
+    gateway_integration, paid
+) -> None:
+    """Captures of 50.00 and 40.00; a refund of 30.00 made at the provider is recorded on the latest it fits in
+    (40.00). Its second event (an update) finds only 10.00 left there and 50.00 on the first: it must find the row
+    the first event made, not reserve the refund's key again on the first capture (a duplicate key, which ends
+    the event's transaction: the event would fail at every retry, and anything else it reports with it)."""
+    order, auth = paid
+    process(stored(gateway_integration, auth.provider_reference, movement("capture", "cap_a", "50.00")))
+    process(stored(gateway_integration, auth.provider_reference, movement("capture", "cap_b", "40.00")))
+    first = process(stored(gateway_integration, auth.provider_reference, movement("refund", "re_1", "30.00")))
+    assert first.status == WebhookEvent.Status.PROCESSED
+    second = stored(
+        gateway_integration,
+        auth.provider_reference,
+        movement("refund", "re_1", "30.00"),
+        movement("refund", "re_2", "10.00"),  # a new refund reported with it
+    )
+
+    assert process(second).status == WebhookEvent.Status.PROCESSED
+
+    assert rows_of(order, "refund") == [("30.0000", "succeeded", "re_1"), ("10.0000", "succeeded", "re_2")]
+    assert refunded(order) == Decimal("40.0000")
