@@ -349,7 +349,7 @@ def _apply(
     if action == MovementAction.DISPUTE:
         return _report_dispute(rows, payment, movement, event)
     if action == MovementAction.REFUND:
-        source = _refund_source(rows, payment, event, movement)
+        source = _refund_source(rows, payment, event, movement, adapter)
         if source is None:
             return f"Refund {movement.provider_reference} ignored: no captured payment to refund."
         return _apply_child(rows, source, Action.REFUND, movement, event, adapter)
@@ -519,19 +519,28 @@ def _reported_after_decline(
 
 
 def _refund_source(
-    rows: _OrderRows, payment: PaymentTransaction, event: ProviderEvent, refund: EventMovement
+    rows: _OrderRows, payment: PaymentTransaction, event: ProviderEvent, refund: EventMovement, adapter: Adapter
 ) -> PaymentTransaction | None:
-    """The charge or capture a refund returns: the capture the event names, else the latest one it fits in."""
+    """The charge or capture a refund returns: the capture a row standing for it already hangs on (ours, echoed,
+    or recorded from an earlier event), else the capture the event names (of several named, as Wirecard's order
+    details list every deposit beside credits that name none, the first it fits in), else the latest one it fits
+    in. Never a second capture for a refund the ledger holds: it would be recorded twice."""
     if payment.action in CHARGE_ACTIONS:
         return payment if payment.successful else None
     captures = [row for row in reversed(rows.children(payment, Action.CAPTURE)) if row.state == State.SUCCEEDED]
+    for capture in captures:
+        if _known_child(rows.children(capture, Action.REFUND), capture, Action.REFUND, refund, adapter) is not None:
+            return capture
     named = [movement.provider_reference for movement in event.movements if movement.action == MovementAction.CAPTURE]
-    for reference in named:
-        for capture in captures:
-            if capture.provider_reference == reference:
-                return capture
-    fitting = _first(captures, lambda row: rows.refundable(row) >= refund.amount.amount)
-    return fitting or (captures[0] if captures else None)
+    named_captures = [capture for reference in named for capture in captures if capture.provider_reference == reference]
+    fits = partial(_fits, rows, refund)
+    if named_captures:
+        return _first(named_captures, fits) or named_captures[0]
+    return _first(captures, fits) or (captures[0] if captures else None)
+
+
+def _fits(rows: _OrderRows, refund: EventMovement, capture: PaymentTransaction) -> bool:
+    return rows.refundable(capture) >= refund.amount.amount
 
 
 def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMovement) -> str:
@@ -539,10 +548,42 @@ def _webhook_key(source: PaymentTransaction, action: Action, movement: EventMove
 
 
 def _match_child(
-    rows: _OrderRows, source: PaymentTransaction, action: Action, movement: EventMovement, adapter: Adapter
+    rows: _OrderRows,
+    source: PaymentTransaction,
+    action: Action,
+    movement: EventMovement,
+    adapter: Adapter,
+    event: ProviderEvent,
 ) -> PaymentTransaction | None:
     """The row that already stands for this movement, if any."""
     children = rows.children(source, action)
+    if row := _known_child(children, source, action, movement, adapter):
+        return row
+    # our own request whose answer was lost and whose key the provider did not echo: same amount, still open. Not
+    # one whose key another movement of the event echoes: that movement is the row's own (Stripe lists a charge's
+    # refunds, ours with our key, beside one of the same amount made in its dashboard)
+    claimed = {other.idempotency_key for other in event.movements if other.idempotency_key and other != movement}
+    return _first(
+        children,
+        lambda row: (
+            row.state in OPEN_STATES
+            and row.amount == movement.amount.amount
+            and row.idempotency_key not in claimed
+            and adapter.echoed_key(row.idempotency_key) not in claimed
+        ),
+    )
+
+
+def _known_child(
+    children: list[PaymentTransaction],
+    source: PaymentTransaction,
+    action: Action,
+    movement: EventMovement,
+    adapter: Adapter,
+) -> PaymentTransaction | None:
+    """Of `children` (of `source`, with `action`), the row the movement names: by our key (echoed as it is, or as
+    the provider's digest of it), by its reference, or by the key a movement made outside Paydesk was recorded
+    with; not by amount."""
     if movement.idempotency_key:
         if row := _first(children, lambda row: row.idempotency_key == movement.idempotency_key):
             return row
@@ -554,10 +595,7 @@ def _match_child(
     ):
         return row
     key = _webhook_key(source, action, movement)
-    if row := _first(children, lambda row: row.idempotency_key == key):
-        return row
-    # our own request whose answer was lost and whose key the provider did not echo: same amount, still open
-    return _first(children, lambda row: row.state in OPEN_STATES and row.amount == movement.amount.amount)
+    return _first(children, lambda row: row.idempotency_key == key)
 
 
 def _apply_child(
@@ -569,7 +607,7 @@ def _apply_child(
     adapter: Adapter,
 ) -> str:
     label = action.label
-    row = _match_child(rows, source, action, movement, adapter)
+    row = _match_child(rows, source, action, movement, adapter, event)
     if row is not None:
         if not row.is_open:
             return f"{label} {row.money} already recorded."
