@@ -273,8 +273,8 @@ def late_acceptance_release(*, transaction_id: int, returned_reference: str) -> 
     nothing stands for the payment at the provider (or it cannot be asked now: the provider's event still comes).
     """
     payment = PaymentTransaction.objects.select_related("integration", "order", "invoice").get(pk=transaction_id)
-    if not ended_by_abandonment(payment):
-        return None
+    if payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
+        return None  # only a hold is released by a cancel; money taken is not this path's
     adapter = adapter_for(payment.integration)
     if not (adapter.supports(Capability.FETCH_STATUS) and adapter.supports(Capability.CANCEL)):
         return None
@@ -302,11 +302,11 @@ def late_acceptance_reserve(
     False) when the object is not this payment's to release: another payment of the order stands on it, or one
     still waits for the buyer at the provider, which may take it (the same offer, made again).
 
-    The row is a cancel child of the ended payment that names the object; it adds nothing to what the order
-    holds or owes (the payment never held), and its record closes nothing. Keyed `late-release:<payment>:<reference>`,
-    so each object is canceled once whoever reports it, however often.
+    The row is a cancel child of the ended authorization that names the object; it adds nothing to what the
+    order holds or owes (the payment never held), and its record closes nothing. Keyed
+    `late-release:<payment>:<reference>`, so each object is canceled once whoever reports it, however often.
     """
-    if not reference or not ended_by_abandonment(payment):
+    if not reference or payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
         return None, False
     key = f"late-release:{payment.pk}:{reference}"[:255]
     fingerprint = request_fingerprint("release", payment.pk, reference)

@@ -286,3 +286,24 @@ def test_an_order_accepted_while_the_payment_is_being_ended_is_canceled_once_it_
     assert releases(txn) == [(Action.CANCEL, State.SUCCEEDED, order_id, Decimal("100.0000"))]
     assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
     assert_nothing_held_or_paid(order, txn)
+
+
+def test_a_cancel_apruve_refuses_is_left_to_staff_with_the_payment_flagged(apruve, live_server, monkeypatch) -> None:  # noqa: ANN001
+    """Staff billed the order in Apruve's dashboard before the release reached it: Apruve cancels no order with an
+    invoice, so the release is declined, and staff are asked to act."""
+    from tests.payments.test_apruve_attack import dashboard_invoice
+
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    order_id = accept_in_other_tab(live_server, lightbox)
+    dashboard_invoice(live_server, order_id, 2000)
+
+    services.payment_complete(transaction_id=ended.pk, returned_reference=order_id)
+
+    assert releases(ended) == [(Action.CANCEL, State.DECLINED, order_id, Decimal("100.0000"))]
+    assert apruve_status(order_id) == "accepted"
+    ended.refresh_from_db()
+    assert (ended.state, ended.needs_attention) == (State.DECLINED, True)
+    levels = sorted(Notice.objects.filter(order=order).values_list("level", flat=True))
+    assert levels == [Notice.Level.ERROR, Notice.Level.WARNING]
