@@ -12,6 +12,13 @@ expired, a cancel that never reached the provider), the ledger records it like a
 moved is never hidden. Its order is one the buyer no longer sees (`Order.discarded_at`), so `order_release`
 then gives the money back (an open authorization is canceled, a charge refunded, each keyed `release:<row>`)
 and tells staff; what cannot be given back automatically is flagged for them.
+
+A provider that makes its object only when the buyer accepts (Apruve's order, accepted in the lightbox) may make
+one after the payment was ended: the buyer closed the lightbox in one tab and accepted in another a moment later.
+The ended payment stays ended (the buyer was told so), and what the provider holds for it is released instead
+(`late_acceptance_release`): whichever reports the object first, the browser's return page or the provider's
+event, writes a cancel of it under the order lock, keyed `late-release:<payment row>:<the object's reference>`, before
+the provider is asked; the others find that row. A lost answer leaves the row open for reconcile.
 """
 
 from __future__ import annotations
@@ -28,17 +35,21 @@ from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
     MONEY_IN_ACTIONS,
+    PURCHASE_ACTIONS,
     capturable_amount,
     follow_up_request,
     ledger_record,
     lock_order,
     refundable_amount,
+    replay,
     request_fingerprint,
     reserve_child,
+    status_request,
 )
-from payments.models import Action, PaymentTransaction, State
+from payments.models import OPEN_STATES, Action, PaymentTransaction, State
 from payments.services import payment_cancel, payment_complete, payment_refund
 from providers.base import (
+    Capability,
     ErrorCode,
     Outcome,
     ProviderMisconfigured,
@@ -110,6 +121,12 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
         if ended.state == State.SUCCEEDED and ended.action == Action.AUTHORIZE and ended.active:
             _record_released_hold(ended, request.idempotency_key, result)
             ended.refresh_from_db()
+        elif ended.state == State.DECLINED and not ended.provider_reference:
+            # the buyer may have accepted in another tab just after the provider was asked: the object's event,
+            # come while the payment still waited, waits for it; it applies now (the object is released)
+            from payments.webhook_services import webhook_events_release  # it builds on this module
+
+            webhook_events_release(integration_id=txn.integration_id, references=(), numbers=[number])
         return ended
     if result.outcome == Outcome.PENDING:
         logger.info("Abandoned payment %s of order %s stays open: %s", txn.pk, txn.order_id, result.message)
@@ -228,4 +245,140 @@ def orders_to_release() -> list[int]:
         .filter(payment_status__in=HOLDING_STATUSES)
         .order_by("discarded_at")
         .values_list("id", flat=True)[:500]
+    )
+
+
+# --- an object the provider made after its payment was ended ------------------------------------------------------
+
+#: what the provider reports of an object that holds for the buyer (an Apruve order accepted, pending the company's
+#: approval, or made and not accepted yet): each can still take the buyer's credit, so each is released
+_STANDING = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.ACTION_REQUIRED)
+
+
+def ended_by_abandonment(payment: PaymentTransaction) -> bool:
+    """The payment is one the ledger ended because the buyer left it (`payment_abandon`), before anything held."""
+    return (
+        payment.action in MONEY_IN_ACTIONS
+        and payment.state == State.DECLINED
+        and payment.error_code == ErrorCode.ABANDONED
+    )
+
+
+def late_acceptance_release(*, transaction_id: int, returned_reference: str) -> PaymentTransaction | None:
+    """The buyer's browser reports the provider's object (Apruve's COMPLETE posts the order id) for a payment the
+    ledger ended: what the provider says stands for it is canceled there (`late_acceptance_cancel`).
+
+    The browser's word is checked with the provider (`fetch_status` verifies the id is an order of ours, for this
+    order and amount, and otherwise finds the one carrying our order number). Returns the cancel row, or None when
+    nothing stands for the payment at the provider (or it cannot be asked now: the provider's event still comes).
+    """
+    payment = PaymentTransaction.objects.select_related("integration", "order", "invoice").get(pk=transaction_id)
+    if payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
+        return None  # only a hold is released by a cancel; money taken is not this path's
+    adapter = adapter_for(payment.integration)
+    if not (adapter.supports(Capability.FETCH_STATUS) and adapter.supports(Capability.CANCEL)):
+        return None
+    try:
+        found = adapter.fetch_status(status_request(payment, returned_reference=returned_reference.strip()[:255]))
+    except (ProviderUnavailable, ProviderMisconfigured) as exc:
+        logger.warning("Could not ask the provider about ended payment %s: %s", payment.pk, exc)
+        return None
+    if found.outcome not in _STANDING or not found.provider_reference:
+        return None  # nothing of it stands at the provider (never made, or canceled already)
+    with transaction.atomic():
+        order = lock_order(order_id=payment.order_id)
+        payment = PaymentTransaction.objects.select_related("integration", "order").get(pk=payment.pk)
+        release, created = late_acceptance_reserve(payment=payment, reference=found.provider_reference, order=order)
+    if release is None or not created:
+        return release  # another payment takes it, or its cancel was written already (sent, or left to reconcile)
+    return late_acceptance_cancel(transaction_id=release.pk)
+
+
+def late_acceptance_reserve(
+    *, payment: PaymentTransaction, reference: str, order: Order
+) -> tuple[PaymentTransaction | None, bool]:
+    """Under the lock of `order`: write the cancel of the provider's object `reference`, made for the ended
+    `payment` after it was ended, and tell staff. Returns (the cancel row, whether this call wrote it); (None,
+    False) when the object is not this payment's to release: another payment of the order stands on it, or one
+    still waits for the buyer at the provider, which may take it (the same offer, made again).
+
+    The row is a cancel child of the ended authorization that names the object; it adds nothing to what the
+    order holds or owes (the payment never held), and its record closes nothing. Keyed
+    `late-release:<payment>:<reference>`, so each object is canceled once whoever reports it, however often.
+    """
+    if not reference or payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
+        return None, False
+    key = f"late-release:{payment.pk}:{reference}"[:255]
+    fingerprint = request_fingerprint("release", payment.pk, reference)
+    if existing := replay(key, fingerprint):
+        return existing, False
+    others = PaymentTransaction.objects.filter(
+        integration_id=payment.integration_id, action__in=PURCHASE_ACTIONS
+    ).exclude(pk=payment.pk)
+    if (
+        others.filter(provider_reference=reference).exists()
+        or others.filter(order_id=payment.order_id, state__in=OPEN_STATES).exists()
+    ):
+        logger.info("Payment %s: %s is left to another payment of order %s", payment.pk, reference, order.pk)
+        return None, False
+    release = reserve_child(
+        payment,
+        Action.CANCEL,
+        payment.money,
+        key=key,
+        fingerprint=fingerprint,
+        actor=None,
+        note="Released automatically: the provider made it after the buyer left this payment.",
+        reason=ABANDONED,
+        order=order,
+        provider_reference=reference,
+    )
+    notice_raise(
+        key=f"late-acceptance:{release.pk}",
+        order=order,
+        level=Notice.Level.WARNING,
+        message=(
+            f"{_accepted_late(order, payment, reference)}. It is canceled at the provider automatically: the "
+            "payment stays ended, and nothing is held for the order."
+        ),
+    )
+    logger.warning("Order %s: %s made after payment %s was ended; canceling it", order.pk, reference, payment.pk)
+    return release, True
+
+
+def late_acceptance_cancel(*, transaction_id: int) -> PaymentTransaction:
+    """Send the cancel `late_acceptance_reserve` wrote, with no transaction open, and record the answer. Safe to
+    repeat while the row is open (a redelivered task): a second cancel of a canceled object finds it canceled. No
+    answer leaves the row open for reconcile, which asks the provider and re-sends it if it never arrived."""
+    release = PaymentTransaction.objects.select_related("integration", "order", "source").get(pk=transaction_id)
+    payment = release.source
+    if not release.is_open or payment is None:
+        return release
+    adapter = adapter_for(release.integration)
+    try:
+        result = adapter.cancel(follow_up_request(release, payment))
+    except (ProviderUnavailable, ProviderMisconfigured, UnsupportedOperation) as exc:
+        logger.warning("Release %s of order %s awaits the provider's answer: %s", release.pk, release.order_id, exc)
+        return release
+    recorded = ledger_record(transaction_id=release.pk, result=result, adapter=adapter)
+    if recorded.state == State.DECLINED:
+        PaymentTransaction.objects.filter(pk=payment.pk).update(needs_attention=True)
+        notice_raise(
+            key=f"late-acceptance-failed:{recorded.pk}",
+            order=recorded.order,
+            level=Notice.Level.ERROR,
+            message=(
+                f"{_accepted_late(recorded.order, payment, recorded.provider_reference)}, and it could not be "
+                f"canceled there automatically: {recorded.message or recorded.error_code} Cancel it in the "
+                "provider's dashboard."
+            ),
+        )
+        logger.error("Order %s: release %s of a late acceptance was refused", recorded.order_id, recorded.pk)
+    return recorded
+
+
+def _accepted_late(order: Order, payment: PaymentTransaction, reference: str) -> str:
+    return (
+        f"Order {order.number}: its payment of {payment.money} was ended when the buyer left it, but the buyer "
+        f"accepted it at the provider afterwards (reference {reference})"
     )

@@ -344,9 +344,12 @@ def reserve_child(
     reason: str = "",
     order: Order | None = None,
     savepoint: bool = True,
+    provider_reference: str | None = None,
 ) -> PaymentTransaction:
     """A capture, cancel or refund of `source`, reserved under the lock of `order` (its order, locked);
-    `savepoint=False` after the key was replayed under that lock (`reserve_replayed_before`)."""
+    `savepoint=False` after the key was replayed under that lock (`reserve_replayed_before`).
+    `provider_reference`: the provider's object it acts on, when not the source's (a release of an object the
+    provider made after its payment was ended, which the ended row never learnt: `payments.abandonment`)."""
     txn = (reserve if savepoint else reserve_replayed_before)(
         order_id=source.order_id,
         invoice_id=source.invoice_id,  # a capture or refund of an invoice payment belongs to that invoice too
@@ -356,7 +359,7 @@ def reserve_child(
         action=action,
         amount=amount.amount,
         currency=amount.currency,
-        provider_reference=source.provider_reference,
+        provider_reference=source.provider_reference if provider_reference is None else provider_reference,
         idempotency_key=key,
         fingerprint=fingerprint,
         actor=actor,
@@ -858,11 +861,13 @@ def follow_up_request(
     options: dict[str, Any] | None = None,
 ) -> FollowUpRequest:
     """How to ask the provider for the movement of row `txn` on `source`: by default with the row's own key and
-    reason; an undo of a purchase by itself (abandon, release) passes its own key and reason."""
+    reason; an undo of a purchase by itself (abandon, release) passes its own key and reason. It acts on the
+    source's provider reference, or on the row's own when the source has none (the release of an object made
+    after its payment was ended, `payments.abandonment`: a re-send by reconcile must name that object too)."""
     return FollowUpRequest(
         amount=txn.money,
         idempotency_key=txn.idempotency_key if key is None else key,
-        provider_reference=source.provider_reference,
+        provider_reference=source.provider_reference or txn.provider_reference,
         method=transaction_method(txn),
         source_amount=source.money,
         reason=txn.reason if reason is None else reason,

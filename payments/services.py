@@ -783,10 +783,16 @@ def payment_complete(*, transaction_id: int, returned_reference: str = "") -> Pa
     A final row is returned as it is, without calling the provider; a webhook that got there first wins.
     `returned_reference` is what the buyer's browser brought back from the provider (Apruve's lightbox gives an
     order id): the adapter verifies it with the provider, and one another payment already stands on is refused
-    here (an order id of another order or company is never taken over).
+    here (an order id of another order or company is never taken over). A payment ended because the buyer left
+    it stays ended when the browser names an object the provider made for it afterwards (the buyer accepted in
+    another tab): that object is canceled at the provider (`payments.abandonment.late_acceptance_release`).
     """
     txn = PaymentTransaction.objects.select_related("integration").get(pk=transaction_id)
     if not txn.is_open:
+        if returned_reference.strip() and txn.state == State.DECLINED:
+            from payments.abandonment import late_acceptance_release  # that module builds on this one
+
+            late_acceptance_release(transaction_id=txn.pk, returned_reference=returned_reference)
         return txn
     adapter = adapter_for(txn.integration)
     if not adapter.supports(Capability.FETCH_STATUS):

@@ -45,6 +45,13 @@ def order_release_task(order_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def late_acceptance_cancel_task(release_id: int) -> None:
+    """Cancel at the provider what it made for a payment after the payment was ended (payments.abandonment). The
+    row was written first: a lost message or answer leaves it open, and reconcile settles it."""
+    abandonment.late_acceptance_cancel(transaction_id=release_id)
+
+
+@shared_task(acks_late=True)
 def orders_release_sweep_task() -> int:
     """Beat: given-up orders that still hold or took money (a release whose message was lost, or whose answer
     was pending) are released again; each release is keyed, so nothing is given back twice."""

@@ -41,7 +41,7 @@ from integrations.models import Integration
 from notifications.models import Notice
 from notifications.services import notice_raise
 from orders.models import Order
-from payments import ledger
+from payments import abandonment, ledger
 from payments.models import OPEN_STATES, Action, PaymentTransaction, State, WebhookEvent
 from payments.operations import Taken
 from payments.selectors import order_ledger_rows, taken_from_rows
@@ -183,18 +183,26 @@ class _OrderRows:
         self.written()
 
 
-def webhook_events_release(*, integration_id: int, references: Iterable[str], keys: Iterable[str] = ()) -> int:
-    """Process again the events waiting for a payment that is now known by one of these references or keys.
+def webhook_events_release(
+    *, integration_id: int, references: Iterable[str], keys: Iterable[str] = (), numbers: Iterable[str] = ()
+) -> int:
+    """Process again the events waiting for a payment that is now known by one of these references or keys, or
+    for an object made from the offer of one of these order (invoice) numbers (`merchant_reference`).
 
-    Called wherever a payment learns its reference (`ledger_record`, reconcile); the sweep catches the rest.
+    Called wherever a payment learns its reference (`ledger_record`, reconcile) or is ended while such an object
+    may have reported in (`payments.abandonment`); the sweep catches the rest.
     """
     references = [r for r in references if r]
     keys = [k for k in keys if k]
-    if not references and not keys:
+    numbers = [n for n in numbers if n]
+    if not references and not keys and not numbers:
         return 0
+    matches = Q(provider_reference__in=references) | Q(payment_key__in=keys)
+    if numbers:
+        matches |= Q(event__merchant_reference__in=numbers)
     ids = list(
         WebhookEvent.objects.filter(integration_id=integration_id, status=WebhookEvent.Status.WAITING)
-        .filter(Q(provider_reference__in=references) | Q(payment_key__in=keys))
+        .filter(matches)
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)[:BATCH]
     )
@@ -261,10 +269,33 @@ def _payment_for(integration: Integration, event: ProviderEvent) -> _Payment | N
             if found is not None:
                 return found
     if event.provider_reference:
-        return _payment_by(
+        found = _payment_by(
             rows.filter(action__in=ledger.PURCHASE_ACTIONS, provider_reference=event.provider_reference).order_by("-pk")
         )
+        if found is not None:
+            return found
+    if event.merchant_reference and event.movements and all(m.action in _MAKING for m in event.movements):
+        # an object the provider made from our offer whose reference no payment knows (an Apruve order accepted in
+        # a tab whose page never posted it back): the latest payment of our number that knows none. One still
+        # waiting for the buyer learns it from the buyer's page or reconcile, which verify it with the provider:
+        # the event waits for that. One ended meanwhile is the event's (`_complete_payment` releases the object).
+        # Only for the movement that makes a payment: a cancel of another object with our number (one released
+        # for an ended payment) must never end the offer that waits for the buyer
+        number = event.merchant_reference
+        latest = (
+            rows.filter(action__in=ledger.PURCHASE_ACTIONS, provider_reference="")
+            .filter(Q(invoice__isnull=True, order__number=number) | Q(invoice__number=number))
+            .order_by("-pk")
+            .values_list("pk", "order_id", "action", "source_id", "state")
+            .first()
+        )
+        if latest is not None and latest[4] not in OPEN_STATES:
+            return _Payment(*latest[:4])
     return None
+
+
+#: movements that make a payment (what the offer waits for), as opposed to what happens to one made
+_MAKING = (MovementAction.AUTHORIZE, MovementAction.CHARGE)
 
 
 class _Payment(NamedTuple):
@@ -475,6 +506,8 @@ def _complete_payment(
     rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     if not payment.is_open:
+        if payment.state == State.DECLINED and _releasable(payment, movement, adapter):
+            return _release_late_acceptance(rows, payment, movement, event)
         if payment.state == State.DECLINED:
             return _reported_after_decline(rows, payment, movement, event)
         return f"{payment.get_action_display()} already recorded."
@@ -492,6 +525,39 @@ def _complete_payment(
         adapter,
     )
     return f"{payment.get_action_display()} {payment.money} completed."
+
+
+def _releasable(payment: PaymentTransaction, movement: EventMovement, adapter: Adapter) -> bool:
+    """The provider reports a hold made for a payment the ledger ended because the buyer left it (accepted in
+    another tab): the hold is released at the provider (`payments.abandonment`) rather than taken. Money taken
+    (a charge) is not: staff are told (`_reported_after_decline`)."""
+    return (
+        movement.action == MovementAction.AUTHORIZE
+        and payment.action == Action.AUTHORIZE
+        and adapter.supports(Capability.CANCEL)
+        and abandonment.ended_by_abandonment(payment)
+    )
+
+
+def _release_late_acceptance(
+    rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent
+) -> str:
+    """Write the release of the hold under the event's lock; it is sent once the event's transaction commits (a
+    message lost then leaves the row open for reconcile, which sends it)."""
+    reference = movement.provider_reference or event.provider_reference or ""
+    release, created = abandonment.late_acceptance_reserve(payment=payment, reference=reference, order=rows.order)
+    rows.written()
+    if release is None:
+        return f"{movement.amount} reported for {reference} after the payment was ended: left to another payment."
+    if created:
+        transaction.on_commit(partial(_late_acceptance_cancel_later, release.pk), robust=True)
+    return f"{payment.get_action_display()} ended, then made at the provider ({reference}): released there."
+
+
+def _late_acceptance_cancel_later(release_id: int) -> None:
+    from payments.tasks import late_acceptance_cancel_task  # the tasks module imports this one
+
+    late_acceptance_cancel_task.delay(release_id)
 
 
 def _reported_after_decline(

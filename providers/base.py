@@ -553,11 +553,14 @@ class WebhookEvent:
 
     `provider_reference` is the payment the event is about (the reference of the authorize or charge row);
     `payment_key` is the idempotency key of the request that made that payment, when the provider carries it
-    (metadata), so an event can be matched before we learn the reference; `movements` say what happened to it, in
-    order. An event with no movements and no `needs_details` is stored and ignored. `needs_details` says the
-    event leaves out what applying it needs (the refunds of a charge; which payment a refund returned): the worker
-    has the adapter complete it (`Adapter.webhook_event_complete`) once, before matching it to a payment, and
-    keeps the completed event. An event that cannot be read is never a `WebhookEvent`: see `UnreadableEvent`.
+    (metadata), so an event can be matched before we learn the reference; `merchant_reference` is our order's (or
+    invoice's) number where the provider carries the one the payment was offered with (Apruve's
+    `merchant_order_id`): an object the provider made from our offer before we learnt its reference (an Apruve
+    order accepted in the lightbox) is matched by it; `movements` say what happened to it, in order. An event
+    with no movements and no `needs_details` is stored and ignored. `needs_details` says the event leaves out
+    what applying it needs (the refunds of a charge; which payment a refund returned): the worker has the adapter
+    complete it (`Adapter.webhook_event_complete`) once, before matching it to a payment, and keeps the completed
+    event. An event that cannot be read is never a `WebhookEvent`: see `UnreadableEvent`.
     """
 
     event_id: str
@@ -568,6 +571,7 @@ class WebhookEvent:
     movements: tuple[EventMovement, ...] = ()
     payment_key: str | None = None
     needs_details: bool = False
+    merchant_reference: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -580,6 +584,7 @@ class WebhookEvent:
             "movements": [m.as_dict() for m in self.movements],
             "payment_key": self.payment_key,
             "needs_details": self.needs_details,
+            "merchant_reference": self.merchant_reference,
         }
 
     @classmethod
@@ -594,6 +599,7 @@ class WebhookEvent:
             movements=tuple(EventMovement.from_dict(m) for m in data.get("movements") or ()),
             payment_key=data.get("payment_key"),
             needs_details=bool(data.get("needs_details")),
+            merchant_reference=data.get("merchant_reference"),
         )
 
 

@@ -32,7 +32,7 @@ from providers.base import (
 
 SIGNATURE_HEADER = "X-Apruve-Signature"
 #: the events this integration acts on; the others are stored and ignored
-HANDLED_EVENTS = ("invoice.closed", "invoice.canceled", "order.canceled")
+HANDLED_EVENTS = ("invoice.closed", "invoice.canceled", "order.accepted", "order.canceled")
 #: what to enable at Apruve for this endpoint (the reference's set, and invoice.canceled, which we record)
 EVENTS = ("invoice.closed", "invoice.canceled", "order.accepted", "order.canceled", "payment_term.accepted")
 
@@ -73,8 +73,12 @@ def _cents(entity: Mapping[str, Any], currency: str) -> Money | None:
 def event_of(body: bytes) -> WebhookEvent:
     """A verified body as the movements it reports: `invoice.closed` is the capture of that invoice (its id is the
     capture's reference; `merchant_invoice_id` is our key of the invoice), `invoice.canceled` its cancel (what it
-    billed is the authorization's again), `order.canceled` the release of the order; anything else is recorded and
-    ignored (order.accepted and payment_term.accepted, as the reference)."""
+    billed is the authorization's again), `order.accepted` the authorization of the order and `order.canceled` its
+    release; anything else is recorded and ignored (payment_term.accepted, as the reference).
+
+    An order event carries our order number (`merchant_order_id`) as the event's `merchant_reference`: the buyer
+    may accept in a tab whose page never posts the order id back, so the payment does not know the order yet (or
+    was ended meanwhile, and the order must then be canceled)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -88,6 +92,7 @@ def event_of(body: bytes) -> WebhookEvent:
     amount = _cents(entity, currency)
     movements: list[EventMovement] = []
     reference: str | None = None
+    merchant_reference: str | None = None
     if type_.startswith("invoice."):
         reference = str(entity.get("order_id") or "") or None
         invoice_id = str(entity.get("id") or "")
@@ -98,7 +103,10 @@ def event_of(body: bytes) -> WebhookEvent:
             movements.append(EventMovement(MovementAction.CANCEL, invoice_id, amount, idempotency_key=key))
     elif type_.startswith("order."):
         reference = str(entity.get("id") or "") or None
-        if type_ == "order.canceled" and reference and amount is not None:
+        merchant_reference = str(entity.get("merchant_order_id") or "") or None
+        if type_ == "order.accepted" and reference and amount is not None:
+            movements.append(EventMovement(MovementAction.AUTHORIZE, reference, amount))
+        elif type_ == "order.canceled" and reference and amount is not None:
             movements.append(EventMovement(MovementAction.CANCEL, reference, amount))
     return WebhookEvent(
         event_id=data["uuid"],
@@ -107,4 +115,5 @@ def event_of(body: bytes) -> WebhookEvent:
         amount=amount,
         data={"created_at": data.get("created_at"), "entity": entity},
         movements=tuple(movements),
+        merchant_reference=merchant_reference,
     )

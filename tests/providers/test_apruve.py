@@ -133,11 +133,23 @@ def test_a_signed_body_without_uuid_is_malformed() -> None:
         adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
 
 
-@pytest.mark.parametrize("event", ["order.accepted", "payment_term.accepted", "shipment.created"])
+@pytest.mark.parametrize("event", ["payment_term.accepted", "shipment.created"])
 def test_events_without_money_are_recorded_with_no_movement(event: str) -> None:
     body = event_body(event)
     parsed = adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
     assert (parsed.type, parsed.movements) == (event, ())
+
+
+def test_an_order_accepted_at_apruve_is_the_authorization_of_the_order_with_our_order_number() -> None:
+    """The payment may not know the order yet (the page that would post its id back was closed): the event carries
+    our order number, by which it is matched."""
+    body = event_body("order.accepted", id="ord1", amount_cents=13000, status="accepted", merchant_order_id="1042")
+    parsed = adapter().parse_webhook(body, {"X-Apruve-Signature": signed(body), URL_TOKEN_HEADER: TOKEN})
+    assert (parsed.provider_reference, parsed.merchant_reference) == ("ord1", "1042")
+    assert [(m.action, m.provider_reference, m.amount) for m in parsed.movements] == [
+        (MovementAction.AUTHORIZE, "ord1", Money(Decimal("130.00"), "USD"))
+    ]
+    assert type(parsed).from_dict(parsed.as_dict()) == parsed  # kept in the inbox as it was read
 
 
 def test_an_order_canceled_at_apruve_is_a_cancel_of_the_order() -> None:
