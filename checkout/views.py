@@ -69,8 +69,9 @@ from integrations.selectors import method_short_labels
 from orders.documents import DocumentError
 from orders.documents import invoice_pdf as invoice_pdf_render
 from orders.models import Invoice, Order
+from payments.abandonment import ended_by_abandonment
 from payments.exceptions import PaymentRefused
-from payments.models import PaymentTransaction, State
+from payments.models import Action, PaymentTransaction, State
 from payments.selectors import invoice_payment_methods, order_account
 from payments.services import invoice_payment_purchase, payment_complete
 
@@ -545,6 +546,10 @@ def checkout_processing(request: BuyerRequest, attempt_id: int) -> HttpResponse:
 
 #: what the buyer is told after closing a provider's window (Apruve's lightbox) without paying
 WINDOW_CLOSED_MESSAGE = "You closed the payment window without paying. Choose how you want to pay."
+ACCEPTED_AFTER_END_MESSAGE = (
+    "This payment had ended when you closed its window, so what you confirmed in the other window does not count "
+    "and is canceled. Choose how you want to pay."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -569,6 +574,8 @@ def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
     if txn is None:
         raise Http404
     in_page = (txn.response.get("next_action") or {}).get("type") == "lightbox"
+    if request.method == "POST" and not in_page and request.POST.get("reference") and _ended_hold(txn):
+        return _accepted_after_end(request, txn, request.POST["reference"])
     if request.method == "POST" and not in_page:
         return HttpResponseBadRequest("This payment takes no answer from the browser.")
     if request.method == "POST" and request.POST.get("closed") and txn.is_open:
@@ -587,6 +594,26 @@ def checkout_return(request: BuyerRequest, token: str) -> HttpResponse:
     if attempt is None:  # the checkout is gone (its buyer login was deleted)
         return redirect("storefront:orders")
     return _after_payment(request, services.checkout_finish(checkout_id=attempt, transaction_id=txn.pk))
+
+
+def _ended_hold(txn: PaymentTransaction) -> bool:
+    """An authorization the ledger ended because its buyer left it: a hold the provider made for it afterwards is
+    released (`payments.abandonment.late_acceptance_release`)."""
+    return txn.action == Action.AUTHORIZE and ended_by_abandonment(txn)
+
+
+def _accepted_after_end(request: BuyerRequest, txn: PaymentTransaction, reference: str) -> HttpResponse:
+    """The buyer confirmed at the provider in another window after this payment was ended (its window closed): what
+    the provider made for it is canceled there once the provider confirms it is this payment's
+    (`payment_complete`), and the buyer chooses again, told why, instead of getting an error page."""
+    payment_complete(transaction_id=txn.pk, returned_reference=reference)
+    messages.error(request, ACCEPTED_AFTER_END_MESSAGE)
+    if txn.invoice_id is not None:
+        invoice = Invoice.objects.get(pk=txn.invoice_id)
+        return redirect("storefront:invoice_detail", number=invoice.number)
+    if not CheckoutAttempt.objects.filter(order_id=txn.order_id, checkout__completed_at__isnull=True).exists():
+        return redirect("storefront:orders")
+    return redirect(STEP_URLS[CheckoutStep.PAYMENT])
 
 
 def _window_closed(request: BuyerRequest, txn: PaymentTransaction) -> HttpResponse:

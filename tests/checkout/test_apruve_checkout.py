@@ -16,8 +16,9 @@ from integrations.models import Integration
 from orders.models import Order, PaymentStatus
 from payments import services
 from payments.models import Action, PaymentTransaction, State
+from payments.selectors import order_account
 from sandbox.profiles import apruve_buyer_accepts
-from sandbox.services import sim_count
+from sandbox.services import sim_count, sim_get
 from tests import factories
 from tests.checkout.conftest import add, choose, login, to_payment_step
 
@@ -100,3 +101,45 @@ def test_a_payment_that_takes_no_answer_from_the_browser_refuses_one(globex) -> 
     return_path, txn = to_lightbox(globex)
     PaymentTransaction.objects.filter(pk=txn.pk).update(response={"next_action": {"type": "redirect"}})
     assert globex.post(return_path, {"reference": "0" * 32}).status_code == 400
+
+
+def test_confirming_in_another_window_after_closing_this_one_cancels_it_and_tells_the_buyer(
+    globex, live_server
+) -> None:  # noqa: ANN001
+    """The buyer closed the lightbox here (the payment ended), then confirmed in another window, whose page posts
+    the order id back: Apruve's order is canceled and the buyer is back at the payment step, told why."""
+    return_path, txn = to_lightbox(globex)
+    action = txn.response["next_action"]
+    assert globex.post(return_path, {"closed": "1"})["Location"] == "/checkout/payment/"
+    accepted = apruve_buyer_accepts(base(live_server), action["order"], action["secure_hash"])
+
+    response = globex.post(return_path, {"reference": accepted})
+
+    assert (response.status_code, response["Location"]) == (302, "/checkout/payment/")
+    assert "does not count and is canceled" in globex.get("/checkout/payment/").content.decode()
+    assert sim_get("apruve", "order", accepted).data["status"] == "canceled"
+    txn.refresh_from_db()
+    assert (txn.state, txn.successful) == (State.DECLINED, False)
+    order = Order.objects.get(pk=txn.order_id)
+    account = order_account(order=order)
+    assert (account.held, account.taken, account.payable) == (0, 0, order.total)
+
+
+def test_an_order_id_posted_for_an_ended_payment_that_apruve_does_not_confirm_cancels_nothing(
+    globex,
+    live_server,  # noqa: ANN001
+) -> None:
+    return_path, txn = to_lightbox(globex)
+    assert globex.post(return_path, {"closed": "1"})["Location"] == "/checkout/payment/"
+    other = factories.OrderFactory(subtotal=Decimal("1.00"), customer=txn.order.customer)
+    other_offer = services.payment_purchase(
+        order_id=other.pk, method=txn.payment_method, key="other-offer", return_url="http://shop.test/r/"
+    )
+    elsewhere = apruve_buyer_accepts(
+        base(live_server),
+        other_offer.response["next_action"]["order"],
+        other_offer.response["next_action"]["secure_hash"],
+    )
+    response = globex.post(return_path, {"reference": elsewhere})  # another order's id, named by the browser
+    assert response.status_code == 302
+    assert sim_get("apruve", "order", elsewhere).data["status"] != "canceled"
