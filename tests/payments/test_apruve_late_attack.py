@@ -1,0 +1,203 @@
+"""Attacks on the release of an Apruve order accepted after its payment was ended, against the Apruve sandbox.
+
+Only an order made for the ended payment may be canceled: never one another payment stands on (of this order, of
+another integration of the same Apruve account, of another company), whatever the browser posts back and
+whichever endpoint Apruve's event reaches; and the release happens once, however the reports race.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from integrations.models import Integration
+from notifications.models import Notice
+from orders.models import PaymentStatus
+from payments import services
+from payments.models import Action, PaymentTransaction, State, WebhookEvent
+from payments.selectors import order_account
+from sandbox.models import SimWebhookDelivery
+from sandbox.tasks import sim_webhook_deliver_task
+from tests import factories
+from tests.payments.test_apruve_late_acceptance import (
+    accept_in_other_tab,
+    apruve_status,
+    assert_nothing_held_or_paid,
+    cancels_at_apruve,
+    deliver_held,
+    ended_offer,
+    hold_webhooks,
+    releases,
+)
+from tests.payments.test_apruve_payments import SECRETS, SETTINGS, apruve, offer, status
+
+__all__ = ["apruve"]  # the fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def second_integration() -> Integration:
+    """Another integration of the same Apruve account (staff connected it again, say with other labels): the same
+    merchant, so Apruve's orders of both carry our order numbers side by side. Its webhook URL is not registered
+    at Apruve: Apruve's events still reach the first integration's endpoint."""
+    return factories.IntegrationFactory(
+        provider_key="apruve",
+        name="Apruve (new)",
+        settings=dict(SETTINGS),
+        secrets=dict(SECRETS),
+        payment_action=Integration.PaymentAction.AUTHORIZE,
+    )
+
+
+def paid_again(integration: Integration, order, live_server, key: str) -> tuple[PaymentTransaction, str]:  # noqa: ANN001
+    """A second payment of the same order: offered, accepted in the lightbox, posted back; it holds the order."""
+    txn = offer(integration, order, key=key)
+    order_id = accept_in_other_tab(live_server, txn.response["next_action"])
+    done = services.payment_complete(transaction_id=txn.pk, returned_reference=order_id)
+    assert (done.state, done.provider_reference) == (State.SUCCEEDED, order_id)
+    return done, order_id
+
+
+def assert_second_payment_holds(order, payment: PaymentTransaction, order_id: str) -> None:  # noqa: ANN001
+    payment.refresh_from_db()
+    assert (payment.state, payment.active, payment.provider_reference) == (State.SUCCEEDED, True, order_id)
+    assert apruve_status(order_id) == "accepted"  # its Apruve order still holds the credit the ledger counts
+    assert cancels_at_apruve(order_id) == 0
+    assert status(order) == PaymentStatus.AUTHORIZED
+    account = order_account(order=order)
+    assert (account.held, account.payable) == (order.total, 0)
+
+
+# --- what the browser names --------------------------------------------------------------------------------------
+
+
+def test_a_post_back_naming_another_companys_order_cancels_it_nowhere(apruve, live_server) -> None:  # noqa: ANN001
+    order = factories.OrderFactory()
+    ended, _ = ended_offer(apruve, order)
+    other = factories.OrderFactory()  # another company's order, paid with Apruve
+    _, other_id = paid_again(apruve, other, live_server, key="checkout:2:1")
+
+    services.payment_complete(transaction_id=ended.pk, returned_reference=other_id)
+
+    assert releases(ended) == []
+    assert (apruve_status(other_id), cancels_at_apruve(other_id)) == ("accepted", 0)
+    assert not Notice.objects.filter(order=order).exists()
+
+
+@pytest.mark.parametrize("named", ["its order", "nothing Apruve knows"])
+def test_a_post_back_of_the_ended_payment_never_cancels_the_order_a_second_payment_holds(
+    apruve, live_server, named: str
+) -> None:  # noqa: ANN001
+    """The order was paid again (the same integration) after its first payment was ended; the stale page of the
+    first posts back the second one's Apruve order, or an id Apruve does not know (the adapter then looks our
+    order number up, and finds the second payment's order)."""
+    order = factories.OrderFactory()
+    ended, _ = ended_offer(apruve, order)
+    second, order_id = paid_again(apruve, order, live_server, key="checkout:1:2")
+
+    services.payment_complete(
+        transaction_id=ended.pk, returned_reference=order_id if named == "its order" else "0" * 32
+    )
+
+    assert releases(ended) == []
+    assert_second_payment_holds(order, second, order_id)
+
+
+@pytest.mark.parametrize("named", ["its order", "nothing Apruve knows"])
+def test_a_post_back_of_the_ended_payment_never_cancels_the_order_a_payment_of_another_integration_holds(
+    apruve, live_server, monkeypatch, named: str
+) -> None:  # noqa: ANN001
+    """As above, the second payment made with another integration of the same Apruve account: its Apruve order
+    carries our order number and amount too, and it is ours all the same. (Apruve's events are held back here:
+    the page alone.)"""
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, _ = ended_offer(apruve, order)
+    second, order_id = paid_again(second_integration(), order, live_server, key="checkout:1:2")
+
+    services.payment_complete(
+        transaction_id=ended.pk, returned_reference=order_id if named == "its order" else "0" * 32
+    )
+
+    assert releases(ended) == []
+    assert_second_payment_holds(order, second, order_id)
+
+
+def test_the_event_of_a_payment_of_another_integration_never_cancels_its_order_for_the_ended_one(
+    apruve, live_server, monkeypatch
+) -> None:  # noqa: ANN001
+    """Apruve sends its events to the endpoint registered for the account (the first integration's): the
+    order.accepted of the second payment's order, matched there by our order number, is not the ended one's."""
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, _ = ended_offer(apruve, order)
+    second, order_id = paid_again(second_integration(), order, live_server, key="checkout:1:2")
+
+    assert deliver_held() == ["order.accepted"]
+
+    assert WebhookEvent.objects.get(event_type="order.accepted").integration_id == apruve.pk
+    assert releases(ended) == []
+    assert_second_payment_holds(order, second, order_id)
+
+
+# --- reported twice at once --------------------------------------------------------------------------------------
+
+
+def test_the_post_back_and_the_event_racing_in_two_threads_cancel_the_order_once(
+    apruve, live_server, monkeypatch
+) -> None:  # noqa: ANN001
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    order_id = accept_in_other_tab(live_server, lightbox)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(step) -> None:  # noqa: ANN001
+        try:
+            start.wait()
+            step()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=run, args=(lambda: services.payment_complete(transaction_id=ended.pk, returned_reference=order_id),)
+        ),
+        threading.Thread(target=run, args=(deliver_held,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, order_id, Decimal("100.0000"))]
+    assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
+    assert_nothing_held_or_paid(order, ended)
+    assert Notice.objects.filter(order=order).count() == 1
+
+
+def test_a_redelivered_accepted_event_after_the_release_changes_nothing(apruve, live_server) -> None:  # noqa: ANN001
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    order_id = accept_in_other_tab(live_server, lightbox)
+    accepted = [
+        d
+        for d in SimWebhookDelivery.objects.filter(provider="apruve")
+        if json.loads(d.body)["event"] == "order.accepted"
+    ]
+    assert len(accepted) == 1
+
+    SimWebhookDelivery.objects.filter(pk=accepted[0].pk).update(delivered_at=None)
+    sim_webhook_deliver_task(accepted[0].pk)
+
+    assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, order_id, Decimal("100.0000"))]
+    assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
+    assert_nothing_held_or_paid(order, ended)
