@@ -299,8 +299,9 @@ def late_acceptance_reserve(
 ) -> tuple[PaymentTransaction | None, bool]:
     """Under the lock of `order`: write the cancel of the provider's object `reference`, made for the ended
     `payment` after it was ended, and tell staff. Returns (the cancel row, whether this call wrote it); (None,
-    False) when the object is not this payment's to release: another payment of the order stands on it, or one
-    still waits for the buyer at the provider, which may take it (the same offer, made again).
+    False) when the object is not this payment's to release: another payment stands on it (of any integration of
+    the provider), or one of the order still waits for the buyer at the provider, which may take it (the same
+    offer, made again).
 
     The row is a cancel child of the ended authorization that names the object; it adds nothing to what the
     order holds or owes (the payment never held), and its record closes nothing. Keyed
@@ -312,8 +313,10 @@ def late_acceptance_reserve(
     fingerprint = request_fingerprint("release", payment.pk, reference)
     if existing := replay(key, fingerprint):
         return existing, False
+    # of any integration of this provider: two integrations may be one account (connected again, other labels),
+    # whose objects carry our order numbers side by side, and an object one of them stands on is never released
     others = PaymentTransaction.objects.filter(
-        integration_id=payment.integration_id, action__in=PURCHASE_ACTIONS
+        integration__provider_key=payment.integration.provider_key, action__in=PURCHASE_ACTIONS
     ).exclude(pk=payment.pk)
     if (
         others.filter(provider_reference=reference).exists()
