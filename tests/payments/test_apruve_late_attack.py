@@ -201,3 +201,25 @@ def test_a_redelivered_accepted_event_after_the_release_changes_nothing(apruve, 
     assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, order_id, Decimal("100.0000"))]
     assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
     assert_nothing_held_or_paid(order, ended)
+
+
+def test_an_order_reported_for_two_ended_payments_of_the_same_order_is_released_once(
+    apruve, live_server, monkeypatch
+) -> None:  # noqa: ANN001
+    """The order was offered twice and both offers were ended (the same Apruve offer: our number, our amount); the
+    buyer accepted one of them late. The first page posts its id back, Apruve's event is matched by our number to
+    the latest ended payment: one Apruve order, one release, one notice."""
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    first, lightbox = ended_offer(apruve, order, key="checkout:1:1")
+    latest, _ = ended_offer(apruve, order, key="checkout:1:2")
+    order_id = accept_in_other_tab(live_server, lightbox)
+
+    services.payment_complete(transaction_id=first.pk, returned_reference=order_id)
+    deliver_held()
+
+    rows = PaymentTransaction.objects.filter(order=order, action=Action.CANCEL)
+    assert [(r.state, r.provider_reference) for r in rows] == [(State.SUCCEEDED, order_id)]
+    assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
+    assert_nothing_held_or_paid(order, latest)
+    assert Notice.objects.filter(order=order).count() == 1
