@@ -250,6 +250,8 @@ def orders_to_release() -> list[int]:
 
 # --- an object the provider made after its payment was ended ------------------------------------------------------
 
+#: the key prefix of a release of an object the provider made after its payment was ended
+LATE_RELEASE = "late-release:"
 #: what the provider reports of an object that holds for the buyer (an Apruve order accepted, pending the company's
 #: approval, or made and not accepted yet): each can still take the buyer's credit, so each is released
 _STANDING = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.ACTION_REQUIRED)
@@ -309,10 +311,23 @@ def late_acceptance_reserve(
     """
     if not reference or payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
         return None, False
-    key = f"late-release:{payment.pk}:{reference}"[:255]
+    key = f"{LATE_RELEASE}{payment.pk}:{reference}"[:255]
     fingerprint = request_fingerprint("release", payment.pk, reference)
     if existing := replay(key, fingerprint):
         return existing, False
+    # the object reported for another ended payment (the same offer, made twice and ended twice) is released once:
+    # by the row written first, whichever payment it was written for
+    if earlier := (
+        PaymentTransaction.objects.filter(
+            integration__provider_key=payment.integration.provider_key,
+            action=Action.CANCEL,
+            provider_reference=reference,
+            idempotency_key__startswith=LATE_RELEASE,
+        )
+        .order_by("pk")
+        .first()
+    ):
+        return earlier, False
     # of any integration of this provider: two integrations may be one account (connected again, other labels),
     # whose objects carry our order numbers side by side, and an object one of them stands on is never released
     others = PaymentTransaction.objects.filter(
