@@ -18,6 +18,7 @@ from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import PaymentStatus
 from payments import services
+from payments.abandonment import payment_abandon
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from payments.selectors import order_account
 from sandbox.models import SimWebhookDelivery
@@ -34,8 +35,10 @@ from tests.payments.test_apruve_late_acceptance import (
     releases,
 )
 from tests.payments.test_apruve_payments import SECRETS, SETTINGS, apruve, offer, status
+from tests.payments.test_webhooks import pi_event
+from tests.sandbox_support import post_event, stripe_integration, stripe_sandbox
 
-__all__ = ["apruve"]  # the fixture
+__all__ = ["apruve", "stripe_integration", "stripe_sandbox"]  # the fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -223,3 +226,42 @@ def test_an_order_reported_for_two_ended_payments_of_the_same_order_is_released_
     assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
     assert_nothing_held_or_paid(order, latest)
     assert Notice.objects.filter(order=order).count() == 1
+
+
+# --- money taken is not released by a cancel ---------------------------------------------------------------------
+
+
+def test_a_capture_reported_after_a_stripe_payment_was_ended_is_flagged_never_canceled(
+    client, stripe_integration
+) -> None:  # noqa: ANN001
+    """Stripe reports a manual-capture PaymentIntent succeeded (authorized, then captured: money taken) for a
+    payment ended when the buyer left it: a cancel releases a hold, never money taken, so none is written; staff
+    are told money may have moved."""
+    order = factories.OrderFactory()
+    auth = services.payment_purchase(
+        order_id=order.pk,
+        method=f"stripe_{stripe_integration.pk}",
+        key="auth-3ds-left",
+        payment_data={"payment_method": "pm_card_threeDSecure2Required"},
+    )
+    assert auth.state == State.ACTION_REQUIRED
+    ended = payment_abandon(transaction_id=auth.pk)
+    assert (ended.state, ended.error_code) == (State.DECLINED, "abandoned")
+    cents = int(ended.amount * 100)
+    event = pi_event(
+        id=ended.provider_reference,
+        amount=cents,
+        amount_received=cents,
+        capture_method="manual",
+        latest_charge="ch_late",
+    )
+
+    assert post_event(client, stripe_integration, event).status_code == 200
+
+    assert WebhookEvent.objects.get(provider_event_id=event["id"]).status == WebhookEvent.Status.PROCESSED
+    assert not PaymentTransaction.objects.filter(source=ended).exists()  # no cancel of money taken
+    ended.refresh_from_db()
+    assert (ended.state, ended.needs_attention) == (State.DECLINED, True)
+    notices = Notice.objects.filter(order=order)
+    assert [n.level for n in notices] == [Notice.Level.ERROR]
+    assert "Money may have moved" in notices[0].message
