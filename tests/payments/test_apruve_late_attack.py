@@ -21,6 +21,7 @@ from payments import services
 from payments.abandonment import payment_abandon
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from payments.selectors import order_account
+from sandbox.apruve.simulator import order_hash
 from sandbox.models import SimWebhookDelivery
 from sandbox.tasks import sim_webhook_deliver_task
 from tests import factories
@@ -265,3 +266,28 @@ def test_a_capture_reported_after_a_stripe_payment_was_ended_is_flagged_never_ca
     notices = Notice.objects.filter(order=order)
     assert [n.level for n in notices] == [Notice.Level.ERROR]
     assert "Money may have moved" in notices[0].message
+
+
+# --- an order with our number that is not our offer --------------------------------------------------------------
+
+
+def test_an_order_with_our_number_for_another_amount_is_flagged_not_canceled_for_the_ended_payment(
+    apruve, live_server
+) -> None:  # noqa: ANN001
+    """After the buyer left the payment, the merchant bills part of the order through Apruve by other means (an
+    order of its own, with our order number and another amount). Its order.accepted is not the late acceptance of
+    our offer, whose amount the offer's hash fixes: it is not canceled; staff are told."""
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    theirs = json.loads(lightbox["order"])
+    items = [{"title": "Part delivery", "price_ea_cents": 4000, "quantity": 1, "price_total_cents": 4000}]
+    theirs.update(amount_cents=4000, shipping_cents=0, order_items=[{**items[0], "currency": "USD"}])
+    body = json.dumps(theirs, separators=(",", ":"))
+    order_id = accept_in_other_tab(live_server, {"order": body, "secure_hash": order_hash(SECRETS["api_key"], theirs)})
+
+    assert WebhookEvent.objects.get(event_type="order.accepted").status == WebhookEvent.Status.PROCESSED
+    assert releases(ended) == []
+    assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("accepted", 0)
+    ended.refresh_from_db()
+    assert (ended.state, ended.needs_attention) == (State.DECLINED, True)
+    assert [n.level for n in Notice.objects.filter(order=order)] == [Notice.Level.ERROR]
