@@ -537,6 +537,9 @@ def _releasable(payment: PaymentTransaction, movement: EventMovement, event: Pro
     return (
         movement.action == MovementAction.AUTHORIZE
         and not any(m.action in _TAKING for m in event.movements)
+        # the object made from the offer holds what the payment asked; one for another amount (matched by our
+        # number only) is not that offer's, and is the merchant's to judge, never canceled here
+        and movement.amount == payment.money
         and payment.action == Action.AUTHORIZE
         and adapter.supports(Capability.CANCEL)
         and abandonment.ended_by_abandonment(payment)
