@@ -291,3 +291,39 @@ def test_an_order_with_our_number_for_another_amount_is_flagged_not_canceled_for
     ended.refresh_from_db()
     assert (ended.state, ended.needs_attention) == (State.DECLINED, True)
     assert [n.level for n in Notice.objects.filter(order=order)] == [Notice.Level.ERROR]
+
+
+def test_an_order_accepted_for_an_offer_of_another_integration_still_waiting_is_left_to_it(
+    apruve, live_server, monkeypatch
+) -> None:  # noqa: ANN001
+    """The order is offered again with another integration of the same account and the buyer accepts; its event
+    reaches the first integration's endpoint, where only the ended payment carries our number: the order is the
+    waiting offer's, which learns it from its page."""
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, _ = ended_offer(apruve, order)
+    waiting = offer(second_integration(), order, key="checkout:1:2")
+    order_id = accept_in_other_tab(live_server, waiting.response["next_action"])
+
+    deliver_held()
+    done = services.payment_complete(transaction_id=waiting.pk, returned_reference=order_id)
+
+    assert releases(ended) == []
+    assert (done.state, done.provider_reference) == (State.SUCCEEDED, order_id)
+    assert_second_payment_holds(order, done, order_id)
+
+
+def test_the_order_released_for_an_ended_payment_leaves_the_order_payable_again(apruve, live_server) -> None:  # noqa: ANN001
+    """The release holds nothing and took nothing: the buyer pays the order again, and that payment holds all."""
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    released_id = accept_in_other_tab(live_server, lightbox)
+    assert apruve_status(released_id) == "canceled"
+    assert order_account(order=order).payable == order.total
+
+    second, order_id = paid_again(apruve, order, live_server, key="checkout:1:2")
+
+    assert order_id != released_id
+    assert_second_payment_holds(order, second, order_id)
+    assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, released_id, Decimal("100.0000"))]
+    assert releases(second) == []
