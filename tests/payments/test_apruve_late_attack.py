@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -17,12 +18,13 @@ from django.db import connection
 from integrations.models import Integration
 from notifications.models import Notice
 from orders.models import PaymentStatus
-from payments import services
+from payments import services, sweeps
 from payments.abandonment import payment_abandon
 from payments.models import Action, PaymentTransaction, State, WebhookEvent
 from payments.selectors import order_account
 from sandbox.apruve.simulator import order_hash
 from sandbox.models import SimWebhookDelivery
+from sandbox.services import sim_fault_add
 from sandbox.tasks import sim_webhook_deliver_task
 from tests import factories
 from tests.payments.test_apruve_late_acceptance import (
@@ -327,3 +329,69 @@ def test_the_order_released_for_an_ended_payment_leaves_the_order_payable_again(
     assert_second_payment_holds(order, second, order_id)
     assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, released_id, Decimal("100.0000"))]
     assert releases(second) == []
+
+
+# --- reconcile and the cancel at once, a refused cancel reported again ------------------------------------------
+
+
+def test_reconcile_of_the_release_while_its_cancel_is_in_flight_cancels_once(apruve, live_server, monkeypatch) -> None:  # noqa: ANN001
+    """The page's cancel is slow to answer (Apruve cancels, then answers 1.5 s later); reconcile comes for the row
+    meanwhile, in another thread: one row, one cancel at Apruve, one notice."""
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    order_id = accept_in_other_tab(live_server, lightbox)
+    sim_fault_add(provider="apruve", kind="timeout", operation="cancel_order", delay=1.5)
+    errors: list[BaseException] = []
+
+    def post_back() -> None:
+        try:
+            services.payment_complete(transaction_id=ended.pk, returned_reference=order_id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    page = threading.Thread(target=post_back)
+    page.start()
+    for _ in range(50):  # the row is written before Apruve is asked
+        if PaymentTransaction.objects.filter(source=ended, action=Action.CANCEL).exists():
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    release = PaymentTransaction.objects.get(source=ended, action=Action.CANCEL)
+    settled = sweeps.payment_reconcile(transaction_id=release.pk)
+    page.join()
+    deliver_held()
+
+    assert errors == []
+    assert settled.state == State.SUCCEEDED
+    assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, order_id, Decimal("100.0000"))]
+    assert (apruve_status(order_id), cancels_at_apruve(order_id)) == ("canceled", 1)
+    assert_nothing_held_or_paid(order, ended)
+    assert Notice.objects.filter(order=order).count() == 1
+
+
+def test_a_refused_release_reported_again_by_page_and_event_asks_staff_once(apruve, live_server, monkeypatch) -> None:  # noqa: ANN001
+    """Apruve refuses the cancel (staff billed the order in its dashboard first); the page posts again and Apruve
+    retries its event: no second cancel row, no second request, one error for staff."""
+    from tests.payments.test_apruve_attack import dashboard_invoice
+
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    order_id = accept_in_other_tab(live_server, lightbox)
+    dashboard_invoice(live_server, order_id, 2000)
+
+    services.payment_complete(transaction_id=ended.pk, returned_reference=order_id)
+    deliver_held()
+    SimWebhookDelivery.objects.filter(provider="apruve").update(delivered_at=None)
+    deliver_held()
+    services.payment_complete(transaction_id=ended.pk, returned_reference=order_id)
+
+    assert releases(ended) == [(Action.CANCEL, State.DECLINED, order_id, Decimal("100.0000"))]
+    assert apruve_status(order_id) == "accepted"
+    levels = sorted(Notice.objects.filter(order=order).values_list("level", flat=True))
+    assert levels == [Notice.Level.ERROR, Notice.Level.WARNING]
+    order.refresh_from_db()
+    assert order_account(order=order).held == 0  # the ledger never counts it as held: staff settle it at Apruve
