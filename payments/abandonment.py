@@ -250,6 +250,8 @@ def orders_to_release() -> list[int]:
 
 # --- an object the provider made after its payment was ended ------------------------------------------------------
 
+#: the key prefix of a release of an object the provider made after its payment was ended
+LATE_RELEASE = "late-release:"
 #: what the provider reports of an object that holds for the buyer (an Apruve order accepted, pending the company's
 #: approval, or made and not accepted yet): each can still take the buyer's credit, so each is released
 _STANDING = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.ACTION_REQUIRED)
@@ -299,8 +301,9 @@ def late_acceptance_reserve(
 ) -> tuple[PaymentTransaction | None, bool]:
     """Under the lock of `order`: write the cancel of the provider's object `reference`, made for the ended
     `payment` after it was ended, and tell staff. Returns (the cancel row, whether this call wrote it); (None,
-    False) when the object is not this payment's to release: another payment of the order stands on it, or one
-    still waits for the buyer at the provider, which may take it (the same offer, made again).
+    False) when the object is not this payment's to release: another payment stands on it (of any integration of
+    the provider), or one of the order still waits for the buyer at the provider, which may take it (the same
+    offer, made again).
 
     The row is a cancel child of the ended authorization that names the object; it adds nothing to what the
     order holds or owes (the payment never held), and its record closes nothing. Keyed
@@ -308,12 +311,27 @@ def late_acceptance_reserve(
     """
     if not reference or payment.action != Action.AUTHORIZE or not ended_by_abandonment(payment):
         return None, False
-    key = f"late-release:{payment.pk}:{reference}"[:255]
+    key = f"{LATE_RELEASE}{payment.pk}:{reference}"[:255]
     fingerprint = request_fingerprint("release", payment.pk, reference)
     if existing := replay(key, fingerprint):
         return existing, False
+    # the object reported for another ended payment (the same offer, made twice and ended twice) is released once:
+    # by the row written first, whichever payment it was written for
+    if earlier := (
+        PaymentTransaction.objects.filter(
+            integration__provider_key=payment.integration.provider_key,
+            action=Action.CANCEL,
+            provider_reference=reference,
+            idempotency_key__startswith=LATE_RELEASE,
+        )
+        .order_by("pk")
+        .first()
+    ):
+        return earlier, False
+    # of any integration of this provider: two integrations may be one account (connected again, other labels),
+    # whose objects carry our order numbers side by side, and an object one of them stands on is never released
     others = PaymentTransaction.objects.filter(
-        integration_id=payment.integration_id, action__in=PURCHASE_ACTIONS
+        integration__provider_key=payment.integration.provider_key, action__in=PURCHASE_ACTIONS
     ).exclude(pk=payment.pk)
     if (
         others.filter(provider_reference=reference).exists()

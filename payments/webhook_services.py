@@ -296,6 +296,8 @@ def _payment_for(integration: Integration, event: ProviderEvent) -> _Payment | N
 
 #: movements that make a payment (what the offer waits for), as opposed to what happens to one made
 _MAKING = (MovementAction.AUTHORIZE, MovementAction.CHARGE)
+#: movements that take money: an event reporting one is never answered by a release (a cancel frees holds only)
+_TAKING = (MovementAction.CHARGE, MovementAction.CAPTURE)
 
 
 class _Payment(NamedTuple):
@@ -506,7 +508,7 @@ def _complete_payment(
     rows: _OrderRows, payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter
 ) -> str:
     if not payment.is_open:
-        if payment.state == State.DECLINED and _releasable(payment, movement, adapter):
+        if payment.state == State.DECLINED and _releasable(payment, movement, event, adapter):
             return _release_late_acceptance(rows, payment, movement, event)
         if payment.state == State.DECLINED:
             return _reported_after_decline(rows, payment, movement, event)
@@ -527,12 +529,17 @@ def _complete_payment(
     return f"{payment.get_action_display()} {payment.money} completed."
 
 
-def _releasable(payment: PaymentTransaction, movement: EventMovement, adapter: Adapter) -> bool:
+def _releasable(payment: PaymentTransaction, movement: EventMovement, event: ProviderEvent, adapter: Adapter) -> bool:
     """The provider reports a hold made for a payment the ledger ended because the buyer left it (accepted in
     another tab): the hold is released at the provider (`payments.abandonment`) rather than taken. Money taken
-    (a charge) is not: staff are told (`_reported_after_decline`)."""
+    (a charge, or a capture the same event reports after the authorization) is not: staff are told
+    (`_reported_after_decline`)."""
     return (
         movement.action == MovementAction.AUTHORIZE
+        and not any(m.action in _TAKING for m in event.movements)
+        # the object made from the offer holds what the payment asked; one for another amount (matched by our
+        # number only) is not that offer's, and is the merchant's to judge, never canceled here
+        and movement.amount == payment.money
         and payment.action == Action.AUTHORIZE
         and adapter.supports(Capability.CANCEL)
         and abandonment.ended_by_abandonment(payment)
