@@ -34,6 +34,7 @@ from notifications.services import notice_raise
 from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
+    LATE_RELEASE,
     MONEY_IN_ACTIONS,
     PURCHASE_ACTIONS,
     capturable_amount,
@@ -250,8 +251,6 @@ def orders_to_release() -> list[int]:
 
 # --- an object the provider made after its payment was ended ------------------------------------------------------
 
-#: the key prefix of a release of an object the provider made after its payment was ended
-LATE_RELEASE = "late-release:"
 #: what the provider reports of an object that holds for the buyer (an Apruve order accepted, pending the company's
 #: approval, or made and not accepted yet): each can still take the buyer's credit, so each is released
 _STANDING = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.ACTION_REQUIRED)

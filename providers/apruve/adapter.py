@@ -421,7 +421,12 @@ class ApruveAdapter(Adapter):
             if not reply.ok or not reply.data.get("id"):
                 return _unreadable(reply, request.amount, "order").read_back_failure()
             return self._order_result(reply.data, request.amount)
-        found = self._orders_for(request.reference, request.amount)
+        # an order the merchant releases (made after its payment was ended) is no other payment's
+        found = [
+            o
+            for o in self._orders_for(request.reference, request.amount)
+            if str(o["id"]) not in request.claimed_references
+        ]
         if found:
             ranked = sorted(found, key=lambda o: _STATUS_RANK.get(str(o.get("status")), 9))
             return self._order_result(ranked[0], request.amount)

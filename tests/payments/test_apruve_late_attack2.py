@@ -57,4 +57,4 @@ def test_the_next_payment_never_takes_an_order_whose_release_awaits_apruves_answ
     assert releases(ended) == [(Action.CANCEL, State.SUCCEEDED, late_id, Decimal("100.0000"))]
     order.refresh_from_db()
     account = order_account(order=order)
-    assert (account.held, account.payable) == (0, order.total)
+    assert (account.held, account.taken) == (0, 0)  # the next payment still waits for the buyer
