@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from payments import services, sweeps
+from payments.abandonment import payment_abandon
 from payments.models import Action, PaymentTransaction, State
 from payments.selectors import order_account
 from sandbox.services import sim_fault_add
@@ -58,3 +59,25 @@ def test_the_next_payment_never_takes_an_order_whose_release_awaits_apruves_answ
     order.refresh_from_db()
     account = order_account(order=order)
     assert (account.held, account.taken) == (0, 0)  # the next payment still waits for the buyer
+
+
+def test_the_next_payment_can_be_ended_while_an_order_released_for_the_first_stands_at_apruve(
+    apruve, live_server, monkeypatch
+) -> None:  # noqa: ANN001
+    """Apruve refused the late order's cancel (staff billed it in the dashboard first; staff are told to cancel it
+    there): it stands at Apruve with our number and amount. The buyer's next offer, closed without accepting, ends
+    like any other: that order is not the next payment's."""
+    from tests.payments.test_apruve_attack import dashboard_invoice
+
+    hold_webhooks(monkeypatch)
+    order = factories.OrderFactory()
+    ended, lightbox = ended_offer(apruve, order)
+    late_id = accept_in_other_tab(live_server, lightbox)
+    dashboard_invoice(live_server, late_id, 2000)
+    services.payment_complete(transaction_id=ended.pk, returned_reference=late_id)
+    assert releases(ended) == [(Action.CANCEL, State.DECLINED, late_id, Decimal("100.0000"))]
+
+    second = offer(apruve, order, key="checkout:1:2")
+    second = payment_abandon(transaction_id=second.pk)
+
+    assert (second.state, second.error_code, second.provider_reference) == (State.DECLINED, "abandoned", "")
