@@ -39,6 +39,7 @@ from payments.ledger import (
     PURCHASE_ACTIONS,
     capturable_amount,
     follow_up_request,
+    late_released,
     ledger_record,
     lock_order,
     refundable_amount,
@@ -99,7 +100,8 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
         key=f"{txn.idempotency_key}:abandon",
         reason=ABANDONED,
         validation_only=False,
-        options={"reference": number},
+        # objects released for payments ended before (`late_released`) are not this one's to wait for
+        options={"reference": number, "released": sorted(late_released(txn.integration.provider_key))},
     )
     try:  # 2. no transaction open
         result = adapter.abandon(request)

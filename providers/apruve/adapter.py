@@ -373,7 +373,9 @@ class ApruveAdapter(Adapter):
             # the buyer may have accepted in another tab whose page never posted the order id back: an order with
             # our number then exists at Apruve, and it stands (the caller reads it back) rather than being lost
             reference = str(request.options.get("reference") or "")
-            if reference and self._orders_for(reference, request.amount, standing_only=True):
+            released = {str(r) for r in request.options.get("released") or ()}  # canceled for ended payments
+            standing = self._orders_for(reference, request.amount, standing_only=True)
+            if reference and any(str(o["id"]) not in released for o in standing):
                 return ProviderResult.error(
                     ErrorCode.INVALID_STATE,
                     "The buyer accepted this Apruve offer meanwhile; the payment is read back.",
