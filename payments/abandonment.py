@@ -34,10 +34,12 @@ from notifications.services import notice_raise
 from orders.models import Order, PaymentStatus
 from payments.exceptions import PaymentRefused
 from payments.ledger import (
+    LATE_RELEASE,
     MONEY_IN_ACTIONS,
     PURCHASE_ACTIONS,
     capturable_amount,
     follow_up_request,
+    late_released,
     ledger_record,
     lock_order,
     refundable_amount,
@@ -98,7 +100,8 @@ def payment_abandon(*, transaction_id: int) -> PaymentTransaction:
         key=f"{txn.idempotency_key}:abandon",
         reason=ABANDONED,
         validation_only=False,
-        options={"reference": number},
+        # objects released for payments ended before (`late_released`) are not this one's to wait for
+        options={"reference": number, "released": sorted(late_released(txn.integration.provider_key))},
     )
     try:  # 2. no transaction open
         result = adapter.abandon(request)
@@ -250,8 +253,6 @@ def orders_to_release() -> list[int]:
 
 # --- an object the provider made after its payment was ended ------------------------------------------------------
 
-#: the key prefix of a release of an object the provider made after its payment was ended
-LATE_RELEASE = "late-release:"
 #: what the provider reports of an object that holds for the buyer (an Apruve order accepted, pending the company's
 #: approval, or made and not accepted yet): each can still take the buyer's credit, so each is released
 _STANDING = (Outcome.SUCCEEDED, Outcome.PENDING, Outcome.ACTION_REQUIRED)

@@ -877,6 +877,20 @@ def follow_up_request(
     )
 
 
+#: the key prefix of a release of an object the provider made after its payment was ended
+#: (`payments.abandonment.late_acceptance_reserve`)
+LATE_RELEASE = "late-release:"
+
+
+def late_released(provider_key: str) -> frozenset[str]:
+    """The provider's objects the ledger releases (or released) because they were made after their payment was
+    ended: no other payment takes one for its own (the release cancels it at the provider, or staff do)."""
+    rows = PaymentTransaction.objects.filter(
+        integration__provider_key=provider_key, action=Action.CANCEL, idempotency_key__startswith=LATE_RELEASE
+    ).exclude(provider_reference="")
+    return frozenset(rows.values_list("provider_reference", flat=True))
+
+
 def status_request(txn: PaymentTransaction, *, returned_reference: str = "") -> StatusRequest:
     """How to ask the provider about a row: by our key and, once known, its reference; with what the buyer's
     browser brought back from the provider, for the adapter to verify."""
@@ -895,7 +909,10 @@ def status_request(txn: PaymentTransaction, *, returned_reference: str = "") -> 
 
 def _claimed_references(txn: PaymentTransaction) -> frozenset[str]:
     """The references of the order's other successful rows of the same action and integration: what a lookup of
-    this row's lost answer by amount must not take for its own (two deposits of equal amounts)."""
+    this row's lost answer by amount must not take for its own (two deposits of equal amounts). For a purchase:
+    the objects being released because they were made after their payment was ended (`late_released`)."""
+    if txn.action in (Action.AUTHORIZE, Action.PURCHASE):
+        return late_released(txn.integration.provider_key)
     if txn.action not in (Action.CAPTURE, Action.REFUND, Action.CANCEL):
         return frozenset()
     others = (

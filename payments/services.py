@@ -43,6 +43,7 @@ from payments.ledger import (
     capturable_amount,
     follow_up_request,
     invoice_payment_status_refresh,
+    late_released,
     ledger_record,
     ledger_refund_reverse,
     lock_order,
@@ -798,13 +799,13 @@ def payment_complete(*, transaction_id: int, returned_reference: str = "") -> Pa
     if not adapter.supports(Capability.FETCH_STATUS):
         return txn
     returned_reference = returned_reference.strip()[:255]
-    if (
-        returned_reference
-        and PaymentTransaction.objects.filter(
+    if returned_reference and (
+        PaymentTransaction.objects.filter(
             integration_id=txn.integration_id, action__in=PURCHASE_ACTIONS, provider_reference=returned_reference
         )
         .exclude(pk=txn.pk)
         .exists()
+        or returned_reference in late_released(txn.integration.provider_key)  # canceled for an ended payment
     ):
         logger.warning("Transaction %s: the browser named a reference another payment stands on", txn.pk)
         returned_reference = ""

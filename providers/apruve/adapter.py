@@ -373,7 +373,9 @@ class ApruveAdapter(Adapter):
             # the buyer may have accepted in another tab whose page never posted the order id back: an order with
             # our number then exists at Apruve, and it stands (the caller reads it back) rather than being lost
             reference = str(request.options.get("reference") or "")
-            if reference and self._orders_for(reference, request.amount, standing_only=True):
+            released = {str(r) for r in request.options.get("released") or ()}  # canceled for ended payments
+            standing = self._orders_for(reference, request.amount, standing_only=True)
+            if reference and any(str(o["id"]) not in released for o in standing):
                 return ProviderResult.error(
                     ErrorCode.INVALID_STATE,
                     "The buyer accepted this Apruve offer meanwhile; the payment is read back.",
@@ -421,7 +423,12 @@ class ApruveAdapter(Adapter):
             if not reply.ok or not reply.data.get("id"):
                 return _unreadable(reply, request.amount, "order").read_back_failure()
             return self._order_result(reply.data, request.amount)
-        found = self._orders_for(request.reference, request.amount)
+        # an order the merchant releases (made after its payment was ended) is no other payment's
+        found = [
+            o
+            for o in self._orders_for(request.reference, request.amount)
+            if str(o["id"]) not in request.claimed_references
+        ]
         if found:
             ranked = sorted(found, key=lambda o: _STATUS_RANK.get(str(o.get("status")), 9))
             return self._order_result(ranked[0], request.amount)
