@@ -78,6 +78,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         return row
     # no longer waiting while it runs, so that what it records does not enqueue it a second time
     WebhookEvent.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, status=WebhookEvent.Status.RECEIVED)
+    row.attempts += 1  # the row in hand says what this run wrote (`_finish` does not read it back)
     event = ProviderEvent.from_dict(row.event)
     if not event.movements and not event.needs_details:
         return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type}.")
@@ -97,6 +98,7 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
         WebhookEvent.objects.filter(pk=row.pk).update(
             event=event.as_dict(), provider_reference=(event.provider_reference or "")[:255]
         )
+        row.event, row.provider_reference = event.as_dict(), (event.provider_reference or "")[:255]
         if not event.movements:
             return _finish(row, WebhookEvent.Status.IGNORED, f"Nothing to apply for {event.type} any more.")
     payment = _payment_for(row.integration, event)
@@ -126,7 +128,8 @@ def webhook_event_process(*, webhook_event_id: int) -> WebhookEvent | None:
 
 
 def _finish(row: WebhookEvent, status: str, result: str, **fields: str) -> WebhookEvent:
-    """Write the outcome; the row in hand is given the same values (nothing else of it changes meanwhile)."""
+    """Write the outcome; the row in hand is given the same values, as it was given this run's claim and completed
+    event, so it is what the database holds without being read back."""
     values = {"status": status, "result": result, "processed_at": timezone.now(), **fields}
     WebhookEvent.objects.filter(pk=row.pk).update(**values)
     for name, value in values.items():

@@ -70,6 +70,13 @@ def test_each_event_costs_its_statement_budget(stripe_integration: Integration, 
         assert processed.status == WebhookEvent.Status.PROCESSED
         assert result in processed.result, processed.result
         assert log.statements == budget, (kind, log)
+        held = WebhookEvent.objects.get(pk=row.pk)  # the row returned is what was written, not read back
+        assert (processed.attempts, processed.event, processed.provider_reference, processed.result) == (
+            held.attempts,
+            held.event,
+            held.provider_reference,
+            held.result,
+        )
         with count_statements() as again:  # a redelivered message of a finished event reads it and stops
             webhook_event_process(webhook_event_id=row.pk)
         assert again.statements == 1, again
